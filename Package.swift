@@ -1,0 +1,58 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("InternalImportsByDefault"),
+  .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+  name: "nhacviec",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "nhacviec", targets: ["nhacviec"]),
+    .library(name: "NhacviecCore", targets: ["NhacviecCore"]),
+    .library(name: "NhacviecConfig", targets: ["NhacviecConfig"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+  ],
+  targets: [
+    // The domain: directory, calendar, rules, evaluate and plan. Foundation only.
+    .target(name: "NhacviecCore", swiftSettings: strictSettings),
+    // Reads configuration, directory, calendar overrides, rules and facts from files.
+    .target(
+      name: "NhacviecConfig",
+      dependencies: ["NhacviecCore", .product(name: "Yams", package: "Yams")],
+      swiftSettings: strictSettings
+    ),
+    .executableTarget(
+      name: "nhacviec",
+      dependencies: [
+        "NhacviecCore", "NhacviecConfig",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strictSettings
+    ),
+    .executableTarget(
+      name: "nhacviec-bench-plan",
+      dependencies: ["NhacviecCore", "NhacviecConfig"],
+      path: "bench/PlanBenchmark",
+      swiftSettings: strictSettings
+    ),
+    .testTarget(name: "NhacviecCoreTests", dependencies: ["NhacviecCore"], swiftSettings: strictSettings),
+    .testTarget(
+      name: "NhacviecConfigTests",
+      dependencies: ["NhacviecCore", "NhacviecConfig"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "CommandLineTests",
+      dependencies: ["NhacviecCore", "NhacviecConfig"],
+      swiftSettings: strictSettings
+    ),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,258 @@
+public import Foundation
+public import NhacviecCore
+
+/// A channel as configured: its type and settings. Delivery reads the settings; planning only
+/// needs the `ChannelSpec`.
+public struct ChannelConfig: Sendable {
+  public let spec: ChannelSpec
+  public let settings: [String: String]
+  public let location: SourceLocation
+}
+
+/// Everything one configuration file describes, loaded and validated.
+public struct Deployment: Sendable {
+  public let configPath: String
+  public let zone: Zone
+  public let directory: Directory
+  public let calendar: WorkingCalendar
+  public let ruleset: Ruleset
+  public let channels: [String: ChannelConfig]
+  /// Every file read, for `check`'s summary and for reload's hash.
+  public let files: [String]
+
+  public func engine(facts: FactBook = FactBook()) -> Engine {
+    Engine(ruleset: ruleset, context: EvaluationContext(directory: directory, calendar: calendar, facts: facts))
+  }
+
+  public var renderer: MessageRenderer { MessageRenderer(ruleset: ruleset, zone: zone) }
+}
+
+/// Finds the configuration: `--config FILE`, else `Rules/nhacviec.yaml` in a checkout, else
+/// `/etc/nhacviec/nhacviec.yaml`.
+public enum ConfigLocator {
+  public static let installed = "/etc/nhacviec/nhacviec.yaml"
+  public static let checkout = "Rules/nhacviec.yaml"
+
+  public static func path(
+    explicit: String?, workingDirectory: String = FileManager.default.currentDirectoryPath
+  )
+    -> String
+  {
+    if let explicit { return explicit }
+    let local = (workingDirectory as NSString).appendingPathComponent(checkout)
+    if FileManager.default.fileExists(atPath: local) { return local }
+    return installed
+  }
+}
+
+/// Loads a deployment from its configuration file, collecting every error it finds.
+public struct DeploymentLoader {
+  public let registry: RuleKindRegistry
+
+  public init(registry: RuleKindRegistry = .builtIn) { self.registry = registry }
+
+  public func load(configPath: String) throws(ConfigErrors) -> Deployment {
+    var errors: [ConfigError] = []
+    let root = try YAMLReader.read(file: configPath, displayName: configPath)
+    let base = (configPath as NSString).deletingLastPathComponent
+    func resolve(_ path: String) -> String {
+      path.hasPrefix("/") ? path : (base.isEmpty ? path : (base as NSString).appendingPathComponent(path))
+    }
+    var files = [configPath]
+    func collect<T>(_ body: () throws -> T) -> T? {
+      do { return try body() } catch let error as ConfigError {
+        errors.append(error)
+      } catch let error as ConfigErrors {
+        errors += error.errors
+      } catch {
+        errors.append(ConfigError("\(error)", at: nil))
+      }
+      return nil
+    }
+
+    guard let fields = collect({ try root.fields("the configuration") }) else { throw ConfigErrors(errors) }
+
+    // Time.
+    var zone = Zone.vietnam
+    if let node = fields.optional("timezone") {
+      _ = collect {
+        let name = try node.string("timezone")
+        guard let tz = TimeZone(identifier: name) else { throw node.error("unknown timezone \(name)") }
+        zone = Zone(tz)
+      }
+    }
+
+    // Calendar.
+    var workingWeekdays: Set<Weekday> = [.monday, .tuesday, .wednesday, .thursday, .friday]
+    var holidayRules = HolidayRules.vietnam
+    var overrides: [WorkingCalendar.YearOverride] = []
+    if let node = fields.optional("calendar") {
+      _ = collect {
+        let calendarFields = try node.fields("calendar")
+        if let days = calendarFields.optional("working_days") {
+          var set: Set<Weekday> = []
+          for item in try days.list("working_days") {
+            guard let day = Weekday(name: try item.string("working_days")) else {
+              throw item.error("unknown weekday \(item.scalar ?? ""); use mon, tue, wed, thu, fri, sat, sun")
+            }
+            set.insert(day)
+          }
+          guard !set.isEmpty else { throw days.error("working_days needs at least one day") }
+          workingWeekdays = set
+        }
+        if let holidays = calendarFields.optional("holidays") {
+          switch try holidays.string("holidays") {
+          case "vietnam": holidayRules = .vietnam
+          case "none": holidayRules = .none
+          case let other: throw holidays.error("unknown holiday rules \(other); use vietnam or none")
+          }
+        }
+        if let folder = calendarFields.optional("overrides") {
+          let path = resolve(try folder.string("overrides"))
+          for file in yamlFiles(in: path) {
+            files.append(file)
+            if let override = collect({ try CalendarLoader.override(file: file, zone: zone) }) {
+              overrides.append(override)
+            }
+          }
+        }
+        try calendarFields.finish()
+      }
+    }
+    let calendar = WorkingCalendar(
+      zone: zone, workingWeekdays: workingWeekdays, holidayRules: holidayRules, overrides: overrides)
+
+    // Directory.
+    var units: [OrgUnit] = []
+    if let node = fields.optional("directory") {
+      for source in (collect { try node.list("directory") } ?? []) {
+        _ = collect {
+          let sourceFields = try source.fields("a directory source")
+          let path = resolve(try sourceFields.required("file").string("file"))
+          let validFrom = try sourceFields.optional("valid_from").map(DirectoryLoader.date)
+          let validTo = try sourceFields.optional("valid_to").map(DirectoryLoader.date)
+          try sourceFields.finish()
+          files.append(path)
+          units += try DirectoryLoader.load(file: path, validFrom: validFrom, validTo: validTo)
+        }
+      }
+    } else {
+      errors.append(ConfigError("the configuration needs `directory`", at: root.location))
+    }
+    let directory = collect { try Directory(units: units) }
+
+    // Planning settings.
+    var settings = PlanSettings()
+    if let node = fields.optional("send_window") {
+      _ = collect {
+        let w = try node.fields("send_window")
+        let opens = try w.optional("opens").map { n in try Self.time(n) } ?? settings.sendWindow.opens
+        let closes = try w.optional("closes").map { n in try Self.time(n) } ?? settings.sendWindow.closes
+        try w.finish()
+        guard opens < closes else { throw node.error("send_window opens must be before it closes") }
+        settings.sendWindow = SendWindow(opens: opens, closes: closes)
+      }
+    }
+    if let node = fields.optional("digest") {
+      _ = collect {
+        let d = try node.fields("digest")
+        if let min = d.optional("minimum") {
+          guard let value = Int(try min.string("minimum")), value >= 0 else {
+            throw min.error("digest minimum must be a whole number (0 turns digests off)")
+          }
+          settings.digestMinimum = value
+        }
+        try d.finish()
+      }
+    }
+
+    // Channels.
+    var channels: [String: ChannelConfig] = [:]
+    if let node = fields.optional("channels") {
+      _ = collect {
+        for entry in try node.fields("channels").all() {
+          if let channel = collect({ try Self.channel(name: entry.key, node: entry.value, resolve: resolve) }) {
+            channels[entry.key] = channel
+          }
+        }
+      }
+    }
+
+    // Rules.
+    var rules: [Rule] = []
+    if let node = fields.optional("rules") {
+      _ = collect {
+        let path = resolve(try node.string("rules"))
+        let ruleFiles = yamlFiles(in: path)
+        if ruleFiles.isEmpty { throw node.error("no rule files (*.yaml) in \(path)") }
+        for file in ruleFiles {
+          files.append(file)
+          let parser = RuleParser(registry: registry)
+          if let parsed = collect({ try parser.parse(file: file) }) { rules += parsed }
+        }
+      }
+    } else {
+      errors.append(ConfigError("the configuration needs `rules` (a folder of rule files)", at: root.location))
+    }
+    _ = collect { try fields.finish() }
+
+    let specs = channels.mapValues(\.spec)
+    if let directory {
+      errors += RuleParser.crossCheck(rules: rules, directory: directory, channels: specs)
+    }
+    if !errors.isEmpty || directory == nil { throw ConfigErrors(errors) }
+    return Deployment(
+      configPath: configPath, zone: zone, directory: directory!, calendar: calendar,
+      ruleset: Ruleset(rules: rules, channels: specs, settings: settings), channels: channels, files: files)
+  }
+
+  static func time(_ node: ConfigNode) throws(ConfigError) -> TimeOfDay {
+    guard let time = TimeOfDay(try node.string("time")) else { throw node.error("expected a time such as 08:00") }
+    return time
+  }
+
+  static let channelTypes: [String: AddressKind] = [
+    "file": .email, "smtp": .email, "webhook": .webhook, "exec": .email,
+  ]
+
+  static func channel(name: String, node: ConfigNode, resolve: (String) -> String) throws(ConfigError) -> ChannelConfig
+  {
+    let fields = try node.fields("channel \(name)")
+    let type = try fields.required("type").string("type")
+    guard var kind = channelTypes[type] else {
+      throw node.error(
+        "channel \(name): unknown type \(type) (known: \(channelTypes.keys.sorted().joined(separator: ", ")))")
+    }
+    var settings: [String: String] = [:]
+    for entry in fields.all() where entry.key != "type" {
+      settings[entry.key] = try entry.value.string(entry.key)
+    }
+    if let path = settings["path"] { settings["path"] = resolve(path) }
+    if type == "file", let format = settings["format"] {
+      guard format == "eml" || format == "json" else { throw node.error("channel \(name): format must be eml or json") }
+      if format == "json" { kind = .webhook }
+    }
+    if let address = settings["address"] {
+      guard let parsed = AddressKind(rawValue: address) else {
+        throw node.error("channel \(name): address must be email or webhook")
+      }
+      kind = parsed
+    }
+    if type == "webhook", let url = settings["url"], !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+      throw node.error("channel \(name): url must be http:// or https://")
+    }
+    return ChannelConfig(
+      spec: ChannelSpec(name: name, type: type, addressKind: kind, url: settings["url"]), settings: settings,
+      location: node.location)
+  }
+}
+
+/// The `*.yaml` files of a folder in name order, or the file itself.
+func yamlFiles(in path: String) -> [String] {
+  var isDirectory: ObjCBool = false
+  guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return [] }
+  guard isDirectory.boolValue else { return [path] }
+  let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+  return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+    .map { (path as NSString).appendingPathComponent($0) }
+}

@@ -1,0 +1,252 @@
+import Foundation
+public import NhacviecCore
+
+/// Reads rule files: a YAML list of rules, or a map with `rules:`.
+public struct RuleParser {
+  public let registry: RuleKindRegistry
+
+  public init(registry: RuleKindRegistry = .builtIn) { self.registry = registry }
+
+  public func parse(file: String) throws(ConfigErrors) -> [Rule] {
+    try parse(root: try YAMLReader.read(file: file))
+  }
+
+  public func parse(text: String, file: String) throws(ConfigErrors) -> [Rule] {
+    try parse(root: try YAMLReader.parse(text, file: file))
+  }
+
+  func parse(root: ConfigNode) throws(ConfigErrors) -> [Rule] {
+    var errors: [ConfigError] = []
+    var rules: [Rule] = []
+    var list: [ConfigNode] = []
+    do {
+      if case .map = root.value {
+        let f = try root.fields("a rule file")
+        list = try f.required("rules").list("rules")
+        try f.finish()
+      } else {
+        list = try root.list("rules")
+      }
+    } catch {
+      throw ConfigErrors([error])
+    }
+    for node in list {
+      do {
+        rules.append(try rule(node))
+      } catch let error as ConfigError {
+        errors.append(error)
+      } catch {
+        errors.append(ConfigError("\(error)", at: node.location))
+      }
+    }
+    if !errors.isEmpty { throw ConfigErrors(errors) }
+    return rules
+  }
+
+  static func offset(_ node: ConfigNode) throws(ConfigError) -> Offset {
+    guard let offset = Offset(try node.string("offset")) else {
+      throw node.error(
+        "expected an offset such as 7d (calendar days) or 3wd (working days), not `\(node.scalar ?? "")`")
+    }
+    return offset
+  }
+
+  static func recipients(_ node: ConfigNode) throws(ConfigError) -> [RecipientSelector] {
+    var result: [RecipientSelector] = []
+    for item in try node.list("recipients") {
+      guard let selector = RecipientSelector(try item.string("recipient")) else {
+        throw item.error(
+          "unknown recipient `\(item.scalar ?? "")`; use unit.ROLE, parent.ROLE, unit:ID or unit:ID.ROLE")
+      }
+      result.append(selector)
+    }
+    return result
+  }
+
+  static func selector(_ node: ConfigNode) throws(ConfigError) -> UnitSelector {
+    let f = try node.fields("applies_to")
+    func set(_ key: String) throws(ConfigError) -> Set<String>? {
+      guard let n = f.optional(key) else { return nil }
+      return Set(try n.strings(key))
+    }
+    let selector = UnitSelector(
+      kinds: try set("kinds"), tags: try set("tags"), ids: try set("ids"), parentKinds: try set("parent_kinds"),
+      exceptIDs: try set("except") ?? [])
+    try f.finish()
+    if selector.kinds == nil, selector.tags == nil, selector.ids == nil, selector.parentKinds == nil {
+      throw node.error("applies_to needs at least one of kinds, tags, ids, parent_kinds")
+    }
+    return selector
+  }
+
+  func rule(_ node: ConfigNode) throws -> Rule {
+    let f = try node.fields("a rule")
+    let idNode = try f.required("id")
+    let id = try idNode.string("id")
+    guard !id.isEmpty, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+      throw idNode.error("a rule id uses letters, digits, - and _ only: `\(id)`")
+    }
+    let kindNode = try f.required("kind")
+    let kindName = try kindNode.string("kind")
+    guard let factory = registry.factory(for: kindName) else {
+      throw kindNode.error("unknown rule kind `\(kindName)` (known: \(registry.names.joined(separator: ", ")))")
+    }
+    let params = f.optional("params")
+    let kind: any RuleKind
+    do {
+      kind = try factory(params)
+    } catch let error as ConfigError {
+      throw ConfigError(error.message, at: error.location ?? params?.location ?? kindNode.location)
+    }
+    let title = try f.required("title").string("title")
+    let basis = try f.required("basis").string("basis")
+    let appliesNode = try f.required("applies_to")
+    var appliesTo: [UnitSelector] = []
+    if case .list(let items) = appliesNode.value {
+      for item in items { appliesTo.append(try Self.selector(item)) }
+    } else {
+      appliesTo = [try Self.selector(appliesNode)]
+    }
+    let periodNode = try f.required("period")
+    guard let period = PeriodKind(rawValue: try periodNode.string("period")) else {
+      throw periodNode.error("period must be yearly, quarterly or monthly")
+    }
+    let due = try Self.due(try f.required("due"), period: period)
+    let remind = try (f.optional("remind")?.list("remind") ?? []).map { n throws(ConfigError) in try Self.offset(n) }
+    let remindTo =
+      try f.optional("remind_to").map(Self.recipients) ?? [.unit(role: "iso-focal"), .unit(role: "office")]
+    var escalate: [EscalationStep] = []
+    for item in try f.optional("escalate")?.list("escalate") ?? [] {
+      let e = try item.fields("an escalation step")
+      let step = EscalationStep(
+        after: try Self.offset(try e.required("after")), to: try Self.recipients(try e.required("to")),
+        repeatEvery: try e.optional("repeat").map(Self.offset), template: try e.optional("template")?.string("template")
+      )
+      if let template = step.template, !MessageTemplate.names.contains(template) {
+        throw item.error("unknown template \(template) (known: \(MessageTemplate.names.joined(separator: ", ")))")
+      }
+      try e.finish()
+      escalate.append(step)
+    }
+    let stopAfter = try f.optional("stop_after").map(Self.offset) ?? Offset(90, .days)
+    let channelsNode = try f.required("channels")
+    let channels = try channelsNode.strings("channels")
+    if channels.isEmpty { throw channelsNode.error("a rule needs at least one channel") }
+    var templates: [String: MessageTemplate] = [:]
+    if let t = f.optional("templates") {
+      for entry in try t.fields("templates").all() {
+        guard MessageTemplate.names.contains(entry.key) else {
+          throw ConfigError(
+            "unknown template \(entry.key) (known: \(MessageTemplate.names.joined(separator: ", ")))",
+            at: entry.keyLocation)
+        }
+        let parts = try entry.value.fields("template \(entry.key)")
+        let template = MessageTemplate(
+          subject: try parts.optional("subject")?.string("subject"), text: try parts.optional("text")?.string("text"),
+          html: try parts.optional("html")?.string("html"))
+        try parts.finish()
+        for (part, text) in [("subject", template.subject), ("text", template.text), ("html", template.html)] {
+          try Self.checkPlaceholders(text, at: entry.value.location, what: "template \(entry.key) \(part)")
+        }
+        templates[entry.key] = template
+      }
+    }
+    try Self.checkPlaceholders(title, at: node.location, what: "title")
+    try f.finish()
+    return Rule(
+      id: id, kindName: kindName, kind: kind, title: title, basis: basis, appliesTo: appliesTo, period: period,
+      due: due, remind: remind, remindTo: remindTo, escalate: escalate, stopAfter: stopAfter, channels: channels,
+      templates: templates, location: node.location)
+  }
+
+  static func checkPlaceholders(_ text: String?, at location: SourceLocation, what: String) throws(ConfigError) {
+    guard let text else { return }
+    for name in TemplateText.placeholders(in: text) where !MessageRenderer.variables.contains(name) {
+      throw ConfigError(
+        "\(what): unknown placeholder {{\(name)}} (known: \(MessageRenderer.variables.sorted().joined(separator: ", ")))",
+        at: location)
+    }
+  }
+
+  static func due(_ node: ConfigNode, period: PeriodKind) throws(ConfigError) -> DueSpec {
+    let f = try node.fields("due")
+    let conventionNode = try f.required("convention")
+    let conventionName = try conventionNode.string("convention")
+    let time = try f.optional("time").map(DeploymentLoader.time)
+    let convention: DueSpec.Convention
+    switch (conventionName, time) {
+    case ("before", nil): convention = .before
+    case ("by", nil): convention = .by
+    case ("at", let time?): convention = .at(time)
+    case ("at", nil): throw node.error("convention `at` needs `time: HH:MM`")
+    case ("before", _), ("by", _): throw node.error("`time` goes only with convention `at`")
+    default:
+      throw conventionNode.error(
+        "convention must be before (00:00 on the date), by (end of the date) or at (with time)")
+    }
+    let anchor: DueSpec.Anchor
+    if let dateNode = f.optional("date") {
+      let text = try dateNode.string("date")
+      let parts = text.split(separator: "-")
+      guard parts.count == 2, let month = Int(parts[0]), let day = Int(parts[1]), (1...12).contains(month),
+        day >= 1, day <= LocalDate.daysIn(month: month, year: 2024)
+      else { throw dateNode.error("due date must be MM-DD, such as \"11-15\", not `\(text)`") }
+      guard period == .yearly else {
+        throw dateNode.error("a due date MM-DD needs a yearly period; use after_period for \(period) rules")
+      }
+      var yearOffset = 0
+      if let y = f.optional("year_offset") {
+        guard let value = Int(try y.string("year_offset")), abs(value) <= 5 else {
+          throw y.error("year_offset must be a small whole number, such as -1")
+        }
+        yearOffset = value
+      }
+      anchor = .date(month: month, day: day, yearOffset: yearOffset)
+      if f.optional("after_period") != nil { throw node.error("give either date or after_period, not both") }
+    } else if let after = f.optional("after_period") {
+      anchor = .afterPeriod(try offset(after))
+      if f.optional("year_offset") != nil { throw node.error("year_offset goes only with date") }
+    } else {
+      throw node.error("due needs `date: MM-DD` (yearly rules) or `after_period: OFFSET`")
+    }
+    try f.finish()
+    return DueSpec(anchor: anchor, convention: convention)
+  }
+
+  /// Checks that needs every rule and the directory: unique ids, known channels, named units and
+  /// rules that exist.
+  public static func crossCheck(
+    rules: [Rule], directory: Directory, channels: [String: ChannelSpec]
+  )
+    -> [ConfigError]
+  {
+    var errors: [ConfigError] = []
+    var seen: [String: SourceLocation?] = [:]
+    let ids = Set(rules.map(\.id))
+    for rule in rules {
+      if let first = seen[rule.id] {
+        errors.append(
+          ConfigError(
+            "duplicate rule id \(rule.id)\(first.map { " (first defined at \($0))" } ?? "")", at: rule.location))
+      }
+      seen[rule.id] = rule.location
+      for channel in rule.channels where channels[channel] == nil {
+        errors.append(ConfigError("rule \(rule.id): unknown channel \(channel)", at: rule.location))
+      }
+      for other in rule.kind.referencedRules where !ids.contains(other) {
+        errors.append(ConfigError("rule \(rule.id): refers to unknown rule \(other)", at: rule.location))
+      }
+      let selectors = rule.remindTo + rule.escalate.flatMap(\.to)
+      for case .named(let unitID, _) in selectors where !directory.knows(unitID) {
+        errors.append(
+          ConfigError("rule \(rule.id): recipient unit \(unitID) is not in the directory", at: rule.location))
+      }
+      for selector in rule.appliesTo {
+        for unitID in (selector.ids ?? []).union(selector.exceptIDs).sorted() where !directory.knows(unitID) {
+          errors.append(ConfigError("rule \(rule.id): unit \(unitID) is not in the directory", at: rule.location))
+        }
+      }
+    }
+    return errors
+  }
+}

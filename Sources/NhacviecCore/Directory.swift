@@ -1,0 +1,232 @@
+/// Where a value came from in the configuration, for error messages (`FILE:LINE:COL`).
+public struct SourceLocation: Hashable, Sendable, CustomStringConvertible, Codable {
+  public let file: String
+  public let line: Int
+  public let column: Int
+
+  public init(file: String, line: Int, column: Int = 1) {
+    self.file = file
+    self.line = line
+    self.column = column
+  }
+
+  public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// A mistake in the configuration, placed where it was made.
+public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
+  public let location: SourceLocation?
+  public let message: String
+
+  public init(_ message: String, at location: SourceLocation?) {
+    self.message = message
+    self.location = location
+  }
+
+  public var description: String {
+    guard let location else { return message }
+    return "\(location): \(message)"
+  }
+}
+
+/// Every mistake found in one pass, so a user fixes them all at once rather than one per run.
+public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+  public let errors: [ConfigError]
+
+  public init(_ errors: [ConfigError]) { self.errors = errors }
+
+  public var description: String { errors.map(\.description).joined(separator: "\n") }
+}
+
+/// How to reach one person or mailbox of a unit.
+public struct Contact: Hashable, Sendable, Codable {
+  public let name: String?
+  public let email: String?
+  public let webhook: String?
+
+  public init(name: String? = nil, email: String? = nil, webhook: String? = nil) {
+    self.name = name
+    self.email = email
+    self.webhook = webhook
+  }
+}
+
+/// One agency in the directory, valid over a stretch of dates.
+///
+/// A unit's id may be reused by a later era (statistics-office codes were reused in 2025), so a
+/// unit is one id over one validity interval, and a reference to an id is read as of a date.
+public struct OrgUnit: Hashable, Sendable {
+  public let id: String
+  public let name: String
+  public let kind: String
+  public let tags: Set<String>
+  public let parentID: String?
+  /// Contacts by role: `head`, `iso-focal`, `office`, …
+  public let contacts: [String: Contact]
+  /// First day the unit exists; nil for always.
+  public let validFrom: LocalDate?
+  /// Last day the unit exists (inclusive); nil for still.
+  public let validTo: LocalDate?
+  public let location: SourceLocation?
+
+  public init(
+    id: String, name: String, kind: String, tags: Set<String> = [], parentID: String? = nil,
+    contacts: [String: Contact] = [:], validFrom: LocalDate? = nil, validTo: LocalDate? = nil,
+    location: SourceLocation? = nil
+  ) {
+    self.id = id
+    self.name = name
+    self.kind = kind
+    self.tags = tags
+    self.parentID = parentID
+    self.contacts = contacts
+    self.validFrom = validFrom
+    self.validTo = validTo
+    self.location = location
+  }
+
+  public func isValid(on date: LocalDate) -> Bool {
+    (validFrom.map { $0 <= date } ?? true) && (validTo.map { date <= $0 } ?? true)
+  }
+
+  func overlaps(_ other: OrgUnit) -> Bool {
+    let startA = validFrom?.dayNumber ?? Int.min
+    let endA = validTo?.dayNumber ?? Int.max
+    let startB = other.validFrom?.dayNumber ?? Int.min
+    let endB = other.validTo?.dayNumber ?? Int.max
+    return startA <= endB && startB <= endA
+  }
+}
+
+/// The tree of units over time. `units(on:)` is the tree as of one date.
+public struct Directory: Sendable {
+  /// Every unit record, in the order the files gave them.
+  public let units: [OrgUnit]
+  private let recordsByID: [String: [Int]]
+  private let childrenByParentID: [String: [Int]]
+
+  /// Validates the whole directory and reports every problem it finds.
+  public init(units: [OrgUnit]) throws(ConfigErrors) {
+    var errors: [ConfigError] = []
+    var byID: [String: [Int]] = [:]
+    var children: [String: [Int]] = [:]
+    for (index, unit) in units.enumerated() {
+      if let from = unit.validFrom, let to = unit.validTo, to < from {
+        errors.append(ConfigError("unit \(unit.id): valid_to \(to) is before valid_from \(from)", at: unit.location))
+      }
+      for previous in byID[unit.id, default: []] where units[previous].overlaps(unit) {
+        let other = units[previous].location.map { " (first defined at \($0))" } ?? ""
+        errors.append(ConfigError("duplicate unit id \(unit.id)\(other)", at: unit.location))
+      }
+      byID[unit.id, default: []].append(index)
+      if let parent = unit.parentID { children[parent, default: []].append(index) }
+      for (role, contact) in unit.contacts.sorted(by: { $0.key < $1.key }) {
+        if let email = contact.email, !EmailAddress.isValid(email) {
+          errors.append(ConfigError("unit \(unit.id): invalid email for \(role): \(email)", at: unit.location))
+        }
+        if let hook = contact.webhook, !(hook.hasPrefix("https://") || hook.hasPrefix("http://")) {
+          errors.append(ConfigError("unit \(unit.id): webhook for \(role) must be http(s): \(hook)", at: unit.location))
+        }
+      }
+    }
+    for unit in units {
+      guard let parentID = unit.parentID else { continue }
+      guard let parents = byID[parentID] else {
+        errors.append(ConfigError("unit \(unit.id): unknown parent \(parentID)", at: unit.location))
+        continue
+      }
+      if !Directory.covered(unit, by: parents.map { units[$0] }) {
+        errors.append(
+          ConfigError(
+            "unit \(unit.id) is valid \(Directory.describe(unit)) but its parent \(parentID) is not valid all that time",
+            at: unit.location))
+      }
+    }
+    errors += Directory.cycles(units: units, byID: byID)
+    if !errors.isEmpty { throw ConfigErrors(errors) }
+    self.units = units
+    self.recordsByID = byID
+    self.childrenByParentID = children
+  }
+
+  private static func describe(_ unit: OrgUnit) -> String {
+    "from \(unit.validFrom?.description ?? "the beginning") to \(unit.validTo?.description ?? "now")"
+  }
+
+  /// Whether the parent's records, joined, cover the child's whole validity.
+  private static func covered(_ child: OrgUnit, by parents: [OrgUnit]) -> Bool {
+    var cursor = child.validFrom?.dayNumber ?? Int.min
+    let end = child.validTo?.dayNumber ?? Int.max
+    for parent in parents.sorted(by: { ($0.validFrom?.dayNumber ?? Int.min) < ($1.validFrom?.dayNumber ?? Int.min) }) {
+      let start = parent.validFrom?.dayNumber ?? Int.min
+      let stop = parent.validTo?.dayNumber ?? Int.max
+      if start > cursor { return false }
+      if stop >= cursor {
+        if stop >= end { return true }
+        cursor = stop + 1
+      }
+    }
+    return false
+  }
+
+  private static func cycles(units: [OrgUnit], byID: [String: [Int]]) -> [ConfigError] {
+    var parentsOf: [String: Set<String>] = [:]
+    for unit in units { if let p = unit.parentID { parentsOf[unit.id, default: []].insert(p) } }
+    var state: [String: Int] = [:]  // 1: on the current path, 2: done
+    var errors: [ConfigError] = []
+    func visit(_ id: String, path: [String]) {
+      if state[id] == 2 { return }
+      if state[id] == 1 {
+        let cycle = path[(path.firstIndex(of: id) ?? 0)...] + [id]
+        let location = byID[id].flatMap { units[$0[0]].location }
+        errors.append(ConfigError("cycle in the directory: \(cycle.joined(separator: " → "))", at: location))
+        return
+      }
+      state[id] = 1
+      for parent in (parentsOf[id] ?? []).sorted() { visit(parent, path: path + [id]) }
+      state[id] = 2
+    }
+    for unit in units { visit(unit.id, path: []) }
+    return errors
+  }
+
+  /// The unit with this id on `date`.
+  public func unit(_ id: String, on date: LocalDate) -> OrgUnit? {
+    guard let records = recordsByID[id] else { return nil }
+    for index in records where units[index].isValid(on: date) { return units[index] }
+    return nil
+  }
+
+  /// Whether any era knows this id.
+  public func knows(_ id: String) -> Bool { recordsByID[id] != nil }
+
+  /// The tree as of `date`: every unit valid on that day.
+  public func units(on date: LocalDate) -> [OrgUnit] { units.filter { $0.isValid(on: date) } }
+
+  public func parent(of unit: OrgUnit, on date: LocalDate) -> OrgUnit? {
+    unit.parentID.flatMap { self.unit($0, on: date) }
+  }
+
+  public func children(of id: String, on date: LocalDate) -> [OrgUnit] {
+    (childrenByParentID[id] ?? []).map { units[$0] }.filter { $0.isValid(on: date) }
+  }
+}
+
+public enum EmailAddress {
+  /// A pragmatic check of `local@domain.tld`: catches typos, not every RFC 5322 subtlety.
+  public static func isValid(_ address: String) -> Bool {
+    let parts = address.split(separator: "@", omittingEmptySubsequences: false)
+    guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64, !parts[1].isEmpty else { return false }
+    let allowedLocal = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-")
+    guard parts[0].allSatisfy({ allowedLocal.contains($0) }), !parts[0].hasPrefix("."), !parts[0].hasSuffix("."),
+      !parts[0].contains("..")
+    else { return false }
+    let labels = parts[1].split(separator: ".", omittingEmptySubsequences: false)
+    guard labels.count >= 2 else { return false }
+    let allowedDomain = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+    return labels.allSatisfy { label in
+      !label.isEmpty && label.count <= 63 && label.allSatisfy { allowedDomain.contains($0) } && !label.hasPrefix("-")
+        && !label.hasSuffix("-")
+    }
+  }
+}

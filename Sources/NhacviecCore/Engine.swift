@@ -1,0 +1,433 @@
+public import Foundation
+
+/// When notices may go out: working days of the calendar, between two times of day.
+public struct SendWindow: Sendable, Hashable {
+  public let opens: TimeOfDay
+  public let closes: TimeOfDay
+
+  public init(opens: TimeOfDay = TimeOfDay("08:00")!, closes: TimeOfDay = TimeOfDay("17:00")!) {
+    self.opens = opens
+    self.closes = closes
+  }
+
+  /// The first instant at or after `instant` inside the window.
+  public func next(atOrAfter instant: Date, calendar: WorkingCalendar) -> Date {
+    let zone = calendar.zone
+    let date = zone.localDate(of: instant)
+    if calendar.isWorkingDay(date) {
+      let time = zone.timeOfDay(of: instant)
+      if time < opens { return zone.instant(date, opens) }
+      if time < closes { return instant }
+    }
+    return zone.instant(calendar.workingDay(1, from: date), opens)
+  }
+
+  /// The last window opening strictly before `instant`.
+  public func lastOpening(before instant: Date, calendar: WorkingCalendar) -> Date {
+    let zone = calendar.zone
+    let date = zone.localDate(of: instant)
+    if calendar.isWorkingDay(date) {
+      let opening = zone.instant(date, opens)
+      if opening < instant { return opening }
+    }
+    return zone.instant(calendar.workingDay(-1, from: date), opens)
+  }
+}
+
+/// Deployment-wide planning settings.
+public struct PlanSettings: Sendable, Hashable {
+  public var sendWindow: SendWindow
+  /// A recipient who would get this many notices or more through one channel in one pass gets one
+  /// digest instead. 0 turns digests off.
+  public var digestMinimum: Int
+
+  public init(sendWindow: SendWindow = SendWindow(), digestMinimum: Int = 5) {
+    self.sendWindow = sendWindow
+    self.digestMinimum = digestMinimum
+  }
+}
+
+/// Everything loaded from configuration: an immutable snapshot the daemon swaps whole on reload.
+public struct Ruleset: Sendable {
+  public let rules: [Rule]
+  public let channels: [String: ChannelSpec]
+  public let settings: PlanSettings
+
+  public init(rules: [Rule], channels: [String: ChannelSpec], settings: PlanSettings = PlanSettings()) {
+    self.rules = rules
+    self.channels = channels
+    self.settings = settings
+  }
+
+  public func rule(_ id: String) -> Rule? { rules.first { $0.id == id } }
+}
+
+/// One rung of a rule's ladder for one deadline.
+public struct Step: Sendable, Hashable {
+  public enum Phase: Sendable, Hashable { case reminder, escalation }
+  public let id: String
+  public let phase: Phase
+  public let at: Date
+  public let to: [RecipientSelector]
+  public let template: String
+  public let reason: NoticeReason
+}
+
+/// What one pass of the planner decides at `now`.
+public struct Plan: Sendable {
+  public let now: Date
+  /// Notices whose instant fell in (since, now], catch-up and digests applied, in key order.
+  public let due: [Notice]
+  /// Notices due now that reach nobody: a missing contact in the directory.
+  public let unroutable: [Notice]
+  /// The next instant at which anything can change; nil when nothing ever will.
+  public let next: Date?
+}
+
+/// Evaluate and plan: pure functions of (ruleset, directory, calendar, facts, now).
+public struct Engine: Sendable {
+  public let ruleset: Ruleset
+  public let context: EvaluationContext
+
+  public init(ruleset: Ruleset, context: EvaluationContext) {
+    self.ruleset = ruleset
+    self.context = context
+  }
+
+  var calendar: WorkingCalendar { context.calendar }
+  var zone: Zone { context.calendar.zone }
+
+  // MARK: - Ladders
+
+  /// The steps of a rule's ladder for a deadline, in time order. `suffix` marks the steps of an
+  /// extended deadline so that they do not collide with the steps already sent for the old one.
+  public func steps(for rule: Rule, deadline: Date, suffix: String = "") -> [Step] {
+    let window = ruleset.settings.sendWindow
+    var steps: [Step] = []
+    let reminderTemplate = "reminder"
+    for (index, offset) in rule.remind.enumerated() {
+      let nominal: Date
+      switch offset.unit {
+      case .days: nominal = deadline.addingTimeInterval(-Double(offset.amount) * 86_400)
+      case .workingDays: nominal = zone.instant(calendar.workingDay(-offset.amount, from: zone.localDate(of: deadline)))
+      }
+      var at = window.next(atOrAfter: nominal, calendar: calendar)
+      if at >= deadline { at = window.lastOpening(before: deadline, calendar: calendar) }
+      steps.append(
+        Step(
+          id: "remind-\(offset)\(suffix)", phase: .reminder, at: at, to: rule.remindTo, template: reminderTemplate,
+          reason: index == 0 ? .firstReminder : .nextReminder))
+    }
+    let stop = deadline.addingTimeInterval(Double(rule.stopAfter.approximateDays) * 86_400)
+    let escalationStarts = rule.escalate.map { escalationNominal($0.after, from: deadline) }
+    for (index, step) in rule.escalate.enumerated() {
+      let start = escalationStarts[index]
+      let at = window.next(atOrAfter: start, calendar: calendar)
+      guard at <= stop else { continue }
+      steps.append(
+        Step(
+          id: "escalate-\(step.after)\(suffix)", phase: .escalation, at: at, to: step.to, template: step.templateName,
+          reason: .escalation))
+      guard let every = step.repeatEvery, every.amount > 0 else { continue }
+      let until = index + 1 < escalationStarts.count ? escalationStarts[index + 1] : stop
+      var nominal = start
+      var count = 1
+      while count <= 520 {
+        nominal = advance(nominal, by: every)
+        let repeatAt = window.next(atOrAfter: nominal, calendar: calendar)
+        guard repeatAt < until, repeatAt <= stop else { break }
+        steps.append(
+          Step(
+            id: "escalate-\(step.after)-r\(count)\(suffix)", phase: .escalation, at: repeatAt, to: step.to,
+            template: step.templateName, reason: .repeat))
+        count += 1
+      }
+    }
+    return steps.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
+  }
+
+  /// After the deadline: `Nd` is N×24 hours later; `Nwd` is the start of the N-th working day that
+  /// begins at or after the deadline (so `1wd` after "before 13/11", a Friday, is that Friday).
+  private func escalationNominal(_ offset: Offset, from deadline: Date) -> Date {
+    switch offset.unit {
+    case .days:
+      return deadline.addingTimeInterval(Double(offset.amount) * 86_400)
+    case .workingDays:
+      var first = zone.localDate(of: deadline)
+      if zone.instant(first) < deadline { first = first.adding(days: 1) }
+      let date =
+        offset.amount == 0
+        ? calendar.workingDay(0, from: first) : calendar.workingDay(offset.amount, from: first.adding(days: -1))
+      return zone.instant(date)
+    }
+  }
+
+  private func advance(_ instant: Date, by offset: Offset) -> Date {
+    switch offset.unit {
+    case .days: return instant.addingTimeInterval(Double(offset.amount) * 86_400)
+    case .workingDays: return zone.instant(calendar.workingDay(offset.amount, from: zone.localDate(of: instant)))
+    }
+  }
+
+  // MARK: - Evaluate
+
+  /// The periods of a rule worth looking at when planning from `since` to `now`: those whose ladder
+  /// is under way, and the next one to start.
+  func periods(of rule: Rule, since: Date, now: Date) -> [(period: Period, deadline: Date, steps: [Step])] {
+    let today = zone.localDate(of: now)
+    let center = Period.containing(today, kind: rule.period)
+    let reach = rule.period.periodsPerYear * 3 + 1
+    var active: [(Period, Date, [Step])] = []
+    var nextToStart: (Period, Date, [Step])?
+    for delta in -reach...reach {
+      let period = center.advanced(by: delta)
+      let deadline = rule.due.deadline(for: period, calendar: calendar)
+      let steps = self.steps(for: rule, deadline: deadline)
+      let start = min(steps.first?.at ?? deadline, deadline)
+      let end = max(
+        steps.last?.at ?? deadline, deadline.addingTimeInterval(Double(rule.stopAfter.approximateDays) * 86_400))
+      if end < since { continue }
+      if start <= now {
+        active.append((period, deadline, steps))
+      } else if nextToStart.map({ start < min($0.2.first?.at ?? $0.1, $0.1) }) ?? true {
+        nextToStart = (period, deadline, steps)
+      }
+    }
+    if let nextToStart { active.append(nextToStart) }
+    return active
+  }
+
+  /// The units that owe a rule for a period: the roster as of the deadline's date.
+  public func roster(of rule: Rule, deadline: Date) -> [OrgUnit] {
+    let date = zone.localDate(of: deadline)
+    return context.directory.units(on: date).filter {
+      rule.applies(to: $0, parent: context.directory.parent(of: $0, on: date))
+    }
+  }
+
+  /// Judges one obligation at `now`.
+  public func finding(
+    rule: Rule, unit: OrgUnit, period: Period, ruleDeadline: Date, firstReminder: Date?, now: Date
+  )
+    -> Finding
+  {
+    let facts = context.facts
+    let exemption = facts.facts(.exemption, rule: rule.id, period: period.description, unit: unit.id, at: now).last
+    let extensionFact = facts.facts(.extension, rule: rule.id, period: period.description, unit: unit.id, at: now)
+      .last { $0.due != nil }
+    let deadline = extensionFact?.due.map { rule.due.deadline(on: $0, zone: zone) } ?? ruleDeadline
+    let assessment = rule.kind.assess(unit: unit, rule: rule, period: period, now: now, context: context)
+    let state: FindingState
+    if exemption != nil {
+      state = .exempt
+    } else if let met = assessment.satisfiedAt, met <= now {
+      state = met < deadline ? .metOnTime : .metLate
+    } else if now >= deadline {
+      state = .overdue
+    } else if extensionFact != nil {
+      state = .extended
+    } else if let firstReminder, now >= firstReminder {
+      state = .dueSoon
+    } else {
+      state = .upcoming
+    }
+    return Finding(
+      ruleID: rule.id, unit: unit, period: period, state: state, deadline: deadline, ruleDeadline: ruleDeadline,
+      extensionFact: extensionFact, exemptionFact: exemption, assessment: assessment, at: now)
+  }
+
+  /// Every obligation whose ladder is under way at `now` (or starts next), judged at `now`.
+  public func findings(at now: Date) -> [Finding] {
+    var result: [Finding] = []
+    for rule in ruleset.rules {
+      for (period, deadline, steps) in periods(of: rule, since: now, now: now) {
+        for unit in roster(of: rule, deadline: deadline) {
+          result.append(
+            finding(
+              rule: rule, unit: unit, period: period, ruleDeadline: deadline, firstReminder: steps.first?.at, now: now))
+        }
+      }
+    }
+    return result
+  }
+
+  /// The findings of one period of one rule at `now`.
+  public func findings(rule: Rule, period: Period, at now: Date) -> [Finding] {
+    let deadline = rule.due.deadline(for: period, calendar: calendar)
+    let first = steps(for: rule, deadline: deadline).first?.at
+    return roster(of: rule, deadline: deadline).map {
+      finding(rule: rule, unit: $0, period: period, ruleDeadline: deadline, firstReminder: first, now: now)
+    }
+  }
+
+  // MARK: - Plan
+
+  /// The notices whose instants fall in (since, now], with catch-up and digests applied, and the
+  /// next instant worth waking for. `since` is the last completed pass (nil on a first start, when
+  /// every ladder under way collapses to its newest step).
+  public func plan(since: Date?, now: Date) -> Plan {
+    // On a first start only ladders still under way count; every step of theirs is missed.
+    let periodsSince = since ?? now
+    let since = since ?? .distantPast
+    var due: [Notice] = []
+    var unroutable: [Notice] = []
+    var next: Date?
+    func wake(_ instant: Date) { if instant > now, next.map({ instant < $0 }) ?? true { next = instant } }
+
+    for rule in ruleset.rules {
+      for (period, ruleDeadline, ruleSteps) in periods(of: rule, since: periodsSince, now: now) {
+        let roster = roster(of: rule, deadline: ruleDeadline)
+        var extendedSteps: [Date: [Step]] = [:]
+        for unit in roster {
+          let finding = finding(
+            rule: rule, unit: unit, period: period, ruleDeadline: ruleDeadline, firstReminder: ruleSteps.first?.at,
+            now: now)
+          if finding.state.isClosed { continue }
+          var steps = ruleSteps
+          if let ext = finding.extensionFact?.due {
+            if let cached = extendedSteps[finding.deadline] {
+              steps = cached
+            } else {
+              steps = self.steps(for: rule, deadline: finding.deadline, suffix: "@\(ext)")
+              extendedSteps[finding.deadline] = steps
+            }
+          }
+          var newest: Step?
+          var dueCount = 0
+          var firstDueAt: Date?
+          for step in steps {
+            if step.at > now {
+              wake(step.at)
+              break
+            }
+            if step.at > since {
+              newest = step
+              dueCount += 1
+              firstDueAt = firstDueAt ?? step.at
+            }
+          }
+          wake(finding.deadline)
+          guard let step = newest else { continue }
+          let reason: NoticeReason = dueCount > 1 && firstDueAt != step.at ? .catchUp : step.reason
+          let key = "\(rule.id)/\(unit.id)/\(period)/\(step.id)"
+          for channelName in rule.channels {
+            guard let channel = ruleset.channels[channelName] else { continue }
+            let recipients = resolve(step.to, unit: unit, on: zone.localDate(of: step.at))
+            let notice = Notice(
+              key: key, ruleID: rule.id, unitID: unit.id, period: period.description, step: step.id, reason: reason,
+              template: step.template, at: step.at, channel: channelName, recipients: recipients,
+              to: addresses(of: recipients, channel: channel), finding: finding)
+            if notice.to.isEmpty { unroutable.append(notice) } else { due.append(notice) }
+          }
+        }
+      }
+    }
+    for instant in context.facts.instants where instant > now { wake(instant) }
+    due = digested(due, at: now)
+    due.sort { ($0.at, $0.key, $0.channel) < ($1.at, $1.key, $1.channel) }
+    return Plan(now: now, due: due, unroutable: unroutable, next: next)
+  }
+
+  /// Resolves who a step reaches, as of the send date.
+  public func resolve(_ selectors: [RecipientSelector], unit: OrgUnit, on date: LocalDate) -> [Recipient] {
+    let directory = context.directory
+    let current = directory.unit(unit.id, on: date) ?? unit
+    var result: [Recipient] = []
+    for selector in selectors {
+      let target: OrgUnit?
+      let role: String
+      switch selector {
+      case .unit(let r):
+        target = current
+        role = r
+      case .parent(let r):
+        target = directory.parent(of: current, on: date)
+        role = r
+      case .named(let id, let r):
+        target = directory.unit(id, on: date)
+        role = r
+      }
+      guard let target, let contact = target.contacts[role] else { continue }
+      let recipient = Recipient(unitID: target.id, unitName: target.name, role: role, contact: contact)
+      if !result.contains(recipient) { result.append(recipient) }
+    }
+    return result
+  }
+
+  func addresses(of recipients: [Recipient], channel: ChannelSpec) -> [String] {
+    var seen: Set<String> = []
+    var result: [String] = []
+    for recipient in recipients {
+      let address: String?
+      switch channel.addressKind {
+      case .email: address = recipient.contact.email
+      case .webhook: address = recipient.contact.webhook ?? channel.url
+      }
+      if let address, seen.insert(address).inserted { result.append(address) }
+    }
+    if result.isEmpty, channel.addressKind == .webhook, let url = channel.url, !recipients.isEmpty { result = [url] }
+    return result
+  }
+
+  /// Merges what one address would receive through one channel in one pass into one digest.
+  func digested(_ notices: [Notice], at now: Date) -> [Notice] {
+    let minimum = ruleset.settings.digestMinimum
+    guard minimum > 0, notices.count >= minimum else { return notices }
+    var counts: [String: Int] = [:]
+    for notice in notices {
+      for address in notice.to { counts["\(notice.channel)\u{0}\(address)", default: 0] += 1 }
+    }
+    let digestKeys = Set(counts.filter { $0.value >= minimum }.keys)
+    guard !digestKeys.isEmpty else { return notices }
+    var items: [String: [Notice]] = [:]
+    var individual: [Notice] = []
+    for notice in notices {
+      var keep: [String] = []
+      for address in notice.to {
+        let key = "\(notice.channel)\u{0}\(address)"
+        if digestKeys.contains(key) { items[key, default: []].append(notice) } else { keep.append(address) }
+      }
+      guard !keep.isEmpty else { continue }
+      let keptRecipients = notice.recipients.filter { recipient in
+        keep.contains { $0 == recipient.contact.email || $0 == recipient.contact.webhook }
+      }
+      individual.append(keep.count == notice.to.count ? notice : notice.addressed(to: keep, recipients: keptRecipients))
+    }
+    for (key, list) in items {
+      let parts = key.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+      let (channel, address) = (parts[0], parts[1])
+      let at = list.map(\.at).max()!
+      let recipients = list.flatMap(\.recipients).filter {
+        $0.contact.email == address || $0.contact.webhook == address
+      }
+      let stamp = zone.rfc3339(at).prefix(16)
+      individual.append(
+        Notice(
+          key: "digest/\(address)/\(stamp)", ruleID: "", unitID: recipients.first?.unitID ?? "", period: "",
+          step: "digest", reason: .digest, template: "digest", at: at, channel: channel,
+          recipients: recipients.first.map { [$0] } ?? [], to: [address], finding: nil,
+          items: list.sorted { $0.key < $1.key }))
+    }
+    return individual
+  }
+
+  // MARK: - Simulate
+
+  /// Walks virtual time from `from` to `to` as a daemon would that never stopped: every notice that
+  /// would be sent, in time order. Deterministic: the same inputs print the same timeline.
+  public func simulate(from: Date, to: Date) -> [Notice] {
+    var sent: [Notice] = []
+    var since = from.addingTimeInterval(-1)
+    var now = from
+    var passes = 0
+    while now <= to, passes < 100_000 {
+      let plan = self.plan(since: since, now: now)
+      sent += plan.due.map { $0 }
+      passes += 1
+      guard let next = plan.next else { break }
+      since = now
+      now = next
+    }
+    return sent
+  }
+}

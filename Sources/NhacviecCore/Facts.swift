@@ -1,0 +1,84 @@
+public import Foundation
+
+/// Something recorded as done or decided.
+public struct Fact: Hashable, Sendable {
+  public enum Kind: String, Sendable, CaseIterable, Codable {
+    /// A report (or a consolidation, a training course, an inspection) was received or done.
+    case report
+    /// A budget estimate carries an ISO line of `amount` đồng for the fiscal year `period`.
+    case budget
+    /// The unit's deadline for the period moves to `due`.
+    case `extension`
+    /// The unit does not owe the obligation for the period.
+    case exemption
+  }
+
+  public let kind: Kind
+  public let unitID: String
+  public let ruleID: String
+  public let period: String
+  /// When it happened (received, decided).
+  public let at: Date?
+  /// A document number: `123/BC-STP`.
+  public let reference: String?
+  /// In đồng.
+  public let amount: Int64?
+  /// An extension's new named day (the rule's convention applies to it).
+  public let due: LocalDate?
+  /// Who decided an extension or exemption.
+  public let decidedBy: String?
+  public let reason: String?
+  public let location: SourceLocation?
+
+  public init(
+    kind: Kind, unitID: String, ruleID: String, period: String, at: Date? = nil, reference: String? = nil,
+    amount: Int64? = nil, due: LocalDate? = nil, decidedBy: String? = nil, reason: String? = nil,
+    location: SourceLocation? = nil
+  ) {
+    self.kind = kind
+    self.unitID = unitID
+    self.ruleID = ruleID
+    self.period = period
+    self.at = at
+    self.reference = reference
+    self.amount = amount
+    self.due = due
+    self.decidedBy = decidedBy
+    self.reason = reason
+    self.location = location
+  }
+
+  /// Whether the fact is known at `now`: facts dated later have not happened yet.
+  public func isKnown(at now: Date) -> Bool { at.map { $0 <= now } ?? true }
+}
+
+/// Facts indexed by (rule, period, unit), the only way evaluation asks for them.
+public struct FactBook: Sendable {
+  public let facts: [Fact]
+  private let index: [Key: [Int]]
+
+  struct Key: Hashable {
+    let rule: String
+    let period: String
+    let unit: String
+  }
+
+  public init(_ facts: [Fact] = []) {
+    self.facts = facts
+    var index: [Key: [Int]] = [:]
+    for (i, fact) in facts.enumerated() {
+      index[Key(rule: fact.ruleID, period: fact.period, unit: fact.unitID), default: []].append(i)
+    }
+    self.index = index
+  }
+
+  /// The facts of one kind for one obligation known at `now`, oldest first.
+  public func facts(_ kind: Fact.Kind, rule: String, period: String, unit: String, at now: Date) -> [Fact] {
+    (index[Key(rule: rule, period: period, unit: unit)] ?? []).map { facts[$0] }
+      .filter { $0.kind == kind && $0.isKnown(at: now) }
+      .sorted { ($0.at ?? .distantPast) < ($1.at ?? .distantPast) }
+  }
+
+  /// Instants at which a fact becomes known, for the planner's next wake-up.
+  public var instants: [Date] { facts.compactMap(\.at) }
+}

@@ -1,0 +1,225 @@
+public import Foundation
+
+/// A calendar date in the deployment's timezone, with no time of day.
+///
+/// Dates in rule files and in the working calendar are local dates; arithmetic on them is
+/// integer arithmetic on a day number, so planning a season never touches Foundation's calendar.
+public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+  /// Days since 1970-01-01 in the proleptic Gregorian calendar.
+  public let dayNumber: Int
+
+  public init(dayNumber: Int) { self.dayNumber = dayNumber }
+
+  /// Returns nil for an impossible date such as 31 February.
+  public init?(year: Int, month: Int, day: Int) {
+    guard (1...12).contains(month), day >= 1, day <= LocalDate.daysIn(month: month, year: year) else {
+      return nil
+    }
+    self.dayNumber = LocalDate.julianDay(year: year, month: month, day: day) - LocalDate.unixEpochJulianDay
+  }
+
+  /// Parses `YYYY-MM-DD`.
+  public init?(iso: String) {
+    let parts = iso.split(separator: "-", omittingEmptySubsequences: false)
+    guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+      let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2])
+    else { return nil }
+    self.init(year: y, month: m, day: d)
+  }
+
+  static let unixEpochJulianDay = 2_440_588
+
+  /// Julian day number of a Gregorian date.
+  static func julianDay(year: Int, month: Int, day: Int) -> Int {
+    let a = (14 - month) / 12
+    let y = year + 4800 - a
+    let m = month + 12 * a - 3
+    return day + (153 * m + 2) / 5 + 365 * y + y / 4 - y / 100 + y / 400 - 32045
+  }
+
+  static func fromJulianDay(_ jd: Int) -> (year: Int, month: Int, day: Int) {
+    let a = jd + 32044
+    let b = (4 * a + 3) / 146_097
+    let c = a - (b * 146_097) / 4
+    let d = (4 * c + 3) / 1461
+    let e = c - (1461 * d) / 4
+    let m = (5 * e + 2) / 153
+    let day = e - (153 * m + 2) / 5 + 1
+    let month = m + 3 - 12 * (m / 10)
+    let year = b * 100 + d - 4800 + m / 10
+    return (year, month, day)
+  }
+
+  public static func daysIn(month: Int, year: Int) -> Int {
+    switch month {
+    case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+    case 4, 6, 9, 11: return 30
+    default: return 31
+    }
+  }
+
+  public var julianDay: Int { dayNumber + LocalDate.unixEpochJulianDay }
+
+  public var components: (year: Int, month: Int, day: Int) { LocalDate.fromJulianDay(julianDay) }
+  public var year: Int { components.year }
+  public var month: Int { components.month }
+  public var day: Int { components.day }
+
+  public var weekday: Weekday {
+    // 1970-01-01 was a Thursday.
+    let index = ((dayNumber % 7) + 7 + 4) % 7
+    return Weekday(rawValue: index)!
+  }
+
+  public func adding(days: Int) -> LocalDate { LocalDate(dayNumber: dayNumber + days) }
+
+  /// The same day of month `months` later, clamped to the month's last day.
+  public func adding(months: Int) -> LocalDate {
+    let (y, m, d) = components
+    let total = y * 12 + (m - 1) + months
+    let ny = total >= 0 ? total / 12 : (total - 11) / 12
+    let nm = total - ny * 12 + 1
+    return LocalDate(year: ny, month: nm, day: min(d, LocalDate.daysIn(month: nm, year: ny)))!
+  }
+
+  public static func < (lhs: LocalDate, rhs: LocalDate) -> Bool { lhs.dayNumber < rhs.dayNumber }
+
+  /// `2026-11-15`
+  public var description: String {
+    let (y, m, d) = components
+    return String(format: "%04d-%02d-%02d", y, m, d)
+  }
+
+  /// The form officials read: `15/11/2026`.
+  public var vietnamese: String {
+    let (y, m, d) = components
+    return String(format: "%02d/%02d/%04d", d, m, y)
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let text = try decoder.singleValueContainer().decode(String.self)
+    guard let date = LocalDate(iso: text) else {
+      throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a date: \(text)"))
+    }
+    self = date
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(description)
+  }
+}
+
+public enum Weekday: Int, Sendable, CaseIterable, Codable {
+  case sunday = 0, monday, tuesday, wednesday, thursday, friday, saturday
+
+  public init?(name: String) {
+    let names = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+    guard let index = names.firstIndex(of: String(name.lowercased().prefix(3))) else { return nil }
+    self.init(rawValue: index)
+  }
+
+  public var vietnamese: String {
+    ["Chủ nhật", "Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy"][rawValue]
+  }
+}
+
+/// A time of day in minutes after midnight.
+public struct TimeOfDay: Hashable, Comparable, Sendable, CustomStringConvertible {
+  public let minutes: Int
+
+  public init(minutes: Int) { self.minutes = minutes }
+
+  /// Parses `HH:MM`.
+  public init?(_ text: String) {
+    let parts = text.split(separator: ":")
+    guard parts.count == 2, parts[1].count == 2, let h = Int(parts[0]), let m = Int(parts[1]),
+      (0...24).contains(h), (0...59).contains(m), h * 60 + m <= 24 * 60
+    else { return nil }
+    minutes = h * 60 + m
+  }
+
+  public static let midnight = TimeOfDay(minutes: 0)
+  public static func < (lhs: TimeOfDay, rhs: TimeOfDay) -> Bool { lhs.minutes < rhs.minutes }
+  public var description: String { String(format: "%02d:%02d", minutes / 60, minutes % 60) }
+}
+
+/// The deployment's timezone: converts between instants and local dates and times.
+public struct Zone: Sendable {
+  public let timeZone: TimeZone
+
+  public init(_ timeZone: TimeZone) { self.timeZone = timeZone }
+
+  public static let vietnam = Zone(TimeZone(identifier: "Asia/Ho_Chi_Minh")!)
+
+  public var identifier: String { timeZone.identifier }
+
+  public func instant(_ date: LocalDate, _ time: TimeOfDay = .midnight) -> Date {
+    let naive = Double(date.dayNumber * 86_400 + time.minutes * 60)
+    let guess = naive - Double(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: naive)))
+    let offset = timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: guess))
+    return Date(timeIntervalSince1970: naive - Double(offset))
+  }
+
+  public func localDate(of instant: Date) -> LocalDate {
+    let local = instant.timeIntervalSince1970 + Double(timeZone.secondsFromGMT(for: instant))
+    return LocalDate(dayNumber: Int((local / 86_400).rounded(.down)))
+  }
+
+  public func timeOfDay(of instant: Date) -> TimeOfDay {
+    let local = Int(instant.timeIntervalSince1970.rounded(.down)) + timeZone.secondsFromGMT(for: instant)
+    let secondsInDay = ((local % 86_400) + 86_400) % 86_400
+    return TimeOfDay(minutes: secondsInDay / 60)
+  }
+
+  /// RFC 3339 with the local offset: `2026-11-09T08:00:00+07:00`.
+  public func rfc3339(_ instant: Date) -> String {
+    let offset = timeZone.secondsFromGMT(for: instant)
+    let local = Int(instant.timeIntervalSince1970.rounded(.down)) + offset
+    let date = LocalDate(dayNumber: Int((Double(local) / 86_400).rounded(.down)))
+    let seconds = ((local % 86_400) + 86_400) % 86_400
+    let sign = offset < 0 ? "-" : "+"
+    let absOffset = abs(offset)
+    return String(
+      format: "%@T%02d:%02d:%02d%@%02d:%02d", date.description, seconds / 3600, (seconds / 60) % 60, seconds % 60,
+      sign, absOffset / 3600, (absOffset / 60) % 60)
+  }
+
+  /// `08:00 15/11/2026`: how an instant reads to an official.
+  public func vietnamese(_ instant: Date) -> String {
+    "\(timeOfDay(of: instant)) \(localDate(of: instant).vietnamese)"
+  }
+
+  /// Parses RFC 3339 (`2026-10-20T09:00:00+07:00`, `…Z`), a local `YYYY-MM-DDTHH:MM[:SS]` or a bare
+  /// local date (its start).
+  public func parseInstant(_ text: String) -> Date? {
+    if let date = LocalDate(iso: text) { return instant(date) }
+    guard text.count >= 16, let date = LocalDate(iso: String(text.prefix(10))) else { return nil }
+    let rest = text.dropFirst(10)
+    guard rest.first == "T" || rest.first == " " else { return nil }
+    var body = rest.dropFirst()
+    var offset: Int?
+    if body.hasSuffix("Z") {
+      offset = 0
+      body = body.dropLast()
+    } else if body.count > 6, let signIndex = body.lastIndex(where: { $0 == "+" || $0 == "-" }) {
+      let tz = body[signIndex...]
+      let parts = tz.dropFirst().split(separator: ":")
+      guard parts.count == 2, let h = Int(parts[0]), let m = Int(parts[1]) else { return nil }
+      offset = (tz.first == "-" ? -1 : 1) * (h * 3600 + m * 60)
+      body = body[..<signIndex]
+    }
+    let fields = body.split(separator: ":")
+    guard fields.count == 2 || fields.count == 3, let h = Int(fields[0]), let m = Int(fields[1]),
+      (0...23).contains(h), (0...59).contains(m)
+    else { return nil }
+    var seconds = 0.0
+    if fields.count == 3 {
+      guard let s = Double(fields[2]), s >= 0, s < 61 else { return nil }
+      seconds = s
+    }
+    let local = Double(date.dayNumber * 86_400 + h * 3600 + m * 60) + seconds
+    if let offset { return Date(timeIntervalSince1970: local - Double(offset)) }
+    return instant(date, TimeOfDay(minutes: h * 60 + m)).addingTimeInterval(seconds)
+  }
+}

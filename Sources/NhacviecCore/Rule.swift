@@ -1,0 +1,231 @@
+public import Foundation
+
+/// Which units a rule applies to: any of the selectors matches (within one, every field must).
+public struct UnitSelector: Sendable, Hashable {
+  public var kinds: Set<String>?
+  public var tags: Set<String>?
+  public var ids: Set<String>?
+  public var parentKinds: Set<String>?
+  public var exceptIDs: Set<String>
+
+  public init(
+    kinds: Set<String>? = nil, tags: Set<String>? = nil, ids: Set<String>? = nil, parentKinds: Set<String>? = nil,
+    exceptIDs: Set<String> = []
+  ) {
+    self.kinds = kinds
+    self.tags = tags
+    self.ids = ids
+    self.parentKinds = parentKinds
+    self.exceptIDs = exceptIDs
+  }
+
+  public func matches(_ unit: OrgUnit, parent: OrgUnit?) -> Bool {
+    if exceptIDs.contains(unit.id) { return false }
+    if let kinds, !kinds.contains(unit.kind) { return false }
+    if let ids, !ids.contains(unit.id) { return false }
+    if let tags, tags.isDisjoint(with: unit.tags) { return false }
+    if let parentKinds {
+      guard let parent, parentKinds.contains(parent.kind) else { return false }
+    }
+    return true
+  }
+}
+
+/// Who receives a step: a role of the unit, of its parent, or of a named unit.
+public enum RecipientSelector: Sendable, Hashable, CustomStringConvertible {
+  case unit(role: String)
+  case parent(role: String)
+  case named(unitID: String, role: String)
+
+  /// `unit.head`, `parent.iso-focal`, `unit:51-SKHCN` (its head), `unit:51-VPUB.office`.
+  public init?(_ text: String) {
+    if text.hasPrefix("unit:") {
+      let rest = text.dropFirst(5)
+      guard !rest.isEmpty else { return nil }
+      if let dot = rest.firstIndex(of: ".") {
+        let role = rest[rest.index(after: dot)...]
+        guard dot != rest.startIndex, !role.isEmpty else { return nil }
+        self = .named(unitID: String(rest[..<dot]), role: String(role))
+      } else {
+        self = .named(unitID: String(rest), role: "head")
+      }
+    } else if text.hasPrefix("unit."), text.count > 5 {
+      self = .unit(role: String(text.dropFirst(5)))
+    } else if text.hasPrefix("parent."), text.count > 7 {
+      self = .parent(role: String(text.dropFirst(7)))
+    } else {
+      return nil
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .unit(let role): return "unit.\(role)"
+    case .parent(let role): return "parent.\(role)"
+    case .named(let id, let role): return "unit:\(id).\(role)"
+    }
+  }
+
+  /// Whether this selector reaches someone other than the unit itself (so the step escalates).
+  public var isSuperior: Bool {
+    if case .unit = self { return false }
+    return true
+  }
+}
+
+/// One step of the escalation ladder after the deadline.
+public struct EscalationStep: Sendable, Hashable {
+  public let after: Offset
+  public let to: [RecipientSelector]
+  public let repeatEvery: Offset?
+  /// The template to use; by default `overdue` when only the unit is addressed, else `escalation`.
+  public let template: String?
+
+  public init(after: Offset, to: [RecipientSelector], repeatEvery: Offset? = nil, template: String? = nil) {
+    self.after = after
+    self.to = to
+    self.repeatEvery = repeatEvery
+    self.template = template
+  }
+
+  public var templateName: String { template ?? (to.contains(where: \.isSuperior) ? "escalation" : "overdue") }
+}
+
+/// A rule: who owes what, for which period, by when, and how to remind and escalate.
+public struct Rule: Sendable {
+  public let id: String
+  public let kindName: String
+  public let kind: any RuleKind
+  /// A template: `Báo cáo … năm {{period.year}}`.
+  public let title: String
+  /// The legal basis cited in every message: document number and clause.
+  public let basis: String
+  public let appliesTo: [UnitSelector]
+  public let period: PeriodKind
+  public let due: DueSpec
+  /// Offsets before the deadline, in the order given (normally furthest first).
+  public let remind: [Offset]
+  public let remindTo: [RecipientSelector]
+  public let escalate: [EscalationStep]
+  /// Escalations stop this long after the deadline: an obligation is not chased forever.
+  public let stopAfter: Offset
+  public let channels: [String]
+  /// Template overrides by name (`reminder`, `overdue`, `escalation`), each by part.
+  public let templates: [String: MessageTemplate]
+  public let location: SourceLocation?
+
+  public init(
+    id: String, kindName: String, kind: any RuleKind, title: String, basis: String, appliesTo: [UnitSelector],
+    period: PeriodKind, due: DueSpec, remind: [Offset], remindTo: [RecipientSelector], escalate: [EscalationStep],
+    stopAfter: Offset, channels: [String], templates: [String: MessageTemplate] = [:],
+    location: SourceLocation? = nil
+  ) {
+    self.id = id
+    self.kindName = kindName
+    self.kind = kind
+    self.title = title
+    self.basis = basis
+    self.appliesTo = appliesTo
+    self.period = period
+    self.due = due
+    self.remind = remind
+    self.remindTo = remindTo
+    self.escalate = escalate
+    self.stopAfter = stopAfter
+    self.channels = channels
+    self.templates = templates
+    self.location = location
+  }
+
+  public func applies(to unit: OrgUnit, parent: OrgUnit?) -> Bool {
+    appliesTo.contains { $0.matches(unit, parent: parent) }
+  }
+}
+
+/// What the rule kind says about one unit's obligation at an instant.
+public struct Assessment: Sendable, Hashable {
+  /// When the obligation was met, if it has been by `now`.
+  public var satisfiedAt: Date?
+  /// The document that met it.
+  public var reference: String?
+  /// A roll-up's children: how many are in, and which are not.
+  public var childrenIn: Int?
+  public var childrenTotal: Int?
+  public var missingChildren: [OrgUnit]
+  /// A budget line: what is recorded and what is required.
+  public var amount: Int64?
+  public var minimumAmount: Int64?
+  /// Why the obligation is not met although something was recorded (a budget line too small).
+  public var note: String?
+
+  public init(
+    satisfiedAt: Date? = nil, reference: String? = nil, childrenIn: Int? = nil, childrenTotal: Int? = nil,
+    missingChildren: [OrgUnit] = [], amount: Int64? = nil, minimumAmount: Int64? = nil, note: String? = nil
+  ) {
+    self.satisfiedAt = satisfiedAt
+    self.reference = reference
+    self.childrenIn = childrenIn
+    self.childrenTotal = childrenTotal
+    self.missingChildren = missingChildren
+    self.amount = amount
+    self.minimumAmount = minimumAmount
+    self.note = note
+  }
+}
+
+/// What evaluation may look at: nothing but data, so that evaluation is a pure function.
+public struct EvaluationContext: Sendable {
+  public let directory: Directory
+  public let calendar: WorkingCalendar
+  public let facts: FactBook
+
+  public init(directory: Directory, calendar: WorkingCalendar, facts: FactBook) {
+    self.directory = directory
+    self.calendar = calendar
+    self.facts = facts
+  }
+}
+
+/// A plugin that decides, for one unit and period, whether and when an obligation was met.
+///
+/// Which units owe, when the deadline falls and how reminders climb are the same for every kind
+/// and live in `Rule` and the planner; a kind only judges what counts as done.
+public protocol RuleKind: Sendable {
+  /// Reads the kind's own parameters (the `params:` map of a rule), or nil when it has none.
+  init(parameters: ConfigNode?) throws(ConfigError)
+
+  /// Rule ids this kind reads facts of, so `check` can report a reference to a rule that does not exist.
+  var referencedRules: [String] { get }
+
+  func assess(unit: OrgUnit, rule: Rule, period: Period, now: Date, context: EvaluationContext) -> Assessment
+}
+
+extension RuleKind {
+  public var referencedRules: [String] { [] }
+}
+
+/// The rule kinds a deployment knows, by name.
+public struct RuleKindRegistry: Sendable {
+  /// Throws `ConfigError` for bad parameters.
+  public typealias Factory = @Sendable (ConfigNode?) throws -> any RuleKind
+  private var factories: [String: Factory] = [:]
+
+  public init() {}
+
+  public mutating func register(_ name: String, _ factory: @escaping Factory) { factories[name] = factory }
+
+  public mutating func register<K: RuleKind>(_ name: String, _ kind: K.Type) {
+    factories[name] = { node in try K(parameters: node) }
+  }
+
+  public func factory(for name: String) -> Factory? { factories[name] }
+  public var names: [String] { factories.keys.sorted() }
+
+  public static let builtIn: RuleKindRegistry = {
+    var registry = RuleKindRegistry()
+    registry.register("deadline", DeadlineKind.self)
+    registry.register("rollup", RollupKind.self)
+    registry.register("budget", BudgetKind.self)
+    return registry
+  }()
+}

@@ -1,0 +1,142 @@
+public import Foundation
+
+/// `deadline`: each selected unit owes a report for the period; the first report received meets it.
+public struct DeadlineKind: RuleKind {
+  public init(parameters: ConfigNode?) throws(ConfigError) {
+    if let parameters { try parameters.fields("params of a deadline rule").finish() }
+  }
+
+  public func assess(unit: OrgUnit, rule: Rule, period: Period, now: Date, context: EvaluationContext) -> Assessment {
+    let report = context.facts.facts(.report, rule: rule.id, period: period.description, unit: unit.id, at: now).first
+    return Assessment(satisfiedAt: report?.at ?? (report != nil ? .distantPast : nil), reference: report?.reference)
+  }
+}
+
+/// `rollup`: a parent owes a consolidation of its children's reports under another rule.
+///
+/// The finding lists the children still missing. With `complete_when: report` (the default) the
+/// parent's own consolidated report meets it; with `children`, the last child's report does.
+public struct RollupKind: RuleKind {
+  public enum Completion: String, Sendable { case report, children }
+  public let childRule: String
+  public let childKinds: Set<String>?
+  public let completeWhen: Completion
+
+  public init(parameters: ConfigNode?) throws(ConfigError) {
+    guard let parameters else {
+      throw ConfigError("a rollup rule needs `params: { children: RULE }`", at: nil)
+    }
+    let fields = try parameters.fields("params of a rollup rule")
+    childRule = try fields.required("children").string("children")
+    childKinds = try fields.optional("child_kinds").map { node throws(ConfigError) in
+      Set(try node.strings("child_kinds"))
+    }
+    let completion = try fields.optional("complete_when")?.string("complete_when") ?? "report"
+    guard let parsed = Completion(rawValue: completion) else {
+      throw ConfigError("complete_when must be `report` or `children`, not `\(completion)`", at: parameters.location)
+    }
+    completeWhen = parsed
+    try fields.finish()
+  }
+
+  public var referencedRules: [String] { [childRule] }
+
+  public func assess(unit: OrgUnit, rule: Rule, period: Period, now: Date, context: EvaluationContext) -> Assessment {
+    let rosterDate = context.calendar.zone.localDate(of: rule.due.deadline(for: period, calendar: context.calendar))
+    let children = context.directory.children(of: unit.id, on: rosterDate)
+      .filter { childKinds?.contains($0.kind) ?? true }
+    var missing: [OrgUnit] = []
+    var lastIn: Date = .distantPast
+    for child in children {
+      let reports = context.facts.facts(.report, rule: childRule, period: period.description, unit: child.id, at: now)
+      let exempt = !context.facts.facts(
+        .exemption, rule: childRule, period: period.description, unit: child.id, at: now
+      )
+      .isEmpty
+      if let first = reports.first {
+        lastIn = max(lastIn, first.at ?? .distantPast)
+      } else if !exempt {
+        missing.append(child)
+      }
+    }
+    var assessment = Assessment(
+      childrenIn: children.count - missing.count, childrenTotal: children.count, missingChildren: missing)
+    switch completeWhen {
+    case .report:
+      let own = context.facts.facts(.report, rule: rule.id, period: period.description, unit: unit.id, at: now).first
+      assessment.satisfiedAt = own.map { $0.at ?? .distantPast }
+      assessment.reference = own?.reference
+    case .children:
+      if missing.isEmpty { assessment.satisfiedAt = lastIn }
+    }
+    return assessment
+  }
+}
+
+/// `budget`: the unit's estimate for fiscal year `period` must carry an ISO line of at least
+/// `minimum` đồng. The latest line recorded counts; a line below the minimum does not meet it.
+public struct BudgetKind: RuleKind {
+  public let minimum: Int64
+
+  public init(parameters: ConfigNode?) throws(ConfigError) {
+    guard let parameters else { throw ConfigError("a budget rule needs `params: { minimum: AMOUNT }`", at: nil) }
+    let fields = try parameters.fields("params of a budget rule")
+    let node = try fields.required("minimum")
+    guard let amount = Money.parse(try node.string("minimum")), amount >= 0 else {
+      throw node.error("minimum must be an amount in đồng, such as 5000000 or 5.000.000")
+    }
+    minimum = amount
+    try fields.finish()
+  }
+
+  public func assess(unit: OrgUnit, rule: Rule, period: Period, now: Date, context: EvaluationContext) -> Assessment {
+    let lines = context.facts.facts(.budget, rule: rule.id, period: period.description, unit: unit.id, at: now)
+    var assessment = Assessment(minimumAmount: minimum)
+    guard let latest = lines.last else { return assessment }
+    assessment.amount = latest.amount
+    assessment.reference = latest.reference
+    // Met from the first line of a run of sufficient lines that lasts to now.
+    var metSince: Fact?
+    for line in lines {
+      if (line.amount ?? 0) >= minimum {
+        if metSince == nil { metSince = line }
+      } else {
+        metSince = nil
+      }
+    }
+    if let metSince {
+      assessment.satisfiedAt = metSince.at ?? .distantPast
+    } else {
+      assessment.note =
+        "dòng kinh phí ISO \(Money.vietnamese(latest.amount ?? 0)) thấp hơn mức tối thiểu \(Money.vietnamese(minimum))"
+    }
+    return assessment
+  }
+}
+
+public enum Money {
+  /// Accepts `5000000`, `5.000.000`, `5 000 000`, with an optional `đ`.
+  public static func parse(_ text: String) -> Int64? {
+    var digits = text.trimmingCharacters(in: .whitespaces)
+    for suffix in ["đồng", "đ", "VND", "vnd"] where digits.hasSuffix(suffix) {
+      digits = String(digits.dropLast(suffix.count))
+    }
+    digits = digits.replacingOccurrences(of: ".", with: "").replacingOccurrences(of: " ", with: "")
+      .replacingOccurrences(of: "_", with: "")
+    guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return nil }
+    return Int64(digits)
+  }
+
+  /// `1.500.000 đ`
+  public static func vietnamese(_ amount: Int64) -> String {
+    let digits = String(amount.magnitude)
+    var groups: [Substring] = []
+    var end = digits.endIndex
+    while end > digits.startIndex {
+      let start = digits.index(end, offsetBy: -3, limitedBy: digits.startIndex) ?? digits.startIndex
+      groups.insert(digits[start..<end], at: 0)
+      end = start
+    }
+    return (amount < 0 ? "-" : "") + groups.joined(separator: ".") + " đ"
+  }
+}

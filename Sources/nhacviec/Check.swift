@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import NhacviecConfig
+import NhacviecCore
+
+struct Check: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Validate the configuration, directory, calendar, rules and templates.",
+    discussion: """
+      Prints a summary: units per kind, channels, and each rule's resolved deadline for the
+      current period. Errors are printed as FILE:LINE:COL: message. Exit status 0 when valid,
+      1 when not.
+      """)
+
+  @OptionGroup var options: ConfigOptions
+
+  @Option(help: ArgumentHelp("Summarise as of this date or instant instead of now.", valueName: "INSTANT"))
+  var now: String?
+
+  @Option(help: ArgumentHelp("Also check a facts file (CSV or YAML).", valueName: "FILE"))
+  var facts: String?
+
+  func run() throws {
+    let deployment = try options.load()
+    let zone = deployment.zone
+    let at = try now.map { try instant($0, zone: zone, option: "--now") } ?? Date()
+    if let facts {
+      do {
+        let loaded = try FactsLoader.load(file: facts, zone: zone)
+        let problems = FactsLoader.check(loaded, against: deployment)
+        if !problems.isEmpty {
+          for p in problems { printError(p.description) }
+          throw ExitCode(1)
+        }
+        print("facts: \(loaded.count) in \(facts)")
+      } catch let error as ConfigErrors {
+        for e in error.errors { printError(e.description) }
+        throw ExitCode(1)
+      }
+    }
+    let today = zone.localDate(of: at)
+    let calendar = deployment.calendar
+    let weekdays = Weekday.allCases.filter { calendar.workingWeekdays.contains($0) }.map { "\($0)".prefix(3) }
+    print("configuration OK: \(deployment.configPath)")
+    print(
+      "time: \(zone.identifier); working days \(weekdays.joined(separator: " ")); holidays \(calendar.holidayRules.name)"
+    )
+    let units = deployment.directory.units(on: today)
+    let byKind = Dictionary(grouping: units, by: \.kind).map { "\($0.value.count) \($0.key)" }.sorted()
+    print(
+      "directory: \(deployment.directory.units.count) unit records; as of \(today): \(units.count) units (\(byKind.joined(separator: ", ")))"
+    )
+    let channels = deployment.channels.values.sorted { $0.spec.name < $1.spec.name }
+      .map { "\($0.spec.name) (\($0.spec.type))" }
+    print("channels: \(channels.joined(separator: ", "))")
+    print("rules: \(deployment.ruleset.rules.count)")
+    let engine = deployment.engine()
+    for rule in deployment.ruleset.rules {
+      let period = Period.containing(today, kind: rule.period)
+      let deadline = rule.due.deadline(for: period, calendar: calendar)
+      let named = rule.due.namedDate(for: period, calendar: calendar)
+      let owing = engine.roster(of: rule, deadline: deadline).count
+      print(
+        "  \(rule.id) [\(rule.kindName), \(rule.period.rawValue)] period \(period): due \(rule.due.convention) \(named.vietnamese) → \(zone.rfc3339(deadline)); \(owing) unit\(owing == 1 ? " owes" : "s owe") it"
+      )
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import NhacviecConfig
+import NhacviecCore
+
+@main
+struct Nhacviec: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "nhacviec",
+    abstract: "Reminds a hierarchy of agencies of what they owe, before and after the deadline.",
+    discussion: """
+      Run from a checkout, every command reads the shipped configuration in Rules/nhacviec.yaml;
+      installed, it reads /etc/nhacviec/nhacviec.yaml. --config FILE overrides both.
+      """,
+    version: NhacviecVersion.current,
+    subcommands: [Check.self, CalendarCommand.self, Simulate.self]
+  )
+}
+
+enum NhacviecVersion {
+  static let current = "0.1.0"
+}
+
+/// Options every command that reads the configuration shares.
+struct ConfigOptions: ParsableArguments {
+  @Option(name: .long, help: ArgumentHelp("The configuration file.", valueName: "FILE"))
+  var config: String?
+
+  var path: String { ConfigLocator.path(explicit: config) }
+
+  func load() throws -> Deployment {
+    do {
+      return try DeploymentLoader().load(configPath: path)
+    } catch {
+      for e in error.errors { printError(e.description) }
+      printError("configuration has \(error.errors.count) error\(error.errors.count == 1 ? "" : "s"): \(path)")
+      throw ExitCode(1)
+    }
+  }
+}
+
+func printError(_ text: String) {
+  FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Parses `--now`, `--from` and `--to` values: a date or an instant, in the deployment's zone.
+func instant(_ text: String, zone: Zone, option: String) throws -> Date {
+  guard let value = zone.parseInstant(text) else {
+    throw ValidationError("\(option): expected 2026-11-15 or 2026-11-15T08:00:00+07:00, not \(text)")
+  }
+  return value
+}

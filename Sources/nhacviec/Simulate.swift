@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import NhacviecConfig
+import NhacviecCore
+
+struct Simulate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Print every notice that would be sent between two dates, in time order.",
+    discussion: """
+      Walks virtual time as a daemon would that never stopped, with the facts of --facts
+      becoming known at their instants. Deterministic: the same inputs print the same lines.
+      With --json, one JSON object per line: at, key, rule, unit, period, step, reason,
+      channel, to, subject (and items for a digest).
+      """)
+
+  @OptionGroup var options: ConfigOptions
+
+  @Option(help: ArgumentHelp("Start: a date (its 00:00) or an instant.", valueName: "DATE"))
+  var from: String
+
+  @Option(help: ArgumentHelp("End: a date (through its last minute) or an instant.", valueName: "DATE"))
+  var to: String
+
+  @Option(help: ArgumentHelp("Facts to take into account (CSV or YAML).", valueName: "FILE"))
+  var facts: String?
+
+  @Flag(help: "Print one JSON object per line.")
+  var json = false
+
+  struct Line: Encodable {
+    let at: String
+    let key: String
+    let rule: String
+    let unit: String
+    let period: String
+    let step: String
+    let reason: String
+    let channel: String
+    let to: [String]
+    let subject: String
+    let items: [String]?
+  }
+
+  func run() throws {
+    let deployment = try options.load()
+    let zone = deployment.zone
+    let start = try instant(from, zone: zone, option: "--from")
+    var end = try instant(to, zone: zone, option: "--to")
+    if LocalDate(iso: to) != nil { end = end.addingTimeInterval(86_400 - 1) }
+    guard start <= end else { throw ValidationError("--from must not be after --to") }
+    var book = FactBook()
+    if let facts {
+      do {
+        let loaded = try FactsLoader.load(file: facts, zone: zone)
+        let problems = FactsLoader.check(loaded, against: deployment)
+        if !problems.isEmpty {
+          for p in problems { printError(p.description) }
+          throw ExitCode(1)
+        }
+        book = FactBook(loaded)
+      } catch let error as ConfigErrors {
+        for e in error.errors { printError(e.description) }
+        throw ExitCode(1)
+      }
+    }
+    let engine = deployment.engine(facts: book)
+    let renderer = deployment.renderer
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    var out = ""
+    for notice in engine.simulate(from: start, to: end) {
+      let subject = renderer.render(notice).subject
+      if json {
+        let line = Line(
+          at: zone.rfc3339(notice.at), key: notice.key, rule: notice.ruleID, unit: notice.unitID,
+          period: notice.period, step: notice.step, reason: notice.reason.rawValue, channel: notice.channel,
+          to: notice.to, subject: subject, items: notice.items.isEmpty ? nil : notice.items.map(\.key))
+        out += String(decoding: try encoder.encode(line), as: UTF8.self) + "\n"
+      } else {
+        out +=
+          "\(zone.rfc3339(notice.at))  \(notice.key)  \(notice.reason.rawValue)  \(notice.channel) → \(notice.to.joined(separator: ", "))\n"
+        out += "    \(subject)\n"
+      }
+      if out.utf8.count > 1 << 16 {
+        FileHandle.standardOutput.write(Data(out.utf8))
+        out = ""
+      }
+    }
+    FileHandle.standardOutput.write(Data(out.utf8))
+  }
+}

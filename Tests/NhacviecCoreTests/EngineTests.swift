@@ -1,0 +1,307 @@
+import Foundation
+import NhacviecCore
+import Testing
+
+@Suite("Deadlines and ladders")
+struct LadderTests {
+  let zone = Fixture.zone
+
+  @Test("each convention resolves to one instant")
+  func conventions() {
+    let period = Period(kind: .yearly, year: 2026)
+    let calendar = Fixture.calendar
+    let before = DueSpec(anchor: .date(month: 11, day: 15, yearOffset: 0), convention: .before)
+    let by = DueSpec(anchor: .date(month: 11, day: 15, yearOffset: 0), convention: .by)
+    let at = DueSpec(anchor: .date(month: 11, day: 15, yearOffset: 0), convention: .at(TimeOfDay("17:00")!))
+    #expect(zone.rfc3339(before.deadline(for: period, calendar: calendar)) == "2026-11-15T00:00:00+07:00")
+    #expect(zone.rfc3339(by.deadline(for: period, calendar: calendar)) == "2026-11-16T00:00:00+07:00")
+    #expect(zone.rfc3339(at.deadline(for: period, calendar: calendar)) == "2026-11-15T17:00:00+07:00")
+    let budget = DueSpec(anchor: .date(month: 7, day: 15, yearOffset: -1), convention: .by)
+    #expect(
+      zone.rfc3339(budget.deadline(for: Period(kind: .yearly, year: 2027), calendar: calendar))
+        == "2026-07-16T00:00:00+07:00")
+    let monthly = DueSpec(anchor: .afterPeriod(Offset(5, .workingDays)), convention: .by)
+    // September 2026 ends on Wednesday 30/9; five working days later is Wednesday 7/10.
+    #expect(monthly.namedDate(for: Period("2026-09")!, calendar: calendar) == day("2026-10-07"))
+  }
+
+  @Test("the letter's ladder lands on working days inside the send window")
+  func letterLadder() {
+    let engine = Fixture.engine([Fixture.annualRule()])
+    let deadline = zone.instant(day("2026-11-15"))
+    let steps = engine.steps(for: Fixture.annualRule(), deadline: deadline)
+    let printed = steps.map { "\($0.id) \(zone.rfc3339($0.at))" }
+    #expect(
+      printed == [
+        // 8/11 is a Sunday: deferred to Monday 9/11.
+        "remind-7d 2026-11-09T08:00:00+07:00",
+        // The last working day before Sunday 15/11.
+        "remind-1wd 2026-11-13T08:00:00+07:00",
+        "escalate-1wd 2026-11-16T08:00:00+07:00",
+        "escalate-3wd 2026-11-18T08:00:00+07:00",
+        "escalate-7wd 2026-11-24T08:00:00+07:00",
+        // Repeats every 7 days until 30 days after the deadline.
+        "escalate-7wd-r1 2026-12-01T08:00:00+07:00",
+        "escalate-7wd-r2 2026-12-08T08:00:00+07:00",
+      ])
+  }
+
+  @Test("a reminder deferred past the deadline moves back to the last window before it")
+  func reminderNeverAfterDeadline() {
+    let rule = Fixture.annualRule(remind: [Offset(1, .days)])
+    let steps = Fixture.engine([rule]).steps(for: rule, deadline: zone.instant(day("2026-11-15")))
+    #expect(zone.rfc3339(steps[0].at) == "2026-11-13T08:00:00+07:00")
+  }
+
+  @Test("escalation after N working days counts the deadline's own day when the deadline is its start")
+  func escalationOnFirstLateDay() {
+    let rule = Fixture.annualRule()
+    let steps = Fixture.engine([rule]).steps(for: rule, deadline: zone.instant(day("2026-11-13")))
+    #expect(steps.first { $0.id == "escalate-1wd" }.map { zone.rfc3339($0.at) } == "2026-11-13T08:00:00+07:00")
+  }
+}
+
+@Suite("Findings")
+struct FindingTests {
+  func state(_ facts: [Fact], at instant: String, unit: String = "D1") -> FindingState? {
+    Fixture.engine([Fixture.annualRule()], facts: facts).findings(at: Fixture.at(instant))
+      .first { $0.unit.id == unit && $0.period.year == 2026 }?.state
+  }
+
+  func report(_ unit: String, _ at: String, rule: String = "annual", period: String = "2026") -> Fact {
+    Fact(kind: .report, unitID: unit, ruleID: rule, period: period, at: Fixture.at(at), reference: "1/BC")
+  }
+
+  @Test("an obligation moves from upcoming to due soon to overdue")
+  func timeline() {
+    #expect(state([], at: "2026-11-01T09:00") == .upcoming)
+    #expect(state([], at: "2026-11-10T09:00") == .dueSoon)
+    #expect(state([], at: "2026-11-16T09:00") == .overdue)
+  }
+
+  @Test("a report met on time or late, known only from its instant on")
+  func met() {
+    let early = report("D1", "2026-11-12T10:00")
+    #expect(state([early], at: "2026-11-12T09:00") == .dueSoon)
+    #expect(state([early], at: "2026-11-13T09:00") == .metOnTime)
+    #expect(state([report("D1", "2026-11-17T10:00")], at: "2026-11-18T09:00") == .metLate)
+  }
+
+  @Test("an extension moves the deadline; an exemption closes the obligation")
+  func extensionAndExemption() {
+    let ext = Fact(
+      kind: .extension, unitID: "D1", ruleID: "annual", period: "2026", at: Fixture.at("2026-11-10T09:00"),
+      due: day("2026-11-30"), decidedBy: "Giám đốc Sở KH&CN", reason: "thay đổi nhân sự")
+    #expect(state([ext], at: "2026-11-20T09:00") == .extended)
+    #expect(state([ext], at: "2026-11-30T09:00") == .overdue)
+    let exempt = Fact(kind: .exemption, unitID: "D1", ruleID: "annual", period: "2026", decidedBy: "UBND tỉnh")
+    #expect(state([exempt], at: "2026-11-20T09:00") == .exempt)
+  }
+}
+
+@Suite("Planning notices")
+struct PlanTests {
+  let zone = Fixture.zone
+
+  func simulate(_ rules: [Rule], facts: [Fact] = [], digest: Int = 0, from: String, to: String) -> [Notice] {
+    Fixture.engine(rules, facts: facts, digestMinimum: digest).simulate(from: Fixture.at(from), to: Fixture.at(to))
+  }
+
+  @Test("a report stops the unit's remaining reminders and escalations, and no one else's")
+  func reportStopsReminders() {
+    let facts = [
+      Fact(kind: .report, unitID: "D1", ruleID: "annual", period: "2026", at: Fixture.at("2026-11-10T09:00"))
+    ]
+    let notices = simulate([Fixture.annualRule()], facts: facts, from: "2026-09-01", to: "2026-12-31")
+    #expect(notices.filter { $0.unitID == "D1" }.map(\.step) == ["remind-7d"])
+    #expect(notices.filter { $0.unitID == "D2" }.map(\.step).count == 7)
+  }
+
+  @Test("every notice of a year falls on a working day inside the window")
+  func workingDaysOnly() {
+    let rules = [Fixture.annualRule(), Fixture.communeRule(), Fixture.rollupRule(), Fixture.budgetRule()]
+    let notices = simulate(rules, from: "2024-01-01", to: "2026-12-31")
+    #expect(notices.count > 50)
+    for notice in notices {
+      let date = zone.localDate(of: notice.at)
+      let time = zone.timeOfDay(of: notice.at)
+      #expect(Fixture.calendar.isWorkingDay(date), "\(notice.key) on \(date)")
+      #expect(time >= TimeOfDay("08:00")! && time < TimeOfDay("17:00")!, "\(notice.key) at \(time)")
+    }
+  }
+
+  @Test("the same inputs give the same timeline")
+  func deterministic() {
+    let rules = [Fixture.annualRule(), Fixture.communeRule(), Fixture.rollupRule()]
+    let a = simulate(rules, digest: 3, from: "2024-09-01", to: "2026-12-31").map { "\($0.at) \($0.key) \($0.to)" }
+    let b = simulate(rules, digest: 3, from: "2024-09-01", to: "2026-12-31").map { "\($0.at) \($0.key) \($0.to)" }
+    #expect(a == b)
+  }
+
+  @Test("after downtime, a missed ladder collapses to its newest step, sent once")
+  func catchUp() {
+    let engine = Fixture.engine([Fixture.annualRule()])
+    let first = engine.plan(since: nil, now: Fixture.at("2026-11-20T10:00"))
+    let d1 = first.due.filter { $0.unitID == "D1" }
+    #expect(d1.count == 1)
+    #expect(d1.first?.step == "escalate-3wd")
+    #expect(d1.first?.reason == .catchUp)
+    // The next pass has nothing new for D1 and wakes for the next step.
+    let second = engine.plan(since: Fixture.at("2026-11-20T10:00"), now: Fixture.at("2026-11-20T11:00"))
+    #expect(second.due.isEmpty)
+    #expect(second.next.map { zone.rfc3339($0) } == "2026-11-24T08:00:00+07:00")
+  }
+
+  @Test("a superior who would receive many notices in one pass gets one digest")
+  func digest() throws {
+    let notices = simulate([Fixture.annualRule()], digest: 3, from: "2026-11-18T08:00", to: "2026-11-18T09:00")
+    let toProvince = notices.filter { $0.to.contains("head@p.test.example") }
+    #expect(toProvince.count == 1)
+    let digest = try #require(toProvince.first)
+    #expect(digest.reason == .digest)
+    #expect(digest.items.map(\.unitID).sorted() == ["C1", "C9", "D1", "D2", "O", "S"])
+    #expect(digest.key == "digest/head@p.test.example/2026-11-18T08:00")
+    // Each item's other recipient (the standing agency's head) is in a digest too.
+    #expect(notices.allSatisfy { $0.reason == .digest })
+  }
+
+  @Test("recipients and owing units follow the directory as of the date")
+  func eras() {
+    let rules = [Fixture.annualRule(), Fixture.communeRule()]
+    let y2024 = simulate(rules, from: "2024-09-01", to: "2024-12-31")
+    #expect(Set(y2024.filter { $0.ruleID == "commune" }.map(\.unitID)) == ["C1", "C2", "C3"])
+    #expect(!y2024.contains { $0.ruleID == "annual" && $0.unitID.hasPrefix("C") })
+    let c1Escalation2024 = y2024.first { $0.ruleID == "commune" && $0.unitID == "C1" && $0.step == "escalate-1wd" }
+    #expect(c1Escalation2024?.to == ["head@x.test.example"])
+    let y2026 = simulate(rules, from: "2026-09-01", to: "2026-12-31")
+    #expect(!y2026.contains { $0.ruleID == "commune" })
+    let c1Escalation2026 = y2026.first { $0.ruleID == "annual" && $0.unitID == "C1" && $0.step == "escalate-3wd" }
+    #expect(c1Escalation2026?.to == ["head@p.test.example", "head@s.test.example"])
+  }
+
+  @Test("an extension's ladder has keys of its own")
+  func extensionKeys() {
+    let ext = Fact(
+      kind: .extension, unitID: "D1", ruleID: "annual", period: "2026", at: Fixture.at("2026-11-10T09:00"),
+      due: day("2026-11-30"), decidedBy: "Sở KH&CN")
+    let steps = simulate([Fixture.annualRule()], facts: [ext], from: "2026-09-01", to: "2026-12-31")
+      .filter { $0.unitID == "D1" }.map(\.step)
+    #expect(steps.first == "remind-7d")
+    #expect(steps.contains("remind-7d@2026-11-30"))
+    #expect(steps.contains("escalate-1wd@2026-11-30"))
+    #expect(!steps.contains("escalate-1wd"))
+  }
+}
+
+@Suite("Rule kinds")
+struct RuleKindTests {
+  @Test("a roll-up lists the children still missing and is met by the parent's own report")
+  func rollup() throws {
+    let facts = [
+      Fact(kind: .report, unitID: "C1", ruleID: "commune", period: "2024", at: Fixture.at("2024-11-01T09:00")),
+      Fact(kind: .exemption, unitID: "C2", ruleID: "commune", period: "2024", decidedBy: "UBND huyện"),
+    ]
+    let engine = Fixture.engine([Fixture.communeRule(), Fixture.rollupRule()], facts: facts)
+    let rule = Fixture.rollupRule()
+    let finding = try #require(
+      engine.findings(rule: rule, period: Period("2024")!, at: Fixture.at("2024-11-10T09:00")).first)
+    #expect(finding.unit.id == "X")
+    #expect(finding.assessment.childrenTotal == 3)
+    #expect(finding.assessment.childrenIn == 2)
+    #expect(finding.assessment.missingChildren.map(\.id) == ["C3"])
+    #expect(finding.state == .dueSoon)
+    let text = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone)
+      .render(engine.plan(since: nil, now: Fixture.at("2024-11-10T09:00")).due.first { $0.unitID == "X" }!).text
+    #expect(text.contains("Chưa báo cáo: Thị trấn Sơn Tịnh."))
+    // No districts after 1 July 2025: the roll-up owes nothing in 2026.
+    #expect(engine.findings(rule: rule, period: Period("2026")!, at: Fixture.at("2026-11-10T09:00")).isEmpty)
+  }
+
+  @Test("a roll-up that completes with its children is met by the last child's report")
+  func rollupByChildren() throws {
+    let rule = Fixture.rollupRule(completeWhen: "children")
+    let facts = ["C1", "C2", "C3"].enumerated().map { i, id in
+      Fact(kind: .report, unitID: id, ruleID: "commune", period: "2024", at: Fixture.at("2024-11-0\(i + 1)T09:00"))
+    }
+    let engine = Fixture.engine([Fixture.communeRule(), rule], facts: facts)
+    let finding = try #require(
+      engine.findings(rule: rule, period: Period("2024")!, at: Fixture.at("2024-11-10T09:00")).first)
+    #expect(finding.state == .metOnTime)
+    #expect(finding.assessment.missingChildren.isEmpty)
+    let before = try #require(
+      engine.findings(rule: rule, period: Period("2024")!, at: Fixture.at("2024-11-02T12:00")).first)
+    #expect(before.state != .metOnTime)
+    #expect(before.assessment.missingChildren.map(\.id) == ["C3"])
+  }
+
+  @Test("a budget line below the minimum does not meet the obligation")
+  func budget() {
+    let facts = [
+      Fact(
+        kind: .budget, unitID: "D1", ruleID: "budget", period: "2027", at: Fixture.at("2026-07-01T09:00"),
+        amount: 3_000_000),
+      Fact(
+        kind: .budget, unitID: "D2", ruleID: "budget", period: "2027", at: Fixture.at("2026-07-01T09:00"),
+        amount: 6_000_000),
+    ]
+    let engine = Fixture.engine([Fixture.budgetRule()], facts: facts)
+    let findings = engine.findings(
+      rule: Fixture.budgetRule(), period: Period("2027")!, at: Fixture.at("2026-07-20T09:00"))
+    let byUnit = Dictionary(uniqueKeysWithValues: findings.map { ($0.unit.id, $0) })
+    #expect(byUnit["D1"]?.state == .overdue)
+    #expect(byUnit["D1"]?.assessment.note?.contains("3.000.000 đ") == true)
+    #expect(byUnit["D2"]?.state == .metOnTime)
+    #expect(byUnit["S"]?.state == .overdue)
+  }
+}
+
+@Suite("Messages")
+struct MessageTests {
+  @Test("a reminder is in Vietnamese, cites its basis and says it is automatic")
+  func reminder() throws {
+    let engine = Fixture.engine([Fixture.annualRule()])
+    let notice = try #require(
+      engine.plan(since: nil, now: Fixture.at("2026-11-09T08:00")).due.first { $0.unitID == "D1" })
+    let message = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone).render(notice)
+    #expect(message.subject == "[Nhắc việc] Báo cáo ISO năm 2026 — hạn trước ngày 15/11/2026")
+    #expect(message.text.contains("Sở Tư pháp cần hoàn thành"))
+    #expect(message.text.contains("còn 6 ngày"))
+    #expect(message.text.contains("Căn cứ: Công văn, khoản 1."))
+    #expect(message.text.contains("tự động"))
+    #expect(message.html.contains("<html lang=\"vi\">"))
+  }
+
+  @Test("data cannot break a subject line or inject markup")
+  func hostileNames() throws {
+    let units = [
+      OrgUnit(id: "P", name: "Tỉnh", kind: "province", contacts: Fixture.contacts("P")),
+      OrgUnit(
+        id: "D1", name: "Sở <b>X</b>\r\nBcc: evil@example.com", kind: "dept", parentID: "P",
+        contacts: Fixture.contacts("D1")),
+    ]
+    let engine = Engine(
+      ruleset: Ruleset(rules: [Fixture.annualRule()], channels: ["email": Fixture.email]),
+      context: EvaluationContext(directory: try Directory(units: units), calendar: Fixture.calendar, facts: FactBook()))
+    let notice = try #require(
+      engine.plan(since: nil, now: Fixture.at("2026-11-16T09:00")).due.first { $0.template == "overdue" })
+    let message = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone).render(notice)
+    #expect(!message.subject.contains("\n") && !message.subject.contains("\r"))
+    #expect(message.html.contains("Sở &lt;b&gt;X&lt;/b&gt;"))
+    #expect(!message.html.contains("<b>X</b>"))
+  }
+
+  @Test("the webhook body is versioned JSON with the rendered text")
+  func webhook() throws {
+    let engine = Fixture.engine([Fixture.annualRule()])
+    let notice = try #require(
+      engine.plan(since: nil, now: Fixture.at("2026-11-09T08:00")).due.first { $0.unitID == "D1" })
+    let message = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone).render(notice)
+    let json = WebhookPayload(notice: notice, message: message, zone: Fixture.zone).json()
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+    #expect(object["version"] as? Int == 1)
+    #expect(object["key"] as? String == "annual/D1/2026/remind-7d")
+    #expect(object["due"] as? String == "2026-11-15T00:00:00+07:00")
+    #expect(object["unit_name"] as? String == "Sở Tư pháp")
+    #expect((object["text"] as? String)?.contains("15/11/2026") == true)
+  }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import NhacviecCore
+import Testing
+
+func day(_ iso: String) -> LocalDate { LocalDate(iso: iso)! }
+
+/// The 2026 official schedule as the shipped override states it.
+let override2026 = WorkingCalendar.YearOverride(
+  year: 2026, reference: "test", replaces: ["new-year", "tet"],
+  days: (day("2026-01-01").dayNumber...day("2026-01-04").dayNumber).map {
+    WorkingCalendar.Day(
+      date: LocalDate(dayNumber: $0), isWorking: false, name: "Tết Dương lịch", holiday: "new-year", source: .override)
+  }
+    + (day("2026-02-14").dayNumber...day("2026-02-22").dayNumber).map {
+      WorkingCalendar.Day(
+        date: LocalDate(dayNumber: $0), isWorking: false, name: "Tết Nguyên đán", holiday: "tet", source: .override)
+    } + [
+      WorkingCalendar.Day(
+        date: day("2026-01-10"), isWorking: true, name: "Làm bù", holiday: nil, source: .override)
+    ])
+
+@Suite("The working calendar")
+struct WorkingCalendarTests {
+  let calendar = WorkingCalendar(overrides: [override2026], years: 2024...2031)
+
+  @Test("the Labour Code's fixed holidays and lunar holidays are days off")
+  func computedHolidays() {
+    for iso in ["2027-01-01", "2027-04-30", "2027-05-03", "2027-09-02", "2027-04-16"] {
+      #expect(!calendar.isWorkingDay(day(iso)), "\(iso)")
+    }
+    // Tết 2027 is 6/2 (Saturday): the last day of the old year and mùng 1–4 are off.
+    #expect(calendar.specialDay(day("2027-02-05"))?.holiday == "tet")
+    #expect(calendar.specialDay(day("2027-02-09"))?.holiday == "tet")
+    #expect(calendar.specialDay(day("2027-02-05"))?.source == .computed)
+  }
+
+  @Test("a holiday on a weekly rest day gives the next working day off")
+  func substitutes() {
+    // Hùng Kings day 2026 is Sunday 26/4: Monday 27/4 is given back.
+    #expect(calendar.specialDay(day("2026-04-26"))?.source == .computed)
+    let substitute = calendar.specialDay(day("2026-04-27"))
+    #expect(substitute?.source == .substitute)
+    #expect(substitute?.holiday == "hung-kings")
+    #expect(!calendar.isWorkingDay(day("2026-04-27")))
+    // 1/5/2027 is a Saturday; 30/4 is Friday; the substitute is Monday 3/5.
+    #expect(calendar.specialDay(day("2027-05-03"))?.source == .substitute)
+    // Two holidays on one weekend (Sat 2/9/2028 is not; check 2029: 1/9 Sat, 2/9 Sun) take Mon and Tue.
+    #expect(calendar.specialDay(day("2029-09-03"))?.source == .substitute)
+    #expect(calendar.specialDay(day("2029-09-04"))?.source == .substitute)
+    #expect(calendar.isWorkingDay(day("2029-09-05")))
+  }
+
+  @Test("a year's override replaces computed days and adds make-up working Saturdays")
+  func overrides() {
+    for n in day("2026-02-14").dayNumber...day("2026-02-22").dayNumber {
+      let date = LocalDate(dayNumber: n)
+      #expect(!calendar.isWorkingDay(date))
+      #expect(calendar.specialDay(date)?.source == .override)
+    }
+    #expect(!calendar.isWorkingDay(day("2026-01-02")))
+    #expect(calendar.isWorkingDay(day("2026-01-10")), "Saturday 10/1/2026 is worked")
+    // Replaced computed days leave no trace: mùng 1 Tết 2026 is the override's, not computed.
+    #expect(calendar.specialDays(in: 2026).filter { $0.holiday == "tet" }.allSatisfy { $0.source == .override })
+    #expect(calendar.isWorkingDay(day("2026-02-23")))
+  }
+
+  @Test("working-day arithmetic skips weekends and holidays both ways")
+  func arithmetic() {
+    // Friday 13/11/2026 + 1 working day is Monday 16/11.
+    #expect(calendar.workingDay(1, from: day("2026-11-13")) == day("2026-11-16"))
+    #expect(calendar.workingDay(-1, from: day("2026-11-16")) == day("2026-11-13"))
+    #expect(calendar.workingDay(3, from: day("2026-11-13")) == day("2026-11-18"))
+    // Across Tết 2026: Friday 13/2 + 1 working day is Monday 23/2.
+    #expect(calendar.workingDay(1, from: day("2026-02-13")) == day("2026-02-23"))
+    #expect(calendar.workingDay(-1, from: day("2026-02-23")) == day("2026-02-13"))
+    // Across the make-up Saturday 10/1/2026.
+    #expect(calendar.workingDay(1, from: day("2026-01-09")) == day("2026-01-10"))
+    // n == 0: the day itself when working, else the next working day.
+    #expect(calendar.workingDay(0, from: day("2026-11-13")) == day("2026-11-13"))
+    #expect(calendar.workingDay(0, from: day("2026-11-14")) == day("2026-11-16"))
+    #expect(calendar.workingDays(from: day("2026-11-09"), to: day("2026-11-16")) == 5)
+    #expect(calendar.workingDays(from: day("2026-02-09"), to: day("2026-02-28")) == 10)
+  }
+
+  @Test("a six-day working week counts Saturdays")
+  func customWeek() {
+    let six = WorkingCalendar(
+      workingWeekdays: [.monday, .tuesday, .wednesday, .thursday, .friday, .saturday], holidayRules: .none,
+      years: 2026...2026)
+    #expect(six.workingDay(1, from: day("2026-11-13")) == day("2026-11-14"))
+    #expect(six.isWorkingDay(day("2026-09-02")))
+  }
+}
+
+@Suite("Dates and instants")
+struct LocalDateTests {
+  @Test("day numbers, weekdays and month arithmetic")
+  func basics() {
+    #expect(day("1970-01-01").dayNumber == 0)
+    #expect(day("2026-11-15").weekday == .sunday)
+    #expect(day("2024-02-29").adding(days: 1) == day("2024-03-01"))
+    #expect(day("2026-01-31").adding(months: 1) == day("2026-02-28"))
+    #expect(LocalDate(iso: "2026-02-30") == nil)
+    #expect(day("2026-11-15").vietnamese == "15/11/2026")
+  }
+
+  @Test("instants resolve in the deployment's zone")
+  func zone() {
+    let zone = Zone.vietnam
+    let deadline = zone.instant(day("2026-11-15"))
+    #expect(zone.rfc3339(deadline) == "2026-11-15T00:00:00+07:00")
+    #expect(deadline.timeIntervalSince1970 == 1_794_675_600)
+    #expect(zone.parseInstant("2026-10-20T09:00:00+07:00") == zone.instant(day("2026-10-20"), TimeOfDay("09:00")!))
+    #expect(zone.parseInstant("2026-10-20T02:00:00Z") == zone.instant(day("2026-10-20"), TimeOfDay("09:00")!))
+    #expect(zone.parseInstant("2026-10-20T09:00") == zone.instant(day("2026-10-20"), TimeOfDay("09:00")!))
+    #expect(zone.parseInstant("2026-13-20") == nil)
+    #expect(zone.localDate(of: deadline.addingTimeInterval(-1)) == day("2026-11-14"))
+  }
+
+  @Test("periods")
+  func periods() {
+    #expect(Period("2026-Q3")?.firstDay == day("2026-07-01"))
+    #expect(Period("2026-Q3")?.lastDay == day("2026-09-30"))
+    #expect(Period("2026-02")?.lastDay == day("2026-02-28"))
+    #expect(Period("2026-12")?.advanced(by: 1).description == "2027-01")
+    #expect(Period("2026")?.vietnamese == "năm 2026")
+    #expect(Period("2026-Q5") == nil)
+    #expect(Money.vietnamese(1_500_000) == "1.500.000 đ")
+    #expect(Money.parse("5.000.000 đ") == 5_000_000)
+  }
+}
