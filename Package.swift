@@ -50,7 +50,8 @@ let package = Package(
     ),
     .testTarget(
       name: "CommandLineTests",
-      dependencies: ["NhacviecCore", "NhacviecConfig"],
+      dependencies: ["nhacviec"],
+      exclude: ["Fixtures"],
       swiftSettings: strictSettings
     ),
   ],

@@ -197,9 +197,7 @@ public struct DeploymentLoader {
     _ = collect { try fields.finish() }
 
     let specs = channels.mapValues(\.spec)
-    if let directory {
-      errors += RuleParser.crossCheck(rules: rules, directory: directory, channels: specs)
-    }
+    errors += RuleParser.crossCheck(rules: rules, directory: directory, channels: specs)
     if !errors.isEmpty || directory == nil { throw ConfigErrors(errors) }
     return Deployment(
       configPath: configPath, zone: zone, directory: directory!, calendar: calendar,

@@ -213,10 +213,10 @@ public struct RuleParser {
     return DueSpec(anchor: anchor, convention: convention)
   }
 
-  /// Checks that needs every rule and the directory: unique ids, known channels, named units and
+  /// Checks that need every rule and the directory: unique ids, known channels, named units and
   /// rules that exist.
   public static func crossCheck(
-    rules: [Rule], directory: Directory, channels: [String: ChannelSpec]
+    rules: [Rule], directory: Directory?, channels: [String: ChannelSpec]
   )
     -> [ConfigError]
   {
@@ -236,6 +236,8 @@ public struct RuleParser {
       for other in rule.kind.referencedRules where !ids.contains(other) {
         errors.append(ConfigError("rule \(rule.id): refers to unknown rule \(other)", at: rule.location))
       }
+      // Unit references are checked only against a directory that loaded.
+      guard let directory else { continue }
       let selectors = rule.remindTo + rule.escalate.flatMap(\.to)
       for case .named(let unitID, _) in selectors where !directory.knows(unitID) {
         errors.append(

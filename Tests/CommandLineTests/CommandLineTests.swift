@@ -1,0 +1,255 @@
+import Foundation
+import Testing
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  .deletingLastPathComponent()
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+/// The built `nhacviec` beside the test bundle, run as a real process.
+struct Run {
+  let status: Int32
+  let stdout: String
+  let stderr: String
+
+  static var binary: URL {
+    if let path = ProcessInfo.processInfo.environment["NHACVIEC_BIN"] { return URL(fileURLWithPath: path) }
+    var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    // Inside `….xctest/Contents/MacOS` on macOS; beside the bundle on Linux.
+    while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("nhacviec").path), folder.path != "/" {
+      folder = folder.deletingLastPathComponent()
+    }
+    return folder.appendingPathComponent("nhacviec")
+  }
+
+  init(_ arguments: [String], in directory: URL = repositoryRoot) throws {
+    let process = Process()
+    process.executableURL = Run.binary
+    process.arguments = arguments
+    process.currentDirectoryURL = directory
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read before waiting: a full pipe would otherwise block the child.
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    status = process.terminationStatus
+    stdout = String(decoding: outData, as: UTF8.self)
+    stderr = String(decoding: errData, as: UTF8.self)
+  }
+}
+
+@Suite("nhacviec check")
+struct CheckCommandTests {
+  @Test("passes on the shipped Rules/ with no flags and shows the letter's deadline")
+  func shipped() throws {
+    let run = try Run(["check", "--now", "2026-11-29T09:00:00+07:00"])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.contains("configuration OK"))
+    #expect(
+      run.stdout.contains(
+        "iso-annual-report [deadline, yearly] period 2026: due before 15/11/2026 → 2026-11-15T00:00:00+07:00; 110 units owe it"
+      ))
+    #expect(run.stdout.contains("1 province, 1 special-zone, 14 dept, 86 commune, 9 ward"))
+  }
+
+  @Test("fails with FILE:LINE:COL on a broken directory and an unknown rule kind")
+  func broken() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("nhacviec-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(
+      at: folder.appendingPathComponent("rules"), withIntermediateDirectories: true)
+    try """
+    id,name,kind,parent_id
+    P,Tỉnh,province,
+    A,Huyện A,district,B
+    B,Huyện B,district,A
+    C,Xã C,commune,Z
+    A,Huyện A (lặp),district,P
+    """.write(to: folder.appendingPathComponent("units.csv"), atomically: true, encoding: .utf8)
+    try """
+    - id: r
+      kind: nosuchkind
+      title: T
+      basis: B
+      applies_to: { kinds: [district] }
+      period: yearly
+      due: { date: "11-15", convention: before }
+      channels: [email]
+    """.write(to: folder.appendingPathComponent("rules/r.yaml"), atomically: true, encoding: .utf8)
+    try """
+    directory: [{ file: units.csv }]
+    rules: rules
+    channels: { email: { type: file } }
+    """.write(to: folder.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+    let run = try Run(["check", "--config", "config.yaml"], in: folder)
+    #expect(run.status == 1)
+    let lines = run.stderr.split(separator: "\n").map(String.init)
+    #expect(lines.contains("units.csv:6:1: duplicate unit id A (first defined at units.csv:3:1)"))
+    #expect(lines.contains("units.csv:5:1: unit C: unknown parent Z"))
+    #expect(lines.contains { $0.hasPrefix("units.csv:3:1: cycle in the directory: A → B → A") })
+    #expect(lines.contains("rules/r.yaml:2:9: unknown rule kind `nosuchkind` (known: budget, deadline, rollup)"))
+  }
+
+  @Test("a missing configuration file is an error, not a crash")
+  func missing() throws {
+    let run = try Run(["check", "--config", "/nonexistent/nhacviec.yaml"])
+    #expect(run.status == 1)
+    #expect(run.stderr.contains("cannot read /nonexistent/nhacviec.yaml"))
+  }
+}
+
+@Suite("nhacviec calendar")
+struct CalendarCommandTests {
+  @Test("2030: Tết starts on 2 February in Vietnam")
+  func tet2030() throws {
+    let run = try Run(["calendar", "--year", "2030"])
+    #expect(run.status == 0)
+    #expect(run.stdout.contains("Tết Nguyên đán (mùng 1 tháng Giêng): 02/02/2030"))
+    let json = try Run(["calendar", "--year", "2030", "--json"])
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    #expect(object["lunar_new_year"] as? String == "2030-02-02")
+  }
+
+  @Test("2026: Hùng Kings day on 26 April and the official Tết break 14–22 February")
+  func year2026() throws {
+    let run = try Run(["calendar", "--year", "2026"])
+    #expect(run.status == 0)
+    #expect(run.stdout.contains("Giỗ Tổ Hùng Vương (10/3 âm lịch): 26/04/2026"))
+    let tet = run.stdout.split(separator: "\n").first { $0.contains("14/02/2026–22/02/2026") }
+    #expect(tet?.contains("Tết Nguyên đán [override") == true)
+    #expect(run.stdout.contains("27/04/2026 (Thứ Hai)"))
+    #expect(run.stdout.contains("[substitute]"))
+    #expect(run.stdout.contains("10/01/2026 (Thứ Bảy)"))
+  }
+}
+
+@Suite("nhacviec simulate")
+struct SimulateCommandTests {
+  struct Line: Decodable {
+    let at: String
+    let key: String
+    let rule: String
+    let unit: String
+    let period: String
+    let step: String
+    let reason: String
+    let channel: String
+    let to: [String]
+    let subject: String
+    let items: [String]?
+  }
+
+  func season(_ from: String, _ to: String, facts: String? = nil) throws -> (text: String, lines: [Line]) {
+    var arguments = ["simulate", "--from", from, "--to", to, "--json"]
+    if let facts { arguments += ["--facts", fixtures.appendingPathComponent(facts).path] }
+    let run = try Run(arguments)
+    #expect(run.status == 0, "\(run.stderr)")
+    let decoder = JSONDecoder()
+    let lines = try run.stdout.split(separator: "\n").map { try decoder.decode(Line.self, from: Data($0.utf8)) }
+    return (run.stdout, lines)
+  }
+
+  @Test("the 2026 season matches the golden timeline, and two runs print the same")
+  func golden() throws {
+    let first = try season("2026-09-01", "2026-12-31", facts: "facts-2026.csv")
+    let second = try season("2026-09-01", "2026-12-31", facts: "facts-2026.csv")
+    #expect(first.text == second.text)
+    let golden = fixtures.appendingPathComponent("season-2026.jsonl")
+    if ProcessInfo.processInfo.environment["NHACVIEC_UPDATE_GOLDEN"] == "1" {
+      try first.text.write(to: golden, atomically: true, encoding: .utf8)
+    }
+    let expected = try String(contentsOf: golden, encoding: .utf8)
+    let (a, b) = (first.text.split(separator: "\n"), expected.split(separator: "\n"))
+    #expect(a.count == b.count)
+    if let difference = zip(a, b).enumerated().first(where: { $0.element.0 != $0.element.1 }) {
+      Issue.record(
+        "line \(difference.offset + 1) differs:\n got: \(difference.element.0)\nwant: \(difference.element.1)")
+    }
+  }
+
+  @Test("every unit owing the 2026 report is reminded at each offset, on working days, never after its report")
+  func ladder() throws {
+    let (_, lines) = try season("2026-09-01", "2026-12-31", facts: "facts-2026.csv")
+    let annual =
+      lines.filter { $0.rule == "iso-annual-report" }
+      + lines.flatMap { line in (line.items ?? []).filter { $0.hasPrefix("iso-annual-report/") }.map { _ in line } }
+    #expect(!annual.isEmpty)
+    // The calendar's days off in the window, and weekends.
+    for line in lines {
+      let date = String(line.at.prefix(10))
+      let weekday = Calendar(identifier: .gregorian).component(
+        .weekday, from: ISO8601DateFormatter().date(from: line.at)!)
+      #expect(weekday != 1 && weekday != 7, "\(line.key) on \(date)")
+      #expect(line.at.hasSuffix("+07:00"))
+    }
+    let keys = Set(lines.map(\.key) + lines.flatMap { $0.items ?? [] })
+    // 110 units owe it. 21172 is exempt from the start; 51-STP reported on 20/10; 51-SXD's
+    // deadline moved on 10/11 (its later steps carry the new date); 51-SYT reported on 12/11.
+    let expected = ["remind-30d": 109, "remind-14d": 108, "remind-7d": 108, "remind-3wd": 107, "remind-1wd": 106]
+    for (step, count) in expected {
+      let reached = keys.filter { $0.hasPrefix("iso-annual-report/") && $0.hasSuffix("/2026/\(step)") }
+      #expect(reached.count == count, "\(step)")
+      #expect(!reached.contains("iso-annual-report/21172/2026/\(step)"))
+    }
+    #expect(keys.contains("iso-annual-report/51-STP/2026/remind-30d"))
+    #expect(!keys.contains("iso-annual-report/51-STP/2026/remind-14d"))
+    // 51-SYT reported on 12/11 at 15:30: reminded on 11/11, not on 13/11, never escalated.
+    #expect(keys.contains("iso-annual-report/51-SYT/2026/remind-3wd"))
+    #expect(!keys.contains("iso-annual-report/51-SYT/2026/remind-1wd"))
+    #expect(!keys.contains { $0.hasPrefix("iso-annual-report/51-SYT/2026/escalate") })
+    // 21211 reported late on 17/11: the first escalation (16/11) went out, the second (18/11) did not.
+    #expect(keys.contains("iso-annual-report/21211/2026/escalate-1wd"))
+    #expect(!keys.contains("iso-annual-report/21211/2026/escalate-3wd"))
+    // The extension moves 51-SXD's ladder to 30/11.
+    #expect(keys.contains("iso-annual-report/51-SXD/2026/escalate-1wd@2026-11-30"))
+    #expect(!keys.contains("iso-annual-report/51-SXD/2026/escalate-1wd"))
+  }
+
+  @Test("escalations after the deadline reach the parent and the standing agency, as digests")
+  func escalations() throws {
+    let (_, lines) = try season("2026-11-16", "2026-11-30", facts: "facts-2026.csv")
+    let third = lines.filter { $0.at == "2026-11-18T08:00:00+07:00" }
+    #expect(Set(third.flatMap(\.to)) == ["lanhdao@51.quangngai.example", "lanhdao@51-skhcn.quangngai.example"])
+    #expect(third.allSatisfy { $0.reason == "digest" && ($0.items?.count ?? 0) > 100 })
+    let office = lines.filter { $0.to == ["lanhdao@51-vpub.quangngai.example"] }
+    #expect(office.first?.at == "2026-11-24T08:00:00+07:00")
+  }
+
+  @Test("2021: communes report to their district, and overdue districts reach the Department and the office")
+  func threeTier() throws {
+    let (_, lines) = try season("2021-09-01", "2021-12-31")
+    let keys = Set(lines.map(\.key) + lines.flatMap { $0.items ?? [] })
+    #expect(keys.contains("iso-commune-report/21211/2021/remind-14d"))
+    #expect(keys.contains("iso-district-report/522/2021/remind-30d"))
+    #expect(!keys.contains { $0.hasPrefix("iso-annual-report/21211/") })
+    let districtEscalation = lines.filter {
+      $0.key.hasPrefix("digest/") && ($0.items ?? []).contains("iso-district-report/522/2021/escalate-3wd")
+    }
+    #expect(
+      Set(districtEscalation.flatMap(\.to)) == [
+        "lanhdao@51-skhcn.quangngai.example", "lanhdao@51-vpub.quangngai.example",
+      ])
+    // A commune's escalation reaches its own district's chairman.
+    let commune =
+      lines.first { $0.key == "iso-commune-report/21211/2021/escalate-3wd" }
+      ?? lines.first {
+        ($0.items ?? []).contains("iso-commune-report/21211/2021/escalate-3wd")
+          && $0.to.contains { $0.contains("lanhdao@") }
+      }
+    #expect(commune != nil)
+  }
+
+  @Test("a facts file naming an unknown unit is refused with its line")
+  func badFacts() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "nhacviec-facts-\(UUID().uuidString).csv")
+    try
+      "kind,unit,rule,period,at,reference,amount,due,by,reason\nreport,51-XYZ,iso-annual-report,2026,2026-10-01,,,,,\n"
+      .write(to: folder, atomically: true, encoding: .utf8)
+    let run = try Run(["simulate", "--from", "2026-09-01", "--to", "2026-09-02", "--facts", folder.path])
+    #expect(run.status == 1)
+    #expect(run.stderr.contains(":2:1: fact for unknown unit 51-XYZ"))
+  }
+}

@@ -1,0 +1,270 @@
+import Foundation
+import NhacviecConfig
+import NhacviecCore
+import Testing
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  .deletingLastPathComponent()
+
+/// A throw-away configuration folder: a config file, a directory and a rule file, each replaceable.
+struct Scratch {
+  let folder: URL
+
+  init(directoryCSV: String = Scratch.directory, rules: String = Scratch.rules, extraConfig: String = "") throws {
+    folder = FileManager.default.temporaryDirectory.appendingPathComponent("nhacviec-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(
+      at: folder.appendingPathComponent("rules"), withIntermediateDirectories: true)
+    try write("units.csv", directoryCSV)
+    try write("rules/main.yaml", rules)
+    try write(
+      "nhacviec.yaml",
+      """
+      timezone: Asia/Ho_Chi_Minh
+      directory:
+        - file: units.csv
+      rules: rules
+      channels:
+        email: { type: file, format: eml, path: out }
+      \(extraConfig)
+      """)
+  }
+
+  func write(_ name: String, _ text: String) throws {
+    try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+  }
+
+  var configPath: String { folder.appendingPathComponent("nhacviec.yaml").path }
+
+  func load() throws -> Deployment { try DeploymentLoader().load(configPath: configPath) }
+
+  /// The error lines, with the scratch folder removed from paths.
+  func errors() -> [String] {
+    do {
+      _ = try load()
+      return []
+    } catch let error as ConfigErrors {
+      return error.errors.map { $0.description.replacingOccurrences(of: folder.path + "/", with: "") }
+    } catch {
+      return ["\(error)"]
+    }
+  }
+
+  static let directory = """
+    id,name,kind,parent_id,head.email,iso-focal.email
+    P,Tỉnh Thử,province,,head@p.example,iso@p.example
+    S,Sở Khoa học và Công nghệ,dept,P,head@s.example,iso@s.example
+    D,Sở Tư pháp,dept,P,head@d.example,iso@d.example
+    """
+
+  static let rules = """
+    - id: annual
+      kind: deadline
+      title: Báo cáo {{period.name}}
+      basis: Công văn, khoản 1
+      applies_to: { kinds: [dept] }
+      period: yearly
+      due: { date: "11-15", convention: before }
+      remind: [7d, 1wd]
+      escalate:
+        - { after: 1wd, to: [unit.head] }
+        - { after: 3wd, to: [parent.head, unit:S] }
+      channels: [email]
+    """
+}
+
+@Suite("Loading the configuration")
+struct LoaderTests {
+  @Test("the shipped configuration loads both directory eras and every rule")
+  func shipped() throws {
+    let deployment = try DeploymentLoader().load(
+      configPath: repositoryRoot.appendingPathComponent("Rules/nhacviec.yaml").path)
+    let directory = deployment.directory
+    #expect(directory.units(on: LocalDate(iso: "2021-11-01")!).count == 207)
+    #expect(directory.units(on: LocalDate(iso: "2026-11-01")!).count == 111)
+    // A code reused across eras reads as the unit of its date.
+    #expect(directory.unit("21025", on: LocalDate(iso: "2024-01-01")!)?.name == "Phường Nguyễn Nghiêm")
+    #expect(directory.unit("21025", on: LocalDate(iso: "2026-01-01")!)?.name == "Phường Cẩm Thành")
+    #expect(directory.children(of: "522", on: LocalDate(iso: "2024-01-01")!).count > 0)
+    #expect(directory.unit("522", on: LocalDate(iso: "2026-01-01")!) == nil)
+    #expect(
+      Set(deployment.ruleset.rules.map(\.id)) == [
+        "iso-annual-report", "iso-commune-report", "iso-district-report", "iso-budget-estimate", "iso-training",
+        "iso-inspection",
+      ])
+    // Overrides are read: Saturday 10/1/2026 is a working day.
+    #expect(deployment.calendar.isWorkingDay(LocalDate(iso: "2026-01-10")!))
+    #expect(!deployment.calendar.isWorkingDay(LocalDate(iso: "2025-02-02")!))
+  }
+
+  @Test("a small configuration loads")
+  func small() throws {
+    let deployment = try Scratch().load()
+    #expect(deployment.ruleset.rules.count == 1)
+    #expect(deployment.directory.units.count == 3)
+  }
+
+  @Test("directory mistakes name the file and line")
+  func directoryErrors() throws {
+    let cycle = try Scratch(
+      directoryCSV: """
+        id,name,kind,parent_id
+        P,Tỉnh,province,
+        A,Huyện A,district,B
+        B,Huyện B,district,A
+        S,Sở,dept,P
+        """, rules: Scratch.rules.replacingOccurrences(of: "unit:S", with: "unit:S"))
+    #expect(cycle.errors().contains { $0.hasPrefix("units.csv:3:1: cycle in the directory: A → B → A") })
+
+    let duplicate = try Scratch(
+      directoryCSV: Scratch.directory + "\nD,Sở Tư pháp (bản sao),dept,P,,\n")
+    #expect(duplicate.errors().contains { $0.hasPrefix("units.csv:5:1: duplicate unit id D (first defined at") })
+
+    let orphan = try Scratch(directoryCSV: Scratch.directory + "\nX,Huyện X,district,Q,,\n")
+    #expect(orphan.errors() == ["units.csv:5:1: unit X: unknown parent Q"])
+
+    let email = try Scratch(directoryCSV: Scratch.directory + "\nX,Huyện X,district,P,not-an-email,\n")
+    #expect(email.errors() == ["units.csv:5:1: unit X: invalid email for head: not-an-email"])
+
+    let outside = try Scratch(
+      directoryCSV: """
+        id,name,kind,parent_id,valid_from,valid_to
+        P,Tỉnh,province,,,2025-06-30
+        S,Sở,dept,P,,
+        D,Sở Tư pháp,dept,P,,2025-06-30
+        """)
+    #expect(
+      outside.errors().contains {
+        $0.hasPrefix("units.csv:3:1: unit S is valid from the beginning to now but its parent P")
+      })
+  }
+
+  @Test("a reused id with disjoint validity is two units, not a duplicate")
+  func reuse() throws {
+    let scratch = try Scratch(
+      directoryCSV: Scratch.directory + "\nW,Phường Cũ,ward,P,,,\n".replacingOccurrences(of: ",,,", with: ",,")
+        + "W,Phường Mới,ward,P,,\n")
+    // Without validity the two W overlap.
+    #expect(scratch.errors().contains { $0.contains("duplicate unit id W") })
+    let eras = try Scratch(
+      directoryCSV: """
+        id,name,kind,parent_id,valid_from,valid_to
+        P,Tỉnh,province,,,
+        S,Sở,dept,P,,
+        D,Sở Tư pháp,dept,P,,
+        W,Phường Cũ,ward,P,,2025-06-30
+        W,Phường Mới,ward,P,2025-07-01,
+        """)
+    #expect(eras.errors().isEmpty)
+  }
+
+  @Test("rule mistakes name the file and line")
+  func ruleErrors() throws {
+    let unknownKind = try Scratch(
+      rules: Scratch.rules.replacingOccurrences(of: "kind: deadline", with: "kind: dealine"))
+    #expect(
+      unknownKind.errors() == ["rules/main.yaml:2:9: unknown rule kind `dealine` (known: budget, deadline, rollup)"])
+
+    let badOffset = try Scratch(rules: Scratch.rules.replacingOccurrences(of: "[7d, 1wd]", with: "[7d, 1week]"))
+    #expect(badOffset.errors().first?.hasPrefix("rules/main.yaml:8:16: expected an offset such as 7d") == true)
+
+    let unknownKey = try Scratch(rules: Scratch.rules + "\n  remnd: [3d]\n")
+    #expect(unknownKey.errors().first?.hasPrefix("rules/main.yaml:13:3: unknown key `remnd` in a rule") == true)
+
+    let badParams = try Scratch(
+      rules: Scratch.rules.replacingOccurrences(of: "kind: deadline", with: "kind: budget\n  params: { minimum: lots }")
+    )
+    #expect(badParams.errors().first?.hasPrefix("rules/main.yaml:3:22: minimum must be an amount in đồng") == true)
+
+    let missingParams = try Scratch(
+      rules: Scratch.rules.replacingOccurrences(of: "kind: deadline", with: "kind: rollup"))
+    #expect(missingParams.errors().first?.hasPrefix("rules/main.yaml:2:9: a rollup rule needs") == true)
+
+    let unknownUnit = try Scratch(rules: Scratch.rules.replacingOccurrences(of: "unit:S", with: "unit:SKHCN"))
+    #expect(unknownUnit.errors().first?.hasSuffix("rule annual: recipient unit SKHCN is not in the directory") == true)
+
+    let placeholder = try Scratch(rules: Scratch.rules.replacingOccurrences(of: "{{period.name}}", with: "{{perod}}"))
+    #expect(placeholder.errors().first?.contains("unknown placeholder {{perod}}") == true)
+
+    let channel = try Scratch(rules: Scratch.rules.replacingOccurrences(of: "[email]", with: "[sms]"))
+    #expect(channel.errors().first?.hasSuffix("rule annual: unknown channel sms") == true)
+
+    let syntax = try Scratch(
+      rules: Scratch.rules.replacingOccurrences(of: "remind: [7d, 1wd]", with: "remind: [7d, 1wd"))
+    #expect(syntax.errors().first?.hasPrefix("rules/main.yaml:") == true)
+    #expect(syntax.errors().first?.contains("invalid YAML") == true)
+
+    let convention = try Scratch(
+      rules: Scratch.rules.replacingOccurrences(of: "convention: before", with: "convention: trước"))
+    #expect(convention.errors().first?.hasPrefix("rules/main.yaml:7:37: convention must be before") == true)
+  }
+
+  @Test("several mistakes are all reported in one run")
+  func manyErrors() throws {
+    let scratch = try Scratch(
+      directoryCSV: Scratch.directory + "\nX,Huyện X,district,Q,,\n",
+      rules: Scratch.rules.replacingOccurrences(of: "[email]", with: "[sms]"))
+    #expect(scratch.errors().count == 2)
+  }
+}
+
+@Suite("Facts files")
+struct FactsTests {
+  @Test("CSV facts parse with their instants and amounts")
+  func csv() throws {
+    let scratch = try Scratch()
+    try scratch.write(
+      "facts.csv",
+      """
+      kind,unit,rule,period,at,reference,amount,due,by,reason
+      report,D,annual,2026,2026-10-20T09:00:00+07:00,123/BC-STP,,,,
+      budget,D,annual,2027,2026-07-01,45/DT,"12.500.000",,,
+      extension,S,annual,2026,2026-11-10T08:00:00+07:00,,,2026-11-30,Giám đốc Sở,"Thay đổi nhân sự, đang bàn giao"
+      exemption,S,annual,2025,,,,,UBND tỉnh,Sáp nhập
+      """)
+    let facts = try FactsLoader.load(file: scratch.folder.appendingPathComponent("facts.csv").path, zone: .vietnam)
+    #expect(facts.count == 4)
+    #expect(facts[0].reference == "123/BC-STP")
+    #expect(facts[0].at == Zone.vietnam.parseInstant("2026-10-20T02:00:00Z"))
+    #expect(facts[1].amount == 12_500_000)
+    #expect(facts[2].due == LocalDate(iso: "2026-11-30"))
+    #expect(facts[2].reason == "Thay đổi nhân sự, đang bàn giao")
+    #expect(facts[3].decidedBy == "UBND tỉnh")
+  }
+
+  @Test("a bad fact names its line")
+  func errors() throws {
+    let scratch = try Scratch()
+    try scratch.write(
+      "facts.csv",
+      """
+      kind,unit,rule,period,at,reference,amount,due,by,reason
+      report,D,annual,2026,2026-10-20T09:00:00+07:00,1/BC,,,,
+      report,D,annual,2026,,,,,,
+      recieved,D,annual,2026,,,,,,
+      """)
+    #expect(throws: ConfigErrors.self) {
+      try FactsLoader.load(file: scratch.folder.appendingPathComponent("facts.csv").path, zone: .vietnam)
+    }
+    do {
+      _ = try FactsLoader.load(file: scratch.folder.appendingPathComponent("facts.csv").path, zone: .vietnam)
+    } catch {
+      let lines = error.errors.map(\.description)
+      #expect(lines.count == 2)
+      #expect(lines[0].hasSuffix("facts.csv:3:1: a fact needs `at`"))
+      #expect(lines[1].contains("facts.csv:4:1: unknown fact kind recieved"))
+    }
+  }
+
+  @Test("YAML facts use the same fields")
+  func yaml() throws {
+    let scratch = try Scratch()
+    try scratch.write(
+      "facts.yaml",
+      """
+      facts:
+        - { kind: report, unit: D, rule: annual, period: "2026", at: "2026-10-20T09:00:00+07:00", reference: 1/BC }
+      """)
+    let facts = try FactsLoader.load(file: scratch.folder.appendingPathComponent("facts.yaml").path, zone: .vietnam)
+    #expect(facts.map(\.unitID) == ["D"])
+  }
+}
