@@ -109,11 +109,21 @@ public struct DeploymentLoader {
         }
         if let folder = calendarFields.optional("overrides") {
           let path = resolve(try folder.string("overrides"))
+          guard FileManager.default.fileExists(atPath: path) else {
+            throw folder.error("no calendar overrides at \(path)")
+          }
+          var years: [Int: String] = [:]
           for file in yamlFiles(in: path) {
             files.append(file)
-            if let override = collect({ try CalendarLoader.override(file: file, zone: zone) }) {
-              overrides.append(override)
+            guard let override = collect({ try CalendarLoader.override(file: file, zone: zone) }) else { continue }
+            if let other = years[override.year] {
+              errors.append(
+                ConfigError(
+                  "a second override for \(override.year) (the first is \(other))",
+                  at: SourceLocation(file: file, line: 1)))
             }
+            years[override.year] = file
+            overrides.append(override)
           }
         }
         try calendarFields.finish()
@@ -188,7 +198,9 @@ public struct DeploymentLoader {
         for file in ruleFiles {
           files.append(file)
           let parser = RuleParser(registry: registry)
-          if let parsed = collect({ try parser.parse(file: file) }) { rules += parsed }
+          let parsed = parser.parseCollecting(file: file)
+          rules += parsed.rules
+          errors += parsed.errors
         }
       }
     } else {

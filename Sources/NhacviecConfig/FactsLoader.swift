@@ -126,8 +126,12 @@ public enum FactsLoader {
   /// Facts that name a unit or rule nobody knows: a typo that would otherwise be silently ignored.
   public static func check(_ facts: [Fact], against deployment: Deployment) -> [ConfigError] {
     facts.compactMap { fact in
-      if deployment.ruleset.rule(fact.ruleID) == nil {
+      guard let rule = deployment.ruleset.rule(fact.ruleID) else {
         return ConfigError("fact for unknown rule \(fact.ruleID)", at: fact.location)
+      }
+      if let period = Period(fact.period), period.kind != rule.period {
+        return ConfigError(
+          "fact period \(fact.period) is not a \(rule.period.rawValue) period of rule \(rule.id)", at: fact.location)
       }
       if !deployment.directory.knows(fact.unitID) {
         return ConfigError("fact for unknown unit \(fact.unitID)", at: fact.location)

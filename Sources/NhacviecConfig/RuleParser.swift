@@ -8,14 +8,28 @@ public struct RuleParser {
   public init(registry: RuleKindRegistry = .builtIn) { self.registry = registry }
 
   public func parse(file: String) throws(ConfigErrors) -> [Rule] {
-    try parse(root: try YAMLReader.read(file: file))
+    let (rules, errors) = parseCollecting(file: file)
+    if !errors.isEmpty { throw ConfigErrors(errors) }
+    return rules
   }
 
   public func parse(text: String, file: String) throws(ConfigErrors) -> [Rule] {
-    try parse(root: try YAMLReader.parse(text, file: file))
+    let (rules, errors) = parse(root: try YAMLReader.parse(text, file: file))
+    if !errors.isEmpty { throw ConfigErrors(errors) }
+    return rules
   }
 
-  func parse(root: ConfigNode) throws(ConfigErrors) -> [Rule] {
+  /// The rules that parsed and the errors of those that did not, so that checks across rules
+  /// (duplicate ids, unknown channels) still see the good ones in the same run.
+  public func parseCollecting(file: String) -> (rules: [Rule], errors: [ConfigError]) {
+    do {
+      return parse(root: try YAMLReader.read(file: file))
+    } catch {
+      return ([], error.errors)
+    }
+  }
+
+  func parse(root: ConfigNode) -> (rules: [Rule], errors: [ConfigError]) {
     var errors: [ConfigError] = []
     var rules: [Rule] = []
     var list: [ConfigNode] = []
@@ -28,7 +42,7 @@ public struct RuleParser {
         list = try root.list("rules")
       }
     } catch {
-      throw ConfigErrors([error])
+      return ([], [error])
     }
     for node in list {
       do {
@@ -39,8 +53,7 @@ public struct RuleParser {
         errors.append(ConfigError("\(error)", at: node.location))
       }
     }
-    if !errors.isEmpty { throw ConfigErrors(errors) }
-    return rules
+    return (rules, errors)
   }
 
   static func offset(_ node: ConfigNode) throws(ConfigError) -> Offset {
@@ -98,7 +111,13 @@ public struct RuleParser {
     } catch let error as ConfigError {
       throw ConfigError(error.message, at: error.location ?? params?.location ?? kindNode.location)
     }
-    let title = try f.required("title").string("title")
+    let titleNode = try f.required("title")
+    let title = try titleNode.string("title")
+    for name in TemplateText.placeholders(in: title) where !MessageRenderer.titleVariables.contains(name) {
+      throw titleNode.error(
+        "title: unknown placeholder {{\(name)}} (a title may use \(MessageRenderer.titleVariables.sorted().joined(separator: ", ")))"
+      )
+    }
     let basis = try f.required("basis").string("basis")
     let appliesNode = try f.required("applies_to")
     var appliesTo: [UnitSelector] = []
@@ -112,7 +131,13 @@ public struct RuleParser {
       throw periodNode.error("period must be yearly, quarterly or monthly")
     }
     let due = try Self.due(try f.required("due"), period: period)
-    let remind = try (f.optional("remind")?.list("remind") ?? []).map { n throws(ConfigError) in try Self.offset(n) }
+    var remind: [Offset] = []
+    for item in try f.optional("remind")?.list("remind") ?? [] {
+      let offset = try Self.offset(item)
+      guard offset.amount > 0 else { throw item.error("a reminder comes at least 1d or 1wd before the deadline") }
+      guard !remind.contains(offset) else { throw item.error("reminder \(offset) appears twice") }
+      remind.append(offset)
+    }
     let remindTo =
       try f.optional("remind_to").map(Self.recipients) ?? [.unit(role: "iso-focal"), .unit(role: "office")]
     var escalate: [EscalationStep] = []
@@ -122,8 +147,16 @@ public struct RuleParser {
         after: try Self.offset(try e.required("after")), to: try Self.recipients(try e.required("to")),
         repeatEvery: try e.optional("repeat").map(Self.offset), template: try e.optional("template")?.string("template")
       )
-      if let template = step.template, !MessageTemplate.names.contains(template) {
-        throw item.error("unknown template \(template) (known: \(MessageTemplate.names.joined(separator: ", ")))")
+      if let template = step.template, !MessageTemplate.ruleTemplateNames.contains(template) {
+        throw item.error(
+          "unknown template \(template) (known: \(MessageTemplate.ruleTemplateNames.joined(separator: ", ")))")
+      }
+      if step.after.amount == 0 && step.after.unit == .workingDays {
+        throw item.error(
+          "after: 0wd is the same as 1wd (the first working day late); write 1wd, or 0d for the deadline itself")
+      }
+      if escalate.contains(where: { $0.after == step.after }) {
+        throw item.error("two escalation steps after \(step.after): each step needs its own offset")
       }
       try e.finish()
       escalate.append(step)
@@ -135,23 +168,24 @@ public struct RuleParser {
     var templates: [String: MessageTemplate] = [:]
     if let t = f.optional("templates") {
       for entry in try t.fields("templates").all() {
-        guard MessageTemplate.names.contains(entry.key) else {
+        guard MessageTemplate.ruleTemplateNames.contains(entry.key) else {
           throw ConfigError(
-            "unknown template \(entry.key) (known: \(MessageTemplate.names.joined(separator: ", ")))",
+            "unknown template \(entry.key) (known: \(MessageTemplate.ruleTemplateNames.joined(separator: ", ")))",
             at: entry.keyLocation)
         }
         let parts = try entry.value.fields("template \(entry.key)")
-        let template = MessageTemplate(
-          subject: try parts.optional("subject")?.string("subject"), text: try parts.optional("text")?.string("text"),
-          html: try parts.optional("html")?.string("html"))
-        try parts.finish()
-        for (part, text) in [("subject", template.subject), ("text", template.text), ("html", template.html)] {
-          try Self.checkPlaceholders(text, at: entry.value.location, what: "template \(entry.key) \(part)")
+        var texts: [String: String] = [:]
+        for part in ["subject", "text", "html"] {
+          guard let node = parts.optional(part) else { continue }
+          let text = try node.string(part)
+          try Self.checkPlaceholders(text, at: node.location, what: "template \(entry.key) \(part)")
+          texts[part] = text
         }
+        try parts.finish()
+        let template = MessageTemplate(subject: texts["subject"], text: texts["text"], html: texts["html"])
         templates[entry.key] = template
       }
     }
-    try Self.checkPlaceholders(title, at: node.location, what: "title")
     try f.finish()
     return Rule(
       id: id, kindName: kindName, kind: kind, title: title, basis: basis, appliesTo: appliesTo, period: period,

@@ -213,17 +213,19 @@ public struct Directory: Sendable {
 }
 
 public enum EmailAddress {
+  private static let allowedLocal = Set(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-")
+  private static let allowedDomain = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+
   /// A pragmatic check of `local@domain.tld`: catches typos, not every RFC 5322 subtlety.
   public static func isValid(_ address: String) -> Bool {
     let parts = address.split(separator: "@", omittingEmptySubsequences: false)
     guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64, !parts[1].isEmpty else { return false }
-    let allowedLocal = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.!#$%&'*+/=?^_`{|}~-")
     guard parts[0].allSatisfy({ allowedLocal.contains($0) }), !parts[0].hasPrefix("."), !parts[0].hasSuffix("."),
       !parts[0].contains("..")
     else { return false }
     let labels = parts[1].split(separator: ".", omittingEmptySubsequences: false)
     guard labels.count >= 2 else { return false }
-    let allowedDomain = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
     return labels.allSatisfy { label in
       !label.isEmpty && label.count <= 63 && label.allSatisfy { allowedDomain.contains($0) } && !label.hasPrefix("-")
         && !label.hasSuffix("-")

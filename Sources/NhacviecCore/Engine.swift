@@ -104,8 +104,7 @@ public struct Engine: Sendable {
   public func steps(for rule: Rule, deadline: Date, suffix: String = "") -> [Step] {
     let window = ruleset.settings.sendWindow
     var steps: [Step] = []
-    let reminderTemplate = "reminder"
-    for (index, offset) in rule.remind.enumerated() {
+    for offset in rule.remind {
       let nominal: Date
       switch offset.unit {
       case .days: nominal = deadline.addingTimeInterval(-Double(offset.amount) * 86_400)
@@ -115,10 +114,10 @@ public struct Engine: Sendable {
       if at >= deadline { at = window.lastOpening(before: deadline, calendar: calendar) }
       steps.append(
         Step(
-          id: "remind-\(offset)\(suffix)", phase: .reminder, at: at, to: rule.remindTo, template: reminderTemplate,
-          reason: index == 0 ? .firstReminder : .nextReminder))
+          id: "remind-\(offset)\(suffix)", phase: .reminder, at: at, to: rule.remindTo, template: "reminder",
+          reason: .nextReminder))
     }
-    let stop = deadline.addingTimeInterval(Double(rule.stopAfter.approximateDays) * 86_400)
+    let stop = stopInstant(of: rule, deadline: deadline)
     let escalationStarts = rule.escalate.map { escalationNominal($0.after, from: deadline) }
     for (index, step) in rule.escalate.enumerated() {
       let start = escalationStarts[index]
@@ -143,7 +142,25 @@ public struct Engine: Sendable {
         count += 1
       }
     }
-    return steps.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
+    // In time order; where two steps land on one instant (a weekend pushed them together), only
+    // the later rung of the ladder goes out. The earliest reminder is the first reminder.
+    let ordered = steps.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
+    var result: [Step] = []
+    for step in ordered {
+      if let last = result.last, last.at == step.at { result.removeLast() }
+      result.append(step)
+    }
+    if let first = result.firstIndex(where: { $0.phase == .reminder }) {
+      let step = result[first]
+      result[first] = Step(
+        id: step.id, phase: step.phase, at: step.at, to: step.to, template: step.template, reason: .firstReminder)
+    }
+    return result
+  }
+
+  /// When escalations stop: `stop_after` past the deadline, counted like an escalation offset.
+  func stopInstant(of rule: Rule, deadline: Date) -> Date {
+    escalationNominal(rule.stopAfter, from: deadline)
   }
 
   /// After the deadline: `Nd` is N×24 hours later; `Nwd` is the start of the N-th working day that
@@ -185,7 +202,7 @@ public struct Engine: Sendable {
       let steps = self.steps(for: rule, deadline: deadline)
       let start = min(steps.first?.at ?? deadline, deadline)
       let end = max(
-        steps.last?.at ?? deadline, deadline.addingTimeInterval(Double(rule.stopAfter.approximateDays) * 86_400))
+        steps.last?.at ?? deadline, stopInstant(of: rule, deadline: deadline))
       if end < since { continue }
       if start <= now {
         active.append((period, deadline, steps))
@@ -197,9 +214,9 @@ public struct Engine: Sendable {
     return active
   }
 
-  /// The units that owe a rule for a period: the roster as of the deadline's date.
+  /// The units that owe a rule for a period: the roster as of the last day allowed.
   public func roster(of rule: Rule, deadline: Date) -> [OrgUnit] {
-    let date = zone.localDate(of: deadline)
+    let date = zone.lastDay(before: deadline)
     return context.directory.units(on: date).filter {
       rule.applies(to: $0, parent: context.directory.parent(of: $0, on: date))
     }
@@ -231,8 +248,10 @@ public struct Engine: Sendable {
     } else {
       state = .upcoming
     }
+    let parent = context.directory.parent(of: unit, on: zone.lastDay(before: ruleDeadline))
     return Finding(
-      ruleID: rule.id, unit: unit, period: period, state: state, deadline: deadline, ruleDeadline: ruleDeadline,
+      ruleID: rule.id, unit: unit, parent: parent, period: period, state: state, deadline: deadline,
+      ruleDeadline: ruleDeadline,
       extensionFact: extensionFact, exemptionFact: exemption, assessment: assessment, at: now)
   }
 

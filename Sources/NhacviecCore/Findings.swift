@@ -30,6 +30,8 @@ public enum FindingState: String, Sendable, CaseIterable, Codable {
 public struct Finding: Sendable, Hashable {
   public let ruleID: String
   public let unit: OrgUnit
+  /// The unit's parent on the last day allowed.
+  public let parent: OrgUnit?
   public let period: Period
   public let state: FindingState
   /// The deadline in force: the rule's, or an extension's.

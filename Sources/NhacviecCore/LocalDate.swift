@@ -113,9 +113,12 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
 public enum Weekday: Int, Sendable, CaseIterable, Codable {
   case sunday = 0, monday, tuesday, wednesday, thursday, friday, saturday
 
+  /// `mon` or `monday`, in any case.
   public init?(name: String) {
-    let names = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-    guard let index = names.firstIndex(of: String(name.lowercased().prefix(3))) else { return nil }
+    let short = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+    let long = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
+    let lowered = name.lowercased()
+    guard let index = short.firstIndex(of: lowered) ?? long.firstIndex(of: lowered) else { return nil }
     self.init(rawValue: index)
   }
 
@@ -134,7 +137,7 @@ public struct TimeOfDay: Hashable, Comparable, Sendable, CustomStringConvertible
   public init?(_ text: String) {
     let parts = text.split(separator: ":")
     guard parts.count == 2, parts[1].count == 2, let h = Int(parts[0]), let m = Int(parts[1]),
-      (0...24).contains(h), (0...59).contains(m), h * 60 + m <= 24 * 60
+      (0...23).contains(h), (0...59).contains(m)
     else { return nil }
     minutes = h * 60 + m
   }
@@ -165,6 +168,10 @@ public struct Zone: Sendable {
     let local = instant.timeIntervalSince1970 + Double(timeZone.secondsFromGMT(for: instant))
     return LocalDate(dayNumber: Int((local / 86_400).rounded(.down)))
   }
+
+  /// The last local day that starts before `instant`: for a deadline, the last day allowed, whose
+  /// directory is the one that owes it.
+  public func lastDay(before instant: Date) -> LocalDate { localDate(of: instant.addingTimeInterval(-1)) }
 
   public func timeOfDay(of instant: Date) -> TimeOfDay {
     let local = Int(instant.timeIntervalSince1970.rounded(.down)) + timeZone.secondsFromGMT(for: instant)

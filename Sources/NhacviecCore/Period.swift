@@ -115,9 +115,6 @@ public struct Offset: Hashable, Sendable, CustomStringConvertible {
   }
 
   public var description: String { "\(amount)\(unit.rawValue)" }
-
-  /// The offset in calendar days, counting a working day as 7/5 of a day: for ordering and bounds.
-  var approximateDays: Int { unit == .days ? amount : (amount * 7 + 4) / 5 }
 }
 
 /// When an obligation falls due, resolved to one instant for each period.

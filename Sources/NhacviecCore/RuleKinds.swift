@@ -42,7 +42,7 @@ public struct RollupKind: RuleKind {
   public var referencedRules: [String] { [childRule] }
 
   public func assess(unit: OrgUnit, rule: Rule, period: Period, now: Date, context: EvaluationContext) -> Assessment {
-    let rosterDate = context.calendar.zone.localDate(of: rule.due.deadline(for: period, calendar: context.calendar))
+    let rosterDate = context.calendar.zone.lastDay(before: rule.due.deadline(for: period, calendar: context.calendar))
     let children = context.directory.children(of: unit.id, on: rosterDate)
       .filter { childKinds?.contains($0.kind) ?? true }
     var missing: [OrgUnit] = []

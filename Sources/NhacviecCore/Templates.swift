@@ -13,6 +13,8 @@ public struct MessageTemplate: Sendable, Hashable {
   }
 
   public static let names = ["reminder", "overdue", "escalation", "digest"]
+  /// The templates a rule can override; the digest gathers many rules and is the deployment's.
+  public static let ruleTemplateNames = ["reminder", "overdue", "escalation"]
 }
 
 /// A notice rendered to what leaves through a channel.
@@ -85,6 +87,12 @@ public struct MessageRenderer: Sendable {
     "recipients", "detail", "detail.html", "sent.date", "count", "items", "items.html",
   ]
 
+  /// Names a rule's title may use: the obligation's own, since a title is rendered before the
+  /// message around it.
+  public static let titleVariables: Set<String> = [
+    "rule.id", "unit.id", "unit.name", "parent.name", "period", "period.name", "due", "due.phrase", "due.weekday",
+  ]
+
   public func render(_ notice: Notice) -> RenderedMessage {
     let values = self.values(for: notice)
     let custom = ruleset.rule(notice.ruleID)?.templates[notice.template]
@@ -153,7 +161,7 @@ public struct MessageRenderer: Sendable {
       "days.overdue": String(max(1, sendDate.dayNumber - deadlineDate.dayNumber)),
       "state": finding.state.vietnamese, "rule.basis": rule?.basis ?? "",
     ]
-    values["parent.name"] = finding.unit.parentID ?? ""
+    values["parent.name"] = finding.parent?.name ?? ""
     let titleValues = values
     values["rule.title"] = TemplateText.render(rule?.title ?? finding.ruleID, titleValues)
     var detail: [String] = []
@@ -291,6 +299,11 @@ public struct WebhookPayload: Codable, Sendable, Hashable {
     public let period: String
     public let due: String
     public let state: String
+
+    enum CodingKeys: String, CodingKey {
+      case key, rule, unit, period, due, state
+      case unitName = "unit_name"
+    }
   }
 
   public var version = 1

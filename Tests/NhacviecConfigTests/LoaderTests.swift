@@ -198,6 +198,32 @@ struct LoaderTests {
     #expect(convention.errors().first?.hasPrefix("rules/main.yaml:7:37: convention must be before") == true)
   }
 
+  @Test("ladders and templates that cannot mean what they say are refused")
+  func ambiguousLadders() throws {
+    let twice = try Scratch(rules: Scratch.rules.replacingOccurrences(of: "[7d, 1wd]", with: "[7d, 7d]"))
+    #expect(twice.errors().first?.hasSuffix("reminder 7d appears twice") == true)
+    let zeroWD = try Scratch(rules: Scratch.rules.replacingOccurrences(of: "after: 3wd", with: "after: 0wd"))
+    #expect(zeroWD.errors().first?.contains("after: 0wd is the same as 1wd") == true)
+    let sameStep = try Scratch(rules: Scratch.rules.replacingOccurrences(of: "after: 3wd", with: "after: 1wd"))
+    #expect(sameStep.errors().first?.contains("two escalation steps after 1wd") == true)
+    let digest = try Scratch(rules: Scratch.rules + "\n  templates: { digest: { subject: x } }\n")
+    #expect(digest.errors().first?.contains("unknown template digest") == true)
+    let title = try Scratch(rules: Scratch.rules.replacingOccurrences(of: "{{period.name}}", with: "{{key}}"))
+    #expect(title.errors().first?.hasPrefix("rules/main.yaml:3:10: title: unknown placeholder {{key}}") == true)
+  }
+
+  @Test("a missing overrides folder and a year given twice are errors")
+  func overrides() throws {
+    let missing = try Scratch(extraConfig: "calendar: { overrides: nowhere }")
+    #expect(missing.errors().first?.contains("no calendar overrides at") == true)
+    let twice = try Scratch(extraConfig: "calendar: { overrides: calendar }")
+    try FileManager.default.createDirectory(
+      at: twice.folder.appendingPathComponent("calendar"), withIntermediateDirectories: true)
+    try twice.write("calendar/a.yaml", "year: 2026\nworking_days: [{ date: 2026-01-10, name: Làm bù }]\n")
+    try twice.write("calendar/b.yaml", "year: 2026\n")
+    #expect(twice.errors().first?.contains("a second override for 2026") == true)
+  }
+
   @Test("several mistakes are all reported in one run")
   func manyErrors() throws {
     let scratch = try Scratch(
@@ -253,6 +279,16 @@ struct FactsTests {
       #expect(lines[0].hasSuffix("facts.csv:3:1: a fact needs `at`"))
       #expect(lines[1].contains("facts.csv:4:1: unknown fact kind recieved"))
     }
+  }
+
+  @Test("a fact whose period does not fit its rule is refused")
+  func periodKind() throws {
+    let scratch = try Scratch()
+    let deployment = try scratch.load()
+    let fact = Fact(kind: .report, unitID: "D", ruleID: "annual", period: "2026-Q3", at: Date())
+    #expect(
+      FactsLoader.check([fact], against: deployment).first?.message
+        == "fact period 2026-Q3 is not a yearly period of rule annual")
   }
 
   @Test("YAML facts use the same fields")

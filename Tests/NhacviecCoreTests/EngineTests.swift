@@ -305,3 +305,38 @@ struct MessageTests {
     #expect((object["text"] as? String)?.contains("15/11/2026") == true)
   }
 }
+
+@Suite("Ladder edge cases")
+struct LadderEdgeTests {
+  let zone = Fixture.zone
+
+  @Test("the earliest reminder is the first, whatever order the rule lists them in")
+  func firstByTime() {
+    let rule = Fixture.annualRule(remind: [Offset(1, .workingDays), Offset(7, .days)])
+    let steps = Fixture.engine([rule]).steps(for: rule, deadline: zone.instant(day("2026-11-15")))
+    #expect(steps.prefix(2).map(\.id) == ["remind-7d", "remind-1wd"])
+    #expect(steps.prefix(2).map(\.reason) == [.firstReminder, .nextReminder])
+  }
+
+  @Test("two reminders pushed onto one instant by a weekend go out once, as the later rung")
+  func coinciding() {
+    // Before Monday 16/11/2026: 1d (Sunday) and 2d (Saturday) both move back to Friday 13/11.
+    let rule = Fixture.annualRule(remind: [Offset(2, .days), Offset(1, .days)])
+    let steps = Fixture.engine([rule]).steps(for: rule, deadline: zone.instant(day("2026-11-16")))
+    let reminders = steps.filter { $0.phase == .reminder }
+    #expect(reminders.map(\.id) == ["remind-1d"])
+    #expect(reminders.map { zone.rfc3339($0.at) } == ["2026-11-13T08:00:00+07:00"])
+  }
+
+  @Test("a finding knows its parent, and messages name it")
+  func parentName() throws {
+    let engine = Fixture.engine([Fixture.communeRule()])
+    let finding = try #require(
+      engine.findings(rule: Fixture.communeRule(), period: Period("2024")!, at: Fixture.at("2024-11-01T09:00"))
+        .first { $0.unit.id == "C1" })
+    #expect(finding.parent?.name == "Huyện Sơn Tịnh")
+    let notice = try #require(engine.plan(since: nil, now: Fixture.at("2024-11-01T09:00")).due.first)
+    let values = MessageRenderer(ruleset: engine.ruleset, zone: zone).values(for: notice)
+    #expect(values["parent.name"] == "Huyện Sơn Tịnh")
+  }
+}
