@@ -373,6 +373,34 @@ public struct Engine: Sendable {
     return result
   }
 
+  /// A rung of a ladder that would reach nobody through a channel: a contact missing from the
+  /// directory. `check` reports these before a season starts rather than after a notice is lost.
+  public struct RoutingGap: Sendable, Hashable {
+    public let unitID: String
+    public let rung: String
+    public let channel: String
+    public let selectors: [RecipientSelector]
+  }
+
+  public func routingGaps(rule: Rule, period: Period) -> [RoutingGap] {
+    let deadline = rule.due.deadline(for: period, calendar: calendar)
+    let date = zone.lastDay(before: deadline)
+    let rungs = [("remind", rule.remindTo)] + rule.escalate.map { ("escalate-\($0.after)", $0.to) }
+    var gaps: [RoutingGap] = []
+    for unit in roster(of: rule, deadline: deadline) {
+      for (rung, selectors) in rungs where !rung.hasPrefix("remind") || !rule.remind.isEmpty {
+        let recipients = resolve(selectors, unit: unit, on: date)
+        for name in rule.channels {
+          guard let channel = ruleset.channels[name], addresses(of: recipients, channel: channel).isEmpty else {
+            continue
+          }
+          gaps.append(RoutingGap(unitID: unit.id, rung: rung, channel: name, selectors: selectors))
+        }
+      }
+    }
+    return gaps
+  }
+
   func addresses(of recipients: [Recipient], channel: ChannelSpec) -> [String] {
     var seen: Set<String> = []
     var result: [String] = []

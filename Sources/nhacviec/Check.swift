@@ -63,6 +63,12 @@ struct Check: ParsableCommand {
       print(
         "  \(rule.id) [\(rule.kindName), \(rule.period.rawValue)] period \(period): due \(rule.due.convention) \(named.vietnamese) → \(zone.rfc3339(deadline)); \(owing) unit\(owing == 1 ? " owes" : "s owe") it"
       )
+      let gaps = engine.routingGaps(rule: rule, period: period)
+      for gap in gaps.prefix(5) {
+        let to = gap.selectors.map(\.description).joined(separator: ", ")
+        print("    warning: \(gap.rung) of \(gap.unitID) reaches nobody through \(gap.channel) (to: \(to))")
+      }
+      if gaps.count > 5 { print("    warning: … and \(gaps.count - 5) more rungs that reach nobody") }
     }
   }
 }

@@ -92,6 +92,40 @@ struct CheckCommandTests {
     #expect(lines.contains("rules/r.yaml:2:9: unknown rule kind `nosuchkind` (known: budget, deadline, rollup)"))
   }
 
+  @Test("warns about a rung that would reach nobody, and still passes")
+  func routingGap() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("nhacviec-gap-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(
+      at: folder.appendingPathComponent("rules"), withIntermediateDirectories: true)
+    try """
+    id,name,kind,parent_id,head.email,iso-focal.email
+    P,Tỉnh,province,,head@p.example,
+    D,Sở Tư pháp,dept,P,head@d.example,
+    """.write(to: folder.appendingPathComponent("units.csv"), atomically: true, encoding: .utf8)
+    try """
+    - id: r
+      kind: deadline
+      title: T
+      basis: B
+      applies_to: { kinds: [dept] }
+      period: yearly
+      due: { date: "11-15", convention: before }
+      remind: [7d]
+      remind_to: [unit.iso-focal]
+      escalate: [{ after: 1wd, to: [parent.head] }]
+      channels: [email]
+    """.write(to: folder.appendingPathComponent("rules/r.yaml"), atomically: true, encoding: .utf8)
+    try """
+    directory: [{ file: units.csv }]
+    rules: rules
+    channels: { email: { type: file } }
+    """.write(to: folder.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+    let run = try Run(["check", "--config", "config.yaml", "--now", "2026-10-01"], in: folder)
+    #expect(run.status == 0)
+    #expect(run.stdout.contains("warning: remind of D reaches nobody through email (to: unit.iso-focal)"))
+    #expect(!run.stdout.contains("escalate-1wd of D"))
+  }
+
   @Test("a missing configuration file is an error, not a crash")
   func missing() throws {
     let run = try Run(["check", "--config", "/nonexistent/nhacviec.yaml"])
