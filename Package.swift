@@ -18,6 +18,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
     .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+    .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
   ],
   targets: [
     // The domain: directory, calendar, rules, evaluate and plan. Foundation only.
@@ -28,10 +29,25 @@ let package = Package(
       dependencies: ["NhacviecCore", .product(name: "Yams", package: "Yams")],
       swiftSettings: strictSettings
     ),
+    // libcurl from the system (libcurl4-openssl-dev), and typed wrappers for its variadic calls.
+    .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+    .target(name: "CCurlShim", dependencies: ["CCurl"]),
+    // The journal and facts, in SQLite.
+    .target(
+      name: "NhacviecStore",
+      dependencies: ["NhacviecCore", .product(name: "GRDB", package: "GRDB.swift")],
+      swiftSettings: strictSettings
+    ),
+    // Channels (SMTP and webhooks over libcurl, file, exec), retries and the delivery pipeline.
+    .target(
+      name: "NhacviecDelivery",
+      dependencies: ["NhacviecCore", "NhacviecStore", "CCurl", "CCurlShim"],
+      swiftSettings: strictSettings
+    ),
     .executableTarget(
       name: "nhacviec",
       dependencies: [
-        "NhacviecCore", "NhacviecConfig",
+        "NhacviecCore", "NhacviecConfig", "NhacviecStore", "NhacviecDelivery",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings
@@ -46,6 +62,11 @@ let package = Package(
     .testTarget(
       name: "NhacviecConfigTests",
       dependencies: ["NhacviecCore", "NhacviecConfig"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "NhacviecDeliveryTests",
+      dependencies: ["NhacviecCore", "NhacviecConfig", "NhacviecStore", "NhacviecDelivery"],
       swiftSettings: strictSettings
     ),
     .testTarget(

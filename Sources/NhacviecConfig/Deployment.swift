@@ -56,7 +56,8 @@ public struct DeploymentLoader {
     let root = try YAMLReader.read(file: configPath, displayName: configPath)
     let base = (configPath as NSString).deletingLastPathComponent
     func resolve(_ path: String) -> String {
-      path.hasPrefix("/") ? path : (base.isEmpty ? path : (base as NSString).appendingPathComponent(path))
+      let joined = path.hasPrefix("/") ? path : (base.isEmpty ? path : (base as NSString).appendingPathComponent(path))
+      return (joined as NSString).standardizingPath
     }
     var files = [configPath]
     func collect<T>(_ body: () throws -> T) -> T? {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NhacviecConfig
 import NhacviecCore
+import NhacviecDelivery
 
 struct Check: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -23,6 +24,24 @@ struct Check: ParsableCommand {
   func run() throws {
     let deployment = try options.load()
     let zone = deployment.zone
+    // Channels are built as the daemon would build them: secret files read, settings checked.
+    let client = CurlClient()
+    defer { client.shutdown() }
+    let factory = ChannelFactory(client: client, zone: zone)
+    var channelErrors: [String] = []
+    for (name, config) in deployment.channels.sorted(by: { $0.key < $1.key }) {
+      do {
+        _ = try factory.make(name: name, type: config.spec.type, settings: config.settings)
+      } catch {
+        channelErrors.append("\(config.location): \(error)")
+      }
+    }
+    if !channelErrors.isEmpty {
+      for e in channelErrors { printError(e) }
+      printError(
+        "configuration has \(channelErrors.count) error\(channelErrors.count == 1 ? "" : "s"): \(options.path)")
+      throw ExitCode(1)
+    }
     let at = try now.map { try instant($0, zone: zone, option: "--now") } ?? Date()
     if let facts {
       do {

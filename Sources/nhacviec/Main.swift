@@ -4,7 +4,7 @@ import NhacviecConfig
 import NhacviecCore
 
 @main
-struct Nhacviec: ParsableCommand {
+struct Nhacviec: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "nhacviec",
     abstract: "Reminds a hierarchy of agencies of what they owe, before and after the deadline.",
@@ -13,7 +13,7 @@ struct Nhacviec: ParsableCommand {
       installed, it reads /etc/nhacviec/nhacviec.yaml. --config FILE overrides both.
       """,
     version: NhacviecVersion.current,
-    subcommands: [Check.self, CalendarCommand.self, Simulate.self]
+    subcommands: [Check.self, CalendarCommand.self, Simulate.self, SendTest.self]
   )
 }
 

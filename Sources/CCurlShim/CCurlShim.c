@@ -1,0 +1,48 @@
+#include "CCurlShim.h"
+
+CURLcode nv_easy_setopt_long(CURL *handle, CURLoption option, long value) {
+  return curl_easy_setopt(handle, option, value);
+}
+
+CURLcode nv_easy_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value) {
+  return curl_easy_setopt(handle, option, value);
+}
+
+CURLcode nv_easy_setopt_string(CURL *handle, CURLoption option, const char *value) {
+  return curl_easy_setopt(handle, option, value);
+}
+
+CURLcode nv_easy_setopt_pointer(CURL *handle, CURLoption option, void *value) {
+  return curl_easy_setopt(handle, option, value);
+}
+
+CURLcode nv_easy_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value) {
+  return curl_easy_setopt(handle, option, value);
+}
+
+CURLcode nv_easy_setopt_callback(CURL *handle, CURLoption option, nv_data_callback callback) {
+  return curl_easy_setopt(handle, option, callback);
+}
+
+CURLcode nv_easy_getinfo_long(CURL *handle, CURLINFO info, long *value) {
+  return curl_easy_getinfo(handle, info, value);
+}
+
+CURLcode nv_easy_getinfo_double(CURL *handle, CURLINFO info, double *value) {
+  return curl_easy_getinfo(handle, info, value);
+}
+
+CURLcode nv_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value) {
+  return curl_easy_getinfo(handle, info, value);
+}
+
+CURLMcode nv_multi_setopt_long(CURLM *multi, CURLMoption option, long value) {
+  return curl_multi_setopt(multi, option, value);
+}
+
+int nv_multi_done(CURLMsg *message, CURL **handle, CURLcode *result) {
+  if (message == NULL || message->msg != CURLMSG_DONE) return 0;
+  *handle = message->easy_handle;
+  *result = message->data.result;
+  return 1;
+}

@@ -1,0 +1,25 @@
+// Typed wrappers for libcurl's variadic functions, which Swift cannot call.
+#ifndef NHACVIEC_CCURLSHIM_H
+#define NHACVIEC_CCURLSHIM_H
+
+#include <curl/curl.h>
+
+typedef size_t (*nv_data_callback)(char *buffer, size_t size, size_t count, void *userdata);
+
+CURLcode nv_easy_setopt_long(CURL *handle, CURLoption option, long value);
+CURLcode nv_easy_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value);
+CURLcode nv_easy_setopt_string(CURL *handle, CURLoption option, const char *value);
+CURLcode nv_easy_setopt_pointer(CURL *handle, CURLoption option, void *value);
+CURLcode nv_easy_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value);
+CURLcode nv_easy_setopt_callback(CURL *handle, CURLoption option, nv_data_callback callback);
+
+CURLcode nv_easy_getinfo_long(CURL *handle, CURLINFO info, long *value);
+CURLcode nv_easy_getinfo_double(CURL *handle, CURLINFO info, double *value);
+CURLcode nv_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value);
+
+CURLMcode nv_multi_setopt_long(CURLM *multi, CURLMoption option, long value);
+
+/// The easy handle and result of a finished transfer, or 0 when the message is not CURLMSG_DONE.
+int nv_multi_done(CURLMsg *message, CURL **handle, CURLcode *result);
+
+#endif

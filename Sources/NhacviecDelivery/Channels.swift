@@ -1,0 +1,31 @@
+public import Foundation
+public import NhacviecCore
+
+/// Builds channels from their configuration, sharing one libcurl engine.
+public struct ChannelFactory: Sendable {
+  public let client: CurlClient
+  public let zone: Zone
+  public let clock: @Sendable () -> Date
+
+  public init(client: CurlClient, zone: Zone, clock: @escaping @Sendable () -> Date = { Date() }) {
+    self.client = client
+    self.zone = zone
+    self.clock = clock
+  }
+
+  public func make(name: String, type: String, settings values: [String: String]) throws -> any NoticeChannel {
+    var settings = ChannelSettings(channel: name, values: values)
+    let channel: any NoticeChannel
+    switch type {
+    case "smtp": channel = try SMTPChannel(name: name, settings: &settings, client: client, zone: zone)
+    case "webhook": channel = try WebhookChannel(name: name, settings: &settings, client: client, clock: clock)
+    case "file": channel = try FileChannel(name: name, settings: &settings, zone: zone)
+    case "exec": channel = try ExecChannel(name: name, settings: &settings)
+    default: throw ChannelConfigurationError(channel: name, message: "unknown type \(type)")
+    }
+    // `address` is the planner's, not the channel's.
+    _ = settings.optional("address")
+    try settings.finish()
+    return channel
+  }
+}

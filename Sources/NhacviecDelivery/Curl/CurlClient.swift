@@ -1,0 +1,337 @@
+import CCurl
+import CCurlShim
+public import Foundation
+
+/// One transfer for libcurl to perform: an HTTP POST or an SMTP submission.
+public struct CurlRequest: Sendable {
+  public enum TLS: Sendable {
+    /// Plain text only (smtp:// without STARTTLS).
+    case none
+    /// STARTTLS when the server offers it.
+    case opportunistic
+    /// STARTTLS or fail: the transfer never continues in clear.
+    case required
+  }
+
+  public var url: String
+  public var headers: [String] = []
+  public var body: [UInt8] = []
+  /// The whole transfer's time limit.
+  public var timeout: TimeInterval = 30
+  public var connectTimeout: TimeInterval = 10
+  public var maxRedirects = 0
+  public var caFile: String?
+  // SMTP only.
+  public var mailFrom: String?
+  public var recipients: [String] = []
+  public var username: String?
+  public var password: String?
+  public var tls: TLS = .opportunistic
+
+  public init(url: String) { self.url = url }
+
+  var isSMTP: Bool { url.hasPrefix("smtp://") || url.hasPrefix("smtps://") }
+}
+
+/// What a transfer ended with. libcurl's own errors are in `result`; a server's answer in `code`.
+public struct CurlResponse: Sendable {
+  /// The HTTP status, or the last SMTP reply code; 0 when the server never answered.
+  public let code: Int
+  /// Response headers by lower-cased name (the last response's, after redirects).
+  public let headers: [String: String]
+  public let body: [UInt8]
+  /// CURLcode: 0 for a transfer that completed at the protocol level.
+  public let result: Int32
+  /// libcurl's message for a failed transfer.
+  public let error: String
+  public let seconds: Double
+
+  public var isTimeout: Bool { result == Int32(CURLE_OPERATION_TIMEDOUT.rawValue) }
+  public var isConnectFailure: Bool {
+    result == Int32(CURLE_COULDNT_CONNECT.rawValue) || result == Int32(CURLE_COULDNT_RESOLVE_HOST.rawValue)
+  }
+}
+
+public enum CurlError: Error, CustomStringConvertible {
+  case setup(String)
+  case stopped
+
+  public var description: String {
+    switch self {
+    case .setup(let message): return "cannot set up the transfer: \(message)"
+    case .stopped: return "the transfer engine has stopped"
+    }
+  }
+}
+
+/// Drives every transfer through one libcurl multi handle on a thread of its own, so hundreds of
+/// transfers run at once and no task of Swift's cooperative pool ever blocks on the network.
+public final class CurlClient: @unchecked Sendable {
+  private let multi: UnsafeMutableRawPointer
+  private let lock = NSLock()
+  // Guarded by `lock`.
+  private var toAdd: [Transfer] = []
+  private var toCancel: [Transfer] = []
+  private var stopping = false
+  // Touched only on the transfer thread.
+  private var active: [UnsafeMutableRawPointer: Transfer] = [:]
+  private var thread: Thread?
+  private let finished = DispatchSemaphore(value: 0)
+
+  private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+
+  /// `maxConnectionsPerHost` bounds the load on one server; further transfers wait in libcurl.
+  public init(maxConnectionsPerHost: Int = 16) {
+    _ = CurlClient.globalInit
+    multi = curl_multi_init()
+    _ = nv_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
+    let thread = Thread { [unowned self] in self.run() }
+    thread.name = "nhacviec-curl"
+    self.thread = thread
+    thread.start()
+  }
+
+  deinit {
+    shutdown()
+    curl_multi_cleanup(multi)
+  }
+
+  /// Stops the thread after cancelling what is still running. Idempotent.
+  public func shutdown() {
+    lock.lock()
+    let first = !stopping
+    stopping = true
+    lock.unlock()
+    guard first else { return }
+    curl_multi_wakeup(multi)
+    finished.wait()
+  }
+
+  public func perform(_ request: CurlRequest) async throws -> CurlResponse {
+    let transfer = try Transfer(request)
+    return try await withTaskCancellationHandler {
+      try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CurlResponse, any Error>) in
+        lock.lock()
+        transfer.continuation = continuation
+        let stopped = stopping
+        if !stopped { toAdd.append(transfer) }
+        lock.unlock()
+        if stopped {
+          transfer.finish(.failure(CurlError.stopped))
+        } else {
+          curl_multi_wakeup(multi)
+        }
+      }
+    } onCancel: {
+      lock.lock()
+      transfer.cancelled = true
+      toCancel.append(transfer)
+      lock.unlock()
+      curl_multi_wakeup(multi)
+    }
+  }
+
+  private func run() {
+    while true {
+      lock.lock()
+      let adds = toAdd
+      let cancels = toCancel
+      let stop = stopping
+      toAdd.removeAll()
+      toCancel.removeAll()
+      lock.unlock()
+
+      for transfer in adds {
+        if transfer.cancelled {
+          transfer.finish(.failure(CancellationError()))
+          continue
+        }
+        curl_multi_add_handle(multi, transfer.handle)
+        active[transfer.handle] = transfer
+      }
+      for transfer in cancels where active[transfer.handle] != nil {
+        active[transfer.handle] = nil
+        curl_multi_remove_handle(multi, transfer.handle)
+        transfer.finish(.failure(CancellationError()))
+      }
+      if stop {
+        for (handle, transfer) in active {
+          curl_multi_remove_handle(multi, handle)
+          transfer.finish(.failure(CurlError.stopped))
+        }
+        active.removeAll()
+        break
+      }
+
+      var running: Int32 = 0
+      curl_multi_perform(multi, &running)
+      var remaining: Int32 = 0
+      while let message = curl_multi_info_read(multi, &remaining) {
+        var handle: UnsafeMutableRawPointer?
+        var result = CURLE_OK
+        guard nv_multi_done(message, &handle, &result) != 0, let handle, let transfer = active[handle] else {
+          continue
+        }
+        active[handle] = nil
+        curl_multi_remove_handle(multi, handle)
+        transfer.finish(.success(transfer.response(result: result)))
+      }
+      curl_multi_poll(multi, nil, 0, 1000, nil)
+    }
+    finished.signal()
+  }
+}
+
+/// One easy handle with the buffers libcurl reads from and writes to.
+private final class Transfer: @unchecked Sendable {
+  let handle: UnsafeMutableRawPointer
+  var continuation: CheckedContinuation<CurlResponse, any Error>?
+  var cancelled = false
+  private var slists: [UnsafeMutablePointer<curl_slist>] = []
+  private var upload: [UInt8]
+  private var uploadOffset = 0
+  private var received: [UInt8] = []
+  private var headers: [String: String] = [:]
+  private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+  private var finished = false
+
+  init(_ request: CurlRequest) throws {
+    guard let handle = curl_easy_init() else { throw CurlError.setup("curl_easy_init failed") }
+    self.handle = handle
+    upload = request.body
+    errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    try configure(request)
+  }
+
+  deinit {
+    curl_easy_cleanup(handle)
+    for list in slists { curl_slist_free_all(list) }
+    errorBuffer.deallocate()
+  }
+
+  private func check(_ code: CURLcode, _ what: String) throws {
+    guard code == CURLE_OK else { throw CurlError.setup("\(what): \(String(cString: curl_easy_strerror(code)))") }
+  }
+
+  private func list(_ items: [String]) -> UnsafeMutablePointer<curl_slist>? {
+    var list: UnsafeMutablePointer<curl_slist>?
+    for item in items { list = curl_slist_append(list, item) }
+    if let list { slists.append(list) }
+    return list
+  }
+
+  private func configure(_ request: CurlRequest) throws {
+    let me = Unmanaged.passUnretained(self).toOpaque()
+    try check(nv_easy_setopt_string(handle, CURLOPT_URL, request.url), "url")
+    try check(nv_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "nosignal")
+    try check(nv_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer), "errorbuffer")
+    try check(nv_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000)), "timeout")
+    try check(nv_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout * 1000)), "connect")
+    try check(nv_easy_setopt_callback(handle, CURLOPT_WRITEFUNCTION, Transfer.write), "write")
+    try check(nv_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, me), "writedata")
+    try check(nv_easy_setopt_callback(handle, CURLOPT_HEADERFUNCTION, Transfer.header), "header")
+    try check(nv_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, me), "headerdata")
+    if let caFile = request.caFile { try check(nv_easy_setopt_string(handle, CURLOPT_CAINFO, caFile), "cainfo") }
+    if request.isSMTP {
+      try check(nv_easy_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "smtp,smtps"), "protocols")
+      try check(nv_easy_setopt_long(handle, CURLOPT_UPLOAD, 1), "upload")
+      try check(nv_easy_setopt_off_t(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(upload.count)), "size")
+      try check(nv_easy_setopt_callback(handle, CURLOPT_READFUNCTION, Transfer.read), "read")
+      try check(nv_easy_setopt_pointer(handle, CURLOPT_READDATA, me), "readdata")
+      if let from = request.mailFrom { try check(nv_easy_setopt_string(handle, CURLOPT_MAIL_FROM, from), "from") }
+      try check(nv_easy_setopt_slist(handle, CURLOPT_MAIL_RCPT, list(request.recipients.map { "<\($0)>" })), "rcpt")
+      let tls: curl_usessl
+      switch request.tls {
+      case .none: tls = CURLUSESSL_NONE
+      case .opportunistic: tls = CURLUSESSL_TRY
+      case .required: tls = CURLUSESSL_ALL
+      }
+      try check(nv_easy_setopt_long(handle, CURLOPT_USE_SSL, Int(tls.rawValue)), "use_ssl")
+      if let username = request.username {
+        try check(nv_easy_setopt_string(handle, CURLOPT_USERNAME, username), "username")
+      }
+      if let password = request.password {
+        try check(nv_easy_setopt_string(handle, CURLOPT_PASSWORD, password), "password")
+      }
+    } else {
+      try check(nv_easy_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"), "protocols")
+      try check(nv_easy_setopt_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"), "redir protocols")
+      try check(nv_easy_setopt_long(handle, CURLOPT_POST, 1), "post")
+      try check(nv_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(upload.count)), "size")
+      try upload.withUnsafeMutableBytes { bytes throws in
+        try check(nv_easy_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, bytes.baseAddress), "body")
+      }
+      // No "Expect: 100-continue" round trip for small bodies.
+      try check(nv_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, list(request.headers + ["Expect:"])), "headers")
+      if request.maxRedirects > 0 {
+        try check(nv_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 1), "follow")
+        try check(nv_easy_setopt_long(handle, CURLOPT_MAXREDIRS, request.maxRedirects), "maxredirs")
+        // Keep POST a POST across 301, 302 and 303.
+        try check(
+          nv_easy_setopt_long(handle, CURLOPT_POSTREDIR, 7 /* CURL_REDIR_POST_ALL, a macro Swift cannot import */),
+          "postredir")
+      }
+    }
+  }
+
+  func response(result: CURLcode) -> CurlResponse {
+    var code = 0
+    _ = nv_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code)
+    var seconds = 0.0
+    _ = nv_easy_getinfo_double(handle, CURLINFO_TOTAL_TIME, &seconds)
+    let detail = String(cString: errorBuffer)
+    let error = result == CURLE_OK ? "" : (detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail)
+    return CurlResponse(
+      code: code, headers: headers, body: received, result: Int32(result.rawValue), error: error, seconds: seconds)
+  }
+
+  func finish(_ outcome: Result<CurlResponse, any Error>) {
+    guard !finished, let continuation else { return }
+    finished = true
+    self.continuation = nil
+    continuation.resume(with: outcome)
+  }
+
+  private static let write: nv_data_callback = { buffer, size, count, userdata in
+    guard let buffer, let userdata else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    let length = size * count
+    // A receiver that answers with megabytes is not a webhook receiver: keep the first 64 KiB.
+    if transfer.received.count < 65_536 {
+      buffer.withMemoryRebound(to: UInt8.self, capacity: length) {
+        transfer.received.append(contentsOf: UnsafeBufferPointer(start: $0, count: min(length, 65_536)))
+      }
+    }
+    return length
+  }
+
+  private static let header: nv_data_callback = { buffer, size, count, userdata in
+    guard let buffer, let userdata else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    let length = size * count
+    let line = buffer.withMemoryRebound(to: UInt8.self, capacity: length) {
+      String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+    }
+    if line.hasPrefix("HTTP/") {
+      transfer.headers = [:]
+    } else if let colon = line.firstIndex(of: ":") {
+      let name = line[..<colon].lowercased()
+      let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+      transfer.headers[name] = value
+    }
+    return length
+  }
+
+  private static let read: nv_data_callback = { buffer, size, count, userdata in
+    guard let buffer, let userdata else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    let length = min(size * count, transfer.upload.count - transfer.uploadOffset)
+    guard length > 0 else { return 0 }
+    transfer.upload.withUnsafeBytes { bytes in
+      UnsafeMutableRawPointer(buffer).copyMemory(
+        from: bytes.baseAddress! + transfer.uploadOffset, byteCount: length)
+    }
+    transfer.uploadOffset += length
+    return length
+  }
+}

@@ -1,0 +1,156 @@
+public import Foundation
+public import NhacviecCore
+
+/// Builds RFC 5322 messages: UTF-8 text and HTML as multipart/alternative, headers encoded per
+/// RFC 2047, and no way for data to start a header of its own.
+public struct EmailMessage: Sendable {
+  public struct Mailbox: Sendable, Hashable {
+    public let name: String?
+    public let address: String
+
+    public init(name: String?, address: String) {
+      self.name = name
+      self.address = address
+    }
+
+    /// Parses `Name <address>` or a bare address.
+    public init?(_ text: String) {
+      let trimmed = text.trimmingCharacters(in: .whitespaces)
+      if let open = trimmed.lastIndex(of: "<"), trimmed.hasSuffix(">") {
+        let address = String(trimmed[trimmed.index(after: open)..<trimmed.index(before: trimmed.endIndex)])
+        let name = trimmed[..<open].trimmingCharacters(in: .whitespaces).trimmingCharacters(
+          in: CharacterSet(charactersIn: "\""))
+        guard EmailAddress.isValid(address) else { return nil }
+        self.init(name: name.isEmpty ? nil : name, address: address)
+      } else {
+        guard EmailAddress.isValid(trimmed) else { return nil }
+        self.init(name: nil, address: trimmed)
+      }
+    }
+  }
+
+  public var from: Mailbox
+  public var to: [Mailbox]
+  public var cc: [Mailbox] = []
+  public var replyTo: Mailbox?
+  public var subject: String
+  public var text: String
+  public var html: String?
+  public var messageID: String
+  public var date: Date
+  public var extraHeaders: [(String, String)] = []
+
+  public init(from: Mailbox, to: [Mailbox], subject: String, text: String, html: String?, messageID: String, date: Date)
+  {
+    self.from = from
+    self.to = to
+    self.subject = subject
+    self.text = text
+    self.html = html
+    self.messageID = messageID
+    self.date = date
+  }
+
+  /// `<32 hex digits.nhacviec@DOMAIN>`: the same notice key and channel always give the same
+  /// Message-ID, so a receiver can drop the duplicate that a crash mid-send may cause.
+  public static func messageID(key: String, channel: String, domain: String) -> String {
+    let digest = SHA256.hex(SHA256.hash(Array("\(key)\n\(channel)".utf8))).prefix(32)
+    return "<\(digest).nhacviec@\(domain)>"
+  }
+
+  /// The bytes to send, lines ending in CRLF.
+  public func rendered(zone: Zone) -> [UInt8] {
+    let boundary = "nhacviec-" + SHA256.hex(SHA256.hash(Array(messageID.utf8))).prefix(24)
+    var headers: [(String, String)] = [
+      ("Date", EmailMessage.rfc5322Date(date, zone: zone)),
+      ("From", EmailMessage.mailbox(from)),
+      ("To", to.map(EmailMessage.mailbox).joined(separator: ",\r\n ")),
+    ]
+    if !cc.isEmpty { headers.append(("Cc", cc.map(EmailMessage.mailbox).joined(separator: ",\r\n "))) }
+    if let replyTo { headers.append(("Reply-To", EmailMessage.mailbox(replyTo))) }
+    headers += [
+      ("Subject", EmailMessage.encodeWords(subject)),
+      ("Message-ID", EmailMessage.singleLine(messageID)),
+      ("MIME-Version", "1.0"),
+      ("Auto-Submitted", "auto-generated"),
+      ("X-Auto-Response-Suppress", "All"),
+    ]
+    for (name, value) in extraHeaders { headers.append((name, EmailMessage.encodeWords(value))) }
+    var out = ""
+    for (name, value) in headers { out += "\(name): \(value)\r\n" }
+    if let html {
+      out += "Content-Type: multipart/alternative;\r\n boundary=\"\(boundary)\"\r\n\r\n"
+      out += "This is a multi-part message in MIME format.\r\n"
+      for (type, body) in [("text/plain", text), ("text/html", html)] {
+        out += "--\(boundary)\r\n"
+        out += "Content-Type: \(type); charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        out += EmailMessage.base64Lines(body)
+      }
+      out += "--\(boundary)--\r\n"
+    } else {
+      out += "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      out += EmailMessage.base64Lines(text)
+    }
+    return Array(out.utf8)
+  }
+
+  /// Line breaks in a value become spaces: a value is one header, never two.
+  static func singleLine(_ text: String) -> String {
+    text.split(whereSeparator: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" }).joined(separator: " ")
+  }
+
+  /// RFC 2047 encoded words for any text that is not plain printable ASCII, folded so that no
+  /// line exceeds 78 characters (36 bytes of text make a 60-character word). Splits only between characters, so no letter is ever cut.
+  static func encodeWords(_ raw: String) -> String {
+    let text = singleLine(raw)
+    let plain = text.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7f } && !text.contains("=?")
+    if plain && text.count <= 900 { return text }
+    var words: [String] = []
+    var chunk: [UInt8] = []
+    for character in text {
+      let bytes = Array(String(character).utf8)
+      if chunk.count + bytes.count > 36 {
+        words.append("=?UTF-8?B?\(Data(chunk).base64EncodedString())?=")
+        chunk = []
+      }
+      chunk += bytes
+    }
+    if !chunk.isEmpty { words.append("=?UTF-8?B?\(Data(chunk).base64EncodedString())?=") }
+    return words.joined(separator: "\r\n ")
+  }
+
+  static func mailbox(_ mailbox: Mailbox) -> String {
+    let address = singleLine(mailbox.address).filter { $0 != "<" && $0 != ">" && $0 != "," && $0 != " " }
+    guard let name = mailbox.name.map(singleLine), !name.isEmpty else { return "<\(address)>" }
+    let safe = name.unicodeScalars.allSatisfy {
+      $0.value >= 0x20 && $0.value < 0x7f && !"\"\\()<>[]:;@,.".unicodeScalars.contains($0)
+    }
+    return safe ? "\(name) <\(address)>" : "\(encodeWords(name))\r\n <\(address)>"
+  }
+
+  static func base64Lines(_ text: String) -> String {
+    let encoded = Data(text.utf8).base64EncodedString()
+    var out = ""
+    var index = encoded.startIndex
+    while index < encoded.endIndex {
+      let end = encoded.index(index, offsetBy: 76, limitedBy: encoded.endIndex) ?? encoded.endIndex
+      out += encoded[index..<end] + "\r\n"
+      index = end
+    }
+    return out
+  }
+
+  /// `Mon, 16 Nov 2026 08:00:00 +0700`
+  public static func rfc5322Date(_ date: Date, zone: Zone) -> String {
+    let local = zone.localDate(of: date)
+    let time = Int(date.timeIntervalSince1970.rounded(.down)) + zone.timeZone.secondsFromGMT(for: date)
+    let seconds = ((time % 86_400) + 86_400) % 86_400
+    let offset = zone.timeZone.secondsFromGMT(for: date)
+    let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    return String(
+      format: "%@, %d %@ %04d %02d:%02d:%02d %@%02d%02d", days[local.weekday.rawValue], local.day,
+      months[local.month - 1], local.year, seconds / 3600, (seconds / 60) % 60, seconds % 60,
+      offset < 0 ? "-" : "+", abs(offset) / 3600, (abs(offset) / 60) % 60)
+  }
+}

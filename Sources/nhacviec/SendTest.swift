@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import NhacviecConfig
+import NhacviecCore
+import NhacviecDelivery
+
+struct SendTest: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "send-test",
+    abstract: "Send one test message through a configured channel and print what the server answered.",
+    discussion: """
+      The message is in Vietnamese, so that diacritics can be checked on arrival. --to is an
+      email address for email channels, a URL for webhook channels (optional when the channel
+      has its own url). Exit status 0 when the message was accepted, 1 when not.
+      """)
+
+  @OptionGroup var options: ConfigOptions
+
+  @Option(help: "The channel's name in the configuration.")
+  var channel: String
+
+  @Option(help: ArgumentHelp("Where to send: an email address or a webhook URL.", valueName: "ADDRESS"))
+  var to: String?
+
+  func run() async throws {
+    let deployment = try options.load()
+    guard let config = deployment.channels[channel] else {
+      throw ValidationError(
+        "no channel \(channel); configured: \(deployment.channels.keys.sorted().joined(separator: ", "))")
+    }
+    let client = CurlClient()
+    defer { client.shutdown() }
+    let handler: any NoticeChannel
+    do {
+      handler = try ChannelFactory(client: client, zone: deployment.zone).make(
+        name: channel, type: config.spec.type, settings: config.settings)
+    } catch {
+      printError("\(error)")
+      throw ExitCode(1)
+    }
+    let now = Date()
+    let key = "send-test/\(Int(now.timeIntervalSince1970))"
+    let addressees = to.map {
+      [OutgoingMessage.Addressee(unitID: "", unitName: "", role: "test", name: "Người nhận thử nghiệm", address: $0)]
+    }
+    let text = """
+      Đây là thư thử nghiệm của hệ thống nhắc việc tự động nhacviec, gửi qua kênh \(channel) lúc \(deployment.zone.vietnamese(now)).
+      Nếu các chữ sau hiển thị đúng, kênh gửi hoạt động tốt: Tiếng Việt có dấu — Quảng Ngãi, Sở Khoa học và Công nghệ, Ủy ban nhân dân.
+      """
+    let message = OutgoingMessage(
+      key: key, channel: channel, ruleID: "send-test", unitID: "", period: "", step: "test", reason: "test",
+      template: "reminder", scheduledAt: now, to: addressees ?? [],
+      subject: "[nhacviec] Thư thử nghiệm — kênh \(channel)",
+      text: text, html: "<p>\(TemplateText.escapeHTML(text).replacingOccurrences(of: "\n", with: "<br>"))</p>",
+      payload: #"{"version":1,"key":"\#(key)","reason":"test","subject":"[nhacviec] Thư thử nghiệm"}"#)
+    switch await handler.deliver(message) {
+    case .sent(let receipt):
+      print("sent: \(receipt)")
+    case .transient(let reason, let retryAfter):
+      print("failed (transient\(retryAfter.map { ", retry after \(Int($0)) s" } ?? "")): \(reason)")
+      throw ExitCode(1)
+    case .permanent(let reason):
+      print("failed (permanent): \(reason)")
+      throw ExitCode(1)
+    }
+  }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import NhacviecCore
+import NhacviecDelivery
+import Testing
+
+@Suite("SHA-256 and HMAC")
+struct DigestTests {
+  @Test("FIPS 180-4 test vectors")
+  func sha256() {
+    #expect(SHA256.hex(SHA256.hash([])) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    #expect(
+      SHA256.hex(SHA256.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    let long = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
+    #expect(SHA256.hex(SHA256.hash(long)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    let million = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
+    #expect(SHA256.hex(SHA256.hash(million)) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+  }
+
+  @Test("RFC 4231 HMAC-SHA256 test cases 1, 2 and 6")
+  func hmac() {
+    #expect(
+      SHA256.hex(SHA256.hmac(key: [UInt8](repeating: 0x0b, count: 20), message: Array("Hi There".utf8)))
+        == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
+    #expect(
+      SHA256.hex(SHA256.hmac(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8)))
+        == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    #expect(
+      SHA256.hex(
+        SHA256.hmac(
+          key: [UInt8](repeating: 0xaa, count: 131),
+          message: Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8)))
+        == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+  }
+}
+
+/// Decodes what `EmailMessage` writes, independently of it: unfolds headers and decodes RFC 2047
+/// words, so a test can compare what a mail reader would show.
+enum MailReader {
+  static func headers(_ raw: String) -> [(String, String)] {
+    let head = raw.components(separatedBy: "\r\n\r\n")[0]
+    var result: [(String, String)] = []
+    for line in head.components(separatedBy: "\r\n") {
+      if line.hasPrefix(" ") || line.hasPrefix("\t"), let last = result.popLast() {
+        result.append((last.0, last.1 + line))
+      } else if let colon = line.firstIndex(of: ":") {
+        result.append(
+          (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
+      }
+    }
+    return result
+  }
+
+  static func decodeWords(_ value: String) -> String {
+    var output = ""
+    var pendingBytes: [UInt8] = []
+    for token in value.split(separator: " ", omittingEmptySubsequences: true) {
+      if token.hasPrefix("=?UTF-8?B?"), token.hasSuffix("?=") {
+        let base64 = token.dropFirst(10).dropLast(2)
+        pendingBytes += Data(base64Encoded: String(base64)).map { Array($0) } ?? []
+      } else {
+        if !pendingBytes.isEmpty {
+          output += String(decoding: pendingBytes, as: UTF8.self)
+          pendingBytes = []
+        }
+        output += (output.isEmpty ? "" : " ") + token
+      }
+    }
+    if !pendingBytes.isEmpty { output += (output.isEmpty ? "" : " ") + String(decoding: pendingBytes, as: UTF8.self) }
+    return output
+  }
+
+  static func header(_ raw: String, _ name: String) -> String? {
+    headers(raw).first { $0.0.lowercased() == name.lowercased() }.map { decodeWords($0.1) }
+  }
+}
+
+@Suite("Email messages")
+struct EmailMessageTests {
+  func message(subject: String, name: String) -> String {
+    var email = EmailMessage(
+      from: .init(name: "Hệ thống nhắc việc", address: "nhacviec@skhcn.quangngai.example"),
+      to: [.init(name: name, address: "iso@51-stp.quangngai.example")], subject: subject,
+      text: "Kính gửi: Sở Tư pháp\nHạn trước ngày 15/11/2026.", html: "<p>Sở Tư pháp</p>",
+      messageID: EmailMessage.messageID(
+        key: "iso-annual-report/51-STP/2026/remind-7d", channel: "email", domain: "x.example"),
+      date: Zone.vietnam.parseInstant("2026-11-09T08:00:00+07:00")!)
+    email.replyTo = .init(name: nil, address: "vanphong@skhcn.quangngai.example")
+    return String(decoding: email.rendered(zone: .vietnam), as: UTF8.self)
+  }
+
+  @Test("a Vietnamese subject and display name decode exactly, and lines stay short")
+  func encoding() {
+    let subject =
+      "[Nhắc việc] Báo cáo tình hình, kết quả áp dụng, duy trì, cải tiến HTQLCL theo TCVN ISO 9001:2015 năm 2026 — hạn trước ngày 15/11/2026"
+    let raw = message(subject: subject, name: "Đầu mối ISO, Sở Tư pháp")
+    #expect(MailReader.header(raw, "Subject") == subject)
+    #expect(MailReader.header(raw, "To") == "Đầu mối ISO, Sở Tư pháp <iso@51-stp.quangngai.example>")
+    #expect(MailReader.header(raw, "Date") == "Mon, 9 Nov 2026 08:00:00 +0700")
+    #expect(MailReader.header(raw, "Auto-Submitted") == "auto-generated")
+    #expect(MailReader.header(raw, "Reply-To") == "<vanphong@skhcn.quangngai.example>")
+    #expect(raw.components(separatedBy: "\r\n").allSatisfy { $0.utf8.count <= 78 })
+    #expect(raw.utf8.allSatisfy { $0 < 0x80 }, "the message is 7-bit clean")
+  }
+
+  @Test("CR and LF in data never start a header")
+  func injection() {
+    let raw = message(subject: "Xin chào\r\nBcc: victim@evil.example", name: "Sở X\r\nBcc: victim@evil.example")
+    let names = MailReader.headers(raw).map { $0.0.lowercased() }
+    #expect(!names.contains("bcc"))
+    #expect(names.filter { $0 == "subject" }.count == 1)
+  }
+
+  @Test("the Message-ID is derived from the notice key and channel")
+  func messageID() {
+    let a = EmailMessage.messageID(key: "k/1", channel: "email", domain: "d.example")
+    #expect(a == EmailMessage.messageID(key: "k/1", channel: "email", domain: "d.example"))
+    #expect(a != EmailMessage.messageID(key: "k/2", channel: "email", domain: "d.example"))
+    #expect(a.hasPrefix("<") && a.hasSuffix(".nhacviec@d.example>"))
+  }
+}
+
+@Suite("Retry policy")
+struct RetryPolicyTests {
+  let policy = RetryPolicy(
+    firstDelay: 60, multiplier: 2, maximumDelay: 3600, maximumAttempts: 5, maximumAge: 86_400, jitter: 0.2)
+  let scheduled = Date(timeIntervalSince1970: 1_800_000_000)
+
+  @Test("delays grow exponentially, spread by jitter, capped")
+  func backoff() {
+    let now = scheduled
+    #expect(
+      policy.afterTransientFailure(attempts: 1, scheduledAt: scheduled, now: now, retryAfter: nil, random: 0.5)
+        == .retry(at: now + 60))
+    #expect(
+      policy.afterTransientFailure(attempts: 3, scheduledAt: scheduled, now: now, retryAfter: nil, random: 0.5)
+        == .retry(at: now + 240))
+    #expect(
+      policy.afterTransientFailure(attempts: 1, scheduledAt: scheduled, now: now, retryAfter: nil, random: 0)
+        == .retry(at: now + 48))
+    #expect(
+      policy.afterTransientFailure(attempts: 1, scheduledAt: scheduled, now: now, retryAfter: nil, random: 0.999_999)
+        .retryDelay(from: now)! < 72.001)
+    let capped = RetryPolicy(firstDelay: 60, maximumDelay: 300, maximumAttempts: 50, maximumAge: 86_400 * 30, jitter: 0)
+    #expect(
+      capped.afterTransientFailure(attempts: 20, scheduledAt: scheduled, now: now, retryAfter: nil, random: 0.5)
+        == .retry(at: now + 300))
+  }
+
+  @Test("Retry-After is honoured when it asks for longer")
+  func retryAfter() {
+    #expect(
+      policy.afterTransientFailure(attempts: 1, scheduledAt: scheduled, now: scheduled, retryAfter: 600, random: 0.5)
+        == .retry(at: scheduled + 600))
+    #expect(
+      policy.afterTransientFailure(attempts: 1, scheduledAt: scheduled, now: scheduled, retryAfter: 1, random: 0.5)
+        == .retry(at: scheduled + 60))
+  }
+
+  @Test("attempts and age are bounded")
+  func bounds() {
+    guard
+      case .dead = policy.afterTransientFailure(
+        attempts: 5, scheduledAt: scheduled, now: scheduled, retryAfter: nil, random: 0.5)
+    else {
+      Issue.record("the fifth failure should be final")
+      return
+    }
+    guard
+      case .dead = policy.afterTransientFailure(
+        attempts: 2, scheduledAt: scheduled, now: scheduled + 86_300, retryAfter: nil, random: 0.5)
+    else {
+      Issue.record("a notice a day old should not be retried")
+      return
+    }
+  }
+}
+
+extension RetryPolicy.Decision {
+  func retryDelay(from now: Date) -> TimeInterval? {
+    if case .retry(let at) = self { return at.timeIntervalSince(now) }
+    return nil
+  }
+}
