@@ -64,14 +64,16 @@ let package = Package(
       dependencies: ["NhacviecCore", "NhacviecConfig"],
       swiftSettings: strictSettings
     ),
+    // Real servers (Tests/Servers) and helpers shared by the test targets.
+    .target(name: "TestSupport", path: "Tests/Support", swiftSettings: strictSettings),
     .testTarget(
       name: "NhacviecDeliveryTests",
-      dependencies: ["NhacviecCore", "NhacviecConfig", "NhacviecStore", "NhacviecDelivery"],
+      dependencies: ["NhacviecCore", "NhacviecConfig", "NhacviecStore", "NhacviecDelivery", "TestSupport"],
       swiftSettings: strictSettings
     ),
     .testTarget(
       name: "CommandLineTests",
-      dependencies: ["nhacviec"],
+      dependencies: ["nhacviec", "TestSupport"],
       exclude: ["Fixtures"],
       swiftSettings: strictSettings
     ),

@@ -1,8 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
 
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-  .deletingLastPathComponent()
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
 /// The built `nhacviec` beside the test bundle, run as a real process.
@@ -118,7 +117,7 @@ struct CheckCommandTests {
     try """
     directory: [{ file: units.csv }]
     rules: rules
-    channels: { email: { type: file } }
+    channels: { email: { type: file, path: outbox } }
     """.write(to: folder.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
     let run = try Run(["check", "--config", "config.yaml", "--now", "2026-10-01"], in: folder)
     #expect(run.status == 0)
@@ -285,5 +284,67 @@ struct SimulateCommandTests {
     let run = try Run(["simulate", "--from", "2026-09-01", "--to", "2026-09-02", "--facts", folder.path])
     #expect(run.status == 1)
     #expect(run.stderr.contains(":2:1: fact for unknown unit 51-XYZ"))
+  }
+}
+
+@Suite("nhacviec send-test")
+struct SendTestCommandTests {
+  func configuration(channels: String) throws -> URL {
+    let folder = try temporaryFolder("send-test")
+    try FileManager.default.createDirectory(
+      at: folder.appendingPathComponent("rules"), withIntermediateDirectories: true)
+    try "id,name,kind,parent_id\nP,Tỉnh,province,\n".write(
+      to: folder.appendingPathComponent("units.csv"), atomically: true, encoding: .utf8)
+    try """
+    - id: r
+      kind: deadline
+      title: T
+      basis: B
+      applies_to: { kinds: [dept] }
+      period: yearly
+      due: { date: "11-15", convention: before }
+      channels: [email]
+    """.write(to: folder.appendingPathComponent("rules/r.yaml"), atomically: true, encoding: .utf8)
+    try "directory: [{ file: units.csv }]\nrules: rules\nchannels:\n\(channels)\n".write(
+      to: folder.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+    return folder
+  }
+
+  @Test("sends one Vietnamese message through a real SMTP server and prints its answer")
+  func smtp() throws {
+    let maildir = try temporaryFolder("mail")
+    let server = try TestServer("smtp_server.py", ["--maildir", maildir.path])
+    defer { server.stop() }
+    let folder = try configuration(
+      channels:
+        "  email: { type: smtp, url: \"smtp://127.0.0.1:\(server.port)\", from: \"nhacviec@a.example\", tls: none }")
+    let run = try Run(
+      ["send-test", "--config", "config.yaml", "--channel", "email", "--to", "iso@b.example"], in: folder)
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout == "sent: 250 accepted by smtp://127.0.0.1:\(server.port)\n")
+    let stored = try FileManager.default.contentsOfDirectory(atPath: maildir.path).filter { $0.hasSuffix(".eml") }
+    #expect(stored.count == 1)
+  }
+
+  @Test("a failure says why and exits 1")
+  func refused() throws {
+    let folder = try configuration(
+      channels:
+        "  email: { type: smtp, url: \"smtp://127.0.0.1:\(closedPort())\", from: \"nhacviec@a.example\", tls: none }")
+    let run = try Run(
+      ["send-test", "--config", "config.yaml", "--channel", "email", "--to", "iso@b.example"], in: folder)
+    #expect(run.status == 1)
+    #expect(run.stdout.hasPrefix("failed (transient): "))
+  }
+
+  @Test("check reports a channel whose secret cannot be read")
+  func missingSecret() throws {
+    let folder = try configuration(
+      channels: """
+          email: { type: smtp, url: "smtp://mail.example:587", from: "a@b.example", username: u, password_file: /nonexistent/pw }
+        """)
+    let run = try Run(["check", "--config", "config.yaml"], in: folder)
+    #expect(run.status == 1)
+    #expect(run.stderr.contains("config.yaml:4:10: channel email: cannot read password_file /nonexistent/pw"))
   }
 }

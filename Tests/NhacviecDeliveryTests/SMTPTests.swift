@@ -1,0 +1,220 @@
+import Foundation
+import NhacviecCore
+import NhacviecDelivery
+import NhacviecStore
+import TestSupport
+import Testing
+
+/// Email against a real SMTP server (Debian's python3-aiosmtpd).
+@Suite("SMTP channel against aiosmtpd", .serialized)
+struct SMTPTests {
+  let client = CurlClient()
+
+  func channel(_ settings: [String: String]) throws -> any NoticeChannel {
+    try ChannelFactory(client: client, zone: .vietnam).make(name: "email", type: "smtp", settings: settings)
+  }
+
+  /// A running aiosmtpd and the folder where it stores what it accepts.
+  struct SMTPServer {
+    let process: TestServer
+    let maildir: URL
+    var port: Int { process.port }
+    func stop() { process.stop() }
+
+    /// The messages stored, with their envelopes, in arrival order.
+    func received() throws -> [(raw: String, envelope: [String: Any])] {
+      let names = ((try? FileManager.default.contentsOfDirectory(atPath: maildir.path)) ?? [])
+        .filter { $0.hasSuffix(".eml") }.sorted()
+      return try names.map { name in
+        let raw = try String(contentsOf: maildir.appendingPathComponent(name), encoding: .utf8)
+        let json = maildir.appendingPathComponent(name.replacingOccurrences(of: ".eml", with: ".json"))
+        let envelope = try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any] ?? [:]
+        return (raw, envelope)
+      }
+    }
+  }
+
+  func server(_ extra: [String]) throws -> SMTPServer {
+    let maildir = try temporaryFolder("mail")
+    return SMTPServer(process: try TestServer("smtp_server.py", ["--maildir", maildir.path] + extra), maildir: maildir)
+  }
+
+  let vietnamese = OutgoingMessage(
+    key: "iso-annual-report/51-STP/2026/remind-7d", channel: "email", ruleID: "iso-annual-report", unitID: "51-STP",
+    period: "2026", step: "remind-7d", reason: "next-reminder", template: "reminder",
+    scheduledAt: Zone.vietnam.parseInstant("2026-11-09T08:00:00+07:00")!,
+    to: [
+      .init(
+        unitID: "51-STP", unitName: "Sở Tư pháp", role: "iso-focal", name: "Đầu mối ISO, Sở Tư pháp",
+        address: "iso@51-stp.quangngai.example")
+    ],
+    subject:
+      "[Nhắc việc] Báo cáo tình hình, kết quả áp dụng HTQLCL theo TCVN ISO 9001:2015 năm 2026 — hạn trước ngày 15/11/2026",
+    text:
+      "Kính gửi: Đầu mối ISO, Sở Tư pháp\n\nHệ thống nhắc việc tự động xin nhắc: còn 6 ngày.\nỦy ban nhân dân tỉnh Quảng Ngãi.",
+    html: "<p>Kính gửi: <strong>Sở Tư pháp</strong></p>", payload: "{}")
+
+  @Test("plain SMTP: a Vietnamese subject, display name and body decode exactly on arrival")
+  func plain() async throws {
+    let server = try server([])
+    defer { server.stop() }
+    let email = try channel([
+      "url": "smtp://127.0.0.1:\(server.port)", "from": "Hệ thống nhắc việc <nhacviec@skhcn.quangngai.example>",
+      "tls": "none",
+    ])
+    let outcome = await email.deliver(vietnamese)
+    #expect(outcome == .sent(receipt: "250 accepted by smtp://127.0.0.1:\(server.port)"))
+    let mail = try server.received()
+    try #require(mail.count == 1)
+    let raw = mail[0].raw
+    #expect(MailReader.header(raw, "Subject") == vietnamese.subject)
+    #expect(MailReader.header(raw, "From") == "Hệ thống nhắc việc <nhacviec@skhcn.quangngai.example>")
+    #expect(MailReader.header(raw, "To") == "Đầu mối ISO, Sở Tư pháp <iso@51-stp.quangngai.example>")
+    #expect(MailReader.header(raw, "Message-ID")?.hasSuffix(".nhacviec@skhcn.quangngai.example>") == true)
+    #expect(MailReader.header(raw, "Auto-Submitted") == "auto-generated")
+    #expect(MailReader.bodies(raw) == [vietnamese.text, vietnamese.html])
+    #expect(mail[0].envelope["rcpt_tos"] as? [String] == ["iso@51-stp.quangngai.example"])
+    #expect(mail[0].envelope["mail_from"] as? String == "nhacviec@skhcn.quangngai.example")
+  }
+
+  @Test("STARTTLS with a test CA, and AUTH with a password from a file")
+  func startTLSAndAuth() async throws {
+    let server = try server([
+      "--tls-cert", TestCA.cert, "--tls-key", TestCA.key, "--require-tls", "--auth", "nhacviec:mật-khẩu-1",
+    ])
+    defer { server.stop() }
+    let email = try channel([
+      "url": "smtp://localhost:\(server.port)", "from": "nhacviec@skhcn.quangngai.example", "ca_file": TestCA.ca,
+      "username": "nhacviec", "password_file": try secretFile("mật-khẩu-1"),
+    ])
+    #expect(await email.deliver(vietnamese) == .sent(receipt: "250 accepted by smtp://localhost:\(server.port)"))
+    let mail = try server.received()
+    #expect(mail.first?.envelope["tls"] as? Bool == true)
+    #expect(mail.first?.envelope["auth_user"] as? String == "nhacviec")
+    #expect(MailReader.header(mail.first?.raw ?? "", "Subject") == vietnamese.subject)
+  }
+
+  @Test("a wrong password is permanent, and the password appears in no error")
+  func wrongPassword() async throws {
+    let server = try server(["--tls-cert", TestCA.cert, "--tls-key", TestCA.key, "--auth", "nhacviec:right-password"])
+    defer { server.stop() }
+    let email = try channel([
+      "url": "smtp://localhost:\(server.port)", "from": "nhacviec@skhcn.quangngai.example", "ca_file": TestCA.ca,
+      "username": "nhacviec", "password_file": try secretFile("wrong-password"),
+    ])
+    let outcome = await email.deliver(vietnamese)
+    guard case .permanent(let reason) = outcome else {
+      Issue.record("expected a permanent failure, got \(outcome)")
+      return
+    }
+    #expect(!reason.contains("wrong-password"))
+    #expect(try server.received().isEmpty)
+  }
+
+  @Test("credentials are never sent in clear")
+  func noCredentialsInClear() async throws {
+    // Refused by configuration...
+    #expect(throws: ChannelConfigurationError.self) {
+      try channel([
+        "url": "smtp://127.0.0.1:25", "from": "a@b.example", "username": "u", "password_file": try secretFile("p"),
+        "tls": "opportunistic",
+      ])
+    }
+    // ...and at run time: a server without STARTTLS gets no AUTH, and nothing is sent.
+    let server = try server(["--auth", "u:secret-word"])
+    defer { server.stop() }
+    let email = try channel([
+      "url": "smtp://127.0.0.1:\(server.port)", "from": "a@b.example", "username": "u",
+      "password_file": try secretFile("secret-word"),
+    ])
+    let outcome = await email.deliver(vietnamese)
+    guard case .permanent = outcome else {
+      Issue.record("expected a permanent failure, got \(outcome)")
+      return
+    }
+    #expect(try server.received().isEmpty)
+  }
+
+  @Test("smtps:// (TLS from the first byte)")
+  func implicitTLS() async throws {
+    let server = try server(["--tls-cert", TestCA.cert, "--tls-key", TestCA.key, "--implicit-tls"])
+    defer { server.stop() }
+    let email = try channel(["url": "smtps://localhost:\(server.port)", "from": "a@b.example", "ca_file": TestCA.ca])
+    guard case .sent = await email.deliver(vietnamese) else {
+      Issue.record("not sent over smtps")
+      return
+    }
+    #expect(try server.received().first?.envelope["tls"] as? Bool == true)
+  }
+
+  @Test("a unit name with CR/LF does not inject a header or a recipient")
+  func injection() async throws {
+    let server = try server([])
+    defer { server.stop() }
+    let email = try channel(["url": "smtp://127.0.0.1:\(server.port)", "from": "a@b.example", "tls": "none"])
+    let hostile = OutgoingMessage(
+      key: "k", channel: "email", ruleID: "r", unitID: "u", period: "2026", step: "s", reason: "r",
+      template: "reminder",
+      scheduledAt: Date(),
+      to: [
+        .init(
+          unitID: "u", unitName: "X", role: "head", name: "Sở X\r\nBcc: victim@evil.example", address: "iso@u.example")
+      ],
+      subject: "Chào\r\nBcc: victim@evil.example\r\n\r\nbody", text: "t", html: "h", payload: "{}")
+    guard case .sent = await email.deliver(hostile) else {
+      Issue.record("not sent")
+      return
+    }
+    let mail = try server.received()
+    #expect(!MailReader.headers(mail[0].raw).contains { $0.0.lowercased() == "bcc" })
+    #expect(mail[0].envelope["rcpt_tos"] as? [String] == ["iso@u.example"])
+  }
+
+  @Test("a 4xx reply is retried and a 5xx reply goes dead, through the journal")
+  func retries() async throws {
+    let server = try server([])
+    defer { server.stop() }
+    let email = try channel(["url": "smtp://127.0.0.1:\(server.port)", "from": "a@b.example", "tls": "none"])
+    let store = try Store()
+    let t0 = Date()
+    func to(_ address: String, _ key: String) -> OutgoingMessage {
+      OutgoingMessage(
+        key: key, channel: "email", ruleID: "r", unitID: "u", period: "2026", step: "s", reason: "r",
+        template: "reminder",
+        scheduledAt: t0, to: [.init(unitID: "u", unitName: "U", role: "head", name: nil, address: address)],
+        subject: "s", text: "t", html: "h", payload: "{}")
+    }
+    try store.journal([to("once4xx-a@u.example", "later"), to("fail5xx-b@u.example", "never")], now: t0)
+    let deliverer = Deliverer(
+      store: store, channels: ["email": email], policy: RetryPolicy(firstDelay: 60, jitter: 0), random: { 0.5 })
+    let first = try await deliverer.deliverDue(now: t0)
+    #expect(first == .init(sent: 0, retrying: 1, dead: 1))
+    let later = try #require(try store.entry(key: "later", channel: "email"))
+    #expect(later.state == .failed)
+    #expect(later.lastError?.contains("451") == true)
+    #expect(try store.entry(key: "never", channel: "email")?.state == .dead)
+    #expect(try store.entry(key: "never", channel: "email")?.lastError?.contains("550") == true)
+    let second = try await deliverer.deliverDue(now: t0 + 60)
+    #expect(second.sent == 1)
+    #expect(try server.received().count == 1)
+  }
+
+  @Test("a refused connection is transient")
+  func refused() async throws {
+    let email = try channel(["url": "smtp://127.0.0.1:\(closedPort())", "from": "a@b.example", "tls": "none"])
+    guard case .transient = await email.deliver(vietnamese) else {
+      Issue.record("a refused connection should be retried")
+      return
+    }
+  }
+}
+
+extension MailReader {
+  /// The decoded bodies of a multipart/alternative message, in order.
+  static func bodies(_ raw: String) -> [String] {
+    raw.components(separatedBy: "Content-Transfer-Encoding: base64\r\n\r\n").dropFirst().map { part in
+      let base64 = part.components(separatedBy: "\r\n--")[0].replacingOccurrences(of: "\r\n", with: "")
+      return String(decoding: Data(base64Encoded: base64) ?? Data(), as: UTF8.self)
+    }
+  }
+}

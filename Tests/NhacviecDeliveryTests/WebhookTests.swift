@@ -1,0 +1,172 @@
+import Foundation
+import NhacviecCore
+import NhacviecDelivery
+import NhacviecStore
+import TestSupport
+import Testing
+
+/// Webhooks against a real HTTP server (Tests/Servers/http_server.py).
+@Suite("Webhook channel against a real HTTP server", .serialized)
+struct WebhookTests {
+  let client = CurlClient()
+  let server: TestServer
+  let log: URL
+
+  init() throws {
+    log = try temporaryFolder("http").appendingPathComponent("requests.jsonl")
+    server = try TestServer("http_server.py", ["--log", log.path])
+  }
+
+  func channel(
+    _ path: String, _ extra: [String: String] = [:], clock: @escaping @Sendable () -> Date = { Date() }
+  ) throws
+    -> any NoticeChannel
+  {
+    try ChannelFactory(client: client, zone: .vietnam, clock: clock).make(
+      name: "hook", type: "webhook", settings: ["url": "http://127.0.0.1:\(server.port)\(path)"].merging(extra) { $1 })
+  }
+
+  /// The POSTs the server logged for one hook name, oldest first.
+  func requests(_ name: String) throws -> [[String: Any]] {
+    let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").compactMap { line in
+      try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+    }.filter { ($0["method"] as? String) == "POST" && (($0["path"] as? String)?.hasPrefix("/hook/\(name)") ?? false) }
+  }
+
+  func hookMessage(_ key: String = "iso-annual-report/51-STP/2026/escalate-3wd") -> OutgoingMessage {
+    OutgoingMessage(
+      key: key, channel: "hook", ruleID: "iso-annual-report", unitID: "51-STP", period: "2026", step: "escalate-3wd",
+      reason: "escalation", template: "escalation", scheduledAt: Date(), to: [],
+      subject: "[Báo cáo quá hạn] Sở Tư pháp",
+      text: "Sở Tư pháp chưa hoàn thành báo cáo.", html: "<p>x</p>",
+      payload: #"{"key":"iso-annual-report/51-STP/2026/escalate-3wd","text":"Sở Tư pháp chưa hoàn thành","version":1}"#)
+  }
+
+  @Test("200: the versioned payload arrives with its Idempotency-Key and a signature that verifies")
+  func delivered() async throws {
+    let secret = "bí-mật-webhook-42"
+    let hook = try channel(
+      "/hook/ok",
+      [
+        "secret_file": try secretFile(secret), "bearer_token_file": try secretFile("token-xyz"),
+        "header.X-Deployment": "quangngai",
+      ])
+    let message = hookMessage()
+    #expect(await hook.deliver(message) == .sent(receipt: "HTTP 200"))
+    let request = try #require(try requests("ok").first)
+    let headers = try #require(request["headers"] as? [String: String])
+    let body = try #require(request["body"] as? String)
+    #expect(body == message.payload)
+    #expect(headers["idempotency-key"] == message.key)
+    #expect(headers["content-type"] == "application/json; charset=utf-8")
+    #expect(headers["authorization"] == "Bearer token-xyz")
+    #expect(headers["x-deployment"] == "quangngai")
+    // The receiver's check: HMAC-SHA256 over "<t>.<body>" with the shared secret.
+    let signature = try #require(headers["x-nhacviec-signature"])
+    let parts = Dictionary(
+      uniqueKeysWithValues: signature.split(separator: ",").map { part in
+        let pair = part.split(separator: "=", maxSplits: 1)
+        return (String(pair[0]), String(pair[1]))
+      })
+    let timestamp = try #require(parts["t"])
+    let expected = SHA256.hex(SHA256.hmac(key: Array(secret.utf8), message: Array("\(timestamp).\(body)".utf8)))
+    #expect(parts["v1"] == expected)
+    #expect(
+      parts["v1"] != SHA256.hex(SHA256.hmac(key: Array("another".utf8), message: Array("\(timestamp).\(body)".utf8))))
+  }
+
+  @Test("500 then 200: retried through the journal, the same key both times")
+  func retriedThenSent() async throws {
+    let hook = try channel("/hook/flaky?statuses=500,200")
+    let store = try Store()
+    let t0 = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded())
+    try store.journal([hookMessage("flaky/1")], now: t0)
+    let deliverer = Deliverer(
+      store: store, channels: ["hook": hook], policy: RetryPolicy(firstDelay: 30, jitter: 0), random: { 0.5 })
+    #expect(try await deliverer.deliverDue(now: t0) == .init(retrying: 1))
+    let failed = try #require(try store.entry(key: "flaky/1", channel: "hook"))
+    #expect(failed.lastError?.hasPrefix("HTTP 500") == true)
+    #expect(failed.nextAttemptAt == t0 + 30)
+    #expect(try await deliverer.deliverDue(now: t0 + 30) == .init(sent: 1))
+    let keys = try requests("flaky").compactMap { ($0["headers"] as? [String: String])?["idempotency-key"] }
+    #expect(keys == ["flaky/1", "flaky/1"])
+  }
+
+  @Test("429 with Retry-After: the next attempt waits as long as the receiver asked")
+  func retryAfter() async throws {
+    let hook = try channel("/hook/busy?statuses=429&retry_after=120")
+    let outcome = await hook.deliver(hookMessage())
+    #expect(outcome.retryAfterSeconds == 120)
+    let store = try Store()
+    let t0 = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded())
+    try store.journal([hookMessage("busy/1")], now: t0)
+    _ = try await Deliverer(store: store, channels: ["hook": hook], policy: RetryPolicy(firstDelay: 5, jitter: 0))
+      .deliverDue(now: t0)
+    #expect(try store.entry(key: "busy/1", channel: "hook")?.nextAttemptAt == t0 + 120)
+  }
+
+  @Test("400 is dead at once")
+  func badRequest() async throws {
+    let hook = try channel("/hook/bad?statuses=400")
+    let store = try Store()
+    try store.journal([hookMessage("bad/1")], now: Date())
+    #expect(try await Deliverer(store: store, channels: ["hook": hook]).deliverDue(now: Date()) == .init(dead: 1))
+    #expect(try store.entry(key: "bad/1", channel: "hook")?.lastError?.hasPrefix("HTTP 400") == true)
+  }
+
+  @Test("a receiver slower than the time limit is a transient failure")
+  func slow() async throws {
+    let hook = try channel("/hook/slow?delay=5", ["timeout": "300ms"])
+    let outcome = await hook.deliver(hookMessage())
+    guard case .transient(let reason, _) = outcome else {
+      Issue.record("a time-out should be retried, got \(outcome)")
+      return
+    }
+    #expect(reason.lowercased().contains("timeout") || reason.lowercased().contains("timed out"))
+  }
+
+  @Test("a refused connection is transient")
+  func refused() async throws {
+    let hook = try ChannelFactory(client: client, zone: .vietnam).make(
+      name: "hook", type: "webhook", settings: ["url": "http://127.0.0.1:\(closedPort())/hook/x"])
+    guard case .transient = await hook.deliver(hookMessage()) else {
+      Issue.record("a refused connection should be retried")
+      return
+    }
+  }
+
+  @Test("a chat service gets a templated body")
+  func template() async throws {
+    let hook = try channel("/hook/chat", ["body_template": #"{"text": {{subject.json}}}"#])
+    _ = await hook.deliver(hookMessage())
+    let body = try #require(try requests("chat").first?["body"] as? String)
+    #expect(body == #"{"text": "[Báo cáo quá hạn] Sở Tư pháp"}"#)
+  }
+
+  @Test("hundreds of transfers run at once, not one at a time")
+  func concurrent() async throws {
+    let hook = try channel("/hook/parallel?delay=0.5")
+    let count = 100
+    let outcomes = await withTaskGroup(of: DeliveryOutcome.self) { group in
+      for i in 0..<count { group.addTask { await hook.deliver(self.hookMessage("parallel/\(i)")) } }
+      var all: [DeliveryOutcome] = []
+      for await outcome in group { all.append(outcome) }
+      return all
+    }
+    #expect(outcomes.allSatisfy { $0 == .sent(receipt: "HTTP 200") })
+    // Each answer takes half a second. Had the transfers run one at a time, no request would
+    // arrive before the previous answer; run at once, many arrive within the first answer's time.
+    let arrivals = try requests("parallel").compactMap { $0["t"] as? Double }.sorted()
+    #expect(arrivals.count == count)
+    let first = try #require(arrivals.first)
+    #expect(arrivals.filter { $0 < first + 0.4 }.count >= 8)
+  }
+}
+
+extension DeliveryOutcome {
+  var retryAfterSeconds: TimeInterval? {
+    if case .transient(_, let after) = self { return after }
+    return nil
+  }
+}
