@@ -58,6 +58,12 @@ let package = Package(
       path: "bench/PlanBenchmark",
       swiftSettings: strictSettings
     ),
+    .executableTarget(
+      name: "nhacviec-bench-delivery",
+      dependencies: ["NhacviecCore", "NhacviecStore", "NhacviecDelivery"],
+      path: "bench/DeliveryBenchmark",
+      swiftSettings: strictSettings
+    ),
     .testTarget(name: "NhacviecCoreTests", dependencies: ["NhacviecCore"], swiftSettings: strictSettings),
     .testTarget(
       name: "NhacviecConfigTests",

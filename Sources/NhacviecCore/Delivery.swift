@@ -10,6 +10,12 @@ public struct OutgoingMessage: Sendable, Hashable, Codable {
     public let name: String?
     public let address: String
 
+    enum CodingKeys: String, CodingKey {
+      case role, name, address
+      case unitID = "unit_id"
+      case unitName = "unit_name"
+    }
+
     public init(unitID: String, unitName: String, role: String, name: String?, address: String) {
       self.unitID = unitID
       self.unitName = unitName
