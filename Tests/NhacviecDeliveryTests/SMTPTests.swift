@@ -199,6 +199,17 @@ struct SMTPTests {
     #expect(try server.received().count == 1)
   }
 
+  @Test("one connection carries several messages")
+  func reuse() async throws {
+    let server = try server([])
+    defer { server.stop() }
+    let email = try channel(["url": "smtp://127.0.0.1:\(server.port)", "from": "a@b.example", "tls": "none"])
+    for _ in 0..<3 { _ = await email.deliver(vietnamese) }
+    let peers = try server.received().compactMap { $0.envelope["peer"] as? String }
+    #expect(peers.count == 3)
+    #expect(Set(peers).count == 1)
+  }
+
   @Test("a refused connection is transient")
   func refused() async throws {
     let email = try channel(["url": "smtp://127.0.0.1:\(closedPort())", "from": "a@b.example", "tls": "none"])
