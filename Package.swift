@@ -44,10 +44,18 @@ let package = Package(
       dependencies: ["NhacviecCore", "NhacviecStore", "CCurl", "CCurlShim"],
       swiftSettings: strictSettings
     ),
+    // The control API's request and response types. No networking.
+    .target(name: "NhacviecControl", swiftSettings: strictSettings),
+    // `nhacviec run`: the loop, the control socket, signals and systemd's notify protocol.
+    .target(
+      name: "NhacviecDaemon",
+      dependencies: ["NhacviecCore", "NhacviecConfig", "NhacviecStore", "NhacviecDelivery", "NhacviecControl"],
+      swiftSettings: strictSettings
+    ),
     .executableTarget(
       name: "nhacviec",
       dependencies: [
-        "NhacviecCore", "NhacviecConfig", "NhacviecStore", "NhacviecDelivery",
+        "NhacviecCore", "NhacviecConfig", "NhacviecStore", "NhacviecDelivery", "NhacviecControl", "NhacviecDaemon",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings

@@ -19,12 +19,40 @@ public struct Deployment: Sendable {
   public let channels: [String: ChannelConfig]
   /// Every file read, for `check`'s summary and for reload's hash.
   public let files: [String]
+  public let daemon: DaemonSettings
 
   public func engine(facts: FactBook = FactBook()) -> Engine {
     Engine(ruleset: ruleset, context: EvaluationContext(directory: directory, calendar: calendar, facts: facts))
   }
 
   public var renderer: MessageRenderer { MessageRenderer(ruleset: ruleset, zone: zone) }
+}
+
+/// Where the daemon keeps its state and socket, and who may change things through the socket.
+public struct DaemonSettings: Sendable {
+  public var socket: String
+  public var state: String
+  /// User names or numeric ids allowed to write (record facts, retry, reload), besides root and
+  /// the daemon's own user.
+  public var writers: [String] = []
+  /// Group names or numeric ids whose members may write.
+  public var writerGroups: [String] = []
+
+  /// The defaults: under systemd, its `STATE_DIRECTORY` and `RUNTIME_DIRECTORY`; installed
+  /// (configuration under /etc), /var/lib/nhacviec and /run/nhacviec; otherwise a `.nhacviec`
+  /// folder beside the configuration file, so that a checkout runs without root.
+  static func defaults(configPath: String, environment: [String: String]) -> DaemonSettings {
+    let folder = (configPath as NSString).deletingLastPathComponent
+    let installed = configPath.hasPrefix("/etc/")
+    let local = ((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent(".nhacviec")
+    let state =
+      environment["STATE_DIRECTORY"].flatMap { $0.split(separator: ":").first.map(String.init) }
+      ?? (installed ? "/var/lib/nhacviec" : local)
+    let runtime =
+      environment["RUNTIME_DIRECTORY"].flatMap { $0.split(separator: ":").first.map(String.init) }
+      ?? (installed ? "/run/nhacviec" : local)
+    return DaemonSettings(socket: (runtime as NSString).appendingPathComponent("nhacviec.sock"), state: state)
+  }
 }
 
 /// Finds the configuration: `--config FILE`, else `Rules/nhacviec.yaml` in a checkout, else
@@ -189,6 +217,19 @@ public struct DeploymentLoader {
       }
     }
 
+    // The daemon.
+    var daemon = DaemonSettings.defaults(configPath: configPath, environment: ProcessInfo.processInfo.environment)
+    if let node = fields.optional("daemon") {
+      _ = collect {
+        let d = try node.fields("daemon")
+        if let socket = d.optional("socket") { daemon.socket = resolve(try socket.string("socket")) }
+        if let state = d.optional("state") { daemon.state = resolve(try state.string("state")) }
+        daemon.writers = try d.optional("writers")?.strings("writers") ?? []
+        daemon.writerGroups = try d.optional("writer_groups")?.strings("writer_groups") ?? []
+        try d.finish()
+      }
+    }
+
     // Rules.
     var rules: [Rule] = []
     if let node = fields.optional("rules") {
@@ -214,7 +255,8 @@ public struct DeploymentLoader {
     if !errors.isEmpty || directory == nil { throw ConfigErrors(errors) }
     return Deployment(
       configPath: configPath, zone: zone, directory: directory!, calendar: calendar,
-      ruleset: Ruleset(rules: rules, channels: specs, settings: settings), channels: channels, files: files)
+      ruleset: Ruleset(rules: rules, channels: specs, settings: settings), channels: channels, files: files,
+      daemon: daemon)
   }
 
   static func time(_ node: ConfigNode) throws(ConfigError) -> TimeOfDay {

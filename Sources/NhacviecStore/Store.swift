@@ -74,6 +74,28 @@ public final class Store: Sendable {
           CREATE TABLE meta (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
           """)
     }
+    migrator.registerMigration("v2-facts") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE fact (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL CHECK (kind IN ('report', 'budget', 'extension', 'exemption')),
+            unit TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            period TEXT NOT NULL,
+            at REAL,
+            reference TEXT,
+            amount INTEGER,
+            due TEXT,
+            decided_by TEXT,
+            reason TEXT,
+            recorded_at REAL NOT NULL,
+            recorded_by_uid INTEGER,
+            source TEXT NOT NULL
+          );
+          CREATE INDEX fact_obligation ON fact (rule, period, unit);
+          """)
+    }
     return migrator
   }
 
@@ -248,6 +270,53 @@ public final class Store: Sendable {
       return try Double.fetchOne(
         db, sql: "SELECT MIN(next_attempt_at) FROM notice WHERE state = 'failed'"
       ).map { Date(timeIntervalSince1970: $0) }
+    }
+  }
+
+  // MARK: - Facts
+
+  /// Who recorded a fact and how: kept beside it for the audit.
+  public struct Provenance: Sendable, Hashable {
+    public let uid: UInt32?
+    /// `socket`, `import FILE`, …
+    public let source: String
+
+    public init(uid: UInt32?, source: String) {
+      self.uid = uid
+      self.source = source
+    }
+  }
+
+  /// Records facts; they are never rewritten or removed, so a reorganised directory or an
+  /// edited rule loses none of them.
+  public func record(_ facts: [Fact], by provenance: Provenance, now: Date) throws {
+    try writer.write { db in
+      for fact in facts {
+        try db.execute(
+          sql: """
+            INSERT INTO fact (kind, unit, rule, period, at, reference, amount, due, decided_by, reason,
+                              recorded_at, recorded_by_uid, source)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+          arguments: [
+            fact.kind.rawValue, fact.unitID, fact.ruleID, fact.period, fact.at?.timeIntervalSince1970, fact.reference,
+            fact.amount, fact.due?.description, fact.decidedBy, fact.reason, now.timeIntervalSince1970,
+            provenance.uid.map { Int64($0) }, provenance.source,
+          ])
+      }
+    }
+  }
+
+  public func facts() throws -> [Fact] {
+    try writer.read { db in
+      try Row.fetchAll(db, sql: "SELECT * FROM fact ORDER BY id").map { row in
+        Fact(
+          kind: Fact.Kind(rawValue: row["kind"]) ?? .report, unitID: row["unit"], ruleID: row["rule"],
+          period: row["period"], at: (row["at"] as Double?).map { Date(timeIntervalSince1970: $0) },
+          reference: row["reference"], amount: row["amount"],
+          due: (row["due"] as String?).flatMap { LocalDate(iso: $0) },
+          decidedBy: row["decided_by"], reason: row["reason"])
+      }
     }
   }
 

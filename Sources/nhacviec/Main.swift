@@ -13,7 +13,10 @@ struct Nhacviec: AsyncParsableCommand {
       installed, it reads /etc/nhacviec/nhacviec.yaml. --config FILE overrides both.
       """,
     version: NhacviecVersion.current,
-    subcommands: [Check.self, CalendarCommand.self, Simulate.self, SendTest.self]
+    subcommands: [
+      Run.self, Check.self, CalendarCommand.self, Simulate.self, SendTest.self, Status.self, Findings.self,
+      Upcoming.self, Notices.self, Record.self, Retry.self, Reload.self,
+    ]
   )
 }
 

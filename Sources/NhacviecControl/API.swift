@@ -1,0 +1,165 @@
+/// The control API's shapes, version 1, under `/v1/` on the Unix socket. Codable both ways so
+/// the daemon and the client commands share one definition; no networking here.
+public enum ControlAPI {
+  public struct Status: Codable, Sendable {
+    public struct Rules: Codable, Sendable {
+      public let count: Int
+      /// SHA-256 over every configuration file read: changes when anything does.
+      public let hash: String
+
+      public init(count: Int, hash: String) {
+        self.count = count
+        self.hash = hash
+      }
+    }
+
+    public struct Reload: Codable, Sendable {
+      public let at: String
+      public let ok: Bool
+      public let error: String?
+
+      public init(at: String, ok: Bool, error: String?) {
+        self.at = at
+        self.ok = ok
+        self.error = error
+      }
+    }
+
+    public let version: String
+    public let uptimeSeconds: Int
+    public let config: String
+    public let now: String
+    public let rules: Rules
+    public let lastReload: Reload
+    public let lastPass: String?
+    public let nextWakeup: String?
+    public let journal: [String: Int]
+    public let channelsFailing: [String]
+
+    public init(
+      version: String, uptimeSeconds: Int, config: String, now: String, rules: Rules, lastReload: Reload,
+      lastPass: String?, nextWakeup: String?, journal: [String: Int], channelsFailing: [String]
+    ) {
+      self.version = version
+      self.uptimeSeconds = uptimeSeconds
+      self.config = config
+      self.now = now
+      self.rules = rules
+      self.lastReload = lastReload
+      self.lastPass = lastPass
+      self.nextWakeup = nextWakeup
+      self.journal = journal
+      self.channelsFailing = channelsFailing
+    }
+
+    enum CodingKeys: String, CodingKey {
+      case version, config, now, rules, journal
+      case uptimeSeconds = "uptime_seconds"
+      case lastReload = "last_reload"
+      case lastPass = "last_pass"
+      case nextWakeup = "next_wakeup"
+      case channelsFailing = "channels_failing"
+    }
+  }
+
+  public struct Finding: Codable, Sendable {
+    public let rule: String
+    public let unit: String
+    public let unitName: String
+    public let period: String
+    public let state: String
+    public let deadline: String
+    public let satisfiedAt: String?
+    public let reference: String?
+    public let missing: [String]?
+
+    public init(
+      rule: String, unit: String, unitName: String, period: String, state: String, deadline: String,
+      satisfiedAt: String?, reference: String?, missing: [String]?
+    ) {
+      self.rule = rule
+      self.unit = unit
+      self.unitName = unitName
+      self.period = period
+      self.state = state
+      self.deadline = deadline
+      self.satisfiedAt = satisfiedAt
+      self.reference = reference
+      self.missing = missing
+    }
+
+    enum CodingKeys: String, CodingKey {
+      case rule, unit, period, state, deadline, reference, missing
+      case unitName = "unit_name"
+      case satisfiedAt = "satisfied_at"
+    }
+  }
+
+  public struct Notice: Codable, Sendable {
+    public let key: String
+    public let channel: String
+    public let at: String
+    public let reason: String
+    public let state: String?
+    public let attempts: Int?
+    public let lastError: String?
+    public let to: [String]
+    public let subject: String
+
+    public init(
+      key: String, channel: String, at: String, reason: String, state: String?, attempts: Int?, lastError: String?,
+      to: [String], subject: String
+    ) {
+      self.key = key
+      self.channel = channel
+      self.at = at
+      self.reason = reason
+      self.state = state
+      self.attempts = attempts
+      self.lastError = lastError
+      self.to = to
+      self.subject = subject
+    }
+
+    enum CodingKeys: String, CodingKey {
+      case key, channel, at, reason, state, attempts, to, subject
+      case lastError = "last_error"
+    }
+  }
+
+  /// A fact to record: the same fields as a facts file.
+  public struct FactRequest: Codable, Sendable {
+    public var kind: String
+    public var unit: String
+    public var rule: String
+    public var period: String
+    public var at: String?
+    public var reference: String?
+    public var amount: String?
+    public var due: String?
+    public var by: String?
+    public var reason: String?
+
+    public init(kind: String, unit: String, rule: String, period: String) {
+      self.kind = kind
+      self.unit = unit
+      self.rule = rule
+      self.period = period
+    }
+  }
+
+  public struct Retry: Codable, Sendable {
+    public let key: String
+    public init(key: String) { self.key = key }
+  }
+
+  public struct Message: Codable, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+  }
+
+  public struct Failure: Codable, Sendable {
+    public let error: String
+    public init(_ error: String) { self.error = error }
+  }
+}

@@ -1,0 +1,302 @@
+public import Foundation
+public import NhacviecConfig
+public import NhacviecControl
+import NhacviecCore
+import NhacviecDelivery
+import NhacviecStore
+
+/// The daemon's clock: the wall clock, or for tests a clock that starts at a chosen instant and
+/// runs at the wall clock's speed.
+public struct DaemonClock: Sendable {
+  let offset: TimeInterval
+
+  public init(startingAt start: Date? = nil) { offset = start.map { $0.timeIntervalSinceNow } ?? 0 }
+
+  public func now() -> Date { Date().addingTimeInterval(offset) }
+}
+
+/// One line per event on standard error, with the priority prefix journald reads (`<6>`).
+public enum Log {
+  public enum Priority: Int { case error = 3, warning = 4, notice = 5, info = 6 }
+
+  public static func write(_ priority: Priority, _ message: String) {
+    let line = "<\(priority.rawValue)>" + message.split(whereSeparator: \.isNewline).joined(separator: " ") + "\n"
+    FileHandle.standardError.write(Data(line.utf8))
+  }
+}
+
+/// `nhacviec run`: plans, journals, delivers, then sleeps until the next instant anything can
+/// change, waking early for a new fact, a reload or a signal.
+public final class Daemon: @unchecked Sendable {
+  public static let version = "0.1.0"
+
+  struct Snapshot {
+    let deployment: Deployment
+    let deliverer: Deliverer
+    let hash: String
+  }
+
+  let configPath: String
+  let store: Store
+  let clock: DaemonClock
+  let client = CurlClient()
+  let started: Date
+  private let lock = NSLock()
+  // Guarded by `lock`.
+  private var snapshot: Snapshot
+  private var lastReload: ControlAPI.Status.Reload
+  private var lastPass: Date?
+  private var nextWakeup: Date?
+  private var stopping = false
+  private var wakeups: [CheckedContinuation<Void, Never>] = []
+  private var pendingWake = false
+
+  public init(configPath: String, deployment: Deployment, clock: DaemonClock) throws {
+    self.configPath = configPath
+    self.clock = clock
+    started = clock.now()
+    try FileManager.default.createDirectory(atPath: deployment.daemon.state, withIntermediateDirectories: true)
+    store = try Store(path: (deployment.daemon.state as NSString).appendingPathComponent("nhacviec.sqlite"))
+    snapshot = try Daemon.snapshot(deployment, client: client, store: store, clock: clock)
+    lastReload = .init(at: deployment.zone.rfc3339(started), ok: true, error: nil)
+  }
+
+  static func snapshot(
+    _ deployment: Deployment, client: CurlClient, store: Store, clock: DaemonClock
+  ) throws
+    -> Snapshot
+  {
+    let factory = ChannelFactory(client: client, zone: deployment.zone, clock: { clock.now() })
+    var channels: [String: any NoticeChannel] = [:]
+    for (name, config) in deployment.channels {
+      channels[name] = try factory.make(name: name, type: config.spec.type, settings: config.settings)
+    }
+    var bytes: [UInt8] = []
+    for file in deployment.files {
+      bytes += Array(file.utf8) + Array(FileManager.default.contents(atPath: file) ?? Data())
+    }
+    return Snapshot(
+      deployment: deployment, deliverer: Deliverer(store: store, channels: channels),
+      hash: SHA256.hex(SHA256.hash(bytes)))
+  }
+
+  var current: Snapshot { lock.withLock { snapshot } }
+
+  // MARK: - The loop
+
+  /// Runs until `stop()`. Returns once the pass in progress has finished.
+  public func run(notify: SystemdNotifier) async {
+    let recovered = (try? store.recoverInFlight(now: clock.now())) ?? 0
+    if recovered > 0 {
+      Log.write(.notice, "recovered \(recovered) notices left in sending by a crash; sending them again")
+    }
+    notify.send("READY=1\nSTATUS=running")
+    Log.write(.info, "started: \(current.deployment.ruleset.rules.count) rules from \(configPath)")
+    while !lock.withLock({ stopping }) {
+      let next = await pass()
+      let summary = next.map { "next wake-up \(current.deployment.zone.rfc3339($0))" } ?? "nothing scheduled"
+      notify.send("STATUS=\(summary)")
+      await sleep(until: next)
+    }
+  }
+
+  /// One pass: plan from the last pass to now, journal, deliver what is due.
+  func pass() async -> Date? {
+    let snapshot = current
+    let now = clock.now()
+    do {
+      let facts = FactBook(try store.facts())
+      let engine = snapshot.deployment.engine(facts: facts)
+      let plan = engine.plan(since: try store.lastPass(), now: now)
+      let journaled = try snapshot.deliverer.journal(plan.due, renderer: snapshot.deployment.renderer, now: now)
+      try store.recordPass(at: now)
+      for notice in plan.unroutable {
+        Log.write(.warning, "notice \(notice.key) via \(notice.channel) reaches nobody: no contact in the directory")
+      }
+      let report = try await snapshot.deliverer.deliverDue(now: now, clock: { self.clock.now() })
+      if journaled + report.sent + report.retrying + report.dead > 0 {
+        Log.write(
+          .info,
+          "pass: \(journaled) planned, \(report.sent) sent, \(report.retrying) to retry, \(report.dead) dead")
+      }
+      let retry = try store.nextAttempt(now: clock.now())
+      let next = [plan.next, retry].compactMap { $0 }.min()
+      lock.withLock {
+        lastPass = now
+        nextWakeup = next
+      }
+      return next
+    } catch {
+      Log.write(.error, "pass failed: \(error); trying again in a minute")
+      return now.addingTimeInterval(60)
+    }
+  }
+
+  /// Sleeps until `instant` (at most an hour, so that a clock set backwards cannot make it
+  /// oversleep for long) or until `wake()`.
+  func sleep(until instant: Date?) async {
+    let seconds = min(3600, max(0, (instant ?? .distantFuture).timeIntervalSince(clock.now())))
+    await withTaskGroup(of: Void.self) { group in
+      group.addTask { [self] in
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+          let woken = lock.withLock { () -> Bool in
+            if pendingWake || stopping {
+              pendingWake = false
+              return true
+            }
+            wakeups.append(continuation)
+            return false
+          }
+          if woken { continuation.resume() }
+        }
+      }
+      group.addTask {
+        try? await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
+      }
+      await group.next()
+      // Whichever came first, release the other.
+      wake()
+      lock.withLock { pendingWake = false }
+      group.cancelAll()
+    }
+  }
+
+  /// Ends the current sleep: a new fact, a reload or a retry may change what is due.
+  public func wake() {
+    let waiting = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
+      let list = wakeups
+      wakeups = []
+      if list.isEmpty { pendingWake = true }
+      return list
+    }
+    for continuation in waiting { continuation.resume() }
+  }
+
+  public func stop() {
+    lock.withLock { stopping = true }
+    wake()
+  }
+
+  // MARK: - Reload
+
+  /// Re-reads and validates everything and swaps it in whole; on any error the running ruleset
+  /// stays and the error is kept for `status`.
+  @discardableResult
+  public func reload() -> ControlAPI.Status.Reload {
+    let at = current.deployment.zone.rfc3339(clock.now())
+    let result: ControlAPI.Status.Reload
+    do {
+      let deployment = try DeploymentLoader().load(configPath: configPath)
+      let fresh = try Daemon.snapshot(deployment, client: client, store: store, clock: clock)
+      lock.withLock { snapshot = fresh }
+      result = .init(at: at, ok: true, error: nil)
+      Log.write(.notice, "reloaded: \(deployment.ruleset.rules.count) rules, hash \(fresh.hash.prefix(12))")
+    } catch let error as ConfigErrors {
+      result = .init(at: at, ok: false, error: error.description)
+      Log.write(.error, "reload failed, keeping the running configuration: \(error.description)")
+    } catch {
+      result = .init(at: at, ok: false, error: "\(error)")
+      Log.write(.error, "reload failed, keeping the running configuration: \(error)")
+    }
+    lock.withLock { lastReload = result }
+    wake()
+    return result
+  }
+
+  // MARK: - What the control API shows
+
+  func status() throws -> ControlAPI.Status {
+    let snapshot = current
+    let zone = snapshot.deployment.zone
+    let now = clock.now()
+    let (reload, pass, next) = lock.withLock { (lastReload, lastPass, nextWakeup) }
+    let counts = try store.counts()
+    let failing = Set(try store.entries(state: .failed).map(\.message.channel)).sorted()
+    return ControlAPI.Status(
+      version: Daemon.version, uptimeSeconds: Int(now.timeIntervalSince(started)), config: configPath,
+      now: zone.rfc3339(now), rules: .init(count: snapshot.deployment.ruleset.rules.count, hash: snapshot.hash),
+      lastReload: reload, lastPass: pass.map(zone.rfc3339), nextWakeup: next.map(zone.rfc3339),
+      journal: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }), channelsFailing: failing)
+  }
+
+  func findings(query: [String: String]) throws -> [ControlAPI.Finding] {
+    let snapshot = current
+    let zone = snapshot.deployment.zone
+    let engine = snapshot.deployment.engine(facts: FactBook(try store.facts()))
+    let now = clock.now()
+    var findings: [Finding]
+    if let period = query["period"].flatMap(Period.init), let ruleID = query["rule"],
+      let rule = snapshot.deployment.ruleset.rule(ruleID)
+    {
+      findings = engine.findings(rule: rule, period: period, at: now)
+    } else {
+      findings = engine.findings(at: now)
+    }
+    findings = findings.filter { finding in
+      (query["state"].map { $0 == finding.state.rawValue } ?? true)
+        && (query["rule"].map { $0 == finding.ruleID } ?? true)
+        && (query["unit"].map { $0 == finding.unit.id } ?? true)
+        && (query["period"].map { $0 == finding.period.description } ?? true)
+    }
+    return findings.map { f in
+      ControlAPI.Finding(
+        rule: f.ruleID, unit: f.unit.id, unitName: f.unit.name, period: f.period.description, state: f.state.rawValue,
+        deadline: zone.rfc3339(f.deadline),
+        satisfiedAt: f.assessment.satisfiedAt.flatMap { $0 == .distantPast ? nil : zone.rfc3339($0) },
+        reference: f.assessment.reference,
+        missing: f.assessment.childrenTotal == nil ? nil : f.assessment.missingChildren.map(\.id))
+    }
+  }
+
+  func upcoming(days: Int) throws -> [ControlAPI.Notice] {
+    let snapshot = current
+    let zone = snapshot.deployment.zone
+    let engine = snapshot.deployment.engine(facts: FactBook(try store.facts()))
+    let now = clock.now()
+    let renderer = snapshot.deployment.renderer
+    return engine.simulate(from: now.addingTimeInterval(1), to: now.addingTimeInterval(Double(days) * 86_400)).map {
+      ControlAPI.Notice(
+        key: $0.key, channel: $0.channel, at: zone.rfc3339($0.at), reason: $0.reason.rawValue, state: nil,
+        attempts: nil,
+        lastError: nil, to: $0.to, subject: renderer.render($0).subject)
+    }
+  }
+
+  func notices(state: NoticeState?) throws -> [ControlAPI.Notice] {
+    let zone = current.deployment.zone
+    return try store.entries(state: state).map {
+      ControlAPI.Notice(
+        key: $0.message.key, channel: $0.message.channel, at: zone.rfc3339($0.message.scheduledAt),
+        reason: $0.message.reason, state: $0.state.rawValue, attempts: $0.attempts, lastError: $0.lastError,
+        to: $0.message.to.map(\.address), subject: $0.message.subject)
+    }
+  }
+
+  func record(_ request: ControlAPI.FactRequest, uid: UInt32) throws -> Fact {
+    let deployment = current.deployment
+    var values: [String: String] = [
+      "kind": request.kind, "unit": request.unit, "rule": request.rule, "period": request.period,
+    ]
+    values["at"] = request.at
+    values["reference"] = request.reference
+    values["amount"] = request.amount
+    values["due"] = request.due
+    values["by"] = request.by
+    values["reason"] = request.reason
+    let fact = try FactsLoader.fact(values, zone: deployment.zone, at: nil)
+    if let problem = FactsLoader.check([fact], against: deployment).first { throw problem }
+    try store.record([fact], by: .init(uid: uid, source: "socket"), now: clock.now())
+    Log.write(
+      .notice, "fact recorded by uid \(uid): \(fact.kind.rawValue) \(fact.unitID) \(fact.ruleID) \(fact.period)")
+    wake()
+    return fact
+  }
+
+  func retry(key: String) throws -> Int {
+    let count = try store.retryDead(key: key, now: clock.now())
+    if count > 0 { wake() }
+    return count
+  }
+
+  public func shutdown() { client.shutdown() }
+}

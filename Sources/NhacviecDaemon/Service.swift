@@ -1,0 +1,71 @@
+public import Foundation
+public import NhacviecConfig
+import NhacviecControl
+
+/// Wires the daemon to the world: the control socket, signals and systemd.
+public enum Service {
+  /// How long SIGTERM waits for deliveries in flight before leaving them to the next start
+  /// (they stay `sending` and are sent again under the same key).
+  public static let shutdownGrace: TimeInterval = 20
+
+  public static func run(
+    configPath: String, deployment: Deployment, socket: String?, clock: DaemonClock
+  ) async
+    -> Int32
+  {
+    signal(SIGPIPE, SIG_IGN)
+    let notifier = SystemdNotifier()
+    let daemon: Daemon
+    do {
+      daemon = try Daemon(configPath: configPath, deployment: deployment, clock: clock)
+    } catch {
+      Log.write(.error, "cannot start: \(error)")
+      return 1
+    }
+    let socketPath = socket ?? deployment.daemon.socket
+    let routes = ControlRoutes(
+      daemon: daemon, writers: WriterPolicy(users: deployment.daemon.writers, groups: deployment.daemon.writerGroups))
+    let server = ControlServer(path: socketPath) { await routes.handle($0) }
+    do {
+      try server.start()
+    } catch {
+      Log.write(.error, "cannot open the control socket: \(error)")
+      return 1
+    }
+    Log.write(.info, "control socket \(socketPath)")
+
+    // Handlers only set things in motion; the work happens on the daemon's own task.
+    var sources: [any DispatchSourceSignal] = []
+    let queue = DispatchQueue(label: "nhacviec-signals")
+    for number in [SIGTERM, SIGINT, SIGHUP] {
+      signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+      source.setEventHandler {
+        if number == SIGHUP {
+          notifier.send("RELOADING=1")
+          let result = daemon.reload()
+          notifier.send(
+            "READY=1\nSTATUS=\(result.ok ? "reloaded" : "reload failed, running the previous configuration")")
+        } else {
+          notifier.send("STOPPING=1")
+          Log.write(.notice, "stopping")
+          daemon.stop()
+          queue.asyncAfter(deadline: .now() + shutdownGrace) {
+            Log.write(
+              .warning, "deliveries still in flight after \(Int(shutdownGrace)) s; they resume at the next start")
+            server.stop()
+            exit(0)
+          }
+        }
+      }
+      source.resume()
+      sources.append(source)
+    }
+    await daemon.run(notify: notifier)
+    server.stop()
+    daemon.shutdown()
+    for source in sources { source.cancel() }
+    Log.write(.info, "stopped")
+    return 0
+  }
+}

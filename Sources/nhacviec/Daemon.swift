@@ -1,0 +1,237 @@
+import ArgumentParser
+import Foundation
+import NhacviecConfig
+import NhacviecControl
+import NhacviecCore
+import NhacviecDaemon
+
+struct Run: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run the daemon: plan, journal, deliver, and sleep until the next thing to do.",
+    discussion: """
+      Answers on the control socket (see `nhacviec status`). SIGHUP re-reads the configuration
+      and keeps the running one if the new one has an error; SIGTERM lets deliveries in flight
+      finish and exits. Speaks systemd's notify protocol when NOTIFY_SOCKET is set.
+      """)
+
+  @OptionGroup var options: ConfigOptions
+
+  @Option(help: ArgumentHelp("The control socket (default: from the configuration).", valueName: "PATH"))
+  var socket: String?
+
+  @Option(help: .hidden)
+  var clockStart: String?
+
+  func run() async throws {
+    let deployment = try options.load()
+    let start = try clockStart.map { try instant($0, zone: deployment.zone, option: "--clock-start") }
+    let status = await Service.run(
+      configPath: options.path, deployment: deployment, socket: socket, clock: DaemonClock(startingAt: start))
+    if status != 0 { throw ExitCode(status) }
+  }
+}
+
+/// Options of the commands that talk to a running daemon.
+struct SocketOptions: ParsableArguments {
+  @Option(help: ArgumentHelp("The configuration file, to find the socket.", valueName: "FILE"))
+  var config: String?
+
+  @Option(help: ArgumentHelp("The daemon's control socket.", valueName: "PATH"))
+  var socket: String?
+
+  /// The socket path: --socket, else the configuration's, without loading all of it.
+  func path() throws -> String {
+    if let socket { return socket }
+    let configPath = ConfigLocator.path(explicit: config)
+    do {
+      return try DeploymentLoader().load(configPath: configPath).daemon.socket
+    } catch {
+      for e in error.errors.prefix(3) { printError(e.description) }
+      printError("cannot read \(configPath) to find the socket; give --socket PATH")
+      throw ExitCode(2)
+    }
+  }
+
+  /// One request; exit 3 when the daemon cannot be reached.
+  func call(_ method: String, _ target: String, body: [UInt8] = []) throws -> (status: Int, body: [UInt8]) {
+    do {
+      return try ControlClient.request(socket: try path(), method: method, target: target, body: body)
+    } catch let error as ControlClient.Unreachable {
+      printError(error.description)
+      throw ExitCode(3)
+    }
+  }
+
+  func decode<T: Decodable>(_ type: T.Type, _ response: (status: Int, body: [UInt8])) throws -> T {
+    guard (200..<300).contains(response.status) else {
+      let message = (try? JSONDecoder().decode(ControlAPI.Failure.self, from: Data(response.body)))?.error
+      printError("the daemon answered \(response.status): \(message ?? String(decoding: response.body, as: UTF8.self))")
+      throw ExitCode(1)
+    }
+    return try JSONDecoder().decode(T.self, from: Data(response.body))
+  }
+}
+
+func printJSON(_ bytes: [UInt8]) { FileHandle.standardOutput.write(Data(bytes)) }
+
+struct Status: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "How the running daemon stands.",
+    discussion:
+      "Exit status: 0 fine, 1 the daemon reports a problem (a failed reload, failing channels, dead notices), 3 unreachable."
+  )
+
+  @OptionGroup var options: SocketOptions
+  @Flag(help: "Print the daemon's JSON.") var json = false
+
+  func run() throws {
+    let response = try options.call("GET", "/v1/status")
+    let status = try options.decode(ControlAPI.Status.self, response)
+    if json {
+      printJSON(response.body)
+    } else {
+      print("nhacviec \(status.version), up \(status.uptimeSeconds) s, now \(status.now)")
+      print("configuration: \(status.config); \(status.rules.count) rules, hash \(status.rules.hash.prefix(12))")
+      print(
+        "last reload: \(status.lastReload.at) \(status.lastReload.ok ? "ok" : "FAILED: \(status.lastReload.error ?? "")")"
+      )
+      print("last pass: \(status.lastPass ?? "none yet"); next wake-up: \(status.nextWakeup ?? "none scheduled")")
+      let journal = ["planned", "sending", "sent", "failed", "dead"].map { "\($0) \(status.journal[$0] ?? 0)" }
+      print("journal: \(journal.joined(separator: ", "))")
+      print(
+        "channels failing: \(status.channelsFailing.isEmpty ? "none" : status.channelsFailing.joined(separator: ", "))")
+    }
+    if !status.lastReload.ok || !status.channelsFailing.isEmpty || (status.journal["dead"] ?? 0) > 0 {
+      throw ExitCode(1)
+    }
+  }
+}
+
+struct Findings: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Obligations as the daemon sees them now.")
+  @OptionGroup var options: SocketOptions
+  @Option(help: "upcoming, due-soon, overdue, met-on-time, met-late, extended or exempt.") var state: String?
+  @Option var rule: String?
+  @Option var unit: String?
+  @Option var period: String?
+  @Flag(help: "Print the daemon's JSON.") var json = false
+
+  func run() throws {
+    var query: [String] = []
+    for (name, value) in [("state", state), ("rule", rule), ("unit", unit), ("period", period)] {
+      if let value {
+        query.append("\(name)=\(value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? value)")
+      }
+    }
+    let response = try options.call("GET", "/v1/findings" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+    let findings = try options.decode([ControlAPI.Finding].self, response)
+    if json { return printJSON(response.body) }
+    for f in findings {
+      let missing = f.missing.map { $0.isEmpty ? "" : "  missing: \($0.joined(separator: ", "))" } ?? ""
+      print(
+        "\(f.state.padding(toLength: 12, withPad: " ", startingAt: 0)) \(f.rule) \(f.unit) \(f.period)  due \(f.deadline)  \(f.unitName)\(missing)"
+      )
+    }
+  }
+}
+
+struct Upcoming: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Notices the daemon will send in the coming days.")
+  @OptionGroup var options: SocketOptions
+  @Option(help: "How many days ahead.") var days = 14
+  @Flag(help: "Print the daemon's JSON.") var json = false
+
+  func run() throws {
+    let response = try options.call("GET", "/v1/upcoming?days=\(days)")
+    let notices = try options.decode([ControlAPI.Notice].self, response)
+    if json { return printJSON(response.body) }
+    for n in notices { print("\(n.at)  \(n.key)  \(n.reason)  \(n.channel) → \(n.to.joined(separator: ", "))") }
+  }
+}
+
+struct Notices: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "The journal of notices.")
+  @OptionGroup var options: SocketOptions
+  @Option(help: "planned, sending, sent, failed or dead.") var state: String?
+  @Flag(help: "Print the daemon's JSON.") var json = false
+
+  func run() throws {
+    let response = try options.call("GET", "/v1/notices" + (state.map { "?state=\($0)" } ?? ""))
+    let notices = try options.decode([ControlAPI.Notice].self, response)
+    if json { return printJSON(response.body) }
+    for n in notices {
+      let error = n.lastError.map { "  (\($0))" } ?? ""
+      print("\(n.state ?? "") \(n.at)  \(n.key)  \(n.channel) attempts \(n.attempts ?? 0)\(error)")
+    }
+  }
+}
+
+struct Record: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Record a fact with the daemon: a report received, a budget line, an extension or an exemption.",
+    discussion: """
+      nhacviec record report --unit 51-STP --rule iso-annual-report --period 2026 \\
+        --at 2026-10-20T09:00:00+07:00 --reference 123/BC-STP
+      """)
+
+  @Argument(help: "report, budget, extension or exemption.") var kind: String
+  @OptionGroup var options: SocketOptions
+  @Option var unit: String
+  @Option var rule: String
+  @Option var period: String
+  @Option(help: "When it happened (default: now).") var at: String?
+  @Option(help: "Document number.") var reference: String?
+  @Option(help: "Budget line in đồng.") var amount: String?
+  @Option(help: "An extension's new due date, YYYY-MM-DD.") var due: String?
+  @Option(help: "Who decided an extension or exemption.") var by: String?
+  @Option var reason: String?
+
+  func validate() throws {
+    guard ["report", "budget", "extension", "exemption"].contains(kind) else {
+      throw ValidationError("kind must be report, budget, extension or exemption")
+    }
+  }
+
+  func run() throws {
+    var request = ControlAPI.FactRequest(kind: kind, unit: unit, rule: rule, period: period)
+    request.at = at ?? (kind == "report" || kind == "budget" ? ISO8601DateFormatter().string(from: Date()) : nil)
+    request.reference = reference
+    request.amount = amount
+    request.due = due
+    request.by = by
+    request.reason = reason
+    let response = try options.call("POST", "/v1/facts", body: Array(try JSONEncoder().encode(request)))
+    print(try options.decode(ControlAPI.Message.self, response).message)
+  }
+}
+
+struct Retry: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Give a dead notice another chance.")
+  @Argument(help: "The notice key.") var key: String
+  @OptionGroup var options: SocketOptions
+
+  func run() throws {
+    let response = try options.call(
+      "POST", "/v1/notices/retry", body: Array(try JSONEncoder().encode(ControlAPI.Retry(key: key))))
+    print(try options.decode(ControlAPI.Message.self, response).message)
+  }
+}
+
+struct Reload: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Make the daemon re-read its configuration (as SIGHUP does).")
+  @OptionGroup var options: SocketOptions
+
+  func run() throws {
+    let response = try options.call("POST", "/v1/reload")
+    let result = try? JSONDecoder().decode(ControlAPI.Status.Reload.self, from: Data(response.body))
+    if let result, result.ok {
+      print("reloaded at \(result.at)")
+    } else {
+      printError(
+        "reload failed; the daemon keeps its running configuration:\n\(result?.error ?? String(decoding: response.body, as: UTF8.self))"
+      )
+      throw ExitCode(1)
+    }
+  }
+}
