@@ -1,0 +1,274 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// A datagram socket standing in for systemd's NOTIFY_SOCKET.
+final class NotifyListener: @unchecked Sendable {
+  let path: String
+  let fd: Int32
+
+  init() throws {
+    path = try temporaryFolder("notify").appendingPathComponent("notify.sock").path
+    fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+      for (i, byte) in path.utf8.enumerated() { buffer[i] = byte }
+    }
+    _ = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    var timeout = timeval(tv_sec: 30, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+  }
+
+  deinit { close(fd) }
+
+  /// Messages until one contains `wanted` (each datagram is one message); nil after 30 s.
+  func wait(for wanted: String) -> [String]? {
+    var seen: [String] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let count = recv(fd, &buffer, buffer.count, 0)
+      guard count > 0 else { return nil }
+      let message = String(decoding: buffer[0..<count], as: UTF8.self)
+      seen.append(message)
+      if message.contains(wanted) { return seen }
+    }
+  }
+}
+
+/// A throw-away deployment for a daemon: a small province, the letter's annual rule, a file
+/// channel, and state and socket in a temporary folder.
+struct DaemonFixture {
+  let folder: URL
+  var socket: String { folder.appendingPathComponent("run/nhacviec.sock").path }
+  var outbox: URL { folder.appendingPathComponent("outbox") }
+  var config: String { folder.appendingPathComponent("nhacviec.yaml").path }
+
+  static let rule = """
+    - id: annual
+      kind: deadline
+      title: Báo cáo ISO {{period.name}}
+      basis: Công văn, khoản 1
+      applies_to: { kinds: [dept] }
+      period: yearly
+      due: { date: "11-15", convention: before }
+      remind: [7d, 1wd]
+      remind_to: [unit.iso-focal]
+      escalate:
+        - { after: 1wd, to: [unit.head] }
+        - { after: 3wd, to: [parent.head] }
+      channels: [email]
+    """
+
+  init(channel: String? = nil) throws {
+    folder = try temporaryFolder("daemon")
+    try FileManager.default.createDirectory(
+      at: folder.appendingPathComponent("rules"), withIntermediateDirectories: true)
+    var units = "id,name,kind,parent_id,head.email,iso-focal.email\nP,Tỉnh Thử,province,,head@p.example,iso@p.example\n"
+    for i in 1...20 { units += "D\(i),Sở số \(i),dept,P,head@d\(i).example,iso@d\(i).example\n" }
+    try units.write(to: folder.appendingPathComponent("units.csv"), atomically: true, encoding: .utf8)
+    try DaemonFixture.rule.write(
+      to: folder.appendingPathComponent("rules/annual.yaml"), atomically: true, encoding: .utf8)
+    try """
+    directory: [{ file: units.csv }]
+    rules: rules
+    digest: { minimum: 0 }
+    daemon: { state: state, socket: run/nhacviec.sock }
+    channels:
+      email: \(channel ?? "{ type: file, path: outbox }")
+    """.write(toFile: config, atomically: true, encoding: .utf8)
+  }
+
+  /// Starts `nhacviec run` as a real process and waits for READY=1 on a notify socket.
+  func start(at instant: String, notify: NotifyListener, waitForPass: Bool = true) throws -> Process {
+    let process = Process()
+    process.executableURL = Run.binary
+    process.arguments = ["run", "--config", config, "--clock-start", instant]
+    var environment = ProcessInfo.processInfo.environment
+    environment["NOTIFY_SOCKET"] = notify.path
+    process.environment = environment
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    // Ready, and the first pass done (its STATUS names the next wake-up).
+    guard notify.wait(for: "READY=1") != nil, !waitForPass || notify.wait(for: "STATUS=") != nil else {
+      kill(process.processIdentifier, SIGKILL)
+      throw DaemonError(description: "the daemon did not become ready")
+    }
+    return process
+  }
+
+  func client(_ arguments: [String]) throws -> Run {
+    try Run(arguments + ["--socket", socket], in: folder)
+  }
+
+  struct DaemonError: Error, CustomStringConvertible {
+    let description: String
+  }
+}
+
+/// Waits for a daemon to end and returns its exit status (128 + N for signal N). waitpid
+/// directly: Foundation's Process may not notice the end of a child killed with SIGKILL.
+func reap(_ process: Process) -> Int32 {
+  var raw: Int32 = 0
+  while waitpid(process.processIdentifier, &raw, 0) == -1 && errno == EINTR {}
+  return (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+}
+
+@Suite("nhacviec run", .serialized)
+struct DaemonTests {
+  @Test("status answers over the socket, with the CLI and with curl")
+  func status() throws {
+    let fixture = try DaemonFixture()
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-09T08:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    let run = try fixture.client(["status", "--json"])
+    #expect(run.status == 0, "\(run.stderr)")
+    let status = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    #expect((status["rules"] as? [String: Any])?["count"] as? Int == 1)
+    #expect((status["last_reload"] as? [String: Any])?["ok"] as? Bool == true)
+    // The first pass sent the seven-day reminder to all twenty departments.
+    #expect((status["journal"] as? [String: Int])?["sent"] == 20)
+    #expect(status["next_wakeup"] as? String == "2026-11-13T08:00:00+07:00")
+    let curl = Process()
+    curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    curl.arguments = ["-s", "--unix-socket", fixture.socket, "http://localhost/v1/status"]
+    let pipe = Pipe()
+    curl.standardOutput = pipe
+    try curl.run()
+    let body = pipe.fileHandleForReading.readDataToEndOfFile()
+    curl.waitUntilExit()
+    #expect(String(decoding: body, as: UTF8.self).contains(#""version":"#))
+    let messages = try FileManager.default.contentsOfDirectory(atPath: fixture.outbox.path)
+    #expect(messages.count == 20)
+    #expect(messages.contains("annual_D1_2026_remind-7d--email.eml"))
+    // Unknown endpoints and methods say so in JSON.
+    let missing = try fixture.client(["findings", "--state", "nonsense"])
+    #expect(missing.status == 0)
+  }
+
+  @Test("recording a report stops that unit's pending reminders; a writer who is not allowed is refused")
+  func record() throws {
+    let fixture = try DaemonFixture()
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-10T09:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    let before = try fixture.client(["upcoming", "--days", "10"])
+    #expect(before.stdout.contains("annual/D3/2026/remind-1wd"))
+    let recorded = try fixture.client([
+      "record", "report", "--unit", "D3", "--rule", "annual", "--period", "2026", "--at", "2026-11-10T08:30:00+07:00",
+      "--reference", "12/BC-D3",
+    ])
+    #expect(recorded.status == 0, "\(recorded.stderr)")
+    let after = try fixture.client(["upcoming", "--days", "10"])
+    #expect(!after.stdout.contains("annual/D3/"))
+    #expect(after.stdout.contains("annual/D4/2026/remind-1wd"))
+    let findings = try fixture.client(["findings", "--unit", "D3", "--rule", "annual", "--period", "2026", "--json"])
+    #expect(findings.stdout.contains(#""state":"due-soon""#) == false)
+    #expect(findings.stdout.contains(#""reference":"12/BC-D3""#))
+    // A bad fact is refused with the reason.
+    let bad = try fixture.client(["record", "report", "--unit", "D99", "--rule", "annual", "--period", "2026"])
+    #expect(bad.status == 1)
+    #expect(bad.stderr.contains("fact for unknown unit D99"))
+    // Another user in the socket's group may read but not write.
+    let reader = Process()
+    reader.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+    reader.arguments = [
+      "--reuid=65534", "--regid=0", "--clear-groups", Run.binary.path, "record", "report", "--unit", "D4", "--rule",
+      "annual", "--period", "2026", "--socket", fixture.socket,
+    ]
+    let errors = Pipe()
+    reader.standardError = errors
+    try reader.run()
+    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    reader.waitUntilExit()
+    #expect(reader.terminationStatus == 1)
+    #expect(message.contains("403"))
+    #expect(message.contains("may read but not write"))
+  }
+
+  @Test("SIGHUP with a broken rule keeps the running rules and status shows the error; SIGTERM exits cleanly")
+  func reloadAndStop() throws {
+    let fixture = try DaemonFixture()
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-09T08:00:00+07:00", notify: notify)
+    var stopped = false
+    defer { if !stopped { kill(daemon.processIdentifier, SIGKILL) } }
+    try "- id: broken\n  kind: nosuchkind\n".write(
+      to: fixture.folder.appendingPathComponent("rules/broken.yaml"), atomically: true, encoding: .utf8)
+    kill(daemon.processIdentifier, SIGHUP)
+    let messages = try #require(notify.wait(for: "READY=1"))
+    #expect(messages.contains { $0.contains("RELOADING=1") })
+    let status = try fixture.client(["status"])
+    #expect(status.status == 1)
+    #expect(status.stdout.contains("last reload:"))
+    #expect(status.stdout.contains("FAILED"))
+    #expect(status.stdout.contains("unknown rule kind `nosuchkind`"))
+    #expect(status.stdout.contains("1 rules"))
+    // Fixed, a reload through the socket succeeds.
+    try FileManager.default.removeItem(at: fixture.folder.appendingPathComponent("rules/broken.yaml"))
+    #expect(try fixture.client(["reload"]).status == 0)
+    #expect(try fixture.client(["status"]).status == 0)
+    kill(daemon.processIdentifier, SIGTERM)
+    #expect(notify.wait(for: "STOPPING=1") != nil)
+    #expect(reap(daemon) == 0)
+    stopped = true
+    #expect(!FileManager.default.fileExists(atPath: fixture.socket))
+    #expect(try fixture.client(["status"]).status == 3)
+  }
+
+  @Test("kill -9 in the middle of a burst: after a restart nothing is lost, and only what was in flight goes twice")
+  func crash() throws {
+    let fixture0 = try DaemonFixture()
+    let log = fixture0.folder.appendingPathComponent("deliveries.log").path
+    let slow = fixture0.folder.appendingPathComponent("slow").path
+    // Logs each delivery's key; while the flag file exists, each delivery hangs.
+    let program = try script(
+      """
+      key=$(sed -n 's/.*"key":"\\([^"]*\\)".*/\\1/p')
+      echo "$key" >> '\(log)'
+      while [ -e '\(slow)' ]; do sleep 0.05; done
+      echo delivered
+      """, in: fixture0.folder)
+    let fixture = try DaemonFixture(channel: "{ type: exec, command: \(program), timeout: 60s }")
+    #expect(FileManager.default.createFile(atPath: slow, contents: Data()))
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-09T08:00:00+07:00", notify: notify, waitForPass: false)
+    // Wait until the burst is in flight: the program has been started for some notices.
+    var started: [String] = []
+    for _ in 0..<600 where started.count < 5 {
+      started = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+      usleep(50_000)
+    }
+    #expect(started.count >= 5)
+    kill(daemon.processIdentifier, SIGKILL)
+    _ = reap(daemon)
+    try FileManager.default.removeItem(atPath: slow)
+    // Restart: the journal sends what was in flight again and everything else once.
+    let restarted = try fixture.start(at: "2026-11-09T08:05:00+07:00", notify: notify)
+    defer { kill(restarted.processIdentifier, SIGKILL) }
+    var sent = 0
+    for _ in 0..<600 where sent < 20 {
+      let status = try fixture.client(["status", "--json"])
+      let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+      sent = (object?["journal"] as? [String: Int])?["sent"] ?? 0
+      if sent < 20 { usleep(50_000) }
+    }
+    #expect(sent == 20)
+    let deliveries = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    let counts = Dictionary(deliveries.map { ($0, 1) }, uniquingKeysWith: +)
+    #expect(counts.count == 20, "every notice delivered")
+    // Only a notice that was being sent at the crash (claimed twice: two attempts) may go twice.
+    let journal = try fixture.client(["notices", "--json"])
+    let entries = try #require(try JSONSerialization.jsonObject(with: Data(journal.stdout.utf8)) as? [[String: Any]])
+    let attempts = Dictionary(
+      uniqueKeysWithValues: entries.map { ($0["key"] as? String ?? "", $0["attempts"] as? Int ?? 0) })
+    #expect(attempts.count == 20)
+    for (key, count) in counts {
+      #expect(count <= (attempts[key] ?? 0), "\(key) delivered \(count) times in \(attempts[key] ?? 0) attempts")
+    }
+    #expect(attempts.values.contains(2), "some notices were in flight at the crash")
+  }
+}
