@@ -66,7 +66,8 @@ public final class Daemon: @unchecked Sendable {
   ) throws
     -> Snapshot
   {
-    let factory = ChannelFactory(client: client, zone: deployment.zone, clock: { clock.now() })
+    let factory = ChannelFactory(
+      client: client, zone: deployment.zone, stateDirectory: deployment.daemon.state, clock: { clock.now() })
     var channels: [String: any NoticeChannel] = [:]
     for (name, config) in deployment.channels {
       channels[name] = try factory.make(name: name, type: config.spec.type, settings: config.settings)

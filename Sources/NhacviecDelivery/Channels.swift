@@ -6,10 +6,15 @@ public struct ChannelFactory: Sendable {
   public let client: CurlClient
   public let zone: Zone
   public let clock: @Sendable () -> Date
+  /// The daemon's state folder: a file channel without a `path` writes to `outbox` in it.
+  public let stateDirectory: String?
 
-  public init(client: CurlClient, zone: Zone, clock: @escaping @Sendable () -> Date = { Date() }) {
+  public init(
+    client: CurlClient, zone: Zone, stateDirectory: String? = nil, clock: @escaping @Sendable () -> Date = { Date() }
+  ) {
     self.client = client
     self.zone = zone
+    self.stateDirectory = stateDirectory
     self.clock = clock
   }
 
@@ -19,7 +24,10 @@ public struct ChannelFactory: Sendable {
     switch type {
     case "smtp": channel = try SMTPChannel(name: name, settings: &settings, client: client, zone: zone)
     case "webhook": channel = try WebhookChannel(name: name, settings: &settings, client: client, clock: clock)
-    case "file": channel = try FileChannel(name: name, settings: &settings, zone: zone)
+    case "file":
+      channel = try FileChannel(
+        name: name, settings: &settings, zone: zone,
+        defaultFolder: stateDirectory.map { ($0 as NSString).appendingPathComponent("outbox") })
     case "exec": channel = try ExecChannel(name: name, settings: &settings)
     default: throw ChannelConfigurationError(channel: name, message: "unknown type \(type)")
     }

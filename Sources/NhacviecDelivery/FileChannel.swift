@@ -10,10 +10,16 @@ public struct FileChannel: NoticeChannel {
   let from: EmailMessage.Mailbox
   let zone: Zone
 
-  init(name: String, settings: inout ChannelSettings, zone: Zone) throws {
+  init(name: String, settings: inout ChannelSettings, zone: Zone, defaultFolder: String?) throws {
     self.name = name
     self.zone = zone
-    folder = try settings.required("path")
+    if let path = settings.optional("path") {
+      folder = path
+    } else if let defaultFolder {
+      folder = defaultFolder
+    } else {
+      throw settings.error("needs `path`")
+    }
     format = settings.optional("format") ?? "eml"
     guard format == "eml" || format == "json" else { throw settings.error("format must be eml or json") }
     let fromText = settings.optional("from") ?? "Hệ thống nhắc việc <nhacviec@localhost.invalid>"

@@ -27,7 +27,7 @@ struct Check: ParsableCommand {
     // Channels are built as the daemon would build them: secret files read, settings checked.
     let client = CurlClient()
     defer { client.shutdown() }
-    let factory = ChannelFactory(client: client, zone: zone)
+    let factory = ChannelFactory(client: client, zone: zone, stateDirectory: deployment.daemon.state)
     var channelErrors: [String] = []
     for (name, config) in deployment.channels.sorted(by: { $0.key < $1.key }) {
       do {

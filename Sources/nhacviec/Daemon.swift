@@ -235,3 +235,47 @@ struct Reload: ParsableCommand {
     }
   }
 }
+
+struct Import: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "import", abstract: "Bring records into the running daemon.", subcommands: [ImportFacts.self])
+}
+
+struct ImportFacts: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "facts",
+    abstract: "Record every fact of a file (CSV or YAML, as for simulate --facts) with the daemon.",
+    discussion: "The whole file is checked first; nothing is recorded if any line is wrong.")
+
+  @Argument(help: "The facts file.") var file: String
+  @OptionGroup var options: SocketOptions
+
+  func run() throws {
+    let deployment = try DeploymentLoader().load(configPath: ConfigLocator.path(explicit: options.config))
+    let facts: [Fact]
+    do {
+      facts = try FactsLoader.load(file: file, zone: deployment.zone)
+    } catch {
+      for e in error.errors { printError(e.description) }
+      throw ExitCode(1)
+    }
+    let problems = FactsLoader.check(facts, against: deployment)
+    if !problems.isEmpty {
+      for p in problems { printError(p.description) }
+      throw ExitCode(1)
+    }
+    for fact in facts {
+      var request = ControlAPI.FactRequest(
+        kind: fact.kind.rawValue, unit: fact.unitID, rule: fact.ruleID, period: fact.period)
+      request.at = fact.at.map { deployment.zone.rfc3339($0) }
+      request.reference = fact.reference
+      request.amount = fact.amount.map(String.init)
+      request.due = fact.due?.description
+      request.by = fact.decidedBy
+      request.reason = fact.reason
+      let response = try options.call("POST", "/v1/facts", body: Array(try JSONEncoder().encode(request)))
+      _ = try options.decode(ControlAPI.Message.self, response)
+    }
+    print("recorded \(facts.count) facts from \(file)")
+  }
+}

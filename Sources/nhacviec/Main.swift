@@ -15,7 +15,7 @@ struct Nhacviec: AsyncParsableCommand {
     version: NhacviecVersion.current,
     subcommands: [
       Run.self, Check.self, CalendarCommand.self, Simulate.self, SendTest.self, Status.self, Findings.self,
-      Upcoming.self, Notices.self, Record.self, Retry.self, Reload.self,
+      Upcoming.self, Notices.self, Record.self, Import.self, Retry.self, Reload.self,
     ]
   )
 }

@@ -32,7 +32,7 @@ struct SendTest: AsyncParsableCommand {
     defer { client.shutdown() }
     let handler: any NoticeChannel
     do {
-      handler = try ChannelFactory(client: client, zone: deployment.zone).make(
+      handler = try ChannelFactory(client: client, zone: deployment.zone, stateDirectory: deployment.daemon.state).make(
         name: channel, type: config.spec.type, settings: config.settings)
     } catch {
       printError("\(error)")

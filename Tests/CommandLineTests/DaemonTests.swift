@@ -168,6 +168,18 @@ struct DaemonTests {
     let findings = try fixture.client(["findings", "--unit", "D3", "--rule", "annual", "--period", "2026", "--json"])
     #expect(findings.stdout.contains(#""state":"due-soon""#) == false)
     #expect(findings.stdout.contains(#""reference":"12/BC-D3""#))
+    // A facts file goes in whole.
+    let file = fixture.folder.appendingPathComponent("facts.csv")
+    try """
+    kind,unit,rule,period,at,reference,amount,due,by,reason
+    report,D4,annual,2026,2026-11-10T08:00:00+07:00,4/BC,,,,
+    exemption,D5,annual,2026,,,,,Chủ tịch UBND tỉnh,Sáp nhập
+    """.write(to: file, atomically: true, encoding: .utf8)
+    let imported = try Run(["import", "facts", file.path, "--config", fixture.config])
+    #expect(imported.status == 0, "\(imported.stderr)")
+    #expect(imported.stdout == "recorded 2 facts from \(file.path)\n")
+    let later = try fixture.client(["upcoming", "--days", "10"])
+    #expect(!later.stdout.contains("annual/D4/") && !later.stdout.contains("annual/D5/"))
     // A bad fact is refused with the reason.
     let bad = try fixture.client(["record", "report", "--unit", "D99", "--rule", "annual", "--period", "2026"])
     #expect(bad.status == 1)
