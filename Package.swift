@@ -87,7 +87,7 @@ let package = Package(
     ),
     .testTarget(
       name: "CommandLineTests",
-      dependencies: ["nhacviec", "TestSupport"],
+      dependencies: ["nhacviec", "NhacviecDaemon", "TestSupport"],
       exclude: ["Fixtures"],
       swiftSettings: strictSettings
     ),

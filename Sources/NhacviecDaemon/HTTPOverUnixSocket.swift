@@ -248,7 +248,7 @@ public final class ControlServer: @unchecked Sendable {
     let bytes = Array(head.utf8) + response.body
     var offset = 0
     while offset < bytes.count {
-      let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+      let written = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
       if written <= 0 { return }
       offset += written
     }
@@ -297,8 +297,9 @@ public enum ControlClient {
     let bytes = Array(head.utf8) + body
     var offset = 0
     while offset < bytes.count {
-      let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-      guard written > 0 else { throw Unreachable(description: "the daemon closed the connection") }
+      let written = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+      // The daemon may answer (413) and close before reading a body it refuses: read its answer.
+      guard written > 0 else { break }
       offset += written
     }
     var response: [UInt8] = []

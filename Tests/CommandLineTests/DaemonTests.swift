@@ -1,4 +1,5 @@
 import Foundation
+import NhacviecDaemon
 import TestSupport
 import Testing
 
@@ -147,6 +148,47 @@ struct DaemonTests {
     // Unknown endpoints and methods say so in JSON.
     let missing = try fixture.client(["findings", "--state", "nonsense"])
     #expect(missing.status == 0)
+  }
+
+  @Test("hundreds of clients at once are all served, and a client that says nothing stops no one")
+  func manyClients() async throws {
+    let fixture = try DaemonFixture()
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-09T08:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    // A client that connects and never sends a request.
+    let silent = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+      for (i, byte) in fixture.socket.utf8.enumerated() { buffer[i] = byte }
+    }
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(silent, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+      }
+    }
+    #expect(connected == 0)
+    defer { close(silent) }
+    let socketPath = fixture.socket
+    let statuses = await withTaskGroup(of: Int.self) { group in
+      for _ in 0..<300 {
+        group.addTask {
+          (try? ControlClient.request(socket: socketPath, method: "GET", target: "/v1/status").status) ?? 0
+        }
+      }
+      var all: [Int] = []
+      for await status in group { all.append(status) }
+      return all
+    }
+    #expect(statuses.count == 300)
+    #expect(statuses.allSatisfy { $0 == 200 })
+    // Oversized and malformed requests get an answer, not a hang.
+    let big = try ControlClient.request(
+      socket: socketPath, method: "POST", target: "/v1/facts", body: [UInt8](repeating: 0x41, count: 100_000))
+    #expect(big.status == 413)
+    #expect(try ControlClient.request(socket: socketPath, method: "GET", target: "/v2/status").status == 404)
+    #expect(try ControlClient.request(socket: socketPath, method: "DELETE", target: "/v1/status").status == 405)
   }
 
   @Test("recording a report stops that unit's pending reminders; a writer who is not allowed is refused")

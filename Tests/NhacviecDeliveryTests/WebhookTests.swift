@@ -136,6 +136,19 @@ struct WebhookTests {
     }
   }
 
+  @Test("a cancelled transfer ends at once, and the engine goes on serving others")
+  func cancellation() async throws {
+    var request = CurlRequest(url: "http://127.0.0.1:\(server.port)/hook/stuck?delay=30")
+    request.timeout = 60
+    let stuck = Task { try await client.perform(request) }
+    // Let the transfer start, then cancel it: the result must come back long before 30 s.
+    _ = try await client.perform(CurlRequest(url: "http://127.0.0.1:\(server.port)/hook/first"))
+    stuck.cancel()
+    await #expect(throws: CancellationError.self) { try await stuck.value }
+    let next = try await client.perform(CurlRequest(url: "http://127.0.0.1:\(server.port)/hook/after"))
+    #expect(next.code == 200)
+  }
+
   @Test("a chat service gets a templated body")
   func template() async throws {
     let hook = try channel("/hook/chat", ["body_template": #"{"text": {{subject.json}}}"#])
