@@ -281,6 +281,12 @@ public struct DeploymentLoader {
       settings[entry.key] = try entry.value.string(entry.key)
     }
     if let path = settings["path"] { settings["path"] = resolve(path) }
+    // Secret and CA files: relative to the configuration, unless systemd hands the secrets over
+    // in $CREDENTIALS_DIRECTORY, which the channel then reads them from.
+    let credentials = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] != nil
+    for (key, value) in settings where key.hasSuffix("_file") && !value.hasPrefix("/") {
+      if key == "ca_file" || !credentials { settings[key] = resolve(value) }
+    }
     if type == "file", let format = settings["format"] {
       guard format == "eml" || format == "json" else { throw node.error("channel \(name): format must be eml or json") }
       if format == "json" { kind = .webhook }

@@ -61,10 +61,7 @@ public final class ControlServer: @unchecked Sendable {
   public func start() throws {
     let directory = (path as NSString).deletingLastPathComponent
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    let capacity = MemoryLayout.size(ofValue: address.sun_path)
-    guard path.utf8.count < capacity else { throw Failure(description: "socket path too long: \(path)") }
+    guard var address = UnixAddress.make(path) else { throw Failure(description: "socket path too long: \(path)") }
     // Only a socket is removed: a typo must not delete someone's file.
     var info = stat()
     if lstat(path, &info) == 0 {
@@ -76,9 +73,6 @@ public final class ControlServer: @unchecked Sendable {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
     _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-    withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-      for (i, byte) in path.utf8.enumerated() { buffer[i] = byte }
-    }
     let previous = umask(0o117)
     let bound = withUnsafePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
@@ -273,14 +267,7 @@ public enum ControlClient {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw Unreachable(description: "socket: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else {
-      throw Unreachable(description: "socket path too long: \(path)")
-    }
-    withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-      for (i, byte) in path.utf8.enumerated() { buffer[i] = byte }
-    }
+    guard var address = UnixAddress.make(path) else { throw Unreachable(description: "socket path too long: \(path)") }
     let connected = withUnsafePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
         connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
@@ -323,4 +310,19 @@ private struct PeerCredentials {
   var pid: Int32 = 0
   var uid: UInt32 = 0
   var gid: UInt32 = 0
+}
+
+enum UnixAddress {
+  /// A `sockaddr_un` for a path, or for `@name` in the abstract namespace; nil when too long.
+  static func make(_ path: String) -> sockaddr_un? {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    var bytes = Array(path.utf8)
+    if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
+    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
+    withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+      for (i, byte) in bytes.enumerated() { buffer[i] = byte }
+    }
+    return address
+  }
 }

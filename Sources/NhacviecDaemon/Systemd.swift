@@ -26,15 +26,9 @@ public final class SystemdNotifier: @unchecked Sendable {
     let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
     guard fd >= 0 else { return }
     defer { close(fd) }
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    var bytes = Array(path.utf8)
-    if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
-    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return }
-    withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-      for (i, byte) in bytes.enumerated() { buffer[i] = byte }
-    }
-    let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
+    guard var address = UnixAddress.make(path) else { return }
+    // An abstract address is as long as its name, not the whole structure.
+    let length = socklen_t(MemoryLayout<sa_family_t>.size + path.utf8.count)
     let payload = Array(message.utf8)
     _ = withUnsafePointer(to: &address) { pointer in
       pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sockaddrPointer in
