@@ -6,7 +6,7 @@ import NhacviecDelivery
 
 struct Check: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Validate the configuration, directory, calendar, rules and templates.",
+    abstract: "Validate the configuration, directory, calendar, rules, templates and channels.",
     discussion: """
       Prints a summary: units per kind, channels, and each rule's resolved deadline for the
       current period. Errors are printed as FILE:LINE:COL: message. Exit status 0 when valid,

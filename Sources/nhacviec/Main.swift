@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NhacviecConfig
 import NhacviecCore
+import NhacviecDaemon
 
 @main
 struct Nhacviec: AsyncParsableCommand {
@@ -9,8 +10,9 @@ struct Nhacviec: AsyncParsableCommand {
     commandName: "nhacviec",
     abstract: "Reminds a hierarchy of agencies of what they owe, before and after the deadline.",
     discussion: """
-      Run from a checkout, every command reads the shipped configuration in Rules/nhacviec.yaml;
-      installed, it reads /etc/nhacviec/nhacviec.yaml. --config FILE overrides both.
+      Run from a checkout, every command reads the shipped configuration in \
+      Rules/nhacviec.yaml; installed, it reads /etc/nhacviec/nhacviec.yaml. \
+      --config FILE overrides both.
       """,
     version: NhacviecVersion.current,
     subcommands: [
@@ -21,7 +23,7 @@ struct Nhacviec: AsyncParsableCommand {
 }
 
 enum NhacviecVersion {
-  static let current = "0.1.0"
+  static let current = Daemon.version
 }
 
 /// Options every command that reads the configuration shares.
