@@ -22,6 +22,27 @@ struct Nhacviec: AsyncParsableCommand {
   )
 }
 
+extension Nhacviec {
+  /// ArgumentParser's own entry point, except that a usage error exits 2, as the client
+  /// commands promise (ArgumentParser's default is 64).
+  static func main() async {
+    do {
+      var command = try parseAsRoot()
+      if var asyncCommand = command as? any AsyncParsableCommand {
+        try await asyncCommand.run()
+      } else {
+        try command.run()
+      }
+    } catch {
+      if exitCode(for: error) == .validationFailure {
+        FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+        Foundation.exit(2)
+      }
+      exit(withError: error)
+    }
+  }
+}
+
 enum NhacviecVersion {
   static let current = Daemon.version
 }

@@ -125,6 +125,13 @@ struct CheckCommandTests {
     #expect(!run.stdout.contains("escalate-1wd of D"))
   }
 
+  @Test("a usage error exits 2")
+  func usage() throws {
+    #expect(try Run(["status", "--no-such-option"]).status == 2)
+    #expect(try Run(["calendar", "--year", "1800"]).status == 2)
+    #expect(try Run(["record", "receipt", "--unit", "u", "--rule", "r", "--period", "2026"]).status == 2)
+  }
+
   @Test("a missing configuration file is an error, not a crash")
   func missing() throws {
     let run = try Run(["check", "--config", "/nonexistent/nhacviec.yaml"])

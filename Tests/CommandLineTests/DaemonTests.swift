@@ -83,13 +83,15 @@ struct DaemonFixture {
   }
 
   /// Starts `nhacviec run` as a real process and waits for READY=1 on a notify socket.
-  func start(at instant: String, notify: NotifyListener, waitForPass: Bool = true) throws -> Process {
+  func start(
+    at instant: String, notify: NotifyListener, waitForPass: Bool = true, environment extra: [String: String] = [:]
+  ) throws -> Process {
     let process = Process()
     process.executableURL = Run.binary
     process.arguments = ["run", "--config", config, "--clock-start", instant]
     var environment = ProcessInfo.processInfo.environment
     environment["NOTIFY_SOCKET"] = notify.path
-    process.environment = environment
+    process.environment = environment.merging(extra) { $1 }
     process.standardError = FileHandle.nullDevice
     try process.run()
     // Ready, and the first pass done (its STATUS names the next wake-up).
@@ -247,7 +249,10 @@ struct DaemonTests {
   func reloadAndStop() throws {
     let fixture = try DaemonFixture()
     let notify = try NotifyListener()
-    let daemon = try fixture.start(at: "2026-11-09T08:00:00+07:00", notify: notify)
+    // A watchdog of 0.2 s: systemd expects WATCHDOG=1 every 0.1 s.
+    let daemon = try fixture.start(
+      at: "2026-11-09T08:00:00+07:00", notify: notify, environment: ["WATCHDOG_USEC": "200000"])
+    #expect(notify.wait(for: "WATCHDOG=1") != nil)
     var stopped = false
     defer { if !stopped { kill(daemon.processIdentifier, SIGKILL) } }
     try "- id: broken\n  kind: nosuchkind\n".write(
