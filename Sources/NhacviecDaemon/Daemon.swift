@@ -48,7 +48,8 @@ public final class Daemon: @unchecked Sendable {
   private var lastPass: Date?
   private var nextWakeup: Date?
   private var stopping = false
-  private var wakeups: [CheckedContinuation<Void, Never>] = []
+  private var wakeups: [Int: CheckedContinuation<Void, Never>] = [:]
+  private var nextToken = 0
   private var pendingWake = false
 
   public init(configPath: String, deployment: Deployment, clock: DaemonClock) throws {
@@ -134,39 +135,33 @@ public final class Daemon: @unchecked Sendable {
   }
 
   /// Sleeps until `instant` (at most an hour, so that a clock set backwards cannot make it
-  /// oversleep for long) or until `wake()`.
+  /// oversleep for long) or until `wake()`, whichever comes first.
   func sleep(until instant: Date?) async {
     let seconds = min(3600, max(0, (instant ?? .distantFuture).timeIntervalSince(clock.now())))
-    await withTaskGroup(of: Void.self) { group in
-      group.addTask { [self] in
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-          let woken = lock.withLock { () -> Bool in
-            if pendingWake || stopping {
-              pendingWake = false
-              return true
-            }
-            wakeups.append(continuation)
-            return false
-          }
-          if woken { continuation.resume() }
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let token = lock.withLock { () -> Int? in
+        if pendingWake || stopping {
+          pendingWake = false
+          return nil
         }
+        nextToken += 1
+        wakeups[nextToken] = continuation
+        return nextToken
       }
-      group.addTask {
-        try? await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
+      guard let token else { return continuation.resume() }
+      DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
+        // Resumed at most once: whoever takes it out of `wakeups` first resumes it.
+        lock.withLock { wakeups.removeValue(forKey: token) }?.resume()
       }
-      await group.next()
-      // Whichever came first, release the other.
-      wake()
-      lock.withLock { pendingWake = false }
-      group.cancelAll()
     }
   }
 
-  /// Ends the current sleep: a new fact, a reload or a retry may change what is due.
+  /// Ends the current sleep: a new fact, a reload or a retry may change what is due. A wake with
+  /// no one asleep is remembered, so that the next sleep returns at once.
   public func wake() {
     let waiting = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
-      let list = wakeups
-      wakeups = []
+      let list = Array(wakeups.values)
+      wakeups = [:]
       if list.isEmpty { pendingWake = true }
       return list
     }
