@@ -16,7 +16,8 @@ struct Nhacviec: AsyncParsableCommand {
       """,
     version: NhacviecVersion.current,
     subcommands: [
-      Run.self, Check.self, CalendarCommand.self, Simulate.self, SendTest.self, Status.self, Findings.self,
+      Run.self, Check.self, TestCommand.self, CalendarCommand.self, Simulate.self, SendTest.self, Status.self,
+      Findings.self,
       Upcoming.self, Notices.self, Record.self, Import.self, Retry.self, Reload.self,
     ]
   )

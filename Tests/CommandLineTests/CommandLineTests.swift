@@ -355,3 +355,73 @@ struct SendTestCommandTests {
     #expect(run.stderr.contains("config.yaml:4:10: channel email: cannot read password_file /nonexistent/pw"))
   }
 }
+
+@Suite("nhacviec test")
+struct RuleTestCommandTests {
+  @Test("the shipped rule tests pass")
+  func shipped() throws {
+    let tests = try FileManager.default.contentsOfDirectory(
+      atPath: repositoryRoot.appendingPathComponent("Rules/tests").path
+    )
+    .filter { $0.hasSuffix(".yaml") }.sorted().map { "Rules/tests/\($0)" }
+    #expect(tests.count >= 3)
+    let run = try Run(["test"] + tests)
+    #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+    #expect(run.stdout.hasSuffix("\(tests.count) passed, 0 failed\n"))
+  }
+
+  @Test("a wrong expectation fails with a difference that names the unit, rule and step")
+  func failing() throws {
+    let folder = try temporaryFolder("ruletest")
+    let file = folder.appendingPathComponent("wrong.yaml")
+    try """
+    config: \(repositoryRoot.appendingPathComponent("Rules/nhacviec.yaml").path)
+    from: 2026-09-01
+    checkpoints:
+      - at: 2026-11-13T12:00:00+07:00
+        findings:
+          - { unit: 51-SYT, rule: iso-annual-report, period: "2026", state: met-on-time }
+        notices:
+          - { unit: 51-SYT, rule: iso-annual-report, step: escalate-1wd }
+          - { unit: 51-SYT, rule: iso-annual-report, step: remind-30d, to: [someone@else.example] }
+    """.write(to: file, atomically: true, encoding: .utf8)
+    let run = try Run(["test", file.path])
+    #expect(run.status == 1)
+    let lines = run.stdout.split(separator: "\n").map(String.init)
+    #expect(
+      lines.contains {
+        $0.contains(
+          "wrong.yaml:8:9: at 2026-11-13T12:00:00+07:00, unit 51-SYT, rule iso-annual-report, step escalate-1wd: expected sent, got not sent"
+        )
+      })
+    #expect(
+      lines.contains {
+        $0.contains(
+          "step remind-30d: expected to someone@else.example, got to iso@51-syt.quangngai.example, vanthu@51-syt.quangngai.example"
+        )
+      })
+    #expect(
+      lines.contains {
+        $0.contains(
+          "wrong.yaml:6:9: at 2026-11-13T12:00:00+07:00, unit 51-SYT, rule iso-annual-report, period 2026: expected met-on-time, got due-soon"
+        )
+      })
+  }
+
+  @Test("a malformed test file exits 2 with file and line")
+  func malformed() throws {
+    let folder = try temporaryFolder("ruletest")
+    let file = folder.appendingPathComponent("bad.yaml")
+    try """
+    config: \(repositoryRoot.appendingPathComponent("Rules/nhacviec.yaml").path)
+    from: 2026-09-01
+    checkpoints:
+      - at: 2026-11-13T12:00:00+07:00
+        findings:
+          - { unit: 51-SYT, rule: iso-annual-report, period: "2026", state: late }
+    """.write(to: file, atomically: true, encoding: .utf8)
+    let run = try Run(["test", file.path])
+    #expect(run.status == 2)
+    #expect(run.stderr.contains("bad.yaml:6:73: state must be one of"))
+  }
+}
