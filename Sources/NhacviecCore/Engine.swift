@@ -190,7 +190,7 @@ public struct Engine: Sendable {
 
   /// The periods of a rule worth looking at when planning from `since` to `now`: those whose ladder
   /// is under way, and the next one to start.
-  func periods(of rule: Rule, since: Date, now: Date) -> [(period: Period, deadline: Date, steps: [Step])] {
+  public func periods(of rule: Rule, since: Date, now: Date) -> [(period: Period, deadline: Date, steps: [Step])] {
     let today = zone.localDate(of: now)
     let center = Period.containing(today, kind: rule.period)
     let reach = rule.period.periodsPerYear * 3 + 1
@@ -401,7 +401,7 @@ public struct Engine: Sendable {
     return gaps
   }
 
-  func addresses(of recipients: [Recipient], channel: ChannelSpec) -> [String] {
+  public func addresses(of recipients: [Recipient], channel: ChannelSpec) -> [String] {
     var seen: Set<String> = []
     var result: [String] = []
     for recipient in recipients {

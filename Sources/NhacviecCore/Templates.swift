@@ -136,7 +136,7 @@ public struct MessageRenderer: Sendable {
     return values
   }
 
-  func values(for finding: Finding, sendDate: LocalDate) -> [String: String] {
+  public func values(for finding: Finding, sendDate: LocalDate) -> [String: String] {
     let rule = ruleset.rule(finding.ruleID)
     let namedDate: LocalDate
     let phrase: String

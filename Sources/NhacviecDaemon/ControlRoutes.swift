@@ -33,6 +33,14 @@ struct ControlRoutes: Sendable {
         return .json(ControlAPI.Failure("days must be 1 to 366"), status: 400)
       }
       return .json(try daemon.upcoming(days: days))
+    case ("GET", "/v1/explain"):
+      guard let unit = request.query["unit"], !unit.isEmpty else {
+        return .json(ControlAPI.Failure("explain needs ?unit=ID"), status: 400)
+      }
+      guard let explanation = try daemon.explain(unit: unit, rule: request.query["rule"]) else {
+        return .json(ControlAPI.Failure("no unit \(unit) in the directory"), status: 404)
+      }
+      return .json(explanation)
     case ("GET", "/v1/notices"):
       var state: NoticeState?
       if let name = request.query["state"] {
@@ -63,7 +71,8 @@ struct ControlRoutes: Sendable {
         let result = daemon.reload()
         return .json(result, status: result.ok ? 200 : 422)
       }
-    case (_, "/v1/status"), (_, "/v1/findings"), (_, "/v1/upcoming"), (_, "/v1/notices"), (_, "/v1/facts"),
+    case (_, "/v1/status"), (_, "/v1/findings"), (_, "/v1/upcoming"), (_, "/v1/explain"), (_, "/v1/notices"),
+      (_, "/v1/facts"),
       (_, "/v1/notices/retry"), (_, "/v1/reload"):
       return .json(ControlAPI.Failure("method \(request.method) not allowed on \(request.path)"), status: 405)
     default:

@@ -244,6 +244,12 @@ public final class Daemon: @unchecked Sendable {
     }
   }
 
+  func explain(unit: String, rule: String?) throws -> Explanation? {
+    let snapshot = current
+    return snapshot.deployment.engine(facts: FactBook(try store.facts())).explain(
+      unitID: unit, ruleID: rule, at: clock.now(), renderer: snapshot.deployment.renderer)
+  }
+
   func upcoming(days: Int) throws -> [ControlAPI.Notice] {
     let snapshot = current
     let zone = snapshot.deployment.zone

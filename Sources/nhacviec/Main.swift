@@ -16,7 +16,8 @@ struct Nhacviec: AsyncParsableCommand {
       """,
     version: NhacviecVersion.current,
     subcommands: [
-      Run.self, Check.self, TestCommand.self, CalendarCommand.self, Simulate.self, SendTest.self, Status.self,
+      Run.self, Check.self, TestCommand.self, Explain.self, CalendarCommand.self, Simulate.self, SendTest.self,
+      Status.self,
       Findings.self,
       Upcoming.self, Notices.self, Record.self, Import.self, Retry.self, Reload.self,
     ]
@@ -55,14 +56,17 @@ struct ConfigOptions: ParsableArguments {
 
   var path: String { ConfigLocator.path(explicit: config) }
 
-  func load() throws -> Deployment {
-    do {
-      return try DeploymentLoader().load(configPath: path)
-    } catch {
-      for e in error.errors { printError(e.description) }
-      printError("configuration has \(error.errors.count) error\(error.errors.count == 1 ? "" : "s"): \(path)")
-      throw ExitCode(1)
-    }
+  func load() throws -> Deployment { try loadDeployment(path) }
+}
+
+/// Loads a configuration, printing every error as FILE:LINE:COL and exiting 1 when it has any.
+func loadDeployment(_ path: String) throws -> Deployment {
+  do {
+    return try DeploymentLoader().load(configPath: path)
+  } catch {
+    for e in error.errors { printError(e.description) }
+    printError("configuration has \(error.errors.count) error\(error.errors.count == 1 ? "" : "s"): \(path)")
+    throw ExitCode(1)
   }
 }
 

@@ -425,3 +425,54 @@ struct RuleTestCommandTests {
     #expect(run.stderr.contains("bad.yaml:6:73: state must be one of"))
   }
 }
+
+@Suite("nhacviec explain")
+struct ExplainCommandTests {
+  @Test("a department in 2026: its deadline, the facts that count, its ladder and what stops it")
+  func department() throws {
+    let run = try Run([
+      "explain", "--unit", "51-SYT", "--rule", "iso-annual-report", "--at", "2026-11-12T12:00:00+07:00", "--facts",
+      fixtures.appendingPathComponent("facts-2026.csv").path,
+    ])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.contains("51-SYT Sở Y tế, as of 2026-11-12T12:00:00+07:00"))
+    #expect(run.stdout.contains("iso-annual-report 2026: due-soon"))
+    #expect(run.stdout.contains("due trước ngày 15/11/2026 → 2026-11-15T00:00:00+07:00"))
+    #expect(
+      run.stdout.contains(
+        "  next  2026-11-13T08:00:00+07:00  remind-1wd  iso@51-syt.quangngai.example, vanthu@51-syt.quangngai.example"))
+    #expect(
+      run.stdout.contains(
+        "  later 2026-11-18T08:00:00+07:00  escalate-3wd  lanhdao@51.quangngai.example, lanhdao@51-skhcn.quangngai.example"
+      ))
+    #expect(run.stdout.contains("stops it: a report received"))
+    // Its report arrives at 15:30 that day: from then on nothing is owed.
+    let after = try Run([
+      "explain", "--unit", "51-SYT", "--rule", "iso-annual-report", "--at", "2026-11-12T16:00:00+07:00", "--facts",
+      fixtures.appendingPathComponent("facts-2026.csv").path,
+    ])
+    #expect(after.stdout.contains("iso-annual-report 2026: met-on-time"))
+    #expect(after.stdout.contains("fact: report, at 2026-11-12T15:30:00+07:00, 88/BC-SYT"))
+    #expect(after.stdout.contains("stops it: nothing is owed"))
+  }
+
+  @Test("a commune in both eras, and a district in 2021")
+  func eras() throws {
+    let commune2021 = try Run(["explain", "--unit", "21211", "--at", "2021-11-01T12:00:00+07:00", "--offline"])
+    #expect(commune2021.stdout.contains("iso-commune-report 2021"))
+    #expect(!commune2021.stdout.contains("iso-annual-report 2021"))
+    let commune2026 = try Run(["explain", "--unit", "21211", "--at", "2026-11-01T12:00:00+07:00", "--offline"])
+    #expect(commune2026.stdout.contains("iso-annual-report 2026"))
+    #expect(!commune2026.stdout.contains("iso-commune-report"))
+    let district = try Run([
+      "explain", "--unit", "522", "--rule", "iso-district-report", "--at", "2021-11-10T12:00:00+07:00",
+    ])
+    #expect(district.stdout.contains("children in: 0 of 23"))
+    #expect(
+      district.stdout.contains(
+        "2021-11-17T08:00:00+07:00  escalate-3wd  lanhdao@51-skhcn.quangngai.example, lanhdao@51-vpub.quangngai.example"
+      ))
+    let unknown = try Run(["explain", "--unit", "nope", "--offline"])
+    #expect(unknown.status == 1)
+  }
+}

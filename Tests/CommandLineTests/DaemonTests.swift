@@ -209,6 +209,11 @@ struct DaemonTests {
     let after = try fixture.client(["upcoming", "--days", "10"])
     #expect(!after.stdout.contains("annual/D3/"))
     #expect(after.stdout.contains("annual/D4/2026/remind-1wd"))
+    // explain asks the daemon: its recorded facts count.
+    let explained = try fixture.client(["explain", "--unit", "D3"])
+    #expect(explained.stdout.contains("(from the running daemon)"))
+    #expect(explained.stdout.contains("annual 2026: met-on-time"))
+    #expect(explained.stdout.contains("fact: report, at 2026-11-10T08:30:00+07:00, 12/BC-D3"))
     let findings = try fixture.client(["findings", "--unit", "D3", "--rule", "annual", "--period", "2026", "--json"])
     #expect(findings.stdout.contains(#""state":"due-soon""#) == false)
     #expect(findings.stdout.contains(#""reference":"12/BC-D3""#))

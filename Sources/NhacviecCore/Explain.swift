@@ -1,0 +1,103 @@
+public import Foundation
+
+/// Why a unit is where it is: each obligation with its deadline, the facts that count, its place
+/// on the ladder and what would stop it. Pure, like the rest of evaluation.
+public struct Explanation: Sendable, Codable {
+  public struct Step: Sendable, Codable {
+    public let step: String
+    public let at: String
+    public let status: String  // "past" (sent or skipped), "next", "later"
+    public let to: [String]
+  }
+
+  public struct Obligation: Sendable, Codable {
+    public let rule: String
+    public let title: String
+    public let basis: String
+    public let period: String
+    public let state: String
+    public let due: String
+    public let deadline: String
+    public let facts: [String]
+    public let details: [String]
+    public let ladder: [Step]
+    public let stops: String
+  }
+
+  public let unit: String
+  public let unitName: String
+  public let at: String
+  public let obligations: [Obligation]
+}
+
+extension Engine {
+  /// Explains the obligations of one unit (optionally one rule) at `now`.
+  public func explain(unitID: String, ruleID: String? = nil, at now: Date, renderer: MessageRenderer) -> Explanation? {
+    let date = zone.localDate(of: now)
+    guard
+      let unit = context.directory.unit(unitID, on: date) ?? context.directory.units.last(where: { $0.id == unitID })
+    else { return nil }
+    var obligations: [Explanation.Obligation] = []
+    for rule in ruleset.rules where ruleID.map({ $0 == rule.id }) ?? true {
+      for (period, ruleDeadline, ruleSteps) in periods(of: rule, since: now, now: now) {
+        guard roster(of: rule, deadline: ruleDeadline).contains(where: { $0.id == unitID }) else { continue }
+        let finding = finding(
+          rule: rule, unit: unit, period: period, ruleDeadline: ruleDeadline, firstReminder: ruleSteps.first?.at,
+          now: now)
+        let ladderSteps =
+          finding.extensionFact?.due.map { self.steps(for: rule, deadline: finding.deadline, suffix: "@\($0)") }
+          ?? ruleSteps
+        let nextIndex = ladderSteps.firstIndex { $0.at > now }
+        let ladder = ladderSteps.enumerated().map { index, step in
+          let channel = rule.channels.first.flatMap { ruleset.channels[$0] }
+          let recipients = resolve(step.to, unit: unit, on: zone.localDate(of: step.at))
+          return Explanation.Step(
+            step: step.id, at: zone.rfc3339(step.at),
+            status: step.at <= now ? "past" : (index == nextIndex ? "next" : "later"),
+            to: channel.map { addresses(of: recipients, channel: $0) } ?? [])
+        }
+        let facts = context.facts.facts.filter {
+          $0.ruleID == rule.id && $0.period == period.description && $0.unitID == unitID && $0.isKnown(at: now)
+        }.map { fact -> String in
+          var parts = [fact.kind.rawValue]
+          if let at = fact.at { parts.append("at \(zone.rfc3339(at))") }
+          if let reference = fact.reference { parts.append(reference) }
+          if let amount = fact.amount { parts.append(Money.vietnamese(amount)) }
+          if let due = fact.due { parts.append("new due date \(due)") }
+          if let by = fact.decidedBy { parts.append("by \(by)") }
+          return parts.joined(separator: ", ")
+        }
+        var details: [String] = []
+        let a = finding.assessment
+        if let total = a.childrenTotal, let done = a.childrenIn {
+          details.append("children in: \(done) of \(total)")
+          if !a.missingChildren.isEmpty {
+            details.append("missing: " + a.missingChildren.map { "\($0.id) \($0.name)" }.joined(separator: ", "))
+          }
+        }
+        if let minimum = a.minimumAmount {
+          details.append(
+            "budget line: \(a.amount.map(Money.vietnamese) ?? "none recorded"), minimum \(Money.vietnamese(minimum))")
+        }
+        if let note = a.note { details.append(note) }
+        let stops: String
+        switch finding.state {
+        case .metOnTime, .metLate, .exempt: stops = "nothing is owed: no more notices"
+        default:
+          switch rule.kindName {
+          case "budget": stops = "a budget line of at least the minimum (record budget), an extension or an exemption"
+          case "rollup": stops = "the unit's own consolidated report (record report), an extension or an exemption"
+          default: stops = "a report received (record report), an extension or an exemption"
+          }
+        }
+        let values = renderer.values(for: finding, sendDate: date)
+        obligations.append(
+          Explanation.Obligation(
+            rule: rule.id, title: values["rule.title"] ?? rule.title, basis: rule.basis, period: period.description,
+            state: finding.state.rawValue, due: values["due.phrase"] ?? "", deadline: zone.rfc3339(finding.deadline),
+            facts: facts, details: details, ladder: ladder, stops: stops))
+      }
+    }
+    return Explanation(unit: unit.id, unitName: unit.name, at: zone.rfc3339(now), obligations: obligations)
+  }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import NhacviecConfig
+import NhacviecControl
+import NhacviecCore
+import NhacviecDaemon
+
+struct Explain: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Why a unit is where it is: each obligation, its deadline, the facts that count, its ladder.",
+    discussion: """
+      Asks the running daemon (its recorded facts, its clock) when its socket answers; with \\
+      --offline, --at or --facts, computes from the configuration files instead.
+      """)
+
+  @Option(help: "The unit's id.") var unit: String
+  @Option(help: "Only this rule.") var rule: String?
+  @Option(help: ArgumentHelp("Explain as of this instant (offline).", valueName: "INSTANT")) var at: String?
+  @Option(help: ArgumentHelp("Facts to take into account (offline).", valueName: "FILE")) var facts: String?
+  @Flag(help: "Compute from the files even if the daemon runs.") var offline = false
+  @Flag(help: "Print JSON.") var json = false
+  @OptionGroup var options: SocketOptions
+
+  func run() throws {
+    var explanation: Explanation?
+    var source = "the running daemon"
+    if !offline && at == nil && facts == nil,
+      let response = try? ControlClient.request(
+        socket: try options.path(), method: "GET",
+        target: "/v1/explain?unit=\(escape(unit))" + (rule.map { "&rule=\(escape($0))" } ?? ""))
+    {
+      explanation = try options.decode(Explanation.self, response)
+    } else {
+      source = "the configuration files"
+      let deployment = try loadDeployment(ConfigLocator.path(explicit: options.config))
+      var book = FactBook()
+      if let facts {
+        do throws(ConfigErrors) {
+          book = FactBook(try FactsLoader.load(file: facts, zone: deployment.zone))
+          source += " and \(facts)"
+        } catch {
+          for e in error.errors { printError(e.description) }
+          throw ExitCode(1)
+        }
+      }
+      let moment = try at.map { try instant($0, zone: deployment.zone, option: "--at") } ?? Date()
+      explanation = deployment.engine(facts: book).explain(
+        unitID: unit, ruleID: rule, at: moment, renderer: deployment.renderer)
+    }
+    guard let explanation else {
+      printError("no unit \(unit) in the directory")
+      throw ExitCode(1)
+    }
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+      print(String(decoding: try encoder.encode(explanation), as: UTF8.self))
+      return
+    }
+    print("\(explanation.unit) \(explanation.unitName), as of \(explanation.at) (from \(source))")
+    if explanation.obligations.isEmpty { print("  owes nothing under way now") }
+    for o in explanation.obligations {
+      print("\n\(o.rule) \(o.period): \(o.state)")
+      print("  \(o.title)")
+      print("  due \(o.due) → \(o.deadline)")
+      print("  basis: \(o.basis)")
+      for fact in o.facts { print("  fact: \(fact)") }
+      for detail in o.details { print("  \(detail)") }
+      for step in o.ladder {
+        let status = step.status.padding(toLength: 5, withPad: " ", startingAt: 0)
+        print("  \(status) \(step.at)  \(step.step)  \(step.to.joined(separator: ", "))")
+      }
+      print("  stops it: \(o.stops)")
+    }
+  }
+
+  func escape(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text }
+}
