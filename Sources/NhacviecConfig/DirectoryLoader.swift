@@ -179,12 +179,17 @@ public enum CalendarLoader {
           let holiday = try d.optional("holiday")?.string("holiday")
           let from: LocalDate
           let to: LocalDate
-          if let single = d.optional("date") {
+          let single = d.optional("date")
+          let first = d.optional("from")
+          let last = d.optional("to")
+          if let single, first == nil, last == nil {
             from = try DirectoryLoader.date(single)
             to = from
+          } else if single == nil, let first, let last {
+            from = try DirectoryLoader.date(first)
+            to = try DirectoryLoader.date(last)
           } else {
-            from = try DirectoryLoader.date(try d.required("from"))
-            to = try DirectoryLoader.date(try d.required("to"))
+            throw item.error("give either `date`, or `from` and `to`")
           }
           try d.finish()
           guard from <= to else { throw item.error("`from` must not be after `to`") }
