@@ -149,6 +149,23 @@ struct WebhookTests {
     #expect(next.code == 200)
   }
 
+  @Test("HTTPS with a test CA; a certificate that does not verify is permanent")
+  func https() async throws {
+    let secure = try TestServer("http_server.py", ["--tls-cert", TestCA.cert, "--tls-key", TestCA.key])
+    defer { secure.stop() }
+    let factory = ChannelFactory(client: client, zone: .vietnam)
+    let trusted = try factory.make(
+      name: "hook", type: "webhook",
+      settings: ["url": "https://localhost:\(secure.port)/hook/tls", "ca_file": TestCA.ca])
+    #expect(await trusted.deliver(hookMessage()) == .sent(receipt: "HTTP 200"))
+    let untrusted = try factory.make(
+      name: "hook", type: "webhook", settings: ["url": "https://localhost:\(secure.port)/hook/tls"])
+    guard case .permanent = await untrusted.deliver(hookMessage()) else {
+      Issue.record("an unverified certificate must not be accepted, nor retried forever")
+      return
+    }
+  }
+
   @Test("a chat service gets a templated body")
   func template() async throws {
     let hook = try channel("/hook/chat", ["body_template": #"{"text": {{subject.json}}}"#])
