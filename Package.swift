@@ -75,7 +75,7 @@ let package = Package(
     .testTarget(name: "NhacviecCoreTests", dependencies: ["NhacviecCore"], swiftSettings: strictSettings),
     .testTarget(
       name: "NhacviecConfigTests",
-      dependencies: ["NhacviecCore", "NhacviecConfig"],
+      dependencies: ["NhacviecCore", "NhacviecConfig", "TestSupport"],
       swiftSettings: strictSettings
     ),
     // Real servers (Tests/Servers) and helpers shared by the test targets.

@@ -21,22 +21,8 @@ struct Run {
   }
 
   init(_ arguments: [String], in directory: URL = repositoryRoot) throws {
-    let process = Process()
-    process.executableURL = Run.binary
-    process.arguments = arguments
-    process.currentDirectoryURL = directory
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Read before waiting: a full pipe would otherwise block the child.
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    status = process.terminationStatus
-    stdout = String(decoding: outData, as: UTF8.self)
-    stderr = String(decoding: errData, as: UTF8.self)
+    let run = try ProgramRun(Run.binary.path, arguments, in: directory)
+    (status, stdout, stderr) = (run.status, run.stdout, run.stderr)
   }
 }
 

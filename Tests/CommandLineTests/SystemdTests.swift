@@ -5,16 +5,8 @@ import Testing
 @Suite("systemd unit")
 struct SystemdTests {
   func analyze(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, output)
+    let run = try ProgramRun("/usr/bin/systemd-analyze", arguments)
+    return (run.status, run.stdout + run.stderr)
   }
 
   @Test("systemd-analyze verify is clean and the exposure is 1.5 or lower")

@@ -1,10 +1,8 @@
 import Foundation
 import NhacviecConfig
 import NhacviecCore
+import TestSupport
 import Testing
-
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-  .deletingLastPathComponent()
 
 /// A throw-away configuration folder: a config file, a directory and a rule file, each replaceable.
 struct Scratch {

@@ -1,6 +1,7 @@
 import Foundation
 import NhacviecConfig
 import NhacviecCore
+import TestSupport
 import Testing
 
 /// The JSON Schemas in schemas/ that editors use must say what the parser says.
@@ -9,16 +10,8 @@ struct SchemaTests {
   let schemas = repositoryRoot.appendingPathComponent("schemas")
 
   func validate(_ schema: String, _ files: [String]) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-    process.arguments = [schemas.appendingPathComponent("validate.py").path, schema] + files
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, output)
+    let run = try ProgramRun("/usr/bin/python3", [schemas.appendingPathComponent("validate.py").path, schema] + files)
+    return (run.status, run.stdout + run.stderr)
   }
 
   func shipped(_ folder: String) throws -> [String] {

@@ -102,3 +102,40 @@ public func script(_ body: String, in folder: URL) throws -> String {
   try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
   return path
 }
+
+/// A program run to its end, with what it printed.
+public struct ProgramRun: Sendable {
+  public let status: Int32
+  public let stdout: String
+  public let stderr: String
+
+  public init(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Both pipes drained at once: a child that fills one while we wait on the other would block.
+    let errors = Drained()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+      errors.data = err.fileHandleForReading.readDataToEndOfFile()
+      group.leave()
+    }
+    let output = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    status = process.terminationStatus
+    stdout = String(decoding: output, as: UTF8.self)
+    stderr = String(decoding: errors.data, as: UTF8.self)
+  }
+}
+
+private final class Drained: @unchecked Sendable {
+  var data = Data()
+}
