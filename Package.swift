@@ -23,10 +23,13 @@ let package = Package(
   targets: [
     // The domain: directory, calendar, rules, evaluate and plan. Foundation only.
     .target(name: "NhacviecCore", swiftSettings: strictSettings),
+    // Programs nhacviec runs: external rule kinds (`kind: exec`) and the process runner they
+    // share with the exec channel.
+    .target(name: "NhacviecExternal", dependencies: ["NhacviecCore"], swiftSettings: strictSettings),
     // Reads configuration, directory, calendar overrides, rules and facts from files.
     .target(
       name: "NhacviecConfig",
-      dependencies: ["NhacviecCore", .product(name: "Yams", package: "Yams")],
+      dependencies: ["NhacviecCore", "NhacviecExternal", .product(name: "Yams", package: "Yams")],
       swiftSettings: strictSettings
     ),
     // libcurl from the system (libcurl4-openssl-dev), and typed wrappers for its variadic calls.
@@ -41,7 +44,7 @@ let package = Package(
     // Channels (SMTP and webhooks over libcurl, file, exec), retries and the delivery pipeline.
     .target(
       name: "NhacviecDelivery",
-      dependencies: ["NhacviecCore", "NhacviecStore", "CCurl", "CCurlShim"],
+      dependencies: ["NhacviecCore", "NhacviecStore", "NhacviecExternal", "CCurl", "CCurlShim"],
       swiftSettings: strictSettings
     ),
     // The control API's request and response types. No networking.

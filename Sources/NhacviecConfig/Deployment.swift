@@ -1,5 +1,6 @@
 public import Foundation
 public import NhacviecCore
+import NhacviecExternal
 
 /// A channel as configured: its type and settings. Delivery reads the settings; planning only
 /// needs the `ChannelSpec`.
@@ -21,8 +22,13 @@ public struct Deployment: Sendable {
   public let files: [String]
   public let daemon: DaemonSettings
 
+  /// An engine over these facts. Each engine asks the programs of `exec` rules afresh (once per
+  /// rule, period and instant), since the facts are part of the question.
   public func engine(facts: FactBook = FactBook()) -> Engine {
-    Engine(ruleset: ruleset, context: EvaluationContext(directory: directory, calendar: calendar, facts: facts))
+    let external = ruleset.rules.contains { $0.kind is ExecKind } ? ProgramRunner() : nil
+    return Engine(
+      ruleset: ruleset,
+      context: EvaluationContext(directory: directory, calendar: calendar, facts: facts, external: external))
   }
 
   public var renderer: MessageRenderer { MessageRenderer(ruleset: ruleset, zone: zone) }

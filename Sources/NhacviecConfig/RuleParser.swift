@@ -270,6 +270,10 @@ public struct RuleParser {
       for other in rule.kind.referencedRules where !ids.contains(other) {
         errors.append(ConfigError("rule \(rule.id): refers to unknown rule \(other)", at: rule.location))
       }
+      if let exec = rule.kind as? ExecKind, access(exec.command, X_OK) != 0 {
+        let why = FileManager.default.fileExists(atPath: exec.command) ? "is not executable" : "does not exist"
+        errors.append(ConfigError("rule \(rule.id): program \(exec.command) \(why)", at: rule.location))
+      }
       // Unit references are checked only against a directory that loaded.
       guard let directory else { continue }
       let selectors = rule.remindTo + rule.escalate.flatMap(\.to)

@@ -176,8 +176,10 @@ public struct RuleTestFile: Sendable {
           failures.append(Failure(location: e.location, message: "unknown rule \(e.rule) or period \(e.period)"))
           continue
         }
-        let finding = engine.findings(rule: rule, period: period, at: checkpoint.at).first { $0.unit.id == e.unit }
-        let got = finding?.state.rawValue ?? "no obligation"
+        let judged = engine.evaluate(rule: rule, period: period, at: checkpoint.at)
+        let finding = judged.findings.first { $0.unit.id == e.unit }
+        let got =
+          judged.failure.map { "not judged (\($0.message))" } ?? finding?.state.rawValue ?? "no obligation"
         if got != e.state.rawValue {
           failures.append(
             Failure(

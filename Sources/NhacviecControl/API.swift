@@ -35,10 +35,28 @@ public enum ControlAPI {
     public let nextWakeup: String?
     public let journal: [String: Int]
     public let channelsFailing: [String]
+    /// Rules whose program could not judge at the last pass; their notices wait until it can.
+    public let rulesFailing: [RuleFailure]
+
+    public struct RuleFailure: Codable, Sendable {
+      public let rule: String
+      public let period: String
+      public let error: String
+      /// Notices of this rule due since this instant are held back (nil: since the first start).
+      public let since: String?
+
+      public init(rule: String, period: String, error: String, since: String?) {
+        self.rule = rule
+        self.period = period
+        self.error = error
+        self.since = since
+      }
+    }
 
     public init(
       version: String, uptimeSeconds: Int, config: String, now: String, rules: Rules, lastReload: Reload,
-      lastPass: String?, nextWakeup: String?, journal: [String: Int], channelsFailing: [String]
+      lastPass: String?, nextWakeup: String?, journal: [String: Int], channelsFailing: [String],
+      rulesFailing: [RuleFailure] = []
     ) {
       self.version = version
       self.uptimeSeconds = uptimeSeconds
@@ -50,6 +68,7 @@ public enum ControlAPI {
       self.nextWakeup = nextWakeup
       self.journal = journal
       self.channelsFailing = channelsFailing
+      self.rulesFailing = rulesFailing
     }
 
     enum CodingKeys: String, CodingKey {
@@ -59,6 +78,7 @@ public enum ControlAPI {
       case lastPass = "last_pass"
       case nextWakeup = "next_wakeup"
       case channelsFailing = "channels_failing"
+      case rulesFailing = "rules_failing"
     }
   }
 

@@ -82,6 +82,22 @@ public struct Plan: Sendable {
   public let unroutable: [Notice]
   /// The next instant at which anything can change; nil when nothing ever will.
   public let next: Date?
+  /// Rules and periods that could not be judged (an external program failed): they planned
+  /// nothing, and must be planned again from the same `since` once they can be.
+  public let failures: [RuleFailure]
+}
+
+/// A rule and period whose kind could not judge its obligations, and why.
+public struct RuleFailure: Sendable, Hashable {
+  public let ruleID: String
+  public let period: String
+  public let message: String
+
+  public init(ruleID: String, period: String, message: String) {
+    self.ruleID = ruleID
+    self.period = period
+    self.message = message
+  }
 }
 
 /// Evaluate and plan: pure functions of (ruleset, directory, calendar, facts, now).
@@ -215,12 +231,7 @@ public struct Engine: Sendable {
   }
 
   /// The units that owe a rule for a period: the roster as of the last day allowed.
-  public func roster(of rule: Rule, deadline: Date) -> [OrgUnit] {
-    let date = zone.lastDay(before: deadline)
-    return context.directory.units(on: date).filter {
-      rule.applies(to: $0, parent: context.directory.parent(of: $0, on: date))
-    }
-  }
+  public func roster(of rule: Rule, deadline: Date) -> [OrgUnit] { context.roster(of: rule, deadline: deadline) }
 
   /// Judges one obligation at `now`.
   public func finding(
@@ -255,52 +266,91 @@ public struct Engine: Sendable {
       extensionFact: extensionFact, exemptionFact: exemption, assessment: assessment, at: now)
   }
 
-  /// Every obligation whose ladder is under way at `now` (or starts next), judged at `now`.
-  public func findings(at now: Date) -> [Finding] {
+  /// Every obligation whose ladder is under way at `now` (or starts next), judged at `now`, and
+  /// the rules and periods that could not be judged.
+  public func evaluate(at now: Date) -> (findings: [Finding], failures: [RuleFailure]) {
     var result: [Finding] = []
+    var failures: Set<RuleFailure> = []
     for rule in ruleset.rules {
       for (period, deadline, steps) in periods(of: rule, since: now, now: now) {
         for unit in roster(of: rule, deadline: deadline) {
-          result.append(
-            finding(
-              rule: rule, unit: unit, period: period, ruleDeadline: deadline, firstReminder: steps.first?.at, now: now))
+          let finding = finding(
+            rule: rule, unit: unit, period: period, ruleDeadline: deadline, firstReminder: steps.first?.at, now: now)
+          if let failure = finding.assessment.failure {
+            failures.insert(RuleFailure(ruleID: rule.id, period: period.description, message: failure))
+          } else {
+            result.append(finding)
+          }
         }
       }
     }
-    return result
+    return (result, failures.sorted { ($0.ruleID, $0.period) < ($1.ruleID, $1.period) })
   }
 
-  /// The findings of one period of one rule at `now`.
+  public func findings(at now: Date) -> [Finding] { evaluate(at: now).findings }
+
+  /// The findings of one period of one rule at `now` (none where the rule could not judge).
   public func findings(rule: Rule, period: Period, at now: Date) -> [Finding] {
+    evaluate(rule: rule, period: period, at: now).findings
+  }
+
+  /// The findings of one period of one rule at `now`, or why the rule could not judge them.
+  public func evaluate(rule: Rule, period: Period, at now: Date) -> (findings: [Finding], failure: RuleFailure?) {
     let deadline = rule.due.deadline(for: period, calendar: calendar)
     let first = steps(for: rule, deadline: deadline).first?.at
-    return roster(of: rule, deadline: deadline).map {
-      finding(rule: rule, unit: $0, period: period, ruleDeadline: deadline, firstReminder: first, now: now)
+    var findings: [Finding] = []
+    for unit in roster(of: rule, deadline: deadline) {
+      let finding = finding(
+        rule: rule, unit: unit, period: period, ruleDeadline: deadline, firstReminder: first, now: now)
+      if let failure = finding.assessment.failure {
+        return ([], RuleFailure(ruleID: rule.id, period: period.description, message: failure))
+      }
+      findings.append(finding)
     }
+    return (findings, nil)
   }
 
   // MARK: - Plan
 
   /// The notices whose instants fall in (since, now], with catch-up and digests applied, and the
   /// next instant worth waking for. `since` is the last completed pass (nil on a first start, when
-  /// every ladder under way collapses to its newest step).
-  public func plan(since: Date?, now: Date) -> Plan {
-    // On a first start only ladders still under way count; every step of theirs is missed.
-    let periodsSince = since ?? now
-    let since = since ?? .distantPast
+  /// every ladder under way collapses to its newest step). `sinceByRule` holds, for a rule that
+  /// could not be judged in an earlier pass, the `since` of that pass, so nothing of it is skipped
+  /// (`.distantPast` when that pass was a first start).
+  public func plan(since: Date?, now: Date, sinceByRule: [String: Date] = [:]) -> Plan {
     var due: [Notice] = []
     var unroutable: [Notice] = []
+    var failures: Set<RuleFailure> = []
     var next: Date?
     func wake(_ instant: Date) { if instant > now, next.map({ instant < $0 }) ?? true { next = instant } }
 
     for rule in ruleset.rules {
+      let ruleSince: Date?
+      switch sinceByRule[rule.id] {
+      case .some(.distantPast): ruleSince = nil
+      case .some(let date): ruleSince = date
+      case .none: ruleSince = since
+      }
+      // On a first start only ladders still under way count; every step of theirs is missed.
+      let periodsSince = ruleSince ?? now
+      let since = ruleSince ?? .distantPast
       for (period, ruleDeadline, ruleSteps) in periods(of: rule, since: periodsSince, now: now) {
+        // A period whose ladder has not started has nothing to send: nobody needs judging yet.
+        let opens = min(ruleSteps.first?.at ?? ruleDeadline, ruleDeadline)
+        if opens > now {
+          wake(opens)
+          continue
+        }
         let roster = roster(of: rule, deadline: ruleDeadline)
         var extendedSteps: [Date: [Step]] = [:]
         for unit in roster {
           let finding = finding(
             rule: rule, unit: unit, period: period, ruleDeadline: ruleDeadline, firstReminder: ruleSteps.first?.at,
             now: now)
+          if let failure = finding.assessment.failure {
+            failures.insert(RuleFailure(ruleID: rule.id, period: period.description, message: failure))
+            continue
+          }
           if finding.state.isClosed { continue }
           var steps = ruleSteps
           if let ext = finding.extensionFact?.due {
@@ -344,7 +394,9 @@ public struct Engine: Sendable {
     for instant in context.facts.instants where instant > now { wake(instant) }
     due = digested(due, at: now)
     due.sort { ($0.at, $0.key, $0.channel) < ($1.at, $1.key, $1.channel) }
-    return Plan(now: now, due: due, unroutable: unroutable, next: next)
+    return Plan(
+      now: now, due: due, unroutable: unroutable, next: next,
+      failures: failures.sorted { ($0.ruleID, $0.period) < ($1.ruleID, $1.period) })
   }
 
   /// Resolves who a step reaches, as of the send date.
@@ -462,19 +514,34 @@ public struct Engine: Sendable {
 
   /// Walks virtual time from `from` to `to` as a daemon would that never stopped: every notice that
   /// would be sent, in time order. Deterministic: the same inputs print the same timeline.
-  public func simulate(from: Date, to: Date) -> [Notice] {
+  public func simulate(from: Date, to: Date) -> [Notice] { simulation(from: from, to: to).notices }
+
+  /// `simulate`, with the rules and periods that could not be judged on the way. Like the daemon,
+  /// a rule that failed is planned again from the `since` of the pass that failed.
+  public func simulation(from: Date, to: Date) -> (notices: [Notice], failures: [RuleFailure]) {
     var sent: [Notice] = []
+    var failures: [RuleFailure] = []
     var since = from.addingTimeInterval(-1)
+    var sinceByRule: [String: Date] = [:]
     var now = from
     var passes = 0
     while now <= to, passes < 100_000 {
-      let plan = self.plan(since: since, now: now)
+      let plan = self.plan(since: since, now: now, sinceByRule: sinceByRule)
       sent += plan.due.map { $0 }
       passes += 1
+      let failed = Set(plan.failures.map(\.ruleID))
+      for failure in plan.failures where !failures.contains(failure) { failures.append(failure) }
+      for rule in ruleset.rules {
+        if failed.contains(rule.id) {
+          sinceByRule[rule.id] = sinceByRule[rule.id] ?? since
+        } else {
+          sinceByRule[rule.id] = nil
+        }
+      }
       guard let next = plan.next else { break }
       since = now
       now = next
     }
-    return sent
+    return (sent, failures)
   }
 }

@@ -80,13 +80,17 @@ extension Engine {
             "budget line: \(a.amount.map(Money.vietnamese) ?? "none recorded"), minimum \(Money.vietnamese(minimum))")
         }
         if let note = a.note { details.append(note) }
+        if let failure = a.failure { details.append("not judged: \(failure)") }
         let stops: String
         switch finding.state {
+        case _ where a.failure != nil:
+          stops = "no notice goes out until the rule's program answers; the daemon retries every 5 minutes"
         case .metOnTime, .metLate, .exempt: stops = "nothing is owed: no more notices"
         default:
           switch rule.kindName {
           case "budget": stops = "a budget line of at least the minimum (record budget), an extension or an exemption"
           case "rollup": stops = "the unit's own consolidated report (record report), an extension or an exemption"
+          case "exec": stops = "whatever the rule's program counts as done, an extension or an exemption"
           default: stops = "a report received (record report), an extension or an exemption"
           }
         }
@@ -94,7 +98,8 @@ extension Engine {
         obligations.append(
           Explanation.Obligation(
             rule: rule.id, title: values["rule.title"] ?? rule.title, basis: rule.basis, period: period.description,
-            state: finding.state.rawValue, due: values["due.phrase"] ?? "", deadline: zone.rfc3339(finding.deadline),
+            state: a.failure == nil ? finding.state.rawValue : "not-judged", due: values["due.phrase"] ?? "",
+            deadline: zone.rfc3339(finding.deadline),
             facts: facts, details: details, ladder: ladder, stops: stops))
       }
     }

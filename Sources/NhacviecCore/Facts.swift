@@ -74,8 +74,13 @@ public struct FactBook: Sendable {
 
   /// The facts of one kind for one obligation known at `now`, oldest first.
   public func facts(_ kind: Fact.Kind, rule: String, period: String, unit: String, at now: Date) -> [Fact] {
+    facts(rule: rule, period: period, unit: unit, at: now).filter { $0.kind == kind }
+  }
+
+  /// Every fact for one obligation known at `now`, oldest first.
+  public func facts(rule: String, period: String, unit: String, at now: Date) -> [Fact] {
     (index[Key(rule: rule, period: period, unit: unit)] ?? []).map { facts[$0] }
-      .filter { $0.kind == kind && $0.isKnown(at: now) }
+      .filter { $0.isKnown(at: now) }
       .sorted { ($0.at ?? .distantPast) < ($1.at ?? .distantPast) }
   }
 

@@ -157,10 +157,14 @@ public struct Assessment: Sendable, Hashable {
   public var minimumAmount: Int64?
   /// Why the obligation is not met although something was recorded (a budget line too small).
   public var note: String?
+  /// Why the kind could not judge at all (an external program failed). Such an obligation gets no
+  /// finding and no notice: nobody is chased on a judgement that was never made.
+  public var failure: String?
 
   public init(
     satisfiedAt: Date? = nil, reference: String? = nil, childrenIn: Int? = nil, childrenTotal: Int? = nil,
-    missingChildren: [OrgUnit] = [], amount: Int64? = nil, minimumAmount: Int64? = nil, note: String? = nil
+    missingChildren: [OrgUnit] = [], amount: Int64? = nil, minimumAmount: Int64? = nil, note: String? = nil,
+    failure: String? = nil
   ) {
     self.satisfiedAt = satisfiedAt
     self.reference = reference
@@ -170,6 +174,7 @@ public struct Assessment: Sendable, Hashable {
     self.amount = amount
     self.minimumAmount = minimumAmount
     self.note = note
+    self.failure = failure
   }
 }
 
@@ -178,11 +183,25 @@ public struct EvaluationContext: Sendable {
   public let directory: Directory
   public let calendar: WorkingCalendar
   public let facts: FactBook
+  /// Runs the programs of `exec` rules; nil where none may run.
+  public let external: (any ExternalRuleRunner)?
 
-  public init(directory: Directory, calendar: WorkingCalendar, facts: FactBook) {
+  public init(
+    directory: Directory, calendar: WorkingCalendar, facts: FactBook, external: (any ExternalRuleRunner)? = nil
+  ) {
     self.directory = directory
     self.calendar = calendar
     self.facts = facts
+    self.external = external
+  }
+
+  /// The units that owe a rule for the period ending at `deadline`: the roster as of the last day
+  /// allowed, so that a unit merged away the day after still owes what it owed.
+  public func roster(of rule: Rule, deadline: Date) -> [OrgUnit] {
+    let date = calendar.zone.lastDay(before: deadline)
+    return directory.units(on: date).filter {
+      rule.applies(to: $0, parent: directory.parent(of: $0, on: date))
+    }
   }
 }
 
@@ -226,6 +245,7 @@ public struct RuleKindRegistry: Sendable {
     registry.register("deadline", DeadlineKind.self)
     registry.register("rollup", RollupKind.self)
     registry.register("budget", BudgetKind.self)
+    registry.register("exec", ExecKind.self)
     return registry
   }()
 }

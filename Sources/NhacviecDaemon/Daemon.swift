@@ -46,6 +46,8 @@ public final class Daemon: @unchecked Sendable {
   private var snapshot: Snapshot
   private var lastReload: ControlAPI.Status.Reload
   private var lastPass: Date?
+  private var ruleFailures: [RuleFailure] = []
+  private var rulesBehind: [String: Date] = [:]
   private var nextWakeup: Date?
   private var stopping = false
   private var wakeups: [Int: CheckedContinuation<Void, Never>] = [:]
@@ -109,9 +111,18 @@ public final class Daemon: @unchecked Sendable {
     do {
       let facts = FactBook(try store.facts())
       let engine = snapshot.deployment.engine(facts: facts)
-      let plan = engine.plan(since: try store.lastPass(), now: now)
+      let since = try store.lastPass()
+      let behind = try store.rulesBehind()
+      // Planning may run the programs of external rules: off the cooperative pool.
+      let plan = await Daemon.onThreadOfItsOwn { engine.plan(since: since, now: now, sinceByRule: behind) }
       let journaled = try snapshot.deliverer.journal(plan.due, renderer: snapshot.deployment.renderer, now: now)
-      try store.recordPass(at: now)
+      // A rule that could not be judged plans again from where it stood: late, never lost.
+      var stillBehind: [String: Date] = [:]
+      for failure in plan.failures {
+        stillBehind[failure.ruleID] = behind[failure.ruleID] ?? since ?? .distantPast
+        Log.write(.error, "rule \(failure.ruleID) period \(failure.period) not judged: \(failure.message)")
+      }
+      try store.recordPass(at: now, rulesBehind: stillBehind)
       for notice in plan.unroutable {
         Log.write(.warning, "notice \(notice.key) via \(notice.channel) reaches nobody: no contact in the directory")
       }
@@ -122,15 +133,27 @@ public final class Daemon: @unchecked Sendable {
           "pass: \(journaled) planned, \(report.sent) sent, \(report.retrying) to retry, \(report.dead) dead")
       }
       let retry = try store.nextAttempt(now: clock.now())
-      let next = [plan.next, retry].compactMap { $0 }.min()
+      let askAgain = plan.failures.isEmpty ? nil : now.addingTimeInterval(Daemon.failedRuleRetry)
+      let next = [plan.next, retry, askAgain].compactMap { $0 }.min()
       lock.withLock {
         lastPass = now
         nextWakeup = next
+        ruleFailures = plan.failures
+        rulesBehind = stillBehind
       }
       return next
     } catch {
       Log.write(.error, "pass failed: \(error); trying again in a minute")
       return now.addingTimeInterval(60)
+    }
+  }
+
+  /// How soon a pass asks a failed external rule's program again.
+  static let failedRuleRetry: TimeInterval = 300
+
+  static func onThreadOfItsOwn<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+      Thread.detachNewThread { continuation.resume(returning: work()) }
     }
   }
 
@@ -205,14 +228,21 @@ public final class Daemon: @unchecked Sendable {
     let snapshot = current
     let zone = snapshot.deployment.zone
     let now = clock.now()
-    let (reload, pass, next) = lock.withLock { (lastReload, lastPass, nextWakeup) }
+    let (reload, pass, next, failures, behind) = lock.withLock {
+      (lastReload, lastPass, nextWakeup, ruleFailures, rulesBehind)
+    }
     let counts = try store.counts()
     let failing = Set(try store.entries(state: .failed).map(\.message.channel)).sorted()
     return ControlAPI.Status(
       version: Daemon.version, uptimeSeconds: Int(now.timeIntervalSince(started)), config: configPath,
       now: zone.rfc3339(now), rules: .init(count: snapshot.deployment.ruleset.rules.count, hash: snapshot.hash),
       lastReload: reload, lastPass: pass.map(zone.rfc3339), nextWakeup: next.map(zone.rfc3339),
-      journal: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }), channelsFailing: failing)
+      journal: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }), channelsFailing: failing,
+      rulesFailing: failures.map {
+        .init(
+          rule: $0.ruleID, period: $0.period, error: $0.message,
+          since: behind[$0.ruleID].flatMap { $0 == .distantPast ? nil : zone.rfc3339($0) })
+      })
   }
 
   func findings(query: [String: String]) throws -> [ControlAPI.Finding] {

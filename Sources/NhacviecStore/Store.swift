@@ -330,12 +330,28 @@ public final class Store: Sendable {
     }
   }
 
-  public func recordPass(at instant: Date) throws {
+  /// Records a completed pass. `rulesBehind` holds, for each rule that could not be judged, the
+  /// `since` its next pass must plan from (so that a failing program delays its notices but does
+  /// not lose them).
+  public func recordPass(at instant: Date, rulesBehind: [String: Date] = [:]) throws {
+    let behind = rulesBehind.mapValues(\.timeIntervalSince1970)
+    let json = String(decoding: try JSONEncoder().encode(behind), as: UTF8.self)
     try writer.write { db in
-      try db.execute(
-        sql:
-          "INSERT INTO meta (name, value) VALUES ('last_pass', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-        arguments: [String(instant.timeIntervalSince1970)])
+      let upsert =
+        "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value"
+      try db.execute(sql: upsert, arguments: ["last_pass", String(instant.timeIntervalSince1970)])
+      try db.execute(sql: upsert, arguments: ["rules_behind", json])
+    }
+  }
+
+  /// What the last pass recorded as `rulesBehind`.
+  public func rulesBehind() throws -> [String: Date] {
+    try writer.read { db in
+      guard let json = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'rules_behind'") else {
+        return [:]
+      }
+      let seconds = (try? JSONDecoder().decode([String: Double].self, from: Data(json.utf8))) ?? [:]
+      return seconds.mapValues { Date(timeIntervalSince1970: $0) }
     }
   }
 }

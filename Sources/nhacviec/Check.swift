@@ -9,8 +9,9 @@ struct Check: ParsableCommand {
     abstract: "Validate the configuration, directory, calendar, rules, templates and channels.",
     discussion: """
       Prints a summary: units per kind, channels, and each rule's resolved deadline for the
-      current period. Errors are printed as FILE:LINE:COL: message. Exit status 0 when valid,
-      1 when not.
+      current period. The program of each external rule (kind: exec) is run once for that
+      period, and its answer checked. Errors are printed as FILE:LINE:COL: message. Exit status
+      0 when valid, 1 when not.
       """)
 
   @OptionGroup var options: ConfigOptions
@@ -43,9 +44,11 @@ struct Check: ParsableCommand {
       throw ExitCode(1)
     }
     let at = try now.map { try instant($0, zone: zone, option: "--now") } ?? Date()
+    var book = FactBook()
     if let facts {
       do {
         let loaded = try FactsLoader.load(file: facts, zone: zone)
+        book = FactBook(loaded)
         let problems = FactsLoader.check(loaded, against: deployment)
         if !problems.isEmpty {
           for p in problems { printError(p.description) }
@@ -73,7 +76,8 @@ struct Check: ParsableCommand {
       .map { "\($0.spec.name) (\($0.spec.type))" }
     print("channels: \(channels.joined(separator: ", "))")
     print("rules: \(deployment.ruleset.rules.count)")
-    let engine = deployment.engine()
+    let engine = deployment.engine(facts: book)
+    var failures = 0
     for rule in deployment.ruleset.rules {
       let period = Period.containing(today, kind: rule.period)
       let deadline = rule.due.deadline(for: period, calendar: calendar)
@@ -88,6 +92,21 @@ struct Check: ParsableCommand {
         print("    warning: \(gap.rung) of \(gap.unitID) reaches nobody through \(gap.channel) (to: \(to))")
       }
       if gaps.count > 5 { print("    warning: … and \(gaps.count - 5) more rungs that reach nobody") }
+      // An external rule's program is run once, as the daemon would run it, so that a broken
+      // plugin shows here rather than as silence in the season.
+      guard rule.kind is ExecKind else { continue }
+      let trial = engine.evaluate(rule: rule, period: period, at: at)
+      if let failure = trial.failure {
+        printError("\(rule.location.map { "\($0): " } ?? "")rule \(rule.id): \(failure.message)")
+        failures += 1
+      } else {
+        let met = trial.findings.filter { $0.state.isClosed }.count
+        print("    program answered for \(trial.findings.count) units: \(met) done, \(trial.findings.count - met) not")
+      }
+    }
+    if failures > 0 {
+      printError("\(failures) external rule\(failures == 1 ? "" : "s") could not be judged: \(options.path)")
+      throw ExitCode(1)
     }
   }
 }

@@ -78,7 +78,7 @@ struct Status: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "How the running daemon stands.",
     discussion:
-      "Exit status: 0 fine, 1 the daemon reports a problem (a failed reload, failing channels, dead notices), 3 unreachable."
+      "Exit status: 0 fine, 1 the daemon reports a problem (a failed reload, failing channels, dead notices, an external rule's program failing), 3 unreachable."
   )
 
   @OptionGroup var options: SocketOptions
@@ -100,8 +100,15 @@ struct Status: ParsableCommand {
       print("journal: \(journal.joined(separator: ", "))")
       print(
         "channels failing: \(status.channelsFailing.isEmpty ? "none" : status.channelsFailing.joined(separator: ", "))")
+      for failure in status.rulesFailing {
+        print(
+          "rule failing: \(failure.rule) period \(failure.period), notices held since \(failure.since ?? "the first start"): \(failure.error)"
+        )
+      }
     }
-    if !status.lastReload.ok || !status.channelsFailing.isEmpty || (status.journal["dead"] ?? 0) > 0 {
+    if !status.lastReload.ok || !status.channelsFailing.isEmpty || (status.journal["dead"] ?? 0) > 0
+      || !status.rulesFailing.isEmpty
+    {
       throw ExitCode(1)
     }
   }

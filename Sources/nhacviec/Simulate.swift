@@ -68,7 +68,11 @@ struct Simulate: ParsableCommand {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     var out = ""
-    for notice in engine.simulate(from: start, to: end) {
+    let simulation = engine.simulation(from: start, to: end)
+    for failure in simulation.failures {
+      printError("warning: rule \(failure.ruleID) period \(failure.period) not judged: \(failure.message)")
+    }
+    for notice in simulation.notices {
       let subject = renderer.render(notice).subject
       if json {
         let line = Line(

@@ -160,7 +160,9 @@ struct LoaderTests {
     let unknownKind = try Scratch(
       rules: Scratch.rules.replacingOccurrences(of: "kind: deadline", with: "kind: dealine"))
     #expect(
-      unknownKind.errors() == ["rules/main.yaml:2:9: unknown rule kind `dealine` (known: budget, deadline, rollup)"])
+      unknownKind.errors() == [
+        "rules/main.yaml:2:9: unknown rule kind `dealine` (known: budget, deadline, exec, rollup)"
+      ])
 
     let badOffset = try Scratch(rules: Scratch.rules.replacingOccurrences(of: "[7d, 1wd]", with: "[7d, 1week]"))
     #expect(badOffset.errors().first?.hasPrefix("rules/main.yaml:8:16: expected an offset such as 7d") == true)

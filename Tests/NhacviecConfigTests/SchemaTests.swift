@@ -26,6 +26,10 @@ struct SchemaTests {
       ("rules.schema.json", try shipped("Rules/rules")),
       ("calendar.schema.json", try shipped("Rules/calendar")),
       ("test.schema.json", try shipped("Rules/tests")),
+      // The example external rule kind.
+      ("config.schema.json", [repositoryRoot.appendingPathComponent("examples/eoffice-register/nhacviec.yaml").path]),
+      ("rules.schema.json", [repositoryRoot.appendingPathComponent("examples/eoffice-register/rules.yaml").path]),
+      ("test.schema.json", try shipped("examples/eoffice-register/tests")),
     ]
     for (schema, files) in sets {
       #expect(!files.isEmpty)
@@ -116,6 +120,13 @@ struct SchemaTests {
       (
         "rules.schema.json", ["$defs", "selector"],
         parserKeys(rules, yaml: rule.replacingOccurrences(of: "kinds: [dept]", with: "kinds: [dept], zz_probe: 1"))
+      ),
+      (
+        "rules.schema.json", ["$defs", "execParams"],
+        parserKeys(
+          rules,
+          yaml: rule.replacingOccurrences(of: "kind: deadline", with: "kind: exec")
+            + "\n  params: { command: /bin/true, zz_probe: 1 }\n")
       ),
       (
         "rules.schema.json", ["$defs", "step"],
