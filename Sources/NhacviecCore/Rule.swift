@@ -217,10 +217,20 @@ public protocol RuleKind: Sendable {
   var referencedRules: [String] { get }
 
   func assess(unit: OrgUnit, rule: Rule, period: Period, now: Date, context: EvaluationContext) -> Assessment
+
+  /// False for a kind that owes nothing and only sends on a schedule of its own (`summary`):
+  /// its rules have no findings and no place in a report.
+  var isObligation: Bool { get }
+
+  /// The kind's own ladder for a deadline, in place of `remind` and `escalate`; nil for the
+  /// usual ladder. `window` keeps each step inside the send window.
+  func schedule(rule: Rule, deadline: Date, calendar: WorkingCalendar, window: SendWindow) -> [Step]?
 }
 
 extension RuleKind {
   public var referencedRules: [String] { [] }
+  public var isObligation: Bool { true }
+  public func schedule(rule: Rule, deadline: Date, calendar: WorkingCalendar, window: SendWindow) -> [Step]? { nil }
 }
 
 /// The rule kinds a deployment knows, by name.

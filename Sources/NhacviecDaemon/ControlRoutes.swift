@@ -41,6 +41,18 @@ struct ControlRoutes: Sendable {
         return .json(ControlAPI.Failure("no unit \(unit) in the directory"), status: 404)
       }
       return .json(explanation)
+    case ("GET", "/v1/report"):
+      guard let text = request.query["period"], let period = Period(text) else {
+        return .json(ControlAPI.Failure("report needs ?period=2026 (or 2026-Q4, 2026-11)"), status: 400)
+      }
+      guard let format = ReportFormat(rawValue: request.query["format"] ?? "json") else {
+        return .json(ControlAPI.Failure("format must be html, csv, md or json"), status: 400)
+      }
+      let rules = request.query["rules"].map { $0.split(separator: ",").map(String.init) }
+      let report = try daemon.report(
+        period: period, rules: rules, scope: request.query["scope"], asOf: request.query["as_of"])
+      return ControlResponse(
+        status: 200, body: Array(report.text(format).utf8), contentType: format.contentType)
     case ("GET", "/v1/notices"):
       var state: NoticeState?
       if let name = request.query["state"] {
@@ -71,7 +83,8 @@ struct ControlRoutes: Sendable {
         let result = daemon.reload()
         return .json(result, status: result.ok ? 200 : 422)
       }
-    case (_, "/v1/status"), (_, "/v1/findings"), (_, "/v1/upcoming"), (_, "/v1/explain"), (_, "/v1/notices"),
+    case (_, "/v1/status"), (_, "/v1/findings"), (_, "/v1/report"), (_, "/v1/upcoming"), (_, "/v1/explain"),
+      (_, "/v1/notices"),
       (_, "/v1/facts"),
       (_, "/v1/notices/retry"), (_, "/v1/reload"):
       return .json(ControlAPI.Failure("method \(request.method) not allowed on \(request.path)"), status: 405)

@@ -245,6 +245,27 @@ public final class Daemon: @unchecked Sendable {
       })
   }
 
+  /// The consolidated report from the recorded facts, as of now or `asOf`.
+  func report(
+    period: Period, rules: [String]?, scope: String?, asOf: String?
+  ) throws -> (
+    report: ConsolidatedReport, text: (ReportFormat) -> String
+  ) {
+    let snapshot = current
+    let deployment = snapshot.deployment
+    let zone = deployment.zone
+    for id in rules ?? [] where deployment.ruleset.rule(id) == nil { throw ConfigError("unknown rule \(id)", at: nil) }
+    if let scope, !deployment.directory.knows(scope) { throw ConfigError("unknown unit \(scope)", at: nil) }
+    var now = clock.now()
+    if let asOf {
+      guard let instant = zone.parseInstant(asOf) else { throw ConfigError("as_of: not an instant: \(asOf)", at: nil) }
+      now = instant
+    }
+    let engine = deployment.engine(facts: FactBook(try store.facts()))
+    let report = engine.report(period: period, ruleIDs: rules, scope: scope, at: now, renderer: deployment.renderer)
+    return (report, { report.rendered(as: $0, zone: zone) })
+  }
+
   func findings(query: [String: String]) throws -> [ControlAPI.Finding] {
     let snapshot = current
     let zone = snapshot.deployment.zone

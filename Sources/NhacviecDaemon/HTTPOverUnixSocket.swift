@@ -14,10 +14,12 @@ public struct ControlRequest: Sendable {
 public struct ControlResponse: Sendable {
   public let status: Int
   public let body: [UInt8]
+  public let contentType: String
 
-  public init(status: Int, body: [UInt8]) {
+  public init(status: Int, body: [UInt8], contentType: String = "application/json; charset=utf-8") {
     self.status = status
     self.body = body
+    self.contentType = contentType
   }
 
   public static func json<T: Encodable>(_ value: T, status: Int = 200) -> ControlResponse {
@@ -237,7 +239,7 @@ public final class ControlServer: @unchecked Sendable {
     ]
     let head =
       "HTTP/1.1 \(response.status) \(reasons[response.status] ?? "Status")\r\n"
-      + "Content-Type: application/json; charset=utf-8\r\nContent-Length: \(response.body.count)\r\n"
+      + "Content-Type: \(response.contentType)\r\nContent-Length: \(response.body.count)\r\n"
       + "Connection: close\r\n\r\n"
     let bytes = Array(head.utf8) + response.body
     var offset = 0

@@ -1,0 +1,251 @@
+public import Foundation
+
+/// The consolidated report of a period: what the standing agency sends up to the provincial
+/// People's Committee, and what a district makes of its communes. Built from findings, so it is
+/// a pure function of (rules, directory, facts, as-of instant) like the rest of evaluation.
+public struct ConsolidatedReport: Sendable, Codable, Hashable {
+  /// Where a unit stands for the report.
+  public enum Status: String, Sendable, Codable, CaseIterable {
+    case onTime = "on-time"
+    case late
+    case missing
+    /// Not in, and its deadline has not passed yet.
+    case pending
+    /// Not in, and its deadline was moved and has not passed yet.
+    case extended
+    case exempt
+
+    public var vietnamese: String {
+      switch self {
+      case .onTime: return "Đúng hạn"
+      case .late: return "Trễ hạn"
+      case .missing: return "Chưa nộp"
+      case .pending: return "Chưa đến hạn"
+      case .extended: return "Được gia hạn"
+      case .exempt: return "Được miễn"
+      }
+    }
+
+    /// In: the report has arrived.
+    public var isIn: Bool { self == .onTime || self == .late }
+  }
+
+  public struct Row: Sendable, Codable, Hashable {
+    public let unit: String
+    public let unitName: String
+    public let kind: String
+    public let parent: String?
+    public let parentName: String?
+    public let status: Status
+    /// `Trễ 3 ngày`, `Được gia hạn đến 30/11/2026`: what the status cell says.
+    public let statusText: String
+    /// The deadline in force (an extension's, if any), as an instant.
+    public let deadline: String
+    public let receivedAt: String?
+    public let reference: String?
+    public let daysLate: Int?
+    public let extendedTo: String?
+    public let amount: Int64?
+    public let minimum: Int64?
+    public let childrenIn: Int?
+    public let childrenTotal: Int?
+    public let missingChildren: [String]?
+    public let note: String?
+  }
+
+  /// One parent unit's children in the section: how many are in, and which are not.
+  public struct Group: Sendable, Codable, Hashable {
+    public let unit: String
+    public let unitName: String
+    public let inCount: Int
+    /// Children that owe (exempt ones do not).
+    public let owing: Int
+    public let notIn: [NotIn]
+
+    public struct NotIn: Sendable, Codable, Hashable {
+      public let unit: String
+      public let unitName: String
+      public let status: Status
+    }
+  }
+
+  /// Counts by status for a set of units, with the shares criterion 7.4 of the provincial
+  /// administrative reform index looks at (per cent of the units that owe, one decimal).
+  public struct Tally: Sendable, Codable, Hashable {
+    public let key: String
+    public let label: String
+    public let total: Int
+    public let counts: [String: Int]
+    public let onTimeShare: Double
+    public let lateShare: Double
+    public let missingShare: Double
+
+    init(key: String, label: String, rows: [Row]) {
+      self.key = key
+      self.label = label
+      total = rows.count
+      var counts: [String: Int] = [:]
+      for status in Status.allCases { counts[status.rawValue] = rows.filter { $0.status == status }.count }
+      self.counts = counts
+      let owing = rows.count - (counts[Status.exempt.rawValue] ?? 0)
+      func share(_ status: Status) -> Double {
+        owing == 0 ? 0 : (Double(counts[status.rawValue] ?? 0) * 1000 / Double(owing)).rounded() / 10
+      }
+      onTimeShare = share(.onTime)
+      lateShare = share(.late)
+      missingShare = share(.missing)
+    }
+
+    public func count(_ status: Status) -> Int { counts[status.rawValue] ?? 0 }
+  }
+
+  public struct Section: Sendable, Codable, Hashable {
+    public let rule: String
+    public let kind: String
+    public let title: String
+    public let basis: String
+    /// `trước ngày 15/11/2026`
+    public let duePhrase: String
+    public let deadline: String
+    public let rows: [Row]
+    public let groups: [Group]
+    public let byKind: [Tally]
+    /// Per parent unit, for the chart when there are several (districts).
+    public let byParent: [Tally]
+    public let total: Tally
+    /// Why the section is empty: the rule's program could not judge.
+    public let error: String?
+  }
+
+  public let period: String
+  public let periodName: String
+  public let asOf: String
+  /// The scope: the whole deployment, or one parent unit's part (a district's communes).
+  public let scope: String?
+  public let scopeName: String?
+  public let sections: [Section]
+
+  /// How a kind of unit is named in a report's headings.
+  public static func kindName(_ kind: String) -> String {
+    switch kind {
+    case "province": return "Tỉnh"
+    case "dept": return "Sở, ban, ngành"
+    case "board": return "Ban quản lý"
+    case "district": return "Huyện"
+    case "city": return "Thành phố"
+    case "town": return "Thị xã"
+    case "commune": return "Xã"
+    case "ward": return "Phường"
+    case "township": return "Thị trấn"
+    case "special-zone": return "Đặc khu"
+    default: return kind
+    }
+  }
+}
+
+extension Engine {
+  /// The report of `period` as of `now`, for the given rules (default: every rule of the
+  /// period's kind). With `scope`, only the units whose parent (on the last day allowed) is
+  /// that unit: a district's communes.
+  public func report(
+    period: Period, ruleIDs: [String]? = nil, scope: String? = nil, at now: Date, renderer: MessageRenderer
+  ) -> ConsolidatedReport {
+    let rules = ruleset.rules.filter { rule in
+      ruleIDs.map { $0.contains(rule.id) } ?? (rule.period == period.kind && rule.kind.isObligation)
+    }
+    var sections: [ConsolidatedReport.Section] = []
+    for rule in rules {
+      let judged = evaluate(rule: rule, period: period, at: now)
+      let deadline = rule.due.deadline(for: period, calendar: calendar)
+      let findings = judged.findings.filter { scope == nil || $0.parent?.id == scope }
+      let rows = findings.map { row(for: $0, at: now) }
+      let values = findings.first.map { renderer.values(for: $0, sendDate: zone.localDate(of: now)) }
+      let title =
+        values?["rule.title"]
+        ?? TemplateText.render(rule.title, ["period": period.description, "period.name": period.vietnamese])
+      var groups: [ConsolidatedReport.Group] = []
+      var byParent: [ConsolidatedReport.Tally] = []
+      var parentOrder: [String] = []
+      var parentRows: [String: [ConsolidatedReport.Row]] = [:]
+      for row in rows {
+        let parent = row.parent ?? ""
+        if parentRows[parent] == nil { parentOrder.append(parent) }
+        parentRows[parent, default: []].append(row)
+      }
+      for parent in parentOrder {
+        let children = parentRows[parent] ?? []
+        let name = children.first?.parentName ?? "—"
+        groups.append(
+          ConsolidatedReport.Group(
+            unit: parent, unitName: name, inCount: children.filter { $0.status.isIn }.count,
+            owing: children.filter { $0.status != .exempt }.count,
+            notIn: children.filter { !$0.status.isIn && $0.status != .exempt }.map {
+              .init(unit: $0.unit, unitName: $0.unitName, status: $0.status)
+            }))
+        byParent.append(ConsolidatedReport.Tally(key: parent, label: name, rows: children))
+      }
+      var kindOrder: [String] = []
+      for row in rows where !kindOrder.contains(row.kind) { kindOrder.append(row.kind) }
+      let byKind = kindOrder.map { kind in
+        ConsolidatedReport.Tally(
+          key: kind, label: ConsolidatedReport.kindName(kind), rows: rows.filter { $0.kind == kind })
+      }
+      let scopeName = scope.flatMap { context.directory.unit($0, on: zone.lastDay(before: deadline))?.name }
+      let totalLabel = scopeName.map { "Toàn \($0)" } ?? "Tổng cộng"
+      sections.append(
+        ConsolidatedReport.Section(
+          rule: rule.id, kind: rule.kindName, title: title, basis: rule.basis,
+          duePhrase: values?["due.phrase"] ?? "", deadline: zone.rfc3339(deadline), rows: rows, groups: groups,
+          byKind: byKind, byParent: byParent, total: ConsolidatedReport.Tally(key: "", label: totalLabel, rows: rows),
+          error: judged.failure?.message))
+    }
+    let scopeName = scope.flatMap { id in
+      context.directory.unit(id, on: zone.localDate(of: now)) ?? context.directory.units.last { $0.id == id }
+    }?.name
+    return ConsolidatedReport(
+      period: period.description, periodName: period.vietnamese, asOf: zone.rfc3339(now), scope: scope,
+      scopeName: scopeName, sections: sections)
+  }
+
+  func row(for finding: Finding, at now: Date) -> ConsolidatedReport.Row {
+    let a = finding.assessment
+    let extendedTo = finding.extensionFact?.due
+    let status: ConsolidatedReport.Status
+    var text: String
+    var daysLate: Int?
+    switch finding.state {
+    case .metOnTime:
+      status = .onTime
+      text = status.vietnamese
+    case .metLate:
+      status = .late
+      let met = a.satisfiedAt ?? finding.deadline
+      let late = max(1, zone.localDate(of: met).dayNumber - zone.localDate(of: finding.deadline).dayNumber)
+      daysLate = late
+      text = "Trễ \(late) ngày"
+    case .overdue:
+      status = .missing
+      text = status.vietnamese
+    case .exempt:
+      status = .exempt
+      text = status.vietnamese
+    case .extended:
+      status = .extended
+      text = status.vietnamese
+    case .dueSoon, .upcoming:
+      status = .pending
+      text = status.vietnamese
+    }
+    if let extendedTo {
+      text += status == .extended ? " đến \(extendedTo.vietnamese)" : " (gia hạn đến \(extendedTo.vietnamese))"
+    }
+    let received = a.satisfiedAt.flatMap { $0 == .distantPast ? nil : zone.rfc3339($0) }
+    return ConsolidatedReport.Row(
+      unit: finding.unit.id, unitName: finding.unit.name, kind: finding.unit.kind, parent: finding.parent?.id,
+      parentName: finding.parent?.name, status: status, statusText: text, deadline: zone.rfc3339(finding.deadline),
+      receivedAt: status.isIn ? received : nil, reference: a.reference, daysLate: daysLate,
+      extendedTo: extendedTo?.description, amount: a.amount, minimum: a.minimumAmount, childrenIn: a.childrenIn,
+      childrenTotal: a.childrenTotal, missingChildren: a.childrenTotal == nil ? nil : a.missingChildren.map(\.name),
+      note: a.note ?? finding.exemptionFact?.reason)
+  }
+}

@@ -1,0 +1,176 @@
+import Foundation
+
+/// The consolidated report as a document: HTML to print and read, CSV for spreadsheets,
+/// Markdown to paste, JSON for other systems. Pure functions of the report.
+public enum ReportFormat: String, Sendable, CaseIterable {
+  case html, csv, md, json
+
+  public var contentType: String {
+    switch self {
+    case .html: return "text/html; charset=utf-8"
+    case .csv: return "text/csv; charset=utf-8"
+    case .md: return "text/markdown; charset=utf-8"
+    case .json: return "application/json"
+    }
+  }
+
+  public var fileExtension: String { rawValue }
+}
+
+extension ConsolidatedReport {
+  public func rendered(as format: ReportFormat, zone: Zone) -> String {
+    switch format {
+    case .html: return html(zone: zone)
+    case .csv: return csv(zone: zone)
+    case .md: return markdown(zone: zone)
+    case .json: return json()
+    }
+  }
+
+  /// `Báo cáo tổng hợp … năm 2026` (and the district, for a district's part).
+  public var heading: String {
+    "Báo cáo tổng hợp tình hình thực hiện \(periodName)" + (scopeName.map { " — \($0)" } ?? "")
+  }
+
+  func when(_ rfc3339: String?, zone: Zone) -> String {
+    guard let rfc3339, let instant = zone.parseInstant(rfc3339) else { return "" }
+    return zone.vietnamese(instant)
+  }
+
+  func day(_ iso: String?) -> String { iso.flatMap { LocalDate(iso: $0)?.vietnamese } ?? "" }
+
+  static func percent(_ share: Double) -> String {
+    String(format: "%.1f", share).replacingOccurrences(of: ".", with: ",") + "%"
+  }
+
+  // MARK: - JSON
+
+  public func json() -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    return ((try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n"
+  }
+
+  // MARK: - CSV
+
+  static let csvHeader = [
+    "Quy định", "Kỳ", "Mã đơn vị", "Tên đơn vị", "Loại đơn vị", "Đơn vị cấp trên", "Tình trạng", "Hạn",
+    "Ngày nhận", "Số, ký hiệu văn bản", "Số ngày trễ", "Gia hạn đến", "Kinh phí (đồng)", "Mức tối thiểu (đồng)",
+    "Đơn vị cấp dưới đã nộp", "Đơn vị cấp dưới chưa nộp", "Ghi chú",
+  ]
+
+  /// RFC 4180 with a UTF-8 byte-order mark and CRLF: what spreadsheet programs open with their
+  /// diacritics intact. One line per unit and rule.
+  public func csv(zone: Zone) -> String {
+    var lines = [Self.csvHeader.map(Self.csvField).joined(separator: ",")]
+    for section in sections {
+      for row in section.rows {
+        let children = row.childrenTotal.map { "\(row.childrenIn ?? 0)/\($0)" } ?? ""
+        let fields = [
+          section.rule, period, row.unit, row.unitName, Self.kindName(row.kind), row.parentName ?? "", row.statusText,
+          when(row.deadline, zone: zone), when(row.receivedAt, zone: zone), row.reference ?? "",
+          row.daysLate.map(String.init) ?? "", day(row.extendedTo), row.amount.map(String.init) ?? "",
+          row.minimum.map(String.init) ?? "", children, (row.missingChildren ?? []).joined(separator: "; "),
+          row.note ?? "",
+        ]
+        lines.append(fields.map(Self.csvField).joined(separator: ","))
+      }
+    }
+    return "\u{FEFF}" + lines.joined(separator: "\r\n") + "\r\n"
+  }
+
+  /// Quoted when it must be. A field that a spreadsheet would run as a formula starts with `'`.
+  static func csvField(_ raw: String) -> String {
+    var text = raw
+    if let first = text.first, "=+-@".contains(first), Int64(text) == nil { text = "'" + text }
+    guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == ";" }) else {
+      return text
+    }
+    return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+  }
+
+  // MARK: - Markdown
+
+  public func markdown(zone: Zone) -> String {
+    func cell(_ text: String) -> String {
+      text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+    }
+    func table(_ header: [String], _ rows: [[String]]) -> String {
+      var out = "| " + header.map(cell).joined(separator: " | ") + " |\n"
+      out += "|" + header.map { _ in "---|" }.joined() + "\n"
+      for row in rows { out += "| " + row.map(cell).joined(separator: " | ") + " |\n" }
+      return out
+    }
+    var out = "# \(heading)\n\nSố liệu tính đến \(when(asOf, zone: zone)).\n"
+    for (index, section) in sections.enumerated() {
+      out += "\n## \(index + 1). \(section.title)\n\n"
+      out += "Căn cứ: \(section.basis). Thời hạn: \(section.duePhrase).\n"
+      if let error = section.error {
+        out += "\n**Chưa đánh giá được:** \(error)\n"
+        continue
+      }
+      out += "\n### Tổng hợp\n\n"
+      out += table(
+        Self.tallyHeader, (section.byKind + [section.total]).map { Self.tallyCells($0) })
+      if section.groups.count > 1 {
+        out += "\n### Theo đơn vị cấp trên\n\n"
+        out += table(
+          ["Đơn vị cấp trên", "Đã nộp", "Chưa nộp"],
+          section.groups.map {
+            ["\($0.unitName)", "\($0.inCount)/\($0.owing)", $0.notIn.map(\.unitName).joined(separator: ", ")]
+          })
+      }
+      out += "\n### Chi tiết\n\n"
+      let columns = detailColumns(section, zone: zone)
+      out += table(columns.map(\.title), section.rows.enumerated().map { i, row in columns.map { $0.value(i, row) } })
+    }
+    return out
+  }
+
+  static let tallyHeader = [
+    "Loại đơn vị", "Số đơn vị", "Đúng hạn", "Trễ hạn", "Chưa nộp", "Chưa đến hạn", "Được gia hạn", "Được miễn",
+    "Tỷ lệ đúng hạn", "Tỷ lệ trễ hạn", "Tỷ lệ chưa nộp",
+  ]
+
+  static func tallyCells(_ tally: Tally) -> [String] {
+    [tally.label, String(tally.total)] + Status.allCases.map { String(tally.count($0)) }
+      + [percent(tally.onTimeShare), percent(tally.lateShare), percent(tally.missingShare)]
+  }
+
+  struct Column {
+    let title: String
+    let value: (Int, Row) -> String
+  }
+
+  /// The detail table's columns: amounts only for a budget, children only for a roll-up.
+  func detailColumns(_ section: Section, zone: Zone) -> [Column] {
+    var columns = [
+      Column(title: "STT") { i, _ in String(i + 1) },
+      Column(title: "Đơn vị") { _, row in row.unitName },
+    ]
+    // Communes of many districts: say whose each one is.
+    if section.groups.count > 1 {
+      columns.append(Column(title: "Đơn vị cấp trên") { _, row in row.parentName ?? "" })
+    }
+    columns += [
+      Column(title: "Tình trạng") { _, row in row.statusText },
+      Column(title: "Ngày nhận") { [self] _, row in when(row.receivedAt, zone: zone) },
+      Column(title: "Số, ký hiệu văn bản") { _, row in row.reference ?? "" },
+    ]
+    if section.rows.contains(where: { $0.amount != nil || $0.minimum != nil }) {
+      columns.append(Column(title: "Kinh phí") { _, row in row.amount.map(Money.vietnamese) ?? "" })
+    }
+    if section.rows.contains(where: { $0.childrenTotal != nil }) {
+      columns.append(
+        Column(title: "Đơn vị cấp dưới đã nộp") { _, row in
+          guard let total = row.childrenTotal else { return "" }
+          let missing = row.missingChildren ?? []
+          return "\(row.childrenIn ?? 0)/\(total)"
+            + (missing.isEmpty ? "" : "; chưa nộp: \(missing.joined(separator: ", "))")
+        })
+    }
+    columns.append(Column(title: "Ghi chú") { _, row in row.note ?? "" })
+    return columns
+  }
+}

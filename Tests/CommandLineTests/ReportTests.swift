@@ -1,0 +1,189 @@
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("nhacviec report")
+struct ReportTests {
+  static let fixtures = repositoryRoot.appendingPathComponent("Tests/CommandLineTests/Fixtures")
+
+  /// The two eras: communes under their districts, with the districts' roll-ups (2024), and
+  /// communes directly under the province (2026).
+  static let cases: [(name: String, arguments: [String])] = [
+    (
+      "report-2024-districts",
+      [
+        "--period", "2024", "--as-of", "2024-11-20T09:00:00+07:00", "--rule", "iso-commune-report", "--rule",
+        "iso-district-report",
+      ]
+    ),
+    (
+      "report-2026-province",
+      ["--period", "2026", "--as-of", "2026-11-20T09:00:00+07:00", "--rule", "iso-annual-report"]
+    ),
+  ]
+
+  func report(_ arguments: [String], format: String) throws -> String {
+    let facts = ReportTests.fixtures.appendingPathComponent("report-facts.csv").path
+    let run = try Run(["report", "--offline", "--facts", facts, "--format", format] + arguments)
+    #expect(run.status == 0, "\(run.stderr)")
+    return run.stdout
+  }
+
+  @Test("a fixed set of facts gives the known report in every format, in both directory eras")
+  func golden() throws {
+    for (name, arguments) in ReportTests.cases {
+      for format in ["html", "csv", "md", "json"] {
+        let text = try report(arguments, format: format)
+        let golden = ReportTests.fixtures.appendingPathComponent("\(name).\(format)")
+        if ProcessInfo.processInfo.environment["NHACVIEC_UPDATE_GOLDEN"] == "1" {
+          try Data(text.utf8).write(to: golden)
+        }
+        // Byte for byte: the CSV's byte-order mark and CRLF are part of what is promised.
+        let expected = String(decoding: try Data(contentsOf: golden), as: UTF8.self)
+        #expect(Array(text.utf8) == Array(expected.utf8), "\(name).\(format)")
+        func lines(_ text: String) -> [String] {
+          text.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n")
+        }
+        let (a, b) = (lines(text), lines(expected))
+        if let difference = zip(a, b).enumerated().first(where: { $0.element.0 != $0.element.1 }) {
+          Issue.record(
+            "\(name).\(format) line \(difference.offset + 1) differs:\n got: \(difference.element.0)\nwant: \(difference.element.1)"
+          )
+        }
+      }
+    }
+  }
+
+  @Test("the figures add up: districts' communes in, late by N days, extended, exempt, and shares")
+  func figures() throws {
+    let text = try report(ReportTests.cases[0].arguments, format: "json")
+    let root = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    let sections = try #require(root["sections"] as? [[String: Any]])
+    #expect(sections.map { $0["rule"] as? String } == ["iso-commune-report", "iso-district-report"])
+    let communes = sections[0]
+    let rows = try #require(communes["rows"] as? [[String: Any]])
+    func row(_ unit: String) -> [String: Any]? { rows.first { $0["unit"] as? String == unit } }
+    // Before 05/11: 06/11 is one day late, 08/11 three.
+    #expect(row("21181")?["status_text"] as? String == "Trễ 1 ngày")
+    #expect(row("21205")?["days_late"] as? Int == 3)
+    #expect(row("21244")?["status_text"] as? String == "Được gia hạn đến 25/11/2024")
+    #expect(row("21226")?["status"] as? String == "exempt")
+    #expect(row("21175")?["reference"] as? String == "31/BC-UBND")
+    #expect(row("21175")?["received_at"] as? String == "2024-10-25T09:00:00+07:00")
+    let groups = try #require(communes["groups"] as? [[String: Any]])
+    let sonTinh = try #require(groups.first { $0["unit"] as? String == "527" })
+    // Eleven communes, one exempt: all ten that owe are in.
+    #expect(sonTinh["in_count"] as? Int == 10)
+    #expect(sonTinh["owing"] as? Int == 10)
+    let tuNghia = try #require(groups.first { $0["unit"] as? String == "528" })
+    #expect(tuNghia["in_count"] as? Int == 2)
+    #expect((tuNghia["not_in"] as? [[String: Any]])?.count == 12)
+    let total = try #require(communes["total"] as? [String: Any])
+    #expect(total["total"] as? Int == 173)
+    let counts = try #require(total["counts"] as? [String: Int])
+    #expect(counts == ["on-time": 9, "late": 3, "missing": 159, "pending": 0, "extended": 1, "exempt": 1])
+    // 9 of the 172 that owe, to one decimal.
+    #expect(total["on_time_share"] as? Double == 5.2)
+    // The districts' roll-up: Sơn Tịnh consolidated on time with every commune in (the roll-up
+    // kind counts an exempt commune as in).
+    let districts = try #require(sections[1]["rows"] as? [[String: Any]])
+    let district = try #require(districts.first { $0["unit"] as? String == "527" })
+    #expect(district["status"] as? String == "on-time")
+    #expect(district["children_in"] as? Int == 11)
+    #expect(district["children_total"] as? Int == 11)
+  }
+
+  @Test("the HTML passes a validator and is self-contained; a broken page does not pass")
+  func validHTML() throws {
+    let folder = try temporaryFolder("report-html")
+    for (name, arguments) in ReportTests.cases {
+      let file = folder.appendingPathComponent("\(name).html")
+      try report(arguments, format: "html").write(to: file, atomically: true, encoding: .utf8)
+      let check = try ProgramRun("/usr/bin/python3", [serversPath("check_html.py"), file.path])
+      #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+      let html = try String(contentsOf: file, encoding: .utf8)
+      #expect(html.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+      #expect(html.contains("@page { size: A4;"))
+    }
+    // The checker can fail: an unclosed element and an outside image.
+    let bad = folder.appendingPathComponent("bad.html")
+    try """
+    <!DOCTYPE html>
+    <html lang="vi"><head><meta charset="utf-8"><title>x</title></head>
+    <body><p>a</div><img src="https://example.com/logo.png" alt=""></body></html>
+    """.write(to: bad, atomically: true, encoding: .utf8)
+    let check = try ProgramRun("/usr/bin/python3", [serversPath("check_html.py"), bad.path])
+    #expect(check.status == 1)
+    #expect(check.stdout.contains("end-tag-too-early"))
+    #expect(check.stdout.contains("points outside the document"))
+  }
+
+  @Test("the CSV round-trips through a CSV parser with every Vietnamese name intact")
+  func csvRoundTrip() throws {
+    for (_, arguments) in ReportTests.cases {
+      let folder = try temporaryFolder("report-csv")
+      let file = folder.appendingPathComponent("report.csv")
+      let csv = try report(arguments, format: "csv")
+      #expect(csv.hasPrefix("\u{FEFF}"))
+      #expect(csv.contains("\r\n"))
+      try csv.write(to: file, atomically: true, encoding: .utf8)
+      let parsed = try ProgramRun(
+        "/usr/bin/python3",
+        [
+          "-c",
+          "import csv, json, sys; print(json.dumps(list(csv.reader(open(sys.argv[1], encoding='utf-8-sig', newline=''))), ensure_ascii=False))",
+          file.path,
+        ])
+      #expect(parsed.status == 0, "\(parsed.stderr)")
+      let table = try #require(try JSONSerialization.jsonObject(with: Data(parsed.stdout.utf8)) as? [[String]])
+      let json = try report(arguments, format: "json")
+      let root = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+      let rows = (root["sections"] as? [[String: Any]] ?? []).flatMap { $0["rows"] as? [[String: Any]] ?? [] }
+      #expect(table.first?[3] == "Tên đơn vị")
+      #expect(table.count == rows.count + 1)
+      #expect(table.dropFirst().map { $0[3] } == rows.map { $0["unit_name"] as? String ?? "" })
+      #expect(table.dropFirst().map { $0[2] } == rows.map { $0["unit"] as? String ?? "" })
+      #expect(table.allSatisfy { $0.count == table[0].count })
+    }
+  }
+
+  @Test("the daemon serves the same report from its store")
+  func fromDaemon() throws {
+    let fixture = try DaemonFixture()
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-17T09:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    let recorded = try fixture.client([
+      "record", "report", "--unit", "D3", "--rule", "annual", "--period", "2026", "--at", "2026-11-16T08:30:00+07:00",
+      "--reference", "12/BC-D3",
+    ])
+    #expect(recorded.status == 0, "\(recorded.stderr)")
+    let asOf = "2026-11-17T10:00:00+07:00"
+    let served = try fixture.client(["report", "--period", "2026", "--as-of", asOf, "--format", "csv"])
+    #expect(served.status == 0, "\(served.stderr)")
+    #expect(served.stdout.contains("D3,Sở số 3,"))
+    // Due before 15/11, in on 16/11.
+    #expect(served.stdout.contains("Trễ 1 ngày"))
+    let facts = fixture.folder.appendingPathComponent("facts.csv")
+    try """
+    kind,unit,rule,period,at,reference,amount,due,by,reason
+    report,D3,annual,2026,2026-11-16T08:30:00+07:00,12/BC-D3,,,,
+    """.write(to: facts, atomically: true, encoding: .utf8)
+    let offline = try Run([
+      "report", "--config", fixture.config, "--facts", facts.path, "--period", "2026", "--as-of", asOf, "--format",
+      "csv",
+    ])
+    #expect(offline.stdout == served.stdout)
+    // Through the API as well, with its content type.
+    let curl = try ProgramRun(
+      "/usr/bin/curl",
+      ["-s", "-i", "--unix-socket", fixture.socket, "http://localhost/v1/report?period=2026&format=html"])
+    #expect(curl.stdout.contains("Content-Type: text/html; charset=utf-8"))
+    #expect(curl.stdout.contains("<!DOCTYPE html>"))
+    let bad = try ProgramRun(
+      "/usr/bin/curl", ["-s", "--unix-socket", fixture.socket, "http://localhost/v1/report?period=soon"])
+    #expect(bad.stdout.contains("report needs ?period=2026"))
+  }
+}
+
+func serversPath(_ name: String) -> String { repositoryRoot.appendingPathComponent("Tests/Servers/\(name)").path }
