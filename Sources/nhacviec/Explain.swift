@@ -9,7 +9,7 @@ struct Explain: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Why a unit is where it is: each obligation, its deadline, the facts that count, its ladder.",
     discussion: """
-      Asks the running daemon (its recorded facts, its clock) when its socket answers; with \\
+      Asks the running daemon (its recorded facts, its clock) when its socket answers; with \
       --offline, --at or --facts, computes from the configuration files instead.
       """)
 

@@ -10,12 +10,12 @@ struct ReportCommand: ParsableCommand {
     commandName: "report",
     abstract: "The consolidated report of a period: who is in, late or missing, per unit, parent and kind.",
     discussion: """
-      Per unit: the state (on time, late by N days, missing, extended, exempt), when the report \\
-      arrived and its number, a budget line's amount, a roll-up's children. Per parent unit: \\
-      how many children are in. Per kind of unit and in total: the shares on time, late and \\
-      missing. Asks the running daemon (its recorded facts) when its socket answers; with \\
-      --offline or --facts, computes from the files instead. Formats: html (self-contained, \\
-      prints on A4, with a chart), csv (UTF-8 with BOM, for spreadsheets), md, json. Without \\
+      Per unit: the state (on time, late by N days, missing, extended, exempt), when the report \
+      arrived and its number, a budget line's amount, a roll-up's children. Per parent unit: \
+      how many children are in. Per kind of unit and in total: the shares on time, late and \
+      missing. Asks the running daemon (its recorded facts) when its socket answers; with \
+      --offline or --facts, computes from the files instead. Formats: html (self-contained, \
+      prints on A4, with a chart), csv (UTF-8 with BOM, for spreadsheets), md, json. Without \
       --format, the --output file's extension decides, else md.
       """)
 

@@ -8,8 +8,8 @@ struct TestCommand: ParsableCommand {
     commandName: "test",
     abstract: "Run rule tests: replay a season on a virtual clock and compare with what a file expects.",
     discussion: """
-      Each file gives facts with their instants and checkpoints: at an instant, the expected \\
-      findings and the notices expected (or not) to have been sent so far. See docs/rules.md. \\
+      Each file gives facts with their instants and checkpoints: at an instant, the expected \
+      findings and the notices expected (or not) to have been sent so far. See docs/rules.md. \
       Exit status 0 when every test passes, 1 when any fails, 2 when a file is malformed.
       """)
 
