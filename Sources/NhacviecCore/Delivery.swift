@@ -40,10 +40,26 @@ public struct OutgoingMessage: Sendable, Hashable, Codable {
   public let html: String
   /// The versioned webhook body (`WebhookPayload`), ready to send.
   public let payload: String
+  /// Files an email carries: a summary's CSV. Nil in journals written before there were any.
+  public let attachments: [Attachment]?
+
+  public struct Attachment: Sendable, Hashable, Codable {
+    /// May hold any Unicode: email encodes it per RFC 2231.
+    public let filename: String
+    public let contentType: String
+    public let data: Data
+
+    public init(filename: String, contentType: String, data: Data) {
+      self.filename = filename
+      self.contentType = contentType
+      self.data = data
+    }
+  }
 
   public init(
     key: String, channel: String, ruleID: String, unitID: String, period: String, step: String, reason: String,
-    template: String, scheduledAt: Date, to: [Addressee], subject: String, text: String, html: String, payload: String
+    template: String, scheduledAt: Date, to: [Addressee], subject: String, text: String, html: String, payload: String,
+    attachments: [Attachment]? = nil
   ) {
     self.key = key
     self.channel = channel
@@ -59,6 +75,7 @@ public struct OutgoingMessage: Sendable, Hashable, Codable {
     self.text = text
     self.html = html
     self.payload = payload
+    self.attachments = attachments
   }
 
   /// Renders a planned notice for its channel.
@@ -76,7 +93,14 @@ public struct OutgoingMessage: Sendable, Hashable, Codable {
       key: notice.key, channel: notice.channel, ruleID: notice.ruleID, unitID: notice.unitID, period: notice.period,
       step: notice.step, reason: notice.reason.rawValue, template: notice.template, scheduledAt: notice.at,
       to: addressees, subject: message.subject, text: message.text, html: message.html,
-      payload: WebhookPayload(notice: notice, message: message, zone: renderer.zone).json())
+      payload: WebhookPayload(notice: notice, message: message, zone: renderer.zone).json(),
+      attachments: notice.report.map { report in
+        [
+          Attachment(
+            filename: report.fileName(on: renderer.zone.localDate(of: notice.at), extension: "csv"),
+            contentType: "text/csv; charset=UTF-8", data: Data(report.csv(zone: renderer.zone).utf8))
+        ]
+      })
   }
 }
 

@@ -119,6 +119,9 @@ public struct Engine: Sendable {
   /// extended deadline so that they do not collide with the steps already sent for the old one.
   public func steps(for rule: Rule, deadline: Date, suffix: String = "") -> [Step] {
     let window = ruleset.settings.sendWindow
+    if let schedule = rule.kind.schedule(rule: rule, deadline: deadline, calendar: calendar, window: window) {
+      return schedule
+    }
     var steps: [Step] = []
     for offset in rule.remind {
       let nominal: Date
@@ -271,7 +274,7 @@ public struct Engine: Sendable {
   public func evaluate(at now: Date) -> (findings: [Finding], failures: [RuleFailure]) {
     var result: [Finding] = []
     var failures: Set<RuleFailure> = []
-    for rule in ruleset.rules {
+    for rule in ruleset.rules where rule.kind.isObligation {
       for (period, deadline, steps) in periods(of: rule, since: now, now: now) {
         for unit in roster(of: rule, deadline: deadline) {
           let finding = finding(
@@ -379,13 +382,18 @@ public struct Engine: Sendable {
           guard let step = newest else { continue }
           let reason: NoticeReason = dueCount > 1 && firstDueAt != step.at ? .catchUp : step.reason
           let key = "\(rule.id)/\(unit.id)/\(period)/\(step.id)"
+          let report = (rule.kind as? SummaryKind).map { summary in
+            self.report(
+              period: period, ruleIDs: summary.rules, scope: summary.part == .children ? unit.id : nil, at: now)
+          }
           for channelName in rule.channels {
             guard let channel = ruleset.channels[channelName] else { continue }
             let recipients = resolve(step.to, unit: unit, on: zone.localDate(of: step.at))
             let notice = Notice(
-              key: key, ruleID: rule.id, unitID: unit.id, period: period.description, step: step.id, reason: reason,
-              template: step.template, at: step.at, channel: channelName, recipients: recipients,
-              to: addresses(of: recipients, channel: channel), finding: finding)
+              key: key, ruleID: rule.id, unitID: unit.id, period: period.description, step: step.id,
+              reason: report == nil ? reason : .summary, template: step.template, at: step.at, channel: channelName,
+              recipients: recipients, to: addresses(of: recipients, channel: channel), finding: finding,
+              report: report)
             if notice.to.isEmpty { unroutable.append(notice) } else { due.append(notice) }
           }
         }
@@ -469,15 +477,18 @@ public struct Engine: Sendable {
   }
 
   /// Merges what one address would receive through one channel in one pass into one digest.
-  func digested(_ notices: [Notice], at now: Date) -> [Notice] {
+  func digested(_ all: [Notice], at now: Date) -> [Notice] {
     let minimum = ruleset.settings.digestMinimum
-    guard minimum > 0, notices.count >= minimum else { return notices }
+    // A summary carries its report and goes out whole.
+    let summaries = all.filter { $0.report != nil }
+    let notices = all.filter { $0.report == nil }
+    guard minimum > 0, notices.count >= minimum else { return all }
     var counts: [String: Int] = [:]
     for notice in notices {
       for address in notice.to { counts["\(notice.channel)\u{0}\(address)", default: 0] += 1 }
     }
     let digestKeys = Set(counts.filter { $0.value >= minimum }.keys)
-    guard !digestKeys.isEmpty else { return notices }
+    guard !digestKeys.isEmpty else { return all }
     var items: [String: [Notice]] = [:]
     var individual: [Notice] = []
     for notice in notices {
@@ -507,7 +518,7 @@ public struct Engine: Sendable {
           recipients: recipients.first.map { [$0] } ?? [], to: [address], finding: nil,
           items: list.sorted { $0.key < $1.key }))
     }
-    return individual
+    return individual + summaries
   }
 
   // MARK: - Simulate

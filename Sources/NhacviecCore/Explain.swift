@@ -38,7 +38,7 @@ extension Engine {
       let unit = context.directory.unit(unitID, on: date) ?? context.directory.units.last(where: { $0.id == unitID })
     else { return nil }
     var obligations: [Explanation.Obligation] = []
-    for rule in ruleset.rules where ruleID.map({ $0 == rule.id }) ?? true {
+    for rule in ruleset.rules where rule.kind.isObligation && (ruleID.map({ $0 == rule.id }) ?? true) {
       for (period, ruleDeadline, ruleSteps) in periods(of: rule, since: now, now: now) {
         guard roster(of: rule, deadline: ruleDeadline).contains(where: { $0.id == unitID }) else { continue }
         let finding = finding(

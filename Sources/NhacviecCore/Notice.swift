@@ -10,6 +10,8 @@ public enum NoticeReason: String, Sendable, Codable {
   case catchUp = "catch-up"
   /// Many notices to one recipient in one window, merged.
   case digest
+  /// A `summary` rule's scheduled report.
+  case summary
 }
 
 /// Someone a step reaches, resolved through the directory as of the send date.
@@ -72,11 +74,13 @@ public struct Notice: Sendable, Hashable {
   public let finding: Finding?
   /// A digest's notices.
   public let items: [Notice]
+  /// A `summary` rule's report, as it stood when the notice was planned.
+  public let report: ConsolidatedReport?
 
   public init(
     key: String, ruleID: String, unitID: String, period: String, step: String, reason: NoticeReason,
     template: String, at: Date, channel: String, recipients: [Recipient], to: [String], finding: Finding?,
-    items: [Notice] = []
+    items: [Notice] = [], report: ConsolidatedReport? = nil
   ) {
     self.key = key
     self.ruleID = ruleID
@@ -91,11 +95,12 @@ public struct Notice: Sendable, Hashable {
     self.to = to
     self.finding = finding
     self.items = items
+    self.report = report
   }
 
   func addressed(to addresses: [String], recipients: [Recipient]) -> Notice {
     Notice(
       key: key, ruleID: ruleID, unitID: unitID, period: period, step: step, reason: reason, template: template, at: at,
-      channel: channel, recipients: recipients, to: addresses, finding: finding, items: items)
+      channel: channel, recipients: recipients, to: addresses, finding: finding, items: items, report: report)
   }
 }

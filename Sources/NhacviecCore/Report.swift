@@ -148,14 +148,17 @@ extension Engine {
   /// period's kind). With `scope`, only the units whose parent (on the last day allowed) is
   /// that unit: a district's communes.
   public func report(
-    period: Period, ruleIDs: [String]? = nil, scope: String? = nil, at now: Date, renderer: MessageRenderer
+    period: Period, ruleIDs: [String]? = nil, scope: String? = nil, at now: Date
   ) -> ConsolidatedReport {
+    let renderer = MessageRenderer(ruleset: ruleset, zone: zone)
     let rules = ruleset.rules.filter { rule in
       ruleIDs.map { $0.contains(rule.id) } ?? (rule.period == period.kind && rule.kind.isObligation)
     }
     var sections: [ConsolidatedReport.Section] = []
     for rule in rules {
       let judged = evaluate(rule: rule, period: period, at: now)
+      // Left out unless asked for: a rule nobody owes this period (a district rule in 2026).
+      if ruleIDs == nil, judged.findings.isEmpty, judged.failure == nil { continue }
       let deadline = rule.due.deadline(for: period, calendar: calendar)
       let findings = judged.findings.filter { scope == nil || $0.parent?.id == scope }
       let rows = findings.map { row(for: $0, at: now) }

@@ -32,6 +32,12 @@ extension ConsolidatedReport {
     "Báo cáo tổng hợp tình hình thực hiện \(periodName)" + (scopeName.map { " — \($0)" } ?? "")
   }
 
+  /// `Tổng hợp năm 2026 - Huyện Sơn Tịnh - 16-11-2026.csv`
+  public func fileName(on date: LocalDate, extension ext: String) -> String {
+    let day = date.vietnamese.replacingOccurrences(of: "/", with: "-")
+    return (["Tổng hợp \(periodName)"] + (scopeName.map { [$0] } ?? []) + [day]).joined(separator: " - ") + ".\(ext)"
+  }
+
   func when(_ rfc3339: String?, zone: Zone) -> String {
     guard let rfc3339, let instant = zone.parseInstant(rfc3339) else { return "" }
     return zone.vietnamese(instant)

@@ -256,6 +256,7 @@ public struct RuleKindRegistry: Sendable {
     registry.register("rollup", RollupKind.self)
     registry.register("budget", BudgetKind.self)
     registry.register("exec", ExecKind.self)
+    registry.register("summary", SummaryKind.self)
     return registry
   }()
 }

@@ -14,7 +14,7 @@ public struct MessageTemplate: Sendable, Hashable {
 
   public static let names = ["reminder", "overdue", "escalation", "digest"]
   /// The templates a rule can override; the digest gathers many rules and is the deployment's.
-  public static let ruleTemplateNames = ["reminder", "overdue", "escalation"]
+  public static let ruleTemplateNames = ["reminder", "overdue", "escalation", "summary"]
 }
 
 /// A notice rendered to what leaves through a channel.
@@ -84,7 +84,8 @@ public struct MessageRenderer: Sendable {
   public static let variables: Set<String> = [
     "rule.id", "rule.title", "rule.basis", "unit.id", "unit.name", "parent.name", "period", "period.name",
     "due", "due.phrase", "due.weekday", "days.left", "days.overdue", "state", "step", "reason", "key",
-    "recipients", "detail", "detail.html", "sent.date", "count", "items", "items.html",
+    "recipients", "detail", "detail.html", "sent.date", "count", "items", "items.html", "summary", "report.heading",
+    "report.as_of", "scope.name",
   ]
 
   /// Names a rule's title may use: the obligation's own, since a title is rendered before the
@@ -102,7 +103,8 @@ public struct MessageRenderer: Sendable {
       // A subject is one line whatever the data holds: no CR or LF reaches a header.
       subject: subject.split(whereSeparator: \.isNewline).joined(separator: " "),
       text: TemplateText.render(custom?.text ?? fallback.text!, values),
-      html: TemplateText.render(custom?.html ?? fallback.html!, values, html: true))
+      // A summary's HTML is the report itself, as `nhacviec report` prints it.
+      html: notice.report?.html(zone: zone) ?? TemplateText.render(custom?.html ?? fallback.html!, values, html: true))
   }
 
   /// The values a notice's template can use.
@@ -115,6 +117,7 @@ public struct MessageRenderer: Sendable {
     ]
     if notice.items.isEmpty, let finding = notice.finding {
       values.merge(self.values(for: finding, sendDate: sendDate)) { _, new in new }
+      if let report = notice.report { values.merge(self.values(for: report)) { _, new in new } }
     } else {
       values["count"] = String(notice.items.count)
       var lines: [String] = []
@@ -134,6 +137,33 @@ public struct MessageRenderer: Sendable {
       values["items.html"] = rows.joined(separator: "\n")
     }
     return values
+  }
+
+  /// A summary's figures: `summary` holds one paragraph per rule summarised.
+  func values(for report: ConsolidatedReport) -> [String: String] {
+    var paragraphs: [String] = []
+    for section in report.sections {
+      if let error = section.error {
+        paragraphs.append("\(section.title): chưa đánh giá được (\(error)).")
+        continue
+      }
+      let t = section.total
+      var lines = [
+        "\(section.title) (hạn \(section.duePhrase)):",
+        "- Đúng hạn: \(t.count(.onTime)); trễ hạn: \(t.count(.late)); chưa nộp: \(t.count(.missing)); chưa đến hạn: \(t.count(.pending)); được gia hạn: \(t.count(.extended)); được miễn: \(t.count(.exempt)) (trên tổng số \(t.total) đơn vị).",
+      ]
+      let missing = section.rows.filter { $0.status == .missing }.map(\.unitName)
+      if !missing.isEmpty {
+        let shown = missing.prefix(20).joined(separator: ", ")
+        lines.append("- Chưa nộp: \(shown)\(missing.count > 20 ? " và \(missing.count - 20) đơn vị khác" : "").")
+      }
+      paragraphs.append(lines.joined(separator: "\n"))
+    }
+    return [
+      "summary": paragraphs.joined(separator: "\n\n"), "report.heading": report.heading,
+      "report.as_of": zone.parseInstant(report.asOf).map(zone.vietnamese) ?? report.asOf,
+      "scope.name": report.scopeName ?? "",
+    ]
   }
 
   public func values(for finding: Finding, sendDate: LocalDate) -> [String: String] {
@@ -267,6 +297,20 @@ public struct MessageRenderer: Sendable {
         {{detail.html}}
         <p>Căn cứ: {{rule.basis}}.<br>Đề nghị đồng chí chỉ đạo, đôn đốc đơn vị thực hiện.</p>
         """)),
+    "summary": MessageTemplate(
+      subject: "[Nhắc việc] {{rule.title}} — số liệu đến {{sent.date}}",
+      text: """
+        Kính gửi: {{recipients}}
+
+        Hệ thống nhắc việc tự động gửi {{report.heading}}, số liệu tính đến {{report.as_of}}.
+
+        {{summary}}
+
+        Báo cáo đầy đủ ở phần HTML của thư; bảng số liệu ở tệp CSV đính kèm.
+
+        \(footer)
+        """,
+      html: ""),
     "digest": MessageTemplate(
       subject: "[Nhắc việc] Tổng hợp {{count}} việc cần theo dõi ngày {{sent.date}}",
       text: """

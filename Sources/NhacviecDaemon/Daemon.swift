@@ -262,7 +262,7 @@ public final class Daemon: @unchecked Sendable {
       now = instant
     }
     let engine = deployment.engine(facts: FactBook(try store.facts()))
-    let report = engine.report(period: period, ruleIDs: rules, scope: scope, at: now, renderer: deployment.renderer)
+    let report = engine.report(period: period, ruleIDs: rules, scope: scope, at: now)
     return (report, { report.rendered(as: $0, zone: zone) })
   }
 

@@ -39,6 +39,7 @@ public struct EmailMessage: Sendable {
   public var messageID: String
   public var date: Date
   public var extraHeaders: [(String, String)] = []
+  public var attachments: [OutgoingMessage.Attachment] = []
 
   public init(from: Mailbox, to: [Mailbox], subject: String, text: String, html: String?, messageID: String, date: Date)
   {
@@ -78,20 +79,71 @@ public struct EmailMessage: Sendable {
     for (name, value) in extraHeaders { headers.append((name, EmailMessage.encodeWords(value))) }
     var out = ""
     for (name, value) in headers { out += "\(name): \(value)\r\n" }
+    var body = ""
     if let html {
-      out += "Content-Type: multipart/alternative;\r\n boundary=\"\(boundary)\"\r\n\r\n"
-      out += "This is a multi-part message in MIME format.\r\n"
-      for (type, body) in [("text/plain", text), ("text/html", html)] {
-        out += "--\(boundary)\r\n"
-        out += "Content-Type: \(type); charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-        out += EmailMessage.base64Lines(body)
+      body += "Content-Type: multipart/alternative;\r\n boundary=\"\(boundary)\"\r\n\r\n"
+      body += "This is a multi-part message in MIME format.\r\n"
+      for (type, part) in [("text/plain", text), ("text/html", html)] {
+        body += "--\(boundary)\r\n"
+        body += "Content-Type: \(type); charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        body += EmailMessage.base64Lines(Data(part.utf8))
       }
-      out += "--\(boundary)--\r\n"
+      body += "--\(boundary)--\r\n"
     } else {
-      out += "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-      out += EmailMessage.base64Lines(text)
+      body += "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      body += EmailMessage.base64Lines(Data(text.utf8))
+    }
+    if attachments.isEmpty {
+      out += body
+    } else {
+      // multipart/mixed: the message as above, then each file.
+      let outer = "\(boundary)-mixed"
+      out += "Content-Type: multipart/mixed;\r\n boundary=\"\(outer)\"\r\n\r\n"
+      out += "This is a multi-part message in MIME format.\r\n--\(outer)\r\n" + body
+      for attachment in attachments {
+        let (fallback, encoded) = EmailMessage.fileNameParameters(attachment.filename)
+        out += "--\(outer)\r\n"
+        out += "Content-Type: \(EmailMessage.singleLine(attachment.contentType));\r\n name=\"\(fallback)\"\r\n"
+        // The name once, per RFC 2231: readers that also saw a plain `filename` may prefer it.
+        // `name` above is the ASCII fallback for readers that know neither.
+        out += "Content-Disposition: attachment;\r\n \(encoded)\r\n"
+        out += "Content-Transfer-Encoding: base64\r\n\r\n"
+        out += EmailMessage.base64Lines(attachment.data)
+      }
+      out += "--\(outer)--\r\n"
     }
     return Array(out.utf8)
+  }
+
+  /// A file name as MIME parameters: an ASCII fallback for old readers (`name="…"`), and the
+  /// name itself as RFC 2231 `filename*0*=UTF-8''…` continuations, each line under 78 characters.
+  static func fileNameParameters(_ name: String) -> (fallback: String, encoded: String) {
+    let folded = name.replacingOccurrences(of: "đ", with: "d").replacingOccurrences(of: "Đ", with: "D")
+      .folding(options: [.diacriticInsensitive], locale: nil)
+    let fallback = String(
+      folded.unicodeScalars.map { scalar -> Character in
+        let ok =
+          scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "-_.() ".unicodeScalars.contains(scalar))
+        return ok ? Character(scalar) : "_"
+      })
+    var pieces: [String] = []
+    for byte in name.utf8 {
+      let character = Character(Unicode.Scalar(byte))
+      let plain = byte < 0x80 && (character.isLetter || character.isNumber || "!#$&+-.^_`|~".contains(character))
+      pieces.append(plain ? String(character) : String(format: "%%%02X", byte))
+    }
+    var chunks: [String] = []
+    var chunk = "UTF-8''"
+    for piece in pieces {
+      if chunk.count + piece.count > 54 {
+        chunks.append(chunk)
+        chunk = ""
+      }
+      chunk += piece
+    }
+    chunks.append(chunk)
+    let encoded = chunks.enumerated().map { "filename*\($0.offset)*=\($0.element)" }.joined(separator: ";\r\n ")
+    return (fallback, encoded)
   }
 
   /// Line breaks in a value become spaces: a value is one header, never two.
@@ -128,8 +180,8 @@ public struct EmailMessage: Sendable {
     return safe ? "\(name) <\(address)>" : "\(encodeWords(name))\r\n <\(address)>"
   }
 
-  static func base64Lines(_ text: String) -> String {
-    let encoded = Data(text.utf8).base64EncodedString()
+  static func base64Lines(_ data: Data) -> String {
+    let encoded = data.base64EncodedString()
     var out = ""
     var index = encoded.startIndex
     while index < encoded.endIndex {

@@ -44,6 +44,7 @@ public struct FileChannel: NoticeChannel {
         messageID: EmailMessage.messageID(key: message.key, channel: name, domain: "localhost.invalid"),
         date: message.scheduledAt)
       email.extraHeaders = [("X-Nhacviec-Key", message.key)]
+      email.attachments = message.attachments ?? []
       bytes = email.rendered(zone: zone)
     }
     let manager = FileManager.default

@@ -70,6 +70,7 @@ public struct SMTPChannel: NoticeChannel {
     email.cc = cc
     email.replyTo = replyTo
     email.extraHeaders = [("X-Nhacviec-Key", message.key)]
+    email.attachments = message.attachments ?? []
     var request = CurlRequest(url: url)
     request.body = email.rendered(zone: zone)
     request.mailFrom = "<\(from.address)>"

@@ -84,7 +84,7 @@ struct Check: ParsableCommand {
       let named = rule.due.namedDate(for: period, calendar: calendar)
       let owing = engine.roster(of: rule, deadline: deadline).count
       print(
-        "  \(rule.id) [\(rule.kindName), \(rule.period.rawValue)] period \(period): due \(rule.due.convention) \(named.vietnamese) → \(zone.rfc3339(deadline)); \(owing) unit\(owing == 1 ? " owes" : "s owe") it"
+        "  \(rule.id) [\(rule.kindName), \(rule.period.rawValue)] period \(period): due \(rule.due.convention) \(named.vietnamese) → \(zone.rfc3339(deadline)); \(owing) unit\(owing == 1 ? "" : "s") \(rule.kind.isObligation ? (owing == 1 ? "owes" : "owe") : (owing == 1 ? "receives" : "receive")) it"
       )
       let gaps = engine.routingGaps(rule: rule, period: period)
       for gap in gaps.prefix(5) {

@@ -103,8 +103,7 @@ struct ReportCommand: ParsableCommand {
     }
     let moment = try asOf.map { try instant($0, zone: deployment.zone, option: "--as-of") } ?? Date()
     let report = deployment.engine(facts: book).report(
-      period: Period(period)!, ruleIDs: rule.isEmpty ? nil : rule, scope: scope, at: moment,
-      renderer: deployment.renderer)
+      period: Period(period)!, ruleIDs: rule.isEmpty ? nil : rule, scope: scope, at: moment)
     return report.rendered(as: format, zone: deployment.zone)
   }
 

@@ -74,7 +74,9 @@ struct CheckCommandTests {
     #expect(lines.contains("units.csv:6:1: duplicate unit id A (first defined at units.csv:3:1)"))
     #expect(lines.contains("units.csv:5:1: unit C: unknown parent Z"))
     #expect(lines.contains { $0.hasPrefix("units.csv:3:1: cycle in the directory: A → B → A") })
-    #expect(lines.contains("rules/r.yaml:2:9: unknown rule kind `nosuchkind` (known: budget, deadline, exec, rollup)"))
+    #expect(
+      lines.contains(
+        "rules/r.yaml:2:9: unknown rule kind `nosuchkind` (known: budget, deadline, exec, rollup, summary)"))
   }
 
   @Test("warns about a rung that would reach nobody, and still passes")

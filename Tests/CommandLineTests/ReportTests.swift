@@ -187,3 +187,93 @@ struct ReportTests {
 }
 
 func serversPath(_ name: String) -> String { repositoryRoot.appendingPathComponent("Tests/Servers/\(name)").path }
+
+@Suite("Summaries by email", .serialized)
+struct SummaryEmailTests {
+  @Test(
+    "a summary arrives at a real SMTP server with the report as HTML and the CSV attached under its Vietnamese name")
+  func summaryEmail() throws {
+    let maildir = try temporaryFolder("summary-mail")
+    let server = try TestServer("smtp_server.py", ["--maildir", maildir.path])
+    defer { server.stop() }
+    let fixture = try DaemonFixture(
+      channel:
+        "{ type: smtp, url: \"smtp://127.0.0.1:\(server.port)\", from: \"Hệ thống nhắc việc <nhacviec@p.example>\" }")
+    try """
+    - id: weekly
+      kind: summary
+      params: { rules: [annual], every: mon, from: "11-01" }
+      title: Tổng hợp báo cáo ISO {{period.name}}
+      basis: Công văn, khoản 4
+      applies_to: { ids: [P] }
+      period: yearly
+      due: { date: "12-15", convention: by }
+      remind_to: [unit.head]
+      stop_after: 0d
+      channels: [email]
+    """.write(to: fixture.folder.appendingPathComponent("rules/weekly.yaml"), atomically: true, encoding: .utf8)
+    // D2 reported on time before the daemon starts; the first pass is Monday 16/11 at 08:00.
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-16T08:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    var messages: [URL] = []
+    for _ in 0..<200 {
+      messages = try FileManager.default.contentsOfDirectory(at: maildir, includingPropertiesForKeys: nil)
+        .filter { $0.pathExtension == "eml" }
+      let summaries = try messages.filter {
+        try String(contentsOf: $0, encoding: .utf8).contains("X-Nhacviec-Key: weekly/P/2026/summary-2026-11-16")
+      }
+      if let summary = summaries.first {
+        messages = [summary]
+        break
+      }
+      usleep(50_000)
+    }
+    let message = try #require(messages.first, "no summary arrived")
+    let reader = """
+      import csv, email, io, json, sys
+      from email import policy
+      msg = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=policy.default)
+      out = {"subject": msg["subject"], "parts": []}
+      for part in msg.walk():
+          if part.is_multipart():
+              out["parts"].append(part.get_content_type())
+              continue
+          item = {"type": part.get_content_type(), "filename": part.get_filename(),
+                  "disposition": part.get_content_disposition()}
+          if part.get_content_type() == "text/html":
+              item["html"] = part.get_content()
+          if part.get_filename():
+              data = part.get_payload(decode=True)
+              item["bom"] = data.startswith(b"\\xef\\xbb\\xbf")
+              item["rows"] = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+          out["parts"].append(item)
+      print(json.dumps(out, ensure_ascii=False))
+      """
+    let parsed = try ProgramRun("/usr/bin/python3", ["-c", reader, message.path])
+    #expect(parsed.status == 0, "\(parsed.stderr)")
+    let root = try #require(try JSONSerialization.jsonObject(with: Data(parsed.stdout.utf8)) as? [String: Any])
+    #expect(root["subject"] as? String == "[Nhắc việc] Tổng hợp báo cáo ISO năm 2026 — số liệu đến 16/11/2026")
+    let parts = try #require(root["parts"] as? [Any])
+    #expect(parts.compactMap { $0 as? String } == ["multipart/mixed", "multipart/alternative"])
+    let leaves = parts.compactMap { $0 as? [String: Any] }
+    #expect(leaves.compactMap { $0["type"] as? String } == ["text/plain", "text/html", "text/csv"])
+    let html = try #require(leaves.first { $0["type"] as? String == "text/html" }?["html"] as? String)
+    #expect(html.hasPrefix("<!DOCTYPE html>"))
+    #expect(html.contains("<svg"))
+    #expect(html.contains("Sở số 20"))
+    let attachment = try #require(leaves.first { $0["type"] as? String == "text/csv" })
+    #expect(attachment["disposition"] as? String == "attachment")
+    // Decoded from RFC 2231 continuations: every diacritic intact.
+    #expect(attachment["filename"] as? String == "Tổng hợp năm 2026 - 16-11-2026.csv")
+    #expect(attachment["bom"] as? Bool == true)
+    let rows = try #require(attachment["rows"] as? [[String]])
+    #expect(rows.first?[3] == "Tên đơn vị")
+    #expect(rows.count == 21)
+    #expect(rows.dropFirst().map { $0[3] } == (1...20).map { "Sở số \($0)" })
+    // The raw header: an ASCII fallback and the RFC 2231 form.
+    let raw = try String(contentsOf: message, encoding: .utf8)
+    #expect(raw.contains("filename*0*=UTF-8''T%E1%BB%95ng%20h%E1%BB%A3p"))
+    #expect(raw.contains("name=\"Tong hop nam 2026 - 16-11-2026.csv\""))
+  }
+}

@@ -87,7 +87,7 @@ struct LoaderTests {
     #expect(
       Set(deployment.ruleset.rules.map(\.id)) == [
         "iso-annual-report", "iso-commune-report", "iso-district-report", "iso-budget-estimate", "iso-training",
-        "iso-inspection",
+        "iso-inspection", "iso-summary-standing-agency", "iso-summary-district",
       ])
     // Overrides are read: Saturday 10/1/2026 is a working day.
     #expect(deployment.calendar.isWorkingDay(LocalDate(iso: "2026-01-10")!))
@@ -161,7 +161,7 @@ struct LoaderTests {
       rules: Scratch.rules.replacingOccurrences(of: "kind: deadline", with: "kind: dealine"))
     #expect(
       unknownKind.errors() == [
-        "rules/main.yaml:2:9: unknown rule kind `dealine` (known: budget, deadline, exec, rollup)"
+        "rules/main.yaml:2:9: unknown rule kind `dealine` (known: budget, deadline, exec, rollup, summary)"
       ])
 
     let badOffset = try Scratch(rules: Scratch.rules.replacingOccurrences(of: "[7d, 1wd]", with: "[7d, 1week]"))

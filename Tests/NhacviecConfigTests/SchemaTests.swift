@@ -129,6 +129,13 @@ struct SchemaTests {
             + "\n  params: { command: /bin/true, zz_probe: 1 }\n")
       ),
       (
+        "rules.schema.json", ["$defs", "summaryParams"],
+        parserKeys(
+          rules,
+          yaml: rule.replacingOccurrences(of: "kind: deadline", with: "kind: summary")
+            + "\n  params: { rules: [r], every: mon, from: 11-01, zz_probe: 1 }\n")
+      ),
+      (
         "rules.schema.json", ["$defs", "step"],
         parserKeys(rules, yaml: rule + "\n  escalate: [{ after: 1wd, to: [unit.head], zz_probe: 1 }]\n")
       ),
