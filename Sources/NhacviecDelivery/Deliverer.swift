@@ -49,49 +49,51 @@ public final class Deliverer: Sendable {
     while true {
       let claimed = try store.claimDue(now: now, limit: 1000)
       if claimed.isEmpty { break }
-      let outcomes = await withTaskGroup(of: (JournalEntry, DeliveryOutcome).self) { group in
-        var results: [(JournalEntry, DeliveryOutcome)] = []
+      // Each outcome is recorded the moment it is known, not when the batch ends: after a crash
+      // only what was in flight goes again.
+      report = try await withThrowingTaskGroup(of: (JournalEntry, DeliveryOutcome).self) { group in
+        var report = report
         var iterator = claimed.makeIterator()
         var running = 0
         while running < concurrency, let entry = iterator.next() {
           group.addTask { (entry, await self.attempt(entry)) }
           running += 1
         }
-        while let result = await group.next() {
-          results.append(result)
+        while let (entry, outcome) = try await group.next() {
           if let entry = iterator.next() { group.addTask { (entry, await self.attempt(entry)) } }
+          try record(outcome, of: entry, now: now, finished: clock(), into: &report)
         }
-        return results
-      }
-      for (entry, outcome) in outcomes {
-        let message = entry.message
-        let finished = clock()
-        switch outcome {
-        case .sent(let receipt):
-          try store.recordSent(key: message.key, channel: message.channel, receipt: receipt, now: finished)
-          report.sent += 1
-        case .permanent(let reason):
-          try store.recordFailure(
-            key: message.key, channel: message.channel, error: reason, retryAt: nil, now: finished)
-          report.dead += 1
-        case .transient(let reason, let retryAfter):
-          switch policy.afterTransientFailure(
-            attempts: entry.attempts, scheduledAt: message.scheduledAt, now: now, retryAfter: retryAfter,
-            random: random())
-          {
-          case .retry(let at):
-            try store.recordFailure(
-              key: message.key, channel: message.channel, error: reason, retryAt: at, now: finished)
-            report.retrying += 1
-          case .dead(let why):
-            try store.recordFailure(
-              key: message.key, channel: message.channel, error: "\(reason); \(why)", retryAt: nil, now: finished)
-            report.dead += 1
-          }
-        }
+        return report
       }
     }
     return report
+  }
+
+  private func record(
+    _ outcome: DeliveryOutcome, of entry: JournalEntry, now: Date, finished: Date, into report: inout Report
+  ) throws {
+    let message = entry.message
+    switch outcome {
+    case .sent(let receipt):
+      try store.recordSent(key: message.key, channel: message.channel, receipt: receipt, now: finished)
+      report.sent += 1
+    case .permanent(let reason):
+      try store.recordFailure(key: message.key, channel: message.channel, error: reason, retryAt: nil, now: finished)
+      report.dead += 1
+    case .transient(let reason, let retryAfter):
+      switch policy.afterTransientFailure(
+        attempts: entry.attempts, scheduledAt: message.scheduledAt, now: now, retryAfter: retryAfter,
+        random: random())
+      {
+      case .retry(let at):
+        try store.recordFailure(key: message.key, channel: message.channel, error: reason, retryAt: at, now: finished)
+        report.retrying += 1
+      case .dead(let why):
+        try store.recordFailure(
+          key: message.key, channel: message.channel, error: "\(reason); \(why)", retryAt: nil, now: finished)
+        report.dead += 1
+      }
+    }
   }
 
   private func attempt(_ entry: JournalEntry) async -> DeliveryOutcome {

@@ -176,7 +176,9 @@ public final class CurlClient: @unchecked Sendable {
         curl_multi_remove_handle(multi, handle)
         transfer.finish(.success(transfer.response(result: result)))
       }
-      curl_multi_poll(multi, nil, 0, 1000, nil)
+      // Idle, it sleeps until woken (a new request, a cancellation, a stop all call
+      // curl_multi_wakeup): a daemon with nothing due should not wake every second.
+      curl_multi_poll(multi, nil, 0, active.isEmpty ? 3_600_000 : 1000, nil)
     }
     finished.signal()
   }
