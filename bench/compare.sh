@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# nhacviec and Prometheus Alertmanager side by side on the same notification work, on loopback
+# only, one after the other in one run; writes bench/RESULTS.md (and the raw samples in
+# bench/RESULTS.json). Installs what it needs: the project's packages (scripts/install-deps),
+# Debian's prometheus-alertmanager (binaries only: its service is neither enabled nor used) and
+# perf (linux-perf) to count wake-ups; builds nhacviec in release mode.
+#
+# Usage: bench/compare.sh [RUNS] [-- DRIVER OPTIONS…]
+#   RUNS defaults to 3 (about 15 minutes on 2 cores). Driver options (bench/compare/compare.py
+#   --help) make a quicker run for trying things, for example
+#   bench/compare.sh 1 -- --webhooks 1000 --idle 10 --out /tmp/RESULTS.md --raw /tmp/RESULTS.json
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+shift || true
+[ "${1:-}" = "--" ] && shift
+
+scripts/install-deps
+missing=()
+[ -x /usr/bin/prometheus-alertmanager ] && [ -x /usr/bin/amtool ] || missing+=(prometheus-alertmanager)
+command -v perf >/dev/null || missing+=(linux-perf)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  # policy-rc.d 101: the package's own alertmanager service is not started by the install.
+  rcd=/usr/sbin/policy-rc.d
+  if [ ! -e "$rcd" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$rcd" >/dev/null && $sudo chmod 0755 "$rcd"
+    trap '$sudo rm -f "$rcd"' EXIT
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" || {
+    # perf is optional: without it wake-ups are counted from /proc (threads that exit are missed).
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus-alertmanager
+  }
+fi
+
+nice -n 10 swift build -c release --product nhacviec >/dev/null
+extra=""
+[ "$runs" != 3 ] && extra=" $runs"
+exec /usr/bin/python3 bench/compare/compare.py --runs "$runs" --command "bench/compare.sh$extra${*:+ -- $*}" "$@"

@@ -1,0 +1,868 @@
+#!/usr/bin/python3
+"""nhacviec and Prometheus Alertmanager side by side on the same notification work, on loopback
+only, one program after the other in one run. bench/compare.sh runs it; see bench/RESULTS.md.
+
+Every wait is bounded in time, every loop in count, and every process started is stopped (the
+`Procs` registry, in a finally). Standard library only, plus aiosmtpd in receiver.py.
+"""
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PY = "/usr/bin/python3"
+AM = "/usr/bin/prometheus-alertmanager"
+AMTOOL = "/usr/bin/amtool"
+# The benchmark rule's only step: bench/U*/2026/remind-1d at 2026-11-16T09:00+07:00 (see gen).
+STEP = datetime.datetime(2026, 11, 16, 9, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=7)))
+QUIET = "2026-09-01T10:00"  # nothing due, for the shipped pack and the benchmark rule alike
+LEAD = 4.0  # seconds between the daemon's clock start and the step falling due
+
+
+def log(*args):
+    print("[compare %s]" % time.strftime("%H:%M:%S"), *args, file=sys.stderr, flush=True)
+
+
+def local(instant):
+    return instant.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+# MARK: processes
+
+
+class Procs:
+    """Every process the benchmark starts, so that a finally can stop them all."""
+
+    def __init__(self, logdir):
+        self.logdir = logdir
+        self.live = []
+        self.serial = 0
+
+    def start(self, name, argv, env=None):
+        self.serial += 1
+        out = open(os.path.join(self.logdir, "%03d-%s.log" % (self.serial, name)), "wb")
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        out.close()
+        self.live.append(p)
+        return p
+
+    def stop(self, p, sig=signal.SIGTERM, wait=25):
+        if p.poll() is None:
+            try:
+                p.send_signal(sig)
+                p.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
+        if p in self.live:
+            self.live.remove(p)
+
+    def stop_all(self):
+        for p in list(self.live):
+            self.stop(p, wait=10)
+
+
+def proc_status(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def peak_mib(pid):
+    return proc_status(pid, "VmHWM") / 1024
+
+
+def rss_mib(pid):
+    return proc_status(pid, "VmRSS") / 1024
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def context_switches(pid):
+    """Voluntary + involuntary context switches of every live thread: each is one wake-up."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if "ctxt_switches" in line:
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total, len(os.listdir("/proc/%d/task" % pid))
+
+
+# MARK: the receiver
+
+
+class Receiver:
+    def __init__(self, procs, work):
+        hp, sp = os.path.join(work, "http.port"), os.path.join(work, "smtp.port")
+        self.proc = procs.start("receiver", [PY, os.path.join(HERE, "receiver.py"), "--http-port-file", hp, "--smtp-port-file", sp])
+        for _ in range(200):
+            if os.path.exists(hp) and os.path.exists(sp):
+                break
+            time.sleep(0.05)
+        self.http_port = int(open(hp).read())
+        self.smtp_port = int(open(sp).read())
+        self.conn = None
+
+    def call(self, method, path):
+        for attempt in range(3):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=30)
+                self.conn.request(method, path)
+                return json.loads(self.conn.getresponse().read() or b"null")
+            except (OSError, http.client.HTTPException, ValueError):
+                self.conn = None
+                if attempt == 2:
+                    raise
+        return None
+
+    def reset(self):
+        self.call("POST", "/reset")
+
+    def stats(self):
+        return self.call("GET", "/stats")
+
+    def arrivals(self):
+        return self.call("GET", "/arrivals")
+
+    def wait_distinct(self, n, timeout, settle=0.0):
+        """Polls until n distinct keys arrived (or timeout), then waits `settle` s for stragglers."""
+        deadline = time.time() + timeout
+        s = self.stats()
+        while s["distinct"] < n and time.time() < deadline:
+            time.sleep(0.02)
+            s = self.stats()
+        if settle:
+            time.sleep(settle)
+            s = self.stats()
+        return s
+
+
+def burst_figures(arrivals, start_of, n):
+    """Time until all n keys arrived, latency percentiles of each key's first arrival."""
+    first = {}
+    for t, _, key in arrivals:
+        if key not in first or t < first[key]:
+            first[key] = t
+    lat = sorted((t - start_of(key)) * 1000 for key, t in first.items())
+    if not lat:
+        return {"received": 0}
+
+    def pct(p):
+        return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))]
+
+    return {
+        "received": len(first),
+        "total_s": (max(first.values()) - min(start_of(k) for k in first)) if len(first) >= n else None,
+        "p50_ms": pct(50),
+        "p99_ms": pct(99),
+        "max_ms": lat[-1],
+    }
+
+
+# MARK: nhacviec
+
+
+def gen_nhacviec(path, units, channel, http_port, smtp_port):
+    """A configuration, a directory of `units` units under one root, and one rule whose only step
+    (remind-1d, to the unit's own head) falls due for every unit at the same instant, STEP."""
+    os.makedirs(os.path.join(path, "rules"), exist_ok=True)
+    channels = {
+        "hook": 'hook: { type: webhook, url: "http://127.0.0.1:%d/hook/nhacviec" }' % http_port,
+        "mail": 'mail: { type: smtp, url: "smtp://127.0.0.1:%d", from: "Nhắc việc <nhacviec@bench.example>", tls: none }'
+        % smtp_port,
+    }
+    with open(os.path.join(path, "nhacviec.yaml"), "w") as f:
+        f.write(
+            "timezone: Asia/Ho_Chi_Minh\n"
+            "directory:\n  - file: units.csv\n"
+            "calendar: { working_days: [mon, tue, wed, thu, fri, sat, sun], holidays: none }\n"
+            'send_window: { opens: "00:00", closes: "23:59" }\n'
+            "digest: { minimum: 0 }          # one message per notice, as Alertmanager's group_by: ['...']\n"
+            "rules: rules\n"
+            "channels:\n  %s\n" % channels[channel]
+        )
+    with open(os.path.join(path, "rules", "bench.yaml"), "w") as f:
+        f.write(
+            "- id: bench\n  kind: deadline\n"
+            "  title: Báo cáo thử nghiệm {{period.name}}\n"
+            "  basis: Công văn thử nghiệm hiệu năng, khoản 1\n"
+            "  applies_to: { kinds: [unit] }\n  period: yearly\n"
+            '  due: { date: "11-17", convention: at, time: "09:00" }\n'
+            "  remind: [1d]\n  remind_to: [unit.head]\n  stop_after: 1d\n"
+            "  channels: [%s]\n" % channel
+        )
+    with open(os.path.join(path, "units.csv"), "w", encoding="utf-8") as f:
+        f.write("id,name,kind,parent_id,tags,head.name,head.email\n")
+        f.write("ROOT,Tỉnh Thử nghiệm,province,,,Chủ tịch UBND tỉnh,lanhdao@root.bench.example\n")
+        for i in range(units):
+            f.write("U%d,Xã thử nghiệm %d,unit,ROOT,,Lãnh đạo xã %d,lanhdao@u%d.bench.example\n" % (i, i, i, i))
+    return os.path.join(path, "nhacviec.yaml")
+
+
+class Nhacviec:
+    name = "nhacviec"
+
+    def __init__(self, procs, work, binary):
+        self.procs, self.work, self.binary = procs, work, binary
+        self.p = None
+
+    def launch(self, config, clock_start):
+        """Starts the daemon with a fresh NOTIFY_SOCKET; returns (launch time, READY=1 time)."""
+        self.config = config
+        self.sock = os.path.join(os.path.dirname(config), "ctl.sock")
+        notify_path = os.path.join(self.work, "notify.sock")
+        if os.path.exists(notify_path):
+            os.unlink(notify_path)
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(notify_path)
+        env = dict(os.environ, NOTIFY_SOCKET=notify_path)
+        env.pop("WATCHDOG_USEC", None)
+        try:
+            t0 = time.time()
+            self.p = self.procs.start(
+                "nhacviec", [self.binary, "run", "--config", config, "--socket", self.sock, "--clock-start", clock_start], env
+            )
+            deadline = t0 + 120
+            while time.time() < deadline:
+                notify.settimeout(max(0.01, deadline - time.time()))
+                try:
+                    msg = notify.recv(4096).decode()
+                except socket.timeout:
+                    break
+                if "READY=1" in msg.split("\n"):
+                    return t0, time.time()
+            raise RuntimeError("nhacviec sent no READY=1 (see the logs in %s)" % self.procs.logdir)
+        finally:
+            notify.close()
+            os.unlink(notify_path)
+
+    def stop(self, sig=signal.SIGTERM):
+        self.procs.stop(self.p, sig)
+
+    def status_argv(self):
+        return [self.binary, "status", "--socket", self.sock]
+
+    def list_argv(self):
+        return [self.binary, "notices", "--socket", self.sock]
+
+
+def fresh_dir(path):
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    return path
+
+
+def nv_burst(nv, rx, work, n, channel, timeout, status_runs=0):
+    """n units whose step falls due at once while the daemon runs: from that instant to arrival."""
+    config = gen_nhacviec(fresh_dir(os.path.join(work, "nv-burst")), n, channel, rx.http_port, rx.smtp_port)
+    rx.reset()
+    clock_start = STEP - datetime.timedelta(seconds=LEAD)
+    _, ready = nv.launch(config, local(clock_start))
+    # The daemon's clock started at clock_start a moment before READY=1 (after loading the
+    # configuration); READY=1 + LEAD is when the step falls due, late by the store's opening at most.
+    due = ready + LEAD
+    s = rx.wait_distinct(n, LEAD + timeout)
+    figures = burst_figures(rx.arrivals(), lambda key: due, n)
+    figures["peak_mib"] = peak_mib(nv.p.pid)
+    if status_runs:
+        figures["status_ms"] = time_commands(nv.status_argv(), status_runs)
+        figures["list_ms"] = time_commands(nv.list_argv(), status_runs)
+    nv.stop()
+    figures["duplicates"] = s["count"] - s["distinct"]
+    return figures
+
+
+# MARK: Alertmanager
+
+
+def am_config(path, receiver, http_port, smtp_port, routes=0):
+    text = (
+        "global:\n"
+        "  smtp_smarthost: 127.0.0.1:%d\n"
+        "  smtp_from: Alertmanager <alertmanager@bench.example>\n"
+        "  smtp_require_tls: false\n"
+        "  smtp_hello: localhost\n"
+        "route:\n"
+        "  receiver: %s\n"
+        "  group_by: ['...']      # every alert its own group: one notification each\n"
+        "  group_wait: 0s\n"
+        "  group_interval: 1m\n"
+        "  repeat_interval: 24h\n" % (smtp_port, receiver)
+    )
+    if routes:
+        text += "  routes:\n"
+        for i in range(routes):
+            text += "    - { matchers: ['unit=\"U%d\"'], receiver: u%d }\n" % (i, i)
+    text += (
+        "receivers:\n"
+        "  - name: hook\n"
+        "    webhook_configs:\n"
+        "      - { url: 'http://127.0.0.1:%d/hook/alertmanager', send_resolved: false }\n"
+        "  - name: mail\n"
+        "    email_configs:\n"
+        "      - to: 'lanhdao@{{ .CommonLabels.unit }}.bench.example'\n"
+        "        send_resolved: false\n"
+        "        headers: { X-Bench-Key: '{{ .CommonLabels.alertname }}' }\n" % http_port
+    )
+    for i in range(routes):
+        text += "  - name: u%d\n    webhook_configs: [{ url: 'http://127.0.0.1:%d/hook/u%d', send_resolved: false }]\n" % (
+            i,
+            http_port,
+            i,
+        )
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Alertmanager:
+    name = "Alertmanager"
+
+    def __init__(self, procs, work):
+        self.procs, self.work = procs, work
+        self.p = None
+
+    def launch(self, config, storage):
+        """Starts Alertmanager on loopback without clustering; returns (launch, /-/ready answered 200)."""
+        self.port = free_port()
+        t0 = time.time()
+        self.p = self.procs.start(
+            "alertmanager",
+            [
+                AM,
+                "--config.file=" + config,
+                "--storage.path=" + storage,
+                "--web.listen-address=127.0.0.1:%d" % self.port,
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+        )
+        deadline = t0 + 120
+        while time.time() < deadline and self.p.poll() is None:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % self.port, timeout=2) as r:
+                    if r.status == 200:
+                        return t0, time.time()
+            except OSError:
+                pass
+            time.sleep(0.005)
+        raise RuntimeError("Alertmanager never answered /-/ready (see the logs in %s)" % self.procs.logdir)
+
+    def stop(self, sig=signal.SIGTERM):
+        self.procs.stop(self.p, sig)
+
+    def post(self, names, batch=64):
+        """Posts one alert per name through API v2, in batches of 64 as Prometheus sends them, over
+        one kept-alive connection; returns each name's posting time."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        ends = (now + datetime.timedelta(hours=1)).isoformat()
+        posted = {}
+        for i in range(0, len(names), batch):
+            chunk = names[i : i + batch]
+            body = json.dumps(
+                [
+                    {
+                        "labels": {"alertname": name, "unit": name.replace("bench-", "U"), "severity": "warning"},
+                        "annotations": {
+                            "summary": "[Nhắc việc] Báo cáo thử nghiệm năm 2026 — hạn trước 09:00 ngày 17/11/2026",
+                            "description": "Kính gửi: Lãnh đạo xã. Việc \"Báo cáo thử nghiệm năm 2026\" cần hoàn thành trước 09:00 ngày 17/11/2026.",
+                        },
+                        "startsAt": now.isoformat(),
+                        "endsAt": ends,
+                    }
+                    for name in chunk
+                ]
+            ).encode()
+            t = time.time()
+            conn.request("POST", "/api/v2/alerts", body, {"Content-Type": "application/json"})
+            r = conn.getresponse()
+            r.read()
+            if r.status != 200:
+                raise RuntimeError("Alertmanager answered %d to a post of alerts" % r.status)
+            for name in chunk:
+                posted[name] = t
+        conn.close()
+        return posted
+
+    def status_argv(self):
+        return [AMTOOL, "alert", "query", "--alertmanager.url=http://127.0.0.1:%d" % self.port]
+
+
+def am_burst(am, rx, work, n, receiver, timeout, status_runs=0):
+    """n distinct alerts posted at once; from each post to the notification's arrival."""
+    config = am_config(os.path.join(work, "am-burst.yml"), receiver, rx.http_port, rx.smtp_port)
+    rx.reset()
+    am.launch(config, fresh_dir(os.path.join(work, "am-burst-data")))
+    names = ["bench-%d" % i for i in range(n)]
+    posted = am.post(names)
+    s = rx.wait_distinct(n, timeout)
+    figures = burst_figures(rx.arrivals(), lambda key: posted.get(key, min(posted.values())), n)
+    figures["peak_mib"] = peak_mib(am.p.pid)
+    if status_runs:
+        figures["status_ms"] = time_commands(am.status_argv(), status_runs)
+        figures["list_ms"] = figures["status_ms"]  # amtool alert query lists every alert
+    am.stop()
+    figures["duplicates"] = s["count"] - s["distinct"]
+    return figures
+
+
+# MARK: the other figures
+
+
+def time_commands(argv, runs):
+    """Median wall time of `runs` invocations of a whole command, output read and dropped."""
+    times = []
+    for _ in range(runs):
+        t = time.time()
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        times.append((time.time() - t) * 1000)
+        if r.returncode != 0:
+            raise RuntimeError("%s exited %d: %s" % (" ".join(argv), r.returncode, r.stderr.decode()[-500:]))
+    return statistics.median(times)
+
+
+def shipped_nhacviec(work):
+    path = fresh_dir(os.path.join(work, "nv-shipped"))
+    shutil.copytree(os.path.join(ROOT, "Rules"), path, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".nhacviec"))
+    return os.path.join(path, "nhacviec.yaml")
+
+
+def shipped_alertmanager(work):
+    """Debian's /etc/prometheus/alertmanager.yml as shipped (it only names localhost:25)."""
+    path = os.path.join(work, "am-shipped.yml")
+    shutil.copy("/etc/prometheus/alertmanager.yml", path)
+    return path
+
+
+def idle(launch, pid_of, seconds):
+    """Resident memory, CPU time and wake-ups over `seconds` with nothing to do. Wake-ups are the
+    process's context switches (every thread, including threads that come and go) counted by
+    `perf stat -e context-switches`; without perf, the sum of /proc/PID/task/*/status."""
+    launch()
+    time.sleep(3)  # past the first pass (nhacviec) and the first tick of every timer (both)
+    pid = pid_of()
+    cpu0, (cs0, _) = cpu_seconds(pid), context_switches(pid)
+    perf = None
+    if shutil.which("perf"):
+        perf = subprocess.run(
+            ["perf", "stat", "-x", ",", "-e", "context-switches,task-clock", "-p", str(pid), "--", "sleep", str(seconds)],
+            capture_output=True, text=True, timeout=seconds + 30,
+        )
+    else:
+        time.sleep(seconds)
+    cpu1, (cs1, threads) = cpu_seconds(pid), context_switches(pid)
+    switches, cpu_ms = cs1 - cs0, (cpu1 - cpu0) * 1000
+    method = "/proc"
+    if perf is not None and perf.returncode == 0:
+        for line in perf.stderr.splitlines():
+            fields = line.split(",")
+            if len(fields) < 3:
+                continue
+            # "<not counted>": the process never ran while perf watched it.
+            value = 0.0 if fields[0].strip() == "<not counted>" else float(fields[0] or 0)
+            if fields[2] == "context-switches":
+                switches, method = int(value), "perf"
+            elif fields[2] == "task-clock":
+                cpu_ms = value
+    return {
+        "idle_rss_mib": rss_mib(pid),
+        "idle_rss_anon_mib": proc_status(pid, "RssAnon") / 1024,
+        "idle_cpu_ms_per_min": cpu_ms * 60 / seconds,
+        "idle_wakeups_per_min": max(0, switches) * 60 / seconds,
+        "idle_threads": threads,
+        "idle_wakeup_method": method,
+    }
+
+
+def nv_crash(nv, rx, work, n, timeout):
+    config = gen_nhacviec(fresh_dir(os.path.join(work, "nv-crash")), n, "hook", rx.http_port, rx.smtp_port)
+    rx.reset()
+    clock_start = STEP - datetime.timedelta(seconds=LEAD)
+    _, ready = nv.launch(config, local(clock_start))
+    at_kill = kill_midway(nv, rx, n, LEAD + timeout)
+    # Restart where the clock was: the step is behind it and in the journal.
+    again = clock_start + datetime.timedelta(seconds=time.time() - ready)
+    nv.launch(config, local(again))
+    s = rx.wait_distinct(n, timeout, settle=3)
+    nv.stop()
+    return crash_figures(s, n, at_kill)
+
+
+def kill_midway(prog, rx, n, timeout):
+    deadline = time.time() + timeout
+    s = rx.stats()
+    while s["count"] < n // 2 and time.time() < deadline:
+        time.sleep(0.003)
+        s = rx.stats()
+    prog.stop(signal.SIGKILL)
+    time.sleep(0.5)
+    return rx.stats()["count"]
+
+
+def crash_figures(s, n, at_kill):
+    return {
+        "crash_duplicates": s["count"] - s["distinct"],
+        "crash_losses": n - s["distinct"],
+        "crash_at_kill": at_kill,
+    }
+
+
+def am_crash(am, rx, work, n, timeout):
+    config = am_config(os.path.join(work, "am-crash.yml"), "hook", rx.http_port, rx.smtp_port)
+    storage = fresh_dir(os.path.join(work, "am-crash-data"))
+    rx.reset()
+    am.launch(config, storage)
+    names = ["bench-%d" % i for i in range(n)]
+    am.post(names)
+    at_kill = kill_midway(am, rx, n, timeout)
+    am.launch(config, storage)
+    # Alertmanager keeps alerts in memory only: the client (Prometheus) sends them again at its
+    # next evaluation, which the driver does at once.
+    time.sleep(1)
+    lost_without_resend = n - rx.stats()["distinct"]
+    am.post(names)
+    s = rx.wait_distinct(n, timeout, settle=3)
+    am.stop()
+    figures = crash_figures(s, n, at_kill)
+    figures["crash_lost_without_resend"] = lost_without_resend
+    return figures
+
+
+# MARK: the report
+
+FIGURES = [
+    # id, label, unit, format
+    ("hook1k_total_s", "1. Webhook burst, 1,000: time until the receiver has all", "s", "%.2f"),
+    ("hook1k_p50_ms", "1. Webhook burst, 1,000: latency p50", "ms", "%.0f"),
+    ("hook1k_p99_ms", "1. Webhook burst, 1,000: latency p99", "ms", "%.0f"),
+    ("hook1k_peak_mib", "1. Webhook burst, 1,000: peak resident memory", "MiB", "%.0f"),
+    ("hook10k_total_s", "1. Webhook burst, 10,000: time until the receiver has all", "s", "%.2f"),
+    ("hook10k_p50_ms", "1. Webhook burst, 10,000: latency p50", "ms", "%.0f"),
+    ("hook10k_p99_ms", "1. Webhook burst, 10,000: latency p99", "ms", "%.0f"),
+    ("hook10k_peak_mib", "1. Webhook burst, 10,000: peak resident memory", "MiB", "%.0f"),
+    ("mail_total_s", "2. Email burst, 1,000: time until the receiver has all", "s", "%.2f"),
+    ("mail_p50_ms", "2. Email burst, 1,000: latency p50", "ms", "%.0f"),
+    ("mail_p99_ms", "2. Email burst, 1,000: latency p99", "ms", "%.0f"),
+    ("mail_peak_mib", "2. Email burst, 1,000: peak resident memory", "MiB", "%.0f"),
+    ("idle_rss_mib", "3. Idle: resident memory after 60 s", "MiB", "%.1f"),
+    ("idle_cpu_ms_per_min", "3. Idle: CPU time per minute", "ms", "%.1f"),
+    ("idle_wakeups_per_min", "3. Idle: wake-ups per minute", "", "%.0f"),
+    ("start_shipped_ms", "4. Start-up until ready, shipped configuration", "ms", "%.0f"),
+    ("start_10k_ms", "4. Start-up until ready, 10,000 units (routes)", "ms", "%.0f"),
+    ("status_ms", "5. Status as a whole process, 10,000 held (`nhacviec status`, `amtool alert query`)", "ms", "%.0f"),
+    ("list_ms", "5. Listing all 10,000 held (`nhacviec notices`, `amtool alert query`)", "ms", "%.0f"),
+    ("crash_duplicates", "6. Crash mid-burst of 1,000: duplicates", "", "%.0f"),
+    ("crash_losses", "6. Crash mid-burst of 1,000: losses", "", "%.0f"),
+]
+
+
+def summarize(samples):
+    values = [v for v in samples if isinstance(v, (int, float))]
+    if not values:
+        return None
+    return statistics.median(values), min(values), max(values)
+
+
+def cell(s, fmt):
+    if s is None:
+        return "—"
+    med, lo, hi = s
+    return (fmt + " (" + fmt + "–" + fmt + ")") % (med, lo, hi)
+
+
+def ratio(a, b):
+    if a is None or b is None:
+        return "—"
+    if b[0] == 0:
+        return "=" if a[0] == 0 else "∞"
+    return "%.2f" % (a[0] / b[0])
+
+
+def notes_by_figure():
+    notes, current = {}, None
+    with open(os.path.join(HERE, "notes.md"), encoding="utf-8") as f:
+        for line in f:
+            m = re.match(r"^## (\S+)", line)
+            if m:
+                current = m.group(1)
+                notes[current] = ""
+            elif current:
+                notes[current] += line
+    return {k: v.strip() for k, v in notes.items()}
+
+
+def report(args, results, extras, meta):
+    lines = [
+        "# nhacviec and Prometheus Alertmanager, side by side",
+        "",
+        "Reproduce with `%s` (it installs what it needs, builds nhacviec in release mode and runs"
+        % meta["command"],
+        "both programs on loopback, one after the other, %d runs each, interleaved). The raw samples"
+        % meta["runs"],
+        "are in [RESULTS.json](RESULTS.json).",
+        "",
+        "- Machine: %s." % meta["machine"],
+        "- Programs: nhacviec %s (release build of this checkout); %s (Debian package)." % (meta["nhacviec"], meta["alertmanager"]),
+        "- Measured: %s UTC, %.0f minutes in all." % (meta["started"], meta["elapsed_s"] / 60),
+        "",
+        "Each cell is the median of the runs, with the minimum and maximum in brackets; the ratio is",
+        "nhacviec's median over Alertmanager's. Lower is better for every figure, so a ratio above 1",
+        "means nhacviec is behind.",
+        "",
+        "| figure | unit | nhacviec | Alertmanager | nhacviec / Alertmanager |",
+        "|---|---|---|---|---|",
+    ]
+    behind = []
+    for fid, label, unit, fmt in FIGURES:
+        a = summarize(results["nhacviec"].get(fid, []))
+        b = summarize(results["Alertmanager"].get(fid, []))
+        r = ratio(a, b)
+        lines.append("| %s | %s | %s | %s | %s |" % (label, unit, cell(a, fmt), cell(b, fmt), r))
+        if a is not None and b is not None and a[0] > b[0] * 1.05 and a[0] - b[0] > 1e-9:
+            behind.append((fid, label))
+    lines += ["", "Also measured (not in the ratio table):", ""]
+    for text in extras(results):
+        lines.append("- " + text)
+    lines += ["", open(os.path.join(HERE, "method.md"), encoding="utf-8").read().strip(), ""]
+    notes = notes_by_figure()
+    lines += ["## Where nhacviec is behind, why, and what would fix it", ""]
+    if not behind:
+        lines.append("Nowhere in this run.")
+    seen = set()
+    for fid, label in behind:
+        group = fid.split("_")[0]
+        note = notes.get(fid) or notes.get(group)
+        lines.append("**%s.** %s" % (label, note if note else "(no note written for this figure yet)"))
+        lines.append("")
+        seen.add(fid)
+    if "general" in notes:
+        lines += ["", notes["general"], ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def machine():
+    swift = "?"
+    if shutil.which("swift"):
+        swift = subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = int(open("/proc/meminfo").readline().split()[1]) / 1048576
+    return "%d cores (%s), %.0f GiB, %s %s; %s" % (os.cpu_count(), cpu, mem, platform.system(), platform.release(), swift)
+
+
+def am_version():
+    r = subprocess.run([AM, "--version"], capture_output=True, text=True)
+    return (r.stdout + r.stderr).split("\n")[0]
+
+
+def nv_version(binary):
+    r = subprocess.run([binary, "--version"], capture_output=True, text=True)
+    return (r.stdout or r.stderr).strip() or "?"
+
+
+# MARK: main
+
+
+def main():
+    p = argparse.ArgumentParser(description="nhacviec vs Alertmanager on loopback")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--webhooks", default="1000,10000", help="burst sizes; 1000 and 10000 fill the table")
+    p.add_argument("--emails", type=int, default=1000)
+    p.add_argument("--idle", type=float, default=60, help="seconds of idle measurement")
+    p.add_argument("--units", type=int, default=10000, help="directory size for start-up and status")
+    p.add_argument("--crash", type=int, default=1000)
+    p.add_argument("--status-runs", type=int, default=10)
+    p.add_argument("--timeout", type=float, default=180, help="longest wait for one burst")
+    p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "nhacviec"))
+    p.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
+    p.add_argument("--command", default="bench/compare.sh")
+    p.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    p.add_argument("--raw", default=os.path.join(ROOT, "bench", "RESULTS.json"), help="where the raw samples go")
+    p.add_argument("--report-only", action="store_true", help="rewrite --out from --raw, measuring nothing")
+    args = p.parse_args()
+    if args.report_only:
+        with open(args.raw) as f:
+            saved = json.load(f)
+        args.crash = saved["meta"]["crash"]
+        return write_report(args, saved["results"], saved["meta"])
+    sizes = [int(x) for x in args.webhooks.split(",") if x]
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t_start = time.time()
+    # On disk like /var/lib/nhacviec (a tmpfs /tmp would make SQLite's fsyncs free).
+    work = tempfile.mkdtemp(prefix="nv-am-", dir="/var/tmp")
+    logdir = fresh_dir(os.path.join(work, "logs"))
+    procs = Procs(logdir)
+    results = {"nhacviec": {}, "Alertmanager": {}}
+
+    def add(program, figures, prefix=""):
+        for k, v in figures.items():
+            results[program].setdefault(prefix + k, []).append(v)
+
+    try:
+        rx = Receiver(procs, work)
+        nv = Nhacviec(procs, work, args.binary)
+        am = Alertmanager(procs, work)
+        big = gen_nhacviec(fresh_dir(os.path.join(work, "nv-10k")), args.units, "hook", rx.http_port, rx.smtp_port)
+        am_big = am_config(os.path.join(work, "am-10k.yml"), "hook", rx.http_port, rx.smtp_port, routes=args.units)
+        for run in range(1, args.runs + 1):
+            for n in sizes:
+                status = args.status_runs if n == max(sizes) else 0
+                tag = "hook%dk_" % (n // 1000) if n >= 1000 else "hook%d_" % n
+                log("run %d: webhook burst of %d, nhacviec" % (run, n))
+                f = nv_burst(nv, rx, work, n, "hook", args.timeout, status)
+                if "status_ms" in f:
+                    add("nhacviec", {"status_ms": f.pop("status_ms"), "list_ms": f.pop("list_ms")})
+                add("nhacviec", f, tag)
+                log("  ", f)
+                log("run %d: webhook burst of %d, Alertmanager" % (run, n))
+                f = am_burst(am, rx, work, n, "hook", args.timeout, status)
+                if "status_ms" in f:
+                    add("Alertmanager", {"status_ms": f.pop("status_ms"), "list_ms": f.pop("list_ms")})
+                add("Alertmanager", f, tag)
+                log("  ", f)
+            log("run %d: email burst of %d" % (run, args.emails))
+            f = nv_burst(nv, rx, work, args.emails, "mail", args.timeout)
+            add("nhacviec", f, "mail_")
+            log("   nhacviec", f)
+            f = am_burst(am, rx, work, args.emails, "mail", args.timeout)
+            add("Alertmanager", f, "mail_")
+            log("   Alertmanager", f)
+
+            log("run %d: start-up" % run)
+            for label, launch_nv, launch_am in [
+                ("shipped", lambda: nv.launch(shipped_nhacviec(work), QUIET), lambda: am.launch(shipped_alertmanager(work), fresh_dir(os.path.join(work, "am-s")))),
+                ("10k", lambda: nv.launch(big, QUIET), lambda: am.launch(am_big, fresh_dir(os.path.join(work, "am-s")))),
+            ]:
+                if label == "10k":
+                    shutil.rmtree(os.path.join(os.path.dirname(big), ".nhacviec"), ignore_errors=True)
+                t0, t1 = launch_nv()
+                nv.stop()
+                add("nhacviec", {"start_%s_ms" % label: (t1 - t0) * 1000})
+                t0, t1 = launch_am()
+                am.stop()
+                add("Alertmanager", {"start_%s_ms" % label: (t1 - t0) * 1000})
+
+            log("run %d: idle %.0f s each" % (run, args.idle))
+            f = idle(lambda: nv.launch(shipped_nhacviec(work), QUIET), lambda: nv.p.pid, args.idle)
+            nv.stop()
+            add("nhacviec", f)
+            log("   nhacviec", f)
+            f = idle(lambda: am.launch(shipped_alertmanager(work), fresh_dir(os.path.join(work, "am-idle"))), lambda: am.p.pid, args.idle)
+            am.stop()
+            add("Alertmanager", f)
+            log("   Alertmanager", f)
+
+            log("run %d: crash in a burst of %d" % (run, args.crash))
+            f = nv_crash(nv, rx, work, args.crash, args.timeout)
+            add("nhacviec", f)
+            log("   nhacviec", f)
+            f = am_crash(am, rx, work, args.crash, args.timeout)
+            add("Alertmanager", f)
+            log("   Alertmanager", f)
+    finally:
+        procs.stop_all()
+        meta = {
+            "command": args.command,
+            "runs": args.runs,
+            "crash": args.crash,
+            "machine": machine(),
+            "nhacviec": nv_version(args.binary),
+            "alertmanager": am_version(),
+            "started": started.strftime("%Y-%m-%d %H:%M"),
+            "elapsed_s": time.time() - t_start,
+        }
+        with open(os.path.join(work, "results.json"), "w") as f:
+            json.dump({"meta": meta, "results": results}, f, indent=1)
+        if args.keep:
+            log("work folder kept:", work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    with open(args.raw, "w") as f:
+        json.dump({"meta": meta, "results": results}, f, indent=1)
+    return write_report(args, results, meta)
+
+
+def write_report(args, results, meta):
+    def extras(results):
+        out = []
+        for prog in ("nhacviec", "Alertmanager"):
+            r = results[prog]
+            at_kill = summarize(r.get("crash_at_kill", []))
+            if at_kill:
+                out.append(
+                    "%s, crash: the receiver had %s of %d messages when `kill -9` landed (median, min–max)."
+                    % (prog, cell(at_kill, "%.0f"), args.crash)
+                )
+            anon = summarize(r.get("idle_rss_anon_mib", []))
+            if anon:
+                out.append(
+                    "%s, idle: of the resident memory, %s MiB is private (RssAnon); the rest is shared library and program pages."
+                    % (prog, cell(anon, "%.1f"))
+                )
+            threads = summarize(r.get("idle_threads", []))
+            if threads:
+                methods = sorted(set(v for v in r.get("idle_wakeup_method", []) if isinstance(v, str)))
+                out.append("%s, idle: %s threads; wake-ups counted with %s." % (prog, cell(threads, "%.0f"), ", ".join(methods)))
+            for fid in sorted(r):
+                if fid.endswith("_duplicates") and not fid.startswith("crash"):
+                    d = summarize(r[fid])
+                    if d and d[2] > 0:
+                        out.append("%s, %s: %s duplicate arrivals without any crash." % (prog, fid, cell(d, "%.0f")))
+        lw = summarize(results["Alertmanager"].get("crash_lost_without_resend", []))
+        if lw:
+            out.append(
+                "Alertmanager, crash: messages lost had the client not posted its alerts again after the restart: %s."
+                % cell(lw, "%.0f")
+            )
+        return out
+
+    text = report(args, results, extras, meta)
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
