@@ -614,15 +614,19 @@ def ratio(a, b):
 
 
 def notes_by_figure():
-    notes, current = {}, None
+    """bench/compare/notes.md: `## ID [ID…]` headings, each note for the figures (or figure
+    groups: the part of the id before the first `_`) it names."""
+    notes, current = {}, []
     with open(os.path.join(HERE, "notes.md"), encoding="utf-8") as f:
         for line in f:
-            m = re.match(r"^## (\S+)", line)
+            m = re.match(r"^## (.+)", line)
             if m:
-                current = m.group(1)
-                notes[current] = ""
+                current = m.group(1).split()
+                for key in current:
+                    notes[key] = ""
             elif current:
-                notes[current] += line
+                for key in current:
+                    notes[key] += line
     return {k: v.strip() for k, v in notes.items()}
 
 
@@ -663,15 +667,19 @@ def report(args, results, extras, meta):
     lines += ["## Where nhacviec is behind, why, and what would fix it", ""]
     if not behind:
         lines.append("Nowhere in this run.")
-    seen = set()
+    groups = []  # (note, [labels]) in table order, one paragraph per note
     for fid, label in behind:
-        group = fid.split("_")[0]
-        note = notes.get(fid) or notes.get(group)
-        lines.append("**%s.** %s" % (label, note if note else "(no note written for this figure yet)"))
-        lines.append("")
-        seen.add(fid)
+        note = notes.get(fid) or notes.get(fid.split("_")[0]) or "(no note written for this figure yet)"
+        for g in groups:
+            if g[0] == note:
+                g[1].append(label)
+                break
+        else:
+            groups.append((note, [label]))
+    for note, labels in groups:
+        lines += ["**%s.** %s" % ("; ".join(labels), note), ""]
     if "general" in notes:
-        lines += ["", notes["general"], ""]
+        lines += [notes["general"], ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
