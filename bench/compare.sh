@@ -24,16 +24,23 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing: ${missing[*]}" >&2
   $sudo apt-get update -qq
-  # policy-rc.d 101: the package's own alertmanager service is not started by the install.
-  rcd=/usr/sbin/policy-rc.d
+  # policy-rc.d answering 101 keeps the package's own alertmanager service from being started.
+  rcd=/usr/sbin/policy-rc.d made_rcd=""
   if [ ! -e "$rcd" ]; then
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$rcd" >/dev/null && $sudo chmod 0755 "$rcd"
-    trap '$sudo rm -f "$rcd"' EXIT
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$rcd" >/dev/null && $sudo chmod 0755 "$rcd" && made_rcd=1
   fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" || {
-    # perf is optional: without it wake-ups are counted from /proc (threads that exit are missed).
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus-alertmanager
-  }
+  # perf is optional: without it, wake-ups are counted from /proc (threads that exit are missed).
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus-alertmanager ||
+    status=$?
+  [ -n "$made_rcd" ] && $sudo rm -f "$rcd"
+  [ -z "${status:-}" ] || exit "$status"
+  # The benchmark runs its own instances on ports of its own; the service the package enables is
+  # not wanted.
+  if [[ " ${missing[*]} " == *" prometheus-alertmanager "* ]]; then
+    $sudo systemctl disable --now prometheus-alertmanager.service >/dev/null 2>&1 ||
+      $sudo systemctl disable prometheus-alertmanager.service >/dev/null 2>&1 || true
+  fi
 fi
 
 nice -n 10 swift build -c release --product nhacviec >/dev/null

@@ -62,6 +62,7 @@ class Procs:
         return p
 
     def stop(self, p, sig=signal.SIGTERM, wait=25):
+        t = time.time()
         if p.poll() is None:
             try:
                 p.send_signal(sig)
@@ -71,6 +72,8 @@ class Procs:
                 p.wait(timeout=10)
         if p in self.live:
             self.live.remove(p)
+        if time.time() - t > 2:
+            log("note: %s took %.1f s to stop after signal %d" % (os.path.basename(p.args[0]), time.time() - t, sig))
 
     def stop_all(self):
         for p in list(self.live):
@@ -523,12 +526,20 @@ def nv_crash(nv, rx, work, n, timeout):
     return crash_figures(s, n, at_kill)
 
 
-def kill_midway(prog, rx, n, timeout):
-    deadline = time.time() + timeout
-    s = rx.stats()
-    while s["count"] < n // 2 and time.time() < deadline:
-        time.sleep(0.003)
-        s = rx.stats()
+def kill_midway(prog, rx, n, timeout, burst=None):
+    """The receiver itself sends SIGKILL the moment it has half the burst (polling it from here
+    would land late: a burst of 1,000 can be over in a tenth of a second). `burst` starts the
+    burst once the kill is armed; the kill may cut it short."""
+    rx.call("POST", "/kill-at?count=%d&pid=%d" % (n // 2, prog.p.pid))
+    if burst:
+        try:
+            burst()
+        except (OSError, http.client.HTTPException, RuntimeError) as e:
+            log("note: the burst was cut short by the kill:", e)
+    try:
+        prog.p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log("note: the receiver did not have half of the burst in time; killing anyway")
     prog.stop(signal.SIGKILL)
     time.sleep(0.5)
     return rx.stats()["count"]
@@ -537,6 +548,7 @@ def kill_midway(prog, rx, n, timeout):
 def crash_figures(s, n, at_kill):
     return {
         "crash_duplicates": s["count"] - s["distinct"],
+        "crash_resent_pct": 100.0 * (s["count"] - s["distinct"]) / at_kill if at_kill else None,
         "crash_losses": n - s["distinct"],
         "crash_at_kill": at_kill,
     }
@@ -548,8 +560,7 @@ def am_crash(am, rx, work, n, timeout):
     rx.reset()
     am.launch(config, storage)
     names = ["bench-%d" % i for i in range(n)]
-    am.post(names)
-    at_kill = kill_midway(am, rx, n, timeout)
+    at_kill = kill_midway(am, rx, n, timeout, burst=lambda: am.post(names))
     am.launch(config, storage)
     # Alertmanager keeps alerts in memory only: the client (Prometheus) sends them again at its
     # next evaluation, which the driver does at once.
@@ -585,8 +596,9 @@ FIGURES = [
     ("start_shipped_ms", "4. Start-up until ready, shipped configuration", "ms", "%.0f"),
     ("start_10k_ms", "4. Start-up until ready, 10,000 units (routes)", "ms", "%.0f"),
     ("status_ms", "5. Status as a whole process, 10,000 held (`nhacviec status`, `amtool alert query`)", "ms", "%.0f"),
-    ("list_ms", "5. Listing all 10,000 held (`nhacviec notices`, `amtool alert query`)", "ms", "%.0f"),
+    ("list_ms", "5. Listing what is held (`nhacviec notices`: 1,000 of the 10,000, see below; `amtool alert query`: all)", "ms", "%.0f"),
     ("crash_duplicates", "6. Crash mid-burst of 1,000: duplicates", "", "%.0f"),
+    ("crash_resent_pct", "6. Crash mid-burst of 1,000: duplicates per message delivered before the kill", "%", "%.0f"),
     ("crash_losses", "6. Crash mid-burst of 1,000: losses", "", "%.0f"),
 ]
 
@@ -614,20 +626,20 @@ def ratio(a, b):
 
 
 def notes_by_figure():
-    """bench/compare/notes.md: `## ID [ID…]` headings, each note for the figures (or figure
-    groups: the part of the id before the first `_`) it names."""
+    """bench/compare/notes.md: `## ID [ID…] [| TITLE]` headings, each note for the figures (or
+    figure groups: the part of the id before the first `_`) it names. Returns {id: (title, text)}."""
     notes, current = {}, []
     with open(os.path.join(HERE, "notes.md"), encoding="utf-8") as f:
         for line in f:
-            m = re.match(r"^## (.+)", line)
+            m = re.match(r"^## ([^|]+)(?:\|(.*))?$", line.rstrip("\n"))
             if m:
                 current = m.group(1).split()
                 for key in current:
-                    notes[key] = ""
+                    notes[key] = [(m.group(2) or "").strip(), ""]
             elif current:
                 for key in current:
-                    notes[key] += line
-    return {k: v.strip() for k, v in notes.items()}
+                    notes[key][1] += line
+    return {k: (t, v.strip()) for k, (t, v) in notes.items()}
 
 
 def report(args, results, extras, meta):
@@ -658,7 +670,7 @@ def report(args, results, extras, meta):
         r = ratio(a, b)
         lines.append("| %s | %s | %s | %s | %s |" % (label, unit, cell(a, fmt), cell(b, fmt), r))
         if a is not None and b is not None and a[0] > b[0] * 1.05 and a[0] - b[0] > 1e-9:
-            behind.append((fid, label))
+            behind.append((fid, label, a[1] <= b[2]))
     lines += ["", "Also measured (not in the ratio table):", ""]
     for text in extras(results):
         lines.append("- " + text)
@@ -667,19 +679,35 @@ def report(args, results, extras, meta):
     lines += ["## Where nhacviec is behind, why, and what would fix it", ""]
     if not behind:
         lines.append("Nowhere in this run.")
-    groups = []  # (note, [labels]) in table order, one paragraph per note
-    for fid, label in behind:
-        note = notes.get(fid) or notes.get(fid.split("_")[0]) or "(no note written for this figure yet)"
+    groups = []  # [key, title, [labels], overlapping] in table order, one paragraph per note
+    for fid, label, overlap in behind:
+        key = fid if fid in notes else fid.split("_")[0]
+        title, _ = notes.get(key, ("", ""))
         for g in groups:
-            if g[0] == note:
-                g[1].append(label)
+            if notes.get(g[0]) is not None and notes.get(g[0]) == notes.get(key):
+                g[2].append(label)
+                g[3] = g[3] and overlap
                 break
         else:
-            groups.append((note, [label]))
-    for note, labels in groups:
-        lines += ["**%s.** %s" % ("; ".join(labels), note), ""]
+            groups.append([key, title, [label], overlap])
+    printed = set()
+    for key, title, labels, overlap in groups:
+        text = notes[key][1] if key in notes else "(no note written for this figure yet)"
+        printed.add(text)
+        which = "; ".join(labels)
+        if overlap:
+            which += " (the ranges of the runs overlap: within the noise of this run)"
+        lines += ["**%s.** *Behind on: %s.* %s" % (title or "Note", which, text), ""]
+    always = [(t, v) for k, (t, v) in notes.items() if k.startswith("always-") and v not in printed]
+    if always:
+        lines += ["## Other weaknesses of nhacviec this benchmark showed", ""]
+        seen = set()
+        for title, text in always:
+            if text not in seen:
+                seen.add(text)
+                lines += ["**%s.** %s" % (title, text), ""]
     if "general" in notes:
-        lines += [notes["general"], ""]
+        lines += ["## Reading the table", "", notes["general"][1], ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -7,6 +7,7 @@ carries, so that the driver can count arrivals, duplicates and latency.
   GET  /stats        {"count": arrivals, "distinct": distinct keys, "requests": HTTP hooks}
   GET  /arrivals     [[unix time, channel, key], ...]
   POST /reset        forgets every arrival
+  POST /kill-at?count=N&pid=P   sends SIGKILL to process P as soon as N messages have arrived
 
 The key of a message is the nhacviec notice key (Idempotency-Key header, X-Nhacviec-Key mail
 header) or the Alertmanager alert name (each alert of a webhook payload; X-Bench-Key mail header,
@@ -35,15 +36,23 @@ class Record:
         self.arrivals = []  # (t, channel, key)
         self.keys = set()
         self.requests = 0
+        self.kill_at = None  # (count, pid)
 
     def add(self, t, channel, key):
         self.arrivals.append((t, channel, key))
         self.keys.add(key)
+        if self.kill_at and len(self.arrivals) >= self.kill_at[0]:
+            try:
+                os.kill(self.kill_at[1], signal.SIGKILL)
+            except OSError:
+                pass
+            self.kill_at = None
 
     def reset(self):
         self.arrivals = []
         self.keys = set()
         self.requests = 0
+        self.kill_at = None
 
 
 RECORD = Record()
@@ -104,6 +113,10 @@ async def serve_http(reader, writer):
             elif target == "/arrivals":
                 out = json.dumps(RECORD.arrivals).encode()
                 ctype = "application/json"
+            elif method == "POST" and target.startswith("/kill-at?"):
+                q = dict(p.split("=", 1) for p in target.split("?", 1)[1].split("&") if "=" in p)
+                RECORD.kill_at = (int(q["count"]), int(q["pid"]))
+                out, ctype = b"{}", "application/json"
             elif method == "POST" and target == "/reset":
                 RECORD.reset()
                 out, ctype = b"{}", "application/json"
