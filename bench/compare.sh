@@ -6,7 +6,7 @@
 # perf (linux-perf) to count wake-ups; builds nhacviec in release mode.
 #
 # Usage: bench/compare.sh [RUNS] [-- DRIVER OPTIONS…]
-#   RUNS defaults to 3 (about 15 minutes on 2 cores). Driver options (bench/compare/compare.py
+#   RUNS defaults to 3 (about 10 minutes on 2 cores). Driver options (bench/compare/compare.py
 #   --help) make a quicker run for trying things, for example
 #   bench/compare.sh 1 -- --webhooks 1000 --idle 10 --out /tmp/RESULTS.md --raw /tmp/RESULTS.json
 set -euo pipefail
