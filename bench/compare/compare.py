@@ -653,7 +653,8 @@ def report(args, results, extras, meta):
         "are in [RESULTS.json](RESULTS.json).",
         "",
         "- Machine: %s." % meta["machine"],
-        "- Programs: nhacviec %s (release build of this checkout); %s (Debian package)." % (meta["nhacviec"], meta["alertmanager"]),
+        "- Programs: nhacviec %s (release build of %s); %s (Debian package)."
+        % (meta["nhacviec"], "commit " + meta["commit"] if meta.get("commit") else "this checkout", meta["alertmanager"]),
         "- Measured: %s UTC, %.0f minutes in all." % (meta["started"], meta["elapsed_s"] / 60),
         "",
         "Each cell is the median of the runs, with the minimum and maximum in brackets; the ratio is",
@@ -723,6 +724,18 @@ def machine():
                 break
     mem = int(open("/proc/meminfo").readline().split()[1]) / 1048576
     return "%d cores (%s), %.0f GiB, %s %s; %s" % (os.cpu_count(), cpu, mem, platform.system(), platform.release(), swift)
+
+
+def source_commit():
+    """The commit nhacviec was built from, marked when Sources/ or Package.swift differ from it."""
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", ROOT, "status", "--porcelain", "--", "Sources", "Package.swift"], capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return None
+    return head + (" with local changes" if dirty else "") if head else None
 
 
 def am_version():
@@ -843,6 +856,7 @@ def main():
             "crash": args.crash,
             "machine": machine(),
             "nhacviec": nv_version(args.binary),
+            "commit": source_commit(),
             "alertmanager": am_version(),
             "started": started.strftime("%Y-%m-%d %H:%M"),
             "elapsed_s": time.time() - t_start,
