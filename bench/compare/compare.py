@@ -787,6 +787,7 @@ def main():
         for k, v in figures.items():
             results[program].setdefault(prefix + k, []).append(v)
 
+    finished = False
     try:
         rx = Receiver(procs, work)
         nv = Nhacviec(procs, work, args.binary)
@@ -848,6 +849,7 @@ def main():
             f = am_crash(am, rx, work, args.crash, args.timeout)
             add("Alertmanager", f)
             log("   Alertmanager", f)
+        finished = True
     finally:
         procs.stop_all()
         meta = {
@@ -863,8 +865,8 @@ def main():
         }
         with open(os.path.join(work, "results.json"), "w") as f:
             json.dump({"meta": meta, "results": results}, f, indent=1)
-        if args.keep:
-            log("work folder kept:", work)
+        if args.keep or not finished:
+            log("work folder kept (logs of every process in logs/):", work)
         else:
             shutil.rmtree(work, ignore_errors=True)
 
