@@ -61,7 +61,10 @@ struct ControlRoutes: Sendable {
         }
         state = parsed
       }
-      return .json(try daemon.notices(state: state))
+      guard let limit = Int(request.query["limit"] ?? "1000"), (1...1_000_000).contains(limit) else {
+        return .json(ControlAPI.Failure("limit must be 1 to 1000000"), status: 400)
+      }
+      return .json(try daemon.notices(state: state, limit: limit))
     case ("POST", "/v1/facts"), ("POST", "/v1/notices/retry"), ("POST", "/v1/reload"):
       guard writers.allows(uid: request.uid, gid: request.gid) else {
         Log.write(.warning, "refused \(request.method) \(request.path) from uid \(request.uid): not an allowed writer")

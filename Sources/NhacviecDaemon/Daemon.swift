@@ -315,9 +315,9 @@ public final class Daemon: @unchecked Sendable {
     }
   }
 
-  func notices(state: NoticeState?) throws -> [ControlAPI.Notice] {
+  func notices(state: NoticeState?, limit: Int) throws -> [ControlAPI.Notice] {
     let zone = current.deployment.zone
-    return try store.entries(state: state).map {
+    return try store.entries(state: state, limit: limit).map {
       ControlAPI.Notice(
         key: $0.message.key, channel: $0.message.channel, at: zone.rfc3339($0.message.scheduledAt),
         reason: $0.message.reason, state: $0.state.rawValue, attempts: $0.attempts, lastError: $0.lastError,

@@ -160,16 +160,23 @@ struct Notices: ParsableCommand {
   static let configuration = CommandConfiguration(abstract: "The journal of notices.")
   @OptionGroup var options: SocketOptions
   @Option(help: "planned, sending, sent, failed or dead.") var state: String?
+  @Option(help: "At most this many, oldest first.") var limit = 1000
   @Flag(help: "Print the daemon's JSON.") var json = false
 
   func run() throws {
-    let response = try options.call("GET", "/v1/notices" + (state.map { "?state=\($0)" } ?? ""))
+    let response = try options.call(
+      "GET", "/v1/notices?limit=\(limit)" + (state.map { "&state=\($0)" } ?? ""))
     let notices = try options.decode([ControlAPI.Notice].self, response)
     if json { return printJSON(response.body) }
     for n in notices {
       let error = n.lastError.map { "  (\($0))" } ?? ""
       print("\(n.state ?? "") \(n.at)  \(n.key)  \(n.channel) attempts \(n.attempts ?? 0)\(error)")
     }
+    // Say so when the list is cut short, rather than let it pass for the whole journal.
+    guard notices.count == limit else { return }
+    let status = try options.decode(ControlAPI.Status.self, try options.call("GET", "/v1/status"))
+    let total = state.map { status.journal[$0] ?? 0 } ?? status.journal.values.reduce(0, +)
+    if total > limit { printError("… and \(total - limit) more not shown; raise --limit") }
   }
 }
 

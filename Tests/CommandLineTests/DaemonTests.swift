@@ -140,6 +140,11 @@ struct DaemonTests {
     let messages = try FileManager.default.contentsOfDirectory(atPath: fixture.outbox.path)
     #expect(messages.count == 20)
     #expect(messages.contains("annual_D1_2026_remind-7d--email.eml"))
+    // A listing cut short says so.
+    let listed = try fixture.client(["notices", "--limit", "5"])
+    #expect(listed.stdout.split(separator: "\n").count == 5)
+    #expect(listed.stderr.contains("… and 15 more not shown; raise --limit"))
+    #expect(try fixture.client(["notices"]).stderr.isEmpty)
   }
 
   @Test("hundreds of clients at once are all served, and a client that says nothing stops no one")
