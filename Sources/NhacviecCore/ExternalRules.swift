@@ -49,8 +49,10 @@ public struct ExecKind: RuleKind {
     }
     factsFrom = try fields.optional("facts_from")?.strings("facts_from") ?? []
     options = fields.optional("options")
-    if let options, case .scalar = options.value {
-      throw options.error("options must be a map (it reaches the program as a JSON object)")
+    if let options {
+      guard case .map = options.value else {
+        throw options.error("options must be a map (it reaches the program as a JSON object)")
+      }
     }
     try fields.finish()
   }

@@ -235,6 +235,12 @@ struct ExternalRuleTests {
     #expect(throws: ConfigError.self) {
       try ExecKind(parameters: ExternalFixture.node([("command", .scalar("/bin/true")), ("programme", .scalar("x"))]))
     }
+    #expect(throws: ConfigError.self) {
+      try ExecKind(
+        parameters: ExternalFixture.node([
+          ("command", .scalar("/bin/true")), ("options", .list([ConfigNode(.scalar("x"), at: Fixture.here)])),
+        ]))
+    }
   }
 }
 
