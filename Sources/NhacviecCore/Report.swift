@@ -154,6 +154,11 @@ extension Engine {
     let rules = ruleset.rules.filter { rule in
       ruleIDs.map { $0.contains(rule.id) } ?? (rule.period == period.kind && rule.kind.isObligation)
     }
+    // The scope's name within the period (a district of 2024 is gone by 2026; its id may be
+    // reused), as of `now` if the period is not over.
+    let scopeName = scope.flatMap {
+      context.directory.unit($0, on: min(zone.localDate(of: now), period.lastDay))?.name
+    }
     var sections: [ConsolidatedReport.Section] = []
     for rule in rules {
       let judged = evaluate(rule: rule, period: period, at: now)
@@ -193,7 +198,6 @@ extension Engine {
         ConsolidatedReport.Tally(
           key: kind, label: ConsolidatedReport.kindName(kind), rows: rows.filter { $0.kind == kind })
       }
-      let scopeName = scope.flatMap { context.directory.unit($0, on: zone.lastDay(before: deadline))?.name }
       let totalLabel = scopeName.map { "Toàn \($0)" } ?? "Tổng cộng"
       sections.append(
         ConsolidatedReport.Section(
@@ -202,9 +206,6 @@ extension Engine {
           byKind: byKind, byParent: byParent, total: ConsolidatedReport.Tally(key: "", label: totalLabel, rows: rows),
           error: judged.failure?.message))
     }
-    let scopeName = scope.flatMap { id in
-      context.directory.unit(id, on: zone.localDate(of: now)) ?? context.directory.units.last { $0.id == id }
-    }?.name
     return ConsolidatedReport(
       period: period.description, periodName: period.vietnamese, asOf: zone.rfc3339(now), scope: scope,
       scopeName: scopeName, sections: sections)

@@ -50,9 +50,8 @@ struct ControlRoutes: Sendable {
       }
       let rules = request.query["rules"].map { $0.split(separator: ",").map(String.init) }
       let report = try daemon.report(
-        period: period, rules: rules, scope: request.query["scope"], asOf: request.query["as_of"])
-      return ControlResponse(
-        status: 200, body: Array(report.text(format).utf8), contentType: format.contentType)
+        period: period, rules: rules, scope: request.query["scope"], asOf: request.query["as_of"], format: format)
+      return ControlResponse(status: 200, body: Array(report.utf8), contentType: format.contentType)
     case ("GET", "/v1/notices"):
       var state: NoticeState?
       if let name = request.query["state"] {

@@ -245,12 +245,8 @@ public final class Daemon: @unchecked Sendable {
       })
   }
 
-  /// The consolidated report from the recorded facts, as of now or `asOf`.
-  func report(
-    period: Period, rules: [String]?, scope: String?, asOf: String?
-  ) throws -> (
-    report: ConsolidatedReport, text: (ReportFormat) -> String
-  ) {
+  /// The consolidated report from the recorded facts, as of now or `asOf`, in `format`.
+  func report(period: Period, rules: [String]?, scope: String?, asOf: String?, format: ReportFormat) throws -> String {
     let snapshot = current
     let deployment = snapshot.deployment
     let zone = deployment.zone
@@ -262,8 +258,7 @@ public final class Daemon: @unchecked Sendable {
       now = instant
     }
     let engine = deployment.engine(facts: FactBook(try store.facts()))
-    let report = engine.report(period: period, ruleIDs: rules, scope: scope, at: now)
-    return (report, { report.rendered(as: $0, zone: zone) })
+    return engine.report(period: period, ruleIDs: rules, scope: scope, at: now).rendered(as: format, zone: zone)
   }
 
   func findings(query: [String: String]) throws -> [ControlAPI.Finding] {

@@ -46,19 +46,9 @@ struct Check: ParsableCommand {
     let at = try now.map { try instant($0, zone: zone, option: "--now") } ?? Date()
     var book = FactBook()
     if let facts {
-      do {
-        let loaded = try FactsLoader.load(file: facts, zone: zone)
-        book = FactBook(loaded)
-        let problems = FactsLoader.check(loaded, against: deployment)
-        if !problems.isEmpty {
-          for p in problems { printError(p.description) }
-          throw ExitCode(1)
-        }
-        print("facts: \(loaded.count) in \(facts)")
-      } catch let error as ConfigErrors {
-        for e in error.errors { printError(e.description) }
-        throw ExitCode(1)
-      }
+      let loaded = try loadFacts(facts, for: deployment)
+      book = FactBook(loaded)
+      print("facts: \(loaded.count) in \(facts)")
     }
     let today = zone.localDate(of: at)
     let calendar = deployment.calendar

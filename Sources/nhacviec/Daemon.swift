@@ -63,12 +63,17 @@ struct SocketOptions: ParsableArguments {
   }
 
   func decode<T: Decodable>(_ type: T.Type, _ response: (status: Int, body: [UInt8])) throws -> T {
+    try JSONDecoder().decode(T.self, from: Data(try body(response)))
+  }
+
+  /// The body of a successful answer; for any other, the daemon's reason and exit 1.
+  func body(_ response: (status: Int, body: [UInt8])) throws -> [UInt8] {
     guard (200..<300).contains(response.status) else {
       let message = (try? JSONDecoder().decode(ControlAPI.Failure.self, from: Data(response.body)))?.error
       printError("the daemon answered \(response.status): \(message ?? String(decoding: response.body, as: UTF8.self))")
       throw ExitCode(1)
     }
-    return try JSONDecoder().decode(T.self, from: Data(response.body))
+    return response.body
   }
 }
 
@@ -127,7 +132,7 @@ struct Findings: ParsableCommand {
     var query: [String] = []
     for (name, value) in [("state", state), ("rule", rule), ("unit", unit), ("period", period)] {
       if let value {
-        query.append("\(name)=\(value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? value)")
+        query.append("\(name)=\(queryValue(value))")
       }
     }
     let response = try options.call("GET", "/v1/findings" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
@@ -266,18 +271,7 @@ struct ImportFacts: ParsableCommand {
 
   func run() throws {
     let deployment = try DeploymentLoader().load(configPath: ConfigLocator.path(explicit: options.config))
-    let facts: [Fact]
-    do {
-      facts = try FactsLoader.load(file: file, zone: deployment.zone)
-    } catch {
-      for e in error.errors { printError(e.description) }
-      throw ExitCode(1)
-    }
-    let problems = FactsLoader.check(facts, against: deployment)
-    if !problems.isEmpty {
-      for p in problems { printError(p.description) }
-      throw ExitCode(1)
-    }
+    let facts = try loadFacts(file, for: deployment)
     for fact in facts {
       var request = ControlAPI.FactRequest(
         kind: fact.kind.rawValue, unit: fact.unitID, rule: fact.ruleID, period: fact.period)

@@ -27,22 +27,14 @@ struct Explain: ParsableCommand {
     if !offline && at == nil && facts == nil,
       let response = try? ControlClient.request(
         socket: try options.path(), method: "GET",
-        target: "/v1/explain?unit=\(escape(unit))" + (rule.map { "&rule=\(escape($0))" } ?? ""))
+        target: "/v1/explain?unit=\(queryValue(unit))" + (rule.map { "&rule=\(queryValue($0))" } ?? ""))
     {
       explanation = try options.decode(Explanation.self, response)
     } else {
       source = "the configuration files"
       let deployment = try loadDeployment(ConfigLocator.path(explicit: options.config))
-      var book = FactBook()
-      if let facts {
-        do throws(ConfigErrors) {
-          book = FactBook(try FactsLoader.load(file: facts, zone: deployment.zone))
-          source += " and \(facts)"
-        } catch {
-          for e in error.errors { printError(e.description) }
-          throw ExitCode(1)
-        }
-      }
+      let book = FactBook(try facts.map { try loadFacts($0, for: deployment) } ?? [])
+      if let facts { source += " and \(facts)" }
       let moment = try at.map { try instant($0, zone: deployment.zone, option: "--at") } ?? Date()
       explanation = deployment.engine(facts: book).explain(
         unitID: unit, ruleID: rule, at: moment, renderer: deployment.renderer)
@@ -74,5 +66,4 @@ struct Explain: ParsableCommand {
     }
   }
 
-  func escape(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text }
 }

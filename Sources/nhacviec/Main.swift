@@ -70,6 +70,29 @@ func loadDeployment(_ path: String) throws -> Deployment {
   }
 }
 
+/// Loads a facts file and checks it against the deployment (known units and rules, periods that
+/// fit), printing every error as FILE:LINE and exiting 1 when it has any.
+func loadFacts(_ file: String, for deployment: Deployment) throws -> [Fact] {
+  let facts: [Fact]
+  do {
+    facts = try FactsLoader.load(file: file, zone: deployment.zone)
+  } catch {
+    for e in error.errors { printError(e.description) }
+    throw ExitCode(1)
+  }
+  let problems = FactsLoader.check(facts, against: deployment)
+  guard problems.isEmpty else {
+    for p in problems { printError(p.description) }
+    throw ExitCode(1)
+  }
+  return facts
+}
+
+/// A value as it goes in a control API query string.
+func queryValue(_ text: String) -> String {
+  text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text
+}
+
 func printError(_ text: String) {
   FileHandle.standardError.write(Data((text + "\n").utf8))
 }

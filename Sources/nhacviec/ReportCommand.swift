@@ -53,19 +53,14 @@ struct ReportCommand: ParsableCommand {
     let format = chosenFormat
     var text: String?
     if !offline && facts == nil {
-      var query = ["period=\(escape(period))", "format=\(format.rawValue)"]
-      if !rule.isEmpty { query.append("rules=\(escape(rule.joined(separator: ",")))") }
-      if let scope { query.append("scope=\(escape(scope))") }
-      if let asOf { query.append("as_of=\(escape(asOf))") }
+      var query = ["period=\(queryValue(period))", "format=\(format.rawValue)"]
+      if !rule.isEmpty { query.append("rules=\(queryValue(rule.joined(separator: ",")))") }
+      if let scope { query.append("scope=\(queryValue(scope))") }
+      if let asOf { query.append("as_of=\(queryValue(asOf))") }
       if let response = try? ControlClient.request(
         socket: try options.path(), method: "GET", target: "/v1/report?" + query.joined(separator: "&"))
       {
-        guard (200..<300).contains(response.status) else {
-          let message = (try? JSONDecoder().decode(ControlAPI.Failure.self, from: Data(response.body)))?.error
-          printError("the daemon answered \(response.status): \(message ?? "")")
-          throw ExitCode(1)
-        }
-        text = String(decoding: response.body, as: UTF8.self)
+        text = String(decoding: try options.body(response), as: UTF8.self)
       }
     }
     if text == nil { text = try offlineReport(format: format) }
@@ -84,15 +79,7 @@ struct ReportCommand: ParsableCommand {
 
   func offlineReport(format: ReportFormat) throws -> String {
     let deployment = try loadDeployment(ConfigLocator.path(explicit: options.config))
-    var book = FactBook()
-    if let facts {
-      do throws(ConfigErrors) {
-        book = FactBook(try FactsLoader.load(file: facts, zone: deployment.zone))
-      } catch {
-        for e in error.errors { printError(e.description) }
-        throw ExitCode(1)
-      }
-    }
+    let book = FactBook(try facts.map { try loadFacts($0, for: deployment) } ?? [])
     for id in rule where deployment.ruleset.rule(id) == nil {
       printError("unknown rule \(id)")
       throw ExitCode(1)
@@ -107,5 +94,4 @@ struct ReportCommand: ParsableCommand {
     return report.rendered(as: format, zone: deployment.zone)
   }
 
-  func escape(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text }
 }

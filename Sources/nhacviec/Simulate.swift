@@ -48,21 +48,7 @@ struct Simulate: ParsableCommand {
     var end = try instant(to, zone: zone, option: "--to")
     if LocalDate(iso: to) != nil { end = end.addingTimeInterval(86_400 - 1) }
     guard start <= end else { throw ValidationError("--from must not be after --to") }
-    var book = FactBook()
-    if let facts {
-      do {
-        let loaded = try FactsLoader.load(file: facts, zone: zone)
-        let problems = FactsLoader.check(loaded, against: deployment)
-        if !problems.isEmpty {
-          for p in problems { printError(p.description) }
-          throw ExitCode(1)
-        }
-        book = FactBook(loaded)
-      } catch let error as ConfigErrors {
-        for e in error.errors { printError(e.description) }
-        throw ExitCode(1)
-      }
-    }
+    let book = FactBook(try facts.map { try loadFacts($0, for: deployment) } ?? [])
     let engine = deployment.engine(facts: book)
     let renderer = deployment.renderer
     let encoder = JSONEncoder()

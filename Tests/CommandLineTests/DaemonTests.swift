@@ -106,6 +106,20 @@ struct DaemonFixture {
     try Run(arguments + ["--socket", socket], in: folder)
   }
 
+  /// Asks `status` until the journal counts `wanted` notices sent, or `seconds` have passed;
+  /// returns the last count.
+  func waitForSent(_ wanted: Int, seconds: TimeInterval) throws -> Int {
+    let until = Date().addingTimeInterval(seconds)
+    var sent = 0
+    while true {
+      let status = try client(["status", "--json"])
+      let object = try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+      sent = (object?["journal"] as? [String: Int])?["sent"] ?? 0
+      guard sent < wanted, Date() < until else { return sent }
+      usleep(50_000)
+    }
+  }
+
   struct DaemonError: Error, CustomStringConvertible {
     let description: String
   }
@@ -295,29 +309,14 @@ struct DaemonTests {
     // Wait until the burst is in flight: the ten quick ones are through and recorded as they
     // finish, not at the end of the batch; the ten slow ones hang.
     // (Bounded well inside the exec channel's 60 s limit, at which the slow ones would end too.)
-    var sentBefore = 0
-    let waitUntil = Date().addingTimeInterval(20)
-    while sentBefore < 10, Date() < waitUntil {
-      let status = try fixture.client(["status", "--json"])
-      let object = try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
-      sentBefore = (object?["journal"] as? [String: Int])?["sent"] ?? 0
-      if sentBefore < 10 { usleep(50_000) }
-    }
-    #expect(sentBefore == 10)
+    #expect(try fixture.waitForSent(10, seconds: 20) == 10)
     kill(daemon.processIdentifier, SIGKILL)
     _ = reap(daemon)
     try FileManager.default.removeItem(atPath: slow)
     // Restart: the journal sends what was in flight again and everything else once.
     let restarted = try fixture.start(at: "2026-11-09T08:05:00+07:00", notify: notify)
     defer { kill(restarted.processIdentifier, SIGKILL) }
-    var sent = 0
-    for _ in 0..<600 where sent < 20 {
-      let status = try fixture.client(["status", "--json"])
-      let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
-      sent = (object?["journal"] as? [String: Int])?["sent"] ?? 0
-      if sent < 20 { usleep(50_000) }
-    }
-    #expect(sent == 20)
+    #expect(try fixture.waitForSent(20, seconds: 30) == 20)
     let deliveries = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     let counts = Dictionary(deliveries.map { ($0, 1) }, uniquingKeysWith: +)
     #expect(counts.count == 20, "every notice delivered")

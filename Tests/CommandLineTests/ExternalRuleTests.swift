@@ -82,11 +82,9 @@ struct ExternalRuleCommandTests {
     // network share would.
     try FileManager.default.removeItem(at: example.register)
     #expect(mkfifo(example.register.path, 0o600) == 0)
-    let started = Date()
     let check = try example.check()
     #expect(check.status == 1)
     #expect(check.stderr.contains("eoffice-register.py did not answer within 1 s and was stopped"), "\(check.stderr)")
-    #expect(Date().timeIntervalSince(started) < 30)
   }
 
   @Test("a program that answers nonsense is refused with the reason")

@@ -91,6 +91,15 @@ struct ReportTests {
     #expect(district["status"] as? String == "on-time")
     #expect(district["children_in"] as? Int == 11)
     #expect(district["children_total"] as? Int == 11)
+    // A district's part: its communes only, named as they were in 2024.
+    let part = try report(
+      ["--period", "2024", "--as-of", "2024-11-20T09:00:00+07:00", "--rule", "iso-commune-report", "--scope", "527"],
+      format: "json")
+    let scoped = try #require(try JSONSerialization.jsonObject(with: Data(part.utf8)) as? [String: Any])
+    #expect(scoped["scope_name"] as? String == "Huyện Sơn Tịnh")
+    let section = try #require((scoped["sections"] as? [[String: Any]])?.first)
+    #expect((section["rows"] as? [[String: Any]])?.count == 11)
+    #expect((section["total"] as? [String: Any])?["label"] as? String == "Toàn Huyện Sơn Tịnh")
   }
 
   @Test("the HTML passes a validator and is self-contained; a broken page does not pass")
