@@ -90,7 +90,7 @@ let package = Package(
     ),
     .testTarget(
       name: "CommandLineTests",
-      dependencies: ["nhacviec", "NhacviecDaemon", "TestSupport"],
+      dependencies: ["nhacviec", "NhacviecDaemon", "NhacviecControl", "TestSupport"],
       exclude: ["Fixtures"],
       swiftSettings: strictSettings
     ),

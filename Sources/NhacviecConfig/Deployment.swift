@@ -173,12 +173,14 @@ public struct DeploymentLoader {
       for source in (collect { try node.list("directory") } ?? []) {
         _ = collect {
           let sourceFields = try source.fields("a directory source")
-          let path = resolve(try sourceFields.required("file").string("file"))
+          let fileNode = try sourceFields.required("file")
+          let path = resolve(try fileNode.string("file"))
           let validFrom = try sourceFields.optional("valid_from").map(DirectoryLoader.date)
           let validTo = try sourceFields.optional("valid_to").map(DirectoryLoader.date)
           try sourceFields.finish()
           files.append(path)
-          units += try DirectoryLoader.load(file: path, validFrom: validFrom, validTo: validTo)
+          units += try DirectoryLoader.load(
+            file: path, validFrom: validFrom, validTo: validTo, referencedFrom: fileNode.location)
         }
       }
     } else {
@@ -276,6 +278,10 @@ public struct DeploymentLoader {
 
   static func channel(name: String, node: ConfigNode, resolve: (String) -> String) throws(ConfigError) -> ChannelConfig
   {
+    guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+    else {
+      throw node.error("a channel name uses letters, digits, - and _ only: `\(name)`")
+    }
     let fields = try node.fields("channel \(name)")
     let type = try fields.required("type").string("type")
     guard var kind = channelTypes[type] else {

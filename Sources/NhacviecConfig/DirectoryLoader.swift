@@ -4,13 +4,17 @@ public import NhacviecCore
 /// Reads units from CSV (`id,name,kind,parent_id`, then optional `tags`, `valid_from`, `valid_to`
 /// and contact columns `ROLE.name`, `ROLE.email`, `ROLE.webhook`) or from YAML.
 public enum DirectoryLoader {
+  /// `reference` is where the configuration names the file, for errors about the file itself.
   public static func load(
-    file: String, validFrom: LocalDate? = nil, validTo: LocalDate? = nil
+    file: String, validFrom: LocalDate? = nil, validTo: LocalDate? = nil,
+    referencedFrom reference: SourceLocation? = nil
   ) throws(ConfigErrors)
     -> [OrgUnit]
   {
-    if file.hasSuffix(".csv") { return try csv(file: file, validFrom: validFrom, validTo: validTo) }
-    return try yaml(file: file, validFrom: validFrom, validTo: validTo)
+    if file.hasSuffix(".csv") {
+      return try csv(file: file, validFrom: validFrom, validTo: validTo, reference: reference)
+    }
+    return try yaml(file: file, validFrom: validFrom, validTo: validTo, reference: reference)
   }
 
   static func date(_ node: ConfigNode) throws(ConfigError) -> LocalDate {
@@ -20,10 +24,10 @@ public enum DirectoryLoader {
     return date
   }
 
-  static func csv(file: String, validFrom: LocalDate?, validTo: LocalDate?) throws(ConfigErrors) -> [OrgUnit] {
-    guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-      throw ConfigErrors([ConfigError("cannot read \(file) as UTF-8 text", at: nil)])
-    }
+  static func csv(
+    file: String, validFrom: LocalDate?, validTo: LocalDate?, reference: SourceLocation?
+  ) throws(ConfigErrors) -> [OrgUnit] {
+    let text = try TextFile.read(file, referencedFrom: reference)
     let (records, parseError) = CSVReader.parse(text)
     if let parseError {
       throw ConfigErrors([ConfigError(parseError.message, at: SourceLocation(file: file, line: parseError.line))])
@@ -106,8 +110,10 @@ public enum DirectoryLoader {
     return units
   }
 
-  static func yaml(file: String, validFrom: LocalDate?, validTo: LocalDate?) throws(ConfigErrors) -> [OrgUnit] {
-    let root = try YAMLReader.read(file: file)
+  static func yaml(
+    file: String, validFrom: LocalDate?, validTo: LocalDate?, reference: SourceLocation?
+  ) throws(ConfigErrors) -> [OrgUnit] {
+    let root = try YAMLReader.read(file: file, referencedFrom: reference)
     var errors: [ConfigError] = []
     var units: [OrgUnit] = []
     do {

@@ -1,21 +1,30 @@
+import CYaml
 import Foundation
 public import NhacviecCore
 import Yams
 
 /// Reads YAML into `ConfigNode`s that remember file, line and column.
+///
+/// Before Yams composes a document, one pass over libyaml's events measures it: anchors and
+/// aliases make a small file stand for an exponentially large tree (a "billion laughs"), and
+/// deep nesting can exhaust the stack. Both are refused with the place where the limit was hit.
 public enum YAMLReader {
-  public static func read(file path: String, displayName: String? = nil) throws(ConfigErrors) -> ConfigNode {
+  /// At most this many nodes may come from aliases in one file (the literal nodes do not count:
+  /// they are bounded by the file's size). Reusing a ladder in a hundred rules stays far below.
+  public static let maximumAliasedNodes = 100_000
+  /// At most this many levels of nesting.
+  public static let maximumDepth = 64
+
+  public static func read(
+    file path: String, displayName: String? = nil, referencedFrom reference: SourceLocation? = nil
+  ) throws(ConfigErrors) -> ConfigNode {
     let name = displayName ?? path
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw ConfigErrors([ConfigError("cannot read \(path)", at: nil)])
-    }
-    guard let text = String(data: data, encoding: .utf8) else {
-      throw ConfigErrors([ConfigError("not UTF-8 text", at: SourceLocation(file: name, line: 1))])
-    }
+    let text = try TextFile.read(path, displayName: name, referencedFrom: reference)
     return try parse(text, file: name)
   }
 
   public static func parse(_ text: String, file: String) throws(ConfigErrors) -> ConfigNode {
+    if let problem = measure(text, file: file) { throw ConfigErrors([problem]) }
     do {
       guard let root = try Yams.compose(yaml: text) else {
         return ConfigNode(.null, at: SourceLocation(file: file, line: 1))
@@ -28,6 +37,66 @@ public enum YAMLReader {
     }
   }
 
+  /// Walks libyaml's events once, counting what aliases expand to and how deep nodes nest.
+  /// Returns the first limit broken, or nil (a syntax error is left for Yams to describe).
+  static func measure(_ text: String, file: String) -> ConfigError? {
+    var parser = yaml_parser_t()
+    guard yaml_parser_initialize(&parser) == 1 else { return nil }
+    defer { yaml_parser_delete(&parser) }
+    let bytes = Array(text.utf8)
+    return bytes.withUnsafeBufferPointer { buffer -> ConfigError? in
+      yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+      // Each open collection: its anchor and the size of what it holds so far.
+      var open: [(anchor: String?, size: Int)] = []
+      var sizes: [String: Int] = [:]
+      var aliased = 0
+      func here(_ event: yaml_event_t) -> SourceLocation {
+        SourceLocation(file: file, line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
+      }
+      func anchorName(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+        pointer.map { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+      }
+      // A finished node of `size` nodes: added to its parent, remembered under its anchor.
+      func finish(_ size: Int, anchor: String?) {
+        if let anchor { sizes[anchor] = size }
+        if !open.isEmpty { open[open.count - 1].size = min(Int.max / 2, open[open.count - 1].size + size) }
+      }
+      while true {
+        var event = yaml_event_t()
+        guard yaml_parser_parse(&parser, &event) == 1 else { return nil }
+        defer { yaml_event_delete(&event) }
+        switch event.type {
+        case YAML_STREAM_END_EVENT:
+          return nil
+        case YAML_SCALAR_EVENT:
+          finish(1, anchor: anchorName(event.data.scalar.anchor))
+        case YAML_ALIAS_EVENT:
+          let size = anchorName(event.data.alias.anchor).flatMap { sizes[$0] } ?? 1
+          aliased = min(Int.max / 2, aliased + size)
+          if aliased > maximumAliasedNodes {
+            return ConfigError(
+              "aliases expand to more than \(maximumAliasedNodes) nodes; write the values out, or anchor less",
+              at: here(event))
+          }
+          finish(size, anchor: nil)
+        case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+          let anchor =
+            event.type == YAML_SEQUENCE_START_EVENT
+            ? anchorName(event.data.sequence_start.anchor) : anchorName(event.data.mapping_start.anchor)
+          open.append((anchor, 1))
+          if open.count > maximumDepth {
+            return ConfigError("nesting deeper than \(maximumDepth) levels", at: here(event))
+          }
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+          guard let collection = open.popLast() else { return nil }
+          finish(collection.size, anchor: collection.anchor)
+        default:
+          continue
+        }
+      }
+    }
+  }
+
   private static func describe(_ error: YamlError, file: String) -> ConfigError {
     switch error {
     case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
@@ -36,8 +105,10 @@ public enum YAMLReader {
       return ConfigError(
         "invalid YAML: \(detail)\(problem)", at: SourceLocation(file: file, line: mark.line, column: mark.column))
     case .duplicatedKeysInMapping(let duplicates, let context):
+      // The context's text is the whole file: name the key, not the file.
+      let keys = duplicates.map { "`\($0)`" }.joined(separator: ", ")
       return ConfigError(
-        "duplicate key \(duplicates.joined(separator: ", ")) \(context.text)",
+        "duplicate key \(keys) in one map",
         at: SourceLocation(file: file, line: context.mark.line, column: context.mark.column))
     default:
       return ConfigError("invalid YAML: \(error)", at: SourceLocation(file: file, line: 1))
@@ -66,6 +137,56 @@ public enum YAMLReader {
     case .alias:
       return ConfigNode(.null, at: here)
     }
+  }
+}
+
+/// Reads a text file that configuration names, with errors that say which file and, for a file
+/// named by another, where it was named.
+public enum TextFile {
+  public static func read(
+    _ path: String, displayName: String? = nil, referencedFrom reference: SourceLocation?
+  ) throws(ConfigErrors) -> String {
+    let name = displayName ?? path
+    let via = reference.map { " (named at \($0))" } ?? ""
+    guard let data = FileManager.default.contents(atPath: path) else {
+      let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
+      throw ConfigErrors([ConfigError("\(name) \(reason)", at: reference)])
+    }
+    if let text = String(data: data, encoding: .utf8) { return text }
+    // Say where the first byte that is not UTF-8 is, as an editor counts lines and columns.
+    let bytes = [UInt8](data)
+    var line = 1
+    var lineStart = 0
+    var offset = 0
+    while offset < bytes.count {
+      let length = utf8Length(bytes, at: offset)
+      guard length > 0 else { break }
+      if bytes[offset] == 0x0a {
+        line += 1
+        lineStart = offset + 1
+      }
+      offset += length
+    }
+    let column = String(decoding: bytes[lineStart..<offset], as: UTF8.self).count + 1
+    let byte = offset < bytes.count ? String(format: " (byte 0x%02X)", bytes[offset]) : ""
+    throw ConfigErrors([
+      ConfigError("not UTF-8 text\(byte)\(via)", at: SourceLocation(file: name, line: line, column: column))
+    ])
+  }
+
+  /// The length of the valid UTF-8 sequence at `offset`, or 0 where there is none.
+  static func utf8Length(_ bytes: [UInt8], at offset: Int) -> Int {
+    let first = bytes[offset]
+    let length: Int
+    switch first {
+    case 0x00...0x7f: return 1
+    case 0xc2...0xdf: length = 2
+    case 0xe0...0xef: length = 3
+    case 0xf0...0xf4: length = 4
+    default: return 0
+    }
+    guard offset + length <= bytes.count else { return 0 }
+    return String(bytes: bytes[offset..<(offset + length)], encoding: .utf8) == nil ? 0 : length
   }
 }
 

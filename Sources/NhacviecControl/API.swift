@@ -159,12 +159,26 @@ public enum ControlAPI {
     public var due: String?
     public var by: String?
     public var reason: String?
+    /// Where the fact stands in the file it came from, for errors that point there.
+    public var line: Int?
 
     public init(kind: String, unit: String, rule: String, period: String) {
       self.kind = kind
       self.unit = unit
       self.rule = rule
       self.period = period
+    }
+  }
+
+  /// A whole file's facts: recorded together, or none of them.
+  public struct FactBatch: Codable, Sendable {
+    /// The file's name, for errors (`facts.csv:7: …`).
+    public var source: String?
+    public var facts: [FactRequest]
+
+    public init(source: String?, facts: [FactRequest]) {
+      self.source = source
+      self.facts = facts
     }
   }
 

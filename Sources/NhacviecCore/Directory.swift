@@ -23,9 +23,27 @@ public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
     self.location = location
   }
 
+  /// Control characters in the message (from a value quoted back) are shown escaped, so that an
+  /// error is one line and cannot rewrite the terminal it is printed on.
   public var description: String {
-    guard let location else { return message }
-    return "\(location): \(message)"
+    let text = ConfigError.escaped(message)
+    guard let location else { return text }
+    return "\(location): \(text)"
+  }
+
+  public static func escaped(_ text: String) -> String {
+    var result = ""
+    for scalar in text.unicodeScalars {
+      switch scalar.value {
+      case 0x00..<0x20, 0x7f..<0xa0, 0x2028, 0x2029:
+        result +=
+          scalar == "\t"
+          ? "\\t" : scalar == "\n" ? "\\n" : scalar == "\r" ? "\\r" : "\\u{\(String(scalar.value, radix: 16))}"
+      default:
+        result.unicodeScalars.append(scalar)
+      }
+    }
+    return result
   }
 }
 
@@ -35,7 +53,15 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
 
   public init(_ errors: [ConfigError]) { self.errors = errors }
 
-  public var description: String { errors.map(\.description).joined(separator: "\n") }
+  /// At most this many are printed: one mistake repeated a thousand times is read in the first few.
+  public static let shown = 50
+
+  /// One error per line, at most `shown`, then how many more there are.
+  public var description: String {
+    let lines = errors.prefix(Self.shown).map(\.description)
+    let more = errors.count - lines.count
+    return (lines + (more > 0 ? ["… and \(more) more error\(more == 1 ? "" : "s")"] : [])).joined(separator: "\n")
+  }
 }
 
 /// How to reach one person or mailbox of a unit.
@@ -89,13 +115,6 @@ public struct OrgUnit: Hashable, Sendable {
     (validFrom.map { $0 <= date } ?? true) && (validTo.map { date <= $0 } ?? true)
   }
 
-  func overlaps(_ other: OrgUnit) -> Bool {
-    let startA = validFrom?.dayNumber ?? Int.min
-    let endA = validTo?.dayNumber ?? Int.max
-    let startB = other.validFrom?.dayNumber ?? Int.min
-    let endB = other.validTo?.dayNumber ?? Int.max
-    return startA <= endB && startB <= endA
-  }
 }
 
 /// The tree of units over time. `units(on:)` is the tree as of one date.
@@ -111,12 +130,18 @@ public struct Directory: Sendable {
     var byID: [String: [Int]] = [:]
     var children: [String: [Int]] = [:]
     for (index, unit) in units.enumerated() {
+      if unit.id.isEmpty
+        || unit.id.unicodeScalars.contains(where: {
+          $0 == "/" || $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7f
+        })
+      {
+        errors.append(
+          ConfigError(
+            "unit id `\(unit.id)` must not be empty or hold a slash, a space or a control character",
+            at: unit.location))
+      }
       if let from = unit.validFrom, let to = unit.validTo, to < from {
         errors.append(ConfigError("unit \(unit.id): valid_to \(to) is before valid_from \(from)", at: unit.location))
-      }
-      for previous in byID[unit.id, default: []] where units[previous].overlaps(unit) {
-        let other = units[previous].location.map { " (first defined at \($0))" } ?? ""
-        errors.append(ConfigError("duplicate unit id \(unit.id)\(other)", at: unit.location))
       }
       byID[unit.id, default: []].append(index)
       if let parent = unit.parentID { children[parent, default: []].append(index) }
@@ -124,11 +149,15 @@ public struct Directory: Sendable {
         if let email = contact.email, !EmailAddress.isValid(email) {
           errors.append(ConfigError("unit \(unit.id): invalid email for \(role): \(email)", at: unit.location))
         }
-        if let hook = contact.webhook, !(hook.hasPrefix("https://") || hook.hasPrefix("http://")) {
-          errors.append(ConfigError("unit \(unit.id): webhook for \(role) must be http(s): \(hook)", at: unit.location))
+        if let hook = contact.webhook, !WebhookURL.isValid(hook) {
+          errors.append(
+            ConfigError(
+              "unit \(unit.id): webhook for \(role) must be an http:// or https:// URL without spaces or control characters: \(hook)",
+              at: unit.location))
         }
       }
     }
+    errors += Directory.duplicates(units: units, byID: byID)
     for unit in units {
       guard let parentID = unit.parentID else { continue }
       guard let parents = byID[parentID] else {
@@ -147,6 +176,30 @@ public struct Directory: Sendable {
     self.units = units
     self.recordsByID = byID
     self.childrenByParentID = children
+  }
+
+  /// Records of one id whose validity overlaps an earlier record's, each reported once and
+  /// naming the first definition it clashes with. Sorted by start, so that a file that repeats one
+  /// row thousands of times costs n log n, not n².
+  private static func duplicates(units: [OrgUnit], byID: [String: [Int]]) -> [ConfigError] {
+    var errors: [(index: Int, error: ConfigError)] = []
+    for (id, records) in byID where records.count > 1 {
+      let ordered = records.sorted {
+        (units[$0].validFrom?.dayNumber ?? Int.min, $0) < (units[$1].validFrom?.dayNumber ?? Int.min, $1)
+      }
+      // The record reaching furthest so far: whatever starts before its end overlaps it.
+      var reach = ordered[0]
+      for index in ordered.dropFirst() {
+        let start = units[index].validFrom?.dayNumber ?? Int.min
+        let reachEnd = units[reach].validTo?.dayNumber ?? Int.max
+        if start <= reachEnd {
+          let other = units[reach].location.map { " (\(reach < index ? "first" : "also") defined at \($0))" } ?? ""
+          errors.append((index, ConfigError("duplicate unit id \(id)\(other)", at: units[index].location)))
+        }
+        if (units[index].validTo?.dayNumber ?? Int.max) > reachEnd { reach = index }
+      }
+    }
+    return errors.sorted { $0.index < $1.index }.map(\.error)
   }
 
   private static func describe(_ unit: OrgUnit) -> String {
@@ -209,6 +262,17 @@ public struct Directory: Sendable {
 
   public func children(of id: String, on date: LocalDate) -> [OrgUnit] {
     (childrenByParentID[id] ?? []).map { units[$0] }.filter { $0.isValid(on: date) }
+  }
+}
+
+public enum WebhookURL {
+  /// An absolute http(s) URL with a host and nothing a request line or header could be split on.
+  public static func isValid(_ text: String) -> Bool {
+    guard text.hasPrefix("http://") || text.hasPrefix("https://") else { return false }
+    guard text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7f && $0.isASCII }) else { return false }
+    let rest = text.drop { $0 != "/" }.dropFirst(2)
+    let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+    return !host.isEmpty && !host.hasPrefix(":") && !host.contains("@")
   }
 }
 

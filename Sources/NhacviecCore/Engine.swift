@@ -483,18 +483,22 @@ public struct Engine: Sendable {
     let summaries = all.filter { $0.report != nil }
     let notices = all.filter { $0.report == nil }
     guard minimum > 0, notices.count >= minimum else { return all }
-    var counts: [String: Int] = [:]
+    struct Mailbox: Hashable {
+      let channel: String
+      let address: String
+    }
+    var counts: [Mailbox: Int] = [:]
     for notice in notices {
-      for address in notice.to { counts["\(notice.channel)\u{0}\(address)", default: 0] += 1 }
+      for address in notice.to { counts[Mailbox(channel: notice.channel, address: address), default: 0] += 1 }
     }
     let digestKeys = Set(counts.filter { $0.value >= minimum }.keys)
     guard !digestKeys.isEmpty else { return all }
-    var items: [String: [Notice]] = [:]
+    var items: [Mailbox: [Notice]] = [:]
     var individual: [Notice] = []
     for notice in notices {
       var keep: [String] = []
       for address in notice.to {
-        let key = "\(notice.channel)\u{0}\(address)"
+        let key = Mailbox(channel: notice.channel, address: address)
         if digestKeys.contains(key) { items[key, default: []].append(notice) } else { keep.append(address) }
       }
       guard !keep.isEmpty else { continue }
@@ -503,9 +507,8 @@ public struct Engine: Sendable {
       }
       individual.append(keep.count == notice.to.count ? notice : notice.addressed(to: keep, recipients: keptRecipients))
     }
-    for (key, list) in items {
-      let parts = key.split(separator: "\u{0}", maxSplits: 1).map(String.init)
-      let (channel, address) = (parts[0], parts[1])
+    for (key, list) in items.sorted(by: { ($0.key.channel, $0.key.address) < ($1.key.channel, $1.key.address) }) {
+      let (channel, address) = (key.channel, key.address)
       let at = list.map(\.at).max()!
       let recipients = list.flatMap(\.recipients).filter {
         $0.contact.email == address || $0.contact.webhook == address

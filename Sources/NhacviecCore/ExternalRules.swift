@@ -78,6 +78,8 @@ public struct ExecKind: RuleKind {
   }
 
   public var referencedRules: [String] { factsFrom }
+  /// The program decides what counts: it sees every kind of fact.
+  public var factKinds: Set<Fact.Kind> { Set(Fact.Kind.allCases) }
 
   public func assess(unit: OrgUnit, rule: Rule, period: Period, now: Date, context: EvaluationContext) -> Assessment {
     guard let external = context.external else {

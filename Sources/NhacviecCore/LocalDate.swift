@@ -197,36 +197,61 @@ public struct Zone: Sendable {
     "\(timeOfDay(of: instant)) \(localDate(of: instant).vietnamese)"
   }
 
-  /// Parses RFC 3339 (`2026-10-20T09:00:00+07:00`, `…Z`), a local `YYYY-MM-DDTHH:MM[:SS]` or a bare
-  /// local date (its start).
+  /// Parses RFC 3339 (`2026-10-20T09:00:00+07:00`, `…Z`, with optional fractional seconds), a
+  /// local `YYYY-MM-DDTHH:MM[:SS]` or a bare local date (its start). Every field has its fixed
+  /// number of digits and its range; an offset is at most ±23:59. Anything else is nil.
   public func parseInstant(_ text: String) -> Date? {
     if let date = LocalDate(iso: text) { return instant(date) }
-    guard text.count >= 16, let date = LocalDate(iso: String(text.prefix(10))) else { return nil }
-    let rest = text.dropFirst(10)
-    guard rest.first == "T" || rest.first == " " else { return nil }
-    var body = rest.dropFirst()
-    var offset: Int?
-    if body.hasSuffix("Z") {
-      offset = 0
-      body = body.dropLast()
-    } else if body.count > 6, let signIndex = body.lastIndex(where: { $0 == "+" || $0 == "-" }) {
-      let tz = body[signIndex...]
-      let parts = tz.dropFirst().split(separator: ":")
-      guard parts.count == 2, let h = Int(parts[0]), let m = Int(parts[1]) else { return nil }
-      offset = (tz.first == "-" ? -1 : 1) * (h * 3600 + m * 60)
-      body = body[..<signIndex]
+    let bytes = Array(text.utf8)
+    guard bytes.count >= 16, let date = LocalDate(iso: String(decoding: bytes[0..<10], as: UTF8.self)) else {
+      return nil
     }
-    let fields = body.split(separator: ":")
-    guard fields.count == 2 || fields.count == 3, let h = Int(fields[0]), let m = Int(fields[1]),
-      (0...23).contains(h), (0...59).contains(m)
+    func number(_ range: Range<Int>) -> Int? {
+      guard range.upperBound <= bytes.count else { return nil }
+      var value = 0
+      for byte in bytes[range] {
+        guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+        value = value * 10 + Int(byte - UInt8(ascii: "0"))
+      }
+      return value
+    }
+    guard [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(bytes[10]),
+      let hour = number(11..<13), bytes[13] == UInt8(ascii: ":"), let minute = number(14..<16),
+      hour <= 23, minute <= 59
     else { return nil }
+    var index = 16
     var seconds = 0.0
-    if fields.count == 3 {
-      guard let s = Double(fields[2]), s >= 0, s < 61 else { return nil }
-      seconds = s
+    if index < bytes.count, bytes[index] == UInt8(ascii: ":") {
+      guard let whole = number(index + 1..<index + 3), whole <= 60 else { return nil }
+      seconds = Double(whole)
+      index += 3
+      if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+        var end = index + 1
+        while end < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[end]) { end += 1 }
+        guard end > index + 1, end - index <= 10,
+          let fraction = Double("0" + String(decoding: bytes[index..<end], as: UTF8.self))
+        else { return nil }
+        seconds += fraction
+        index = end
+      }
     }
-    let local = Double(date.dayNumber * 86_400 + h * 3600 + m * 60) + seconds
+    var offset: Int?
+    if index < bytes.count {
+      switch bytes[index] {
+      case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+        guard index + 1 == bytes.count else { return nil }
+        offset = 0
+      case UInt8(ascii: "+"), UInt8(ascii: "-"):
+        guard index + 6 == bytes.count, let h = number(index + 1..<index + 3), bytes[index + 3] == UInt8(ascii: ":"),
+          let m = number(index + 4..<index + 6), h <= 23, m <= 59
+        else { return nil }
+        offset = (bytes[index] == UInt8(ascii: "-") ? -1 : 1) * (h * 3600 + m * 60)
+      default:
+        return nil
+      }
+    }
+    let local = Double(date.dayNumber * 86_400 + hour * 3600 + minute * 60) + seconds
     if let offset { return Date(timeIntervalSince1970: local - Double(offset)) }
-    return instant(date, TimeOfDay(minutes: h * 60 + m)).addingTimeInterval(seconds)
+    return instant(date, TimeOfDay(minutes: hour * 60 + minute)).addingTimeInterval(seconds)
   }
 }

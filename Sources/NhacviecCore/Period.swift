@@ -26,16 +26,30 @@ public struct Period: Hashable, Comparable, Sendable, CustomStringConvertible {
     self.index = index
   }
 
+  /// Parses `2026`, `2026-Q3` or `2026-09` exactly: four ASCII digits, then nothing, `-Q1`…`-Q4`
+  /// or `-01`…`-12`. Anything else (a sign, a missing part, a stray character) is nil.
   public init?(_ text: String) {
-    let parts = text.split(separator: "-")
-    guard let year = Int(parts[0]), parts[0].count == 4 else { return nil }
-    if parts.count == 1 {
+    let bytes = Array(text.utf8)
+    func digits(_ range: Range<Int>) -> Int? {
+      guard range.upperBound <= bytes.count else { return nil }
+      var value = 0
+      for byte in bytes[range] {
+        guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+        value = value * 10 + Int(byte - UInt8(ascii: "0"))
+      }
+      return value
+    }
+    guard let year = digits(0..<4) else { return nil }
+    switch bytes.count {
+    case 4:
       self.init(kind: .yearly, year: year)
-    } else if parts.count == 2, parts[1].hasPrefix("Q"), let q = Int(parts[1].dropFirst()), (1...4).contains(q) {
+    case 7 where bytes[4] == UInt8(ascii: "-") && bytes[5] == UInt8(ascii: "Q"):
+      guard let q = digits(6..<7), (1...4).contains(q) else { return nil }
       self.init(kind: .quarterly, year: year, index: q)
-    } else if parts.count == 2, parts[1].count == 2, let m = Int(parts[1]), (1...12).contains(m) {
+    case 7 where bytes[4] == UInt8(ascii: "-"):
+      guard let m = digits(5..<7), (1...12).contains(m) else { return nil }
       self.init(kind: .monthly, year: year, index: m)
-    } else {
+    default:
       return nil
     }
   }

@@ -98,9 +98,15 @@ extension ConsolidatedReport {
 
   // MARK: - Markdown
 
+  /// Markdown renderers pass HTML through: text from the data (unit names, references) is
+  /// escaped as the HTML report escapes it, so that it can only ever read as text.
+  static func markdownText(_ text: String) -> String {
+    TemplateText.escapeHTML(text).replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+  }
+
   public func markdown(zone: Zone) -> String {
     func cell(_ text: String) -> String {
-      text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+      Self.markdownText(text).replacingOccurrences(of: "|", with: "\\|")
     }
     func table(_ header: [String], _ rows: [[String]]) -> String {
       var out = "| " + header.map(cell).joined(separator: " | ") + " |\n"
@@ -108,12 +114,13 @@ extension ConsolidatedReport {
       for row in rows { out += "| " + row.map(cell).joined(separator: " | ") + " |\n" }
       return out
     }
-    var out = "# \(heading)\n\nSố liệu tính đến \(when(asOf, zone: zone)).\n"
+    let text = Self.markdownText
+    var out = "# \(text(heading))\n\nSố liệu tính đến \(when(asOf, zone: zone)).\n"
     for (index, section) in sections.enumerated() {
-      out += "\n## \(index + 1). \(section.title)\n\n"
-      out += "Căn cứ: \(section.basis). Thời hạn: \(section.duePhrase).\n"
+      out += "\n## \(index + 1). \(text(section.title))\n\n"
+      out += "Căn cứ: \(text(section.basis)). Thời hạn: \(text(section.duePhrase)).\n"
       if let error = section.error {
-        out += "\n**Chưa đánh giá được:** \(error)\n"
+        out += "\n**Chưa đánh giá được:** \(text(error))\n"
         continue
       }
       out += "\n### Tổng hợp\n\n"

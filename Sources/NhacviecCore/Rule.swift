@@ -222,6 +222,9 @@ public protocol RuleKind: Sendable {
   /// its rules have no findings and no place in a report.
   var isObligation: Bool { get }
 
+  /// The kinds of fact a rule of this kind takes; `record` and facts files refuse any other.
+  var factKinds: Set<Fact.Kind> { get }
+
   /// The kind's own ladder for a deadline, in place of `remind` and `escalate`; nil for the
   /// usual ladder. `window` keeps each step inside the send window.
   func schedule(rule: Rule, deadline: Date, calendar: WorkingCalendar, window: SendWindow) -> [Step]?
@@ -230,6 +233,7 @@ public protocol RuleKind: Sendable {
 extension RuleKind {
   public var referencedRules: [String] { [] }
   public var isObligation: Bool { true }
+  public var factKinds: Set<Fact.Kind> { isObligation ? [.report, .extension, .exemption] : [] }
   public func schedule(rule: Rule, deadline: Date, calendar: WorkingCalendar, window: SendWindow) -> [Step]? { nil }
 }
 

@@ -77,6 +77,7 @@ public struct RollupKind: RuleKind {
 /// `minimum` đồng. The latest line recorded counts; a line below the minimum does not meet it.
 public struct BudgetKind: RuleKind {
   public let minimum: Int64
+  public var factKinds: Set<Fact.Kind> { [.budget, .extension, .exemption] }
 
   public init(parameters: ConfigNode?) throws(ConfigError) {
     guard let parameters else { throw ConfigError("a budget rule needs `params: { minimum: AMOUNT }`", at: nil) }
@@ -115,16 +116,25 @@ public struct BudgetKind: RuleKind {
 }
 
 public enum Money {
-  /// Accepts `5000000`, `5.000.000`, `5 000 000`, with an optional `đ`.
+  /// Accepts `5000000`, `5.000.000`, `5 000 000` or `5_000_000`, with an optional `đ`, `đồng` or
+  /// `VND`. Groups after the first have exactly three digits and one separator throughout, so
+  /// `5.5` (a decimal, not 55 đồng) and `5.00.0000` are refused rather than misread.
   public static func parse(_ text: String) -> Int64? {
-    var digits = text.trimmingCharacters(in: .whitespaces)
-    for suffix in ["đồng", "đ", "VND", "vnd"] where digits.hasSuffix(suffix) {
-      digits = String(digits.dropLast(suffix.count))
+    var body = Substring(text.trimmingCharacters(in: .whitespaces))
+    for suffix in ["đồng", "đ", "VND", "vnd"] where body.hasSuffix(suffix) {
+      body = body.dropLast(suffix.count)
+      break
     }
-    digits = digits.replacingOccurrences(of: ".", with: "").replacingOccurrences(of: " ", with: "")
-      .replacingOccurrences(of: "_", with: "")
-    guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return nil }
-    return Int64(digits)
+    body = Substring(body.trimmingCharacters(in: .whitespaces))
+    let separators: Set<Character> = [".", " ", "_"]
+    let used = Set(body.filter { separators.contains($0) })
+    guard used.count <= 1 else { return nil }
+    let groups = used.first.map { body.split(separator: $0, omittingEmptySubsequences: false) } ?? [body]
+    for (index, group) in groups.enumerated() {
+      guard !group.isEmpty, group.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+      if groups.count > 1 && (index == 0 ? group.count > 3 : group.count != 3) { return nil }
+    }
+    return Int64(groups.joined())
   }
 
   /// `1.500.000 đ`

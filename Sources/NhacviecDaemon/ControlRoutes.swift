@@ -4,94 +4,166 @@ import NhacviecCore
 import NhacviecStore
 
 /// The control API: `/v1/…`, JSON in and out, errors as `{"error": …}` with fitting codes.
+///
+/// Every parameter is checked before anything runs: an unknown parameter, a state that does not
+/// exist or a malformed period is a 400, a rule or unit nobody knows a 404, so that a typo never
+/// reads as an empty answer.
 struct ControlRoutes: Sendable {
   let daemon: Daemon
   /// Who may change things; everyone who can open the socket may read.
   let writers: WriterPolicy
 
-  func handle(_ request: ControlRequest) async -> ControlResponse {
+  func handle(_ request: ControlRequest) -> HTTPResponse {
     do {
       return try route(request)
+    } catch let error as HTTPFailure {
+      return .json(ControlAPI.Failure(error.message), status: error.status)
     } catch let error as ConfigError {
-      return .json(ControlAPI.Failure(error.message), status: 422)
+      return .json(ControlAPI.Failure(error.description), status: 422)
+    } catch let error as ConfigErrors {
+      return .json(ControlAPI.Failure(error.description), status: 422)
     } catch let error as DecodingError {
-      return .json(ControlAPI.Failure("bad JSON body: \(error)"), status: 400)
+      return .json(ControlAPI.Failure("bad JSON body: \(Self.describe(error))"), status: 400)
     } catch {
       return .json(ControlAPI.Failure("\(error)"), status: 500)
     }
   }
 
-  private func route(_ request: ControlRequest) throws -> ControlResponse {
-    let decoder = JSONDecoder()
-    switch (request.method, request.path) {
-    case ("GET", "/v1/status"):
+  /// The routes, with the query parameters each takes.
+  static let reads: [String: Set<String>] = [
+    "/v1/status": [], "/v1/findings": ["state", "rule", "unit", "period"], "/v1/upcoming": ["days"],
+    "/v1/explain": ["unit", "rule"], "/v1/report": ["period", "rules", "scope", "as_of", "format"],
+    "/v1/notices": ["state", "limit"],
+  ]
+  static let writes: Set<String> = ["/v1/facts", "/v1/notices/retry", "/v1/reload"]
+
+  private func route(_ request: ControlRequest) throws -> HTTPResponse {
+    let path = request.path
+    if let parameters = Self.reads[path] {
+      guard request.method == "GET" else { throw HTTPFailure(405, "method \(request.method) not allowed on \(path)") }
+      if let unknown = request.query.keys.sorted().first(where: { !parameters.contains($0) }) {
+        let known = parameters.isEmpty ? "none" : parameters.sorted().joined(separator: ", ")
+        throw HTTPFailure(400, "unknown parameter \(unknown) for \(path) (known: \(known))")
+      }
+      return try read(path, request.query)
+    }
+    if Self.writes.contains(path) {
+      guard request.method == "POST" else { throw HTTPFailure(405, "method \(request.method) not allowed on \(path)") }
+      guard request.query.isEmpty else { throw HTTPFailure(400, "\(path) takes no query parameters") }
+      guard writers.allows(uid: request.uid, gid: request.gid) else {
+        Log.write(.warning, "refused \(request.method) \(path) from uid \(request.uid): not an allowed writer")
+        throw HTTPFailure(
+          403, "uid \(request.uid) may read but not write; list the user in daemon.writers or daemon.writer_groups")
+      }
+      return try write(path, request)
+    }
+    throw HTTPFailure(404, "no such endpoint: \(path)")
+  }
+
+  private func read(_ path: String, _ query: [String: String]) throws -> HTTPResponse {
+    switch path {
+    case "/v1/status":
       return .json(try daemon.status())
-    case ("GET", "/v1/findings"):
-      return .json(try daemon.findings(query: request.query))
-    case ("GET", "/v1/upcoming"):
-      guard let days = Int(request.query["days"] ?? "14"), (1...366).contains(days) else {
-        return .json(ControlAPI.Failure("days must be 1 to 366"), status: 400)
+    case "/v1/findings":
+      let state = try query["state"].map { name throws -> FindingState in
+        guard let state = FindingState(rawValue: name) else {
+          throw HTTPFailure(
+            400, "unknown state \(name) (known: \(FindingState.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return state
+      }
+      let period = try query["period"].map(Self.period)
+      try daemon.checkKnown(rules: query["rule"].map { [$0] } ?? [], units: query["unit"].map { [$0] } ?? [])
+      return .json(try daemon.findings(state: state, rule: query["rule"], unit: query["unit"], period: period))
+    case "/v1/upcoming":
+      guard let days = Int(query["days"] ?? "14"), (1...366).contains(days) else {
+        throw HTTPFailure(400, "days must be 1 to 366")
       }
       return .json(try daemon.upcoming(days: days))
-    case ("GET", "/v1/explain"):
-      guard let unit = request.query["unit"], !unit.isEmpty else {
-        return .json(ControlAPI.Failure("explain needs ?unit=ID"), status: 400)
-      }
-      guard let explanation = try daemon.explain(unit: unit, rule: request.query["rule"]) else {
-        return .json(ControlAPI.Failure("no unit \(unit) in the directory"), status: 404)
+    case "/v1/explain":
+      guard let unit = query["unit"], !unit.isEmpty else { throw HTTPFailure(400, "explain needs ?unit=ID") }
+      try daemon.checkKnown(rules: query["rule"].map { [$0] } ?? [], units: [unit])
+      guard let explanation = try daemon.explain(unit: unit, rule: query["rule"]) else {
+        throw HTTPFailure(404, "no unit \(unit) in the directory")
       }
       return .json(explanation)
-    case ("GET", "/v1/report"):
-      guard let text = request.query["period"], let period = Period(text) else {
-        return .json(ControlAPI.Failure("report needs ?period=2026 (or 2026-Q4, 2026-11)"), status: 400)
+    case "/v1/report":
+      guard let text = query["period"] else {
+        throw HTTPFailure(400, "report needs ?period=2026 (or 2026-Q4, 2026-11)")
       }
-      guard let format = ReportFormat(rawValue: request.query["format"] ?? "json") else {
-        return .json(ControlAPI.Failure("format must be html, csv, md or json"), status: 400)
+      let period = try Self.period(text)
+      guard let format = ReportFormat(rawValue: query["format"] ?? "json") else {
+        throw HTTPFailure(400, "format must be html, csv, md or json")
       }
-      let rules = request.query["rules"].map { $0.split(separator: ",").map(String.init) }
+      let rules = query["rules"].map { $0.split(separator: ",").map(String.init) }
+      try daemon.checkKnown(rules: rules ?? [], units: query["scope"].map { [$0] } ?? [])
       let report = try daemon.report(
-        period: period, rules: rules, scope: request.query["scope"], asOf: request.query["as_of"], format: format)
-      return ControlResponse(status: 200, body: Array(report.utf8), contentType: format.contentType)
-    case ("GET", "/v1/notices"):
-      var state: NoticeState?
-      if let name = request.query["state"] {
-        guard let parsed = NoticeState(rawValue: name) else {
-          return .json(ControlAPI.Failure("unknown state \(name)"), status: 400)
+        period: period, rules: rules, scope: query["scope"], asOf: query["as_of"], format: format)
+      return HTTPResponse(status: 200, body: Array(report.utf8), contentType: format.contentType)
+    case "/v1/notices":
+      let state = try query["state"].map { name throws -> NoticeState in
+        guard let state = NoticeState(rawValue: name) else {
+          throw HTTPFailure(
+            400, "unknown state \(name) (known: \(NoticeState.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        state = parsed
+        return state
       }
-      guard let limit = Int(request.query["limit"] ?? "1000"), (1...1_000_000).contains(limit) else {
-        return .json(ControlAPI.Failure("limit must be 1 to 1000000"), status: 400)
+      guard let limit = Int(query["limit"] ?? "1000"), (1...1_000_000).contains(limit) else {
+        throw HTTPFailure(400, "limit must be 1 to 1000000")
       }
       return .json(try daemon.notices(state: state, limit: limit))
-    case ("POST", "/v1/facts"), ("POST", "/v1/notices/retry"), ("POST", "/v1/reload"):
-      guard writers.allows(uid: request.uid, gid: request.gid) else {
-        Log.write(.warning, "refused \(request.method) \(request.path) from uid \(request.uid): not an allowed writer")
-        return .json(ControlAPI.Failure("uid \(request.uid) may read but not write"), status: 403)
-      }
-      switch request.path {
-      case "/v1/facts":
-        let fact = try daemon.record(
-          try decoder.decode(ControlAPI.FactRequest.self, from: Data(request.body)), uid: request.uid)
-        return .json(
-          ControlAPI.Message("recorded \(fact.kind.rawValue) for \(fact.unitID) \(fact.ruleID) \(fact.period)"),
-          status: 201)
-      case "/v1/notices/retry":
-        let key = try decoder.decode(ControlAPI.Retry.self, from: Data(request.body)).key
-        let count = try daemon.retry(key: key)
-        guard count > 0 else { return .json(ControlAPI.Failure("no dead notice with key \(key)"), status: 404) }
-        return .json(ControlAPI.Message("\(key): \(count) delivery planned again"))
-      default:
-        let result = daemon.reload()
-        return .json(result, status: result.ok ? 200 : 422)
-      }
-    case (_, "/v1/status"), (_, "/v1/findings"), (_, "/v1/report"), (_, "/v1/upcoming"), (_, "/v1/explain"),
-      (_, "/v1/notices"),
-      (_, "/v1/facts"),
-      (_, "/v1/notices/retry"), (_, "/v1/reload"):
-      return .json(ControlAPI.Failure("method \(request.method) not allowed on \(request.path)"), status: 405)
     default:
-      return .json(ControlAPI.Failure("no such endpoint: \(request.path)"), status: 404)
+      throw HTTPFailure(404, "no such endpoint: \(path)")
+    }
+  }
+
+  private func write(_ path: String, _ request: ControlRequest) throws -> HTTPResponse {
+    let decoder = JSONDecoder()
+    switch path {
+    case "/v1/facts":
+      let body = Data(request.body)
+      // One fact, or a whole file's as `{"source": FILE, "facts": [...]}`: all or nothing.
+      let batch: ControlAPI.FactBatch
+      if let whole = try? decoder.decode(ControlAPI.FactBatch.self, from: body) {
+        batch = whole
+      } else {
+        batch = ControlAPI.FactBatch(source: nil, facts: [try decoder.decode(ControlAPI.FactRequest.self, from: body)])
+      }
+      let recorded = try daemon.record(batch, uid: request.uid)
+      let what =
+        recorded.count == 1
+        ? "recorded \(recorded[0].kind.rawValue) for \(recorded[0].unitID) \(recorded[0].ruleID) \(recorded[0].period)"
+        : "recorded \(recorded.count) facts"
+      return .json(ControlAPI.Message(what), status: 201)
+    case "/v1/notices/retry":
+      let key = try decoder.decode(ControlAPI.Retry.self, from: Data(request.body)).key
+      let count = try daemon.retry(key: key)
+      guard count > 0 else { throw HTTPFailure(404, "no dead notice with key \(key)") }
+      return .json(ControlAPI.Message("\(key): \(count) delivery planned again"))
+    default:
+      let result = daemon.reload()
+      return .json(result, status: result.ok ? 200 : 422)
+    }
+  }
+
+  static func period(_ text: String) throws -> Period {
+    guard let period = Period(text) else {
+      throw HTTPFailure(400, "period must read 2026, 2026-Q3 or 2026-09, not \(text)")
+    }
+    return period
+  }
+
+  /// A decoding error in one line: what was wrong and where, without Swift's type dump.
+  static func describe(_ error: DecodingError) -> String {
+    func path(_ context: DecodingError.Context) -> String {
+      let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+      return keys.isEmpty ? "" : " at \(keys.hasPrefix(".") ? String(keys.dropFirst()) : keys)"
+    }
+    switch error {
+    case .keyNotFound(let key, let context): return "missing `\(key.stringValue)`\(path(context))"
+    case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+      return "\(context.debugDescription)\(path(context))"
+    @unknown default: return "\(error)"
     }
   }
 }

@@ -25,6 +25,55 @@ public enum Log {
   }
 }
 
+/// The daemon's state folder: private to its user, and to one daemon at a time.
+enum StateFolder {
+  struct Busy: Error, CustomStringConvertible {
+    let description: String
+  }
+
+  /// Creates the folder (and missing parents) as 0700 whatever the umask: it holds every message.
+  /// A folder that exists keeps its mode (systemd's StateDirectoryMode= made it).
+  static func create(_ path: String) throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+      guard isDirectory.boolValue else { throw Busy(description: "\(path) exists and is not a folder") }
+      return
+    }
+    try FileManager.default.createDirectory(
+      atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    chmod(path, 0o700)
+  }
+
+  /// Creates an empty file with mode 0600 if there is none, so that SQLite (which gives its WAL
+  /// and shared-memory files the database's mode) never makes a readable journal.
+  static func createPrivateFile(_ path: String) throws {
+    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw Busy(description: "cannot create \(path): \(String(cString: strerror(errno)))") }
+    close(fd)
+  }
+
+  /// An exclusive lock on `nhacviec.lock` in the folder, holding the owner's pid.
+  static func lock(_ path: String) throws -> Int32 {
+    let file = (path as NSString).appendingPathComponent("nhacviec.lock")
+    let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw Busy(description: "cannot open \(file): \(String(cString: strerror(errno)))") }
+    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+      var buffer = [UInt8](repeating: 0, count: 32)
+      let count = pread(fd, &buffer, buffer.count, 0)
+      close(fd)
+      let pid = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).trimmingCharacters(
+        in: .whitespacesAndNewlines)
+      throw Busy(
+        description: "another nhacviec daemon\(pid.isEmpty ? "" : " (pid \(pid))") is running on \(path); stop it first"
+      )
+    }
+    let pid = Array("\(getpid())\n".utf8)
+    _ = ftruncate(fd, 0)
+    _ = pwrite(fd, pid, pid.count, 0)
+    return fd
+  }
+}
+
 /// `nhacviec run`: plans, journals, delivers, then sleeps until the next instant anything can
 /// change, waking early for a new fact, a reload or a signal.
 public final class Daemon: @unchecked Sendable {
@@ -41,6 +90,8 @@ public final class Daemon: @unchecked Sendable {
   let clock: DaemonClock
   let client = CurlClient()
   let started: Date
+  /// Held for the process's life: a second daemon on the same state folder stops at start.
+  let stateLock: Int32
   private let lock = NSLock()
   // Guarded by `lock`.
   private var snapshot: Snapshot
@@ -58,8 +109,12 @@ public final class Daemon: @unchecked Sendable {
     self.configPath = configPath
     self.clock = clock
     started = clock.now()
-    try FileManager.default.createDirectory(atPath: deployment.daemon.state, withIntermediateDirectories: true)
-    store = try Store(path: (deployment.daemon.state as NSString).appendingPathComponent("nhacviec.sqlite"))
+    let state = deployment.daemon.state
+    try StateFolder.create(state)
+    stateLock = try StateFolder.lock(state)
+    let database = (state as NSString).appendingPathComponent("nhacviec.sqlite")
+    try StateFolder.createPrivateFile(database)
+    store = try Store(path: database)
     snapshot = try Daemon.snapshot(deployment, client: client, store: store, clock: clock)
     lastReload = .init(at: deployment.zone.rfc3339(started), ok: true, error: nil)
   }
@@ -250,35 +305,44 @@ public final class Daemon: @unchecked Sendable {
     let snapshot = current
     let deployment = snapshot.deployment
     let zone = deployment.zone
-    for id in rules ?? [] where deployment.ruleset.rule(id) == nil { throw ConfigError("unknown rule \(id)", at: nil) }
-    if let scope, !deployment.directory.knows(scope) { throw ConfigError("unknown unit \(scope)", at: nil) }
     var now = clock.now()
     if let asOf {
-      guard let instant = zone.parseInstant(asOf) else { throw ConfigError("as_of: not an instant: \(asOf)", at: nil) }
+      guard let instant = zone.parseInstant(asOf) else {
+        throw HTTPFailure(400, "as_of: not an instant: \(asOf)")
+      }
       now = instant
     }
     let engine = deployment.engine(facts: FactBook(try store.facts()))
     return engine.report(period: period, ruleIDs: rules, scope: scope, at: now).rendered(as: format, zone: zone)
   }
 
-  func findings(query: [String: String]) throws -> [ControlAPI.Finding] {
+  /// Throws a 404 for a rule or unit the running configuration does not know.
+  func checkKnown(rules: [String], units: [String]) throws {
+    let deployment = current.deployment
+    for id in rules where deployment.ruleset.rule(id) == nil { throw HTTPFailure(404, "no rule \(id)") }
+    for id in units where !deployment.directory.knows(id) { throw HTTPFailure(404, "no unit \(id) in the directory") }
+  }
+
+  func findings(
+    state: FindingState?, rule ruleID: String?, unit: String?, period: Period?
+  ) throws
+    -> [ControlAPI.Finding]
+  {
     let snapshot = current
     let zone = snapshot.deployment.zone
     let engine = snapshot.deployment.engine(facts: FactBook(try store.facts()))
     let now = clock.now()
     var findings: [Finding]
-    if let period = query["period"].flatMap(Period.init), let ruleID = query["rule"],
-      let rule = snapshot.deployment.ruleset.rule(ruleID)
-    {
+    if let period, let rule = ruleID.flatMap(snapshot.deployment.ruleset.rule) {
       findings = engine.findings(rule: rule, period: period, at: now)
     } else {
       findings = engine.findings(at: now)
     }
     findings = findings.filter { finding in
-      (query["state"].map { $0 == finding.state.rawValue } ?? true)
-        && (query["rule"].map { $0 == finding.ruleID } ?? true)
-        && (query["unit"].map { $0 == finding.unit.id } ?? true)
-        && (query["period"].map { $0 == finding.period.description } ?? true)
+      (state.map { $0 == finding.state } ?? true)
+        && (ruleID.map { $0 == finding.ruleID } ?? true)
+        && (unit.map { $0 == finding.unit.id } ?? true)
+        && (period.map { $0 == finding.period } ?? true)
     }
     return findings.map { f in
       ControlAPI.Finding(
@@ -320,24 +384,43 @@ public final class Daemon: @unchecked Sendable {
     }
   }
 
-  func record(_ request: ControlAPI.FactRequest, uid: UInt32) throws -> Fact {
+  /// Checks every fact of a batch, then records them all in one transaction, or none: a refused
+  /// fact is answered with where it stands (`facts.csv:7: amount: …`).
+  func record(_ batch: ControlAPI.FactBatch, uid: UInt32) throws -> [Fact] {
     let deployment = current.deployment
-    var values: [String: String] = [
-      "kind": request.kind, "unit": request.unit, "rule": request.rule, "period": request.period,
-    ]
-    values["at"] = request.at
-    values["reference"] = request.reference
-    values["amount"] = request.amount
-    values["due"] = request.due
-    values["by"] = request.by
-    values["reason"] = request.reason
-    let fact = try FactsLoader.fact(values, zone: deployment.zone, at: nil)
-    if let problem = FactsLoader.check([fact], against: deployment).first { throw problem }
-    try store.record([fact], by: .init(uid: uid, source: "socket"), now: clock.now())
-    Log.write(
-      .notice, "fact recorded by uid \(uid): \(fact.kind.rawValue) \(fact.unitID) \(fact.ruleID) \(fact.period)")
+    guard !batch.facts.isEmpty else { throw HTTPFailure(400, "no facts to record") }
+    var facts: [Fact] = []
+    var errors: [ConfigError] = []
+    for (index, request) in batch.facts.enumerated() {
+      var values: [String: String] = [
+        "kind": request.kind, "unit": request.unit, "rule": request.rule, "period": request.period,
+      ]
+      values["at"] = request.at
+      values["reference"] = request.reference
+      values["amount"] = request.amount
+      values["due"] = request.due
+      values["by"] = request.by
+      values["reason"] = request.reason
+      let location =
+        batch.source.map { SourceLocation(file: $0, line: request.line ?? index + 1) }
+        ?? (batch.facts.count > 1 ? SourceLocation(file: "facts", line: request.line ?? index + 1) : nil)
+      do {
+        facts.append(try FactsLoader.fact(values, zone: deployment.zone, at: location))
+      } catch {
+        errors.append(error)
+      }
+    }
+    errors += FactsLoader.check(facts, against: deployment)
+    if !errors.isEmpty { throw ConfigErrors(errors) }
+    let source = batch.source.map { "import \($0)" } ?? "socket"
+    try store.record(facts, by: .init(uid: uid, source: source), now: clock.now())
+    for fact in facts.prefix(20) {
+      Log.write(
+        .notice, "fact recorded by uid \(uid): \(fact.kind.rawValue) \(fact.unitID) \(fact.ruleID) \(fact.period)")
+    }
+    if facts.count > 20 { Log.write(.notice, "… and \(facts.count - 20) more facts recorded by uid \(uid)") }
     wake()
-    return fact
+    return facts
   }
 
   func retry(key: String) throws -> Int {

@@ -25,7 +25,7 @@ public enum Service {
     let socketPath = socket ?? deployment.daemon.socket
     let routes = ControlRoutes(
       daemon: daemon, writers: WriterPolicy(users: deployment.daemon.writers, groups: deployment.daemon.writerGroups))
-    let server = ControlServer(path: socketPath) { await routes.handle($0) }
+    let server = ControlServer(path: socketPath) { routes.handle($0) }
     do {
       try server.start()
     } catch {

@@ -1,4 +1,5 @@
 public import Foundation
+import NhacviecControl
 
 /// systemd's notify protocol: datagrams to `$NOTIFY_SOCKET` (a path, or `@name` in the abstract
 /// namespace). Without the variable, every call does nothing.

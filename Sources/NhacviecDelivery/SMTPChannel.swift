@@ -1,4 +1,3 @@
-import CCurl
 import Foundation
 public import NhacviecCore
 
@@ -90,19 +89,14 @@ public struct SMTPChannel: NoticeChannel {
   /// SMTP 4xx, timeouts and refused connections are worth another try; 5xx and failed logins are not.
   static func outcome(_ response: CurlResponse, url: String) -> DeliveryOutcome {
     let code = response.code
-    if response.result == 0 { return .sent(receipt: "\(code == 0 ? 250 : code) accepted by \(url)") }
+    guard let failure = response.failure else {
+      return .sent(receipt: "\(code == 0 ? 250 : code) accepted by \(url)")
+    }
     let reason = code > 0 ? "SMTP \(code): \(response.error)" : response.error
     switch code {
     case 400..<500: return .transient(reason: reason, retryAfter: nil)
     case 500..<600: return .permanent(reason: reason)
-    default: break
-    }
-    switch CURLcode(rawValue: UInt32(response.result)) {
-    case CURLE_LOGIN_DENIED, CURLE_USE_SSL_FAILED, CURLE_PEER_FAILED_VERIFICATION, CURLE_UNSUPPORTED_PROTOCOL,
-      CURLE_URL_MALFORMAT:
-      return .permanent(reason: reason)
-    default:
-      return .transient(reason: reason, retryAfter: nil)
+    default: return failure.isPermanent ? .permanent(reason: reason) : .transient(reason: reason, retryAfter: nil)
     }
   }
 }

@@ -1,4 +1,3 @@
-import CCurl
 import Foundation
 public import NhacviecCore
 
@@ -42,6 +41,9 @@ public struct WebhookChannel: NoticeChannel {
     }
     timeout = try settings.seconds("timeout", default: 15)
     maxRedirects = try settings.integer("max_redirects", default: 3)
+    guard maxRedirects <= CurlClient.maximumRedirects else {
+      throw settings.error("max_redirects must be 0 to \(CurlClient.maximumRedirects), not \(maxRedirects)")
+    }
     caFile = settings.optional("ca_file")
     var headers: [String] = []
     for (key, value) in settings.values.sorted(by: { $0.key < $1.key }) where key.hasPrefix("header.") {
@@ -120,7 +122,7 @@ public struct WebhookChannel: NoticeChannel {
   }
 
   static func outcome(_ response: CurlResponse) -> DeliveryOutcome {
-    if response.result == 0 {
+    guard let failure = response.failure else {
       let code = response.code
       let snippet = String(decoding: response.body.prefix(200), as: UTF8.self)
         .split(whereSeparator: \.isNewline).joined(separator: " ")
@@ -132,12 +134,8 @@ public struct WebhookChannel: NoticeChannel {
       default: return .permanent(reason: reason)
       }
     }
-    switch CURLcode(rawValue: UInt32(response.result)) {
-    case CURLE_TOO_MANY_REDIRECTS, CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_PEER_FAILED_VERIFICATION:
-      return .permanent(reason: response.error)
-    default:
-      return .transient(reason: response.error, retryAfter: nil)
-    }
+    return failure.isPermanent
+      ? .permanent(reason: response.error) : .transient(reason: response.error, retryAfter: nil)
   }
 
   /// `Retry-After` as seconds or as an HTTP date.

@@ -264,15 +264,19 @@ struct ImportFacts: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "facts",
     abstract: "Record every fact of a file (CSV or YAML, as for simulate --facts) with the daemon.",
-    discussion: "The whole file is checked first; nothing is recorded if any line is wrong.")
+    discussion: """
+      The whole file is checked, here and then by the daemon, and recorded in one transaction: \
+      nothing is recorded if any line is wrong, and the error names the file and line.
+      """)
 
   @Argument(help: "The facts file.") var file: String
   @OptionGroup var options: SocketOptions
 
   func run() throws {
-    let deployment = try DeploymentLoader().load(configPath: ConfigLocator.path(explicit: options.config))
+    let deployment = try loadDeployment(ConfigLocator.path(explicit: options.config))
     let facts = try loadFacts(file, for: deployment)
-    for fact in facts {
+    guard !facts.isEmpty else { return print("no facts in \(file); nothing recorded") }
+    let requests = facts.map { fact in
       var request = ControlAPI.FactRequest(
         kind: fact.kind.rawValue, unit: fact.unitID, rule: fact.ruleID, period: fact.period)
       request.at = fact.at.map { deployment.zone.rfc3339($0) }
@@ -281,9 +285,13 @@ struct ImportFacts: ParsableCommand {
       request.due = fact.due?.description
       request.by = fact.decidedBy
       request.reason = fact.reason
-      let response = try options.call("POST", "/v1/facts", body: Array(try JSONEncoder().encode(request)))
-      _ = try options.decode(ControlAPI.Message.self, response)
+      request.line = fact.location?.line
+      return request
     }
+    // One request: the daemon records every fact in one transaction, or none.
+    let batch = ControlAPI.FactBatch(source: file, facts: requests)
+    let response = try options.call("POST", "/v1/facts", body: Array(try JSONEncoder().encode(batch)))
+    _ = try options.decode(ControlAPI.Message.self, response)
     print("recorded \(facts.count) facts from \(file)")
   }
 }

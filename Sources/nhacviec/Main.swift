@@ -64,7 +64,7 @@ func loadDeployment(_ path: String) throws -> Deployment {
   do {
     return try DeploymentLoader().load(configPath: path)
   } catch {
-    for e in error.errors { printError(e.description) }
+    printError(error.description)
     printError("configuration has \(error.errors.count) error\(error.errors.count == 1 ? "" : "s"): \(path)")
     throw ExitCode(1)
   }
@@ -77,12 +77,12 @@ func loadFacts(_ file: String, for deployment: Deployment) throws -> [Fact] {
   do {
     facts = try FactsLoader.load(file: file, zone: deployment.zone)
   } catch {
-    for e in error.errors { printError(e.description) }
+    printError(error.description)
     throw ExitCode(1)
   }
   let problems = FactsLoader.check(facts, against: deployment)
   guard problems.isEmpty else {
-    for p in problems { printError(p.description) }
+    printError(ConfigErrors(problems).description)
     throw ExitCode(1)
   }
   return facts

@@ -26,7 +26,7 @@ struct TestCommand: ParsableCommand {
       do {
         loaded = try RuleTestFile.load(path: file, defaultConfig: ConfigLocator.path(explicit: config))
       } catch let error as ConfigErrors {
-        for e in error.errors { printError(e.description) }
+        printError(error.description)
         malformed += 1
         continue
       } catch let error as ConfigError {

@@ -124,7 +124,7 @@ struct CheckCommandTests {
   func missing() throws {
     let run = try Run(["check", "--config", "/nonexistent/nhacviec.yaml"])
     #expect(run.status == 1)
-    #expect(run.stderr.contains("cannot read /nonexistent/nhacviec.yaml"))
+    #expect(run.stderr.contains("/nonexistent/nhacviec.yaml does not exist"))
   }
 }
 
@@ -278,7 +278,7 @@ struct SimulateCommandTests {
       .write(to: folder, atomically: true, encoding: .utf8)
     let run = try Run(["simulate", "--from", "2026-09-01", "--to", "2026-09-02", "--facts", folder.path])
     #expect(run.status == 1)
-    #expect(run.stderr.contains(":2:1: fact for unknown unit 51-XYZ"))
+    #expect(run.stderr.contains(":2:1: unit: unknown unit 51-XYZ"))
   }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NhacviecControl
 import NhacviecDaemon
 import TestSupport
 import Testing
@@ -241,7 +242,7 @@ struct DaemonTests {
     // A bad fact is refused with the reason.
     let bad = try fixture.client(["record", "report", "--unit", "D99", "--rule", "annual", "--period", "2026"])
     #expect(bad.status == 1)
-    #expect(bad.stderr.contains("fact for unknown unit D99"))
+    #expect(bad.stderr.contains("unit: unknown unit D99"))
     // Another user in the socket's group may read but not write.
     let reader = try ProgramRun(
       "/usr/bin/setpriv",

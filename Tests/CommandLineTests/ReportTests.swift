@@ -191,7 +191,7 @@ struct ReportTests {
     #expect(curl.stdout.contains("<!DOCTYPE html>"))
     let bad = try ProgramRun(
       "/usr/bin/curl", ["-s", "--unix-socket", fixture.socket, "http://localhost/v1/report?period=soon"])
-    #expect(bad.stdout.contains("report needs ?period=2026"))
+    #expect(bad.stdout.contains("period must read 2026, 2026-Q3 or 2026-09, not soon"))
   }
 }
 

@@ -277,7 +277,7 @@ struct FactsTests {
       let lines = error.errors.map(\.description)
       #expect(lines.count == 2)
       #expect(lines[0].hasSuffix("facts.csv:3:1: a fact needs `at`"))
-      #expect(lines[1].contains("facts.csv:4:1: unknown fact kind recieved"))
+      #expect(lines[1].contains("facts.csv:4:1: kind: unknown fact kind `recieved`"))
     }
   }
 
@@ -288,7 +288,7 @@ struct FactsTests {
     let fact = Fact(kind: .report, unitID: "D", ruleID: "annual", period: "2026-Q3", at: Date())
     #expect(
       FactsLoader.check([fact], against: deployment).first?.message
-        == "fact period 2026-Q3 is not a yearly period of rule annual")
+        == "period: 2026-Q3 is not a yearly period of rule annual")
   }
 
   @Test("YAML facts use the same fields")

@@ -33,23 +33,43 @@ public struct CurlRequest: Sendable {
   var isSMTP: Bool { url.hasPrefix("smtp://") || url.hasPrefix("smtps://") }
 }
 
-/// What a transfer ended with. libcurl's own errors are in `result`; a server's answer in `code`.
+/// Why a transfer did not complete at the protocol level, in the terms a channel decides on.
+/// libcurl's codes stay inside the client; only this classification leaves it.
+public enum TransferFailure: Sendable, Hashable {
+  case timedOut
+  case couldNotConnect
+  case loginDenied
+  /// TLS was required and the server does not offer it, or the handshake failed.
+  case tls
+  case certificateNotVerified
+  case tooManyRedirects
+  /// The server's response headers passed `CurlClient.maximumHeaderBytes`.
+  case responseHeadersTooLarge
+  case badURL
+  /// Anything else: a reset connection, a server that went away mid-answer.
+  case other
+
+  /// Whether another attempt cannot help without someone changing something.
+  public var isPermanent: Bool {
+    switch self {
+    case .timedOut, .couldNotConnect, .other: return false
+    case .loginDenied, .tls, .certificateNotVerified, .tooManyRedirects, .responseHeadersTooLarge, .badURL: return true
+    }
+  }
+}
+
+/// What a transfer ended with: a server's answer in `code`, or why there was none in `failure`.
 public struct CurlResponse: Sendable {
   /// The HTTP status, or the last SMTP reply code; 0 when the server never answered.
   public let code: Int
   /// Response headers by lower-cased name (the last response's, after redirects).
   public let headers: [String: String]
   public let body: [UInt8]
-  /// CURLcode: 0 for a transfer that completed at the protocol level.
-  public let result: Int32
+  /// Nil for a transfer that completed at the protocol level.
+  public let failure: TransferFailure?
   /// libcurl's message for a failed transfer.
   public let error: String
   public let seconds: Double
-
-  public var isTimeout: Bool { result == Int32(CURLE_OPERATION_TIMEDOUT.rawValue) }
-  public var isConnectFailure: Bool {
-    result == Int32(CURLE_COULDNT_CONNECT.rawValue) || result == Int32(CURLE_COULDNT_RESOLVE_HOST.rawValue)
-  }
 }
 
 public enum CurlError: Error, CustomStringConvertible {
@@ -77,6 +97,11 @@ public final class CurlClient: @unchecked Sendable {
   private var active: [UnsafeMutableRawPointer: Transfer] = [:]
   private var thread: Thread?
   private let finished = DispatchSemaphore(value: 0)
+
+  /// Response headers beyond this many bytes (all responses of a transfer together) end it.
+  public static let maximumHeaderBytes = 65_536
+  /// Redirects a transfer may follow at most: a loop ends here, not after thousands of requests.
+  public static let maximumRedirects = 10
 
   private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
@@ -194,6 +219,8 @@ private final class Transfer: @unchecked Sendable {
   private var uploadOffset = 0
   private var received: [UInt8] = []
   private var headers: [String: String] = [:]
+  private var headerBytes = 0
+  private var headersTooLarge = false
   private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
   private var finished = false
 
@@ -267,7 +294,9 @@ private final class Transfer: @unchecked Sendable {
       try check(nv_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, list(request.headers + ["Expect:"])), "headers")
       if request.maxRedirects > 0 {
         try check(nv_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 1), "follow")
-        try check(nv_easy_setopt_long(handle, CURLOPT_MAXREDIRS, request.maxRedirects), "maxredirs")
+        try check(
+          nv_easy_setopt_long(handle, CURLOPT_MAXREDIRS, min(request.maxRedirects, CurlClient.maximumRedirects)),
+          "maxredirs")
         // Keep POST a POST across 301, 302 and 303.
         try check(
           nv_easy_setopt_long(handle, CURLOPT_POSTREDIR, 7 /* CURL_REDIR_POST_ALL, a macro Swift cannot import */),
@@ -282,9 +311,29 @@ private final class Transfer: @unchecked Sendable {
     var seconds = 0.0
     _ = nv_easy_getinfo_double(handle, CURLINFO_TOTAL_TIME, &seconds)
     let detail = String(cString: errorBuffer)
-    let error = result == CURLE_OK ? "" : (detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail)
-    return CurlResponse(
-      code: code, headers: headers, body: received, result: Int32(result.rawValue), error: error, seconds: seconds)
+    var error = result == CURLE_OK ? "" : (detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail)
+    let failure: TransferFailure?
+    if headersTooLarge {
+      failure = .responseHeadersTooLarge
+      error = "response headers over \(CurlClient.maximumHeaderBytes) bytes"
+    } else {
+      failure = Transfer.classify(result)
+    }
+    return CurlResponse(code: code, headers: headers, body: received, failure: failure, error: error, seconds: seconds)
+  }
+
+  static func classify(_ result: CURLcode) -> TransferFailure? {
+    switch result {
+    case CURLE_OK: return nil
+    case CURLE_OPERATION_TIMEDOUT: return .timedOut
+    case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: return .couldNotConnect
+    case CURLE_LOGIN_DENIED: return .loginDenied
+    case CURLE_USE_SSL_FAILED: return .tls
+    case CURLE_PEER_FAILED_VERIFICATION: return .certificateNotVerified
+    case CURLE_TOO_MANY_REDIRECTS: return .tooManyRedirects
+    case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT: return .badURL
+    default: return .other
+    }
   }
 
   func finish(_ outcome: Result<CurlResponse, any Error>) {
@@ -311,6 +360,13 @@ private final class Transfer: @unchecked Sendable {
     guard let buffer, let userdata else { return 0 }
     let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
     let length = size * count
+    // Headers without end are a broken or hostile server: stop reading them (libcurl then ends
+    // the transfer) and say so, rather than wait for libcurl's own much larger limit.
+    transfer.headerBytes += length
+    if transfer.headerBytes > CurlClient.maximumHeaderBytes {
+      transfer.headersTooLarge = true
+      return 0
+    }
     let line = buffer.withMemoryRebound(to: UInt8.self, capacity: length) {
       String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
     }

@@ -1,0 +1,388 @@
+public import Foundation
+public import NhacviecControl
+
+/// One request on the control socket, with who sent it.
+public struct ControlRequest: Sendable {
+  public let http: HTTPRequest
+  /// The peer's credentials from SO_PEERCRED: the kernel's word, not the client's.
+  public let uid: UInt32
+  public let gid: UInt32
+
+  public init(_ http: HTTPRequest, uid: UInt32, gid: UInt32) {
+    self.http = http
+    self.uid = uid
+    self.gid = gid
+  }
+
+  public var method: String { http.method }
+  public var path: String { http.path }
+  public var query: [String: String] { http.query }
+  public var body: [UInt8] { http.body }
+}
+
+extension HTTPResponse {
+  public static func json<T: Encodable>(_ value: T, status: Int = 200) -> HTTPResponse {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return HTTPResponse(status: status, body: Array((try? encoder.encode(value)) ?? Data("{}".utf8)) + [0x0a])
+  }
+
+  static func error(_ failure: HTTPFailure) -> HTTPResponse {
+    .json(ControlAPI.Failure(failure.message), status: failure.status)
+  }
+}
+
+/// A small HTTP/1.1 server on a Unix socket, one short connection per request (OpenNTPD's
+/// control socket with HTTP's framing, so that `curl --unix-socket` works).
+///
+/// One thread watches every connection with poll(2): it reads requests and writes answers without
+/// ever blocking on a client, and gives each request a time limit for the whole request, not per
+/// read, so a client that sends a byte every few seconds is cut off like one that sends nothing.
+/// Handlers run on threads of their own (never on Swift's cooperative pool), at most
+/// `maxHandlers` at once. When `maxConnections` are open, a new caller is served by shedding the
+/// connection that has waited longest without completing its request: slow clients lose their
+/// place, new ones do not.
+public final class ControlServer: @unchecked Sendable {
+  public typealias Handler = @Sendable (ControlRequest) -> HTTPResponse
+
+  public struct Configuration: Sendable {
+    public var maxConnections = 128
+    public var maxHandlers = 32
+    /// From accept to the last byte of the request.
+    public var requestTimeout: TimeInterval = 5
+    /// From the answer being ready to its last byte leaving.
+    public var responseTimeout: TimeInterval = 10
+    public var limits = HTTPRequestParser.Limits()
+
+    public init() {}
+  }
+
+  let path: String
+  let handler: Handler
+  let configuration: Configuration
+  private var listener: Int32 = -1
+  /// A pipe: handlers and `stop()` write a byte to `wakeFD` to end the loop's poll.
+  private var wakeReader: Int32 = -1
+  private var wakeFD: Int32 = -1
+  private let lock = NSLock()
+  // Guarded by `lock`.
+  private var stopped = false
+  private var finished: [(Connection, HTTPResponse)] = []
+  private var waiting: [(Connection, ControlRequest)] = []
+  private var handling = 0
+  private let loopEnded = DispatchSemaphore(value: 0)
+
+  public init(path: String, configuration: Configuration = Configuration(), handler: @escaping Handler) {
+    self.path = path
+    self.handler = handler
+    self.configuration = configuration
+  }
+
+  public struct Failure: Error, CustomStringConvertible {
+    public let description: String
+  }
+
+  /// Binds the socket with mode 0660 (a stale file from a crash is removed first) and starts
+  /// serving.
+  public func start() throws {
+    let directory = (path as NSString).deletingLastPathComponent
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    guard var address = UnixAddress.make(path) else { throw Failure(description: "socket path too long: \(path)") }
+    // Only a socket is removed: a typo must not delete someone's file.
+    var info = stat()
+    if lstat(path, &info) == 0 {
+      guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+        throw Failure(description: "\(path) exists and is not a socket")
+      }
+      unlink(path)
+    }
+    let fd = socket(
+      AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+    let previous = umask(0o117)
+    let bound = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    umask(previous)
+    guard bound == 0 else {
+      let reason = String(cString: strerror(errno))
+      close(fd)
+      throw Failure(description: "cannot bind \(path): \(reason)")
+    }
+    chmod(path, 0o660)
+    guard listen(fd, 256) == 0 else {
+      close(fd)
+      throw Failure(description: "listen: \(String(cString: strerror(errno)))")
+    }
+    var ends: [Int32] = [0, 0]
+    guard pipe(&ends) == 0 else {
+      close(fd)
+      throw Failure(description: "pipe: \(String(cString: strerror(errno)))")
+    }
+    for end in ends {
+      _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+      _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+    }
+    (wakeReader, wakeFD) = (ends[0], ends[1])
+    listener = fd
+    let thread = Thread { [self] in
+      loop()
+      loopEnded.signal()
+    }
+    thread.name = "nhacviec-control"
+    thread.start()
+  }
+
+  /// Stops serving, closes every connection and removes the socket file.
+  public func stop() {
+    let first = lock.withLock { () -> Bool in
+      defer { stopped = true }
+      return !stopped
+    }
+    guard first, listener >= 0 else { return }
+    wake()
+    _ = loopEnded.wait(timeout: .now() + 5)
+    unlink(path)
+  }
+
+  private func wake() {
+    var one: UInt8 = 1
+    _ = write(wakeFD, &one, 1)
+  }
+
+  // MARK: - The loop
+
+  /// Touched only by the loop's thread; a handler's thread only carries it back in `finished`.
+  final class Connection: @unchecked Sendable {
+    enum State {
+      case reading([UInt8])
+      case handling
+      case writing([UInt8], Int)
+    }
+
+    let fd: Int32
+    let uid: UInt32
+    let gid: UInt32
+    let accepted: Double
+    var state: State = .reading([])
+    var deadline: Double
+
+    init(fd: Int32, uid: UInt32, gid: UInt32, accepted: Double, deadline: Double) {
+      self.fd = fd
+      self.uid = uid
+      self.gid = gid
+      self.accepted = accepted
+      self.deadline = deadline
+    }
+  }
+
+  static func monotonic() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+  }
+
+  private func loop() {
+    var connections: [Int32: Connection] = [:]
+    var chunk = [UInt8](repeating: 0, count: 16_384)
+    func close(_ connection: Connection) {
+      connections[connection.fd] = nil
+      Glibc.close(connection.fd)
+    }
+    func answer(_ connection: Connection, _ response: HTTPResponse) {
+      connection.state = .writing(response.bytes, 0)
+      connection.deadline = Self.monotonic() + configuration.responseTimeout
+      flush(connection)
+    }
+    // Writes what the socket takes now; closes once all is out or the client is gone.
+    func flush(_ connection: Connection) {
+      guard case .writing(let bytes, var offset) = connection.state else { return }
+      while offset < bytes.count {
+        let written = bytes[offset...].withUnsafeBytes {
+          send(connection.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+        }
+        if written > 0 {
+          offset += written
+        } else if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+          connection.state = .writing(bytes, offset)
+          return
+        } else if written < 0 && errno == EINTR {
+          continue
+        } else {
+          break
+        }
+      }
+      close(connection)
+    }
+    func receive(_ connection: Connection) {
+      guard case .reading(var buffer) = connection.state else { return }
+      while true {
+        let count = read(connection.fd, &chunk, chunk.count)
+        if count > 0 {
+          buffer += chunk[0..<count]
+          switch HTTPRequestParser.parse(buffer, limits: configuration.limits) {
+          case .incomplete:
+            continue
+          case .failure(let failure):
+            answer(connection, .error(failure))
+          case .complete(let request):
+            connection.state = .handling
+            dispatch(connection, ControlRequest(request, uid: connection.uid, gid: connection.gid))
+          }
+          return
+        } else if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+          connection.state = .reading(buffer)
+          return
+        } else if count < 0 && errno == EINTR {
+          continue
+        } else {
+          // The client closed or broke before its request was whole: nobody to answer.
+          close(connection)
+          return
+        }
+      }
+    }
+    /// Makes room for one more: the connection waiting longest for its own request goes first,
+    /// then one whose client is slowest to take its answer. Nil when every one is being handled.
+    func shed() -> Bool {
+      let candidates = connections.values.sorted { $0.accepted < $1.accepted }
+      let victim =
+        candidates.first {
+          if case .reading = $0.state { return true } else { return false }
+        }
+        ?? candidates.first {
+          if case .writing = $0.state { return true } else { return false }
+        }
+      guard let victim else { return false }
+      if case .reading = victim.state {
+        // Told why, in case it is a client that was only slow and is still listening.
+        _ = HTTPResponse.error(HTTPFailure(503, "too many connections; yours was the slowest")).bytes
+          .withUnsafeBytes { send(victim.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+      }
+      close(victim)
+      return true
+    }
+    func acceptAll() {
+      while true {
+        let fd = accept(listener, nil, nil)
+        if fd < 0 {
+          if errno == EINTR || errno == ECONNABORTED { continue }
+          return
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        var credentials = PeerCredentials()
+        var length = socklen_t(MemoryLayout<PeerCredentials>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else {
+          Glibc.close(fd)
+          continue
+        }
+        if connections.count >= configuration.maxConnections && !shed() {
+          _ = HTTPResponse.error(HTTPFailure(503, "busy: every connection is being answered; try again"))
+            .bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+          Glibc.close(fd)
+          continue
+        }
+        let now = Self.monotonic()
+        connections[fd] = Connection(
+          fd: fd, uid: credentials.uid, gid: credentials.gid, accepted: now,
+          deadline: now + configuration.requestTimeout)
+      }
+    }
+
+    while !lock.withLock({ stopped }) {
+      var fds = [
+        pollfd(fd: listener, events: Int16(POLLIN), revents: 0),
+        pollfd(fd: wakeReader, events: Int16(POLLIN), revents: 0),
+      ]
+      var nearest = Double.infinity
+      for connection in connections.values {
+        switch connection.state {
+        case .reading:
+          fds.append(pollfd(fd: connection.fd, events: Int16(POLLIN), revents: 0))
+          nearest = min(nearest, connection.deadline)
+        case .writing:
+          fds.append(pollfd(fd: connection.fd, events: Int16(POLLOUT), revents: 0))
+          nearest = min(nearest, connection.deadline)
+        case .handling:
+          continue
+        }
+      }
+      let wait = nearest.isFinite ? Int32(max(0, min(60_000, (nearest - Self.monotonic()) * 1000 + 1))) : -1
+      let ready = poll(&fds, nfds_t(fds.count), wait)
+      if ready < 0 && errno != EINTR { usleep(10_000) }
+      if fds[1].revents != 0 {
+        var drain = [UInt8](repeating: 0, count: 256)
+        while read(wakeReader, &drain, drain.count) > 0 {}
+      }
+      for (connection, response) in lock.withLock({ () -> [(Connection, HTTPResponse)] in
+        defer { finished = [] }
+        return finished
+      }) {
+        answer(connection, response)
+      }
+      for entry in fds.dropFirst(2) where entry.revents != 0 {
+        guard let connection = connections[entry.fd] else { continue }
+        switch connection.state {
+        case .reading: receive(connection)
+        case .writing: flush(connection)
+        case .handling: continue
+        }
+      }
+      if fds[0].revents != 0 { acceptAll() }
+      let now = Self.monotonic()
+      for connection in connections.values where connection.deadline <= now {
+        switch connection.state {
+        case .reading:
+          answer(
+            connection, .error(HTTPFailure(408, "the request took longer than \(Int(configuration.requestTimeout)) s")))
+        case .writing: close(connection)
+        case .handling: continue
+        }
+      }
+    }
+    for connection in connections.values { Glibc.close(connection.fd) }
+    Glibc.close(listener)
+    Glibc.close(wakeReader)
+    Glibc.close(wakeFD)
+  }
+
+  // MARK: - Handlers
+
+  private func dispatch(_ connection: Connection, _ request: ControlRequest) {
+    let start = lock.withLock { () -> Bool in
+      guard handling < configuration.maxHandlers else {
+        waiting.append((connection, request))
+        return false
+      }
+      handling += 1
+      return true
+    }
+    if start { run(connection, request) }
+  }
+
+  private func run(_ connection: Connection, _ request: ControlRequest) {
+    let thread = Thread { [self] in
+      let response = handler(request)
+      let next = lock.withLock { () -> (Connection, ControlRequest)? in
+        finished.append((connection, response))
+        guard !waiting.isEmpty else {
+          handling -= 1
+          return nil
+        }
+        return waiting.removeFirst()
+      }
+      wake()
+      if let next { run(next.0, next.1) }
+    }
+    thread.name = "nhacviec-request"
+    thread.start()
+  }
+}
+
+/// `struct ucred` (pid, uid, gid), which Glibc exports only under _GNU_SOURCE.
+private struct PeerCredentials {
+  var pid: Int32 = 0
+  var uid: UInt32 = 0
+  var gid: UInt32 = 0
+}
