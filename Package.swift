@@ -76,6 +76,7 @@ let package = Package(
       swiftSettings: strictSettings
     ),
     .testTarget(name: "NhacviecCoreTests", dependencies: ["NhacviecCore"], swiftSettings: strictSettings),
+    .testTarget(name: "NhacviecControlTests", dependencies: ["NhacviecControl"], swiftSettings: strictSettings),
     .testTarget(
       name: "NhacviecConfigTests",
       dependencies: ["NhacviecCore", "NhacviecConfig", "TestSupport"],

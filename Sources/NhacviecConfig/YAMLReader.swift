@@ -38,12 +38,43 @@ public enum YAMLReader {
   }
 
   /// Walks libyaml's events once, counting what aliases expand to and how deep nodes nest.
-  /// Returns the first limit broken, or nil (a syntax error is left for Yams to describe).
+  /// Returns the first limit broken or the first syntax error, or nil.
   static func measure(_ text: String, file: String) -> ConfigError? {
     var parser = yaml_parser_t()
     guard yaml_parser_initialize(&parser) == 1 else { return nil }
     defer { yaml_parser_delete(&parser) }
     let bytes = Array(text.utf8)
+    // Where libyaml's character index falls as an editor counts: libyaml also breaks lines at
+    // NEL, LS and PS, which editors show inside a line.
+    func place(scalarIndex: Int?, byteOffset: Int?) -> SourceLocation {
+      var line = 1
+      var column = 1
+      var scalars = 0
+      var offset = 0
+      for scalar in text.unicodeScalars {
+        if let scalarIndex, scalars >= scalarIndex { break }
+        if let byteOffset, offset >= byteOffset { break }
+        if scalar == "\n" {
+          line += 1
+          column = 1
+        } else if scalar != "\r" {
+          column += 1
+        }
+        scalars += 1
+        offset += String(scalar).utf8.count
+      }
+      return SourceLocation(file: file, line: line, column: column)
+    }
+    func syntaxError() -> ConfigError {
+      let problem = parser.problem.map { String(cString: $0) } ?? "not YAML"
+      if parser.error == YAML_READER_ERROR {
+        let value = parser.problem_value >= 0 ? String(format: " (U+%04X)", parser.problem_value) : ""
+        return ConfigError("invalid YAML: \(problem)\(value)", at: place(scalarIndex: nil, byteOffset: parser.problem_offset))
+      }
+      let context = parser.context.map { String(cString: $0) + ": " } ?? ""
+      return ConfigError(
+        "invalid YAML: \(context)\(problem)", at: place(scalarIndex: parser.problem_mark.index, byteOffset: nil))
+    }
     return bytes.withUnsafeBufferPointer { buffer -> ConfigError? in
       yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
       // Each open collection: its anchor and the size of what it holds so far.
@@ -63,7 +94,7 @@ public enum YAMLReader {
       }
       while true {
         var event = yaml_event_t()
-        guard yaml_parser_parse(&parser, &event) == 1 else { return nil }
+        guard yaml_parser_parse(&parser, &event) == 1 else { return syntaxError() }
         defer { yaml_event_delete(&event) }
         switch event.type {
         case YAML_STREAM_END_EVENT:

@@ -14,6 +14,11 @@ public struct HTTPRequest: Sendable, Hashable {
   public struct Header: Sendable, Hashable {
     public let name: String
     public let value: String
+
+    public init(name: String, value: String) {
+      self.name = name
+      self.value = value
+    }
   }
 
   public init(method: String, path: String, query: [String: String], headers: [Header] = [], body: [UInt8] = []) {

@@ -88,7 +88,7 @@ public final class Daemon: @unchecked Sendable {
   let configPath: String
   let store: Store
   let clock: DaemonClock
-  let client = CurlClient()
+  let client: CurlClient
   let started: Date
   /// Held for the process's life: a second daemon on the same state folder stops at start.
   let stateLock: Int32
@@ -115,6 +115,7 @@ public final class Daemon: @unchecked Sendable {
     let database = (state as NSString).appendingPathComponent("nhacviec.sqlite")
     try StateFolder.createPrivateFile(database)
     store = try Store(path: database)
+    client = CurlClient()
     snapshot = try Daemon.snapshot(deployment, client: client, store: store, clock: clock)
     lastReload = .init(at: deployment.zone.rfc3339(started), ok: true, error: nil)
   }

@@ -3,7 +3,10 @@
 
 Behaviour is chosen by the request path (see README.md in this directory):
   POST /hook/NAME[?statuses=500,500,200][&retry_after=N][&delay=SECONDS]
-  GET  /count/NAME  ->  {"count": N}
+  ANY  /loop/NAME        ->  307 to itself, for ever
+  ANY  /bigheaders/NAME  ->  200 with a megabyte of headers
+  ANY  /hang/NAME        ->  no answer at all
+  GET  /count/NAME  ->  {"count": N}  (requests to NAME under any of the above)
 """
 
 import argparse
@@ -160,6 +163,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 extra.append(("Retry-After", retry_after))
             text = b"ok" if status == 200 else ("status %d" % status).encode()
             self.respond(status, text, extra_headers=extra)
+        elif path.startswith("/loop/"):
+            # A redirect to itself, for ever: counts how many requests a client makes.
+            name = urllib.parse.unquote(path[len("/loop/"):])
+            self.server.state.next_count(name)
+            self.respond(307, b"again", extra_headers=[("Location", self.path)])
+        elif path.startswith("/bigheaders/"):
+            # Headers without end (a megabyte of them), then nothing useful.
+            name = urllib.parse.unquote(path[len("/bigheaders/"):])
+            self.server.state.next_count(name)
+            filler = "x" * 1000
+            self.respond(200, b"ok", extra_headers=[("X-Filler-%d" % i, filler) for i in range(1000)])
+        elif path.startswith("/hang/"):
+            # Reads the request, then never answers.
+            name = urllib.parse.unquote(path[len("/hang/"):])
+            self.server.state.next_count(name)
+            time.sleep(3600)
         elif path.startswith("/count/") and self.command in ("GET", "HEAD"):
             name = urllib.parse.unquote(path[len("/count/"):])
             out = json.dumps({"count": self.server.state.count(name)}).encode()

@@ -86,132 +86,206 @@ public enum CurlError: Error, CustomStringConvertible {
 
 /// Drives every transfer through one libcurl multi handle on a thread of its own, so hundreds of
 /// transfers run at once and no task of Swift's cooperative pool ever blocks on the network.
-public final class CurlClient: @unchecked Sendable {
-  private let multi: UnsafeMutableRawPointer
-  private let lock = NSLock()
-  // Guarded by `lock`.
-  private var toAdd: [Transfer] = []
-  private var toCancel: [Transfer] = []
-  private var stopping = false
-  // Touched only on the transfer thread.
-  private var active: [UnsafeMutableRawPointer: Transfer] = [:]
-  private var thread: Thread?
-  private let finished = DispatchSemaphore(value: 0)
+///
+/// At most `maxConnectionsPerHost` transfers to one server are handed to libcurl at a time; the
+/// rest wait here, not in libcurl, because libcurl starts a transfer's time limit when it is
+/// added. A transfer that times out has therefore really been waiting for its server, and one
+/// that never got a connection never counts as tried.
+public final class CurlClient: Sendable {
+  private let engine: Engine
 
   /// Response headers beyond this many bytes (all responses of a transfer together) end it.
   public static let maximumHeaderBytes = 65_536
   /// Redirects a transfer may follow at most: a loop ends here, not after thousands of requests.
   public static let maximumRedirects = 10
 
-  private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+  fileprivate static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
-  /// `maxConnectionsPerHost` bounds the load on one server; further transfers wait in libcurl.
   public init(maxConnectionsPerHost: Int = 16) {
     _ = CurlClient.globalInit
-    multi = curl_multi_init()
-    _ = nv_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
-    let thread = Thread { [unowned self] in self.run() }
+    engine = Engine(maxConnectionsPerHost: max(1, maxConnectionsPerHost))
+    // The thread holds the engine, not the client: the client can go away while it runs.
+    let engine = self.engine
+    let thread = Thread { engine.run() }
     thread.name = "nhacviec-curl"
-    self.thread = thread
     thread.start()
   }
 
-  deinit {
-    shutdown()
-    curl_multi_cleanup(multi)
-  }
+  deinit { engine.shutdown() }
 
-  /// Stops the thread after cancelling what is still running. Idempotent.
-  public func shutdown() {
-    lock.lock()
-    let first = !stopping
-    stopping = true
-    lock.unlock()
-    guard first else { return }
-    curl_multi_wakeup(multi)
-    finished.wait()
-  }
+  /// Stops the thread after cancelling what is still running or waiting. Idempotent.
+  public func shutdown() { engine.shutdown() }
 
   public func perform(_ request: CurlRequest) async throws -> CurlResponse {
     let transfer = try Transfer(request)
+    let engine = self.engine
     return try await withTaskCancellationHandler {
       try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CurlResponse, any Error>) in
-        lock.lock()
-        transfer.continuation = continuation
-        let stopped = stopping
-        if !stopped { toAdd.append(transfer) }
-        lock.unlock()
-        if stopped {
-          transfer.finish(.failure(CurlError.stopped))
-        } else {
-          curl_multi_wakeup(multi)
-        }
+        engine.submit(transfer, continuation)
       }
     } onCancel: {
-      lock.lock()
-      transfer.cancelled = true
-      toCancel.append(transfer)
-      lock.unlock()
-      curl_multi_wakeup(multi)
+      engine.cancel(transfer)
     }
   }
 
-  private func run() {
-    while true {
-      lock.lock()
-      let adds = toAdd
-      let cancels = toCancel
-      let stop = stopping
-      toAdd.removeAll()
-      toCancel.removeAll()
-      lock.unlock()
+  /// The multi handle and everything the transfer thread works on.
+  private final class Engine: @unchecked Sendable {
+    let multi: UnsafeMutableRawPointer
+    let maxConnectionsPerHost: Int
+    let lock = NSLock()
+    // Guarded by `lock`.
+    var toAdd: [Transfer] = []
+    var toCancel: [Transfer] = []
+    var stopping = false
+    // Touched only on the transfer thread.
+    var active: [UnsafeMutableRawPointer: Transfer] = [:]
+    var activeByHost: [String: Int] = [:]
+    var waitingByHost: [String: Queue] = [:]
+    let finished = DispatchSemaphore(value: 0)
+    var joined = false
 
-      for transfer in adds {
-        if transfer.cancelled {
-          transfer.finish(.failure(CancellationError()))
-          continue
+    init(maxConnectionsPerHost: Int) {
+      multi = curl_multi_init()
+      self.maxConnectionsPerHost = maxConnectionsPerHost
+      _ = nv_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
+    }
+
+    deinit { curl_multi_cleanup(multi) }
+
+    func submit(_ transfer: Transfer, _ continuation: CheckedContinuation<CurlResponse, any Error>) {
+      let stopped = lock.withLock {
+        transfer.continuation = continuation
+        if !stopping { toAdd.append(transfer) }
+        return stopping
+      }
+      if stopped { transfer.finish(.failure(CurlError.stopped)) } else { curl_multi_wakeup(multi) }
+    }
+
+    func cancel(_ transfer: Transfer) {
+      lock.withLock {
+        transfer.cancelled = true
+        toCancel.append(transfer)
+      }
+      curl_multi_wakeup(multi)
+    }
+
+    func shutdown() {
+      let first = lock.withLock { () -> Bool in
+        defer { stopping = true }
+        return !stopping
+      }
+      guard first else { return }
+      curl_multi_wakeup(multi)
+      finished.wait()
+    }
+
+    /// First in, first out, without moving the rest on each removal.
+    struct Queue {
+      var items: [Transfer] = []
+      var head = 0
+
+      var isEmpty: Bool { head == items.count }
+      var waiting: ArraySlice<Transfer> { items[head...] }
+
+      mutating func append(_ transfer: Transfer) { items.append(transfer) }
+
+      mutating func removeFirst() -> Transfer {
+        defer {
+          head += 1
+          if head > 1024 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+          }
         }
+        return items[head]
+      }
+
+      mutating func remove(_ transfer: Transfer) {
+        guard let index = items[head...].firstIndex(where: { $0 === transfer }) else { return }
+        items.remove(at: index)
+      }
+    }
+
+    /// Hands waiting transfers to libcurl while their server has a free connection.
+    func start(host: String) {
+      while (activeByHost[host] ?? 0) < maxConnectionsPerHost, let queue = waitingByHost[host], !queue.isEmpty {
+        let transfer = waitingByHost[host]!.removeFirst()
+        if waitingByHost[host]!.isEmpty { waitingByHost[host] = nil }
         curl_multi_add_handle(multi, transfer.handle)
         active[transfer.handle] = transfer
+        activeByHost[host, default: 0] += 1
       }
-      for transfer in cancels where active[transfer.handle] != nil {
-        active[transfer.handle] = nil
-        curl_multi_remove_handle(multi, transfer.handle)
-        transfer.finish(.failure(CancellationError()))
-      }
-      if stop {
-        for (handle, transfer) in active {
-          curl_multi_remove_handle(multi, handle)
-          transfer.finish(.failure(CurlError.stopped))
-        }
-        active.removeAll()
-        break
-      }
-
-      var running: Int32 = 0
-      curl_multi_perform(multi, &running)
-      var remaining: Int32 = 0
-      while let message = curl_multi_info_read(multi, &remaining) {
-        var handle: UnsafeMutableRawPointer?
-        var result = CURLE_OK
-        guard nv_multi_done(message, &handle, &result) != 0, let handle, let transfer = active[handle] else {
-          continue
-        }
-        active[handle] = nil
-        curl_multi_remove_handle(multi, handle)
-        transfer.finish(.success(transfer.response(result: result)))
-      }
-      // Idle, it sleeps until woken (a new request, a cancellation, a stop all call
-      // curl_multi_wakeup): a daemon with nothing due should not wake every second.
-      curl_multi_poll(multi, nil, 0, active.isEmpty ? 3_600_000 : 1000, nil)
     }
-    finished.signal()
+
+    func ended(_ transfer: Transfer) {
+      active[transfer.handle] = nil
+      curl_multi_remove_handle(multi, transfer.handle)
+      activeByHost[transfer.host, default: 1] -= 1
+      start(host: transfer.host)
+    }
+
+    func run() {
+      while true {
+        let (adds, cancels, stop) = lock.withLock { () -> ([Transfer], [Transfer], Bool) in
+          defer {
+            toAdd.removeAll()
+            toCancel.removeAll()
+          }
+          return (toAdd, toCancel, stopping)
+        }
+        for transfer in adds {
+          if transfer.cancelled {
+            transfer.finish(.failure(CancellationError()))
+            continue
+          }
+          waitingByHost[transfer.host, default: Queue()].append(transfer)
+          start(host: transfer.host)
+        }
+        for transfer in cancels {
+          if active[transfer.handle] != nil {
+            ended(transfer)
+          } else {
+            waitingByHost[transfer.host]?.remove(transfer)
+          }
+          transfer.finish(.failure(CancellationError()))
+        }
+        if stop {
+          for (handle, transfer) in active {
+            curl_multi_remove_handle(multi, handle)
+            transfer.finish(.failure(CurlError.stopped))
+          }
+          for transfer in waitingByHost.values.flatMap(\.waiting) { transfer.finish(.failure(CurlError.stopped)) }
+          active.removeAll()
+          waitingByHost.removeAll()
+          break
+        }
+
+        var running: Int32 = 0
+        curl_multi_perform(multi, &running)
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(multi, &remaining) {
+          var handle: UnsafeMutableRawPointer?
+          var result = CURLE_OK
+          guard nv_multi_done(message, &handle, &result) != 0, let handle, let transfer = active[handle] else {
+            continue
+          }
+          ended(transfer)
+          transfer.finish(.success(transfer.response(result: result)))
+        }
+        // Idle, it sleeps until woken (a new request, a cancellation, a stop all call
+        // curl_multi_wakeup): a daemon with nothing due should not wake every second.
+        curl_multi_poll(multi, nil, 0, active.isEmpty ? 3_600_000 : 1000, nil)
+      }
+      finished.signal()
+    }
   }
 }
 
 /// One easy handle with the buffers libcurl reads from and writes to.
 private final class Transfer: @unchecked Sendable {
   let handle: UnsafeMutableRawPointer
+  /// `scheme://host:port`: transfers to one server share its connection limit.
+  let host: String
   var continuation: CheckedContinuation<CurlResponse, any Error>?
   var cancelled = false
   private var slists: [UnsafeMutablePointer<curl_slist>] = []
@@ -227,9 +301,19 @@ private final class Transfer: @unchecked Sendable {
   init(_ request: CurlRequest) throws {
     guard let handle = curl_easy_init() else { throw CurlError.setup("curl_easy_init failed") }
     self.handle = handle
+    host = Transfer.server(of: request.url)
     upload = request.body
     errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
     try configure(request)
+  }
+
+  /// The part of a URL before its path: what a connection is made to.
+  static func server(of url: String) -> String {
+    guard let start = url.range(of: "://") else { return url }
+    let rest = url[start.upperBound...]
+    let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+    let host = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
+    return url[..<start.upperBound] + host.lowercased()
   }
 
   deinit {

@@ -1,0 +1,102 @@
+import NhacviecControl
+import Testing
+
+@Suite("The control socket's HTTP parser")
+struct HTTPParserTests {
+  func parse(_ text: String) -> HTTPRequestParser.Outcome { HTTPRequestParser.parse(Array(text.utf8)) }
+
+  func failure(_ text: String) -> HTTPFailure? {
+    if case .failure(let failure) = parse(text) { return failure }
+    return nil
+  }
+
+  func complete(_ text: String) -> HTTPRequest? {
+    if case .complete(let request) = parse(text) { return request }
+    return nil
+  }
+
+  @Test("a plain request, its query decoded")
+  func plain() throws {
+    let request = try #require(complete("GET /v1/findings?state=overdue&unit=51%2DSTP&x=a+b HTTP/1.1\r\nHost: l\r\n\r\n"))
+    #expect(request.method == "GET")
+    #expect(request.path == "/v1/findings")
+    #expect(request.query == ["state": "overdue", "unit": "51-STP", "x": "a b"])
+    #expect(request.headers == [HTTPRequest.Header(name: "host", value: "l")])
+  }
+
+  @Test("a body of exactly Content-Length bytes; more bytes are awaited")
+  func body() throws {
+    #expect(parse("POST /v1/facts HTTP/1.1\r\nContent-Length: 5\r\n\r\nab") == .incomplete)
+    let request = try #require(complete("POST /v1/facts HTTP/1.1\r\nContent-Length: 2\r\n\r\nabcd"))
+    #expect(request.body == Array("ab".utf8))
+    // The same length twice is one length.
+    #expect(complete("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nz")?.body == [0x7a])
+  }
+
+  @Test("a query parameter with no name, given twice, or badly escaped is a 400, not a trap")
+  func query() {
+    #expect(failure("GET /v1/status?= HTTP/1.1\r\n\r\n") == HTTPFailure(400, "a query parameter without a name"))
+    #expect(failure("GET /v1/status?=x&a=1 HTTP/1.1\r\n\r\n")?.status == 400)
+    #expect(failure("GET /v1/findings?state=a&state=b HTTP/1.1\r\n\r\n")?.status == 400)
+    #expect(failure("GET /v1/findings?state=%zz HTTP/1.1\r\n\r\n")?.status == 400)
+    #expect(failure("GET /v1/findings?state=%ff HTTP/1.1\r\n\r\n")?.status == 400)
+    // Empty pairs are nothing, an empty value is a value.
+    #expect(complete("GET /v1/status?&&state= HTTP/1.1\r\n\r\n")?.query == ["state": ""])
+  }
+
+  @Test("only HTTP/1.0 and HTTP/1.1, in origin form")
+  func versions() {
+    #expect(failure("GET /v1/status HTTP/1.9\r\n\r\n")?.status == 505)
+    #expect(failure("GET /v1/status HTTP/1.1x\r\n\r\n")?.status == 505)
+    #expect(failure("GET /v1/status HTTP/2\r\n\r\n")?.status == 505)
+    #expect(failure("GET /v1/status FTP/1.1\r\n\r\n")?.status == 400)
+    #expect(failure("GET http://localhost/v1/status HTTP/1.1\r\n\r\n")?.status == 400)
+    #expect(failure("GET  /v1/status HTTP/1.1\r\n\r\n")?.status == 400)
+    #expect(failure("get /v1/status HTTP/1.1\r\n\r\n")?.status == 400)
+    #expect(complete("GET /v1/status HTTP/1.0\r\n\r\n") != nil)
+  }
+
+  @Test("ambiguous framing is refused: two lengths, a transfer coding, bare line feeds, folded or spaced headers")
+  func framing() {
+    #expect(
+      failure("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")
+        == HTTPFailure(400, "two different Content-Length headers"))
+    #expect(failure("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")?.status == 411)
+    #expect(failure("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n")?.status == 400)
+    #expect(failure("POST / HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n")?.status == 400)
+    #expect(failure("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n")?.status == 400)
+    #expect(failure("GET / HTTP/1.1\nHost: x\r\n\r\n")?.status == 400)
+    #expect(failure("GET / HTTP/1.1\r\nHost : x\r\n\r\n")?.status == 400)
+    #expect(failure("GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n")?.status == 400)
+    #expect(failure("GET / HTTP/1.1\r\nX: a\u{1}b\r\n\r\n")?.status == 400)
+    // A bare line feed is refused as soon as it arrives, not after the time limit.
+    #expect(failure("GET / HTTP/1.1\n")?.status == 400)
+  }
+
+  @Test("sizes are bounded")
+  func bounds() {
+    let long = "GET /" + String(repeating: "a", count: 20_000) + " HTTP/1.1\r\n\r\n"
+    #expect(failure(long)?.status == 431)
+    #expect(failure("GET /" + String(repeating: "a", count: 20_000))?.status == 431)
+    #expect(failure("POST / HTTP/1.1\r\nContent-Length: 65537\r\n\r\n")?.status == 413)
+    let many = "GET / HTTP/1.1\r\n" + (0..<100).map { "X-\($0): 1\r\n" }.joined() + "\r\n"
+    #expect(failure(many)?.status == 431)
+  }
+
+  @Test("every prefix of a valid request is incomplete, never an error")
+  func prefixes() {
+    let bytes = Array("POST /v1/facts?x=1 HTTP/1.1\r\nHost: l\r\nContent-Length: 3\r\n\r\nabc".utf8)
+    for end in 0..<bytes.count {
+      #expect(HTTPRequestParser.parse(Array(bytes[0..<end])) == .incomplete, "prefix of \(end) bytes")
+    }
+    #expect(HTTPRequestParser.parse(bytes) != .incomplete)
+  }
+
+  @Test("a response's bytes read back")
+  func response() throws {
+    let response = HTTPResponse(status: 422, body: Array("{}".utf8))
+    let parsed = try #require(HTTPResponse.parse(response.bytes))
+    #expect(parsed.status == 422)
+    #expect(parsed.body == Array("{}".utf8))
+  }
+}
