@@ -23,6 +23,9 @@ let package = Package(
   targets: [
     // The domain: directory, calendar, rules, evaluate and plan. Foundation only.
     .target(name: "NhacviecCore", swiftSettings: strictSettings),
+    // What officials read: the message templates and their Vietnamese defaults, the webhook body,
+    // the report as HTML, CSV, Markdown and JSON.
+    .target(name: "NhacviecRender", dependencies: ["NhacviecCore"], swiftSettings: strictSettings),
     // Programs nhacviec runs: external rule kinds (`kind: exec`) and the process runner they
     // share with the exec channel.
     .target(name: "NhacviecExternal", dependencies: ["NhacviecCore"], swiftSettings: strictSettings),
@@ -44,22 +47,26 @@ let package = Package(
     // Channels (SMTP and webhooks over libcurl, file, exec), retries and the delivery pipeline.
     .target(
       name: "NhacviecDelivery",
-      dependencies: ["NhacviecCore", "NhacviecStore", "NhacviecExternal", "CCurl", "CCurlShim"],
+      dependencies: [
+        "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecExternal", "CCurl", "CCurlShim",
+      ],
       swiftSettings: strictSettings
     ),
     // The control API's request and response types. No networking.
-    .target(name: "NhacviecControl", swiftSettings: strictSettings),
+    .target(name: "NhacviecControl", dependencies: ["NhacviecCore"], swiftSettings: strictSettings),
     // `nhacviec run`: the loop, the control socket, signals and systemd's notify protocol.
     .target(
       name: "NhacviecDaemon",
-      dependencies: ["NhacviecCore", "NhacviecConfig", "NhacviecStore", "NhacviecDelivery", "NhacviecControl"],
+      dependencies: [
+        "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery", "NhacviecControl",
+      ],
       swiftSettings: strictSettings
     ),
     .executableTarget(
       name: "nhacviec",
       dependencies: [
-        "NhacviecCore", "NhacviecConfig", "NhacviecStore", "NhacviecDelivery", "NhacviecControl", "NhacviecDaemon",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery", "NhacviecControl",
+        "NhacviecDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings
     ),
@@ -71,22 +78,33 @@ let package = Package(
     ),
     .executableTarget(
       name: "nhacviec-bench-delivery",
-      dependencies: ["NhacviecCore", "NhacviecStore", "NhacviecDelivery"],
+      dependencies: ["NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery"],
       path: "bench/DeliveryBenchmark",
       swiftSettings: strictSettings
     ),
-    .testTarget(name: "NhacviecCoreTests", dependencies: ["NhacviecCore"], swiftSettings: strictSettings),
+    // For tests, ours and a deployment's own: a manual clock, a scripted channel, fixtures, a
+    // delivery harness and what every channel must do.
+    .target(
+      name: "NhacviecTesting",
+      dependencies: ["NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "NhacviecCoreTests", dependencies: ["NhacviecCore", "NhacviecRender"], swiftSettings: strictSettings),
     .testTarget(name: "NhacviecControlTests", dependencies: ["NhacviecControl"], swiftSettings: strictSettings),
     .testTarget(
       name: "NhacviecConfigTests",
-      dependencies: ["NhacviecCore", "NhacviecConfig", "TestSupport"],
+      dependencies: ["NhacviecCore", "NhacviecConfig", "NhacviecRender", "TestSupport"],
       swiftSettings: strictSettings
     ),
     // Real servers (Tests/Servers) and helpers shared by the test targets.
     .target(name: "TestSupport", path: "Tests/Support", swiftSettings: strictSettings),
     .testTarget(
       name: "NhacviecDeliveryTests",
-      dependencies: ["NhacviecCore", "NhacviecConfig", "NhacviecStore", "NhacviecDelivery", "TestSupport"],
+      dependencies: [
+        "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery", "NhacviecTesting",
+        "TestSupport",
+      ],
       swiftSettings: strictSettings
     ),
     .testTarget(

@@ -46,3 +46,17 @@ int nv_multi_done(CURLMsg *message, CURL **handle, CURLcode *result) {
   *result = message->data.result;
   return 1;
 }
+
+CURLcode nv_easy_setopt_debug(CURL *handle, nv_debug_callback callback, void *userdata) {
+  CURLcode result = curl_easy_setopt(handle, CURLOPT_DEBUGFUNCTION, callback);
+  if (result != CURLE_OK) return result;
+  result = curl_easy_setopt(handle, CURLOPT_DEBUGDATA, userdata);
+  if (result != CURLE_OK) return result;
+  // The debug function is called only in verbose mode; nothing is printed, it goes to the callback.
+  return curl_easy_setopt(handle, CURLOPT_VERBOSE, 1L);
+}
+
+CURLcode nv_easy_setopt_rcpt_allowfails(CURL *handle) {
+  // CURLOPT_MAIL_RCPT_ALLOWFAILS (290), spelt ALLLOWFAILS before libcurl 8.2.
+  return curl_easy_setopt(handle, (CURLoption)(CURLOPTTYPE_LONG + 290), 1L);
+}

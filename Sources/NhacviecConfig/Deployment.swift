@@ -2,14 +2,6 @@ public import Foundation
 public import NhacviecCore
 import NhacviecExternal
 
-/// A channel as configured: its type and settings. Delivery reads the settings; planning only
-/// needs the `ChannelSpec`.
-public struct ChannelConfig: Sendable {
-  public let spec: ChannelSpec
-  public let settings: [String: String]
-  public let location: SourceLocation
-}
-
 /// Everything one configuration file describes, loaded and validated.
 public struct Deployment: Sendable {
   public let configPath: String
@@ -17,10 +9,12 @@ public struct Deployment: Sendable {
   public let directory: Directory
   public let calendar: WorkingCalendar
   public let ruleset: Ruleset
-  public let channels: [String: ChannelConfig]
+  public let channels: [String: any ChannelConfiguration]
   /// Every file read, for `check`'s summary and for reload's hash.
   public let files: [String]
   public let daemon: DaemonSettings
+  /// Ladders worked out once for every engine of this configuration.
+  public let ladders = LadderCache()
 
   /// An engine over these facts. Each engine asks the programs of `exec` rules afresh (once per
   /// rule, period and instant), since the facts are part of the question.
@@ -28,10 +22,10 @@ public struct Deployment: Sendable {
     let external = ruleset.rules.contains { $0.kind is ExecKind } ? ProgramRunner() : nil
     return Engine(
       ruleset: ruleset,
-      context: EvaluationContext(directory: directory, calendar: calendar, facts: facts, external: external))
+      context: EvaluationContext(directory: directory, calendar: calendar, facts: facts, external: external),
+      cache: ladders)
   }
 
-  public var renderer: MessageRenderer { MessageRenderer(ruleset: ruleset, zone: zone) }
 }
 
 /// Where the daemon keeps its state and socket, and who may change things through the socket.
@@ -82,8 +76,12 @@ public enum ConfigLocator {
 /// Loads a deployment from its configuration file, collecting every error it finds.
 public struct DeploymentLoader {
   public let registry: RuleKindRegistry
+  public let channelKinds: ChannelKindRegistry
 
-  public init(registry: RuleKindRegistry = .builtIn) { self.registry = registry }
+  public init(registry: RuleKindRegistry = .builtIn, channelKinds: ChannelKindRegistry = .builtIn) {
+    self.registry = registry
+    self.channelKinds = channelKinds
+  }
 
   public func load(configPath: String) throws(ConfigErrors) -> Deployment {
     var errors: [ConfigError] = []
@@ -214,11 +212,18 @@ public struct DeploymentLoader {
     }
 
     // Channels.
-    var channels: [String: ChannelConfig] = [:]
+    var channels: [String: any ChannelConfiguration] = [:]
     if let node = fields.optional("channels") {
+      let context = ChannelContext(
+        resolve: { @Sendable path in
+          let joined =
+            path.hasPrefix("/") ? path : (base.isEmpty ? path : (base as NSString).appendingPathComponent(path))
+          return (joined as NSString).standardizingPath
+        }, credentials: ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"])
       _ = collect {
         for entry in try node.fields("channels").all() {
-          if let channel = collect({ try Self.channel(name: entry.key, node: entry.value, resolve: resolve) }) {
+          if let channel = collect({ try channel(name: entry.key, at: entry.keyLocation, node: entry.value, context) })
+          {
             channels[entry.key] = channel
           }
         }
@@ -258,7 +263,7 @@ public struct DeploymentLoader {
     }
     _ = collect { try fields.finish() }
 
-    let specs = channels.mapValues(\.spec)
+    let specs = channels.mapValues { $0.spec }
     errors += RuleParser.crossCheck(rules: rules, directory: directory, channels: specs)
     if !errors.isEmpty || directory == nil { throw ConfigErrors(errors) }
     return Deployment(
@@ -272,49 +277,24 @@ public struct DeploymentLoader {
     return time
   }
 
-  static let channelTypes: [String: AddressKind] = [
-    "file": .email, "smtp": .email, "webhook": .webhook, "exec": .email,
-  ]
-
-  static func channel(name: String, node: ConfigNode, resolve: (String) -> String) throws(ConfigError) -> ChannelConfig
-  {
+  /// One channel's configuration from its map, by its `type:`.
+  public func channel(
+    name: String, at keyLocation: SourceLocation, node: ConfigNode, _ context: ChannelContext
+  ) throws(ConfigError) -> any ChannelConfiguration {
     guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
     else {
-      throw node.error("a channel name uses letters, digits, - and _ only: `\(name)`")
+      throw ConfigError("a channel name uses letters, digits, - and _ only: `\(name)`", at: keyLocation)
     }
     let fields = try node.fields("channel \(name)")
-    let type = try fields.required("type").string("type")
-    guard var kind = channelTypes[type] else {
-      throw node.error(
-        "channel \(name): unknown type \(type) (known: \(channelTypes.keys.sorted().joined(separator: ", ")))")
+    let typeNode = try fields.required("type")
+    let type = try typeNode.string("type")
+    guard let parse = channelKinds.parser(for: type) else {
+      throw typeNode.error(
+        "channel \(name): unknown type \(type) (known: \(channelKinds.types.joined(separator: ", ")))")
     }
-    var settings: [String: String] = [:]
-    for entry in fields.all() where entry.key != "type" {
-      settings[entry.key] = try entry.value.string(entry.key)
-    }
-    if let path = settings["path"] { settings["path"] = resolve(path) }
-    // Secret and CA files: relative to the configuration, unless systemd hands the secrets over
-    // in $CREDENTIALS_DIRECTORY, which the channel then reads them from.
-    let credentials = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] != nil
-    for (key, value) in settings where key.hasSuffix("_file") && !value.hasPrefix("/") {
-      if key == "ca_file" || !credentials { settings[key] = resolve(value) }
-    }
-    if type == "file", let format = settings["format"] {
-      guard format == "eml" || format == "json" else { throw node.error("channel \(name): format must be eml or json") }
-      if format == "json" { kind = .webhook }
-    }
-    if let address = settings["address"] {
-      guard let parsed = AddressKind(rawValue: address) else {
-        throw node.error("channel \(name): address must be email or webhook")
-      }
-      kind = parsed
-    }
-    if type == "webhook", let url = settings["url"], !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-      throw node.error("channel \(name): url must be http:// or https://")
-    }
-    return ChannelConfig(
-      spec: ChannelSpec(name: name, type: type, addressKind: kind, url: settings["url"]), settings: settings,
-      location: node.location)
+    let channel = try parse(name, fields, context)
+    try fields.finish()
+    return channel
   }
 }
 

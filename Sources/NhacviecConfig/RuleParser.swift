@@ -113,9 +113,9 @@ public struct RuleParser {
     }
     let titleNode = try f.required("title")
     let title = try titleNode.string("title")
-    for name in TemplateText.placeholders(in: title) where !MessageRenderer.titleVariables.contains(name) {
+    for name in TemplateText.placeholders(in: title) where !MessageTemplate.titleVariables.contains(name) {
       throw titleNode.error(
-        "title: unknown placeholder {{\(name)}} (a title may use \(MessageRenderer.titleVariables.sorted().joined(separator: ", ")))"
+        "title: unknown placeholder {{\(name)}} (a title may use \(MessageTemplate.titleVariables.sorted().joined(separator: ", ")))"
       )
     }
     let basis = try f.required("basis").string("basis")
@@ -195,9 +195,9 @@ public struct RuleParser {
 
   static func checkPlaceholders(_ text: String?, at location: SourceLocation, what: String) throws(ConfigError) {
     guard let text else { return }
-    for name in TemplateText.placeholders(in: text) where !MessageRenderer.variables.contains(name) {
+    for name in TemplateText.placeholders(in: text) where !MessageTemplate.variables.contains(name) {
       throw ConfigError(
-        "\(what): unknown placeholder {{\(name)}} (known: \(MessageRenderer.variables.sorted().joined(separator: ", ")))",
+        "\(what): unknown placeholder {{\(name)}} (known: \(MessageTemplate.variables.sorted().joined(separator: ", ")))",
         at: location)
     }
   }

@@ -132,18 +132,17 @@ public struct RuleTestFile: Sendable {
     let sent = engine.simulate(from: from, to: last)
     for checkpoint in checkpoints {
       let when = zone.rfc3339(checkpoint.at)
-      // Each notice sent so far, with every address it reached (digests count for their items).
-      var reached: [String: Set<String>] = [:]
-      for notice in sent where notice.at <= checkpoint.at {
-        for item in notice.items.isEmpty ? [notice] : notice.items {
-          reached[item.key, default: []].formUnion(notice.to)
+      // Each rung sent so far, with every address it reached (digests count for their items).
+      var reached: [NoticeKey: Set<String>] = [:]
+      for decision in sent where decision.scheduledAt <= checkpoint.at {
+        for key in decision.content.keys {
+          reached[key, default: []].formUnion(decision.addressees.map(\.address))
         }
       }
-      func matches(_ e: NoticeExpectation) -> [String] {
+      func matches(_ e: NoticeExpectation) -> [NoticeKey] {
         reached.keys.filter { key in
-          let parts = key.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-          return parts.count == 4 && parts[0] == e.rule && parts[1] == e.unit && parts[3] == e.step
-            && (e.period.map { $0 == parts[2] } ?? true)
+          key.rule == e.rule && key.unit.id == e.unit && key.step == e.step
+            && (e.period.map { $0 == key.period.description } ?? true)
         }.sorted()
       }
       for e in checkpoint.notices {
@@ -168,7 +167,7 @@ public struct RuleTestFile: Sendable {
           Failure(
             location: e.location,
             message:
-              "at \(when), unit \(e.unit), rule \(e.rule), step \(e.step): expected not sent, got sent (\(matches(e).joined(separator: ", ")))"
+              "at \(when), unit \(e.unit), rule \(e.rule), step \(e.step): expected not sent, got sent (\(matches(e).map(\.description).joined(separator: ", ")))"
           ))
       }
       for e in checkpoint.findings {

@@ -1,3 +1,5 @@
+public import NhacviecCore
+
 /// The control API's shapes, version 1, under `/v1/` on the Unix socket. Codable both ways so
 /// the daemon and the client commands share one definition; no networking here.
 public enum ControlAPI {
@@ -32,11 +34,33 @@ public enum ControlAPI {
     public let rules: Rules
     public let lastReload: Reload
     public let lastPass: String?
+    /// Set while passes fail (a full disk, a broken journal): the error and since when.
+    public let lastPassError: Failing?
+    /// Set while delivery cannot read or write the journal: the error and since when.
+    public let deliveryError: Failing?
     public let nextWakeup: String?
     public let journal: [String: Int]
     public let channelsFailing: [String]
     /// Rules whose program could not judge at the last pass; their notices wait until it can.
     public let rulesFailing: [RuleFailure]
+    /// Risks the operator should see: a year ahead without its official calendar.
+    public let warnings: [String]
+
+    public struct Failing: Codable, Sendable {
+      public let error: String
+      public let since: String
+
+      public init(error: String, since: String) {
+        self.error = error
+        self.since = since
+      }
+    }
+
+    /// Whether anything is wrong enough for `status` to exit 1.
+    public var isHealthy: Bool {
+      lastReload.ok && lastPassError == nil && deliveryError == nil && channelsFailing.isEmpty
+        && (journal[NoticeState.dead.rawValue] ?? 0) == 0 && rulesFailing.isEmpty
+    }
 
     public struct RuleFailure: Codable, Sendable {
       public let rule: String
@@ -55,8 +79,8 @@ public enum ControlAPI {
 
     public init(
       version: String, uptimeSeconds: Int, config: String, now: String, rules: Rules, lastReload: Reload,
-      lastPass: String?, nextWakeup: String?, journal: [String: Int], channelsFailing: [String],
-      rulesFailing: [RuleFailure] = []
+      lastPass: String?, lastPassError: Failing? = nil, deliveryError: Failing? = nil, nextWakeup: String?,
+      journal: [String: Int], channelsFailing: [String], rulesFailing: [RuleFailure] = [], warnings: [String] = []
     ) {
       self.version = version
       self.uptimeSeconds = uptimeSeconds
@@ -65,17 +89,22 @@ public enum ControlAPI {
       self.rules = rules
       self.lastReload = lastReload
       self.lastPass = lastPass
+      self.lastPassError = lastPassError
+      self.deliveryError = deliveryError
       self.nextWakeup = nextWakeup
       self.journal = journal
       self.channelsFailing = channelsFailing
       self.rulesFailing = rulesFailing
+      self.warnings = warnings
     }
 
     enum CodingKeys: String, CodingKey {
-      case version, config, now, rules, journal
+      case version, config, now, rules, journal, warnings
       case uptimeSeconds = "uptime_seconds"
       case lastReload = "last_reload"
       case lastPass = "last_pass"
+      case lastPassError = "last_pass_error"
+      case deliveryError = "delivery_error"
       case nextWakeup = "next_wakeup"
       case channelsFailing = "channels_failing"
       case rulesFailing = "rules_failing"
@@ -87,14 +116,14 @@ public enum ControlAPI {
     public let unit: String
     public let unitName: String
     public let period: String
-    public let state: String
+    public let state: FindingState
     public let deadline: String
     public let satisfiedAt: String?
     public let reference: String?
     public let missing: [String]?
 
     public init(
-      rule: String, unit: String, unitName: String, period: String, state: String, deadline: String,
+      rule: String, unit: String, unitName: String, period: String, state: FindingState, deadline: String,
       satisfiedAt: String?, reference: String?, missing: [String]?
     ) {
       self.rule = rule
@@ -119,16 +148,17 @@ public enum ControlAPI {
     public let key: String
     public let channel: String
     public let at: String
-    public let reason: String
-    public let state: String?
+    public let reason: NoticeReason
+    public let state: NoticeState?
     public let attempts: Int?
     public let lastError: String?
     public let to: [String]
-    public let subject: String
+    /// The subject it was sent with; for one not sent yet, the one it would have now.
+    public let subject: String?
 
     public init(
-      key: String, channel: String, at: String, reason: String, state: String?, attempts: Int?, lastError: String?,
-      to: [String], subject: String
+      key: String, channel: String, at: String, reason: NoticeReason, state: NoticeState?, attempts: Int?,
+      lastError: String?, to: [String], subject: String?
     ) {
       self.key = key
       self.channel = channel
@@ -144,6 +174,83 @@ public enum ControlAPI {
     enum CodingKeys: String, CodingKey {
       case key, channel, at, reason, state, attempts, to, subject
       case lastError = "last_error"
+    }
+  }
+
+  /// `GET /v1/notices?key=`: one notice through each channel, and every attempt made.
+  public struct NoticeHistory: Codable, Sendable {
+    public struct Attempt: Codable, Sendable {
+      public let channel: String
+      public let number: Int
+      public let at: String
+      public let outcome: String
+      public let detail: String
+      /// Each address and what became of it.
+      public let reached: [String: String]
+
+      public init(channel: String, number: Int, at: String, outcome: String, detail: String, reached: [String: String])
+      {
+        self.channel = channel
+        self.number = number
+        self.at = at
+        self.outcome = outcome
+        self.detail = detail
+        self.reached = reached
+      }
+    }
+
+    public let key: String
+    public let notices: [Notice]
+    public let attempts: [Attempt]
+
+    public init(key: String, notices: [Notice], attempts: [Attempt]) {
+      self.key = key
+      self.notices = notices
+      self.attempts = attempts
+    }
+  }
+
+  /// `GET /v1/explain`: why a unit is where it is, as the wire carries it.
+  public struct Explanation: Codable, Sendable {
+    public struct Step: Codable, Sendable {
+      public let step: String
+      public let at: String
+      public let status: NhacviecCore.Explanation.StepStatus
+      public let to: [String]
+    }
+
+    public struct Obligation: Codable, Sendable {
+      public let rule: String
+      public let title: String
+      public let basis: String
+      public let period: String
+      /// A finding's state, or `not-judged` when the rule's program could not judge.
+      public let state: String
+      public let due: String
+      public let deadline: String
+      public let facts: [String]
+      public let details: [String]
+      public let ladder: [Step]
+      public let stops: String
+    }
+
+    public let unit: String
+    public let unitName: String
+    public let at: String
+    public let obligations: [Obligation]
+
+    public init(_ explanation: NhacviecCore.Explanation, zone: Zone) {
+      unit = explanation.unit
+      unitName = explanation.unitName
+      at = zone.rfc3339(explanation.at)
+      obligations = explanation.obligations.map { o in
+        Obligation(
+          rule: o.rule, title: o.title, basis: o.basis, period: o.period.description,
+          state: o.state?.rawValue ?? "not-judged", due: o.due, deadline: zone.rfc3339(o.deadline),
+          facts: o.facts, details: o.details,
+          ladder: o.ladder.map { Step(step: $0.step, at: zone.rfc3339($0.at), status: $0.status, to: $0.to) },
+          stops: o.stops)
+      }
     }
   }
 

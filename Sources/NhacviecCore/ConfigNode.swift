@@ -82,6 +82,13 @@ public final class Fields {
     return entries
   }
 
+  /// The entries whose keys start with `prefix` (`header.` settings), marked read.
+  public func prefixed(_ prefix: String) -> [(key: String, keyLocation: SourceLocation, value: ConfigNode)] {
+    let matching = entries.filter { $0.key.hasPrefix(prefix) }
+    for entry in matching { read.insert(entry.key) }
+    return matching
+  }
+
   public func finish() throws(ConfigError) {
     var seen: Set<String> = []
     for entry in entries {

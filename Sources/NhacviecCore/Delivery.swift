@@ -1,47 +1,27 @@
 public import Foundation
 
-/// A notice rendered and frozen for delivery: what the journal stores before anything is sent,
-/// so that a retry or a restart sends exactly the same message under the same key.
-public struct OutgoingMessage: Sendable, Hashable, Codable {
-  public struct Addressee: Sendable, Hashable, Codable {
-    public let unitID: String
-    public let unitName: String
-    public let role: String
-    public let name: String?
-    public let address: String
-
-    enum CodingKeys: String, CodingKey {
-      case role, name, address
-      case unitID = "unit_id"
-      case unitName = "unit_name"
-    }
-
-    public init(unitID: String, unitName: String, role: String, name: String?, address: String) {
-      self.unitID = unitID
-      self.unitName = unitName
-      self.role = role
-      self.name = name
-      self.address = address
-    }
-  }
-
+/// A notice rendered for its channel at the instant it is sent: what a channel transmits.
+public struct OutgoingMessage: Sendable, Hashable {
   public let key: String
   public let channel: String
-  public let ruleID: String
-  public let unitID: String
+  /// Empty for a digest.
+  public let rule: String
+  /// Nil for a digest.
+  public let unit: UnitRef?
   public let period: String
   public let step: String
-  public let reason: String
-  public let template: String
-  public let scheduledAt: Date
+  public let reason: NoticeReason
+  /// The send instant: the message's `Date`, and what its day counts are counted from.
+  public let date: Date
+  /// Those this attempt is for: every addressee, or those a previous attempt did not reach.
   public let to: [Addressee]
   public let subject: String
   public let text: String
   public let html: String
   /// The versioned webhook body (`WebhookPayload`), ready to send.
   public let payload: String
-  /// Files an email carries: a summary's CSV. Nil in journals written before there were any.
-  public let attachments: [Attachment]?
+  /// Files an email carries: a summary's CSV.
+  public let attachments: [Attachment]
 
   public struct Attachment: Sendable, Hashable, Codable {
     /// May hold any Unicode: email encodes it per RFC 2231.
@@ -57,19 +37,18 @@ public struct OutgoingMessage: Sendable, Hashable, Codable {
   }
 
   public init(
-    key: String, channel: String, ruleID: String, unitID: String, period: String, step: String, reason: String,
-    template: String, scheduledAt: Date, to: [Addressee], subject: String, text: String, html: String, payload: String,
-    attachments: [Attachment]? = nil
+    key: String, channel: String, rule: String, unit: UnitRef?, period: String, step: String, reason: NoticeReason,
+    date: Date, to: [Addressee], subject: String, text: String, html: String, payload: String,
+    attachments: [Attachment] = []
   ) {
     self.key = key
     self.channel = channel
-    self.ruleID = ruleID
-    self.unitID = unitID
+    self.rule = rule
+    self.unit = unit
     self.period = period
     self.step = step
     self.reason = reason
-    self.template = template
-    self.scheduledAt = scheduledAt
+    self.date = date
     self.to = to
     self.subject = subject
     self.text = text
@@ -78,41 +57,59 @@ public struct OutgoingMessage: Sendable, Hashable, Codable {
     self.attachments = attachments
   }
 
-  /// Renders a planned notice for its channel.
-  public init(notice: Notice, renderer: MessageRenderer) {
-    let message = renderer.render(notice)
-    var addressees: [Addressee] = []
-    for address in notice.to {
-      let recipient = notice.recipients.first { $0.contact.email == address || $0.contact.webhook == address }
-      addressees.append(
-        Addressee(
-          unitID: recipient?.unitID ?? "", unitName: recipient?.unitName ?? "", role: recipient?.role ?? "",
-          name: recipient?.contact.name, address: address))
-    }
-    self.init(
-      key: notice.key, channel: notice.channel, ruleID: notice.ruleID, unitID: notice.unitID, period: notice.period,
-      step: notice.step, reason: notice.reason.rawValue, template: notice.template, scheduledAt: notice.at,
-      to: addressees, subject: message.subject, text: message.text, html: message.html,
-      payload: WebhookPayload(notice: notice, message: message, zone: renderer.zone).json(),
-      attachments: notice.report.map { report in
-        [
-          Attachment(
-            filename: report.fileName(on: renderer.zone.localDate(of: notice.at), extension: "csv"),
-            contentType: "text/csv; charset=UTF-8", data: Data(report.csv(zone: renderer.zone).utf8))
-        ]
-      })
+  /// The same message for fewer addressees.
+  public func addressed(to addressees: [Addressee]) -> OutgoingMessage {
+    OutgoingMessage(
+      key: key, channel: channel, rule: rule, unit: unit, period: period, step: step, reason: reason, date: date,
+      to: addressees, subject: subject, text: text, html: html, payload: payload, attachments: attachments)
   }
 }
 
 /// What one delivery attempt came to. Every failure says whether trying again can help.
 public enum DeliveryOutcome: Sendable, Hashable {
-  /// Accepted; the receipt is the server's answer (SMTP reply, HTTP status, a program's output).
+  /// Accepted for every address; the receipt is the server's answer (SMTP reply and queue id,
+  /// HTTP status, a program's output).
   case sent(receipt: String)
+  /// Accepted for some addresses and refused for others, each refusal with its own outcome
+  /// (a stale mailbox refused with 550 does not cost the head's copy).
+  case partial(receipt: String, refused: [Refusal])
   /// Worth another attempt: a 4xx SMTP reply, HTTP 5xx, 408 or 429, a timeout, a refused
   /// connection. `retryAfter` is the receiver's own wish (`Retry-After`).
   case transient(reason: String, retryAfter: TimeInterval?)
   /// Not worth another attempt: a 5xx SMTP reply, another HTTP 4xx, a bad configuration.
   case permanent(reason: String)
+  /// Nothing was sent: the transfer never got a connection (the daemon was stopping). It costs
+  /// no attempt.
+  case notAttempted(reason: String)
+
+  public struct Refusal: Sendable, Hashable {
+    public let address: String
+    public let reason: String
+    public let permanent: Bool
+
+    public init(address: String, reason: String, permanent: Bool) {
+      self.address = address
+      self.reason = reason
+      self.permanent = permanent
+    }
+  }
+
+  /// The outcome for each address of `message`.
+  public func byAddress(_ addresses: [String]) -> [String: DeliveryOutcome] {
+    switch self {
+    case .partial(let receipt, let refused):
+      var result = Dictionary(
+        addresses.map { ($0, DeliveryOutcome.sent(receipt: receipt)) }, uniquingKeysWith: { a, _ in a })
+      for refusal in refused {
+        result[refusal.address] =
+          refusal.permanent
+          ? .permanent(reason: refusal.reason) : .transient(reason: refusal.reason, retryAfter: nil)
+      }
+      return result
+    default:
+      return Dictionary(addresses.map { ($0, self) }, uniquingKeysWith: { a, _ in a })
+    }
+  }
 }
 
 /// A way out for notices: SMTP, webhook, file, exec, or a plugin of one's own.
@@ -164,5 +161,123 @@ public struct RetryPolicy: Sendable, Hashable {
       return .dead(reason: "gave up: still failing \(Int(maximumAge / 3600)) hours after it was due")
     }
     return .retry(at: next)
+  }
+}
+
+// MARK: - The decisions made at send time
+
+/// What a decided notice needs, judged again at the instant it is to be sent.
+public enum SendCheck: Sendable {
+  /// Still owed: send it, with the findings (and a summary's report) as they are now.
+  case send(Evaluated)
+  /// No longer owed or no longer meant: recorded as suppressed, with why.
+  case suppress(reason: String)
+  /// Not now: outside the send window, or its rule could not be judged; try at `until`.
+  case wait(reason: String, until: Date)
+
+  public struct Evaluated: Sendable {
+    public let decision: NoticeDecision
+    /// The obligations it speaks of, as of now, by key; a digest's closed items are left out.
+    public let findings: [NoticeKey: Finding]
+    /// The digest items still owed, in order.
+    public let items: [NoticeContent.DigestItem]
+    /// A summary's report, as of now.
+    public let report: ConsolidatedReport?
+    public let now: Date
+  }
+}
+
+extension Engine {
+  /// The send-time stages before rendering: suppress (is every obligation it names still open,
+  /// on the same ladder, with its rule and unit still configured?) and window (working time, no
+  /// holiday). Pure: the facts and the directory are the engine's, `now` is the send instant.
+  /// With `window: false`, as a simulation judges a notice at its own instant.
+  public func check(_ decision: NoticeDecision, at now: Date, window checkWindow: Bool = true) -> SendCheck {
+    let verdict = suppress(decision, at: now)
+    guard case .send = verdict, checkWindow else { return verdict }
+    let window = ruleset.settings.sendWindow
+    if !window.contains(now, calendar: calendar) {
+      return .wait(reason: "outside the send window", until: window.next(atOrAfter: now, calendar: calendar))
+    }
+    return verdict
+  }
+
+  /// The suppress stage alone.
+  func suppress(_ decision: NoticeDecision, at now: Date) -> SendCheck {
+    switch decision.content {
+    case .obligation(let key, _, _):
+      switch stillOwed(key, at: now, reminder: key.step.hasPrefix("remind-")) {
+      case .owed(let finding):
+        return .send(.init(decision: decision, findings: [key: finding], items: [], report: nil, now: now))
+      case .not(let reason): return .suppress(reason: reason)
+      case .unjudged(let reason): return .wait(reason: reason, until: now.addingTimeInterval(300))
+      }
+    case .digest(let items):
+      var findings: [NoticeKey: Finding] = [:]
+      var open: [NoticeContent.DigestItem] = []
+      for item in items {
+        switch stillOwed(item.key, at: now, reminder: item.key.step.hasPrefix("remind-")) {
+        case .owed(let finding):
+          findings[item.key] = finding
+          open.append(item)
+        case .not: continue
+        case .unjudged(let reason): return .wait(reason: reason, until: now.addingTimeInterval(300))
+        }
+      }
+      guard !open.isEmpty else { return .suppress(reason: "every item of the digest is settled") }
+      return .send(.init(decision: decision, findings: findings, items: open, report: nil, now: now))
+    case .summary(let key):
+      guard let rule = ruleset.rule(key.rule), let summary = rule.kind as? SummaryKind else {
+        return .suppress(reason: "rule \(key.rule) is no longer a summary in the configuration")
+      }
+      guard let unit = context.directory.record(key.unit) else {
+        return .suppress(reason: "unit \(key.unit) is no longer in the directory")
+      }
+      let report = self.report(
+        period: key.period, ruleIDs: summary.rules, scope: summary.part == .children ? key.unit.id : nil, at: now)
+      // The summary's own standing, for its title and due date.
+      let finding = finding(on: ladder(rule, period: key.period), unit: unit, at: now)
+      return .send(.init(decision: decision, findings: [key: finding], items: [], report: report, now: now))
+    }
+  }
+
+  enum Owed {
+    case owed(Finding)
+    case not(String)
+    case unjudged(String)
+  }
+
+  /// Whether the obligation behind a key is still open on the ladder the key names.
+  func stillOwed(_ key: NoticeKey, at now: Date, reminder: Bool) -> Owed {
+    guard let rule = ruleset.rule(key.rule), rule.kind.isObligation else {
+      return .not("rule \(key.rule) is no longer in the configuration")
+    }
+    guard let unit = context.directory.record(key.unit) else {
+      return .not("unit \(key.unit) is no longer in the directory")
+    }
+    let finding = finding(on: ladder(rule, period: key.period), unit: unit, at: now)
+    if let failure = finding.assessment.failure { return .unjudged("rule \(rule.id) not judged: \(failure)") }
+    switch finding.state {
+    case .metOnTime, .metLate:
+      let reference = finding.assessment.reference.map { " (\($0))" } ?? ""
+      return .not("met\(reference) before it was sent")
+    case .exempt: return .not("exempted before it was sent")
+    default: break
+    }
+    let named = rule.due.namedDate(ofDeadline: finding.deadline, zone: zone)
+    if named != key.deadline {
+      return .not("the deadline moved to \(named) before it was sent; the new ladder takes over")
+    }
+    if reminder && now >= finding.deadline {
+      return .not("the deadline passed before it could be sent; the escalations speak for it")
+    }
+    return .owed(finding)
+  }
+}
+
+extension Directory {
+  /// The unit record a reference names: its id, starting on its day.
+  public func record(_ ref: UnitRef) -> OrgUnit? {
+    records(of: ref.id).first { $0.validFrom == ref.validFrom }
   }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a value came from in the configuration, for error messages (`FILE:LINE:COL`).
 public struct SourceLocation: Hashable, Sendable, CustomStringConvertible, Codable {
   public let file: String
@@ -250,6 +252,9 @@ public struct Directory: Sendable {
     return nil
   }
 
+  /// Every record of an id, in the order the files gave them.
+  public func records(of id: String) -> [OrgUnit] { (recordsByID[id] ?? []).map { units[$0] } }
+
   /// Whether any era knows this id.
   public func knows(_ id: String) -> Bool { recordsByID[id] != nil }
 
@@ -273,6 +278,31 @@ public enum WebhookURL {
     let rest = text.drop { $0 != "/" }.dropFirst(2)
     let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
     return !host.isEmpty && !host.hasPrefix(":") && !host.contains("@")
+  }
+}
+
+/// `Name <address>` or a bare address.
+public struct Mailbox: Sendable, Hashable {
+  public let name: String?
+  public let address: String
+
+  public init(name: String?, address: String) {
+    self.name = name
+    self.address = address
+  }
+
+  public init?(_ text: String) {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    if let open = trimmed.lastIndex(of: "<"), trimmed.hasSuffix(">") {
+      let address = String(trimmed[trimmed.index(after: open)..<trimmed.index(before: trimmed.endIndex)])
+      let name = trimmed[..<open].trimmingCharacters(in: .whitespaces).trimmingCharacters(
+        in: CharacterSet(charactersIn: "\""))
+      guard EmailAddress.isValid(address) else { return nil }
+      self.init(name: name.isEmpty ? nil : name, address: address)
+    } else {
+      guard EmailAddress.isValid(trimmed) else { return nil }
+      self.init(name: nil, address: trimmed)
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 /// When notices may go out: working days of the calendar, between two times of day.
 public struct SendWindow: Sendable, Hashable {
@@ -32,6 +33,10 @@ public struct SendWindow: Sendable, Hashable {
     }
     return zone.instant(calendar.workingDay(-1, from: date), opens)
   }
+
+  public func contains(_ instant: Date, calendar: WorkingCalendar) -> Bool {
+    next(atOrAfter: instant, calendar: calendar) == instant
+  }
 }
 
 /// Deployment-wide planning settings.
@@ -52,14 +57,16 @@ public struct Ruleset: Sendable {
   public let rules: [Rule]
   public let channels: [String: ChannelSpec]
   public let settings: PlanSettings
+  private let byID: [String: Int]
 
   public init(rules: [Rule], channels: [String: ChannelSpec], settings: PlanSettings = PlanSettings()) {
     self.rules = rules
     self.channels = channels
     self.settings = settings
+    byID = Dictionary(rules.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
   }
 
-  public func rule(_ id: String) -> Rule? { rules.first { $0.id == id } }
+  public func rule(_ id: String) -> Rule? { byID[id].map { rules[$0] } }
 }
 
 /// One rung of a rule's ladder for one deadline.
@@ -71,20 +78,68 @@ public struct Step: Sendable, Hashable {
   public let to: [RecipientSelector]
   public let template: String
   public let reason: NoticeReason
+  public let audience: Audience
+
+  public init(
+    id: String, phase: Phase, at: Date, to: [RecipientSelector], template: String, reason: NoticeReason,
+    audience: Audience
+  ) {
+    self.id = id
+    self.phase = phase
+    self.at = at
+    self.to = to
+    self.template = template
+    self.reason = reason
+    self.audience = audience
+  }
+
+  func with(reason: NoticeReason) -> Step {
+    Step(id: id, phase: phase, at: at, to: to, template: template, reason: reason, audience: audience)
+  }
+}
+
+/// A rule's ladder for one period and one deadline: the rule's own, or an extension's.
+public struct Ladder: Sendable {
+  public let rule: Rule
+  public let period: Period
+  /// The named day of the deadline (`D` of "trước ngày D").
+  public let named: LocalDate
+  /// The deadline as an instant, under the rule's convention.
+  public let deadline: Date
+  public let steps: [Step]
+  /// When escalations stop.
+  public let stop: Date
+
+  /// When the ladder starts: its first step, or its deadline if it has none before.
+  public var opens: Date { min(steps.first?.at ?? deadline, deadline) }
+  /// When nothing more can happen on it.
+  public var closes: Date { max(steps.last?.at ?? deadline, stop) }
+
+  public func key(_ step: Step, unit: OrgUnit) -> NoticeKey {
+    NoticeKey(rule: rule.id, unit: UnitRef(unit), period: period, step: step.id, deadline: named)
+  }
 }
 
 /// What one pass of the planner decides at `now`.
 public struct Plan: Sendable {
   public let now: Date
-  /// Notices whose instant fell in (since, now], catch-up and digests applied, in key order.
-  public let due: [Notice]
-  /// Notices due now that reach nobody: a missing contact in the directory.
-  public let unroutable: [Notice]
+  /// Notices to send, catch-up and digests applied, in time and key order.
+  public let due: [NoticeDecision]
+  /// Steps that fell due while nobody planned and that a newer step for the same audience
+  /// replaces: recorded, never sent.
+  public let superseded: [NoticeDecision]
+  /// Steps due now that reach nobody through a channel: a missing contact in the directory.
+  public let unroutable: [Unroutable]
   /// The next instant at which anything can change; nil when nothing ever will.
   public let next: Date?
   /// Rules and periods that could not be judged (an external program failed): they planned
   /// nothing, and must be planned again from the same `since` once they can be.
   public let failures: [RuleFailure]
+
+  public struct Unroutable: Sendable, Hashable {
+    public let key: NoticeKey
+    public let channel: String
+  }
 }
 
 /// A rule and period whose kind could not judge its obligations, and why.
@@ -100,24 +155,60 @@ public struct RuleFailure: Sendable, Hashable {
   }
 }
 
+/// Ladders already worked out, shared by every engine of one deployment: a ladder depends on the
+/// rule, its deadline and the calendar only, and planning asks for the same ones pass after pass.
+public final class LadderCache: Sendable {
+  private let ladders = Mutex<[String: [Step]]>([:])
+
+  public init() {}
+
+  func steps(rule: String, named: LocalDate, make: () -> [Step]) -> [Step] {
+    let key = "\(rule)\u{0}\(named)"
+    if let known = ladders.withLock({ $0[key] }) { return known }
+    let made = make()
+    ladders.withLock { cache in
+      // A bound, not an eviction policy: a pathological rule cannot grow it without end.
+      if cache.count > 100_000 { cache.removeAll() }
+      cache[key] = made
+    }
+    return made
+  }
+}
+
 /// Evaluate and plan: pure functions of (ruleset, directory, calendar, facts, now).
+///
+/// Planning runs in named stages, each a small function over typed values:
+/// ladder (which rungs exist, when) → evaluate (is the obligation still open?) → catch-up (which
+/// rungs fell due since the last pass, the newest per audience) → route (who each rung reaches,
+/// resolved once) → digest (many rungs to one address become one message).
 public struct Engine: Sendable {
   public let ruleset: Ruleset
   public let context: EvaluationContext
+  let cache: LadderCache
 
-  public init(ruleset: Ruleset, context: EvaluationContext) {
+  public init(ruleset: Ruleset, context: EvaluationContext, cache: LadderCache = LadderCache()) {
     self.ruleset = ruleset
     self.context = context
+    self.cache = cache
   }
 
   var calendar: WorkingCalendar { context.calendar }
   var zone: Zone { context.calendar.zone }
 
-  // MARK: - Ladders
+  // MARK: - Stage 1: ladders
 
-  /// The steps of a rule's ladder for a deadline, in time order. `suffix` marks the steps of an
-  /// extended deadline so that they do not collide with the steps already sent for the old one.
-  public func steps(for rule: Rule, deadline: Date, suffix: String = "") -> [Step] {
+  /// The rule's ladder for a period: its deadline, or an extension's named day.
+  public func ladder(_ rule: Rule, period: Period, named: LocalDate? = nil) -> Ladder {
+    let day = named ?? rule.due.namedDate(for: period, calendar: calendar)
+    let deadline = rule.due.deadline(on: day, zone: zone)
+    let steps = cache.steps(rule: rule.id, named: day) { self.steps(for: rule, deadline: deadline) }
+    return Ladder(
+      rule: rule, period: period, named: day, deadline: deadline, steps: steps,
+      stop: stopInstant(of: rule, deadline: deadline))
+  }
+
+  /// The steps of a rule's ladder for a deadline, in time order.
+  public func steps(for rule: Rule, deadline: Date) -> [Step] {
     let window = ruleset.settings.sendWindow
     if let schedule = rule.kind.schedule(rule: rule, deadline: deadline, calendar: calendar, window: window) {
       return schedule
@@ -133,8 +224,8 @@ public struct Engine: Sendable {
       if at >= deadline { at = window.lastOpening(before: deadline, calendar: calendar) }
       steps.append(
         Step(
-          id: "remind-\(offset)\(suffix)", phase: .reminder, at: at, to: rule.remindTo, template: "reminder",
-          reason: .nextReminder))
+          id: "remind-\(offset)", phase: .reminder, at: at, to: rule.remindTo, template: "reminder",
+          reason: .nextReminder, audience: .unit))
     }
     let stop = stopInstant(of: rule, deadline: deadline)
     let escalationStarts = rule.escalate.map { escalationNominal($0.after, from: deadline) }
@@ -142,10 +233,11 @@ public struct Engine: Sendable {
       let start = escalationStarts[index]
       let at = window.next(atOrAfter: start, calendar: calendar)
       guard at <= stop else { continue }
+      let audience: Audience = step.to.contains(where: \.isSuperior) ? .superiors(rung: "\(step.after)") : .unit
       steps.append(
         Step(
-          id: "escalate-\(step.after)\(suffix)", phase: .escalation, at: at, to: step.to, template: step.templateName,
-          reason: .escalation))
+          id: "escalate-\(step.after)", phase: .escalation, at: at, to: step.to, template: step.templateName,
+          reason: .escalation, audience: audience))
       guard let every = step.repeatEvery, every.amount > 0 else { continue }
       let until = index + 1 < escalationStarts.count ? escalationStarts[index + 1] : stop
       var nominal = start
@@ -156,23 +248,23 @@ public struct Engine: Sendable {
         guard repeatAt < until, repeatAt <= stop else { break }
         steps.append(
           Step(
-            id: "escalate-\(step.after)-r\(count)\(suffix)", phase: .escalation, at: repeatAt, to: step.to,
-            template: step.templateName, reason: .repeat))
+            id: "escalate-\(step.after)-r\(count)", phase: .escalation, at: repeatAt, to: step.to,
+            template: step.templateName, reason: .repeat, audience: audience))
         count += 1
       }
     }
-    // In time order; where two steps land on one instant (a weekend pushed them together), only
-    // the later rung of the ladder goes out. The earliest reminder is the first reminder.
+    // In time order; where two steps for one audience land on one instant (a weekend pushed them
+    // together), only the later rung goes out. The earliest reminder is the first reminder.
     let ordered = steps.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
     var result: [Step] = []
     for step in ordered {
-      if let last = result.last, last.at == step.at { result.removeLast() }
+      if let clash = result.lastIndex(where: { $0.at == step.at && $0.audience == step.audience }) {
+        result.remove(at: clash)
+      }
       result.append(step)
     }
     if let first = result.firstIndex(where: { $0.phase == .reminder }) {
-      let step = result[first]
-      result[first] = Step(
-        id: step.id, phase: step.phase, at: step.at, to: step.to, template: step.template, reason: .firstReminder)
+      result[first] = result[first].with(reason: .firstReminder)
     }
     return result
   }
@@ -205,28 +297,21 @@ public struct Engine: Sendable {
     }
   }
 
-  // MARK: - Evaluate
-
-  /// The periods of a rule worth looking at when planning from `since` to `now`: those whose ladder
-  /// is under way, and the next one to start.
-  public func periods(of rule: Rule, since: Date, now: Date) -> [(period: Period, deadline: Date, steps: [Step])] {
+  /// The ladders of a rule worth looking at when planning from `since` to `now`: those under way,
+  /// and the next one to start.
+  public func ladders(of rule: Rule, since: Date, now: Date) -> [Ladder] {
     let today = zone.localDate(of: now)
     let center = Period.containing(today, kind: rule.period)
     let reach = rule.period.periodsPerYear * 3 + 1
-    var active: [(Period, Date, [Step])] = []
-    var nextToStart: (Period, Date, [Step])?
+    var active: [Ladder] = []
+    var nextToStart: Ladder?
     for delta in -reach...reach {
-      let period = center.advanced(by: delta)
-      let deadline = rule.due.deadline(for: period, calendar: calendar)
-      let steps = self.steps(for: rule, deadline: deadline)
-      let start = min(steps.first?.at ?? deadline, deadline)
-      let end = max(
-        steps.last?.at ?? deadline, stopInstant(of: rule, deadline: deadline))
-      if end < since { continue }
-      if start <= now {
-        active.append((period, deadline, steps))
-      } else if nextToStart.map({ start < min($0.2.first?.at ?? $0.1, $0.1) }) ?? true {
-        nextToStart = (period, deadline, steps)
+      let ladder = self.ladder(rule, period: center.advanced(by: delta))
+      if ladder.closes < since { continue }
+      if ladder.opens <= now {
+        active.append(ladder)
+      } else if nextToStart.map({ ladder.opens < $0.opens }) ?? true {
+        nextToStart = ladder
       }
     }
     if let nextToStart { active.append(nextToStart) }
@@ -235,6 +320,8 @@ public struct Engine: Sendable {
 
   /// The units that owe a rule for a period: the roster as of the last day allowed.
   public func roster(of rule: Rule, deadline: Date) -> [OrgUnit] { context.roster(of: rule, deadline: deadline) }
+
+  // MARK: - Stage 2: evaluate
 
   /// Judges one obligation at `now`.
   public func finding(
@@ -269,18 +356,30 @@ public struct Engine: Sendable {
       extensionFact: extensionFact, exemptionFact: exemption, assessment: assessment, at: now)
   }
 
+  /// Judges one unit on one ladder of the rule.
+  public func finding(on ladder: Ladder, unit: OrgUnit, at now: Date) -> Finding {
+    finding(
+      rule: ladder.rule, unit: unit, period: ladder.period, ruleDeadline: ladder.deadline,
+      firstReminder: ladder.steps.first?.at, now: now)
+  }
+
+  /// The ladder a finding is on: the rule's, or its extension's.
+  public func ladder(for finding: Finding, on ladder: Ladder) -> Ladder {
+    guard let due = finding.extensionFact?.due else { return ladder }
+    return self.ladder(ladder.rule, period: ladder.period, named: due)
+  }
+
   /// Every obligation whose ladder is under way at `now` (or starts next), judged at `now`, and
   /// the rules and periods that could not be judged.
   public func evaluate(at now: Date) -> (findings: [Finding], failures: [RuleFailure]) {
     var result: [Finding] = []
     var failures: Set<RuleFailure> = []
     for rule in ruleset.rules where rule.kind.isObligation {
-      for (period, deadline, steps) in periods(of: rule, since: now, now: now) {
-        for unit in roster(of: rule, deadline: deadline) {
-          let finding = finding(
-            rule: rule, unit: unit, period: period, ruleDeadline: deadline, firstReminder: steps.first?.at, now: now)
+      for ladder in ladders(of: rule, since: now, now: now) {
+        for unit in roster(of: rule, deadline: ladder.deadline) {
+          let finding = finding(on: ladder, unit: unit, at: now)
           if let failure = finding.assessment.failure {
-            failures.insert(RuleFailure(ruleID: rule.id, period: period.description, message: failure))
+            failures.insert(RuleFailure(ruleID: rule.id, period: ladder.period.description, message: failure))
           } else {
             result.append(finding)
           }
@@ -299,12 +398,10 @@ public struct Engine: Sendable {
 
   /// The findings of one period of one rule at `now`, or why the rule could not judge them.
   public func evaluate(rule: Rule, period: Period, at now: Date) -> (findings: [Finding], failure: RuleFailure?) {
-    let deadline = rule.due.deadline(for: period, calendar: calendar)
-    let first = steps(for: rule, deadline: deadline).first?.at
+    let ladder = self.ladder(rule, period: period)
     var findings: [Finding] = []
-    for unit in roster(of: rule, deadline: deadline) {
-      let finding = finding(
-        rule: rule, unit: unit, period: period, ruleDeadline: deadline, firstReminder: first, now: now)
+    for unit in roster(of: rule, deadline: ladder.deadline) {
+      let finding = finding(on: ladder, unit: unit, at: now)
       if let failure = finding.assessment.failure {
         return ([], RuleFailure(ruleID: rule.id, period: period.description, message: failure))
       }
@@ -313,124 +410,113 @@ public struct Engine: Sendable {
     return (findings, nil)
   }
 
-  // MARK: - Plan
+  // MARK: - Stage 3: catch-up
 
-  /// The notices whose instants fall in (since, now], with catch-up and digests applied, and the
-  /// next instant worth waking for. `since` is the last completed pass (nil on a first start, when
-  /// every ladder under way collapses to its newest step). `sinceByRule` holds, for a rule that
-  /// could not be judged in an earlier pass, the `since` of that pass, so nothing of it is skipped
-  /// (`.distantPast` when that pass was a first start).
-  public func plan(since: Date?, now: Date, sinceByRule: [String: Date] = [:]) -> Plan {
-    var due: [Notice] = []
-    var unroutable: [Notice] = []
-    var failures: Set<RuleFailure> = []
-    var next: Date?
-    func wake(_ instant: Date) { if instant > now, next.map({ instant < $0 }) ?? true { next = instant } }
-
-    for rule in ruleset.rules {
-      let ruleSince: Date?
-      switch sinceByRule[rule.id] {
-      case .some(.distantPast): ruleSince = nil
-      case .some(let date): ruleSince = date
-      case .none: ruleSince = since
-      }
-      // On a first start only ladders still under way count; every step of theirs is missed.
-      let periodsSince = ruleSince ?? now
-      let since = ruleSince ?? .distantPast
-      for (period, ruleDeadline, ruleSteps) in periods(of: rule, since: periodsSince, now: now) {
-        // A period whose ladder has not started has nothing to send: nobody needs judging yet.
-        let opens = min(ruleSteps.first?.at ?? ruleDeadline, ruleDeadline)
-        if opens > now {
-          wake(opens)
-          continue
-        }
-        let roster = roster(of: rule, deadline: ruleDeadline)
-        var extendedSteps: [Date: [Step]] = [:]
-        for unit in roster {
-          let finding = finding(
-            rule: rule, unit: unit, period: period, ruleDeadline: ruleDeadline, firstReminder: ruleSteps.first?.at,
-            now: now)
-          if let failure = finding.assessment.failure {
-            failures.insert(RuleFailure(ruleID: rule.id, period: period.description, message: failure))
-            continue
-          }
-          if finding.state.isClosed { continue }
-          var steps = ruleSteps
-          if let ext = finding.extensionFact?.due {
-            if let cached = extendedSteps[finding.deadline] {
-              steps = cached
-            } else {
-              steps = self.steps(for: rule, deadline: finding.deadline, suffix: "@\(ext)")
-              extendedSteps[finding.deadline] = steps
-            }
-          }
-          var newest: Step?
-          var dueCount = 0
-          var firstDueAt: Date?
-          for step in steps {
-            if step.at > now {
-              wake(step.at)
-              break
-            }
-            if step.at > since {
-              newest = step
-              dueCount += 1
-              firstDueAt = firstDueAt ?? step.at
-            }
-          }
-          wake(finding.deadline)
-          guard let step = newest else { continue }
-          let reason: NoticeReason = dueCount > 1 && firstDueAt != step.at ? .catchUp : step.reason
-          let key = "\(rule.id)/\(unit.id)/\(period)/\(step.id)"
-          let report = (rule.kind as? SummaryKind).map { summary in
-            self.report(
-              period: period, ruleIDs: summary.rules, scope: summary.part == .children ? unit.id : nil, at: now)
-          }
-          for channelName in rule.channels {
-            guard let channel = ruleset.channels[channelName] else { continue }
-            let recipients = resolve(step.to, unit: unit, on: zone.localDate(of: step.at))
-            let notice = Notice(
-              key: key, ruleID: rule.id, unitID: unit.id, period: period.description, step: step.id,
-              reason: report == nil ? reason : .summary, template: step.template, at: step.at, channel: channelName,
-              recipients: recipients, to: addresses(of: recipients, channel: channel), finding: finding,
-              report: report)
-            if notice.to.isEmpty { unroutable.append(notice) } else { due.append(notice) }
-          }
-        }
-      }
+  /// The steps of one obligation's ladder that fell due in (since, now]: for each audience the
+  /// newest one, marked `catch-up` when it stands for several; the older ones are superseded.
+  /// A reminder is stale once the deadline has passed: when it is an audience's newest, the
+  /// audience hears nothing now (the ladder's escalations speak for the lateness).
+  public static func catchUp(
+    _ steps: [Step], since: Date, now: Date, deadline: Date
+  ) -> (
+    due: [Step], superseded: [Step]
+  ) {
+    var byAudience: [Audience: [Step]] = [:]
+    var order: [Audience] = []
+    for step in steps where step.at > since && step.at <= now {
+      if byAudience[step.audience] == nil { order.append(step.audience) }
+      byAudience[step.audience, default: []].append(step)
     }
-    for instant in context.facts.instants where instant > now { wake(instant) }
-    due = digested(due, at: now)
-    due.sort { ($0.at, $0.key, $0.channel) < ($1.at, $1.key, $1.channel) }
-    return Plan(
-      now: now, due: due, unroutable: unroutable, next: next,
-      failures: failures.sorted { ($0.ruleID, $0.period) < ($1.ruleID, $1.period) })
+    var due: [Step] = []
+    var superseded: [Step] = []
+    for audience in order {
+      let missed = byAudience[audience]!
+      let newest = missed.last!
+      if newest.phase == .reminder && now >= deadline {
+        superseded += missed
+        continue
+      }
+      due.append(missed.count > 1 ? newest.with(reason: .catchUp) : newest)
+      superseded += missed.dropLast()
+    }
+    return (due, superseded)
   }
 
-  /// Resolves who a step reaches, as of the send date.
+  // MARK: - Stage 4: route
+
+  /// Who a step reaches, resolved once from the unit's own record: its people, its parent while
+  /// it exists, and named units as of the step's day.
   public func resolve(_ selectors: [RecipientSelector], unit: OrgUnit, on date: LocalDate) -> [Recipient] {
     let directory = context.directory
-    let current = directory.unit(unit.id, on: date) ?? unit
+    // The unit's own record answers for its people and its parent, whatever unit holds its id
+    // on the day (a code reused by another era names someone else).
+    let own = min(max(date, unit.validFrom ?? date), unit.validTo ?? date)
     var result: [Recipient] = []
     for selector in selectors {
       let target: OrgUnit?
       let role: String
       switch selector {
       case .unit(let r):
-        target = current
+        target = unit
         role = r
       case .parent(let r):
-        target = directory.parent(of: current, on: date)
+        target = directory.parent(of: unit, on: own)
         role = r
       case .named(let id, let r):
-        target = directory.unit(id, on: date)
+        target = directory.unit(id, on: date) ?? directory.unit(id, on: own)
         role = r
       }
       guard let target, let contact = target.contacts[role] else { continue }
-      let recipient = Recipient(unitID: target.id, unitName: target.name, role: role, contact: contact)
+      let recipient = Recipient(unit: target, role: role, contact: contact)
       if !result.contains(recipient) { result.append(recipient) }
     }
     return result
+  }
+
+  /// The addressees of recipients through a channel: each distinct address once.
+  public func addressees(of recipients: [Recipient], channel: ChannelSpec) -> [Addressee] {
+    var seen: Set<String> = []
+    var result: [Addressee] = []
+    for recipient in recipients {
+      let address: String?
+      switch channel.addressKind {
+      case .email: address = recipient.contact.email
+      case .webhook: address = recipient.contact.webhook ?? channel.url
+      }
+      guard let address, seen.insert(address).inserted else { continue }
+      result.append(
+        Addressee(
+          unit: UnitRef(recipient.unit), unitName: recipient.unit.name, role: recipient.role,
+          name: recipient.contact.name, address: address))
+    }
+    return result
+  }
+
+  /// One step of one obligation through each of the rule's channels.
+  func route(
+    _ step: Step, key: NoticeKey, rule: Rule, unit: OrgUnit
+  ) -> (
+    decisions: [NoticeDecision], unroutable: [Plan.Unroutable]
+  ) {
+    let recipients = resolve(step.to, unit: unit, on: zone.localDate(of: step.at))
+    var decisions: [NoticeDecision] = []
+    var unroutable: [Plan.Unroutable] = []
+    for name in rule.channels {
+      guard let channel = ruleset.channels[name] else { continue }
+      let addressees = addressees(of: recipients, channel: channel)
+      guard !addressees.isEmpty else {
+        unroutable.append(Plan.Unroutable(key: key, channel: name))
+        continue
+      }
+      let content: NoticeContent =
+        rule.kind.isObligation
+        ? .obligation(key: key, template: step.template, audience: step.audience) : .summary(key: key)
+      decisions.append(
+        NoticeDecision(
+          key: key.description, channel: name, reason: rule.kind.isObligation ? step.reason : .summary,
+          scheduledAt: step.at, addressees: addressees, content: content))
+    }
+    return (decisions, unroutable)
   }
 
   /// A rung of a ladder that would reach nobody through a channel: a contact missing from the
@@ -451,7 +537,7 @@ public struct Engine: Sendable {
       for (rung, selectors) in rungs where !rung.hasPrefix("remind") || !rule.remind.isEmpty {
         let recipients = resolve(selectors, unit: unit, on: date)
         for name in rule.channels {
-          guard let channel = ruleset.channels[name], addresses(of: recipients, channel: channel).isEmpty else {
+          guard let channel = ruleset.channels[name], addressees(of: recipients, channel: channel).isEmpty else {
             continue
           }
           gaps.append(RoutingGap(unitID: unit.id, rung: rung, channel: name, selectors: selectors))
@@ -461,79 +547,132 @@ public struct Engine: Sendable {
     return gaps
   }
 
-  public func addresses(of recipients: [Recipient], channel: ChannelSpec) -> [String] {
-    var seen: Set<String> = []
-    var result: [String] = []
-    for recipient in recipients {
-      let address: String?
-      switch channel.addressKind {
-      case .email: address = recipient.contact.email
-      case .webhook: address = recipient.contact.webhook ?? channel.url
-      }
-      if let address, seen.insert(address).inserted { result.append(address) }
-    }
-    if result.isEmpty, channel.addressKind == .webhook, let url = channel.url, !recipients.isEmpty { result = [url] }
-    return result
-  }
+  // MARK: - Stage 5: digest
 
   /// Merges what one address would receive through one channel in one pass into one digest.
-  func digested(_ all: [Notice], at now: Date) -> [Notice] {
+  /// Summaries carry their report and go out whole.
+  public func digested(_ all: [NoticeDecision]) -> [NoticeDecision] {
     let minimum = ruleset.settings.digestMinimum
-    // A summary carries its report and goes out whole.
-    let summaries = all.filter { $0.report != nil }
-    let notices = all.filter { $0.report == nil }
-    guard minimum > 0, notices.count >= minimum else { return all }
+    guard minimum > 0 else { return all }
     struct Mailbox: Hashable {
       let channel: String
       let address: String
     }
     var counts: [Mailbox: Int] = [:]
-    for notice in notices {
-      for address in notice.to { counts[Mailbox(channel: notice.channel, address: address), default: 0] += 1 }
-    }
-    let digestKeys = Set(counts.filter { $0.value >= minimum }.keys)
-    guard !digestKeys.isEmpty else { return all }
-    var items: [Mailbox: [Notice]] = [:]
-    var individual: [Notice] = []
-    for notice in notices {
-      var keep: [String] = []
-      for address in notice.to {
-        let key = Mailbox(channel: notice.channel, address: address)
-        if digestKeys.contains(key) { items[key, default: []].append(notice) } else { keep.append(address) }
+    for decision in all {
+      guard case .obligation = decision.content else { continue }
+      for addressee in decision.addressees {
+        counts[Mailbox(channel: decision.channel, address: addressee.address), default: 0] += 1
       }
-      guard !keep.isEmpty else { continue }
-      let keptRecipients = notice.recipients.filter { recipient in
-        keep.contains { $0 == recipient.contact.email || $0 == recipient.contact.webhook }
-      }
-      individual.append(keep.count == notice.to.count ? notice : notice.addressed(to: keep, recipients: keptRecipients))
     }
-    for (key, list) in items.sorted(by: { ($0.key.channel, $0.key.address) < ($1.key.channel, $1.key.address) }) {
-      let (channel, address) = (key.channel, key.address)
-      let at = list.map(\.at).max()!
-      let recipients = list.flatMap(\.recipients).filter {
-        $0.contact.email == address || $0.contact.webhook == address
+    let crowded = Set(counts.filter { $0.value >= minimum }.keys)
+    guard !crowded.isEmpty else { return all }
+    var merged: [Mailbox: [(NoticeDecision, Addressee)]] = [:]
+    var result: [NoticeDecision] = []
+    for decision in all {
+      guard case .obligation = decision.content else {
+        result.append(decision)
+        continue
       }
-      let stamp = zone.rfc3339(at).prefix(16)
-      individual.append(
-        Notice(
-          key: "digest/\(address)/\(stamp)", ruleID: "", unitID: recipients.first?.unitID ?? "", period: "",
-          step: "digest", reason: .digest, template: "digest", at: at, channel: channel,
-          recipients: recipients.first.map { [$0] } ?? [], to: [address], finding: nil,
-          items: list.sorted { $0.key < $1.key }))
+      var kept: [Addressee] = []
+      for addressee in decision.addressees {
+        let mailbox = Mailbox(channel: decision.channel, address: addressee.address)
+        if crowded.contains(mailbox) {
+          merged[mailbox, default: []].append((decision, addressee))
+        } else {
+          kept.append(addressee)
+        }
+      }
+      if !kept.isEmpty {
+        result.append(kept.count == decision.addressees.count ? decision : decision.addressed(to: kept))
+      }
     }
-    return individual + summaries
+    for (mailbox, list) in merged.sorted(by: { ($0.key.channel, $0.key.address) < ($1.key.channel, $1.key.address) }) {
+      let at = list.map(\.0.scheduledAt).max()!
+      var items: [NoticeContent.DigestItem] = []
+      for (decision, _) in list {
+        guard case .obligation(let key, let template, _) = decision.content else { continue }
+        items.append(NoticeContent.DigestItem(key: key, template: template, reason: decision.reason))
+      }
+      items.sort { $0.key < $1.key }
+      result.append(
+        NoticeDecision(
+          key: "digest/\(mailbox.address)/\(zone.rfc3339(at).prefix(16))", channel: mailbox.channel, reason: .digest,
+          scheduledAt: at, addressees: [list[0].1], content: .digest(items: items)))
+    }
+    return result
+  }
+
+  // MARK: - The plan
+
+  /// The notices whose instants fall in (since, now], through every stage, and the next instant
+  /// worth waking for. `since` is the last completed pass (nil on a first start, when every
+  /// ladder under way is caught up). `sinceByRule` holds, for a rule that could not be judged in
+  /// an earlier pass, the `since` of that pass, so nothing of it is skipped (`.distantPast` when
+  /// that pass was a first start).
+  public func plan(since: Date?, now: Date, sinceByRule: [String: Date] = [:]) -> Plan {
+    var due: [NoticeDecision] = []
+    var superseded: [NoticeDecision] = []
+    var unroutable: [Plan.Unroutable] = []
+    var failures: Set<RuleFailure> = []
+    var next: Date?
+    func wake(_ instant: Date) { if instant > now, next.map({ instant < $0 }) ?? true { next = instant } }
+
+    for rule in ruleset.rules {
+      let ruleSince: Date?
+      switch sinceByRule[rule.id] {
+      case .some(.distantPast): ruleSince = nil
+      case .some(let date): ruleSince = date
+      case .none: ruleSince = since
+      }
+      // On a first start only ladders still under way count; every step of theirs is missed.
+      let from = ruleSince ?? .distantPast
+      for ruleLadder in ladders(of: rule, since: ruleSince ?? now, now: now) {
+        // A ladder that has not started has nothing to send: nobody needs judging yet.
+        if ruleLadder.opens > now {
+          wake(ruleLadder.opens)
+          continue
+        }
+        for unit in roster(of: rule, deadline: ruleLadder.deadline) {
+          let finding = finding(on: ruleLadder, unit: unit, at: now)
+          if let failure = finding.assessment.failure {
+            failures.insert(RuleFailure(ruleID: rule.id, period: ruleLadder.period.description, message: failure))
+            continue
+          }
+          if finding.state.isClosed { continue }
+          let ladder = self.ladder(for: finding, on: ruleLadder)
+          wake(finding.deadline)
+          if let later = ladder.steps.first(where: { $0.at > now }) { wake(later.at) }
+          let caught = Engine.catchUp(ladder.steps, since: from, now: now, deadline: ladder.deadline)
+          for step in caught.due {
+            let routed = route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit)
+            due += routed.decisions
+            unroutable += routed.unroutable
+          }
+          for step in caught.superseded {
+            superseded += route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit).decisions
+          }
+        }
+      }
+    }
+    for instant in context.facts.instants where instant > now { wake(instant) }
+    due = digested(due)
+    due.sort { ($0.scheduledAt, $0.key, $0.channel) < ($1.scheduledAt, $1.key, $1.channel) }
+    return Plan(
+      now: now, due: due, superseded: superseded, unroutable: unroutable, next: next,
+      failures: failures.sorted { ($0.ruleID, $0.period) < ($1.ruleID, $1.period) })
   }
 
   // MARK: - Simulate
 
   /// Walks virtual time from `from` to `to` as a daemon would that never stopped: every notice that
   /// would be sent, in time order. Deterministic: the same inputs print the same timeline.
-  public func simulate(from: Date, to: Date) -> [Notice] { simulation(from: from, to: to).notices }
+  public func simulate(from: Date, to: Date) -> [NoticeDecision] { simulation(from: from, to: to).notices }
 
   /// `simulate`, with the rules and periods that could not be judged on the way. Like the daemon,
   /// a rule that failed is planned again from the `since` of the pass that failed.
-  public func simulation(from: Date, to: Date) -> (notices: [Notice], failures: [RuleFailure]) {
-    var sent: [Notice] = []
+  public func simulation(from: Date, to: Date) -> (notices: [NoticeDecision], failures: [RuleFailure]) {
+    var sent: [NoticeDecision] = []
     var failures: [RuleFailure] = []
     var since = from.addingTimeInterval(-1)
     var sinceByRule: [String: Date] = [:]
@@ -541,7 +680,7 @@ public struct Engine: Sendable {
     var passes = 0
     while now <= to, passes < 100_000 {
       let plan = self.plan(since: since, now: now, sinceByRule: sinceByRule)
-      sent += plan.due.map { $0 }
+      sent += plan.due
       passes += 1
       let failed = Set(plan.failures.map(\.ruleID))
       for failure in plan.failures where !failures.contains(failure) { failures.append(failure) }
@@ -557,5 +696,18 @@ public struct Engine: Sendable {
       now = next
     }
     return (sent, failures)
+  }
+}
+
+/// Someone a step reaches: a role of a unit record, with that role's contact.
+public struct Recipient: Sendable, Hashable {
+  public let unit: OrgUnit
+  public let role: String
+  public let contact: Contact
+
+  public init(unit: OrgUnit, role: String, contact: Contact) {
+    self.unit = unit
+    self.role = role
+    self.contact = contact
   }
 }

@@ -2,22 +2,30 @@ public import Foundation
 
 /// Why a unit is where it is: each obligation with its deadline, the facts that count, its place
 /// on the ladder and what would stop it. Pure, like the rest of evaluation.
-public struct Explanation: Sendable, Codable {
-  public struct Step: Sendable, Codable {
+public struct Explanation: Sendable {
+  public enum StepStatus: String, Sendable, Codable {
+    /// Its instant has come: sent, or superseded.
+    case past
+    case next
+    case later
+  }
+
+  public struct Step: Sendable {
     public let step: String
-    public let at: String
-    public let status: String  // "past" (sent or skipped), "next", "later"
+    public let at: Date
+    public let status: StepStatus
     public let to: [String]
   }
 
-  public struct Obligation: Sendable, Codable {
+  public struct Obligation: Sendable {
     public let rule: String
     public let title: String
     public let basis: String
-    public let period: String
-    public let state: String
+    public let period: Period
+    /// Nil when the rule's program could not judge.
+    public let state: FindingState?
     public let due: String
-    public let deadline: String
+    public let deadline: Date
     public let facts: [String]
     public let details: [String]
     public let ladder: [Step]
@@ -26,35 +34,34 @@ public struct Explanation: Sendable, Codable {
 
   public let unit: String
   public let unitName: String
-  public let at: String
+  public let at: Date
   public let obligations: [Obligation]
 }
 
 extension Engine {
   /// Explains the obligations of one unit (optionally one rule) at `now`.
-  public func explain(unitID: String, ruleID: String? = nil, at now: Date, renderer: MessageRenderer) -> Explanation? {
+  public func explain(unitID: String, ruleID: String? = nil, at now: Date) -> Explanation? {
     let date = zone.localDate(of: now)
     guard
       let unit = context.directory.unit(unitID, on: date) ?? context.directory.units.last(where: { $0.id == unitID })
     else { return nil }
     var obligations: [Explanation.Obligation] = []
     for rule in ruleset.rules where rule.kind.isObligation && (ruleID.map({ $0 == rule.id }) ?? true) {
-      for (period, ruleDeadline, ruleSteps) in periods(of: rule, since: now, now: now) {
-        guard roster(of: rule, deadline: ruleDeadline).contains(where: { $0.id == unitID }) else { continue }
-        let finding = finding(
-          rule: rule, unit: unit, period: period, ruleDeadline: ruleDeadline, firstReminder: ruleSteps.first?.at,
-          now: now)
-        let ladderSteps =
-          finding.extensionFact?.due.map { self.steps(for: rule, deadline: finding.deadline, suffix: "@\($0)") }
-          ?? ruleSteps
-        let nextIndex = ladderSteps.firstIndex { $0.at > now }
-        let ladder = ladderSteps.enumerated().map { index, step in
-          let channel = rule.channels.first.flatMap { ruleset.channels[$0] }
-          let recipients = resolve(step.to, unit: unit, on: zone.localDate(of: step.at))
+      for ruleLadder in ladders(of: rule, since: now, now: now) {
+        // The record that owes it: the roster's, not whichever record holds the id today.
+        guard let owing = roster(of: rule, deadline: ruleLadder.deadline).first(where: { $0.id == unitID }) else {
+          continue
+        }
+        let finding = finding(on: ruleLadder, unit: owing, at: now)
+        let ladder = self.ladder(for: finding, on: ruleLadder)
+        let period = ladder.period
+        let nextIndex = ladder.steps.firstIndex { $0.at > now }
+        let channel = rule.channels.first.flatMap { ruleset.channels[$0] }
+        let steps = ladder.steps.enumerated().map { index, step in
+          let recipients = resolve(step.to, unit: owing, on: zone.localDate(of: step.at))
           return Explanation.Step(
-            step: step.id, at: zone.rfc3339(step.at),
-            status: step.at <= now ? "past" : (index == nextIndex ? "next" : "later"),
-            to: channel.map { addresses(of: recipients, channel: $0) } ?? [])
+            step: step.id, at: step.at, status: step.at <= now ? .past : (index == nextIndex ? .next : .later),
+            to: channel.map { addressees(of: recipients, channel: $0).map(\.address) } ?? [])
         }
         let facts = context.facts.facts.filter {
           $0.ruleID == rule.id && $0.period == period.description && $0.unitID == unitID && $0.isKnown(at: now)
@@ -94,15 +101,14 @@ extension Engine {
           default: stops = "a report received (record report), an extension or an exemption"
           }
         }
-        let values = renderer.values(for: finding, sendDate: date)
         obligations.append(
           Explanation.Obligation(
-            rule: rule.id, title: values["rule.title"] ?? rule.title, basis: rule.basis, period: period.description,
-            state: a.failure == nil ? finding.state.rawValue : "not-judged", due: values["due.phrase"] ?? "",
-            deadline: zone.rfc3339(finding.deadline),
-            facts: facts, details: details, ladder: ladder, stops: stops))
+            rule: rule.id, title: rule.title(for: finding, zone: zone), basis: rule.basis,
+            period: period, state: a.failure == nil ? finding.state : nil,
+            due: rule.due.phrase(named: ladder.named), deadline: finding.deadline,
+            facts: facts, details: details, ladder: steps, stops: stops))
       }
     }
-    return Explanation(unit: unit.id, unitName: unit.name, at: zone.rfc3339(now), obligations: obligations)
+    return Explanation(unit: unit.id, unitName: unit.name, at: now, obligations: obligations)
   }
 }

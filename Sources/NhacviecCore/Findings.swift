@@ -43,5 +43,4 @@ public struct Finding: Sendable, Hashable {
   public let assessment: Assessment
   public let at: Date
 
-  public var key: String { "\(ruleID)/\(unit.id)/\(period)" }
 }

@@ -1,12 +1,12 @@
 public import Foundation
 
 /// Why a notice exists: said in `status` and available to its template.
-public enum NoticeReason: String, Sendable, Codable {
+public enum NoticeReason: String, Sendable, Codable, CaseIterable {
   case firstReminder = "first-reminder"
   case nextReminder = "next-reminder"
   case escalation
   case `repeat`
-  /// A ladder missed while the daemon was down, collapsed to its newest step.
+  /// Steps missed while the daemon was down, collapsed to the newest one for its audience.
   case catchUp = "catch-up"
   /// Many notices to one recipient in one window, merged.
   case digest
@@ -14,18 +14,160 @@ public enum NoticeReason: String, Sendable, Codable {
   case summary
 }
 
-/// Someone a step reaches, resolved through the directory as of the send date.
-public struct Recipient: Sendable, Hashable {
-  public let unitID: String
+/// Where a journaled notice stands.
+public enum NoticeState: String, Sendable, CaseIterable, Codable {
+  /// Decided, waiting for its instant (or for the send window).
+  case planned
+  /// Claimed by the delivery stage: being checked, rendered or transmitted.
+  case sending
+  /// Reached every addressee it could; permanent refusals, if any, are in its last error.
+  case sent
+  /// An attempt failed and another is scheduled.
+  case failed
+  /// No attempt will be made again: a permanent failure, or the retry policy gave up.
+  case dead
+  /// No longer owed when its time came (the report arrived, an exemption, a moved deadline).
+  case suppressed
+  /// Fell due while nobody planned, and a newer step for the same audience went instead.
+  case superseded
+
+  /// Whether nothing more will happen to it.
+  public var isFinal: Bool { [.sent, .dead, .suppressed, .superseded].contains(self) }
+}
+
+/// A unit record: its id and the first day of its validity. An id alone is not an identity:
+/// statistics-office codes were reused in 2025 (21025 was one ward until 30/06/2025 and is
+/// another from 01/07/2025), so everything that names a unit for later names its record.
+public struct UnitRef: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+  public let id: String
+  /// Nil for a record valid from the beginning.
+  public let validFrom: LocalDate?
+
+  public init(id: String, validFrom: LocalDate?) {
+    self.id = id
+    self.validFrom = validFrom
+  }
+
+  public init(_ unit: OrgUnit) { self.init(id: unit.id, validFrom: unit.validFrom) }
+
+  /// `21025`, or `21025@2025-07-01` for a record that starts on a date.
+  public var description: String { validFrom.map { "\(id)@\($0)" } ?? id }
+
+  public init?(_ text: String) {
+    guard let at = text.lastIndex(of: "@") else {
+      guard !text.isEmpty else { return nil }
+      self.init(id: text, validFrom: nil)
+      return
+    }
+    guard let date = LocalDate(iso: String(text[text.index(after: at)...])), at != text.startIndex else { return nil }
+    self.init(id: String(text[..<at]), validFrom: date)
+  }
+
+  public static func < (lhs: UnitRef, rhs: UnitRef) -> Bool {
+    (lhs.id, lhs.validFrom?.dayNumber ?? Int.min) < (rhs.id, rhs.validFrom?.dayNumber ?? Int.min)
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let text = try decoder.singleValueContainer().decode(String.self)
+    guard let parsed = UnitRef(text) else {
+      throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a unit: \(text)"))
+    }
+    self = parsed
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(description)
+  }
+}
+
+/// One rung of one obligation's ladder: the identity of a notice to the unit or its superiors.
+///
+/// The named day of the ladder's deadline is part of it, so that a ladder moved by an extension
+/// or by an edited rule is a new ladder whose steps are planned and sent, not mistaken for the
+/// old one's.
+public struct NoticeKey: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+  public let rule: String
+  public let unit: UnitRef
+  public let period: Period
+  /// The rung: `remind-7d`, `escalate-3wd`, `escalate-7wd-r2`, `summary-2026-11-09`.
+  public let step: String
+  /// The named day of the deadline this ladder hangs on (`D` of "trước ngày D").
+  public let deadline: LocalDate
+
+  public init(rule: String, unit: UnitRef, period: Period, step: String, deadline: LocalDate) {
+    self.rule = rule
+    self.unit = unit
+    self.period = period
+    self.step = step
+    self.deadline = deadline
+  }
+
+  /// `iso-annual-report/51-STP@2025-07-01/2026/remind-7d@2026-11-15`: what the journal, the
+  /// message's footer and Message-ID, and a webhook's Idempotency-Key carry.
+  public var description: String { "\(rule)/\(unit)/\(period)/\(step)@\(deadline)" }
+
+  public init?(_ text: String) {
+    let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+    guard parts.count == 4, !parts[0].isEmpty, let unit = UnitRef(String(parts[1])),
+      let period = Period(String(parts[2])), let at = parts[3].lastIndex(of: "@"),
+      let deadline = LocalDate(iso: String(parts[3][parts[3].index(after: at)...])), at != parts[3].startIndex
+    else { return nil }
+    self.init(rule: String(parts[0]), unit: unit, period: period, step: String(parts[3][..<at]), deadline: deadline)
+  }
+
+  public static func < (lhs: NoticeKey, rhs: NoticeKey) -> Bool { lhs.description < rhs.description }
+
+  public init(from decoder: any Decoder) throws {
+    let text = try decoder.singleValueContainer().decode(String.self)
+    guard let parsed = NoticeKey(text) else {
+      throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a key: \(text)"))
+    }
+    self = parsed
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(description)
+  }
+}
+
+/// Who a rung of a ladder speaks to. Catch-up keeps the newest step due for each audience, so
+/// that after downtime the unit hears of its own lateness and each tier of superiors hears once.
+public enum Audience: Hashable, Sendable, Codable, CustomStringConvertible {
+  /// The unit itself: its reminders and the escalations addressed only to its own people.
+  case unit
+  /// Superiors: one escalation rung (named by its `after` offset) and its repeats.
+  case superiors(rung: String)
+
+  public var description: String {
+    switch self {
+    case .unit: return "unit"
+    case .superiors(let rung): return "superiors-after-\(rung)"
+    }
+  }
+}
+
+/// Someone a notice reaches, resolved once, when it is planned: the unit record whose person it
+/// is, and the address the channel uses. Never matched back from an address.
+public struct Addressee: Hashable, Sendable, Codable {
+  public let unit: UnitRef
   public let unitName: String
   public let role: String
-  public let contact: Contact
+  public let name: String?
+  public let address: String
 
-  public init(unitID: String, unitName: String, role: String, contact: Contact) {
-    self.unitID = unitID
+  public init(unit: UnitRef, unitName: String, role: String, name: String?, address: String) {
+    self.unit = unit
     self.unitName = unitName
     self.role = role
-    self.contact = contact
+    self.name = name
+    self.address = address
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case unit, role, name, address
+    case unitName = "unit_name"
   }
 }
 
@@ -51,56 +193,79 @@ public struct ChannelSpec: Sendable, Hashable {
   }
 }
 
-/// One message that should go out through one channel.
-public struct Notice: Sendable, Hashable {
-  /// Stable across re-plans: `iso-annual-report/51-STP/2026/remind-7d`. With the channel, it names
-  /// the notice in the journal.
-  public let key: String
-  public let ruleID: String
-  public let unitID: String
-  public let period: String
-  /// `remind-7d`, `escalate-3wd`, `escalate-7wd-r2`, `digest`.
-  public let step: String
-  public let reason: NoticeReason
-  /// `reminder`, `overdue`, `escalation` or `digest`.
-  public let template: String
-  /// When the step is scheduled (inside the send window).
-  public let at: Date
-  public let channel: String
-  public let recipients: [Recipient]
-  /// The channel's addresses for the recipients: emails, or webhook URLs.
-  public let to: [String]
-  /// The obligation as it stood when the notice was planned; nil for a digest.
-  public let finding: Finding?
-  /// A digest's notices.
-  public let items: [Notice]
-  /// A `summary` rule's report, as it stood when the notice was planned.
-  public let report: ConsolidatedReport?
+/// What a notice is about: one obligation's rung, a digest of many, or a summary rule's report.
+public enum NoticeContent: Hashable, Sendable, Codable {
+  /// A rung of the key's ladder, rendered with `template` (`reminder`, `overdue`, `escalation`).
+  case obligation(key: NoticeKey, template: String, audience: Audience)
+  /// A summary rule's step: the report it names, as of the send time.
+  case summary(key: NoticeKey)
+  /// Several rungs to one address through one channel, merged.
+  case digest(items: [DigestItem])
 
-  public init(
-    key: String, ruleID: String, unitID: String, period: String, step: String, reason: NoticeReason,
-    template: String, at: Date, channel: String, recipients: [Recipient], to: [String], finding: Finding?,
-    items: [Notice] = [], report: ConsolidatedReport? = nil
-  ) {
-    self.key = key
-    self.ruleID = ruleID
-    self.unitID = unitID
-    self.period = period
-    self.step = step
-    self.reason = reason
-    self.template = template
-    self.at = at
-    self.channel = channel
-    self.recipients = recipients
-    self.to = to
-    self.finding = finding
-    self.items = items
-    self.report = report
+  public struct DigestItem: Hashable, Sendable, Codable {
+    public let key: NoticeKey
+    public let template: String
+    public let reason: NoticeReason
+
+    public init(key: NoticeKey, template: String, reason: NoticeReason) {
+      self.key = key
+      self.template = template
+      self.reason = reason
+    }
   }
 
-  func addressed(to addresses: [String], recipients: [Recipient]) -> Notice {
-    Notice(
-      key: key, ruleID: ruleID, unitID: unitID, period: period, step: step, reason: reason, template: template, at: at,
-      channel: channel, recipients: recipients, to: addresses, finding: finding, items: items, report: report)
+  /// The obligations the content speaks of.
+  public var keys: [NoticeKey] {
+    switch self {
+    case .obligation(let key, _, _), .summary(let key): return [key]
+    case .digest(let items): return items.map(\.key)
+    }
+  }
+}
+
+/// A notice as decided when it was planned: what the journal holds, typed and versioned. Nothing
+/// in it is rendered: the text, its dates and its counts are made when it is sent.
+public struct NoticeDecision: Hashable, Sendable, Codable {
+  /// The version of this shape in the journal; a reader refuses others.
+  public static let schema = 2
+
+  /// The journal's key: a `NoticeKey`'s text, or `digest/ADDRESS/YYYY-MM-DDTHH:MM`.
+  public let key: String
+  public let channel: String
+  public let reason: NoticeReason
+  /// When the plan said it falls due (inside the send window).
+  public let scheduledAt: Date
+  public let addressees: [Addressee]
+  public let content: NoticeContent
+
+  public init(
+    key: String, channel: String, reason: NoticeReason, scheduledAt: Date, addressees: [Addressee],
+    content: NoticeContent
+  ) {
+    self.key = key
+    self.channel = channel
+    self.reason = reason
+    self.scheduledAt = scheduledAt
+    self.addressees = addressees
+    self.content = content
+  }
+
+  /// The obligation's key for a rung or a summary; nil for a digest.
+  public var noticeKey: NoticeKey? {
+    switch content {
+    case .obligation(let key, _, _), .summary(let key): return key
+    case .digest: return nil
+    }
+  }
+
+  /// The same decision for fewer addressees: those a digest did not take.
+  public func addressed(to addressees: [Addressee]) -> NoticeDecision {
+    NoticeDecision(
+      key: key, channel: channel, reason: reason, scheduledAt: scheduledAt, addressees: addressees, content: content)
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case key, channel, reason, addressees, content
+    case scheduledAt = "scheduled_at"
   }
 }

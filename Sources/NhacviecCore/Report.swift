@@ -3,7 +3,7 @@ public import Foundation
 /// The consolidated report of a period: what the standing agency sends up to the provincial
 /// People's Committee, and what a district makes of its communes. Built from findings, so it is
 /// a pure function of (rules, directory, facts, as-of instant) like the rest of evaluation.
-public struct ConsolidatedReport: Sendable, Codable, Hashable {
+public struct ConsolidatedReport: Sendable, Hashable {
   /// Where a unit stands for the report.
   public enum Status: String, Sendable, Codable, CaseIterable {
     case onTime = "on-time"
@@ -30,21 +30,19 @@ public struct ConsolidatedReport: Sendable, Codable, Hashable {
     public var isIn: Bool { self == .onTime || self == .late }
   }
 
-  public struct Row: Sendable, Codable, Hashable {
+  public struct Row: Sendable, Hashable {
     public let unit: String
     public let unitName: String
     public let kind: String
     public let parent: String?
     public let parentName: String?
     public let status: Status
-    /// `Trễ 3 ngày`, `Được gia hạn đến 30/11/2026`: what the status cell says.
-    public let statusText: String
-    /// The deadline in force (an extension's, if any), as an instant.
-    public let deadline: String
-    public let receivedAt: String?
+    /// The deadline in force: an extension's, if any.
+    public let deadline: Date
+    public let receivedAt: Date?
     public let reference: String?
     public let daysLate: Int?
-    public let extendedTo: String?
+    public let extendedTo: LocalDate?
     public let amount: Int64?
     public let minimum: Int64?
     public let childrenIn: Int?
@@ -99,14 +97,15 @@ public struct ConsolidatedReport: Sendable, Codable, Hashable {
     public func count(_ status: Status) -> Int { counts[status.rawValue] ?? 0 }
   }
 
-  public struct Section: Sendable, Codable, Hashable {
+  public struct Section: Sendable, Hashable {
     public let rule: String
     public let kind: String
     public let title: String
     public let basis: String
     /// `trước ngày 15/11/2026`
     public let duePhrase: String
-    public let deadline: String
+    /// The rule's deadline for the period, before any extension.
+    public let deadline: Date
     public let rows: [Row]
     public let groups: [Group]
     public let byKind: [Tally]
@@ -117,13 +116,14 @@ public struct ConsolidatedReport: Sendable, Codable, Hashable {
     public let error: String?
   }
 
-  public let period: String
-  public let periodName: String
-  public let asOf: String
+  public let period: Period
+  public let asOf: Date
   /// The scope: the whole deployment, or one parent unit's part (a district's communes).
   public let scope: String?
   public let scopeName: String?
   public let sections: [Section]
+
+  public var periodName: String { period.vietnamese }
 
   /// How a kind of unit is named in a report's headings.
   public static func kindName(_ kind: String) -> String {
@@ -150,7 +150,6 @@ extension Engine {
   public func report(
     period: Period, ruleIDs: [String]? = nil, scope: String? = nil, at now: Date
   ) -> ConsolidatedReport {
-    let renderer = MessageRenderer(ruleset: ruleset, zone: zone)
     let rules = ruleset.rules.filter { rule in
       ruleIDs.map { $0.contains(rule.id) } ?? (rule.period == period.kind && rule.kind.isObligation)
     }
@@ -167,10 +166,8 @@ extension Engine {
       let deadline = rule.due.deadline(for: period, calendar: calendar)
       let findings = judged.findings.filter { scope == nil || $0.parent?.id == scope }
       let rows = findings.map { row(for: $0, at: now) }
-      let values = findings.first.map { renderer.values(for: $0, sendDate: zone.localDate(of: now)) }
-      let title =
-        values?["rule.title"]
-        ?? TemplateText.render(rule.title, ["period": period.description, "period.name": period.vietnamese])
+      let named = rule.due.namedDate(for: period, calendar: calendar)
+      let title = findings.first.map { rule.title(for: $0, zone: zone) } ?? rule.title(period: period)
       var groups: [ConsolidatedReport.Group] = []
       var byParent: [ConsolidatedReport.Tally] = []
       var parentOrder: [String] = []
@@ -202,53 +199,35 @@ extension Engine {
       sections.append(
         ConsolidatedReport.Section(
           rule: rule.id, kind: rule.kindName, title: title, basis: rule.basis,
-          duePhrase: values?["due.phrase"] ?? "", deadline: zone.rfc3339(deadline), rows: rows, groups: groups,
+          duePhrase: findings.isEmpty ? "" : rule.due.phrase(named: named), deadline: deadline, rows: rows,
+          groups: groups,
           byKind: byKind, byParent: byParent, total: ConsolidatedReport.Tally(key: "", label: totalLabel, rows: rows),
           error: judged.failure?.message))
     }
-    return ConsolidatedReport(
-      period: period.description, periodName: period.vietnamese, asOf: zone.rfc3339(now), scope: scope,
-      scopeName: scopeName, sections: sections)
+    return ConsolidatedReport(period: period, asOf: now, scope: scope, scopeName: scopeName, sections: sections)
   }
 
   func row(for finding: Finding, at now: Date) -> ConsolidatedReport.Row {
     let a = finding.assessment
-    let extendedTo = finding.extensionFact?.due
     let status: ConsolidatedReport.Status
-    var text: String
     var daysLate: Int?
     switch finding.state {
-    case .metOnTime:
-      status = .onTime
-      text = status.vietnamese
+    case .metOnTime: status = .onTime
     case .metLate:
       status = .late
       let met = a.satisfiedAt ?? finding.deadline
-      let late = max(1, zone.localDate(of: met).dayNumber - zone.localDate(of: finding.deadline).dayNumber)
-      daysLate = late
-      text = "Trễ \(late) ngày"
-    case .overdue:
-      status = .missing
-      text = status.vietnamese
-    case .exempt:
-      status = .exempt
-      text = status.vietnamese
-    case .extended:
-      status = .extended
-      text = status.vietnamese
-    case .dueSoon, .upcoming:
-      status = .pending
-      text = status.vietnamese
+      daysLate = max(1, zone.localDate(of: met).dayNumber - zone.localDate(of: finding.deadline).dayNumber)
+    case .overdue: status = .missing
+    case .exempt: status = .exempt
+    case .extended: status = .extended
+    case .dueSoon, .upcoming: status = .pending
     }
-    if let extendedTo {
-      text += status == .extended ? " đến \(extendedTo.vietnamese)" : " (gia hạn đến \(extendedTo.vietnamese))"
-    }
-    let received = a.satisfiedAt.flatMap { $0 == .distantPast ? nil : zone.rfc3339($0) }
+    let received = a.satisfiedAt.flatMap { $0 == .distantPast ? nil : $0 }
     return ConsolidatedReport.Row(
       unit: finding.unit.id, unitName: finding.unit.name, kind: finding.unit.kind, parent: finding.parent?.id,
-      parentName: finding.parent?.name, status: status, statusText: text, deadline: zone.rfc3339(finding.deadline),
+      parentName: finding.parent?.name, status: status, deadline: finding.deadline,
       receivedAt: status.isIn ? received : nil, reference: a.reference, daysLate: daysLate,
-      extendedTo: extendedTo?.description, amount: a.amount, minimum: a.minimumAmount, childrenIn: a.childrenIn,
+      extendedTo: finding.extensionFact?.due, amount: a.amount, minimum: a.minimumAmount, childrenIn: a.childrenIn,
       childrenTotal: a.childrenTotal, missingChildren: a.childrenTotal == nil ? nil : a.missingChildren.map(\.name),
       note: a.note ?? finding.exemptionFact?.reason)
   }

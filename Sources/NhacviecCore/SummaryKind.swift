@@ -77,7 +77,9 @@ public struct SummaryKind: RuleKind {
       // Days that a long holiday pushes onto one instant send one summary.
       guard at <= deadline, steps.last.map({ $0.at < at }) ?? true else { continue }
       steps.append(
-        Step(id: "summary-\(date)", phase: .reminder, at: at, to: rule.remindTo, template: "summary", reason: .summary))
+        Step(
+          id: "summary-\(date)", phase: .reminder, at: at, to: rule.remindTo, template: "summary", reason: .summary,
+          audience: .unit))
     }
     return steps
   }

@@ -1,6 +1,7 @@
 import Foundation
 import NhacviecControl
 import NhacviecCore
+import NhacviecRender
 import NhacviecStore
 
 /// The control API: `/v1/…`, JSON in and out, errors as `{"error": …}` with fitting codes.
@@ -33,7 +34,7 @@ struct ControlRoutes: Sendable {
   static let reads: [String: Set<String>] = [
     "/v1/status": [], "/v1/findings": ["state", "rule", "unit", "period"], "/v1/upcoming": ["days"],
     "/v1/explain": ["unit", "rule"], "/v1/report": ["period", "rules", "scope", "as_of", "format"],
-    "/v1/notices": ["state", "limit"],
+    "/v1/notices": ["state", "limit", "key"],
   ]
   static let writes: Set<String> = ["/v1/facts", "/v1/notices/retry", "/v1/reload"]
 
@@ -111,7 +112,12 @@ struct ControlRoutes: Sendable {
       guard let limit = Int(query["limit"] ?? "1000"), (1...1_000_000).contains(limit) else {
         throw HTTPFailure(400, "limit must be 1 to 1000000")
       }
-      return .json(try daemon.notices(state: state, limit: limit))
+      if let key = query["key"] {
+        guard state == nil, query["limit"] == nil else { throw HTTPFailure(400, "key goes alone") }
+        guard let history = try daemon.history(key: key) else { throw HTTPFailure(404, "no notice with key \(key)") }
+        return .json(history)
+      }
+      return .json(try daemon.notices(state: state, key: nil, limit: limit))
     default:
       throw HTTPFailure(404, "no such endpoint: \(path)")
     }

@@ -1,19 +1,10 @@
 public import Foundation
 public import NhacviecConfig
 public import NhacviecControl
-import NhacviecCore
+public import NhacviecCore
 import NhacviecDelivery
+import NhacviecRender
 import NhacviecStore
-
-/// The daemon's clock: the wall clock, or for tests a clock that starts at a chosen instant and
-/// runs at the wall clock's speed.
-public struct DaemonClock: Sendable {
-  let offset: TimeInterval
-
-  public init(startingAt start: Date? = nil) { offset = start.map { $0.timeIntervalSinceNow } ?? 0 }
-
-  public func now() -> Date { Date().addingTimeInterval(offset) }
-}
 
 /// One line per event on standard error, with the priority prefix journald reads (`<6>`).
 public enum Log {
@@ -74,38 +65,38 @@ enum StateFolder {
   }
 }
 
-/// `nhacviec run`: plans, journals, delivers, then sleeps until the next instant anything can
-/// change, waking early for a new fact, a reload or a signal.
+/// `nhacviec run`: a planning loop and a delivery loop, each on a thread of its own.
+///
+/// The planning loop runs a pass (plan the notices fallen due since the last pass, journal them,
+/// wake delivery), then sleeps until the next instant anything can change, waking early for a new
+/// fact, a reload or a signal. Delivery runs beside it (`DeliveryService`), so that a receiver
+/// that never answers cannot hold a pass up. Reads of the control API run on the server's own
+/// threads against the current configuration and facts; nothing here runs on Swift's
+/// cooperative pool but the channels' transfers, which never block it.
 public final class Daemon: @unchecked Sendable {
-  public static let version = "0.1.0"
-
-  struct Snapshot {
-    let deployment: Deployment
-    let deliverer: Deliverer
-    let hash: String
-  }
+  public static let version = "0.2.0"
 
   let configPath: String
   let store: Store
-  let clock: DaemonClock
+  let clock: any WallClock
   let client: CurlClient
   let started: Date
   /// Held for the process's life: a second daemon on the same state folder stops at start.
   let stateLock: Int32
+  let judge: Judge
+  let delivery: DeliveryService
+  private let signal = WakeSignal()
   private let lock = NSLock()
   // Guarded by `lock`.
-  private var snapshot: Snapshot
   private var lastReload: ControlAPI.Status.Reload
   private var lastPass: Date?
+  private var passError: (message: String, since: Date)?
   private var ruleFailures: [RuleFailure] = []
   private var rulesBehind: [String: Date] = [:]
   private var nextWakeup: Date?
   private var stopping = false
-  private var wakeups: [Int: CheckedContinuation<Void, Never>] = [:]
-  private var nextToken = 0
-  private var pendingWake = false
 
-  public init(configPath: String, deployment: Deployment, clock: DaemonClock) throws {
+  public init(configPath: String, deployment: Deployment, clock: any WallClock) throws {
     self.configPath = configPath
     self.clock = clock
     started = clock.now()
@@ -116,62 +107,77 @@ public final class Daemon: @unchecked Sendable {
     try StateFolder.createPrivateFile(database)
     store = try Store(path: database)
     client = CurlClient()
-    snapshot = try Daemon.snapshot(deployment, client: client, store: store, clock: clock)
+    judge = Judge(store: store, snapshot: Judge.Snapshot(deployment))
     lastReload = .init(at: deployment.zone.rfc3339(started), ok: true, error: nil)
+    delivery = DeliveryService(
+      store: store, setup: try Daemon.deliverySetup(deployment, client: client, clock: clock, judge: judge),
+      clock: clock, log: { warning, line in Log.write(warning ? .warning : .info, line) })
   }
 
-  static func snapshot(
-    _ deployment: Deployment, client: CurlClient, store: Store, clock: DaemonClock
-  ) throws
-    -> Snapshot
-  {
-    let factory = ChannelFactory(
+  /// The channels and what delivery needs of a configuration, built in the one place that builds
+  /// channels; a channel that cannot be built (an unreadable secret) refuses the configuration.
+  static func deliverySetup(
+    _ deployment: Deployment, client: CurlClient, clock: any WallClock, judge: Judge
+  ) throws -> DeliveryService.Setup {
+    let runtime = ChannelRuntime(
       client: client, zone: deployment.zone, stateDirectory: deployment.daemon.state, clock: { clock.now() })
-    var channels: [String: any NoticeChannel] = [:]
-    for (name, config) in deployment.channels {
-      channels[name] = try factory.make(name: name, type: config.spec.type, settings: config.settings)
-    }
-    var bytes: [UInt8] = []
-    for file in deployment.files {
-      bytes += Array(file.utf8) + Array(FileManager.default.contents(atPath: file) ?? Data())
-    }
-    return Snapshot(
-      deployment: deployment, deliverer: Deliverer(store: store, channels: channels),
-      hash: SHA256.hex(SHA256.hash(bytes)))
+    let built = runtime.channels(deployment.channels)
+    if !built.errors.isEmpty { throw ConfigErrors(built.errors) }
+    return DeliveryService.Setup(
+      channels: built.channels, capacity: deployment.channels.mapValues(\.connections),
+      renderer: MessageRenderer(ruleset: deployment.ruleset, zone: deployment.zone), engine: { try judge.engine() })
   }
 
-  var current: Snapshot { lock.withLock { snapshot } }
+  var current: Judge.Snapshot { judge.snapshot }
+
+  /// The engine over the running configuration and the recorded facts.
+  func engine() throws -> Engine { try judge.engine() }
+
+  /// The facts changed: judge afresh, plan and deliver.
+  func changed() {
+    judge.factsChanged()
+    wake()
+    delivery.wake()
+  }
 
   // MARK: - The loop
 
-  /// Runs until `stop()`. Returns once the pass in progress has finished.
-  public func run(notify: SystemdNotifier) async {
+  /// Runs until `stop()`: the planning loop on a thread of its own, delivery on another.
+  /// Returns once the pass in progress has finished and delivery has stopped (or `grace` passed).
+  public func run(notify: SystemdNotifier, grace: TimeInterval) async {
     let recovered = (try? store.recoverInFlight(now: clock.now())) ?? 0
     if recovered > 0 {
       Log.write(.notice, "recovered \(recovered) notices left in sending by a crash; sending them again")
     }
+    delivery.start()
     notify.send("READY=1\nSTATUS=running")
     Log.write(.info, "started: \(current.deployment.ruleset.rules.count) rules from \(configPath)")
-    while !lock.withLock({ stopping }) {
-      let next = await pass()
-      let summary = next.map { "next wake-up \(current.deployment.zone.rfc3339($0))" } ?? "nothing scheduled"
-      notify.send("STATUS=\(summary)")
-      await sleep(until: next)
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let thread = Thread { [self] in
+        while !lock.withLock({ stopping }) {
+          let next = pass()
+          let summary = next.map { "next wake-up \(current.deployment.zone.rfc3339($0))" } ?? "nothing scheduled"
+          notify.send("STATUS=\(summary)")
+          clock.wait(until: next, on: signal)
+        }
+        delivery.stop(grace: grace)
+        continuation.resume()
+      }
+      thread.name = "nhacviec-plan"
+      thread.start()
     }
   }
 
-  /// One pass: plan from the last pass to now, journal, deliver what is due.
-  func pass() async -> Date? {
-    let snapshot = current
+  /// One pass: plan from the last pass to now, journal, and wake delivery.
+  @discardableResult
+  func pass() -> Date? {
     let now = clock.now()
     do {
-      let facts = FactBook(try store.facts())
-      let engine = snapshot.deployment.engine(facts: facts)
+      let engine = try engine()
       let since = try store.lastPass()
       let behind = try store.rulesBehind()
-      // Planning may run the programs of external rules: off the cooperative pool.
-      let plan = await Daemon.onThreadOfItsOwn { engine.plan(since: since, now: now, sinceByRule: behind) }
-      let journaled = try snapshot.deliverer.journal(plan.due, renderer: snapshot.deployment.renderer, now: now)
+      let plan = engine.plan(since: since, now: now, sinceByRule: behind)
+      let journaled = try store.journal(due: plan.due, superseded: plan.superseded, now: now)
       // A rule that could not be judged plans again from where it stood: late, never lost.
       var stillBehind: [String: Date] = [:]
       for failure in plan.failures {
@@ -182,23 +188,22 @@ public final class Daemon: @unchecked Sendable {
       for notice in plan.unroutable {
         Log.write(.warning, "notice \(notice.key) via \(notice.channel) reaches nobody: no contact in the directory")
       }
-      let report = try await snapshot.deliverer.deliverDue(now: now, clock: { self.clock.now() })
-      if journaled + report.sent + report.retrying + report.dead > 0 {
-        Log.write(
-          .info,
-          "pass: \(journaled) planned, \(report.sent) sent, \(report.retrying) to retry, \(report.dead) dead")
+      if journaled > 0 || !plan.superseded.isEmpty {
+        Log.write(.info, "pass: \(journaled) planned, \(plan.superseded.count) superseded by a newer step")
       }
-      let retry = try store.nextAttempt(now: clock.now())
+      if journaled > 0 { delivery.wake() }
       let askAgain = plan.failures.isEmpty ? nil : now.addingTimeInterval(Daemon.failedRuleRetry)
-      let next = [plan.next, retry, askAgain].compactMap { $0 }.min()
+      let next = [plan.next, askAgain].compactMap { $0 }.min()
       lock.withLock {
         lastPass = now
+        passError = nil
         nextWakeup = next
         ruleFailures = plan.failures
         rulesBehind = stillBehind
       }
       return next
     } catch {
+      lock.withLock { passError = ("\(error)", passError?.since ?? now) }
       Log.write(.error, "pass failed: \(error); trying again in a minute")
       return now.addingTimeInterval(60)
     }
@@ -207,45 +212,8 @@ public final class Daemon: @unchecked Sendable {
   /// How soon a pass asks a failed external rule's program again.
   static let failedRuleRetry: TimeInterval = 300
 
-  static func onThreadOfItsOwn<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-      Thread.detachNewThread { continuation.resume(returning: work()) }
-    }
-  }
-
-  /// Sleeps until `instant` (at most an hour, so that a clock set backwards cannot make it
-  /// oversleep for long) or until `wake()`, whichever comes first.
-  func sleep(until instant: Date?) async {
-    let seconds = min(3600, max(0, (instant ?? .distantFuture).timeIntervalSince(clock.now())))
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      let token = lock.withLock { () -> Int? in
-        if pendingWake || stopping {
-          pendingWake = false
-          return nil
-        }
-        nextToken += 1
-        wakeups[nextToken] = continuation
-        return nextToken
-      }
-      guard let token else { return continuation.resume() }
-      DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
-        // Resumed at most once: whoever takes it out of `wakeups` first resumes it.
-        lock.withLock { wakeups.removeValue(forKey: token) }?.resume()
-      }
-    }
-  }
-
-  /// Ends the current sleep: a new fact, a reload or a retry may change what is due. A wake with
-  /// no one asleep is remembered, so that the next sleep returns at once.
-  public func wake() {
-    let waiting = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
-      let list = Array(wakeups.values)
-      wakeups = [:]
-      if list.isEmpty { pendingWake = true }
-      return list
-    }
-    for continuation in waiting { continuation.resume() }
-  }
+  /// Ends the planning loop's wait: a new fact, a reload or a retry may change what is due.
+  public func wake() { signal.raise() }
 
   public func stop() {
     lock.withLock { stopping = true }
@@ -254,16 +222,18 @@ public final class Daemon: @unchecked Sendable {
 
   // MARK: - Reload
 
-  /// Re-reads and validates everything and swaps it in whole; on any error the running ruleset
-  /// stays and the error is kept for `status`.
+  /// Re-reads and validates everything, channels built, and swaps it in whole; on any error the
+  /// running configuration stays and the error is kept for `status`.
   @discardableResult
   public func reload() -> ControlAPI.Status.Reload {
     let at = current.deployment.zone.rfc3339(clock.now())
     let result: ControlAPI.Status.Reload
     do {
       let deployment = try DeploymentLoader().load(configPath: configPath)
-      let fresh = try Daemon.snapshot(deployment, client: client, store: store, clock: clock)
-      lock.withLock { snapshot = fresh }
+      let setup = try Daemon.deliverySetup(deployment, client: client, clock: clock, judge: judge)
+      let fresh = Judge.Snapshot(deployment)
+      judge.replace(fresh)
+      delivery.replace(setup)
       result = .init(at: at, ok: true, error: nil)
       Log.write(.notice, "reloaded: \(deployment.ruleset.rules.count) rules, hash \(fresh.hash.prefix(12))")
     } catch let error as ConfigErrors {
@@ -274,7 +244,7 @@ public final class Daemon: @unchecked Sendable {
       Log.write(.error, "reload failed, keeping the running configuration: \(error)")
     }
     lock.withLock { lastReload = result }
-    wake()
+    changed()
     return result
   }
 
@@ -284,28 +254,34 @@ public final class Daemon: @unchecked Sendable {
     let snapshot = current
     let zone = snapshot.deployment.zone
     let now = clock.now()
-    let (reload, pass, next, failures, behind) = lock.withLock {
-      (lastReload, lastPass, nextWakeup, ruleFailures, rulesBehind)
+    let (reload, pass, passError, next, failures, behind) = lock.withLock {
+      (lastReload, lastPass, self.passError, nextWakeup, ruleFailures, rulesBehind)
     }
+    let delivery = self.delivery.status
     let counts = try store.counts()
-    let failing = Set(try store.entries(state: .failed).map(\.message.channel)).sorted()
+    var warnings: [String] = []
+    if let warning = snapshot.deployment.calendar.overrideWarning(today: zone.localDate(of: now)) {
+      warnings.append(warning)
+    }
     return ControlAPI.Status(
       version: Daemon.version, uptimeSeconds: Int(now.timeIntervalSince(started)), config: configPath,
       now: zone.rfc3339(now), rules: .init(count: snapshot.deployment.ruleset.rules.count, hash: snapshot.hash),
-      lastReload: reload, lastPass: pass.map(zone.rfc3339), nextWakeup: next.map(zone.rfc3339),
-      journal: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }), channelsFailing: failing,
+      lastReload: reload, lastPass: pass.map(zone.rfc3339),
+      lastPassError: passError.map { .init(error: $0.message, since: zone.rfc3339($0.since)) },
+      deliveryError: delivery.lastError.map { .init(error: $0.message, since: zone.rfc3339($0.since)) },
+      nextWakeup: next.map(zone.rfc3339),
+      journal: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }),
+      channelsFailing: try store.failingChannels(),
       rulesFailing: failures.map {
         .init(
           rule: $0.ruleID, period: $0.period, error: $0.message,
           since: behind[$0.ruleID].flatMap { $0 == .distantPast ? nil : zone.rfc3339($0) })
-      })
+      }, warnings: warnings)
   }
 
   /// The consolidated report from the recorded facts, as of now or `asOf`, in `format`.
   func report(period: Period, rules: [String]?, scope: String?, asOf: String?, format: ReportFormat) throws -> String {
-    let snapshot = current
-    let deployment = snapshot.deployment
-    let zone = deployment.zone
+    let zone = current.deployment.zone
     var now = clock.now()
     if let asOf {
       guard let instant = zone.parseInstant(asOf) else {
@@ -313,8 +289,8 @@ public final class Daemon: @unchecked Sendable {
       }
       now = instant
     }
-    let engine = deployment.engine(facts: FactBook(try store.facts()))
-    return engine.report(period: period, ruleIDs: rules, scope: scope, at: now).rendered(as: format, zone: zone)
+    let report = try engine().report(period: period, ruleIDs: rules, scope: scope, at: now)
+    return ReportDocument(report, zone: zone).rendered(as: format)
   }
 
   /// Throws a 404 for a rule or unit the running configuration does not know.
@@ -329,12 +305,11 @@ public final class Daemon: @unchecked Sendable {
   ) throws
     -> [ControlAPI.Finding]
   {
-    let snapshot = current
-    let zone = snapshot.deployment.zone
-    let engine = snapshot.deployment.engine(facts: FactBook(try store.facts()))
+    let zone = current.deployment.zone
+    let engine = try engine()
     let now = clock.now()
     var findings: [Finding]
-    if let period, let rule = ruleID.flatMap(snapshot.deployment.ruleset.rule) {
+    if let period, let rule = ruleID.flatMap(engine.ruleset.rule) {
       findings = engine.findings(rule: rule, period: period, at: now)
     } else {
       findings = engine.findings(at: now)
@@ -347,7 +322,7 @@ public final class Daemon: @unchecked Sendable {
     }
     return findings.map { f in
       ControlAPI.Finding(
-        rule: f.ruleID, unit: f.unit.id, unitName: f.unit.name, period: f.period.description, state: f.state.rawValue,
+        rule: f.ruleID, unit: f.unit.id, unitName: f.unit.name, period: f.period.description, state: f.state,
         deadline: zone.rfc3339(f.deadline),
         satisfiedAt: f.assessment.satisfiedAt.flatMap { $0 == .distantPast ? nil : zone.rfc3339($0) },
         reference: f.assessment.reference,
@@ -355,34 +330,53 @@ public final class Daemon: @unchecked Sendable {
     }
   }
 
-  func explain(unit: String, rule: String?) throws -> Explanation? {
-    let snapshot = current
-    return snapshot.deployment.engine(facts: FactBook(try store.facts())).explain(
-      unitID: unit, ruleID: rule, at: clock.now(), renderer: snapshot.deployment.renderer)
+  func explain(unit: String, rule: String?) throws -> ControlAPI.Explanation? {
+    let engine = try engine()
+    return engine.explain(unitID: unit, ruleID: rule, at: clock.now()).map {
+      ControlAPI.Explanation($0, zone: engine.context.calendar.zone)
+    }
   }
 
+  /// The notices of the coming days, as things stand, each with the subject it would have.
   func upcoming(days: Int) throws -> [ControlAPI.Notice] {
-    let snapshot = current
-    let zone = snapshot.deployment.zone
-    let engine = snapshot.deployment.engine(facts: FactBook(try store.facts()))
+    let deployment = current.deployment
+    let zone = deployment.zone
+    let engine = try engine()
     let now = clock.now()
-    let renderer = snapshot.deployment.renderer
+    let renderer = MessageRenderer(ruleset: deployment.ruleset, zone: zone)
     return engine.simulate(from: now.addingTimeInterval(1), to: now.addingTimeInterval(Double(days) * 86_400)).map {
-      ControlAPI.Notice(
-        key: $0.key, channel: $0.channel, at: zone.rfc3339($0.at), reason: $0.reason.rawValue, state: nil,
-        attempts: nil,
-        lastError: nil, to: $0.to, subject: renderer.render($0).subject)
+      decision in
+      var subject: String?
+      if case .send(let evaluated) = engine.check(decision, at: decision.scheduledAt) {
+        subject = renderer.render(evaluated).subject
+      }
+      return ControlAPI.Notice(
+        key: decision.key, channel: decision.channel, at: zone.rfc3339(decision.scheduledAt), reason: decision.reason,
+        state: nil, attempts: nil, lastError: nil, to: decision.addressees.map(\.address), subject: subject)
     }
   }
 
-  func notices(state: NoticeState?, limit: Int) throws -> [ControlAPI.Notice] {
+  func notices(state: NoticeState?, key: String?, limit: Int) throws -> [ControlAPI.Notice] {
     let zone = current.deployment.zone
-    return try store.entries(state: state, limit: limit).map {
+    return try store.entries(state: state, key: key, limit: limit).map { entry in
       ControlAPI.Notice(
-        key: $0.message.key, channel: $0.message.channel, at: zone.rfc3339($0.message.scheduledAt),
-        reason: $0.message.reason, state: $0.state.rawValue, attempts: $0.attempts, lastError: $0.lastError,
-        to: $0.message.to.map(\.address), subject: $0.message.subject)
+        key: entry.key, channel: entry.channel, at: zone.rfc3339(entry.scheduledAt),
+        reason: NoticeReason(rawValue: entry.reason) ?? .nextReminder, state: entry.state, attempts: entry.attempts,
+        lastError: entry.lastError, to: entry.addresses, subject: entry.subject)
     }
+  }
+
+  /// One notice's history: its rows through each channel and every attempt made.
+  func history(key: String) throws -> ControlAPI.NoticeHistory? {
+    let zone = current.deployment.zone
+    let rows = try notices(state: nil, key: key, limit: 100)
+    guard !rows.isEmpty else { return nil }
+    let attempts = try store.history(key: key).map {
+      ControlAPI.NoticeHistory.Attempt(
+        channel: $0.channel, number: $0.number, at: zone.rfc3339($0.at), outcome: $0.outcome, detail: $0.detail,
+        reached: $0.reached)
+    }
+    return ControlAPI.NoticeHistory(key: key, notices: rows, attempts: attempts)
   }
 
   /// Checks every fact of a batch, then records them all in one transaction, or none: a refused
@@ -420,15 +414,65 @@ public final class Daemon: @unchecked Sendable {
         .notice, "fact recorded by uid \(uid): \(fact.kind.rawValue) \(fact.unitID) \(fact.ruleID) \(fact.period)")
     }
     if facts.count > 20 { Log.write(.notice, "… and \(facts.count - 20) more facts recorded by uid \(uid)") }
-    wake()
+    changed()
     return facts
   }
 
   func retry(key: String) throws -> Int {
     let count = try store.retryDead(key: key, now: clock.now())
-    if count > 0 { wake() }
+    if count > 0 { delivery.wake() }
     return count
   }
 
   public func shutdown() { client.shutdown() }
+}
+
+/// The configuration running now and the engine over it and the recorded facts, made anew when
+/// either changes: what planning, delivery and the control API judge with.
+final class Judge: @unchecked Sendable {
+  struct Snapshot: Sendable {
+    let deployment: Deployment
+    /// SHA-256 over every file the configuration read.
+    let hash: String
+
+    init(_ deployment: Deployment) {
+      var bytes: [UInt8] = []
+      for file in deployment.files {
+        bytes += Array(file.utf8) + Array(FileManager.default.contents(atPath: file) ?? Data())
+      }
+      self.deployment = deployment
+      hash = SHA256.hex(SHA256.hash(bytes))
+    }
+  }
+
+  let store: Store
+  private let lock = NSLock()
+  // Guarded by `lock`.
+  private var current: Snapshot
+  private var generation = 0
+  private var cached: (generation: Int, engine: Engine)?
+
+  init(store: Store, snapshot: Snapshot) {
+    self.store = store
+    current = snapshot
+  }
+
+  var snapshot: Snapshot { lock.withLock { current } }
+
+  func replace(_ snapshot: Snapshot) {
+    lock.withLock {
+      current = snapshot
+      generation += 1
+    }
+  }
+
+  func factsChanged() { lock.withLock { generation += 1 } }
+
+  func engine() throws -> Engine {
+    let (generation, cached, deployment) = lock.withLock { (self.generation, self.cached, current.deployment) }
+    if let cached, cached.generation == generation { return cached.engine }
+    let engine = deployment.engine(facts: FactBook(try store.facts()))
+    lock.withLock { if self.generation == generation { self.cached = (generation, engine) } }
+    return engine
+  }
 }

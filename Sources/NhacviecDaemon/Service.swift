@@ -1,6 +1,7 @@
 public import Foundation
 public import NhacviecConfig
 import NhacviecControl
+public import NhacviecCore
 
 /// Wires the daemon to the world: the control socket, signals and systemd.
 public enum Service {
@@ -9,7 +10,7 @@ public enum Service {
   public static let shutdownGrace: TimeInterval = 20
 
   public static func run(
-    configPath: String, deployment: Deployment, socket: String?, clock: DaemonClock
+    configPath: String, deployment: Deployment, socket: String?, clock: any WallClock
   ) async
     -> Int32
   {
@@ -61,7 +62,7 @@ public enum Service {
       source.resume()
       sources.append(source)
     }
-    await daemon.run(notify: notifier)
+    await daemon.run(notify: notifier, grace: shutdownGrace)
     server.stop()
     daemon.shutdown()
     for source in sources { source.cancel() }

@@ -1,39 +1,98 @@
 public import Foundation
+public import NhacviecConfig
 public import NhacviecCore
 
-/// Builds channels from their configuration, sharing one libcurl engine.
-public struct ChannelFactory: Sendable {
+/// What building channels needs: the one libcurl engine they share, the zone for dates in
+/// messages, the daemon's state folder and its clock.
+public struct ChannelRuntime: Sendable {
   public let client: CurlClient
   public let zone: Zone
-  public let clock: @Sendable () -> Date
-  /// The daemon's state folder: a file channel without a `path` writes to `outbox` in it.
+  /// A file channel without a `path` writes to `outbox` in it.
   public let stateDirectory: String?
+  public let clock: @Sendable () -> Date
+  public let builders: [ObjectIdentifier: Builder]
 
   public init(
-    client: CurlClient, zone: Zone, stateDirectory: String? = nil, clock: @escaping @Sendable () -> Date = { Date() }
+    client: CurlClient, zone: Zone, stateDirectory: String? = nil, clock: @escaping @Sendable () -> Date = { Date() },
+    builders: [ObjectIdentifier: Builder] = ChannelRuntime.builtIn
   ) {
     self.client = client
     self.zone = zone
     self.stateDirectory = stateDirectory
     self.clock = clock
+    self.builders = builders
   }
 
-  public func make(name: String, type: String, settings values: [String: String]) throws -> any NoticeChannel {
-    var settings = ChannelSettings(channel: name, values: values)
-    let channel: any NoticeChannel
-    switch type {
-    case "smtp": channel = try SMTPChannel(name: name, settings: &settings, client: client, zone: zone)
-    case "webhook": channel = try WebhookChannel(name: name, settings: &settings, client: client, clock: clock)
-    case "file":
-      channel = try FileChannel(
-        name: name, settings: &settings, zone: zone,
-        defaultFolder: stateDirectory.map { ($0 as NSString).appendingPathComponent("outbox") })
-    case "exec": channel = try ExecChannel(name: name, settings: &settings)
-    default: throw ChannelConfigurationError(channel: name, message: "unknown type \(type)")
+  /// Makes a channel from its configuration (by its kind's builder), reading its secrets.
+  public typealias Builder =
+    @Sendable (any ChannelConfiguration, ChannelRuntime) throws(ConfigError) -> any NoticeChannel
+
+  /// The built-in kinds, by configuration type; a plugin registers its own beside them.
+  public static let builtIn: [ObjectIdentifier: Builder] = [
+    ObjectIdentifier(SMTPConfiguration.self): { config, runtime throws(ConfigError) in
+      try SMTPChannel(config as! SMTPConfiguration, runtime: runtime)
+    },
+    ObjectIdentifier(WebhookConfiguration.self): { config, runtime throws(ConfigError) in
+      try WebhookChannel(config as! WebhookConfiguration, runtime: runtime)
+    },
+    ObjectIdentifier(FileConfiguration.self): { config, runtime throws(ConfigError) in
+      try FileChannel(config as! FileConfiguration, runtime: runtime)
+    },
+    ObjectIdentifier(ExecConfiguration.self): { config, runtime throws(ConfigError) in
+      ExecChannel(config as! ExecConfiguration)
+    },
+  ]
+
+  public func make(_ config: any ChannelConfiguration) throws(ConfigError) -> any NoticeChannel {
+    guard let build = builders[ObjectIdentifier(type(of: config))] else {
+      throw ConfigError(
+        "channel \(config.spec.name): no way to build a \(config.spec.type) channel", at: config.location)
     }
-    // `address` is the planner's, not the channel's.
-    _ = settings.optional("address")
-    try settings.finish()
-    return channel
+    return try build(config, self)
+  }
+
+  /// The one place channels are built, for `run`, `check` and `send-test`: every channel of a
+  /// deployment, and every error, each at its place in the configuration.
+  public func channels(
+    _ configs: [String: any ChannelConfiguration]
+  ) -> (
+    channels: [String: any NoticeChannel], errors: [ConfigError]
+  ) {
+    var channels: [String: any NoticeChannel] = [:]
+    var errors: [ConfigError] = []
+    for (name, config) in configs.sorted(by: { $0.key < $1.key }) {
+      do {
+        channels[name] = try make(config)
+      } catch {
+        errors.append(error)
+      }
+    }
+    return (channels, errors)
+  }
+}
+
+/// Removes secrets from any text that could reach a log, an error, the journal or status.
+public struct Redactor: Sendable {
+  private let secrets: [String]
+
+  public init(_ secrets: [String]) { self.secrets = secrets.filter { $0.count >= 3 } }
+
+  public func callAsFunction(_ text: String) -> String {
+    var text = text
+    for secret in secrets { text = text.replacingOccurrences(of: secret, with: "[redacted]") }
+    return text
+  }
+
+  public func callAsFunction(_ outcome: DeliveryOutcome) -> DeliveryOutcome {
+    switch outcome {
+    case .sent(let receipt): return .sent(receipt: self(receipt))
+    case .partial(let receipt, let refused):
+      return .partial(
+        receipt: self(receipt),
+        refused: refused.map { .init(address: $0.address, reason: self($0.reason), permanent: $0.permanent) })
+    case .transient(let reason, let after): return .transient(reason: self(reason), retryAfter: after)
+    case .permanent(let reason): return .permanent(reason: self(reason))
+    case .notAttempted(let reason): return .notAttempted(reason: self(reason))
+    }
   }
 }

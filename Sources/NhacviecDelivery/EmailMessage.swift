@@ -4,31 +4,6 @@ public import NhacviecCore
 /// Builds RFC 5322 messages: UTF-8 text and HTML as multipart/alternative, headers encoded per
 /// RFC 2047, and no way for data to start a header of its own.
 public struct EmailMessage: Sendable {
-  public struct Mailbox: Sendable, Hashable {
-    public let name: String?
-    public let address: String
-
-    public init(name: String?, address: String) {
-      self.name = name
-      self.address = address
-    }
-
-    /// Parses `Name <address>` or a bare address.
-    public init?(_ text: String) {
-      let trimmed = text.trimmingCharacters(in: .whitespaces)
-      if let open = trimmed.lastIndex(of: "<"), trimmed.hasSuffix(">") {
-        let address = String(trimmed[trimmed.index(after: open)..<trimmed.index(before: trimmed.endIndex)])
-        let name = trimmed[..<open].trimmingCharacters(in: .whitespaces).trimmingCharacters(
-          in: CharacterSet(charactersIn: "\""))
-        guard EmailAddress.isValid(address) else { return nil }
-        self.init(name: name.isEmpty ? nil : name, address: address)
-      } else {
-        guard EmailAddress.isValid(trimmed) else { return nil }
-        self.init(name: nil, address: trimmed)
-      }
-    }
-  }
-
   public var from: Mailbox
   public var to: [Mailbox]
   public var cc: [Mailbox] = []

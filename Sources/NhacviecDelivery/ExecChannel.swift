@@ -1,4 +1,5 @@
 import Foundation
+import NhacviecConfig
 public import NhacviecCore
 import NhacviecExternal
 
@@ -14,14 +15,11 @@ public struct ExecChannel: NoticeChannel {
   let arguments: [String]
   let timeout: TimeInterval
 
-  init(name: String, settings: inout ChannelSettings) throws {
-    self.name = name
-    command = try settings.required("command")
-    guard command.hasPrefix("/") || command.contains("/") else {
-      throw settings.error("command must be a path to a program, such as /usr/local/lib/nhacviec/sms")
-    }
-    arguments = (settings.optional("arguments") ?? "").split(separator: " ").map(String.init)
-    timeout = try settings.seconds("timeout", default: 30)
+  init(_ config: ExecConfiguration) {
+    name = config.spec.name
+    command = config.command
+    arguments = config.arguments
+    timeout = config.timeout
   }
 
   struct Request: Encodable {
@@ -33,7 +31,7 @@ public struct ExecChannel: NoticeChannel {
     let period: String
     let step: String
     let reason: String
-    let to: [OutgoingMessage.Addressee]
+    let to: [Addressee]
     let subject: String
     let text: String
     let html: String
@@ -47,8 +45,9 @@ public struct ExecChannel: NoticeChannel {
     do {
       input = try encoder.encode(
         Request(
-          key: message.key, channel: name, rule: message.ruleID, unit: message.unitID, period: message.period,
-          step: message.step, reason: message.reason, to: message.to, subject: message.subject, text: message.text,
+          key: message.key, channel: name, rule: message.rule, unit: message.unit?.id ?? "", period: message.period,
+          step: message.step, reason: message.reason.rawValue, to: message.to, subject: message.subject,
+          text: message.text,
           html: message.html, payload: message.payload))
     } catch {
       return .permanent(reason: "cannot encode the request: \(error)")

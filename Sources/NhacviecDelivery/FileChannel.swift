@@ -1,4 +1,5 @@
 import Foundation
+import NhacviecConfig
 public import NhacviecCore
 
 /// Writes each message into a folder, atomically: emails as `.eml`, webhook bodies as `.json`.
@@ -6,25 +7,18 @@ public import NhacviecCore
 public struct FileChannel: NoticeChannel {
   public let name: String
   let folder: String
-  let format: String
-  let from: EmailMessage.Mailbox
+  let format: FileConfiguration.Format
+  let from: Mailbox
   let zone: Zone
 
-  init(name: String, settings: inout ChannelSettings, zone: Zone, defaultFolder: String?) throws {
-    self.name = name
-    self.zone = zone
-    if let path = settings.optional("path") {
-      folder = path
-    } else if let defaultFolder {
-      folder = defaultFolder
-    } else {
-      throw settings.error("needs `path`")
-    }
-    format = settings.optional("format") ?? "eml"
-    guard format == "eml" || format == "json" else { throw settings.error("format must be eml or json") }
-    let fromText = settings.optional("from") ?? "Hệ thống nhắc việc <nhacviec@localhost.invalid>"
-    guard let from = EmailMessage.Mailbox(fromText) else { throw settings.error("from is not an address") }
-    self.from = from
+  init(_ config: FileConfiguration, runtime: ChannelRuntime) throws(ConfigError) {
+    name = config.spec.name
+    zone = runtime.zone
+    guard let folder = config.path ?? runtime.stateDirectory.map({ ($0 as NSString).appendingPathComponent("outbox") })
+    else { throw ConfigError("channel \(config.spec.name) needs `path`", at: config.location) }
+    self.folder = folder
+    format = config.format
+    from = config.from
   }
 
   /// A file name from a notice key: letters, digits, `-`, `_` and `.` kept, the rest as `_`.
@@ -34,24 +28,32 @@ public struct FileChannel: NoticeChannel {
   }
 
   public func deliver(_ message: OutgoingMessage) async -> DeliveryOutcome {
+    // File writes may block (a full or remote disk): on a thread of their own, not the pool's.
+    await withCheckedContinuation { continuation in
+      Thread.detachNewThread { continuation.resume(returning: write(message)) }
+    }
+  }
+
+  func write(_ message: OutgoingMessage) -> DeliveryOutcome {
     let bytes: [UInt8]
-    if format == "json" {
+    switch format {
+    case .json:
       bytes = Array(message.payload.utf8) + [0x0a]
-    } else {
-      let recipients = message.to.map { EmailMessage.Mailbox(name: $0.name ?? $0.unitName, address: $0.address) }
+    case .eml:
+      let recipients = message.to.map { Mailbox(name: $0.name ?? $0.unitName, address: $0.address) }
       var email = EmailMessage(
         from: from, to: recipients, subject: message.subject, text: message.text, html: message.html,
         messageID: EmailMessage.messageID(key: message.key, channel: name, domain: "localhost.invalid"),
-        date: message.scheduledAt)
+        date: message.date)
       email.extraHeaders = [("X-Nhacviec-Key", message.key)]
-      email.attachments = message.attachments ?? []
+      email.attachments = message.attachments
       bytes = email.rendered(zone: zone)
     }
     let manager = FileManager.default
     do {
       try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
       let target = (folder as NSString).appendingPathComponent(
-        FileChannel.fileName(key: message.key, channel: name, format: format))
+        FileChannel.fileName(key: message.key, channel: name, format: format.rawValue))
       let temporary = (folder as NSString).appendingPathComponent(".\(UUID().uuidString).tmp")
       guard manager.createFile(atPath: temporary, contents: Data(bytes)) else {
         return .transient(reason: "cannot write in \(folder)", retryAfter: nil)

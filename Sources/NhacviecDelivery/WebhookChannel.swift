@@ -1,4 +1,5 @@
 import Foundation
+import NhacviecConfig
 public import NhacviecCore
 
 /// HTTP(S) POST of the versioned JSON payload, or of a templated body for chat services.
@@ -7,70 +8,33 @@ public import NhacviecCore
 /// `X-Nhacviec-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 public struct WebhookChannel: NoticeChannel {
   public let name: String
+  let config: WebhookConfiguration
   let client: CurlClient
-  let url: String?
   let secret: String?
   let bearerToken: String?
-  let bodyTemplate: String?
-  let extraHeaders: [String]
-  let timeout: TimeInterval
-  let maxRedirects: Int
-  let caFile: String?
   let redact: Redactor
   let clock: @Sendable () -> Date
 
-  init(
-    name: String, settings: inout ChannelSettings, client: CurlClient, clock: @escaping @Sendable () -> Date
-  ) throws {
-    self.name = name
-    self.client = client
-    self.clock = clock
-    url = settings.optional("url")
-    if let url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-      throw settings.error("url must start with http:// or https://")
-    }
-    secret = try settings.secret("secret_file")
-    bearerToken = try settings.secret("bearer_token_file")
-    bodyTemplate = settings.optional("body_template")
-    if let bodyTemplate {
-      let known = WebhookChannel.templateVariables
-      if let unknown = TemplateText.placeholders(in: bodyTemplate).first(where: { !known.contains($0) }) {
-        throw settings.error(
-          "body_template: unknown placeholder {{\(unknown)}} (known: \(known.sorted().joined(separator: ", ")))")
-      }
-    }
-    timeout = try settings.seconds("timeout", default: 15)
-    maxRedirects = try settings.integer("max_redirects", default: 3)
-    guard maxRedirects <= CurlClient.maximumRedirects else {
-      throw settings.error("max_redirects must be 0 to \(CurlClient.maximumRedirects), not \(maxRedirects)")
-    }
-    caFile = settings.optional("ca_file")
-    var headers: [String] = []
-    for (key, value) in settings.values.sorted(by: { $0.key < $1.key }) where key.hasPrefix("header.") {
-      let header = String(key.dropFirst("header.".count))
-      guard !header.isEmpty, !header.contains(where: { $0 == ":" || $0 == "\r" || $0 == "\n" || $0 == " " }),
-        !value.contains(where: { $0 == "\r" || $0 == "\n" })
-      else { throw settings.error("bad header \(header)") }
-      headers.append("\(header): \(value)")
-    }
-    extraHeaders = headers
+  init(_ config: WebhookConfiguration, runtime: ChannelRuntime) throws(ConfigError) {
+    name = config.spec.name
+    self.config = config
+    client = runtime.client
+    clock = runtime.clock
+    secret = try config.secret?.read()
+    bearerToken = try config.bearerToken?.read()
     redact = Redactor([secret, bearerToken].compactMap { $0 })
   }
 
-  static let templateVariables: Set<String> = [
-    "key", "rule", "unit", "period", "step", "reason", "subject", "text", "subject.json", "text.json",
-  ]
-
   func body(for message: OutgoingMessage) -> String {
-    guard let bodyTemplate else { return message.payload }
+    guard let bodyTemplate = config.bodyTemplate else { return message.payload }
     func json(_ text: String) -> String {
       String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
     }
     return TemplateText.render(
       bodyTemplate,
       [
-        "key": message.key, "rule": message.ruleID, "unit": message.unitID, "period": message.period,
-        "step": message.step, "reason": message.reason, "subject": message.subject, "text": message.text,
+        "key": message.key, "rule": message.rule, "unit": message.unit?.id ?? "", "period": message.period,
+        "step": message.step, "reason": message.reason.rawValue, "subject": message.subject, "text": message.text,
         "subject.json": json(message.subject), "text.json": json(message.text),
       ])
   }
@@ -82,17 +46,17 @@ public struct WebhookChannel: NoticeChannel {
 
   public func deliver(_ message: OutgoingMessage) async -> DeliveryOutcome {
     // A recipient's own webhook, else the channel's URL.
-    var targets = message.to.map(\.address).filter { $0.hasPrefix("http://") || $0.hasPrefix("https://") }
-    if targets.isEmpty, let url { targets = [url] }
+    var targets = message.to.map(\.address).filter(WebhookURL.isValid)
+    if targets.isEmpty, let url = config.url { targets = [url] }
     guard !targets.isEmpty else { return .permanent(reason: "no webhook URL for this notice") }
     let body = Array(body(for: message).utf8)
-    var outcomes: [DeliveryOutcome] = []
+    var outcomes: [(String, DeliveryOutcome)] = []
     for target in targets {
       var request = CurlRequest(url: target)
       request.body = body
-      request.timeout = timeout
-      request.maxRedirects = maxRedirects
-      request.caFile = caFile
+      request.timeout = config.timeout
+      request.maxRedirects = config.maxRedirects
+      request.caFile = config.caFile
       request.headers = [
         "Content-Type: application/json; charset=utf-8", "User-Agent: nhacviec",
         "Idempotency-Key: \(message.key.filter { $0 != "\r" && $0 != "\n" })",
@@ -103,22 +67,32 @@ public struct WebhookChannel: NoticeChannel {
           "X-Nhacviec-Signature: \(WebhookChannel.signature(secret: secret, timestamp: timestamp, body: body))")
       }
       if let bearerToken { request.headers.append("Authorization: Bearer \(bearerToken)") }
-      request.headers += extraHeaders
+      request.headers += config.headers
       do {
-        outcomes.append(redact(WebhookChannel.outcome(try await client.perform(request))))
+        outcomes.append((target, redact(WebhookChannel.outcome(try await client.perform(request)))))
+      } catch is CancellationError {
+        outcomes.append((target, .notAttempted(reason: "cancelled")))
+      } catch CurlError.stopped {
+        outcomes.append((target, .notAttempted(reason: "the daemon was stopping")))
       } catch {
-        outcomes.append(.transient(reason: redact("\(error)"), retryAfter: nil))
+        outcomes.append((target, .transient(reason: redact("\(error)"), retryAfter: nil)))
       }
     }
-    // All must succeed; a retry sends again to all, and the Idempotency-Key lets each drop a repeat.
-    if let permanent = outcomes.first(where: { if case .permanent = $0 { return true } else { return false } }) {
-      return permanent
+    // One target: its outcome. Several (each recipient's own webhook): those that took it are
+    // done, and only the others are tried again; each drops a repeat by its Idempotency-Key.
+    if outcomes.count == 1 { return outcomes[0].1 }
+    var receipts: [String] = []
+    var refused: [DeliveryOutcome.Refusal] = []
+    for (target, outcome) in outcomes {
+      switch outcome {
+      case .sent(let receipt), .partial(let receipt, _): receipts.append(receipt)
+      case .permanent(let reason): refused.append(.init(address: target, reason: reason, permanent: true))
+      case .transient(let reason, _), .notAttempted(let reason):
+        refused.append(.init(address: target, reason: reason, permanent: false))
+      }
     }
-    if let transient = outcomes.first(where: { if case .transient = $0 { return true } else { return false } }) {
-      return transient
-    }
-    let receipts = outcomes.compactMap { if case .sent(let r) = $0 { return r } else { return nil } }
-    return .sent(receipt: receipts.joined(separator: "; "))
+    if refused.isEmpty { return .sent(receipt: receipts.joined(separator: "; ")) }
+    return .partial(receipt: receipts.joined(separator: "; "), refused: refused)
   }
 
   static func outcome(_ response: CurlResponse) -> DeliveryOutcome {

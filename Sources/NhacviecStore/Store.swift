@@ -2,34 +2,13 @@ public import Foundation
 import GRDB
 public import NhacviecCore
 
-/// Where a journaled notice stands.
-public enum NoticeState: String, Sendable, CaseIterable, Codable {
-  case planned, sending, sent, failed, dead
-}
-
-/// One notice through one channel, as the journal holds it.
-public struct JournalEntry: Sendable, Hashable {
-  public let message: OutgoingMessage
-  public let state: NoticeState
-  public let attempts: Int
-  public let nextAttemptAt: Date?
-  public let lastError: String?
-  public let receipt: String?
-  public let createdAt: Date
-  public let sentAt: Date?
-}
-
-public struct StoreError: Error, CustomStringConvertible {
-  public let description: String
-}
-
 /// nhacviec's durable state in SQLite: the journal of notices, and small bookkeeping.
 ///
 /// Every write is named after what it means (`journal`, `claimDue`, `recordSent`). A notice is
 /// journaled before anything is sent and claimed by a conditional update, so that two processes
 /// sharing the file can never both send it.
 public final class Store: Sendable {
-  private let writer: any DatabaseWriter
+  let writer: any DatabaseWriter
 
   /// Opens (creating if needed) the database at `path` in WAL mode and migrates it forward.
   public init(path: String) throws {
@@ -50,7 +29,7 @@ public final class Store: Sendable {
     try Store.migrator.migrate(writer)
   }
 
-  private static var migrator: DatabaseMigrator {
+  static var migrator: DatabaseMigrator {
     var migrator = DatabaseMigrator()
     migrator.registerMigration("v1-journal") { db in
       try db.execute(
@@ -101,181 +80,60 @@ public final class Store: Sendable {
           CREATE INDEX fact_obligation ON fact (rule, period, unit);
           """)
     }
+    migrator.registerMigration("v3-decisions") { db in
+      // The journal holds what was decided, typed and versioned, rendered only when sent; the rows
+      // of nhacviec 0.1 keep their rendered message (schema 1). Each attempt is kept, with whom
+      // it reached, and a notice remembers which addresses it has still to reach.
+      try db.execute(
+        sql: """
+          CREATE TABLE journal (
+            key TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            schema INTEGER NOT NULL,
+            rule TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            period TEXT NOT NULL,
+            step TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            scheduled_at REAL NOT NULL,
+            state TEXT NOT NULL
+              CHECK (state IN ('planned', 'sending', 'sent', 'failed', 'dead', 'suppressed', 'superseded')),
+            attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+            next_attempt_at REAL,
+            last_error TEXT,
+            receipt TEXT,
+            decision TEXT,
+            message TEXT,
+            pending TEXT,
+            subject TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            sent_at REAL,
+            PRIMARY KEY (key, channel),
+            CHECK (decision IS NOT NULL OR message IS NOT NULL)
+          );
+          INSERT INTO journal
+            (key, channel, schema, rule, unit, period, step, reason, scheduled_at, state, attempts, next_attempt_at,
+             last_error, receipt, message, subject, created_at, updated_at, sent_at)
+          SELECT key, channel, 1, rule, unit, period, step, reason, scheduled_at, state, attempts, next_attempt_at,
+                 last_error, receipt, message, json_extract(message, '$.subject'), created_at, updated_at, sent_at
+          FROM notice;
+          DROP TABLE notice;
+          CREATE INDEX journal_due ON journal (channel, state, next_attempt_at);
+          CREATE TABLE attempt (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            at REAL NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            reached TEXT NOT NULL
+          );
+          CREATE INDEX attempt_key ON attempt (key);
+          """)
+    }
     return migrator
-  }
-
-  private static let encoder: JSONEncoder = {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    encoder.dateEncodingStrategy = .secondsSince1970
-    return encoder
-  }()
-
-  private static func decode(_ row: Row) throws -> JournalEntry {
-    let decoder = JSONDecoder()
-    decoder.dateDecodingStrategy = .secondsSince1970
-    let text: String = row["message"]
-    let message = try decoder.decode(OutgoingMessage.self, from: Data(text.utf8))
-    let state: String = row["state"]
-    return JournalEntry(
-      message: message, state: NoticeState(rawValue: state) ?? .planned, attempts: row["attempts"],
-      nextAttemptAt: (row["next_attempt_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
-      lastError: row["last_error"], receipt: row["receipt"],
-      createdAt: Date(timeIntervalSince1970: row["created_at"]),
-      sentAt: (row["sent_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
-  }
-
-  // MARK: - Journal
-
-  /// Writes notices that are not in the journal yet; returns how many were new. A notice already
-  /// there, in whatever state, is left alone: re-planning never sends a notice twice.
-  @discardableResult
-  public func journal(_ messages: [OutgoingMessage], now: Date) throws -> Int {
-    try writer.write { db in
-      var inserted = 0
-      for message in messages {
-        let json = String(decoding: try Store.encoder.encode(message), as: UTF8.self)
-        try db.execute(
-          sql: """
-            INSERT OR IGNORE INTO notice
-              (key, channel, rule, unit, period, step, reason, scheduled_at, state, message, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?, ?)
-            """,
-          arguments: [
-            message.key, message.channel, message.ruleID, message.unitID, message.period, message.step,
-            message.reason, message.scheduledAt.timeIntervalSince1970, json, now.timeIntervalSince1970,
-            now.timeIntervalSince1970,
-          ])
-        inserted += db.changesCount
-      }
-      return inserted
-    }
-  }
-
-  /// Claims up to `limit` notices that may be sent at `now` (planned, or failed and due for
-  /// another attempt): each moves to `sending` only if no one else moved it first.
-  public func claimDue(now: Date, limit: Int = 500) throws -> [JournalEntry] {
-    try writer.write { db in
-      let rows = try Row.fetchAll(
-        db,
-        sql: """
-          SELECT * FROM notice
-          WHERE state = 'planned' OR (state = 'failed' AND next_attempt_at <= ?)
-          ORDER BY scheduled_at, key, channel LIMIT ?
-          """, arguments: [now.timeIntervalSince1970, limit])
-      var claimed: [JournalEntry] = []
-      for row in rows {
-        let key: String = row["key"]
-        let channel: String = row["channel"]
-        try db.execute(
-          sql: """
-            UPDATE notice SET state = 'sending', attempts = attempts + 1, updated_at = ?
-            WHERE key = ? AND channel = ? AND (state = 'planned' OR (state = 'failed' AND next_attempt_at <= ?))
-            """, arguments: [now.timeIntervalSince1970, key, channel, now.timeIntervalSince1970])
-        guard db.changesCount == 1 else { continue }
-        if let fresh = try Row.fetchOne(
-          db, sql: "SELECT * FROM notice WHERE key = ? AND channel = ?", arguments: [key, channel])
-        {
-          claimed.append(try Store.decode(fresh))
-        }
-      }
-      return claimed
-    }
-  }
-
-  public func recordSent(key: String, channel: String, receipt: String, now: Date) throws {
-    try transition(
-      key: key, channel: channel,
-      sql: "state = 'sent', receipt = ?, sent_at = ?, next_attempt_at = NULL, updated_at = ?",
-      arguments: [receipt, now.timeIntervalSince1970, now.timeIntervalSince1970])
-  }
-
-  /// A failed attempt: `failed` with the next attempt's instant, or `dead` when there is none.
-  public func recordFailure(key: String, channel: String, error: String, retryAt: Date?, now: Date) throws {
-    try transition(
-      key: key, channel: channel,
-      sql: "state = ?, last_error = ?, next_attempt_at = ?, updated_at = ?",
-      arguments: [
-        retryAt == nil ? "dead" : "failed", error, retryAt?.timeIntervalSince1970, now.timeIntervalSince1970,
-      ])
-  }
-
-  private func transition(key: String, channel: String, sql: String, arguments: StatementArguments) throws {
-    try writer.write { db in
-      try db.execute(
-        sql: "UPDATE notice SET \(sql) WHERE key = ? AND channel = ? AND state = 'sending'",
-        arguments: arguments + [key, channel])
-      guard db.changesCount == 1 else {
-        throw StoreError(description: "notice \(key) via \(channel) is not being sent")
-      }
-    }
-  }
-
-  /// After a crash: what was `sending` goes back to `planned`, to be sent again under the same
-  /// key (receivers drop the duplicate by Message-ID or Idempotency-Key). Returns how many.
-  @discardableResult
-  public func recoverInFlight(now: Date) throws -> Int {
-    try writer.write { db in
-      try db.execute(
-        sql: "UPDATE notice SET state = 'planned', updated_at = ? WHERE state = 'sending'",
-        arguments: [now.timeIntervalSince1970])
-      return db.changesCount
-    }
-  }
-
-  /// An operator's second chance for a dead notice. Returns how many channels it covered.
-  @discardableResult
-  public func retryDead(key: String, now: Date) throws -> Int {
-    try writer.write { db in
-      try db.execute(
-        sql: """
-          UPDATE notice SET state = 'planned', attempts = 0, next_attempt_at = NULL, updated_at = ?
-          WHERE key = ? AND state = 'dead'
-          """, arguments: [now.timeIntervalSince1970, key])
-      return db.changesCount
-    }
-  }
-
-  public func counts() throws -> [NoticeState: Int] {
-    try writer.read { db in
-      var counts = Dictionary(uniqueKeysWithValues: NoticeState.allCases.map { ($0, 0) })
-      for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM notice GROUP BY state") {
-        if let state = NoticeState(rawValue: row["state"]) { counts[state] = row["n"] }
-      }
-      return counts
-    }
-  }
-
-  public func entries(state: NoticeState? = nil, limit: Int = 1000) throws -> [JournalEntry] {
-    try writer.read { db in
-      let rows: [Row]
-      if let state {
-        rows = try Row.fetchAll(
-          db, sql: "SELECT * FROM notice WHERE state = ? ORDER BY scheduled_at, key, channel LIMIT ?",
-          arguments: [state.rawValue, limit])
-      } else {
-        rows = try Row.fetchAll(
-          db, sql: "SELECT * FROM notice ORDER BY scheduled_at, key, channel LIMIT ?", arguments: [limit])
-      }
-      return try rows.map(Store.decode)
-    }
-  }
-
-  public func entry(key: String, channel: String) throws -> JournalEntry? {
-    try writer.read { db in
-      try Row.fetchOne(db, sql: "SELECT * FROM notice WHERE key = ? AND channel = ?", arguments: [key, channel])
-        .map(Store.decode)
-    }
-  }
-
-  /// The earliest instant at which a journaled notice may be attempted: now for planned ones.
-  public func nextAttempt(now: Date) throws -> Date? {
-    try writer.read { db in
-      if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM notice WHERE state = 'planned'") ?? 0 > 0 { return now }
-      return try Double.fetchOne(
-        db, sql: "SELECT MIN(next_attempt_at) FROM notice WHERE state = 'failed'"
-      ).map { Date(timeIntervalSince1970: $0) }
-    }
   }
 
   // MARK: - Facts
@@ -357,6 +215,43 @@ public final class Store: Sendable {
       }
       let seconds = (try? JSONDecoder().decode([String: Double].self, from: Data(json.utf8))) ?? [:]
       return seconds.mapValues { Date(timeIntervalSince1970: $0) }
+    }
+  }
+}
+
+// MARK: - For tests
+
+@_spi(Testing) extension Store {
+  /// Runs a statement as is: for tests that damage a row on purpose.
+  public func execute(sql: String, arguments: [String?]) throws {
+    try writer.write { db in try db.execute(sql: sql, arguments: StatementArguments(arguments)) }
+  }
+
+  public func value(sql: String, arguments: [String?]) throws -> String? {
+    try writer.read { db in try String.fetchOne(db, sql: sql, arguments: StatementArguments(arguments)) }
+  }
+
+  /// A journal as nhacviec 0.1 left it: one rendered message in the old table.
+  public static func writeLegacyJournal(at path: String, key: String, state: String, at: Date) throws {
+    let queue = try DatabaseQueue(path: path)
+    try migrator.migrate(queue, upTo: "v2-facts")
+    let message = """
+      {"channel":"email","html":"<p>Kính gửi</p>","key":"\(key)","payload":"{}","period":"2026",\
+      "reason":"next-reminder","ruleID":"annual","scheduledAt":\(at.timeIntervalSince1970),"step":"remind-7d",\
+      "subject":"[Nhắc việc] Báo cáo năm 2026","template":"reminder","text":"Kính gửi",\
+      "to":[{"address":"iso@d1.example","name":"Đầu mối ISO","role":"iso-focal","unit_id":"D1",\
+      "unit_name":"Sở Tư pháp"}],"unitID":"D1"}
+      """
+    try queue.write { db in
+      try db.execute(
+        sql: """
+          INSERT INTO notice (key, channel, rule, unit, period, step, reason, scheduled_at, state, message,
+                              created_at, updated_at)
+          VALUES (?, 'email', 'annual', 'D1', '2026', 'remind-7d', 'next-reminder', ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          key, at.timeIntervalSince1970, state, message, at.timeIntervalSince1970, at.timeIntervalSince1970,
+        ])
     }
   }
 }

@@ -25,20 +25,13 @@ struct Check: ParsableCommand {
   func run() throws {
     let deployment = try options.load()
     let zone = deployment.zone
-    // Channels are built as the daemon would build them: secret files read, settings checked.
+    // Channels are built as the daemon builds them: secret files read, settings checked.
     let client = CurlClient()
     defer { client.shutdown() }
-    let factory = ChannelFactory(client: client, zone: zone, stateDirectory: deployment.daemon.state)
-    var channelErrors: [String] = []
-    for (name, config) in deployment.channels.sorted(by: { $0.key < $1.key }) {
-      do {
-        _ = try factory.make(name: name, type: config.spec.type, settings: config.settings)
-      } catch {
-        channelErrors.append("\(config.location): \(error)")
-      }
-    }
+    let runtime = ChannelRuntime(client: client, zone: zone, stateDirectory: deployment.daemon.state)
+    let channelErrors = runtime.channels(deployment.channels).errors
     if !channelErrors.isEmpty {
-      for e in channelErrors { printError(e) }
+      printError(ConfigErrors(channelErrors).description)
       printError(
         "configuration has \(channelErrors.count) error\(channelErrors.count == 1 ? "" : "s"): \(options.path)")
       throw ExitCode(1)

@@ -26,7 +26,7 @@ struct Run: AsyncParsableCommand {
     let deployment = try options.load()
     let start = try clockStart.map { try instant($0, zone: deployment.zone, option: "--clock-start") }
     let status = await Service.run(
-      configPath: options.path, deployment: deployment, socket: socket, clock: DaemonClock(startingAt: start))
+      configPath: options.path, deployment: deployment, socket: socket, clock: SystemClock(startingAt: start))
     if status != 0 { throw ExitCode(status) }
   }
 }
@@ -83,7 +83,7 @@ struct Status: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "How the running daemon stands.",
     discussion:
-      "Exit status: 0 fine, 1 the daemon reports a problem (a failed reload, failing channels, dead notices, an external rule's program failing), 3 unreachable."
+      "Exit status: 0 fine, 1 the daemon reports a problem (a failed reload, failing passes or delivery, failing channels, dead notices, an external rule's program failing), 3 unreachable."
   )
 
   @OptionGroup var options: SocketOptions
@@ -101,7 +101,13 @@ struct Status: ParsableCommand {
         "last reload: \(status.lastReload.at) \(status.lastReload.ok ? "ok" : "FAILED: \(status.lastReload.error ?? "")")"
       )
       print("last pass: \(status.lastPass ?? "none yet"); next wake-up: \(status.nextWakeup ?? "none scheduled")")
-      let journal = ["planned", "sending", "sent", "failed", "dead"].map { "\($0) \(status.journal[$0] ?? 0)" }
+      if let failing = status.lastPassError {
+        print("passes FAILING since \(failing.since): \(failing.error)")
+      }
+      if let failing = status.deliveryError {
+        print("delivery FAILING since \(failing.since): \(failing.error)")
+      }
+      let journal = NoticeState.allCases.map { "\($0.rawValue) \(status.journal[$0.rawValue] ?? 0)" }
       print("journal: \(journal.joined(separator: ", "))")
       print(
         "channels failing: \(status.channelsFailing.isEmpty ? "none" : status.channelsFailing.joined(separator: ", "))")
@@ -110,12 +116,9 @@ struct Status: ParsableCommand {
           "rule failing: \(failure.rule) period \(failure.period), notices held since \(failure.since ?? "the first start"): \(failure.error)"
         )
       }
+      for warning in status.warnings { print("warning: \(warning)") }
     }
-    if !status.lastReload.ok || !status.channelsFailing.isEmpty || (status.journal["dead"] ?? 0) > 0
-      || !status.rulesFailing.isEmpty
-    {
-      throw ExitCode(1)
-    }
+    if !status.isHealthy { throw ExitCode(1) }
   }
 }
 
@@ -141,7 +144,7 @@ struct Findings: ParsableCommand {
     for f in findings {
       let missing = f.missing.map { $0.isEmpty ? "" : "  missing: \($0.joined(separator: ", "))" } ?? ""
       print(
-        "\(f.state.padding(toLength: 12, withPad: " ", startingAt: 0)) \(f.rule) \(f.unit) \(f.period)  due \(f.deadline)  \(f.unitName)\(missing)"
+        "\(f.state.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(f.rule) \(f.unit) \(f.period)  due \(f.deadline)  \(f.unitName)\(missing)"
       )
     }
   }
@@ -162,20 +165,42 @@ struct Upcoming: ParsableCommand {
 }
 
 struct Notices: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "The journal of notices.")
+  static let configuration = CommandConfiguration(
+    abstract: "The journal of notices, or the history of one.",
+    discussion: """
+      With --key, one notice's rows through each channel and every attempt made: when, what it \
+      came to, and who it reached.
+      """)
   @OptionGroup var options: SocketOptions
-  @Option(help: "planned, sending, sent, failed or dead.") var state: String?
+  @Option(help: "planned, sending, sent, failed, dead, suppressed or superseded.") var state: String?
   @Option(help: "At most this many, oldest first.") var limit = 1000
+  @Option(help: "One notice's history.") var key: String?
   @Flag(help: "Print the daemon's JSON.") var json = false
 
   func run() throws {
+    if let key {
+      let response = try options.call("GET", "/v1/notices?key=\(queryValue(key))")
+      let history = try options.decode(ControlAPI.NoticeHistory.self, response)
+      if json { return printJSON(response.body) }
+      for n in history.notices {
+        let error = n.lastError.map { "  (\($0))" } ?? ""
+        print("\(n.state?.rawValue ?? "") \(n.at)  \(n.key)  \(n.channel) attempts \(n.attempts ?? 0)\(error)")
+        if let subject = n.subject { print("    \(subject)") }
+      }
+      for attempt in history.attempts {
+        print(
+          "  attempt \(attempt.number) via \(attempt.channel) at \(attempt.at): \(attempt.outcome) \(attempt.detail)")
+        for (address, result) in attempt.reached.sorted(by: { $0.key < $1.key }) { print("    \(address): \(result)") }
+      }
+      return
+    }
     let response = try options.call(
-      "GET", "/v1/notices?limit=\(limit)" + (state.map { "&state=\($0)" } ?? ""))
+      "GET", "/v1/notices?limit=\(limit)" + (state.map { "&state=\(queryValue($0))" } ?? ""))
     let notices = try options.decode([ControlAPI.Notice].self, response)
     if json { return printJSON(response.body) }
     for n in notices {
       let error = n.lastError.map { "  (\($0))" } ?? ""
-      print("\(n.state ?? "") \(n.at)  \(n.key)  \(n.channel) attempts \(n.attempts ?? 0)\(error)")
+      print("\(n.state?.rawValue ?? "") \(n.at)  \(n.key)  \(n.channel) attempts \(n.attempts ?? 0)\(error)")
     }
     // Say so when the list is cut short, rather than let it pass for the whole journal.
     guard notices.count == limit else { return }

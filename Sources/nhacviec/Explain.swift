@@ -22,22 +22,23 @@ struct Explain: ParsableCommand {
   @OptionGroup var options: SocketOptions
 
   func run() throws {
-    var explanation: Explanation?
+    var explanation: ControlAPI.Explanation?
     var source = "the running daemon"
     if !offline && at == nil && facts == nil,
       let response = try? ControlClient.request(
         socket: try options.path(), method: "GET",
         target: "/v1/explain?unit=\(queryValue(unit))" + (rule.map { "&rule=\(queryValue($0))" } ?? ""))
     {
-      explanation = try options.decode(Explanation.self, response)
+      explanation = try options.decode(ControlAPI.Explanation.self, response)
     } else {
       source = "the configuration files"
       let deployment = try loadDeployment(ConfigLocator.path(explicit: options.config))
       let book = FactBook(try facts.map { try loadFacts($0, for: deployment) } ?? [])
       if let facts { source += " and \(facts)" }
       let moment = try at.map { try instant($0, zone: deployment.zone, option: "--at") } ?? Date()
-      explanation = deployment.engine(facts: book).explain(
-        unitID: unit, ruleID: rule, at: moment, renderer: deployment.renderer)
+      explanation = deployment.engine(facts: book).explain(unitID: unit, ruleID: rule, at: moment).map {
+        ControlAPI.Explanation($0, zone: deployment.zone)
+      }
     }
     guard let explanation else {
       printError("no unit \(unit) in the directory")
@@ -59,7 +60,7 @@ struct Explain: ParsableCommand {
       for fact in o.facts { print("  fact: \(fact)") }
       for detail in o.details { print("  \(detail)") }
       for step in o.ladder {
-        let status = step.status.padding(toLength: 5, withPad: " ", startingAt: 0)
+        let status = step.status.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)
         print("  \(status) \(step.at)  \(step.step)  \(step.to.joined(separator: ", "))")
       }
       print("  stops it: \(o.stops)")

@@ -4,6 +4,7 @@ import NhacviecConfig
 import NhacviecControl
 import NhacviecCore
 import NhacviecDaemon
+import NhacviecRender
 
 struct ReportCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -91,7 +92,7 @@ struct ReportCommand: ParsableCommand {
     let moment = try asOf.map { try instant($0, zone: deployment.zone, option: "--as-of") } ?? Date()
     let report = deployment.engine(facts: book).report(
       period: Period(period)!, ruleIDs: rule.isEmpty ? nil : rule, scope: scope, at: moment)
-    return report.rendered(as: format, zone: deployment.zone)
+    return ReportDocument(report, zone: deployment.zone).rendered(as: format)
   }
 
 }

@@ -32,35 +32,44 @@ struct SendTest: AsyncParsableCommand {
     defer { client.shutdown() }
     let handler: any NoticeChannel
     do {
-      handler = try ChannelFactory(client: client, zone: deployment.zone, stateDirectory: deployment.daemon.state).make(
-        name: channel, type: config.spec.type, settings: config.settings)
+      handler = try ChannelRuntime(client: client, zone: deployment.zone, stateDirectory: deployment.daemon.state)
+        .make(config)
     } catch {
-      printError("\(error)")
+      printError(error.description)
       throw ExitCode(1)
     }
     let now = Date()
     let key = "send-test/\(Int(now.timeIntervalSince1970))"
     let addressees = to.map {
-      [OutgoingMessage.Addressee(unitID: "", unitName: "", role: "test", name: "Người nhận thử nghiệm", address: $0)]
+      [
+        Addressee(
+          unit: UnitRef(id: "send-test", validFrom: nil), unitName: "", role: "test", name: "Người nhận thử nghiệm",
+          address: $0)
+      ]
     }
     let text = """
       Đây là thư thử nghiệm của hệ thống nhắc việc tự động nhacviec, gửi qua kênh \(channel) lúc \(deployment.zone.vietnamese(now)).
       Nếu các chữ sau hiển thị đúng, kênh gửi hoạt động tốt: Tiếng Việt có dấu — Quảng Ngãi, Sở Khoa học và Công nghệ, Ủy ban nhân dân.
       """
     let message = OutgoingMessage(
-      key: key, channel: channel, ruleID: "send-test", unitID: "", period: "", step: "test", reason: "test",
-      template: "reminder", scheduledAt: now, to: addressees ?? [],
-      subject: "[nhacviec] Thư thử nghiệm — kênh \(channel)",
+      key: key, channel: channel, rule: "send-test", unit: nil, period: "", step: "test", reason: .nextReminder,
+      date: now, to: addressees ?? [], subject: "[nhacviec] Thư thử nghiệm — kênh \(channel)",
       text: text, html: "<p>\(TemplateText.escapeHTML(text).replacingOccurrences(of: "\n", with: "<br>"))</p>",
       payload: #"{"version":1,"key":"\#(key)","reason":"test","subject":"[nhacviec] Thư thử nghiệm"}"#)
     switch await handler.deliver(message) {
     case .sent(let receipt):
       print("sent: \(receipt)")
+    case .partial(let receipt, let refused):
+      print("sent: \(receipt); refused: \(refused.map { "\($0.address): \($0.reason)" }.joined(separator: "; "))")
+      throw ExitCode(1)
     case .transient(let reason, let retryAfter):
       print("failed (transient\(retryAfter.map { ", retry after \(Int($0)) s" } ?? "")): \(reason)")
       throw ExitCode(1)
     case .permanent(let reason):
       print("failed (permanent): \(reason)")
+      throw ExitCode(1)
+    case .notAttempted(let reason):
+      print("not sent: \(reason)")
       throw ExitCode(1)
     }
   }

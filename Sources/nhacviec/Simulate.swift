@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NhacviecConfig
 import NhacviecCore
+import NhacviecRender
 
 struct Simulate: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -50,7 +51,7 @@ struct Simulate: ParsableCommand {
     guard start <= end else { throw ValidationError("--from must not be after --to") }
     let book = FactBook(try facts.map { try loadFacts($0, for: deployment) } ?? [])
     let engine = deployment.engine(facts: book)
-    let renderer = deployment.renderer
+    let renderer = MessageRenderer(ruleset: deployment.ruleset, zone: zone)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     var out = ""
@@ -58,17 +59,26 @@ struct Simulate: ParsableCommand {
     for failure in simulation.failures {
       printError("warning: rule \(failure.ruleID) period \(failure.period) not judged: \(failure.message)")
     }
-    for notice in simulation.notices {
-      let subject = renderer.render(notice).subject
+    for decision in simulation.notices {
+      // As the daemon would send it at its instant: judged and rendered then.
+      var subject = ""
+      if case .send(let evaluated) = engine.check(decision, at: decision.scheduledAt, window: false) {
+        subject = renderer.render(evaluated).subject
+      }
+      let key = decision.noticeKey
+      let to = decision.addressees.map(\.address)
       if json {
+        let items: [String]? =
+          if case .digest(let items) = decision.content { items.map(\.key.description) } else { nil }
         let line = Line(
-          at: zone.rfc3339(notice.at), key: notice.key, rule: notice.ruleID, unit: notice.unitID,
-          period: notice.period, step: notice.step, reason: notice.reason.rawValue, channel: notice.channel,
-          to: notice.to, subject: subject, items: notice.items.isEmpty ? nil : notice.items.map(\.key))
+          at: zone.rfc3339(decision.scheduledAt), key: decision.key, rule: key?.rule ?? "",
+          unit: key?.unit.id ?? decision.addressees.first?.unit.id ?? "", period: key?.period.description ?? "",
+          step: key?.step ?? "digest", reason: decision.reason.rawValue, channel: decision.channel, to: to,
+          subject: subject, items: items)
         out += String(decoding: try encoder.encode(line), as: UTF8.self) + "\n"
       } else {
         out +=
-          "\(zone.rfc3339(notice.at))  \(notice.key)  \(notice.reason.rawValue)  \(notice.channel) → \(notice.to.joined(separator: ", "))\n"
+          "\(zone.rfc3339(decision.scheduledAt))  \(decision.key)  \(decision.reason.rawValue)  \(decision.channel) → \(to.joined(separator: ", "))\n"
         out += "    \(subject)\n"
       }
       if out.utf8.count > 1 << 16 {

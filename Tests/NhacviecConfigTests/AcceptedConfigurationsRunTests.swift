@@ -1,6 +1,7 @@
 import Foundation
 import NhacviecConfig
 import NhacviecCore
+import NhacviecRender
 import TestSupport
 import Testing
 
@@ -154,17 +155,21 @@ struct AcceptedConfigurationsRunTests {
       let engine = deployment.engine()
       let from = zone.instant(LocalDate(iso: "2026-09-01")!)
       let to = zone.instant(LocalDate(iso: "2027-01-31")!)
-      let renderer = deployment.renderer
-      for notice in engine.simulate(from: from, to: to) {
-        let message = renderer.render(notice)
-        #expect(!message.subject.isEmpty, "seed \(seed): \(notice.key) has no subject")
+      let renderer = MessageRenderer(ruleset: deployment.ruleset, zone: zone)
+      for decision in engine.simulate(from: from, to: to) {
+        // Judged and rendered at its instant, and again a week late, as after downtime.
+        for at in [decision.scheduledAt, decision.scheduledAt.addingTimeInterval(7 * 86_400)] {
+          guard case .send(let evaluated) = engine.check(decision, at: at, window: false) else { continue }
+          let message = renderer.render(evaluated)
+          #expect(!message.subject.isEmpty, "seed \(seed): \(decision.key) has no subject")
+        }
       }
       for rule in deployment.ruleset.rules {
         let period = Period.containing(LocalDate(iso: "2026-06-01")!, kind: rule.period)
         for format in ReportFormat.allCases {
-          _ = engine.report(period: period, ruleIDs: [rule.id], at: to).rendered(as: format, zone: zone)
+          _ = ReportDocument(engine.report(period: period, ruleIDs: [rule.id], at: to), zone: zone).rendered(as: format)
         }
-        _ = engine.explain(unitID: "D", ruleID: rule.id, at: to, renderer: renderer)
+        _ = engine.explain(unitID: "D", ruleID: rule.id, at: to)
       }
     }
     // Both sides of check were reached.

@@ -1,5 +1,6 @@
 import Foundation
 import NhacviecCore
+import NhacviecRender
 import Testing
 
 @Suite("Deadlines and ladders")
@@ -104,7 +105,7 @@ struct FindingTests {
 struct PlanTests {
   let zone = Fixture.zone
 
-  func simulate(_ rules: [Rule], facts: [Fact] = [], digest: Int = 0, from: String, to: String) -> [Notice] {
+  func simulate(_ rules: [Rule], facts: [Fact] = [], digest: Int = 0, from: String, to: String) -> [NoticeDecision] {
     Fixture.engine(rules, facts: facts, digestMinimum: digest).simulate(from: Fixture.at(from), to: Fixture.at(to))
   }
 
@@ -139,18 +140,36 @@ struct PlanTests {
     #expect(a == b)
   }
 
-  @Test("after downtime, a missed ladder collapses to its newest step, sent once")
+  @Test("after downtime, each audience of a missed ladder hears its newest step once; the rest is superseded")
   func catchUp() {
     let engine = Fixture.engine([Fixture.annualRule()])
     let first = engine.plan(since: nil, now: Fixture.at("2026-11-20T10:00"))
     let d1 = first.due.filter { $0.unitID == "D1" }
-    #expect(d1.count == 1)
-    #expect(d1.first?.step == "escalate-3wd")
-    #expect(d1.first?.reason == .catchUp)
+    // The unit hears of its own lateness; its superiors hear once, at the rung they are on.
+    #expect(d1.map(\.step) == ["escalate-1wd", "escalate-3wd"])
+    // Catch-up where a step stands for several (the unit's reminders and escalation).
+    #expect(d1.map(\.reason) == [.catchUp, .escalation])
+    #expect(
+      d1.map { $0.addressees.map(\.address) } == [
+        ["head@d1.test.example"], ["head@p.test.example", "head@s.test.example"],
+      ])
+    // The stale reminders are recorded as superseded, never sent.
+    let stale = first.superseded.filter { $0.unitID == "D1" }.map(\.step)
+    #expect(stale == ["remind-7d", "remind-1wd"])
     // The next pass has nothing new for D1 and wakes for the next step.
     let second = engine.plan(since: Fixture.at("2026-11-20T10:00"), now: Fixture.at("2026-11-20T11:00"))
     #expect(second.due.isEmpty)
     #expect(second.next.map { zone.rfc3339($0) } == "2026-11-25T08:00:00+07:00")
+  }
+
+  @Test("a step that falls due alone is not a catch-up, and keeps its own reason")
+  func steadyState() {
+    let engine = Fixture.engine([Fixture.annualRule()])
+    let plan = engine.plan(since: Fixture.at("2026-11-18T07:00"), now: Fixture.at("2026-11-18T08:00"))
+    let d1 = plan.due.filter { $0.unitID == "D1" }
+    #expect(d1.map(\.step) == ["escalate-3wd"])
+    #expect(d1.first?.reason == .escalation)
+    #expect(plan.superseded.isEmpty)
   }
 
   @Test("a superior who would receive many notices in one pass gets one digest")
@@ -180,17 +199,17 @@ struct PlanTests {
     #expect(c1Escalation2026?.to == ["head@p.test.example", "head@s.test.example"])
   }
 
-  @Test("an extension's ladder has keys of its own")
+  @Test("an extension's ladder has keys of its own: the deadline it hangs on is in each key")
   func extensionKeys() {
     let ext = Fact(
       kind: .extension, unitID: "D1", ruleID: "annual", period: "2026", at: Fixture.at("2026-11-10T09:00"),
       due: day("2026-11-30"), decidedBy: "Sở KH&CN")
-    let steps = simulate([Fixture.annualRule()], facts: [ext], from: "2026-09-01", to: "2026-12-31")
-      .filter { $0.unitID == "D1" }.map(\.step)
-    #expect(steps.first == "remind-7d")
-    #expect(steps.contains("remind-7d@2026-11-30"))
-    #expect(steps.contains("escalate-1wd@2026-11-30"))
-    #expect(!steps.contains("escalate-1wd"))
+    let keys = simulate([Fixture.annualRule()], facts: [ext], from: "2026-09-01", to: "2026-12-31")
+      .filter { $0.unitID == "D1" }.compactMap(\.noticeKey)
+    #expect(keys.first?.description == "annual/D1/2026/remind-7d@2026-11-15")
+    #expect(keys.contains { $0.step == "remind-7d" && $0.deadline == day("2026-11-30") })
+    #expect(keys.contains { $0.step == "escalate-1wd" && $0.deadline == day("2026-11-30") })
+    #expect(!keys.contains { $0.step == "escalate-1wd" && $0.deadline == day("2026-11-15") })
   }
 }
 
@@ -212,7 +231,9 @@ struct RuleKindTests {
     #expect(finding.assessment.missingChildren.map(\.id) == ["C3"])
     #expect(finding.state == .dueSoon)
     let text = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone)
-      .render(engine.plan(since: nil, now: Fixture.at("2024-11-10T09:00")).due.first { $0.unitID == "X" }!).text
+      .render(
+        engine.plan(since: nil, now: Fixture.at("2024-11-10T09:00")).due.first { $0.unitID == "X" }!, engine: engine
+      ).text
     #expect(text.contains("Chưa báo cáo: Thị trấn Sơn Tịnh."))
     // No districts after 1 July 2025: the roll-up owes nothing in 2026.
     #expect(engine.findings(rule: rule, period: Period("2026")!, at: Fixture.at("2026-11-10T09:00")).isEmpty)
@@ -263,7 +284,7 @@ struct MessageTests {
     let engine = Fixture.engine([Fixture.annualRule()])
     let notice = try #require(
       engine.plan(since: nil, now: Fixture.at("2026-11-09T08:00")).due.first { $0.unitID == "D1" })
-    let message = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone).render(notice)
+    let message = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone).render(notice, engine: engine)
     #expect(message.subject == "[Nhắc việc] Báo cáo ISO năm 2026 — hạn trước ngày 15/11/2026")
     #expect(message.text.contains("Sở Tư pháp cần hoàn thành"))
     #expect(message.text.contains("còn 6 ngày"))
@@ -285,7 +306,7 @@ struct MessageTests {
       context: EvaluationContext(directory: try Directory(units: units), calendar: Fixture.calendar, facts: FactBook()))
     let notice = try #require(
       engine.plan(since: nil, now: Fixture.at("2026-11-16T09:00")).due.first { $0.template == "overdue" })
-    let message = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone).render(notice)
+    let message = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone).render(notice, engine: engine)
     #expect(!message.subject.contains("\n") && !message.subject.contains("\r"))
     #expect(message.html.contains("Sở &lt;b&gt;X&lt;/b&gt;"))
     #expect(!message.html.contains("<b>X</b>"))
@@ -296,11 +317,11 @@ struct MessageTests {
     let engine = Fixture.engine([Fixture.annualRule()])
     let notice = try #require(
       engine.plan(since: nil, now: Fixture.at("2026-11-09T08:00")).due.first { $0.unitID == "D1" })
-    let message = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone).render(notice)
-    let json = WebhookPayload(notice: notice, message: message, zone: Fixture.zone).json()
+    let message = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone).render(notice, engine: engine)
+    let json = message.payload
     let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
     #expect(object["version"] as? Int == 1)
-    #expect(object["key"] as? String == "annual/D1/2026/remind-7d")
+    #expect(object["key"] as? String == "annual/D1/2026/remind-7d@2026-11-15")
     #expect(object["due"] as? String == "2026-11-15T00:00:00+07:00")
     #expect(object["unit_name"] as? String == "Sở Tư pháp")
     #expect((object["text"] as? String)?.contains("15/11/2026") == true)
@@ -337,7 +358,11 @@ struct LadderEdgeTests {
         .first { $0.unit.id == "C1" })
     #expect(finding.parent?.name == "Huyện Sơn Tịnh")
     let notice = try #require(engine.plan(since: nil, now: Fixture.at("2024-11-01T09:00")).due.first)
-    let values = MessageRenderer(ruleset: engine.ruleset, zone: zone).values(for: notice)
+    guard case .send(let evaluated) = engine.check(notice, at: notice.scheduledAt, window: false) else {
+      Issue.record("not owed at its instant")
+      return
+    }
+    let values = MessageRenderer(ruleset: engine.ruleset, zone: zone).values(for: evaluated)
     #expect(values["parent.name"] == "Huyện Sơn Tịnh")
   }
 }

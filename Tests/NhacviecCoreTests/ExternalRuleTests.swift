@@ -185,8 +185,9 @@ struct ExternalRuleTests {
       sinceByRule: ["external": Fixture.at("2026-11-06T12:00")])
     #expect(
       caughtUp.due.map(\.key).sorted() == [
-        "external/D1/2026/remind-7d", "external/D2/2026/remind-7d", "external/O/2026/remind-7d",
-        "external/S/2026/remind-7d",
+        "external/D1/2026/remind-7d@2026-11-15", "external/D2/2026/remind-7d@2026-11-15",
+        "external/O/2026/remind-7d@2026-11-15",
+        "external/S/2026/remind-7d@2026-11-15",
       ])
     #expect(caughtUp.failures.isEmpty)
   }
@@ -198,7 +199,7 @@ struct ExternalRuleTests {
     let engine = ExternalFixture.engine(runner)
     let result = engine.simulation(from: Fixture.at("2026-11-01T00:00"), to: Fixture.at("2026-11-20T00:00"))
     #expect(result.failures.count == 1)
-    #expect(result.notices.contains { $0.key == "external/D1/2026/remind-7d" })
+    #expect(result.notices.contains { $0.key == "external/D1/2026/remind-7d@2026-11-15" })
   }
 
   @Test("exec params: command path, time limit and unknown keys")

@@ -1,5 +1,6 @@
 import Foundation
 import NhacviecCore
+import NhacviecRender
 
 /// A small province for engine tests: three-tier until 30/06/2025, two-tier after.
 enum Fixture {
@@ -99,4 +100,38 @@ enum Fixture {
   }
 
   static func at(_ text: String) -> Date { zone.parseInstant(text)! }
+}
+
+/// The old names the engine tests read decisions by.
+extension NoticeDecision {
+  var ruleID: String { noticeKey?.rule ?? "" }
+  var unitID: String { noticeKey?.unit.id ?? addressees.first?.unit.id ?? "" }
+  var step: String { noticeKey?.step ?? "digest" }
+  var to: [String] { addressees.map(\.address) }
+  var at: Date { scheduledAt }
+  var template: String {
+    switch content {
+    case .obligation(_, let template, _): return template
+    case .summary: return "summary"
+    case .digest: return "digest"
+    }
+  }
+  var items: [NoticeContent.DigestItem] {
+    if case .digest(let items) = content { return items }
+    return []
+  }
+}
+
+extension NoticeContent.DigestItem {
+  var unitID: String { key.unit.id }
+}
+
+extension MessageRenderer {
+  /// The message as the daemon would send it at the decision's own instant.
+  func render(_ decision: NoticeDecision, engine: Engine) -> OutgoingMessage {
+    guard case .send(let evaluated) = engine.check(decision, at: decision.scheduledAt, window: false) else {
+      fatalError("\(decision.key) is not owed at its instant")
+    }
+    return render(evaluated)
+  }
 }

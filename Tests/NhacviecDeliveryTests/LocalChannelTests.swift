@@ -1,6 +1,7 @@
 import Foundation
 import NhacviecCore
 import NhacviecDelivery
+import NhacviecTesting
 import TestSupport
 import Testing
 
@@ -11,24 +12,29 @@ struct FileChannelTests {
     let folder = try temporaryFolder("outbox")
     let client = CurlClient()
     defer { client.shutdown() }
-    let factory = ChannelFactory(client: client, zone: .vietnam)
-    let eml = try factory.make(name: "email", type: "file", settings: ["path": folder.path, "format": "eml"])
-    let json = try factory.make(name: "hook", type: "file", settings: ["path": folder.path, "format": "json"])
-    let outgoing = message("iso-annual-report/51-STP/2026/remind-7d")
+    let runtime = ChannelRuntime(client: client, zone: .vietnam)
+    let eml = try ChannelFixture.make(
+      type: "file", name: "email", settings: ["path": folder.path, "format": "eml"], runtime: runtime)
+    let json = try ChannelFixture.make(
+      type: "file", name: "hook", settings: ["path": folder.path, "format": "json"], runtime: runtime)
+    let outgoing = ChannelFixture.message(
+      key: "iso-annual-report/51-STP/2026/remind-7d@2026-11-15", channel: "email", to: ["iso@51-stp.example"],
+      subject: "[Nhắc việc] Báo cáo năm 2026")
     guard case .sent(let receipt) = await eml.deliver(outgoing) else {
       Issue.record("not sent")
       return
     }
-    #expect(receipt.hasSuffix("iso-annual-report_51-STP_2026_remind-7d--email.eml"))
+    #expect(receipt.hasSuffix("iso-annual-report_51-STP_2026_remind-7d_2026-11-15--email.eml"))
     _ = await json.deliver(outgoing)
     let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
     #expect(
       names == [
-        "iso-annual-report_51-STP_2026_remind-7d--email.eml", "iso-annual-report_51-STP_2026_remind-7d--hook.json",
+        "iso-annual-report_51-STP_2026_remind-7d_2026-11-15--email.eml",
+        "iso-annual-report_51-STP_2026_remind-7d_2026-11-15--hook.json",
       ])
     let raw = try String(contentsOf: folder.appendingPathComponent(names[0]), encoding: .utf8)
     #expect(MailReader.header(raw, "Subject") == "[Nhắc việc] Báo cáo năm 2026")
-    #expect(MailReader.header(raw, "X-Nhacviec-Key") == "iso-annual-report/51-STP/2026/remind-7d")
+    #expect(MailReader.header(raw, "X-Nhacviec-Key") == "iso-annual-report/51-STP/2026/remind-7d@2026-11-15")
     // Delivering again replaces the file: the same key is the same message.
     _ = await eml.deliver(outgoing)
     #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).count == 2)
@@ -38,10 +44,10 @@ struct FileChannelTests {
   func settings() throws {
     let client = CurlClient()
     defer { client.shutdown() }
-    let factory = ChannelFactory(client: client, zone: .vietnam)
-    #expect(throws: ChannelConfigurationError.self) { try factory.make(name: "f", type: "file", settings: [:]) }
-    #expect(throws: ChannelConfigurationError.self) {
-      try factory.make(name: "f", type: "file", settings: ["path": "/tmp", "formatt": "eml"])
+    let runtime = ChannelRuntime(client: client, zone: .vietnam)
+    #expect(throws: ConfigError.self) { try ChannelFixture.make(type: "file", settings: [:], runtime: runtime) }
+    #expect(throws: ConfigError.self) {
+      try ChannelFixture.make(type: "file", settings: ["path": "/tmp", "formatt": "eml"], runtime: runtime)
     }
   }
 }
@@ -49,15 +55,22 @@ struct FileChannelTests {
 @Suite("The exec channel")
 struct ExecChannelTests {
   let client = CurlClient()
-  var factory: ChannelFactory { ChannelFactory(client: client, zone: .vietnam) }
+  func exec(_ settings: [String: String]) throws -> any NoticeChannel {
+    try ChannelFixture.make(
+      type: "exec", name: "sms", settings: settings, runtime: ChannelRuntime(client: client, zone: .vietnam))
+  }
+
+  func message(_ key: String, to: [String] = ["iso@51-stp.example"]) -> OutgoingMessage {
+    ChannelFixture.message(key: key, channel: "sms", to: to, subject: "[Nhắc việc] Báo cáo năm 2026")
+  }
 
   @Test("exit 0 is sent with the program's output as receipt, and the program reads the notice as JSON")
   func sent() async throws {
     let folder = try temporaryFolder("exec")
     let input = folder.appendingPathComponent("input.json").path
     let program = try script("cat > '\(input)'\necho 'queued as 42'", in: folder)
-    let channel = try factory.make(name: "sms", type: "exec", settings: ["command": program, "timeout": "10s"])
-    let outcome = await channel.deliver(message("k/1", channel: "sms", to: ["+84900000000"]))
+    let channel = try exec(["command": program, "timeout": "10s"])
+    let outcome = await channel.deliver(message("k/1", to: ["+84900000000"]))
     #expect(outcome == .sent(receipt: "queued as 42"))
     let request = try #require(
       try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: input))) as? [String: Any])
@@ -70,13 +83,11 @@ struct ExecChannelTests {
   @Test("exit 75 means try again later; any other failure is permanent")
   func failures() async throws {
     let folder = try temporaryFolder("exec")
-    let busy = try factory.make(
-      name: "sms", type: "exec", settings: ["command": try script("echo 'gateway busy' >&2\nexit 75", in: folder)])
+    let busy = try exec(["command": try script("echo 'gateway busy' >&2\nexit 75", in: folder)])
     #expect(await busy.deliver(message("k")) == .transient(reason: "exit 75: gateway busy", retryAfter: nil))
-    let broken = try factory.make(
-      name: "sms", type: "exec", settings: ["command": try script("echo 'no such number' >&2\nexit 2", in: folder)])
+    let broken = try exec(["command": try script("echo 'no such number' >&2\nexit 2", in: folder)])
     #expect(await broken.deliver(message("k")) == .permanent(reason: "exit 2: no such number"))
-    let missing = try factory.make(name: "sms", type: "exec", settings: ["command": "/nonexistent/program"])
+    let missing = try exec(["command": "/nonexistent/program"])
     guard case .permanent = await missing.deliver(message("k")) else {
       Issue.record("a missing program is a permanent failure")
       return
@@ -86,8 +97,7 @@ struct ExecChannelTests {
   @Test("a program past its time limit is stopped and the attempt is transient")
   func timeLimit() async throws {
     let folder = try temporaryFolder("exec")
-    let slow = try factory.make(
-      name: "sms", type: "exec", settings: ["command": try script("sleep 30", in: folder), "timeout": "300ms"])
+    let slow = try exec(["command": try script("sleep 30", in: folder), "timeout": "300ms"])
     let started = Date()
     let outcome = await slow.deliver(message("k"))
     guard case .transient(let reason, _) = outcome else {
@@ -96,14 +106,5 @@ struct ExecChannelTests {
     }
     #expect(reason.contains("did not finish within"))
     #expect(Date().timeIntervalSince(started) < 20, "the program was stopped, not waited for")
-  }
-}
-
-extension DeliveryOutcome {
-  var reasonText: String {
-    switch self {
-    case .sent(let receipt): return receipt
-    case .transient(let reason, _), .permanent(let reason): return reason
-    }
   }
 }

@@ -2,6 +2,7 @@ import Foundation
 import NhacviecCore
 import NhacviecDelivery
 import NhacviecStore
+import NhacviecTesting
 import TestSupport
 import Testing
 
@@ -11,7 +12,8 @@ struct SMTPTests {
   let client = CurlClient()
 
   func channel(_ settings: [String: String]) throws -> any NoticeChannel {
-    try ChannelFactory(client: client, zone: .vietnam).make(name: "email", type: "smtp", settings: settings)
+    try ChannelFixture.make(
+      type: "smtp", name: "email", settings: settings, runtime: ChannelRuntime(client: client, zone: .vietnam))
   }
 
   /// A running aiosmtpd and the folder where it stores what it accepts.
@@ -39,20 +41,13 @@ struct SMTPTests {
     return SMTPServer(process: try TestServer("smtp_server.py", ["--maildir", maildir.path] + extra), maildir: maildir)
   }
 
-  let vietnamese = OutgoingMessage(
-    key: "iso-annual-report/51-STP/2026/remind-7d", channel: "email", ruleID: "iso-annual-report", unitID: "51-STP",
-    period: "2026", step: "remind-7d", reason: "next-reminder", template: "reminder",
-    scheduledAt: Zone.vietnam.parseInstant("2026-11-09T08:00:00+07:00")!,
-    to: [
-      .init(
-        unitID: "51-STP", unitName: "Sở Tư pháp", role: "iso-focal", name: "Đầu mối ISO, Sở Tư pháp",
-        address: "iso@51-stp.quangngai.example")
-    ],
+  let vietnamese = ChannelFixture.message(
+    channel: "email", to: ["iso@51-stp.quangngai.example"], names: ["Đầu mối ISO, Sở Tư pháp"],
     subject:
       "[Nhắc việc] Báo cáo tình hình, kết quả áp dụng HTQLCL theo TCVN ISO 9001:2015 năm 2026 — hạn trước ngày 15/11/2026",
     text:
       "Kính gửi: Đầu mối ISO, Sở Tư pháp\n\nHệ thống nhắc việc tự động xin nhắc: còn 6 ngày.\nỦy ban nhân dân tỉnh Quảng Ngãi.",
-    html: "<p>Kính gửi: <strong>Sở Tư pháp</strong></p>", payload: "{}")
+    html: "<p>Kính gửi: <strong>Sở Tư pháp</strong></p>", date: Zone.vietnam.parseInstant("2026-11-09T08:00:00+07:00")!)
 
   @Test("plain SMTP: a Vietnamese subject, display name and body decode exactly on arrival")
   func plain() async throws {
@@ -63,7 +58,9 @@ struct SMTPTests {
       "tls": "none",
     ])
     let outcome = await email.deliver(vietnamese)
-    #expect(outcome == .sent(receipt: "250 accepted by smtp://127.0.0.1:\(server.port)"))
+    #expect(outcome == .sent(receipt: "accepted by smtp://127.0.0.1:\(server.port): 250 2.0.0 OK queued as 000001"))
+    // The message's Date is the instant it is sent, not the one it was planned for.
+    #expect(MailReader.header(try server.received()[0].raw, "Date") == "Mon, 9 Nov 2026 08:00:00 +0700")
     let mail = try server.received()
     try #require(mail.count == 1)
     let raw = mail[0].raw
@@ -87,7 +84,9 @@ struct SMTPTests {
       "url": "smtp://localhost:\(server.port)", "from": "nhacviec@skhcn.quangngai.example", "ca_file": TestCA.ca,
       "username": "nhacviec", "password_file": try secretFile("mật-khẩu-1"),
     ])
-    #expect(await email.deliver(vietnamese) == .sent(receipt: "250 accepted by smtp://localhost:\(server.port)"))
+    #expect(
+      await email.deliver(vietnamese)
+        == .sent(receipt: "accepted by smtp://localhost:\(server.port): 250 2.0.0 OK queued as 000001"))
     let mail = try server.received()
     #expect(mail.first?.envelope["tls"] as? Bool == true)
     #expect(mail.first?.envelope["auth_user"] as? String == "nhacviec")
@@ -114,7 +113,7 @@ struct SMTPTests {
   @Test("credentials are never sent in clear")
   func noCredentialsInClear() async throws {
     // Refused by configuration...
-    #expect(throws: ChannelConfigurationError.self) {
+    #expect(throws: ConfigError.self) {
       try channel([
         "url": "smtp://127.0.0.1:25", "from": "a@b.example", "username": "u", "password_file": try secretFile("p"),
         "tls": "opportunistic",
@@ -152,15 +151,9 @@ struct SMTPTests {
     let server = try server([])
     defer { server.stop() }
     let email = try channel(["url": "smtp://127.0.0.1:\(server.port)", "from": "a@b.example", "tls": "none"])
-    let hostile = OutgoingMessage(
-      key: "k", channel: "email", ruleID: "r", unitID: "u", period: "2026", step: "s", reason: "r",
-      template: "reminder",
-      scheduledAt: Date(),
-      to: [
-        .init(
-          unitID: "u", unitName: "X", role: "head", name: "Sở X\r\nBcc: victim@evil.example", address: "iso@u.example")
-      ],
-      subject: "Chào\r\nBcc: victim@evil.example\r\n\r\nbody", text: "t", html: "h", payload: "{}")
+    let hostile = ChannelFixture.message(
+      channel: "email", to: ["iso@u.example"], names: ["Sở X\r\nBcc: victim@evil.example"],
+      subject: "Chào\r\nBcc: victim@evil.example\r\n\r\nbody")
     guard case .sent = await email.deliver(hostile) else {
       Issue.record("not sent")
       return
@@ -170,33 +163,32 @@ struct SMTPTests {
     #expect(mail[0].envelope["rcpt_tos"] as? [String] == ["iso@u.example"])
   }
 
-  @Test("a 4xx reply is retried and a 5xx reply goes dead, through the journal")
-  func retries() async throws {
+  @Test("a refused recipient loses only itself: 5xx is dead, 4xx is tried again, the others receive it")
+  func refusedRecipients() async throws {
     let server = try server([])
     defer { server.stop() }
     let email = try channel(["url": "smtp://127.0.0.1:\(server.port)", "from": "a@b.example", "tls": "none"])
-    let store = try Store()
-    let t0 = Date()
-    func to(_ address: String, _ key: String) -> OutgoingMessage {
-      OutgoingMessage(
-        key: key, channel: "email", ruleID: "r", unitID: "u", period: "2026", step: "s", reason: "r",
-        template: "reminder",
-        scheduledAt: t0, to: [.init(unitID: "u", unitName: "U", role: "head", name: nil, address: address)],
-        subject: "s", text: "t", html: "h", payload: "{}")
+    let message = ChannelFixture.message(
+      channel: "email", to: ["head@u.example", "fail5xx-stale@u.example", "fail4xx-full@u.example"])
+    guard case .partial(let receipt, let refused) = await email.deliver(message) else {
+      Issue.record("expected a partial delivery")
+      return
     }
-    try store.journal([to("once4xx-a@u.example", "later"), to("fail5xx-b@u.example", "never")], now: t0)
-    let deliverer = Deliverer(
-      store: store, channels: ["email": email], policy: RetryPolicy(firstDelay: 60, jitter: 0), random: { 0.5 })
-    let first = try await deliverer.deliverDue(now: t0)
-    #expect(first == .init(sent: 0, retrying: 1, dead: 1))
-    let later = try #require(try store.entry(key: "later", channel: "email"))
-    #expect(later.state == .failed)
-    #expect(later.lastError?.contains("451") == true)
-    #expect(try store.entry(key: "never", channel: "email")?.state == .dead)
-    #expect(try store.entry(key: "never", channel: "email")?.lastError?.contains("550") == true)
-    let second = try await deliverer.deliverDue(now: t0 + 60)
-    #expect(second.sent == 1)
-    #expect(try server.received().count == 1)
+    #expect(receipt.contains("queued as"))
+    #expect(refused.map(\.address) == ["fail5xx-stale@u.example", "fail4xx-full@u.example"])
+    #expect(refused.map(\.permanent) == [true, false])
+    #expect(refused[0].reason.contains("550"))
+    #expect(refused[1].reason.contains("451"))
+    let mail = try server.received()
+    #expect(mail.count == 1)
+    #expect(mail[0].envelope["rcpt_tos"] as? [String] == ["head@u.example"])
+    // Every recipient refused for good: permanent, with each reason.
+    let none = ChannelFixture.message(channel: "email", to: ["fail5xx-a@u.example", "fail5xx-b@u.example"])
+    guard case .permanent(let reason) = await email.deliver(none) else {
+      Issue.record("all refused is permanent")
+      return
+    }
+    #expect(reason.contains("fail5xx-a@u.example") && reason.contains("fail5xx-b@u.example"))
   }
 
   @Test("one connection carries several messages")

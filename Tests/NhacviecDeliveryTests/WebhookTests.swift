@@ -1,7 +1,9 @@
 import Foundation
+import NhacviecConfig
 import NhacviecCore
 import NhacviecDelivery
 import NhacviecStore
+import NhacviecTesting
 import TestSupport
 import Testing
 
@@ -22,8 +24,9 @@ struct WebhookTests {
   ) throws
     -> any NoticeChannel
   {
-    try ChannelFactory(client: client, zone: .vietnam, clock: clock).make(
-      name: "hook", type: "webhook", settings: ["url": "http://127.0.0.1:\(server.port)\(path)"].merging(extra) { $1 })
+    try ChannelFixture.make(
+      type: "webhook", name: "hook", settings: ["url": "http://127.0.0.1:\(server.port)\(path)"].merging(extra) { $1 },
+      runtime: ChannelRuntime(client: client, zone: .vietnam, clock: clock))
   }
 
   /// The POSTs the server logged for one hook name, oldest first.
@@ -34,13 +37,13 @@ struct WebhookTests {
     }.filter { ($0["method"] as? String) == "POST" && (($0["path"] as? String)?.hasPrefix("/hook/\(name)") ?? false) }
   }
 
-  func hookMessage(_ key: String = "iso-annual-report/51-STP/2026/escalate-3wd") -> OutgoingMessage {
-    OutgoingMessage(
-      key: key, channel: "hook", ruleID: "iso-annual-report", unitID: "51-STP", period: "2026", step: "escalate-3wd",
-      reason: "escalation", template: "escalation", scheduledAt: Date(), to: [],
-      subject: "[Báo cáo quá hạn] Sở Tư pháp",
+  func hookMessage(_ key: String = "iso-annual-report/51-STP/2026/escalate-3wd@2026-11-15") -> OutgoingMessage {
+    ChannelFixture.message(
+      key: key, channel: "hook", to: [], subject: "[Báo cáo quá hạn] Sở Tư pháp",
       text: "Sở Tư pháp chưa hoàn thành báo cáo.", html: "<p>x</p>",
-      payload: #"{"key":"iso-annual-report/51-STP/2026/escalate-3wd","text":"Sở Tư pháp chưa hoàn thành","version":1}"#)
+      payload:
+        #"{"key":"iso-annual-report/51-STP/2026/escalate-3wd@2026-11-15","text":"Sở Tư pháp chưa hoàn thành","version":1}"#
+    )
   }
 
   @Test("200: the versioned payload arrives with its Idempotency-Key and a signature that verifies")
@@ -76,43 +79,45 @@ struct WebhookTests {
       parts["v1"] != SHA256.hex(SHA256.hmac(key: Array("another".utf8), message: Array("\(timestamp).\(body)".utf8))))
   }
 
-  @Test("500 then 200: retried through the journal, the same key both times")
+  @Test("500 then 200: retried through the journal at its time, the same key both times")
   func retriedThenSent() async throws {
-    let hook = try channel("/hook/flaky?statuses=500,200")
-    let store = try Store()
-    let t0 = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded())
-    try store.journal([hookMessage("flaky/1")], now: t0)
-    let deliverer = Deliverer(
-      store: store, channels: ["hook": hook], policy: RetryPolicy(firstDelay: 30, jitter: 0), random: { 0.5 })
-    #expect(try await deliverer.deliverDue(now: t0) == .init(retrying: 1))
-    let failed = try #require(try store.entry(key: "flaky/1", channel: "hook"))
+    let fixture = try ConfigurationFixture(
+      configuration: """
+        directory: [{ file: units.csv }]
+        rules: rules
+        digest: { minimum: 0 }
+        channels:
+          email: { type: webhook, url: "http://127.0.0.1:\(server.port)/hook/flaky?statuses=500,200", address: email }
+        """)
+    let deployment = try fixture.load()
+    let clock = ManualClock(Zone.vietnam.parseInstant("2026-11-09T08:00:00+07:00")!)
+    let hook = try ChannelRuntime(client: client, zone: .vietnam).make(deployment.channels["email"]!)
+    let harness = try DeliveryHarness(
+      deployment: deployment, channels: ["email": hook], clock: clock, policy: RetryPolicy(firstDelay: 30, jitter: 0))
+    try harness.plan(since: clock.now().addingTimeInterval(-60))
+    try harness.settle()
+    let key = "annual/D1/2026/remind-7d@2026-11-15"
+    let failed = try #require(try harness.store.entry(key: key, channel: "email"))
+    #expect(failed.state == .failed)
     #expect(failed.lastError?.hasPrefix("HTTP 500") == true)
-    #expect(failed.nextAttemptAt == t0 + 30)
-    #expect(try await deliverer.deliverDue(now: t0 + 30) == .init(sent: 1))
+    #expect(failed.nextAttemptAt == clock.now() + 30)
+    clock.advance(by: 30)
+    try harness.settle()
+    #expect(try harness.store.entry(key: key, channel: "email")?.state == .sent)
     let keys = try requests("flaky").compactMap { ($0["headers"] as? [String: String])?["idempotency-key"] }
-    #expect(keys == ["flaky/1", "flaky/1"])
+    #expect(keys.filter { $0 == key }.count == 2)
   }
 
-  @Test("429 with Retry-After: the next attempt waits as long as the receiver asked")
-  func retryAfter() async throws {
-    let hook = try channel("/hook/busy?statuses=429&retry_after=120")
-    let outcome = await hook.deliver(hookMessage())
-    #expect(outcome.retryAfterSeconds == 120)
-    let store = try Store()
-    let t0 = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded())
-    try store.journal([hookMessage("busy/1")], now: t0)
-    _ = try await Deliverer(store: store, channels: ["hook": hook], policy: RetryPolicy(firstDelay: 5, jitter: 0))
-      .deliverDue(now: t0)
-    #expect(try store.entry(key: "busy/1", channel: "hook")?.nextAttemptAt == t0 + 120)
-  }
-
-  @Test("400 is dead at once")
-  func badRequest() async throws {
-    let hook = try channel("/hook/bad?statuses=400")
-    let store = try Store()
-    try store.journal([hookMessage("bad/1")], now: Date())
-    #expect(try await Deliverer(store: store, channels: ["hook": hook]).deliverDue(now: Date()) == .init(dead: 1))
-    #expect(try store.entry(key: "bad/1", channel: "hook")?.lastError?.hasPrefix("HTTP 400") == true)
+  @Test("429 with Retry-After: the receiver's wish; 400 is permanent")
+  func statuses() async throws {
+    let busy = try channel("/hook/busy?statuses=429&retry_after=120")
+    #expect(await busy.deliver(hookMessage()).retryAfterSeconds == 120)
+    let bad = try channel("/hook/bad?statuses=400")
+    guard case .permanent(let reason) = await bad.deliver(hookMessage()) else {
+      Issue.record("400 is permanent")
+      return
+    }
+    #expect(reason.hasPrefix("HTTP 400"))
   }
 
   @Test("a receiver slower than the time limit is a transient failure")
@@ -128,8 +133,9 @@ struct WebhookTests {
 
   @Test("a refused connection is transient")
   func refused() async throws {
-    let hook = try ChannelFactory(client: client, zone: .vietnam).make(
-      name: "hook", type: "webhook", settings: ["url": "http://127.0.0.1:\(closedPort())/hook/x"])
+    let hook = try ChannelFixture.make(
+      type: "webhook", settings: ["url": "http://127.0.0.1:\(closedPort())/hook/x"],
+      runtime: ChannelRuntime(client: client, zone: .vietnam))
     guard case .transient = await hook.deliver(hookMessage()) else {
       Issue.record("a refused connection should be retried")
       return
@@ -153,13 +159,13 @@ struct WebhookTests {
   func https() async throws {
     let secure = try TestServer("http_server.py", ["--tls-cert", TestCA.cert, "--tls-key", TestCA.key])
     defer { secure.stop() }
-    let factory = ChannelFactory(client: client, zone: .vietnam)
-    let trusted = try factory.make(
-      name: "hook", type: "webhook",
-      settings: ["url": "https://localhost:\(secure.port)/hook/tls", "ca_file": TestCA.ca])
+    let runtime = ChannelRuntime(client: client, zone: .vietnam)
+    let trusted = try ChannelFixture.make(
+      type: "webhook", settings: ["url": "https://localhost:\(secure.port)/hook/tls", "ca_file": TestCA.ca],
+      runtime: runtime)
     #expect(await trusted.deliver(hookMessage()) == .sent(receipt: "HTTP 200"))
-    let untrusted = try factory.make(
-      name: "hook", type: "webhook", settings: ["url": "https://localhost:\(secure.port)/hook/tls"])
+    let untrusted = try ChannelFixture.make(
+      type: "webhook", settings: ["url": "https://localhost:\(secure.port)/hook/tls"], runtime: runtime)
     guard case .permanent = await untrusted.deliver(hookMessage()) else {
       Issue.record("an unverified certificate must not be accepted, nor retried forever")
       return
@@ -182,7 +188,7 @@ struct WebhookTests {
 
   @Test("a redirect loop ends at the cap, and max_redirects beyond it is a configuration error")
   func redirectLoop() async throws {
-    #expect(throws: ChannelConfigurationError.self) { try channel("/loop/x", ["max_redirects": "100000"]) }
+    #expect(throws: ConfigError.self) { try channel("/loop/x", ["max_redirects": "100000"]) }
     let hook = try channel("/loop/capped", ["max_redirects": "10"])
     guard case .permanent(let reason) = await hook.deliver(hookMessage()) else {
       Issue.record("a redirect loop is permanent")

@@ -1,10 +1,15 @@
-// Delivers N webhooks and M emails through the real pipeline (journal in SQLite, claim, libcurl,
-// record) to local receivers, and reports throughput, latency and peak memory.
+// Delivers N webhooks and M emails through the real pipeline to local receivers, and reports
+// throughput, latency and peak memory. A throw-away deployment of N communes owes one report;
+// a first start after its deadline plans one escalation per commune (catch-up), which is
+// journaled in SQLite and delivered by the delivery service: claim, check, render at the send
+// instant, libcurl, record.
 //
 //   bench/delivery.sh            (starts the receivers, runs this, writes bench/RESULTS-delivery.md)
 import Foundation
+import NhacviecConfig
 import NhacviecCore
 import NhacviecDelivery
+import NhacviecRender
 import NhacviecStore
 
 #if canImport(Glibc)
@@ -42,7 +47,8 @@ final class Timed: NoticeChannel, @unchecked Sendable {
 
   func take() -> [Double] {
     lock.withLock {
-      defer { durations = [] }; return durations.sorted()
+      defer { durations = [] }
+      return durations.sorted()
     }
   }
 }
@@ -50,22 +56,6 @@ final class Timed: NoticeChannel, @unchecked Sendable {
 func percentile(_ sorted: [Double], _ p: Double) -> Double {
   guard !sorted.isEmpty else { return 0 }
   return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
-}
-
-func messages(_ count: Int, channel: String, address: (Int) -> String) -> [OutgoingMessage] {
-  (0..<count).map { i in
-    OutgoingMessage(
-      key: "bench/unit-\(i)/2026/escalate-3wd", channel: channel, ruleID: "bench", unitID: "unit-\(i)",
-      period: "2026", step: "escalate-3wd", reason: "escalation", template: "escalation", scheduledAt: Date(),
-      to: [
-        .init(
-          unitID: "unit-\(i)", unitName: "Xã \(i)", role: "head", name: "Chủ tịch UBND Xã \(i)", address: address(i))
-      ],
-      subject: "[Báo cáo quá hạn] Xã \(i) — Báo cáo tình hình, kết quả áp dụng HTQLCL theo TCVN ISO 9001:2015 năm 2026",
-      text: String(repeating: "Hệ thống nhắc việc tự động báo cáo: Xã \(i) chưa hoàn thành báo cáo. ", count: 10),
-      html: "<p>" + String(repeating: "Xã \(i) chưa hoàn thành báo cáo. ", count: 10) + "</p>",
-      payload: #"{"version":1,"key":"bench/unit-\#(i)/2026/escalate-3wd","text":"Xã \#(i) chưa hoàn thành báo cáo"}"#)
-  }
 }
 
 struct Row {
@@ -76,20 +66,66 @@ struct Row {
   let sent: Int
 }
 
-func run(
-  _ name: String, channel: any NoticeChannel, messages: [OutgoingMessage], concurrency: Int
-) async throws -> Row {
+/// A deployment of `count` communes whose head is reached through `channel`.
+func deployment(count: Int, channel: String, webhook: Bool) throws -> (Deployment, URL) {
   let folder = FileManager.default.temporaryDirectory.appendingPathComponent("nhacviec-bench-\(UUID().uuidString)")
-  try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+  try FileManager.default.createDirectory(at: folder.appendingPathComponent("rules"), withIntermediateDirectories: true)
+  var units =
+    "id,name,kind,parent_id,head.name,head.email\nP,Tỉnh Thử,province,,Chủ tịch UBND tỉnh,head@p.bench.example\n"
+  for i in 0..<count { units += "C\(i),Xã \(i),commune,P,Chủ tịch UBND Xã \(i),chu-tich-\(i)@xa.bench.example\n" }
+  try units.write(to: folder.appendingPathComponent("units.csv"), atomically: true, encoding: .utf8)
+  try """
+  - id: bench
+    kind: deadline
+    title: Báo cáo tình hình, kết quả áp dụng HTQLCL theo TCVN ISO 9001:2015 {{period.name}}
+    basis: Công văn, khoản 1
+    applies_to: { kinds: [commune] }
+    period: yearly
+    due: { date: "11-15", convention: before }
+    escalate:
+      - { after: 1wd, to: [unit.head] }
+    channels: [\(webhook ? "hook" : "email")]
+  """.write(to: folder.appendingPathComponent("rules/bench.yaml"), atomically: true, encoding: .utf8)
+  try """
+  directory: [{ file: units.csv }]
+  rules: rules
+  digest: { minimum: 0 }
+  send_window: { opens: "00:00", closes: "23:59" }
+  calendar: { working_days: [mon, tue, wed, thu, fri, sat, sun], holidays: none }
+  channels:
+    \(channel)
+  """.write(to: folder.appendingPathComponent("nhacviec.yaml"), atomically: true, encoding: .utf8)
+  return (try DeploymentLoader().load(configPath: folder.appendingPathComponent("nhacviec.yaml").path), folder)
+}
+
+func run(_ name: String, count: Int, channel: String, webhook: Bool, connections: Int) throws -> Row {
+  let (deployment, folder) = try deployment(count: count, channel: channel, webhook: webhook)
   defer { try? FileManager.default.removeItem(at: folder) }
   let store = try Store(path: folder.appendingPathComponent("state.sqlite").path)
-  let timed = Timed(channel)
+  let client = CurlClient(maxConnectionsPerHost: connections)
+  defer { client.shutdown() }
+  let runtime = ChannelRuntime(client: client, zone: deployment.zone)
+  let built = runtime.channels(deployment.channels)
+  guard let (channelName, inner) = built.channels.first else { throw ConfigErrors(built.errors) }
+  let timed = Timed(inner)
+  let engine = deployment.engine()
+  let clock = SystemClock(startingAt: deployment.zone.parseInstant("2026-11-20T09:00:00+07:00"))
   let start = DispatchTime.now().uptimeNanoseconds
-  try store.journal(messages, now: Date())
-  let report = try await Deliverer(store: store, channels: [channel.name: timed], concurrency: concurrency)
-    .deliverDue(now: Date())
+  let plan = engine.plan(since: nil, now: clock.now())
+  try store.journal(due: plan.due, now: clock.now())
+  let service = DeliveryService(
+    store: store,
+    setup: .init(
+      channels: [channelName: timed], capacity: [channelName: max(connections, 16)],
+      renderer: MessageRenderer(ruleset: deployment.ruleset, zone: deployment.zone), engine: { engine }),
+    clock: clock)
+  service.start()
+  while (try store.counts()[.sent] ?? 0) + (try store.counts()[.dead] ?? 0) < plan.due.count { usleep(20_000) }
   let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-  return Row(name: name, count: messages.count, seconds: seconds, latencies: timed.take(), sent: report.sent)
+  service.stop(grace: 5)
+  return Row(
+    name: name, count: plan.due.count, seconds: seconds, latencies: timed.take(),
+    sent: try store.counts()[.sent] ?? 0)
 }
 
 let httpPort = argument("--http-port", default: "0")
@@ -103,28 +139,25 @@ let connectionCounts = argument("--connections", default: "1,16").split(separato
 
 var rows: [Row] = []
 for connections in connectionCounts {
-  let client = CurlClient(maxConnectionsPerHost: connections)
-  let factory = ChannelFactory(client: client, zone: .vietnam)
-  let hook = try factory.make(
-    name: "hook", type: "webhook", settings: ["url": "http://127.0.0.1:\(httpPort)/hook/bench"])
-  let email = try factory.make(
-    name: "email", type: "smtp",
-    settings: ["url": "smtp://127.0.0.1:\(smtpPort)", "from": "Nhắc việc <nhacviec@bench.example>", "tls": "none"])
   let per = connections == 1 ? "1 connection" : "\(connections) connections"
+  let limit = "connections: \(connections)"
   rows.append(
-    try await run(
-      "webhooks, \(per)", channel: hook, messages: messages(webhooks, channel: "hook") { _ in "" }, concurrency: 256))
-  let slow = try factory.make(
-    name: "hook", type: "webhook", settings: ["url": "http://127.0.0.1:\(httpPort)/hook/slow?delay=0.02"])
+    try run(
+      "webhooks, \(per)", count: webhooks,
+      channel: "hook: { type: webhook, url: \"http://127.0.0.1:\(httpPort)/hook/bench\", address: email, \(limit) }",
+      webhook: true, connections: connections))
   rows.append(
-    try await run(
-      "webhooks to a 20 ms receiver, \(per)", channel: slow,
-      messages: messages(slowWebhooks, channel: "hook") { _ in "" }, concurrency: 256))
+    try run(
+      "webhooks to a 20 ms receiver, \(per)", count: slowWebhooks,
+      channel:
+        "hook: { type: webhook, url: \"http://127.0.0.1:\(httpPort)/hook/slow?delay=0.02\", address: email, \(limit) }",
+      webhook: true, connections: connections))
   rows.append(
-    try await run(
-      "emails, \(per)", channel: email,
-      messages: messages(emails, channel: "email") { "chu-tich-\($0)@xa.bench.example" }, concurrency: 256))
-  client.shutdown()
+    try run(
+      "emails, \(per)", count: emails,
+      channel:
+        "email: { type: smtp, url: \"smtp://127.0.0.1:\(smtpPort)\", from: \"Nhắc việc <nhacviec@bench.example>\", tls: none, \(limit) }",
+      webhook: false, connections: connections))
 }
 
 print("| run | messages | sent | seconds | messages/s | p50 ms | p90 ms | p99 ms | max ms |")

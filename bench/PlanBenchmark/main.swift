@@ -99,7 +99,7 @@ let unitsThen = directory.units(on: LocalDate(iso: "2021-11-18")!).count
 
 // One pass when the third escalation step falls due for every unit: the heaviest of the season.
 /// Notices a pass plans, counting each digest's items: the work done, whatever the grouping.
-func planned(_ plan: Plan) -> Int { plan.due.reduce(0) { $0 + max(1, $1.items.count) } }
+func planned(_ plan: Plan) -> Int { plan.due.reduce(0) { $0 + $1.content.keys.count } }
 
 let busy = measure(runs: runs) { planned(engine.plan(since: at("2026-11-17T08:00"), now: at("2026-11-18T08:00"))) }
 // A first start in the middle of the season: every ladder under way collapses (catch-up).

@@ -13,6 +13,13 @@ CURLcode nv_easy_setopt_pointer(CURL *handle, CURLoption option, void *value);
 CURLcode nv_easy_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value);
 CURLcode nv_easy_setopt_callback(CURL *handle, CURLoption option, nv_data_callback callback);
 
+/// A debug callback: libcurl's commands out and server lines in, as SMTP needs to pair each
+/// RCPT with its reply. Sets CURLOPT_VERBOSE, which only routes the lines to the callback.
+typedef int (*nv_debug_callback)(CURL *handle, curl_infotype type, char *data, size_t size, void *userdata);
+CURLcode nv_easy_setopt_debug(CURL *handle, nv_debug_callback callback, void *userdata);
+/// Goes on with an SMTP transaction when some recipients are refused (MAIL_RCPT_ALLOWFAILS).
+CURLcode nv_easy_setopt_rcpt_allowfails(CURL *handle);
+
 CURLcode nv_easy_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode nv_easy_getinfo_double(CURL *handle, CURLINFO info, double *value);
 CURLcode nv_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value);

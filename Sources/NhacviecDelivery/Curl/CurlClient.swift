@@ -67,6 +67,10 @@ public struct CurlResponse: Sendable {
   public let body: [UInt8]
   /// Nil for a transfer that completed at the protocol level.
   public let failure: TransferFailure?
+  /// SMTP: each recipient's reply to its RCPT (`250 OK`, `550 5.1.1 No such user`), by address.
+  public let recipientReplies: [String: String]
+  /// SMTP: the server's last reply (`250 2.0.0 OK queued as 000123`).
+  public let lastReply: String?
   /// libcurl's message for a failed transfer.
   public let error: String
   public let seconds: Double
@@ -294,6 +298,10 @@ private final class Transfer: @unchecked Sendable {
   private var received: [UInt8] = []
   private var headers: [String: String] = [:]
   private var headerBytes = 0
+  private var recipientReplies: [String: String] = [:]
+  private var lastReply: String?
+  /// The recipient whose RCPT was sent last and awaits its reply.
+  private var awaitingReply: String?
   private var headersTooLarge = false
   private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
   private var finished = false
@@ -353,6 +361,9 @@ private final class Transfer: @unchecked Sendable {
       try check(nv_easy_setopt_pointer(handle, CURLOPT_READDATA, me), "readdata")
       if let from = request.mailFrom { try check(nv_easy_setopt_string(handle, CURLOPT_MAIL_FROM, from), "from") }
       try check(nv_easy_setopt_slist(handle, CURLOPT_MAIL_RCPT, list(request.recipients.map { "<\($0)>" })), "rcpt")
+      // A refused recipient loses only itself; each RCPT's reply is paired with its address.
+      try check(nv_easy_setopt_rcpt_allowfails(handle), "rcpt allowfails")
+      try check(nv_easy_setopt_debug(handle, Transfer.debug, me), "debug")
       let tls: curl_usessl
       switch request.tls {
       case .none: tls = CURLUSESSL_NONE
@@ -403,7 +414,9 @@ private final class Transfer: @unchecked Sendable {
     } else {
       failure = Transfer.classify(result)
     }
-    return CurlResponse(code: code, headers: headers, body: received, failure: failure, error: error, seconds: seconds)
+    return CurlResponse(
+      code: code, headers: headers, body: received, failure: failure, recipientReplies: recipientReplies,
+      lastReply: lastReply, error: error, seconds: seconds)
   }
 
   static func classify(_ result: CURLcode) -> TransferFailure? {
@@ -462,6 +475,35 @@ private final class Transfer: @unchecked Sendable {
       transfer.headers[name] = value
     }
     return length
+  }
+
+  private static let debug: nv_debug_callback = { _, type, data, size, userdata in
+    guard let data, let userdata else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    let text = data.withMemoryRebound(to: UInt8.self, capacity: size) {
+      String(decoding: UnsafeBufferPointer(start: $0, count: size), as: UTF8.self)
+    }
+    let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    switch type {
+    case CURLINFO_HEADER_OUT:
+      if line.uppercased().hasPrefix("RCPT TO:"), let open = line.firstIndex(of: "<"),
+        let close = line.lastIndex(of: ">"), open < close
+      {
+        transfer.awaitingReply = String(line[line.index(after: open)..<close])
+      }
+    case CURLINFO_HEADER_IN:
+      // A reply's last line has a space after its code; earlier lines of it have a dash.
+      let bytes = Array(line.utf8)
+      guard bytes.count >= 4, bytes[3] == UInt8(ascii: " ") || bytes.count == 3 else { return 0 }
+      transfer.lastReply = line
+      if let recipient = transfer.awaitingReply {
+        transfer.recipientReplies[recipient] = line
+        transfer.awaitingReply = nil
+      }
+    default:
+      break
+    }
+    return 0
   }
 
   private static let read: nv_data_callback = { buffer, size, count, userdata in

@@ -1,4 +1,5 @@
 import Foundation
+public import NhacviecCore
 
 /// The consolidated report as a document: HTML to print and read, CSV for spreadsheets,
 /// Markdown to paste, JSON for other systems. Pure functions of the report.
@@ -17,33 +18,62 @@ public enum ReportFormat: String, Sendable, CaseIterable {
   public var fileExtension: String { rawValue }
 }
 
-extension ConsolidatedReport {
-  public func rendered(as format: ReportFormat, zone: Zone) -> String {
+/// The consolidated report as a document in one deployment's time zone: the report's figures with
+/// the words and dates an official reads.
+public struct ReportDocument: Sendable {
+  public let report: ConsolidatedReport
+  public let zone: Zone
+
+  public init(_ report: ConsolidatedReport, zone: Zone) {
+    self.report = report
+    self.zone = zone
+  }
+
+  public typealias Row = ConsolidatedReport.Row
+  public typealias Section = ConsolidatedReport.Section
+  public typealias Tally = ConsolidatedReport.Tally
+  public typealias Status = ConsolidatedReport.Status
+
+  var sections: [Section] { report.sections }
+  var period: String { report.period.description }
+  var periodName: String { report.periodName }
+
+  public func rendered(as format: ReportFormat) -> String {
     switch format {
-    case .html: return html(zone: zone)
-    case .csv: return csv(zone: zone)
-    case .md: return markdown(zone: zone)
+    case .html: return html()
+    case .csv: return csv()
+    case .md: return markdown()
     case .json: return json()
     }
   }
 
   /// `Báo cáo tổng hợp … năm 2026` (and the district, for a district's part).
   public var heading: String {
-    "Báo cáo tổng hợp tình hình thực hiện \(periodName)" + (scopeName.map { " — \($0)" } ?? "")
+    "Báo cáo tổng hợp tình hình thực hiện \(periodName)" + (report.scopeName.map { " — \($0)" } ?? "")
   }
 
   /// `Tổng hợp năm 2026 - Huyện Sơn Tịnh - 16-11-2026.csv`
   public func fileName(on date: LocalDate, extension ext: String) -> String {
     let day = date.vietnamese.replacingOccurrences(of: "/", with: "-")
-    return (["Tổng hợp \(periodName)"] + (scopeName.map { [$0] } ?? []) + [day]).joined(separator: " - ") + ".\(ext)"
+    return (["Tổng hợp \(periodName)"] + (report.scopeName.map { [$0] } ?? []) + [day]).joined(separator: " - ")
+      + ".\(ext)"
   }
 
-  func when(_ rfc3339: String?, zone: Zone) -> String {
-    guard let rfc3339, let instant = zone.parseInstant(rfc3339) else { return "" }
-    return zone.vietnamese(instant)
+  /// `Trễ 3 ngày`, `Được gia hạn đến 30/11/2026`: what a row's status cell says.
+  public static func statusText(_ row: Row) -> String {
+    var text = row.status == .late ? "Trễ \(row.daysLate ?? 1) ngày" : row.status.vietnamese
+    if let extendedTo = row.extendedTo {
+      text +=
+        row.status == .extended ? " đến \(extendedTo.vietnamese)" : " (gia hạn đến \(extendedTo.vietnamese))"
+    }
+    return text
   }
 
-  func day(_ iso: String?) -> String { iso.flatMap { LocalDate(iso: $0)?.vietnamese } ?? "" }
+  func when(_ instant: Date?) -> String { instant.map(zone.vietnamese) ?? "" }
+
+  static func day(_ date: LocalDate?) -> String { date?.vietnamese ?? "" }
+
+  static func kindName(_ kind: String) -> String { ConsolidatedReport.kindName(kind) }
 
   static func percent(_ share: Double) -> String {
     String(format: "%.1f", share).replacingOccurrences(of: ".", with: ",") + "%"
@@ -51,11 +81,78 @@ extension ConsolidatedReport {
 
   // MARK: - JSON
 
+  /// The report as other systems read it: every instant in RFC 3339 with the zone's offset.
+  struct Wire: Encodable {
+    struct Row: Encodable {
+      let unit: String
+      let unitName: String
+      let kind: String
+      let parent: String?
+      let parentName: String?
+      let status: Status
+      let statusText: String
+      let deadline: String
+      let receivedAt: String?
+      let reference: String?
+      let daysLate: Int?
+      let extendedTo: String?
+      let amount: Int64?
+      let minimum: Int64?
+      let childrenIn: Int?
+      let childrenTotal: Int?
+      let missingChildren: [String]?
+      let note: String?
+    }
+
+    struct Section: Encodable {
+      let rule: String
+      let kind: String
+      let title: String
+      let basis: String
+      let duePhrase: String
+      let deadline: String
+      let rows: [Row]
+      let groups: [ConsolidatedReport.Group]
+      let byKind: [Tally]
+      let byParent: [Tally]
+      let total: Tally
+      let error: String?
+    }
+
+    let period: String
+    let periodName: String
+    let asOf: String
+    let scope: String?
+    let scopeName: String?
+    let sections: [Section]
+  }
+
+  var wire: Wire {
+    Wire(
+      period: period, periodName: periodName, asOf: zone.rfc3339(report.asOf), scope: report.scope,
+      scopeName: report.scopeName,
+      sections: sections.map { section in
+        Wire.Section(
+          rule: section.rule, kind: section.kind, title: section.title, basis: section.basis,
+          duePhrase: section.duePhrase, deadline: zone.rfc3339(section.deadline),
+          rows: section.rows.map { row in
+            Wire.Row(
+              unit: row.unit, unitName: row.unitName, kind: row.kind, parent: row.parent, parentName: row.parentName,
+              status: row.status, statusText: Self.statusText(row), deadline: zone.rfc3339(row.deadline),
+              receivedAt: row.receivedAt.map(zone.rfc3339), reference: row.reference, daysLate: row.daysLate,
+              extendedTo: row.extendedTo?.description, amount: row.amount, minimum: row.minimum,
+              childrenIn: row.childrenIn, childrenTotal: row.childrenTotal, missingChildren: row.missingChildren,
+              note: row.note)
+          }, groups: section.groups, byKind: section.byKind, byParent: section.byParent, total: section.total,
+          error: section.error)
+      })
+  }
+
   public func json() -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     encoder.keyEncodingStrategy = .convertToSnakeCase
-    return ((try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n"
+    return ((try? encoder.encode(wire)).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n"
   }
 
   // MARK: - CSV
@@ -68,15 +165,15 @@ extension ConsolidatedReport {
 
   /// RFC 4180 with a UTF-8 byte-order mark and CRLF: what spreadsheet programs open with their
   /// diacritics intact. One line per unit and rule.
-  public func csv(zone: Zone) -> String {
+  public func csv() -> String {
     var lines = [Self.csvHeader.map(Self.csvField).joined(separator: ",")]
     for section in sections {
       for row in section.rows {
         let children = row.childrenTotal.map { "\(row.childrenIn ?? 0)/\($0)" } ?? ""
         let fields = [
-          section.rule, period, row.unit, row.unitName, Self.kindName(row.kind), row.parentName ?? "", row.statusText,
-          when(row.deadline, zone: zone), when(row.receivedAt, zone: zone), row.reference ?? "",
-          row.daysLate.map(String.init) ?? "", day(row.extendedTo), row.amount.map(String.init) ?? "",
+          section.rule, period, row.unit, row.unitName, Self.kindName(row.kind), row.parentName ?? "",
+          Self.statusText(row), when(row.deadline), when(row.receivedAt), row.reference ?? "",
+          row.daysLate.map(String.init) ?? "", Self.day(row.extendedTo), row.amount.map(String.init) ?? "",
           row.minimum.map(String.init) ?? "", children, (row.missingChildren ?? []).joined(separator: "; "),
           row.note ?? "",
         ]
@@ -104,7 +201,7 @@ extension ConsolidatedReport {
     TemplateText.escapeHTML(text).replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
   }
 
-  public func markdown(zone: Zone) -> String {
+  public func markdown() -> String {
     func cell(_ text: String) -> String {
       Self.markdownText(text).replacingOccurrences(of: "|", with: "\\|")
     }
@@ -115,7 +212,7 @@ extension ConsolidatedReport {
       return out
     }
     let text = Self.markdownText
-    var out = "# \(text(heading))\n\nSố liệu tính đến \(when(asOf, zone: zone)).\n"
+    var out = "# \(text(heading))\n\nSố liệu tính đến \(when(report.asOf)).\n"
     for (index, section) in sections.enumerated() {
       out += "\n## \(index + 1). \(text(section.title))\n\n"
       out += "Căn cứ: \(text(section.basis)). Thời hạn: \(text(section.duePhrase)).\n"
@@ -135,7 +232,7 @@ extension ConsolidatedReport {
           })
       }
       out += "\n### Chi tiết\n\n"
-      let columns = detailColumns(section, zone: zone)
+      let columns = detailColumns(section)
       out += table(columns.map(\.title), section.rows.enumerated().map { i, row in columns.map { $0.value(i, row) } })
     }
     return out
@@ -157,7 +254,7 @@ extension ConsolidatedReport {
   }
 
   /// The detail table's columns: amounts only for a budget, children only for a roll-up.
-  func detailColumns(_ section: Section, zone: Zone) -> [Column] {
+  func detailColumns(_ section: Section) -> [Column] {
     var columns = [
       Column(title: "STT") { i, _ in String(i + 1) },
       Column(title: "Đơn vị") { _, row in row.unitName },
@@ -167,8 +264,8 @@ extension ConsolidatedReport {
       columns.append(Column(title: "Đơn vị cấp trên") { _, row in row.parentName ?? "" })
     }
     columns += [
-      Column(title: "Tình trạng") { _, row in row.statusText },
-      Column(title: "Ngày nhận") { [self] _, row in when(row.receivedAt, zone: zone) },
+      Column(title: "Tình trạng") { _, row in Self.statusText(row) },
+      Column(title: "Ngày nhận") { [self] _, row in when(row.receivedAt) },
       Column(title: "Số, ký hiệu văn bản") { _, row in row.reference ?? "" },
     ]
     if section.rows.contains(where: { $0.amount != nil || $0.minimum != nil }) {

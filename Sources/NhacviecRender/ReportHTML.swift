@@ -1,9 +1,10 @@
 import Foundation
+import NhacviecCore
 
-extension ConsolidatedReport {
+extension ReportDocument {
   /// A self-contained page (no outside assets) that prints on A4: the picture first (a chart of
   /// on time, late and missing per district or kind of unit), then the tables.
-  public func html(zone: Zone) -> String {
+  public func html() -> String {
     var out = """
       <!DOCTYPE html>
       <html lang="vi">
@@ -37,7 +38,7 @@ extension ConsolidatedReport {
       </style>
       </head>
       <body>
-      <header><p>Hệ thống nhắc việc — số liệu tính đến \(Self.escape(when(asOf, zone: zone)))</p></header>
+      <header><p>Hệ thống nhắc việc — số liệu tính đến \(Self.escape(when(report.asOf)))</p></header>
       <h1>\(Self.escape(heading))</h1>
 
       """
@@ -71,7 +72,7 @@ extension ConsolidatedReport {
         out += "</tbody>\n</table>\n"
       }
       out += "<h3>Chi tiết</h3>\n<table>\n<thead><tr>"
-      let columns = detailColumns(section, zone: zone)
+      let columns = detailColumns(section)
       out += columns.map { "<th>\(Self.escape($0.title))</th>" }.joined() + "</tr></thead>\n<tbody>\n"
       for (i, row) in section.rows.enumerated() {
         out += "<tr>"

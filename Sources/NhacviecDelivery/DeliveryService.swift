@@ -1,0 +1,345 @@
+public import Foundation
+public import NhacviecCore
+public import NhacviecRender
+public import NhacviecStore
+
+/// The end of the pipeline, running on a thread of its own: claim → suppress → window → render
+/// → send → record, for every journaled notice whose time has come.
+///
+/// Each decision is made as late as it can be: whether the obligation is still owed (a report
+/// recorded while a notice was retrying stops it), whether it is working time, and what the
+/// message says (its date and day counts) are all settled at the instant it is sent. Nothing is
+/// sent that was not journaled first, and everything journaled ends sent, dead, suppressed or
+/// superseded, never silently dropped. Claims are bounded per channel, so a receiver that never
+/// answers holds only its own channel's slots, and outcomes are recorded as they come, many in
+/// one transaction, so that after a crash only what was on the wire goes again.
+public final class DeliveryService: @unchecked Sendable {
+  /// What the service delivers with: swapped whole on reload.
+  public struct Setup: Sendable {
+    public let channels: [String: any NoticeChannel]
+    /// How many notices of each channel may be in flight at once.
+    public let capacity: [String: Int]
+    public let policy: RetryPolicy
+    public let renderer: MessageRenderer
+    /// The engine to judge with at the send instant: the current configuration and facts.
+    public let engine: @Sendable () throws -> Engine
+
+    public init(
+      channels: [String: any NoticeChannel], capacity: [String: Int] = [:], policy: RetryPolicy = RetryPolicy(),
+      renderer: MessageRenderer, engine: @escaping @Sendable () throws -> Engine
+    ) {
+      self.channels = channels
+      self.capacity = capacity
+      self.policy = policy
+      self.renderer = renderer
+      self.engine = engine
+    }
+
+    func capacity(of channel: String) -> Int { capacity[channel] ?? 32 }
+  }
+
+  /// What the service has done since it started, for `status` and logs.
+  public struct Tally: Sendable, Hashable {
+    public var sent = 0
+    public var retrying = 0
+    public var dead = 0
+    public var suppressed = 0
+    public var deferred = 0
+  }
+
+  let store: Store
+  let clock: any WallClock
+  let random: @Sendable () -> Double
+  let log: @Sendable (_ warning: Bool, _ line: String) -> Void
+  private let signal = WakeSignal()
+  private let lock = NSLock()
+  // Guarded by `lock`.
+  private var setup: Setup
+  private var stopping = false
+  private var inFlight: [String: Set<JournalKey>] = [:]
+  private var finished: [Finished] = []
+  private var unrecorded: [JournalOutcome] = []
+  private var tally = Tally()
+  private var lastError: (message: String, since: Date)?
+  private var idle = true
+  private let ended = DispatchSemaphore(value: 0)
+
+  /// A transfer that ended, waiting to be recorded.
+  struct Finished {
+    let entry: JournalEntry
+    let addresses: [String]
+    let subject: String
+    let outcome: DeliveryOutcome
+    let at: Date
+  }
+
+  public init(
+    store: Store, setup: Setup, clock: any WallClock, random: @escaping @Sendable () -> Double = { .random(in: 0..<1) },
+    log: @escaping @Sendable (_ warning: Bool, _ line: String) -> Void = { _, _ in }
+  ) {
+    self.store = store
+    self.setup = setup
+    self.clock = clock
+    self.random = random
+    self.log = log
+  }
+
+  /// Starts the loop on a thread of its own.
+  public func start() {
+    let thread = Thread { [self] in
+      loop()
+      ended.signal()
+    }
+    thread.name = "nhacviec-deliver"
+    thread.start()
+  }
+
+  /// Something may be due now: a new notice, a fact, a reload, an operator's retry.
+  public func wake() { signal.raise() }
+
+  public func replace(_ setup: Setup) {
+    lock.withLock { self.setup = setup }
+    wake()
+  }
+
+  /// Stops claiming, and returns once what is in flight has been recorded or `grace` has passed
+  /// (what is still in flight then stays `sending`, and goes again at the next start).
+  public func stop(grace: TimeInterval) {
+    lock.withLock { stopping = true }
+    wake()
+    _ = ended.wait(timeout: .now() + grace)
+  }
+
+  public var status: (tally: Tally, lastError: (message: String, since: Date)?, inFlight: Int) {
+    lock.withLock { (tally, lastError, inFlight.values.reduce(0) { $0 + $1.count }) }
+  }
+
+  /// Whether nothing is in flight or waiting to be recorded: for tests that move a manual clock.
+  public var isIdle: Bool { lock.withLock { idle && inFlight.values.allSatisfy(\.isEmpty) && finished.isEmpty } }
+
+  // MARK: - The loop
+
+  private func loop() {
+    var lastReclaim = Date.distantPast
+    while true {
+      let (setup, stop) = lock.withLock { (self.setup, stopping) }
+      let now = clock.now()
+      var next: Date?
+      do {
+        try recordFinished(setup: setup)
+        if stop {
+          if lock.withLock({ inFlight.values.allSatisfy(\.isEmpty) && finished.isEmpty }) { break }
+        } else {
+          // Rows a failed recording or a crash left in `sending`, that nobody is sending.
+          if now.timeIntervalSince(lastReclaim) >= 60 || now < lastReclaim {
+            let held = lock.withLock { inFlight.values.reduce(into: Set<JournalKey>()) { $0.formUnion($1) } }
+            let back = try store.reclaim(except: held, now: now)
+            if back > 0 { log(true, "reclaimed \(back) notices left in sending") }
+            lastReclaim = now
+          }
+          let engine = try setup.engine()
+          // Channels with notices due, configured or not: a notice for a channel the configuration
+          // no longer has goes dead with why, rather than wait unseen.
+          for name in Set(setup.channels.keys).union(try store.dueChannels(now: now)).sorted() {
+            let free = setup.capacity(of: name) - lock.withLock { inFlight[name, default: []].count }
+            guard free > 0 else { continue }
+            let claimed = try store.claim(channel: name, limit: free, now: now)
+            for entry in claimed { prepare(entry, engine: engine, setup: setup, now: now) }
+          }
+          try recordFinished(setup: setup)
+          next = try store.nextAttempt()
+        }
+        lock.withLock { lastError = nil }
+      } catch {
+        lock.withLock {
+          if lastError == nil { lastError = ("\(error)", now) } else { lastError?.message = "\(error)" }
+        }
+        log(true, "delivery failed: \(error); trying again in a minute")
+        next = now.addingTimeInterval(60)
+      }
+      let busy = lock.withLock { () -> Bool in
+        idle = inFlight.values.allSatisfy(\.isEmpty) && finished.isEmpty && unrecorded.isEmpty
+        return !finished.isEmpty
+      }
+      if busy { continue }
+      // A due time already past means a channel had no room: a transfer's end wakes us.
+      clock.wait(until: next.flatMap { $0 > now ? $0 : nil }, on: signal)
+    }
+  }
+
+  /// Suppress, window and render one claimed notice, then hand it to its channel.
+  private func prepare(_ entry: JournalEntry, engine: Engine, setup: Setup, now: Date) {
+    let row = JournalKey(key: entry.key, channel: entry.channel)
+    guard let channel = setup.channels[entry.channel] else {
+      unrecorded(row, .dead(error: "no channel named \(entry.channel) is configured"), now: now)
+      return
+    }
+    let message: OutgoingMessage
+    switch entry.payload {
+    case .decided(let decision):
+      switch engine.check(decision, at: now) {
+      case .suppress(let reason):
+        unrecorded(row, .suppressed(reason: reason), now: now)
+        return
+      case .wait(let reason, let until):
+        unrecorded(row, .deferred(until: until, reason: reason), now: now)
+        return
+      case .send(let evaluated):
+        let pending = entry.pending.map(Set.init)
+        let addressees = decision.addressees.filter { pending?.contains($0.address) ?? true }
+        message = setup.renderer.render(evaluated, to: addressees)
+      }
+    case .rendered(let frozen):
+      // Journaled by nhacviec 0.1: sent as it was rendered then, inside the window all the same.
+      let window = engine.ruleset.settings.sendWindow
+      guard window.contains(now, calendar: engine.context.calendar) else {
+        let until = window.next(atOrAfter: now, calendar: engine.context.calendar)
+        unrecorded(row, .deferred(until: until, reason: "outside the send window"), now: now)
+        return
+      }
+      let pending = entry.pending.map(Set.init)
+      message = frozen.addressed(to: frozen.to.filter { pending?.contains($0.address) ?? true })
+    }
+    let addresses = message.to.map(\.address)
+    lock.withLock { _ = inFlight[entry.channel, default: []].insert(row) }
+    Task.detached { [self] in
+      let outcome = await channel.deliver(message)
+      let done = clock.now()
+      lock.withLock {
+        finished.append(
+          Finished(entry: entry, addresses: addresses, subject: message.subject, outcome: outcome, at: done))
+      }
+      wake()
+    }
+  }
+
+  private func unrecorded(_ row: JournalKey, _ change: JournalOutcome.Change, now: Date) {
+    let outcome = JournalOutcome(entry: row, change: change, attempted: false, pending: nil, at: now)
+    lock.withLock {
+      unrecorded.append(outcome)
+      switch change {
+      case .suppressed: tally.suppressed += 1
+      case .deferred: tally.deferred += 1
+      case .dead: tally.dead += 1
+      default: break
+      }
+    }
+  }
+
+  /// Records every outcome known so far in one transaction. If recording fails, the outcomes
+  /// are kept and recorded at the next turn; their rows stay `sending` and held meanwhile.
+  private func recordFinished(setup: Setup) throws {
+    let (done, pending) = lock.withLock { () -> ([Finished], [JournalOutcome]) in
+      defer {
+        finished = []
+        unrecorded = []
+      }
+      return (finished, unrecorded)
+    }
+    var outcomes = pending
+    for item in done {
+      let (entry, addresses) = (item.entry, item.addresses)
+      let result = DeliveryService.outcome(
+        entry, addresses: addresses, outcome: item.outcome, subject: item.subject, policy: setup.policy, now: item.at,
+        random: random())
+      outcomes.append(result)
+      switch result.change {
+      case .sent(_, let refused):
+        if let refused { log(true, "notice \(entry.key) via \(entry.channel) sent, but refused for: \(refused)") }
+      case .failed(let error, let at):
+        log(
+          true,
+          "notice \(entry.key) via \(entry.channel) to \(addresses.count) recipient\(addresses.count == 1 ? "" : "s") failed, retry at \(at): \(error)"
+        )
+      case .dead(let error):
+        log(
+          true,
+          "notice \(entry.key) via \(entry.channel) to \(addresses.count) recipient\(addresses.count == 1 ? "" : "s") is dead: \(error)"
+        )
+      default: break
+      }
+    }
+    do {
+      try store.record(outcomes)
+    } catch {
+      lock.withLock {
+        unrecorded = outcomes + unrecorded
+      }
+      throw error
+    }
+    lock.withLock {
+      for item in done {
+        inFlight[item.entry.channel]?.remove(JournalKey(key: item.entry.key, channel: item.entry.channel))
+      }
+      for outcome in outcomes where outcome.attempted {
+        switch outcome.change {
+        case .sent: tally.sent += 1
+        case .failed: tally.retrying += 1
+        case .dead: tally.dead += 1
+        default: break
+        }
+      }
+    }
+  }
+
+  // MARK: - Record, pure
+
+  /// What one attempt came to for the journal: each address sent, refused for good, or still to
+  /// reach; another attempt for those still to reach while the retry policy allows. An attempt
+  /// that never made a request costs nothing.
+  public static func outcome(
+    _ entry: JournalEntry, addresses: [String], outcome: DeliveryOutcome, subject: String? = nil, policy: RetryPolicy,
+    now: Date, random: Double
+  ) -> JournalOutcome {
+    let row = JournalKey(key: entry.key, channel: entry.channel)
+    if case .notAttempted(let reason) = outcome {
+      return JournalOutcome(
+        entry: row, change: .deferred(until: now.addingTimeInterval(60), reason: reason), attempted: false,
+        pending: entry.pending, at: now)
+    }
+    let results = outcome.byAddress(addresses)
+    var reached: [String: String] = [:]
+    var stillPending: [String] = []
+    var refused: [String] = []
+    var receipt: String?
+    var retryAfter: TimeInterval?
+    var reasons: [String] = []
+    for address in addresses {
+      switch results[address] ?? outcome {
+      case .sent(let r), .partial(let r, _):
+        reached[address] = "sent"
+        receipt = receipt ?? r
+      case .permanent(let reason):
+        reached[address] = "refused: \(reason)"
+        refused.append(address)
+        reasons.append(addresses.count > 1 ? "\(address): \(reason)" : reason)
+      case .transient(let reason, let after):
+        reached[address] = "failed: \(reason)"
+        stillPending.append(address)
+        retryAfter = after.map { max($0, retryAfter ?? 0) } ?? retryAfter
+        reasons.append(addresses.count > 1 ? "\(address): \(reason)" : reason)
+      case .notAttempted(let reason):
+        reached[address] = "not tried: \(reason)"
+        stillPending.append(address)
+      }
+    }
+    let error = reasons.isEmpty ? nil : reasons.joined(separator: "; ")
+    let everReached = receipt != nil || (entry.pending.map { $0.count < entry.addresses.count } ?? false)
+    let change: JournalOutcome.Change
+    if stillPending.isEmpty {
+      change =
+        everReached
+        ? .sent(receipt: receipt ?? entry.receipt ?? "sent", error: error) : .dead(error: error ?? "refused")
+    } else {
+      switch policy.afterTransientFailure(
+        attempts: entry.attempts + 1, scheduledAt: entry.scheduledAt, now: now, retryAfter: retryAfter, random: random)
+      {
+      case .retry(let at): change = .failed(error: error ?? "failed", retryAt: at)
+      case .dead(let why): change = .dead(error: "\(error ?? "failed"); \(why)")
+      }
+    }
+    return JournalOutcome(
+      entry: row, change: change, attempted: true, pending: stillPending.isEmpty ? nil : stillPending,
+      reached: reached, subject: subject, at: now)
+  }
+}

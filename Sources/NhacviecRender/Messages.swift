@@ -1,0 +1,278 @@
+import Foundation
+public import NhacviecCore
+
+/// Turns a decided notice into its message at the instant it is sent, with the Vietnamese default
+/// texts: dates, day counts and "as of" lines are the send instant's, never the plan's.
+public struct MessageRenderer: Sendable {
+  public let ruleset: Ruleset
+  public let zone: Zone
+
+  public init(ruleset: Ruleset, zone: Zone) {
+    self.ruleset = ruleset
+    self.zone = zone
+  }
+
+  /// The message for what `Engine.check` found at the send instant, for `addressees` (all of the
+  /// decision's by default; fewer when a retry goes only to those not reached yet).
+  public func render(_ evaluated: SendCheck.Evaluated, to addressees: [Addressee]? = nil) -> OutgoingMessage {
+    let decision = evaluated.decision
+    let values = self.values(for: evaluated)
+    let template: String
+    let ruleID: String
+    switch decision.content {
+    case .obligation(let key, let name, _):
+      template = name
+      ruleID = key.rule
+    case .summary(let key):
+      template = "summary"
+      ruleID = key.rule
+    case .digest:
+      template = "digest"
+      ruleID = ""
+    }
+    let custom = ruleset.rule(ruleID)?.templates[template]
+    let fallback = MessageRenderer.defaults[template] ?? MessageRenderer.defaults["reminder"]!
+    // A subject is one line whatever the data holds: no CR or LF reaches a header.
+    let subject = TemplateText.render(custom?.subject ?? fallback.subject!, values)
+      .split(whereSeparator: \.isNewline).joined(separator: " ")
+    let text = TemplateText.render(custom?.text ?? fallback.text!, values)
+    // A summary's HTML is the report itself, as `nhacviec report` prints it.
+    let html =
+      evaluated.report.map { ReportDocument($0, zone: zone).html() }
+      ?? TemplateText.render(custom?.html ?? fallback.html!, values, html: true)
+    let key = decision.noticeKey
+    let sendDate = zone.localDate(of: evaluated.now)
+    let attachments =
+      evaluated.report.map { report -> [OutgoingMessage.Attachment] in
+        let document = ReportDocument(report, zone: zone)
+        return [
+          OutgoingMessage.Attachment(
+            filename: document.fileName(on: sendDate, extension: "csv"), contentType: "text/csv; charset=UTF-8",
+            data: Data(document.csv().utf8))
+        ]
+      } ?? []
+    let message = OutgoingMessage(
+      key: decision.key, channel: decision.channel, rule: ruleID, unit: key?.unit,
+      period: key?.period.description ?? "",
+      step: key?.step ?? "digest", reason: decision.reason, date: evaluated.now,
+      to: addressees ?? decision.addressees, subject: subject, text: text, html: html, payload: "",
+      attachments: attachments)
+    let payload = WebhookPayload(message: message, evaluated: evaluated, zone: zone).json()
+    return OutgoingMessage(
+      key: message.key, channel: message.channel, rule: message.rule, unit: message.unit, period: message.period,
+      step: message.step, reason: message.reason, date: message.date, to: message.to, subject: subject, text: text,
+      html: html, payload: payload, attachments: attachments)
+  }
+
+  /// The values a notice's template can use, as of the send instant.
+  public func values(for evaluated: SendCheck.Evaluated) -> [String: String] {
+    let decision = evaluated.decision
+    let sendDate = zone.localDate(of: evaluated.now)
+    var values: [String: String] = [
+      "key": decision.key, "step": decision.noticeKey?.step ?? "digest", "reason": decision.reason.rawValue,
+      "sent.date": sendDate.vietnamese,
+      "recipients": decision.addressees.map { "\($0.name.map { "\($0), " } ?? "")\($0.unitName)" }
+        .joined(separator: "; "),
+    ]
+    switch decision.content {
+    case .obligation(let key, _, _), .summary(let key):
+      if let finding = evaluated.findings[key] {
+        values.merge(self.values(for: finding, sendDate: sendDate)) { _, new in new }
+      }
+      if let report = evaluated.report { values.merge(self.values(for: report)) { _, new in new } }
+    case .digest:
+      values["count"] = String(evaluated.items.count)
+      var lines: [String] = []
+      var rows: [String] = []
+      for item in evaluated.items {
+        guard let finding = evaluated.findings[item.key] else { continue }
+        let v = self.values(for: finding, sendDate: sendDate)
+        let status =
+          finding.state == .overdue
+          ? "quá hạn \(v["days.overdue"]!) ngày" : "còn \(v["days.left"]!) ngày"
+        lines.append("- \(v["unit.name"]!): \(v["rule.title"]!) — hạn \(v["due"]!), \(status)")
+        rows.append(
+          "<tr><td>\(TemplateText.escapeHTML(v["unit.name"]!))</td><td>\(TemplateText.escapeHTML(v["rule.title"]!))</td>"
+            + "<td>\(v["due"]!)</td><td>\(TemplateText.escapeHTML(status))</td></tr>")
+      }
+      values["items"] = lines.joined(separator: "\n")
+      values["items.html"] = rows.joined(separator: "\n")
+    }
+    return values
+  }
+
+  /// A summary's figures: `summary` holds one paragraph per rule summarised.
+  func values(for report: ConsolidatedReport) -> [String: String] {
+    var paragraphs: [String] = []
+    for section in report.sections {
+      if let error = section.error {
+        paragraphs.append("\(section.title): chưa đánh giá được (\(error)).")
+        continue
+      }
+      let t = section.total
+      var lines = [
+        "\(section.title) (hạn \(section.duePhrase)):",
+        "- Đúng hạn: \(t.count(.onTime)); trễ hạn: \(t.count(.late)); chưa nộp: \(t.count(.missing)); chưa đến hạn: \(t.count(.pending)); được gia hạn: \(t.count(.extended)); được miễn: \(t.count(.exempt)) (trên tổng số \(t.total) đơn vị).",
+      ]
+      let missing = section.rows.filter { $0.status == .missing }.map(\.unitName)
+      if !missing.isEmpty {
+        let shown = missing.prefix(20).joined(separator: ", ")
+        lines.append("- Chưa nộp: \(shown)\(missing.count > 20 ? " và \(missing.count - 20) đơn vị khác" : "").")
+      }
+      paragraphs.append(lines.joined(separator: "\n"))
+    }
+    let document = ReportDocument(report, zone: zone)
+    return [
+      "summary": paragraphs.joined(separator: "\n\n"), "report.heading": document.heading,
+      "report.as_of": zone.vietnamese(report.asOf), "scope.name": report.scopeName ?? "",
+    ]
+  }
+
+  /// One obligation's values, its day counts from `sendDate`.
+  public func values(for finding: Finding, sendDate: LocalDate) -> [String: String] {
+    let rule = ruleset.rule(finding.ruleID)
+    var values = rule?.titleValues(for: finding, zone: zone) ?? [:]
+    let deadlineDate = zone.localDate(of: finding.deadline)
+    values["days.left"] = String(max(0, deadlineDate.dayNumber - sendDate.dayNumber))
+    values["days.overdue"] = String(max(1, sendDate.dayNumber - deadlineDate.dayNumber))
+    values["state"] = finding.state.vietnamese
+    values["rule.basis"] = rule?.basis ?? ""
+    values["rule.title"] = rule?.title(for: finding, zone: zone) ?? finding.ruleID
+    var detail: [String] = []
+    let a = finding.assessment
+    if let total = a.childrenTotal, let done = a.childrenIn {
+      detail.append("Đơn vị trực thuộc đã báo cáo: \(done)/\(total).")
+      if !a.missingChildren.isEmpty {
+        detail.append("Chưa báo cáo: \(a.missingChildren.map(\.name).joined(separator: ", ")).")
+      }
+    }
+    if let minimum = a.minimumAmount {
+      detail.append("Mức kinh phí tối thiểu cho duy trì HTQLCL: \(Money.vietnamese(minimum)).")
+    }
+    if let note = a.note { detail.append("Ghi nhận hiện tại: \(note).") }
+    if let ext = finding.extensionFact, let due = ext.due {
+      detail.append(
+        "Đơn vị được gia hạn đến \(due.vietnamese)\(ext.decidedBy.map { " theo quyết định của \($0)" } ?? "").")
+    }
+    values["detail"] = detail.joined(separator: "\n")
+    values["detail.html"] = detail.map { "<p>\(TemplateText.escapeHTML($0))</p>" }.joined(separator: "\n")
+    return values
+  }
+
+  static let footer = """
+    Đây là thư nhắc việc tự động do hệ thống nhacviec gửi; xin không trả lời thư này.
+    Mã thông báo: {{key}}
+    """
+
+  static let htmlFooter = """
+    <p style="color:#666;font-size:small">Đây là thư nhắc việc tự động do hệ thống nhacviec gửi; xin không trả lời thư này.<br>Mã thông báo: {{key}}</p>
+    """
+
+  static func html(_ body: String) -> String {
+    """
+    <!DOCTYPE html>
+    <html lang="vi"><head><meta charset="utf-8"><title>{{rule.title}}</title></head>
+    <body style="font-family:sans-serif">
+    \(body)
+    \(htmlFooter)
+    </body></html>
+    """
+  }
+
+  /// The default texts, in Vietnamese, for each kind of step.
+  public static let defaults: [String: MessageTemplate] = [
+    "reminder": MessageTemplate(
+      subject: "[Nhắc việc] {{rule.title}} — hạn {{due.phrase}}",
+      text: """
+        Kính gửi: {{recipients}}
+
+        Hệ thống nhắc việc tự động xin nhắc: {{unit.name}} cần hoàn thành "{{rule.title}}" {{due.phrase}} ({{due.weekday}}), còn {{days.left}} ngày.
+        {{detail}}
+
+        Căn cứ: {{rule.basis}}.
+        Nếu đơn vị đã gửi, xin bỏ qua thư này.
+
+        \(footer)
+        """,
+      html: html(
+        """
+        <p>Kính gửi: {{recipients}}</p>
+        <p>Hệ thống nhắc việc tự động xin nhắc: <strong>{{unit.name}}</strong> cần hoàn thành “{{rule.title}}” <strong>{{due.phrase}}</strong> ({{due.weekday}}), còn {{days.left}} ngày.</p>
+        {{detail.html}}
+        <p>Căn cứ: {{rule.basis}}.<br>Nếu đơn vị đã gửi, xin bỏ qua thư này.</p>
+        """)),
+    "overdue": MessageTemplate(
+      subject: "[Quá hạn] {{rule.title}} — quá hạn {{days.overdue}} ngày",
+      text: """
+        Kính gửi: {{recipients}}
+
+        Hệ thống nhắc việc tự động thông báo: {{unit.name}} chưa hoàn thành "{{rule.title}}", hạn {{due.phrase}}; đến nay đã quá hạn {{days.overdue}} ngày.
+        {{detail}}
+
+        Căn cứ: {{rule.basis}}.
+        Đề nghị đơn vị khẩn trương hoàn thành. Nếu đơn vị đã gửi, xin bỏ qua thư này.
+
+        \(footer)
+        """,
+      html: html(
+        """
+        <p>Kính gửi: {{recipients}}</p>
+        <p>Hệ thống nhắc việc tự động thông báo: <strong>{{unit.name}}</strong> chưa hoàn thành “{{rule.title}}”, hạn {{due.phrase}}; đến nay đã <strong>quá hạn {{days.overdue}} ngày</strong>.</p>
+        {{detail.html}}
+        <p>Căn cứ: {{rule.basis}}.<br>Đề nghị đơn vị khẩn trương hoàn thành. Nếu đơn vị đã gửi, xin bỏ qua thư này.</p>
+        """)),
+    "escalation": MessageTemplate(
+      subject: "[Báo cáo quá hạn] {{unit.name}} — {{rule.title}}",
+      text: """
+        Kính gửi: {{recipients}}
+
+        Hệ thống nhắc việc tự động báo cáo: {{unit.name}} chưa hoàn thành "{{rule.title}}", hạn {{due.phrase}}; đến nay đã quá hạn {{days.overdue}} ngày.
+        {{detail}}
+
+        Căn cứ: {{rule.basis}}.
+        Đề nghị đồng chí chỉ đạo, đôn đốc đơn vị thực hiện.
+
+        \(footer)
+        """,
+      html: html(
+        """
+        <p>Kính gửi: {{recipients}}</p>
+        <p>Hệ thống nhắc việc tự động báo cáo: <strong>{{unit.name}}</strong> chưa hoàn thành “{{rule.title}}”, hạn {{due.phrase}}; đến nay đã <strong>quá hạn {{days.overdue}} ngày</strong>.</p>
+        {{detail.html}}
+        <p>Căn cứ: {{rule.basis}}.<br>Đề nghị đồng chí chỉ đạo, đôn đốc đơn vị thực hiện.</p>
+        """)),
+    "summary": MessageTemplate(
+      subject: "[Nhắc việc] {{rule.title}} — số liệu đến {{sent.date}}",
+      text: """
+        Kính gửi: {{recipients}}
+
+        Hệ thống nhắc việc tự động gửi {{report.heading}}, số liệu tính đến {{report.as_of}}.
+
+        {{summary}}
+
+        Báo cáo đầy đủ ở phần HTML của thư; bảng số liệu ở tệp CSV đính kèm.
+
+        \(footer)
+        """,
+      html: ""),
+    "digest": MessageTemplate(
+      subject: "[Nhắc việc] Tổng hợp {{count}} việc cần theo dõi ngày {{sent.date}}",
+      text: """
+        Kính gửi: {{recipients}}
+
+        Hệ thống nhắc việc tự động tổng hợp {{count}} việc cần theo dõi ngày {{sent.date}}:
+        {{items}}
+
+        \(footer)
+        """,
+      html: html(
+        """
+        <p>Kính gửi: {{recipients}}</p>
+        <p>Hệ thống nhắc việc tự động tổng hợp {{count}} việc cần theo dõi ngày {{sent.date}}:</p>
+        <table border="1" cellpadding="4" style="border-collapse:collapse">
+        <tr><th>Đơn vị</th><th>Nội dung</th><th>Hạn</th><th>Tình trạng</th></tr>
+        {{items.html}}
+        </table>
+        """)),
+  ]
+}

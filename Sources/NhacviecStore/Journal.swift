@@ -1,0 +1,446 @@
+public import Foundation
+import GRDB
+public import NhacviecCore
+
+/// One notice through one channel, as the journal holds it.
+public struct JournalEntry: Sendable {
+  /// What was decided: a typed decision, rendered when it is sent; or, for a notice journaled by
+  /// nhacviec 0.1 before the journal held decisions, the message it rendered then.
+  public enum Payload: Sendable {
+    case decided(NoticeDecision)
+    case rendered(OutgoingMessage)
+  }
+
+  public let key: String
+  public let channel: String
+  public let payload: Payload
+  public let rule: String
+  public let unit: String
+  public let period: String
+  public let step: String
+  public let reason: String
+  public let scheduledAt: Date
+  public let state: NoticeState
+  /// Attempts made: requests that reached a channel, not claims.
+  public let attempts: Int
+  public let nextAttemptAt: Date?
+  public let lastError: String?
+  public let receipt: String?
+  /// Addresses not reached yet; nil for all of them.
+  public let pending: [String]?
+  /// The subject of the last message sent for it; nil before any.
+  public let subject: String?
+  public let createdAt: Date
+  public let sentAt: Date?
+
+  /// Every address the notice is for.
+  public var addresses: [String] {
+    switch payload {
+    case .decided(let decision): return decision.addressees.map(\.address)
+    case .rendered(let message): return message.to.map(\.address)
+    }
+  }
+}
+
+/// A journal row's identity: its key through one channel.
+public struct JournalKey: Hashable, Sendable {
+  public let key: String
+  public let channel: String
+
+  public init(key: String, channel: String) {
+    self.key = key
+    self.channel = channel
+  }
+}
+
+/// What the delivery stage decided for a claimed notice, recorded as it comes.
+public struct JournalOutcome: Sendable {
+  public enum Change: Sendable {
+    /// Reached every address still pending (those refused for good are in `error`).
+    case sent(receipt: String, error: String?)
+    /// Some addresses still to reach (or all): another attempt at `retryAt`.
+    case failed(error: String, retryAt: Date)
+    case dead(error: String)
+    /// Not tried now: outside the send window, or its rule could not be judged.
+    case deferred(until: Date, reason: String)
+    /// No longer owed.
+    case suppressed(reason: String)
+  }
+
+  public let entry: JournalKey
+  public let change: Change
+  /// Whether a request was made: only then does it count as an attempt.
+  public let attempted: Bool
+  /// Addresses still to reach after this attempt; nil for all.
+  public let pending: [String]?
+  /// The attempt's record for the notice's history: each address and what it came to.
+  public let reached: [String: String]
+  /// The subject of the message the attempt sent.
+  public let subject: String?
+  public let at: Date
+
+  public init(
+    entry: JournalKey, change: Change, attempted: Bool, pending: [String]?, reached: [String: String] = [:],
+    subject: String? = nil, at: Date
+  ) {
+    self.entry = entry
+    self.change = change
+    self.attempted = attempted
+    self.pending = pending
+    self.reached = reached
+    self.subject = subject
+    self.at = at
+  }
+}
+
+/// One attempt in a notice's history.
+public struct JournalAttempt: Sendable, Hashable, Codable {
+  public let channel: String
+  public let number: Int
+  public let at: Date
+  /// `sent`, `failed`, `dead`.
+  public let outcome: String
+  public let detail: String
+  /// Each address and what became of it.
+  public let reached: [String: String]
+}
+
+extension Store {
+  static let decisionEncoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.dateEncodingStrategy = .secondsSince1970
+    return encoder
+  }()
+
+  static let decisionDecoder: JSONDecoder = {
+    let decoder = JSONDecoder()
+    decoder.dateDecodingStrategy = .secondsSince1970
+    return decoder
+  }()
+
+  struct UnreadableRow: Error, CustomStringConvertible {
+    let description: String
+  }
+
+  /// A row as a `JournalEntry`; a row that cannot be read throws, and is dealt with alone.
+  static func entry(_ row: Row) throws -> JournalEntry {
+    let schema: Int = row["schema"]
+    let payload: JournalEntry.Payload
+    switch schema {
+    case NoticeDecision.schema:
+      guard let text: String = row["decision"] else { throw UnreadableRow(description: "no decision") }
+      payload = .decided(try decisionDecoder.decode(NoticeDecision.self, from: Data(text.utf8)))
+    case 1:
+      guard let text: String = row["message"] else { throw UnreadableRow(description: "no message") }
+      payload = .rendered(try decisionDecoder.decode(LegacyMessage.self, from: Data(text.utf8)).message)
+    default:
+      throw UnreadableRow(description: "journal row of schema \(schema), which this nhacviec does not read")
+    }
+    let stateName: String = row["state"]
+    guard let state = NoticeState(rawValue: stateName) else { throw UnreadableRow(description: "state \(stateName)") }
+    let pending = (row["pending"] as String?).flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+    return JournalEntry(
+      key: row["key"], channel: row["channel"], payload: payload, rule: row["rule"], unit: row["unit"],
+      period: row["period"], step: row["step"], reason: row["reason"],
+      scheduledAt: Date(timeIntervalSince1970: row["scheduled_at"]), state: state, attempts: row["attempts"],
+      nextAttemptAt: (row["next_attempt_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
+      lastError: row["last_error"], receipt: row["receipt"], pending: pending, subject: row["subject"],
+      createdAt: Date(timeIntervalSince1970: row["created_at"]),
+      sentAt: (row["sent_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
+  }
+
+  // MARK: - Writing decisions
+
+  /// Writes decisions that are not in the journal yet, `due` as planned and `superseded` as such;
+  /// returns how many due ones were new. A key already there, in whatever state, is left alone:
+  /// re-planning never sends a notice twice.
+  @discardableResult
+  public func journal(due: [NoticeDecision], superseded: [NoticeDecision] = [], now: Date) throws -> Int {
+    try writer.write { db in
+      let statement = try db.cachedStatement(
+        sql: """
+          INSERT OR IGNORE INTO journal
+            (key, channel, schema, rule, unit, period, step, reason, scheduled_at, state, decision,
+             created_at, updated_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          """)
+      var inserted = 0
+      for (decisions, state) in [(due, NoticeState.planned), (superseded, .superseded)] {
+        for decision in decisions {
+          let json = String(decoding: try Store.decisionEncoder.encode(decision), as: UTF8.self)
+          let key = decision.noticeKey
+          try statement.execute(arguments: [
+            decision.key, decision.channel, NoticeDecision.schema, key?.rule ?? "", key?.unit.description ?? "",
+            key?.period.description ?? "", key?.step ?? "digest", decision.reason.rawValue,
+            decision.scheduledAt.timeIntervalSince1970, state.rawValue, json, now.timeIntervalSince1970,
+            now.timeIntervalSince1970,
+          ])
+          if state == .planned { inserted += db.changesCount }
+        }
+      }
+      return inserted
+    }
+  }
+
+  // MARK: - Delivery
+
+  /// Claims up to `limit` notices of one channel that may be attempted at `now` (planned and
+  /// due, or failed and due for another attempt), in one statement: each moves to `sending`, so
+  /// that no other claim can take it. A row that cannot be read goes dead alone, with why.
+  public func claim(channel: String, limit: Int, now: Date) throws -> [JournalEntry] {
+    guard limit > 0 else { return [] }
+    return try writer.write { db in
+      let rows = try Row.fetchAll(
+        try db.cachedStatement(
+          sql: """
+            UPDATE journal SET state = 'sending', updated_at = ?1
+            WHERE rowid IN (
+              SELECT rowid FROM journal
+              WHERE channel = ?2 AND ((state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
+                                      OR (state = 'failed' AND next_attempt_at <= ?1))
+              ORDER BY scheduled_at, key LIMIT ?3)
+            RETURNING *
+            """), arguments: [now.timeIntervalSince1970, channel, limit])
+      var claimed: [JournalEntry] = []
+      for row in rows {
+        do {
+          claimed.append(try Store.entry(row))
+        } catch {
+          let key: String = row["key"]
+          try db.execute(
+            sql: "UPDATE journal SET state = 'dead', last_error = ?, updated_at = ? WHERE key = ? AND channel = ?",
+            arguments: ["cannot read this journal row: \(error)", now.timeIntervalSince1970, key, channel])
+        }
+      }
+      return claimed.sorted { ($0.scheduledAt, $0.key) < ($1.scheduledAt, $1.key) }
+    }
+  }
+
+  /// Records what became of claimed notices, many in one transaction. Only a notice still being
+  /// sent is changed: an outcome for one an operator retried meanwhile changes nothing.
+  public func record(_ outcomes: [JournalOutcome]) throws {
+    guard !outcomes.isEmpty else { return }
+    try writer.write { db in
+      let update = try db.cachedStatement(
+        sql: """
+          UPDATE journal SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?,
+            receipt = COALESCE(?, receipt), pending = ?, sent_at = COALESCE(?, sent_at), subject = COALESCE(?, subject),
+            updated_at = ?
+          WHERE key = ? AND channel = ? AND state = 'sending'
+          """)
+      let history = try db.cachedStatement(
+        sql: """
+          INSERT INTO attempt (key, channel, number, at, outcome, detail, reached)
+          SELECT key, channel, attempts, ?, ?, ?, ? FROM journal WHERE key = ? AND channel = ?
+          """)
+      for outcome in outcomes {
+        let state: NoticeState
+        var next: Date?
+        var error: String?
+        var receipt: String?
+        var sentAt: Date?
+        switch outcome.change {
+        case .sent(let r, let e):
+          (state, receipt, error, sentAt) = (.sent, r, e, outcome.at)
+        case .failed(let e, let at):
+          (state, error, next) = (.failed, e, at)
+        case .dead(let e):
+          (state, error) = (.dead, e)
+        case .deferred(let until, let why):
+          // Back to where it was, with its next chance; nothing was tried.
+          (state, next, error) = (.planned, until, why)
+        case .suppressed(let why):
+          (state, error) = (.suppressed, why)
+        }
+        var pending: String?
+        if let addresses = outcome.pending {
+          pending = String(decoding: try JSONEncoder().encode(addresses), as: UTF8.self)
+        }
+        try update.execute(arguments: [
+          state.rawValue, outcome.attempted ? 1 : 0, next?.timeIntervalSince1970, error, receipt, pending,
+          sentAt?.timeIntervalSince1970, outcome.subject, outcome.at.timeIntervalSince1970, outcome.entry.key,
+          outcome.entry.channel,
+        ])
+        guard outcome.attempted, db.changesCount == 1 else { continue }
+        let detail = receipt ?? error ?? ""
+        let reached = String(decoding: try JSONEncoder().encode(outcome.reached), as: UTF8.self)
+        try history.execute(arguments: [
+          outcome.at.timeIntervalSince1970, state.rawValue, detail, reached, outcome.entry.key, outcome.entry.channel,
+        ])
+      }
+    }
+  }
+
+  /// Rows left in `sending` that no delivery holds (a crash, a recording that failed): back to
+  /// `planned`, to be checked and sent again under the same key. Returns how many.
+  @discardableResult
+  public func reclaim(except inFlight: Set<JournalKey> = [], now: Date) throws -> Int {
+    try writer.write { db in
+      let rows = try Row.fetchAll(db, sql: "SELECT key, channel FROM journal WHERE state = 'sending'")
+      var count = 0
+      for row in rows {
+        let entry = JournalKey(key: row["key"], channel: row["channel"])
+        guard !inFlight.contains(entry) else { continue }
+        try db.execute(
+          sql:
+            "UPDATE journal SET state = 'planned', updated_at = ? WHERE key = ? AND channel = ? AND state = 'sending'",
+          arguments: [now.timeIntervalSince1970, entry.key, entry.channel])
+        count += db.changesCount
+      }
+      return count
+    }
+  }
+
+  /// After a crash, everything that was `sending`: see `reclaim`.
+  @discardableResult
+  public func recoverInFlight(now: Date) throws -> Int { try reclaim(now: now) }
+
+  /// An operator's second chance for a dead notice: every address it has not reached is tried
+  /// again. Returns how many channels it covered.
+  @discardableResult
+  public func retryDead(key: String, now: Date) throws -> Int {
+    try writer.write { db in
+      try db.execute(
+        sql: """
+          UPDATE journal SET state = 'planned', attempts = 0, next_attempt_at = NULL, updated_at = ?
+          WHERE key = ? AND state = 'dead'
+          """, arguments: [now.timeIntervalSince1970, key])
+      return db.changesCount
+    }
+  }
+
+  // MARK: - Reading
+
+  public func counts() throws -> [NoticeState: Int] {
+    try writer.read { db in
+      var counts = Dictionary(uniqueKeysWithValues: NoticeState.allCases.map { ($0, 0) })
+      for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM journal GROUP BY state") {
+        if let state = NoticeState(rawValue: row["state"]) { counts[state] = row["n"] }
+      }
+      return counts
+    }
+  }
+
+  /// Channels with notices failed and waiting for another attempt.
+  public func failingChannels() throws -> [String] {
+    try writer.read { db in
+      try String.fetchAll(db, sql: "SELECT DISTINCT channel FROM journal WHERE state = 'failed' ORDER BY channel")
+    }
+  }
+
+  /// Rows, oldest first; a row that cannot be read is left out of a listing (it goes dead when
+  /// it is next claimed).
+  public func entries(state: NoticeState? = nil, key: String? = nil, limit: Int = 1000) throws -> [JournalEntry] {
+    try writer.read { db in
+      var conditions: [String] = []
+      var arguments: StatementArguments = []
+      if let state {
+        conditions.append("state = ?")
+        arguments += [state.rawValue]
+      }
+      if let key {
+        conditions.append("key = ?")
+        arguments += [key]
+      }
+      let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+      let rows = try Row.fetchAll(
+        db, sql: "SELECT * FROM journal \(filter) ORDER BY scheduled_at, key, channel LIMIT ?",
+        arguments: arguments + [limit])
+      return rows.compactMap { try? Store.entry($0) }
+    }
+  }
+
+  public func entry(key: String, channel: String) throws -> JournalEntry? {
+    try writer.read { db in
+      try Row.fetchOne(db, sql: "SELECT * FROM journal WHERE key = ? AND channel = ?", arguments: [key, channel])
+        .map(Store.entry)
+    }
+  }
+
+  /// Every attempt made for a key, through every channel, oldest first.
+  public func history(key: String) throws -> [JournalAttempt] {
+    try writer.read { db in
+      try Row.fetchAll(
+        db, sql: "SELECT * FROM attempt WHERE key = ? ORDER BY id", arguments: [key]
+      ).map { row in
+        let reached =
+          (try? JSONDecoder().decode([String: String].self, from: Data((row["reached"] as String).utf8))) ?? [:]
+        return JournalAttempt(
+          channel: row["channel"], number: row["number"], at: Date(timeIntervalSince1970: row["at"]),
+          outcome: row["outcome"], detail: row["detail"], reached: reached)
+      }
+    }
+  }
+
+  /// Channels with notices that may be attempted at `now`.
+  public func dueChannels(now: Date) throws -> [String] {
+    try writer.read { db in
+      try String.fetchAll(
+        db,
+        sql: """
+          SELECT DISTINCT channel FROM journal
+          WHERE (state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
+             OR (state = 'failed' AND next_attempt_at <= ?1)
+          """, arguments: [now.timeIntervalSince1970])
+    }
+  }
+
+  /// The earliest instant at which a journaled notice of `channel` (or of any) may be attempted.
+  public func nextAttempt(channel: String? = nil) throws -> Date? {
+    try writer.read { db in
+      try Double.fetchOne(
+        db,
+        sql: """
+          SELECT MIN(COALESCE(next_attempt_at, 0)) FROM journal
+          WHERE (state = 'planned' OR (state = 'failed' AND next_attempt_at IS NOT NULL))
+          \(channel == nil ? "" : "AND channel = ?")
+          """, arguments: channel.map { [$0] } ?? []
+      ).map { Date(timeIntervalSince1970: $0) }
+    }
+  }
+}
+
+/// A message as nhacviec 0.1 journaled it: rendered when planned. Read only to send what such a
+/// journal still holds.
+struct LegacyMessage: Decodable {
+  struct Addressee: Decodable {
+    let unitID: String
+    let unitName: String
+    let role: String
+    let name: String?
+    let address: String
+
+    enum CodingKeys: String, CodingKey {
+      case role, name, address
+      case unitID = "unit_id"
+      case unitName = "unit_name"
+    }
+  }
+
+  let key: String
+  let channel: String
+  let ruleID: String
+  let unitID: String
+  let period: String
+  let step: String
+  let reason: String
+  let scheduledAt: Date
+  let to: [Addressee]
+  let subject: String
+  let text: String
+  let html: String
+  let payload: String
+  let attachments: [OutgoingMessage.Attachment]?
+
+  var message: OutgoingMessage {
+    OutgoingMessage(
+      key: key, channel: channel, rule: ruleID, unit: UnitRef(id: unitID, validFrom: nil), period: period, step: step,
+      reason: NoticeReason(rawValue: reason) ?? .nextReminder, date: scheduledAt,
+      to: to.map {
+        NhacviecCore.Addressee(
+          unit: UnitRef(id: $0.unitID, validFrom: nil), unitName: $0.unitName, role: $0.role, name: $0.name,
+          address: $0.address)
+      }, subject: subject, text: text, html: html, payload: payload, attachments: attachments ?? [])
+  }
+}
