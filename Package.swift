@@ -108,6 +108,14 @@ let package = Package(
       swiftSettings: strictSettings
     ),
     .testTarget(
+      name: "NhacviecDaemonTests",
+      dependencies: [
+        "NhacviecCore", "NhacviecConfig", "NhacviecStore", "NhacviecDelivery", "NhacviecControl", "NhacviecDaemon",
+        "NhacviecTesting", "TestSupport",
+      ],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
       name: "CommandLineTests",
       dependencies: ["nhacviec", "NhacviecDaemon", "NhacviecControl", "TestSupport"],
       exclude: ["Fixtures"],

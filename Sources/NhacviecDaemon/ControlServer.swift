@@ -44,6 +44,8 @@ extension HTTPResponse {
 /// place, new ones do not.
 public final class ControlServer: @unchecked Sendable {
   public typealias Handler = @Sendable (ControlRequest) -> HTTPResponse
+  /// The key under which a handler's thread is marked in its thread dictionary.
+  public static let threadMark = "nhacviec.thread"
 
   public struct Configuration: Sendable {
     public var maxConnections = 128
@@ -363,6 +365,8 @@ public final class ControlServer: @unchecked Sendable {
 
   private func run(_ connection: Connection, _ request: ControlRequest) {
     let thread = Thread { [self] in
+      // A mark of whose thread this is (Foundation on Linux does not pass names to the system).
+      Thread.current.threadDictionary[ControlServer.threadMark] = "request"
       let response = handler(request)
       let next = lock.withLock { () -> (Connection, ControlRequest)? in
         finished.append((connection, response))

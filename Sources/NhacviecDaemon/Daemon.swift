@@ -145,6 +145,13 @@ public final class Daemon: @unchecked Sendable {
   /// Runs until `stop()`: the planning loop on a thread of its own, delivery on another.
   /// Returns once the pass in progress has finished and delivery has stopped (or `grace` passed).
   public func run(notify: SystemdNotifier, grace: TimeInterval) async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      start(notify: notify, grace: grace) { continuation.resume() }
+    }
+  }
+
+  /// Starts the loops and returns at once; `finished` is called when they have ended.
+  public func start(notify: SystemdNotifier, grace: TimeInterval, finished: @escaping @Sendable () -> Void = {}) {
     let recovered = (try? store.recoverInFlight(now: clock.now())) ?? 0
     if recovered > 0 {
       Log.write(.notice, "recovered \(recovered) notices left in sending by a crash; sending them again")
@@ -152,20 +159,18 @@ public final class Daemon: @unchecked Sendable {
     delivery.start()
     notify.send("READY=1\nSTATUS=running")
     Log.write(.info, "started: \(current.deployment.ruleset.rules.count) rules from \(configPath)")
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      let thread = Thread { [self] in
-        while !lock.withLock({ stopping }) {
-          let next = pass()
-          let summary = next.map { "next wake-up \(current.deployment.zone.rfc3339($0))" } ?? "nothing scheduled"
-          notify.send("STATUS=\(summary)")
-          clock.wait(until: next, on: signal)
-        }
-        delivery.stop(grace: grace)
-        continuation.resume()
+    let thread = Thread { [self] in
+      while !lock.withLock({ stopping }) {
+        let next = pass()
+        let summary = next.map { "next wake-up \(current.deployment.zone.rfc3339($0))" } ?? "nothing scheduled"
+        notify.send("STATUS=\(summary)")
+        clock.wait(until: next, on: signal)
       }
-      thread.name = "nhacviec-plan"
-      thread.start()
+      delivery.stop(grace: grace)
+      finished()
     }
+    thread.name = "nhacviec-plan"
+    thread.start()
   }
 
   /// One pass: plan from the last pass to now, journal, and wake delivery.
@@ -424,7 +429,11 @@ public final class Daemon: @unchecked Sendable {
     return count
   }
 
-  public func shutdown() { client.shutdown() }
+  /// Ends what the daemon holds: libcurl's thread, and the state folder's lock.
+  public func shutdown() {
+    client.shutdown()
+    close(stateLock)
+  }
 }
 
 /// The configuration running now and the engine over it and the recorded facts, made anew when

@@ -63,6 +63,8 @@ public final class DeliveryService: @unchecked Sendable {
   private var lastError: (message: String, since: Date)?
   private var idle = true
   private let ended = DispatchSemaphore(value: 0)
+  /// Where the channels' transfers run: not the cooperative pool.
+  private let executor = ThreadExecutor(name: "nhacviec-transfer")
 
   /// A transfer that ended, waiting to be recorded.
   struct Finished {
@@ -88,6 +90,8 @@ public final class DeliveryService: @unchecked Sendable {
   public func start() {
     let thread = Thread { [self] in
       loop()
+      // Nothing is in flight any more: no transfer will want the executor again.
+      executor.stop()
       ended.signal()
     }
     thread.name = "nhacviec-deliver"
@@ -202,7 +206,7 @@ public final class DeliveryService: @unchecked Sendable {
     }
     let addresses = message.to.map(\.address)
     lock.withLock { _ = inFlight[entry.channel, default: []].insert(row) }
-    Task.detached { [self] in
+    Task(executorPreference: executor) { [self] in
       let outcome = await channel.deliver(message)
       let done = clock.now()
       lock.withLock {

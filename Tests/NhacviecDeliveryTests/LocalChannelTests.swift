@@ -97,14 +97,30 @@ struct ExecChannelTests {
   @Test("a program past its time limit is stopped and the attempt is transient")
   func timeLimit() async throws {
     let folder = try temporaryFolder("exec")
-    let slow = try exec(["command": try script("sleep 30", in: folder), "timeout": "300ms"])
-    let started = Date()
+    let pids = folder.appendingPathComponent("pids").path
+    // The program and a child of its own both outlive the limit unless they are stopped.
+    let slow = try exec([
+      "command": try script("sleep 30 &\necho $$ $! > '\(pids)'\nwait", in: folder), "timeout": "300ms",
+    ])
     let outcome = await slow.deliver(message("k"))
     guard case .transient(let reason, _) = outcome else {
       Issue.record("a time-out is transient, not \(outcome)")
       return
     }
     #expect(reason.contains("did not finish within"))
-    #expect(Date().timeIntervalSince(started) < 20, "the program was stopped, not waited for")
+    // Stopped, not waited for: neither the program nor its child is still running.
+    let running = (try String(contentsOfFile: pids, encoding: .utf8)).split(separator: " ").compactMap {
+      Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+    #expect(running.count == 2)
+    for pid in running { #expect(!isRunning(pid), "process \(pid) still runs") }
   }
+}
+
+/// Whether a process runs (a zombie waiting for its parent to reap it does not).
+func isRunning(_ pid: Int32) -> Bool {
+  guard kill(pid, 0) == 0 else { return false }
+  let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+  guard let close = stat.lastIndex(of: ")") else { return false }
+  return !stat[close...].dropFirst(2).hasPrefix("Z")
 }

@@ -210,7 +210,7 @@ struct WebhookTests {
 
   @Test("hundreds of transfers run at once, not one at a time")
   func concurrent() async throws {
-    let hook = try channel("/hook/parallel?delay=0.5")
+    let hook = try channel("/hook/parallel?delay=0.5", ["timeout": "60s"])
     let count = 100
     let outcomes = await withTaskGroup(of: DeliveryOutcome.self) { group in
       for i in 0..<count { group.addTask { await hook.deliver(self.hookMessage("parallel/\(i)")) } }
@@ -218,7 +218,9 @@ struct WebhookTests {
       for await outcome in group { all.append(outcome) }
       return all
     }
-    #expect(outcomes.allSatisfy { $0 == .sent(receipt: "HTTP 200") })
+    #expect(
+      outcomes.allSatisfy { $0 == .sent(receipt: "HTTP 200") },
+      "\(Set(outcomes.filter { $0 != .sent(receipt: "HTTP 200") }.map { "\($0)" }))")
     // Each answer takes half a second. Had the transfers run one at a time, no request would
     // arrive before the previous answer; run at once, many arrive within the first answer's time.
     let arrivals = try requests("parallel").compactMap { $0["t"] as? Double }.sorted()

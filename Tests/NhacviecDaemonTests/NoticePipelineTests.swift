@@ -1,0 +1,202 @@
+import Foundation
+import NhacviecConfig
+import NhacviecControl
+import NhacviecCore
+@testable import NhacviecDaemon
+import NhacviecDelivery
+@_spi(Testing) import NhacviecStore
+import NhacviecTesting
+import TestSupport
+import Testing
+
+/// A daemon in this process on a manual clock, over a copy of the shipped configuration (or a
+/// fixture's): its pass, sleep, wake, delivery and reload, with the messages read as their
+/// recipients would read them.
+final class InProcessDaemon: @unchecked Sendable {
+  let folder: URL
+  let configPath: String
+  let clock: ManualClock
+  let daemon: Daemon
+  private let done = DispatchSemaphore(value: 0)
+
+  init(configPath: String, folder: URL, at start: String) throws {
+    self.folder = folder
+    self.configPath = configPath
+    let deployment = try DeploymentLoader().load(configPath: configPath)
+    clock = ManualClock(deployment.zone.parseInstant(start)!)
+    daemon = try Daemon(configPath: configPath, deployment: deployment, clock: clock)
+    let done = self.done
+    daemon.start(notify: SystemdNotifier(environment: [:]), grace: 5) { done.signal() }
+  }
+
+  /// A copy of the shipped Rules/ in a folder of its own.
+  static func shipped(at start: String) throws -> InProcessDaemon {
+    let folder = try temporaryFolder("shipped")
+    try FileManager.default.copyItem(
+      at: repositoryRoot.appendingPathComponent("Rules"), to: folder.appendingPathComponent("Rules"))
+    return try InProcessDaemon(
+      configPath: folder.appendingPathComponent("Rules/nhacviec.yaml").path, folder: folder, at: start)
+  }
+
+  func stop() {
+    daemon.stop()
+    _ = done.wait(timeout: .now() + 10)
+    daemon.shutdown()
+  }
+
+  /// Waits (in real time) until a pass has run at the clock's instant and delivery has nothing
+  /// left to do now.
+  func settle(seconds: TimeInterval = 20) throws {
+    let until = Date().addingTimeInterval(seconds)
+    let now = clock.now()
+    while Date() < until {
+      daemon.wake()
+      usleep(20_000)
+      let status = try daemon.status()
+      let passed = status.lastPass.flatMap { daemon.current.deployment.zone.parseInstant($0) }.map { $0 >= now } ?? false
+      let sending = status.journal["sending"] ?? 0
+      let due = try daemon.store.dueChannels(now: clock.now())
+      if passed && sending == 0 && due.isEmpty && daemon.delivery.isIdle { return }
+    }
+    throw InProcessError(description: "the daemon did not settle within \(seconds) s")
+  }
+
+  var outbox: URL { URL(fileURLWithPath: daemon.current.deployment.daemon.state).appendingPathComponent("outbox") }
+
+  /// The messages written so far, by file name.
+  func messages() throws -> [String: Mail] {
+    var result: [String: Mail] = [:]
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: outbox.path)) ?? []
+    for name in names where name.hasSuffix(".eml") {
+      result[name] = Mail(try String(contentsOf: outbox.appendingPathComponent(name), encoding: .utf8))
+    }
+    return result
+  }
+
+  struct InProcessError: Error, CustomStringConvertible {
+    let description: String
+  }
+}
+
+/// An email as its recipient reads it: headers decoded, the text part decoded.
+struct Mail {
+  let raw: String
+  init(_ raw: String) { self.raw = raw }
+
+  func header(_ name: String) -> String? { MailReader.header(raw, name) }
+
+  var text: String {
+    let part = raw.components(separatedBy: "Content-Transfer-Encoding: base64\r\n\r\n").dropFirst().first ?? ""
+    let base64 = part.components(separatedBy: "\r\n--")[0].replacingOccurrences(of: "\r\n", with: "")
+    return String(decoding: Data(base64Encoded: base64) ?? Data(), as: UTF8.self)
+  }
+}
+
+@Suite("Every message true when it is sent", .serialized)
+struct NoticePipelineTests {
+  @Test("a first start on 30/10/2026, and a restart after ten days down: dates and counts true when sent")
+  func firstStartAndRestart() throws {
+    let first = try InProcessDaemon.shipped(at: "2026-10-30T10:00:00+07:00")
+    try first.settle()
+    let early = try first.messages()
+    #expect(early.count >= 110, "\(early.count)")
+    let stp = try #require(early.first { $0.key.hasPrefix("iso-annual-report_51-STP_") }?.value)
+    // Sent on 30/10, it says so, and counts from that day: 16 days to 15/11, not 30.
+    #expect(stp.header("Date") == "Fri, 30 Oct 2026 10:00:00 +0700")
+    #expect(stp.text.contains("trước ngày 15/11/2026 (Chủ nhật), còn 16 ngày."))
+    for (name, mail) in early where name.hasPrefix("iso-annual-report_") {
+      #expect(mail.header("Date") == "Fri, 30 Oct 2026 10:00:00 +0700", "\(name)")
+    }
+    first.stop()
+
+    // Ten days down, through the deadline: the restart catches up.
+    let restart = try InProcessDaemon(configPath: first.configPath, folder: first.folder, at: "2026-11-20T10:00:00+07:00")
+    defer { restart.stop() }
+    try restart.settle()
+    let late = try restart.messages().filter { !early.keys.contains($0.key) }
+    // Every overdue unit hears of its own lateness, as of the day it is told.
+    let own = late.filter { $0.key.hasPrefix("iso-annual-report_") && $0.key.contains("_escalate-1wd_") }
+    #expect(own.count >= 100, "\(own.count)")
+    let stpLate = try #require(own.first { $0.key.hasPrefix("iso-annual-report_51-STP_") }?.value)
+    #expect(stpLate.header("Date") == "Fri, 20 Nov 2026 10:00:00 +0700")
+    #expect(stpLate.header("To")?.contains("lanhdao@51-stp.quangngai.example") == true)
+    #expect(stpLate.text.contains("đến nay đã quá hạn 5 ngày"))
+    // Its superiors hear once, in their digest, with the same count.
+    let digest = try #require(late.first { $0.key.hasPrefix("digest_lanhdao_51.quangngai.example_") }?.value)
+    #expect(digest.text.contains("Sở Tư pháp: Báo cáo tình hình") && digest.text.contains("quá hạn 5 ngày"))
+    #expect(digest.header("Date") == "Fri, 20 Nov 2026 10:00:00 +0700")
+    // No stale reminder went out, and the missed ones are recorded as superseded.
+    #expect(!late.keys.contains { $0.contains("_remind-") && $0.hasPrefix("iso-annual-report_") })
+    #expect((try restart.daemon.status().journal["superseded"] ?? 0) > 100)
+  }
+
+  @Test("no notice is addressed to another unit record than the one that owes it (21025 in June 2025)")
+  func reusedCode() throws {
+    let deployment = try DeploymentLoader().load(
+      configPath: repositoryRoot.appendingPathComponent("Rules/nhacviec.yaml").path)
+    let engine = deployment.engine()
+    let zone = deployment.zone
+    let notices = engine.simulate(
+      from: zone.parseInstant("2025-06-01")!, to: zone.parseInstant("2025-06-30T23:59")!)
+    let budget = notices.filter { $0.noticeKey?.rule == "iso-budget-estimate" }
+    #expect(!budget.isEmpty)
+    let ward = try #require(budget.first { $0.noticeKey?.unit.id == "21025" })
+    // FY2026 is owed by the 2025 record: Phường Cẩm Thành, reached at its own addresses.
+    #expect(ward.noticeKey?.unit == UnitRef(id: "21025", validFrom: LocalDate(iso: "2025-07-01")))
+    #expect(ward.addressees.allSatisfy { $0.address.contains("21025-2025") })
+    for decision in budget {
+      guard let key = decision.noticeKey else { continue }
+      for addressee in decision.addressees where addressee.unit.id == key.unit.id {
+        #expect(addressee.unit == key.unit, "\(decision.key) reaches \(addressee.unit)")
+      }
+    }
+  }
+
+  @Test("a failing pass shows in status, and status is not healthy")
+  func failingPass() throws {
+    let fixture = try ConfigurationFixture()
+    let daemon = try InProcessDaemon(configPath: fixture.configPath, folder: fixture.folder, at: "2026-11-09T09:00:00+07:00")
+    defer { daemon.stop() }
+    try daemon.settle()
+    #expect(try daemon.daemon.status().isHealthy)
+    // The journal loses a table under the daemon, as a broken disk would make it.
+    let path = URL(fileURLWithPath: daemon.daemon.current.deployment.daemon.state).appendingPathComponent("nhacviec.sqlite")
+    try Store(path: path.path).execute(sql: "DROP TABLE fact", arguments: [])
+    daemon.clock.advance(by: 60)
+    daemon.daemon.changed()
+    let until = Date().addingTimeInterval(10)
+    var status = try daemon.daemon.status()
+    while status.lastPassError == nil, Date() < until {
+      usleep(20_000)
+      status = try daemon.daemon.status()
+    }
+    let failing = try #require(status.lastPassError)
+    #expect(failing.error.contains("no such table: fact"))
+    #expect(failing.since == "2026-11-09T09:01:00+07:00")
+    #expect(!status.isHealthy)
+  }
+
+  @Test("reads of the control API run on the server's own threads, never on the cooperative pool")
+  func handlerThreads() throws {
+    let folder = try temporaryFolder("server")
+    let path = folder.appendingPathComponent("s.sock").path
+    let names = NameBox()
+    let server = ControlServer(path: path) { _ in
+      names.add((Thread.current.threadDictionary[ControlServer.threadMark] as? String) ?? "unmarked")
+      return HTTPResponse(status: 200, body: Array("{}".utf8))
+    }
+    try server.start()
+    defer { server.stop() }
+    for _ in 0..<5 { _ = try ControlClient.request(socket: path, method: "GET", target: "/v1/status") }
+    #expect(names.all.count == 5)
+    let seen = names.all
+    #expect(seen.allSatisfy { $0 == "request" }, "\(seen)")
+  }
+}
+
+final class NameBox: @unchecked Sendable {
+  private let lock = NSLock()
+  private var names: [String] = []
+  func add(_ name: String) { lock.withLock { names.append(name) } }
+  var all: [String] { lock.withLock { names } }
+}

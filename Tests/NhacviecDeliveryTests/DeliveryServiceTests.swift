@@ -1,0 +1,198 @@
+import Foundation
+import NhacviecConfig
+import NhacviecCore
+import NhacviecDelivery
+import NhacviecRender
+@_spi(Testing) import NhacviecStore
+import NhacviecTesting
+import TestSupport
+import Testing
+
+/// The delivery stages on a manual clock: claim, suppress, window, render, send, record.
+@Suite("The delivery pipeline", .serialized)
+struct DeliveryServiceTests {
+  let zone = Zone.vietnam
+  func at(_ text: String) -> Date { zone.parseInstant(text)! }
+
+  /// The fixture province at `start`, delivering through `channel`.
+  func harness(_ channel: ScriptedChannel, at start: String, policy: RetryPolicy = RetryPolicy(jitter: 0)) throws
+    -> DeliveryHarness
+  {
+    try DeliveryHarness(
+      deployment: try ConfigurationFixture().load(), channels: ["email": channel], clock: ManualClock(at(start)),
+      policy: policy)
+  }
+
+  @Test("a step falls due, is rendered at the send instant and sent; the journal says so")
+  func sent() throws {
+    let channel = ScriptedChannel()
+    let h = try harness(channel, at: "2026-11-09T08:00:00+07:00")
+    try h.plan(since: at("2026-11-09T07:59:00+07:00"))
+    try h.settle()
+    #expect(channel.delivered.count == 4)
+    let d1 = try #require(channel.delivered.first { $0.unit?.id == "D1" })
+    #expect(d1.key == "annual/D1/2026/remind-7d@2026-11-15")
+    #expect(d1.date == at("2026-11-09T08:00:00+07:00"))
+    #expect(d1.text.contains("còn 6 ngày"))
+    let entry = try #require(try h.store.entry(key: d1.key, channel: "email"))
+    #expect(entry.state == .sent)
+    #expect(entry.attempts == 1)
+    #expect(entry.subject == d1.subject)
+  }
+
+  @Test("a report recorded while a notice is retrying stops it before its next attempt")
+  func suppressedWhileRetrying() throws {
+    let channel = ScriptedChannel([.transient(reason: "SMTP 451", retryAfter: nil)])
+    let h = try harness(channel, at: "2026-11-09T08:00:00+07:00", policy: RetryPolicy(firstDelay: 600, jitter: 0))
+    try h.plan(since: at("2026-11-09T07:59:00+07:00"))
+    try h.settle()
+    let key = "annual/D1/2026/remind-7d@2026-11-15"
+    #expect(try h.store.entry(key: key, channel: "email")?.state == .failed)
+    try h.record(Fact(kind: .report, unitID: "D1", ruleID: "annual", period: "2026", at: at("2026-11-09T08:05:00+07:00"), reference: "12/BC"))
+    h.clock.advance(to: at("2026-11-09T08:10:00+07:00"))
+    try h.settle()
+    let entry = try #require(try h.store.entry(key: key, channel: "email"))
+    #expect(entry.state == .suppressed)
+    #expect(entry.lastError == "met (12/BC) before it was sent")
+    #expect(entry.attempts == 1)
+    #expect(channel.delivered.filter { $0.key == key }.count == 1)
+  }
+
+  @Test("a retry that falls outside working time waits for the window, and costs no attempt")
+  func retryInsideWindow() throws {
+    let channel = ScriptedChannel([.transient(reason: "SMTP 451", retryAfter: nil), .sent(receipt: "250 ok")])
+    // Monday 16/11 at 16:59, a day after the deadline: the retry a minute later is after the window closes.
+    let h = try harness(channel, at: "2026-11-16T16:59:00+07:00", policy: RetryPolicy(firstDelay: 60, jitter: 0))
+    let notice = decision("escalate-1wd", at: h.clock.now())
+    try h.store.journal(due: [notice], now: h.clock.now())
+    h.service.wake()
+    try h.settle()
+    h.clock.advance(to: at("2026-11-16T17:00:00+07:00"))
+    try h.settle()
+    let waiting = try #require(try h.store.entry(key: notice.key, channel: "email"))
+    #expect(waiting.state == .planned)
+    #expect(waiting.attempts == 1)
+    #expect(waiting.nextAttemptAt == at("2026-11-17T08:00:00+07:00"))
+    h.clock.advance(to: at("2026-11-17T08:00:00+07:00"))
+    try h.settle()
+    let sent = try #require(try h.store.entry(key: notice.key, channel: "email"))
+    #expect(sent.state == .sent)
+    #expect(sent.attempts == 2)
+    // Rendered when it went: dated the 17th.
+    #expect(channel.delivered.last?.date == at("2026-11-17T08:00:00+07:00"))
+  }
+
+  @Test("a refused recipient loses only itself: the 4xx one is tried again alone, the 5xx one is recorded")
+  func perRecipient() throws {
+    let channel = ScriptedChannel(
+      byAddress: [
+        "stale@d1.example": .permanent(reason: "SMTP 550 5.1.1 No such user"),
+        "full@d1.example": .transient(reason: "SMTP 452 mailbox full", retryAfter: nil),
+      ])
+    let h = try harness(channel, at: "2026-11-09T08:00:00+07:00", policy: RetryPolicy(firstDelay: 60, jitter: 0))
+    let notice = decision(to: ["iso@d1.example", "stale@d1.example", "full@d1.example"], at: h.clock.now())
+    try h.store.journal(due: [notice], now: h.clock.now())
+    h.service.wake()
+    try h.settle()
+    let first = try #require(try h.store.entry(key: notice.key, channel: "email"))
+    #expect(first.state == .failed)
+    #expect(first.pending == ["full@d1.example"])
+    h.clock.advance(by: 60)
+    try h.settle()
+    // The second attempt went to the one still to reach, and no one else.
+    #expect(channel.delivered.map { $0.to.map(\.address) } == [
+      ["iso@d1.example", "stale@d1.example", "full@d1.example"], ["full@d1.example"],
+    ])
+    let history = try h.store.history(key: notice.key)
+    #expect(history.count == 2)
+    #expect(history[0].reached["iso@d1.example"] == "sent")
+    #expect(history[0].reached["stale@d1.example"]?.hasPrefix("refused: SMTP 550") == true)
+  }
+
+  @Test("a receiver that never answers holds only its channel's slots; planning goes on; waiting costs no attempt")
+  func hungReceiver() throws {
+    let channel = ScriptedChannel()
+    channel.hold()
+    let deployment = try ConfigurationFixture().load()
+    let clock = ManualClock(at("2026-11-09T08:00:00+07:00"))
+    let store = try Store()
+    let service = DeliveryService(
+      store: store,
+      setup: .init(
+        channels: ["email": channel], capacity: ["email": 2], policy: RetryPolicy(jitter: 0),
+        renderer: .init(ruleset: deployment.ruleset, zone: deployment.zone), engine: { deployment.engine() }),
+      clock: clock)
+    service.start()
+    defer { service.stop(grace: 1) }
+    let decisions = (1...10).map { decision("remind-\($0)d", at: clock.now()) }
+    try store.journal(due: decisions, now: clock.now())
+    service.wake()
+    let until = Date().addingTimeInterval(5)
+    while channel.delivered.count < 2, Date() < until { usleep(10_000) }
+    usleep(100_000)
+    // Two on the wire, the rest untouched and free to be planned around.
+    #expect(channel.delivered.count == 2)
+    #expect(try store.counts()[.sending] == 2)
+    #expect(try store.counts()[.planned] == 8)
+    #expect(try store.entries().allSatisfy { $0.attempts == 0 })
+    #expect(try store.journal(due: [decision("escalate-1wd", at: clock.now())], now: clock.now()) == 1)
+    channel.open()
+    let done = Date().addingTimeInterval(10)
+    while (try store.counts()[.sent] ?? 0) < 11, Date() < done { usleep(20_000) }
+    #expect(try store.counts()[.sent] == 11)
+  }
+
+  @Test("a notice for a channel the configuration no longer has goes dead with why, not unseen")
+  func unknownChannel() throws {
+    let h = try harness(ScriptedChannel(), at: "2026-11-09T08:00:00+07:00")
+    let notice = decision(channel: "sms", at: h.clock.now())
+    try h.store.journal(due: [notice], now: h.clock.now())
+    h.service.wake()
+    try h.settle()
+    #expect(try h.store.entry(key: notice.key, channel: "sms")?.state == .dead)
+    #expect(try h.store.entry(key: notice.key, channel: "sms")?.lastError == "no channel named sms is configured")
+  }
+
+  @Test("a notice journaled by nhacviec 0.1 goes out as it was rendered")
+  func legacy() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("legacy-\(UUID().uuidString).sqlite").path
+    let start = at("2026-11-09T08:00:00+07:00")
+    try Store.writeLegacyJournal(at: path, key: "annual/D1/2026/remind-7d", state: "planned", at: start)
+    let channel = ScriptedChannel()
+    let h = try DeliveryHarness(
+      deployment: try ConfigurationFixture().load(), channels: ["email": channel], clock: ManualClock(start),
+      store: try Store(path: path))
+    try h.settle()
+    #expect(channel.delivered.map(\.subject) == ["[Nhắc việc] Báo cáo năm 2026"])
+    #expect(try h.store.entry(key: "annual/D1/2026/remind-7d", channel: "email")?.state == .sent)
+  }
+}
+
+@Suite("libcurl's queue", .serialized)
+struct CurlQueueTests {
+  @Test("transfers beyond a server's connection limit wait their turn, and a time-out is a real one")
+  func honestTimeouts() async throws {
+    let server = try TestServer("http_server.py", [])
+    defer { server.stop() }
+    let client = CurlClient(maxConnectionsPerHost: 2)
+    defer { client.shutdown() }
+    let results = await withTaskGroup(of: CurlResponse?.self) { group in
+      for _ in 0..<6 {
+        group.addTask {
+          var request = CurlRequest(url: "http://127.0.0.1:\(server.port)/hang/q")
+          request.timeout = 0.5
+          return try? await client.perform(request)
+        }
+      }
+      var all: [CurlResponse?] = []
+      for await result in group { all.append(result) }
+      return all
+    }
+    #expect(results.count == 6)
+    // Each one reached the server and waited there its whole time: none timed out in a queue.
+    #expect(results.allSatisfy { $0?.failure == .timedOut })
+    #expect(results.allSatisfy { $0?.error.lowercased().contains("resolve") == false })
+    let run = try ProgramRun("/usr/bin/curl", ["-s", "http://127.0.0.1:\(server.port)/count/q"])
+    #expect(run.stdout.contains(#""count": 6"#))
+  }
+}
