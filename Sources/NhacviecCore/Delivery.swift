@@ -265,8 +265,9 @@ extension Engine {
     default: break
     }
     let named = rule.due.namedDate(ofDeadline: finding.deadline, zone: zone)
-    if named != key.deadline {
-      return .not("the deadline moved to \(named) before it was sent; the new ladder takes over")
+    if named != key.deadline || rule.due.time != key.time {
+      let moved = "\(named)" + (rule.due.time.map { " \($0)" } ?? "")
+      return .not("the deadline moved to \(moved) before it was sent; the new ladder takes over")
     }
     if reminder && now >= finding.deadline {
       return .not("the deadline passed before it could be sent; the escalations speak for it")

@@ -116,7 +116,7 @@ public struct Ladder: Sendable {
   public var closes: Date { max(steps.last?.at ?? deadline, stop) }
 
   public func key(_ step: Step, unit: OrgUnit) -> NoticeKey {
-    NoticeKey(rule: rule.id, unit: UnitRef(unit), period: period, step: step.id, deadline: named)
+    NoticeKey(rule: rule.id, unit: UnitRef(unit), period: period, step: step.id, deadline: named, time: rule.due.time)
   }
 }
 

@@ -94,26 +94,42 @@ public struct NoticeKey: Hashable, Sendable, Comparable, CustomStringConvertible
   public let step: String
   /// The named day of the deadline this ladder hangs on (`D` of "trước ngày D").
   public let deadline: LocalDate
+  /// The deadline's time of day, for a rule due at a stated time: moved within its day, the
+  /// ladder is a new one too.
+  public let time: TimeOfDay?
 
-  public init(rule: String, unit: UnitRef, period: Period, step: String, deadline: LocalDate) {
+  public init(
+    rule: String, unit: UnitRef, period: Period, step: String, deadline: LocalDate, time: TimeOfDay? = nil
+  ) {
     self.rule = rule
     self.unit = unit
     self.period = period
     self.step = step
     self.deadline = deadline
+    self.time = time
   }
 
   /// `iso-annual-report/51-STP@2025-07-01/2026/remind-7d@2026-11-15`: what the journal, the
   /// message's footer and Message-ID, and a webhook's Idempotency-Key carry.
-  public var description: String { "\(rule)/\(unit)/\(period)/\(step)@\(deadline)" }
+  public var description: String {
+    "\(rule)/\(unit)/\(period)/\(step)@\(deadline)" + (time.map { "T\($0)" } ?? "")
+  }
 
   public init?(_ text: String) {
     let parts = text.split(separator: "/", omittingEmptySubsequences: false)
     guard parts.count == 4, !parts[0].isEmpty, let unit = UnitRef(String(parts[1])),
-      let period = Period(String(parts[2])), let at = parts[3].lastIndex(of: "@"),
-      let deadline = LocalDate(iso: String(parts[3][parts[3].index(after: at)...])), at != parts[3].startIndex
+      let period = Period(String(parts[2])), let at = parts[3].lastIndex(of: "@"), at != parts[3].startIndex
     else { return nil }
-    self.init(rule: String(parts[0]), unit: unit, period: period, step: String(parts[3][..<at]), deadline: deadline)
+    let stamp = parts[3][parts[3].index(after: at)...].split(separator: "T", omittingEmptySubsequences: false)
+    guard stamp.count <= 2, let deadline = LocalDate(iso: String(stamp[0])) else { return nil }
+    var time: TimeOfDay?
+    if stamp.count == 2 {
+      guard let parsed = TimeOfDay(String(stamp[1])) else { return nil }
+      time = parsed
+    }
+    self.init(
+      rule: String(parts[0]), unit: unit, period: period, step: String(parts[3][..<at]), deadline: deadline,
+      time: time)
   }
 
   public static func < (lhs: NoticeKey, rhs: NoticeKey) -> Bool { lhs.description < rhs.description }

@@ -161,6 +161,12 @@ public struct DueSpec: Sendable, Hashable {
   public let anchor: Anchor
   public let convention: Convention
 
+  /// The stated time of a rule due at a time of day.
+  public var time: TimeOfDay? {
+    if case .at(let time) = convention { return time }
+    return nil
+  }
+
   public init(anchor: Anchor, convention: Convention) {
     self.anchor = anchor
     self.convention = convention

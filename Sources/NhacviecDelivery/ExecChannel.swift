@@ -22,6 +22,21 @@ public struct ExecChannel: NoticeChannel {
     timeout = config.timeout
   }
 
+  /// An addressee as version 1 of the request names it.
+  struct Recipient: Encodable {
+    let unitID: String
+    let unitName: String
+    let role: String
+    let name: String?
+    let address: String
+
+    enum CodingKeys: String, CodingKey {
+      case role, name, address
+      case unitID = "unit_id"
+      case unitName = "unit_name"
+    }
+  }
+
   struct Request: Encodable {
     let version = 1
     let key: String
@@ -31,7 +46,7 @@ public struct ExecChannel: NoticeChannel {
     let period: String
     let step: String
     let reason: String
-    let to: [Addressee]
+    let to: [Recipient]
     let subject: String
     let text: String
     let html: String
@@ -46,7 +61,10 @@ public struct ExecChannel: NoticeChannel {
       input = try encoder.encode(
         Request(
           key: message.key, channel: name, rule: message.rule, unit: message.unit?.id ?? "", period: message.period,
-          step: message.step, reason: message.reason.rawValue, to: message.to, subject: message.subject,
+          step: message.step, reason: message.reason.rawValue,
+          to: message.to.map {
+            Recipient(unitID: $0.unit.id, unitName: $0.unitName, role: $0.role, name: $0.name, address: $0.address)
+          }, subject: message.subject,
           text: message.text,
           html: message.html, payload: message.payload))
     } catch {

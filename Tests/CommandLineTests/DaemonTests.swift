@@ -64,7 +64,7 @@ struct DaemonFixture {
       channels: [email]
     """
 
-  init(channel: String? = nil) throws {
+  init(channel: String? = nil, settings: String = "") throws {
     folder = try temporaryFolder("daemon")
     try FileManager.default.createDirectory(
       at: folder.appendingPathComponent("rules"), withIntermediateDirectories: true)
@@ -78,6 +78,7 @@ struct DaemonFixture {
     rules: rules
     digest: { minimum: 0 }
     daemon: { state: state, socket: run/nhacviec.sock }
+    \(settings)
     channels:
       email: \(channel ?? "{ type: file, path: outbox }")
     """.write(toFile: config, atomically: true, encoding: .utf8)
@@ -289,6 +290,46 @@ struct DaemonTests {
     stopped = true
     #expect(!FileManager.default.fileExists(atPath: fixture.socket))
     #expect(try fixture.client(["status"]).status == 3)
+  }
+
+  @Test("a reload that moves a deadline sends the new ladder, under keys of its own")
+  func reloadMovesDeadline() throws {
+    // Round the clock, so that a ladder's step falls at midnight, seconds after the start.
+    let fixture = try DaemonFixture(
+      settings: """
+        send_window: { opens: "00:00", closes: "23:59" }
+        calendar: { working_days: [mon, tue, wed, thu, fri, sat, sun], holidays: none }
+        """)
+    let rule = { (day: String) in
+      """
+      - id: annual
+        kind: deadline
+        title: Báo cáo ISO {{period.name}}
+        basis: Công văn, khoản 1
+        applies_to: { ids: [D1] }
+        period: yearly
+        due: { date: "\(day)", convention: before }
+        remind: [7d]
+        remind_to: [unit.iso-focal]
+        channels: [email]
+      """
+    }
+    let file = fixture.folder.appendingPathComponent("rules/annual.yaml")
+    try rule("11-15").write(to: file, atomically: true, encoding: .utf8)
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-08T23:59:57+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    // The old ladder's reminder (00:00 on 8/11) went at the start.
+    #expect(try fixture.waitForSent(1, seconds: 10) == 1)
+    // The deadline moves a day later: its reminder falls at 00:00 on 9/11, three seconds on.
+    try rule("11-16").write(to: file, atomically: true, encoding: .utf8)
+    #expect(try fixture.client(["reload"]).status == 0)
+    #expect(try fixture.waitForSent(2, seconds: 15) == 2)
+    let files = try FileManager.default.contentsOfDirectory(atPath: fixture.outbox.path).sorted()
+    #expect(
+      files == [
+        "annual_D1_2026_remind-7d_2026-11-15--email.eml", "annual_D1_2026_remind-7d_2026-11-16--email.eml",
+      ])
   }
 
   @Test("kill -9 in the middle of a burst: after a restart nothing is lost, and only what was on the wire goes twice")

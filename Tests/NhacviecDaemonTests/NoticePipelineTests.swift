@@ -2,12 +2,13 @@ import Foundation
 import NhacviecConfig
 import NhacviecControl
 import NhacviecCore
-@testable import NhacviecDaemon
 import NhacviecDelivery
 @_spi(Testing) import NhacviecStore
 import NhacviecTesting
 import TestSupport
 import Testing
+
+@testable import NhacviecDaemon
 
 /// A daemon in this process on a manual clock, over a copy of the shipped configuration (or a
 /// fixture's): its pass, sleep, wake, delivery and reload, with the messages read as their
@@ -53,7 +54,8 @@ final class InProcessDaemon: @unchecked Sendable {
       daemon.wake()
       usleep(20_000)
       let status = try daemon.status()
-      let passed = status.lastPass.flatMap { daemon.current.deployment.zone.parseInstant($0) }.map { $0 >= now } ?? false
+      let passed =
+        status.lastPass.flatMap { daemon.current.deployment.zone.parseInstant($0) }.map { $0 >= now } ?? false
       let sending = status.journal["sending"] ?? 0
       let due = try daemon.store.dueChannels(now: clock.now())
       if passed && sending == 0 && due.isEmpty && daemon.delivery.isIdle { return }
@@ -110,7 +112,8 @@ struct NoticePipelineTests {
     first.stop()
 
     // Ten days down, through the deadline: the restart catches up.
-    let restart = try InProcessDaemon(configPath: first.configPath, folder: first.folder, at: "2026-11-20T10:00:00+07:00")
+    let restart = try InProcessDaemon(
+      configPath: first.configPath, folder: first.folder, at: "2026-11-20T10:00:00+07:00")
     defer { restart.stop() }
     try restart.settle()
     let late = try restart.messages().filter { !early.keys.contains($0.key) }
@@ -155,12 +158,14 @@ struct NoticePipelineTests {
   @Test("a failing pass shows in status, and status is not healthy")
   func failingPass() throws {
     let fixture = try ConfigurationFixture()
-    let daemon = try InProcessDaemon(configPath: fixture.configPath, folder: fixture.folder, at: "2026-11-09T09:00:00+07:00")
+    let daemon = try InProcessDaemon(
+      configPath: fixture.configPath, folder: fixture.folder, at: "2026-11-09T09:00:00+07:00")
     defer { daemon.stop() }
     try daemon.settle()
     #expect(try daemon.daemon.status().isHealthy)
     // The journal loses a table under the daemon, as a broken disk would make it.
-    let path = URL(fileURLWithPath: daemon.daemon.current.deployment.daemon.state).appendingPathComponent("nhacviec.sqlite")
+    let path = URL(fileURLWithPath: daemon.daemon.current.deployment.daemon.state).appendingPathComponent(
+      "nhacviec.sqlite")
     try Store(path: path.path).execute(sql: "DROP TABLE fact", arguments: [])
     daemon.clock.advance(by: 60)
     daemon.daemon.changed()

@@ -15,7 +15,9 @@ struct DeliveryServiceTests {
   func at(_ text: String) -> Date { zone.parseInstant(text)! }
 
   /// The fixture province at `start`, delivering through `channel`.
-  func harness(_ channel: ScriptedChannel, at start: String, policy: RetryPolicy = RetryPolicy(jitter: 0)) throws
+  func harness(
+    _ channel: ScriptedChannel, at start: String, policy: RetryPolicy = RetryPolicy(jitter: 0)
+  ) throws
     -> DeliveryHarness
   {
     try DeliveryHarness(
@@ -48,7 +50,10 @@ struct DeliveryServiceTests {
     try h.settle()
     let key = "annual/D1/2026/remind-7d@2026-11-15"
     #expect(try h.store.entry(key: key, channel: "email")?.state == .failed)
-    try h.record(Fact(kind: .report, unitID: "D1", ruleID: "annual", period: "2026", at: at("2026-11-09T08:05:00+07:00"), reference: "12/BC"))
+    try h.record(
+      Fact(
+        kind: .report, unitID: "D1", ruleID: "annual", period: "2026", at: at("2026-11-09T08:05:00+07:00"),
+        reference: "12/BC"))
     h.clock.advance(to: at("2026-11-09T08:10:00+07:00"))
     try h.settle()
     let entry = try #require(try h.store.entry(key: key, channel: "email"))
@@ -100,9 +105,10 @@ struct DeliveryServiceTests {
     h.clock.advance(by: 60)
     try h.settle()
     // The second attempt went to the one still to reach, and no one else.
-    #expect(channel.delivered.map { $0.to.map(\.address) } == [
-      ["iso@d1.example", "stale@d1.example", "full@d1.example"], ["full@d1.example"],
-    ])
+    #expect(
+      channel.delivered.map { $0.to.map(\.address) } == [
+        ["iso@d1.example", "stale@d1.example", "full@d1.example"], ["full@d1.example"],
+      ])
     let history = try h.store.history(key: notice.key)
     #expect(history.count == 2)
     #expect(history[0].reached["iso@d1.example"] == "sent")

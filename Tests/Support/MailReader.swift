@@ -40,4 +40,3 @@ public enum MailReader {
     headers(raw).first { $0.0.lowercased() == name.lowercased() }.map { decodeWords($0.1) }
   }
 }
-
