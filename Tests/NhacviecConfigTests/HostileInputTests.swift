@@ -1,6 +1,7 @@
 import Foundation
 import NhacviecConfig
 import NhacviecCore
+import NhacviecRender
 import TestSupport
 import Testing
 
@@ -272,5 +273,23 @@ struct HostileInputTests {
         email: { type: file, path: out }
       """)
     #expect(scratch.errors().contains { $0.contains("a channel name uses letters, digits, - and _ only: ``") })
+  }
+
+  @Test("the Markdown report escapes markup from unit names and references, as the HTML report does")
+  func markdownEscapes() throws {
+    let scratch = try Scratch(
+      directoryCSV: Scratch.directory + "\nX,<script>alert(1)</script> Sở | X,dept,P,head@x.example,iso@x.example\n")
+    let deployment = try scratch.load()
+    let facts = [
+      Fact(
+        kind: .report, unitID: "X", ruleID: "annual", period: "2026",
+        at: Zone.vietnam.parseInstant("2026-11-10T09:00"), reference: "<img src=x onerror=alert(2)>")
+    ]
+    let engine = deployment.engine(facts: FactBook(facts))
+    let report = engine.report(period: Period("2026")!, at: Zone.vietnam.parseInstant("2026-11-20T09:00")!)
+    let markdown = ReportDocument(report, zone: .vietnam).markdown()
+    #expect(!markdown.contains("<script>") && !markdown.contains("<img"))
+    #expect(markdown.contains("&lt;script&gt;alert(1)&lt;/script&gt; Sở \\| X"))
+    #expect(markdown.contains("&lt;img src=x onerror=alert(2)&gt;"))
   }
 }

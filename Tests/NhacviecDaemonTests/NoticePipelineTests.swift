@@ -63,7 +63,13 @@ final class InProcessDaemon: @unchecked Sendable {
     throw InProcessError(description: "the daemon did not settle within \(seconds) s")
   }
 
-  var outbox: URL { URL(fileURLWithPath: daemon.current.deployment.daemon.state).appendingPathComponent("outbox") }
+  /// Where the file channel writes: its `path`, or the state folder's outbox.
+  var outbox: URL {
+    let deployment = daemon.current.deployment
+    let configured = deployment.channels.values.compactMap { ($0 as? FileConfiguration)?.path }.first
+    return configured.map(URL.init(fileURLWithPath:))
+      ?? URL(fileURLWithPath: deployment.daemon.state).appendingPathComponent("outbox")
+  }
 
   /// The messages written so far, by file name.
   func messages() throws -> [String: Mail] {
@@ -179,6 +185,45 @@ struct NoticePipelineTests {
     #expect(failing.error.contains("no such table: fact"))
     #expect(failing.since == "2026-11-09T09:01:00+07:00")
     #expect(!status.isHealthy)
+  }
+
+  @Test("in process: sleep until the next step, wake on a fact, reload, and keep the old rules on a broken one")
+  func sleepWakeReload() throws {
+    let fixture = try ConfigurationFixture()
+    let daemon = try InProcessDaemon(
+      configPath: fixture.configPath, folder: fixture.folder, at: "2026-11-09T09:00:00+07:00")
+    defer { daemon.stop() }
+    try daemon.settle()
+    var status = try daemon.daemon.status()
+    // The first start caught up the seven-day reminders; the next wake-up is the next rung's.
+    #expect(status.journal["sent"] == 4)
+    #expect(status.nextWakeup == "2026-11-13T08:00:00+07:00")
+    // A report arrives: D1's next reminder will not go out.
+    var report = ControlAPI.FactRequest(kind: "report", unit: "D1", rule: "annual", period: "2026")
+    report.at = "2026-11-10T10:00:00+07:00"
+    daemon.clock.advance(to: daemon.clock.now().addingTimeInterval(86_400 + 3600))
+    _ = try daemon.daemon.record(ControlAPI.FactBatch(source: nil, facts: [report]), uid: 0)
+    daemon.clock.advance(to: Zone.vietnam.parseInstant("2026-11-13T08:00:00+07:00")!)
+    try daemon.settle()
+    status = try daemon.daemon.status()
+    #expect(status.journal["sent"] == 7)
+    #expect(
+      try daemon.messages().keys.filter { $0.contains("_remind-1wd_") }.sorted() == [
+        "annual_D2_2026_remind-1wd_2026-11-15--email.eml", "annual_D3_2026_remind-1wd_2026-11-15--email.eml",
+        "annual_O_2026_remind-1wd_2026-11-15--email.eml",
+      ])
+    // A reload with a broken rule keeps the running one and says why.
+    let hash = status.rules.hash
+    try fixture.write("rules/main.yaml", "- id: broken\n  kind: nope\n")
+    let refused = daemon.daemon.reload()
+    #expect(!refused.ok)
+    #expect(refused.error?.contains("unknown rule kind `nope`") == true)
+    #expect(try daemon.daemon.status().rules.hash == hash)
+    // A good one is taken whole.
+    try fixture.write(
+      "rules/main.yaml", ConfigurationFixture.annualRule.replacingOccurrences(of: "[30d, 14d, 7d, 1wd]", with: "[7d]"))
+    #expect(daemon.daemon.reload().ok)
+    #expect(try daemon.daemon.status().rules.hash != hash)
   }
 
   @Test("reads of the control API run on the server's own threads, never on the cooperative pool")
