@@ -29,6 +29,11 @@ public enum ChildProcess {
   {
     // A program that exits without reading its input must not kill us with SIGPIPE.
     signal(SIGPIPE, SIG_IGN)
+    // Pipes are made close-on-exec in two steps; another program spawned between them would
+    // inherit this one's pipes and hold its output open until it ends. One spawn at a time.
+    spawning.lock()
+    var locked = true
+    defer { if locked { spawning.unlock() } }
     var stdinPipe: [Int32] = [0, 0]
     var stdoutPipe: [Int32] = [0, 0]
     var stderrPipe: [Int32] = [0, 0]
@@ -68,6 +73,8 @@ public enum ChildProcess {
       usleep(50_000)
       spawned = posix_spawn(&pid, command, &actions, &attributes, argv, environ)
     }
+    spawning.unlock()
+    locked = false
     close(stdinPipe[0])
     close(stdoutPipe[1])
     close(stderrPipe[1])
@@ -118,6 +125,8 @@ public enum ChildProcess {
     return .exited(exitStatus, output.data, errors.data)
   }
 }
+
+private let spawning = NSLock()
 
 /// What one pipe gave, written by its reader thread and read after the group says it is done.
 private final class Drained: @unchecked Sendable {
