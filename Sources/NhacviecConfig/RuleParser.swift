@@ -119,6 +119,7 @@ public struct RuleParser {
       )
     }
     let basis = try f.required("basis").string("basis")
+    let deadlineBasis = try f.optional("deadline_basis")?.string("deadline_basis")
     let appliesNode = try f.required("applies_to")
     var appliesTo: [UnitSelector] = []
     if case .list(let items) = appliesNode.value {
@@ -190,7 +191,7 @@ public struct RuleParser {
     return Rule(
       id: id, kindName: kindName, kind: kind, title: title, basis: basis, appliesTo: appliesTo, period: period,
       due: due, remind: remind, remindTo: remindTo, escalate: escalate, stopAfter: stopAfter, channels: channels,
-      templates: templates, location: node.location)
+      templates: templates, location: node.location, deadlineBasis: deadlineBasis)
   }
 
   static func checkPlaceholders(_ text: String?, at location: SourceLocation, what: String) throws(ConfigError) {

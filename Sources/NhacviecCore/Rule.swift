@@ -100,6 +100,9 @@ public struct Rule: Sendable {
   public let title: String
   /// The legal basis cited in every message: document number and clause.
   public let basis: String
+  /// Where the date itself comes from, when it is not the basis's own (a date the deployment chose,
+  /// a plan of the Department): officials ask why this day, and the message answers.
+  public let deadlineBasis: String?
   public let appliesTo: [UnitSelector]
   public let period: PeriodKind
   public let due: DueSpec
@@ -118,9 +121,10 @@ public struct Rule: Sendable {
     id: String, kindName: String, kind: any RuleKind, title: String, basis: String, appliesTo: [UnitSelector],
     period: PeriodKind, due: DueSpec, remind: [Offset], remindTo: [RecipientSelector], escalate: [EscalationStep],
     stopAfter: Offset, channels: [String], templates: [String: MessageTemplate] = [:],
-    location: SourceLocation? = nil
+    location: SourceLocation? = nil, deadlineBasis: String? = nil
   ) {
     self.id = id
+    self.deadlineBasis = deadlineBasis
     self.kindName = kindName
     self.kind = kind
     self.title = title

@@ -19,7 +19,8 @@ public struct MessageTemplate: Sendable, Hashable {
   /// Names a template may use; `check` rejects any other.
   public static let variables: Set<String> = [
     "rule.id", "rule.title", "rule.basis", "unit.id", "unit.name", "parent.name", "period", "period.name",
-    "due", "due.phrase", "due.weekday", "days.left", "days.overdue", "state", "step", "reason", "key",
+    "due", "due.phrase", "due.weekday", "due.last_day", "days.left", "days.overdue", "days.phrase", "state", "step",
+    "reason", "key", "rule.deadline_basis",
     "recipients", "detail", "detail.html", "sent.date", "count", "items", "items.html", "summary", "report.heading",
     "report.as_of", "scope.name",
   ]
@@ -45,7 +46,21 @@ public enum TemplateText {
     return names
   }
 
+  /// Fills the placeholders. A line whose placeholders all come out empty is left out, with its
+  /// line break, so an optional part (a detail, a label and its value) leaves no blank line and
+  /// no dangling label.
   public static func render(_ template: String, _ values: [String: String], html: Bool = false) -> String {
+    guard template.contains("\n") else { return renderLine(template, values, html: html) }
+    var lines: [String] = []
+    for line in template.split(separator: "\n", omittingEmptySubsequences: false) {
+      let names = placeholders(in: String(line))
+      if !names.isEmpty, names.allSatisfy({ (values[$0] ?? "").isEmpty }) { continue }
+      lines.append(renderLine(String(line), values, html: html))
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  static func renderLine(_ template: String, _ values: [String: String], html: Bool) -> String {
     var output = ""
     var rest = Substring(template)
     while let open = rest.range(of: "{{") {
@@ -83,6 +98,15 @@ extension DueSpec {
     switch convention {
     case .before, .at: return zone.localDate(of: deadline)
     case .by: return zone.localDate(of: deadline).adding(days: -1)
+    }
+  }
+
+  /// The last day on which the obligation can still be met on time: the day before `D` for
+  /// "trước ngày D", `D` itself for "chậm nhất ngày D" and "trước HH:MM ngày D".
+  public func lastDay(ofDeadline deadline: Date, zone: Zone) -> LocalDate {
+    switch convention {
+    case .before: return zone.localDate(of: deadline).adding(days: -1)
+    case .by, .at: return namedDate(ofDeadline: deadline, zone: zone)
     }
   }
 

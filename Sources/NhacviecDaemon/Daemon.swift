@@ -125,7 +125,8 @@ public final class Daemon: @unchecked Sendable {
     if !built.errors.isEmpty { throw ConfigErrors(built.errors) }
     return DeliveryService.Setup(
       channels: built.channels, capacity: deployment.channels.mapValues(\.connections),
-      renderer: MessageRenderer(ruleset: deployment.ruleset, zone: deployment.zone), engine: { try judge.engine() })
+      renderer: MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar),
+      engine: { try judge.engine() })
   }
 
   var current: Judge.Snapshot { judge.snapshot }
@@ -348,7 +349,7 @@ public final class Daemon: @unchecked Sendable {
     let zone = deployment.zone
     let engine = try engine()
     let now = clock.now()
-    let renderer = MessageRenderer(ruleset: deployment.ruleset, zone: zone)
+    let renderer = MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar)
     return engine.simulate(from: now.addingTimeInterval(1), to: now.addingTimeInterval(Double(days) * 86_400)).map {
       decision in
       var subject: String?

@@ -5,11 +5,13 @@ public import NhacviecCore
 /// texts: dates, day counts and "as of" lines are the send instant's, never the plan's.
 public struct MessageRenderer: Sendable {
   public let ruleset: Ruleset
-  public let zone: Zone
+  /// For the working days a message speaks of ("the last working day before the deadline").
+  public let calendar: WorkingCalendar
+  public var zone: Zone { calendar.zone }
 
-  public init(ruleset: Ruleset, zone: Zone) {
+  public init(ruleset: Ruleset, calendar: WorkingCalendar) {
     self.ruleset = ruleset
-    self.zone = zone
+    self.calendar = calendar
   }
 
   /// The message for what `Engine.check` found at the send instant, for `addressees` (all of the
@@ -71,8 +73,7 @@ public struct MessageRenderer: Sendable {
     var values: [String: String] = [
       "key": decision.key, "step": decision.noticeKey?.step ?? "digest", "reason": decision.reason.rawValue,
       "sent.date": sendDate.vietnamese,
-      "recipients": decision.addressees.map { "\($0.name.map { "\($0), " } ?? "")\($0.unitName)" }
-        .joined(separator: "; "),
+      "recipients": decision.addressees.map(MessageRenderer.salutation).joined(separator: "; "),
     ]
     switch decision.content {
     case .obligation(let key, _, _), .summary(let key):
@@ -87,13 +88,11 @@ public struct MessageRenderer: Sendable {
       for item in evaluated.items {
         guard let finding = evaluated.findings[item.key] else { continue }
         let v = self.values(for: finding, sendDate: sendDate)
-        let status =
-          finding.state == .overdue
-          ? "quá hạn \(v["days.overdue"]!) ngày" : "còn \(v["days.left"]!) ngày"
-        lines.append("- \(v["unit.name"]!): \(v["rule.title"]!) — hạn \(v["due"]!), \(status)")
+        let status = v["days.phrase"]!
+        lines.append("- \(v["unit.name"]!): \(v["rule.title"]!) — hạn \(v["due.phrase"]!); \(status)")
         rows.append(
           "<tr><td>\(TemplateText.escapeHTML(v["unit.name"]!))</td><td>\(TemplateText.escapeHTML(v["rule.title"]!))</td>"
-            + "<td>\(v["due"]!)</td><td>\(TemplateText.escapeHTML(status))</td></tr>")
+            + "<td>\(TemplateText.escapeHTML(v["due.phrase"]!))</td><td>\(TemplateText.escapeHTML(status))</td></tr>")
       }
       values["items"] = lines.joined(separator: "\n")
       values["items.html"] = rows.joined(separator: "\n")
@@ -129,14 +128,39 @@ public struct MessageRenderer: Sendable {
   }
 
   /// One obligation's values, its day counts from `sendDate`.
+  ///
+  /// Days are counted from the named day `D` ("còn 16 ngày" on 30/10 for 15/11). The last day on
+  /// which the duty can be done on time (the day before `D` for "trước ngày D", `D` itself for
+  /// "chậm nhất ngày D") reads "hôm nay là hạn cuối"; a working day after which none is left
+  /// before it, "hôm nay là ngày làm việc cuối cùng trước hạn". Lateness is counted from the last
+  /// day: for "trước ngày 15/11", 15/11 is the first day late ("đã quá hạn 1 ngày").
   public func values(for finding: Finding, sendDate: LocalDate) -> [String: String] {
     let rule = ruleset.rule(finding.ruleID)
     var values = rule?.titleValues(for: finding, zone: zone) ?? [:]
-    let deadlineDate = zone.localDate(of: finding.deadline)
-    values["days.left"] = String(max(0, deadlineDate.dayNumber - sendDate.dayNumber))
-    values["days.overdue"] = String(max(1, sendDate.dayNumber - deadlineDate.dayNumber))
+    let due = rule?.due ?? DueSpec(anchor: .date(month: 1, day: 1, yearOffset: 0), convention: .before)
+    let named = due.namedDate(ofDeadline: finding.deadline, zone: zone)
+    let last = due.lastDay(ofDeadline: finding.deadline, zone: zone)
+    let left = max(0, named.dayNumber - sendDate.dayNumber)
+    let late = max(1, sendDate.dayNumber - last.dayNumber)
+    values["days.left"] = String(left)
+    values["days.overdue"] = String(late)
+    values["due.last_day"] = last.vietnamese
+    let phrase: String
+    if sendDate > last {
+      phrase = "đã quá hạn \(late) ngày"
+    } else if sendDate == last {
+      phrase = "hôm nay là hạn cuối"
+    } else if calendar.isWorkingDay(sendDate),
+      calendar.workingDays(from: sendDate.adding(days: 1), to: last.adding(days: 1)) == 0
+    {
+      phrase = "hôm nay là ngày làm việc cuối cùng trước hạn"
+    } else {
+      phrase = "còn \(left) ngày"
+    }
+    values["days.phrase"] = phrase
     values["state"] = finding.state.vietnamese
     values["rule.basis"] = rule?.basis ?? ""
+    values["rule.deadline_basis"] = rule?.deadlineBasis ?? ""
     values["rule.title"] = rule?.title(for: finding, zone: zone) ?? finding.ruleID
     var detail: [String] = []
     let a = finding.assessment
@@ -147,7 +171,7 @@ public struct MessageRenderer: Sendable {
       }
     }
     if let minimum = a.minimumAmount {
-      detail.append("Mức kinh phí tối thiểu cho duy trì HTQLCL: \(Money.vietnamese(minimum)).")
+      detail.append("Mức kinh phí tối thiểu: \(Money.vietnamese(minimum)).")
     }
     if let note = a.note { detail.append("Ghi nhận hiện tại: \(note).") }
     if let ext = finding.extensionFact, let due = ext.due {
@@ -157,6 +181,14 @@ public struct MessageRenderer: Sendable {
     values["detail"] = detail.joined(separator: "\n")
     values["detail.html"] = detail.map { "<p>\(TemplateText.escapeHTML($0))</p>" }.joined(separator: "\n")
     return values
+  }
+
+  /// How an addressee is greeted: the person's title with the unit, once. A title that already
+  /// names the unit ("Giám đốc Sở Tư pháp", "Chủ tịch UBND xã Tịnh Khê") stands alone.
+  static func salutation(_ addressee: Addressee) -> String {
+    guard let name = addressee.name, !name.isEmpty else { return addressee.unitName }
+    if addressee.unitName.isEmpty || name.lowercased().contains(addressee.unitName.lowercased()) { return name }
+    return "\(name), \(addressee.unitName)"
   }
 
   static let footer = """
@@ -186,10 +218,11 @@ public struct MessageRenderer: Sendable {
       text: """
         Kính gửi: {{recipients}}
 
-        Hệ thống nhắc việc tự động xin nhắc: {{unit.name}} cần hoàn thành "{{rule.title}}" {{due.phrase}} ({{due.weekday}}), còn {{days.left}} ngày.
+        Hệ thống nhắc việc tự động xin nhắc: {{unit.name}} cần hoàn thành "{{rule.title}}" {{due.phrase}} ({{due.weekday}}); {{days.phrase}}.
         {{detail}}
 
         Căn cứ: {{rule.basis}}.
+        Thời hạn: {{rule.deadline_basis}}.
         Nếu đơn vị đã gửi, xin bỏ qua thư này.
 
         \(footer)
@@ -197,19 +230,22 @@ public struct MessageRenderer: Sendable {
       html: html(
         """
         <p>Kính gửi: {{recipients}}</p>
-        <p>Hệ thống nhắc việc tự động xin nhắc: <strong>{{unit.name}}</strong> cần hoàn thành “{{rule.title}}” <strong>{{due.phrase}}</strong> ({{due.weekday}}), còn {{days.left}} ngày.</p>
+        <p>Hệ thống nhắc việc tự động xin nhắc: <strong>{{unit.name}}</strong> cần hoàn thành “{{rule.title}}” <strong>{{due.phrase}}</strong> ({{due.weekday}}); {{days.phrase}}.</p>
         {{detail.html}}
-        <p>Căn cứ: {{rule.basis}}.<br>Nếu đơn vị đã gửi, xin bỏ qua thư này.</p>
+        <p>Căn cứ: {{rule.basis}}.</p>
+        <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>Nếu đơn vị đã gửi, xin bỏ qua thư này.</p>
         """)),
     "overdue": MessageTemplate(
-      subject: "[Quá hạn] {{rule.title}} — quá hạn {{days.overdue}} ngày",
+      subject: "[Quá hạn] {{rule.title}} — {{days.phrase}}",
       text: """
         Kính gửi: {{recipients}}
 
-        Hệ thống nhắc việc tự động thông báo: {{unit.name}} chưa hoàn thành "{{rule.title}}", hạn {{due.phrase}}; đến nay đã quá hạn {{days.overdue}} ngày.
+        Hệ thống nhắc việc tự động thông báo: {{unit.name}} chưa hoàn thành "{{rule.title}}", hạn {{due.phrase}}; {{days.phrase}}.
         {{detail}}
 
         Căn cứ: {{rule.basis}}.
+        Thời hạn: {{rule.deadline_basis}}.
         Đề nghị đơn vị khẩn trương hoàn thành. Nếu đơn vị đã gửi, xin bỏ qua thư này.
 
         \(footer)
@@ -217,19 +253,22 @@ public struct MessageRenderer: Sendable {
       html: html(
         """
         <p>Kính gửi: {{recipients}}</p>
-        <p>Hệ thống nhắc việc tự động thông báo: <strong>{{unit.name}}</strong> chưa hoàn thành “{{rule.title}}”, hạn {{due.phrase}}; đến nay đã <strong>quá hạn {{days.overdue}} ngày</strong>.</p>
+        <p>Hệ thống nhắc việc tự động thông báo: <strong>{{unit.name}}</strong> chưa hoàn thành “{{rule.title}}”, hạn {{due.phrase}}; <strong>{{days.phrase}}</strong>.</p>
         {{detail.html}}
-        <p>Căn cứ: {{rule.basis}}.<br>Đề nghị đơn vị khẩn trương hoàn thành. Nếu đơn vị đã gửi, xin bỏ qua thư này.</p>
+        <p>Căn cứ: {{rule.basis}}.</p>
+        <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>Đề nghị đơn vị khẩn trương hoàn thành. Nếu đơn vị đã gửi, xin bỏ qua thư này.</p>
         """)),
     "escalation": MessageTemplate(
-      subject: "[Báo cáo quá hạn] {{unit.name}} — {{rule.title}}",
+      subject: "[Quá hạn] {{unit.name}} chưa hoàn thành: {{rule.title}}",
       text: """
         Kính gửi: {{recipients}}
 
-        Hệ thống nhắc việc tự động báo cáo: {{unit.name}} chưa hoàn thành "{{rule.title}}", hạn {{due.phrase}}; đến nay đã quá hạn {{days.overdue}} ngày.
+        Hệ thống nhắc việc tự động xin báo cáo: {{unit.name}} chưa hoàn thành "{{rule.title}}", hạn {{due.phrase}}; {{days.phrase}}.
         {{detail}}
 
         Căn cứ: {{rule.basis}}.
+        Thời hạn: {{rule.deadline_basis}}.
         Đề nghị đồng chí chỉ đạo, đôn đốc đơn vị thực hiện.
 
         \(footer)
@@ -237,9 +276,11 @@ public struct MessageRenderer: Sendable {
       html: html(
         """
         <p>Kính gửi: {{recipients}}</p>
-        <p>Hệ thống nhắc việc tự động báo cáo: <strong>{{unit.name}}</strong> chưa hoàn thành “{{rule.title}}”, hạn {{due.phrase}}; đến nay đã <strong>quá hạn {{days.overdue}} ngày</strong>.</p>
+        <p>Hệ thống nhắc việc tự động xin báo cáo: <strong>{{unit.name}}</strong> chưa hoàn thành “{{rule.title}}”, hạn {{due.phrase}}; <strong>{{days.phrase}}</strong>.</p>
         {{detail.html}}
-        <p>Căn cứ: {{rule.basis}}.<br>Đề nghị đồng chí chỉ đạo, đôn đốc đơn vị thực hiện.</p>
+        <p>Căn cứ: {{rule.basis}}.</p>
+        <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>Đề nghị đồng chí chỉ đạo, đôn đốc đơn vị thực hiện.</p>
         """)),
     "summary": MessageTemplate(
       subject: "[Nhắc việc] {{rule.title}} — số liệu đến {{sent.date}}",
@@ -270,7 +311,7 @@ public struct MessageRenderer: Sendable {
         <p>Kính gửi: {{recipients}}</p>
         <p>Hệ thống nhắc việc tự động tổng hợp {{count}} việc cần theo dõi ngày {{sent.date}}:</p>
         <table border="1" cellpadding="4" style="border-collapse:collapse">
-        <tr><th>Đơn vị</th><th>Nội dung</th><th>Hạn</th><th>Tình trạng</th></tr>
+        <tr><th>Đơn vị</th><th>Nội dung</th><th>Thời hạn</th><th>Tình trạng</th></tr>
         {{items.html}}
         </table>
         """)),

@@ -187,7 +187,7 @@ public final class DeliveryHarness: @unchecked Sendable {
       store: store,
       setup: .init(
         channels: channels, policy: policy,
-        renderer: MessageRenderer(ruleset: deployment.ruleset, zone: deployment.zone),
+        renderer: MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar),
         engine: { deployment.engine(facts: FactBook(try store.facts())) }),
       clock: clock, random: { 0.5 })
     service.start()

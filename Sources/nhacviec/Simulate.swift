@@ -51,7 +51,7 @@ struct Simulate: ParsableCommand {
     guard start <= end else { throw ValidationError("--from must not be after --to") }
     let book = FactBook(try facts.map { try loadFacts($0, for: deployment) } ?? [])
     let engine = deployment.engine(facts: book)
-    let renderer = MessageRenderer(ruleset: deployment.ruleset, zone: zone)
+    let renderer = MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     var out = ""

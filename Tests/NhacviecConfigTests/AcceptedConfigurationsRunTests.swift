@@ -155,7 +155,7 @@ struct AcceptedConfigurationsRunTests {
       let engine = deployment.engine()
       let from = zone.instant(LocalDate(iso: "2026-09-01")!)
       let to = zone.instant(LocalDate(iso: "2027-01-31")!)
-      let renderer = MessageRenderer(ruleset: deployment.ruleset, zone: zone)
+      let renderer = MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar)
       for decision in engine.simulate(from: from, to: to) {
         // Judged and rendered at its instant, and again a week late, as after downtime.
         for at in [decision.scheduledAt, decision.scheduledAt.addingTimeInterval(7 * 86_400)] {

@@ -230,7 +230,7 @@ struct RuleKindTests {
     #expect(finding.assessment.childrenIn == 2)
     #expect(finding.assessment.missingChildren.map(\.id) == ["C3"])
     #expect(finding.state == .dueSoon)
-    let text = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone)
+    let text = MessageRenderer(ruleset: engine.ruleset, calendar: engine.context.calendar)
       .render(
         engine.plan(since: nil, now: Fixture.at("2024-11-10T09:00")).due.first { $0.unitID == "X" }!, engine: engine
       ).text
@@ -284,7 +284,8 @@ struct MessageTests {
     let engine = Fixture.engine([Fixture.annualRule()])
     let notice = try #require(
       engine.plan(since: nil, now: Fixture.at("2026-11-09T08:00")).due.first { $0.unitID == "D1" })
-    let message = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone).render(notice, engine: engine)
+    let message = MessageRenderer(ruleset: engine.ruleset, calendar: engine.context.calendar).render(
+      notice, engine: engine)
     #expect(message.subject == "[Nhắc việc] Báo cáo ISO năm 2026 — hạn trước ngày 15/11/2026")
     #expect(message.text.contains("Sở Tư pháp cần hoàn thành"))
     #expect(message.text.contains("còn 6 ngày"))
@@ -306,7 +307,8 @@ struct MessageTests {
       context: EvaluationContext(directory: try Directory(units: units), calendar: Fixture.calendar, facts: FactBook()))
     let notice = try #require(
       engine.plan(since: nil, now: Fixture.at("2026-11-16T09:00")).due.first { $0.template == "overdue" })
-    let message = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone).render(notice, engine: engine)
+    let message = MessageRenderer(ruleset: engine.ruleset, calendar: engine.context.calendar).render(
+      notice, engine: engine)
     #expect(!message.subject.contains("\n") && !message.subject.contains("\r"))
     #expect(message.html.contains("Sở &lt;b&gt;X&lt;/b&gt;"))
     #expect(!message.html.contains("<b>X</b>"))
@@ -317,7 +319,8 @@ struct MessageTests {
     let engine = Fixture.engine([Fixture.annualRule()])
     let notice = try #require(
       engine.plan(since: nil, now: Fixture.at("2026-11-09T08:00")).due.first { $0.unitID == "D1" })
-    let message = MessageRenderer(ruleset: engine.ruleset, zone: Fixture.zone).render(notice, engine: engine)
+    let message = MessageRenderer(ruleset: engine.ruleset, calendar: engine.context.calendar).render(
+      notice, engine: engine)
     let json = message.payload
     let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
     #expect(object["version"] as? Int == 1)
@@ -362,7 +365,7 @@ struct LadderEdgeTests {
       Issue.record("not owed at its instant")
       return
     }
-    let values = MessageRenderer(ruleset: engine.ruleset, zone: zone).values(for: evaluated)
+    let values = MessageRenderer(ruleset: engine.ruleset, calendar: engine.context.calendar).values(for: evaluated)
     #expect(values["parent.name"] == "Huyện Sơn Tịnh")
   }
 }

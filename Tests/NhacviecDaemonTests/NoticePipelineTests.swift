@@ -111,7 +111,7 @@ struct NoticePipelineTests {
     let stp = try #require(early.first { $0.key.hasPrefix("iso-annual-report_51-STP_") }?.value)
     // Sent on 30/10, it says so, and counts from that day: 16 days to 15/11, not 30.
     #expect(stp.header("Date") == "Fri, 30 Oct 2026 10:00:00 +0700")
-    #expect(stp.text.contains("trước ngày 15/11/2026 (Chủ nhật), còn 16 ngày."))
+    #expect(stp.text.contains("trước ngày 15/11/2026 (Chủ nhật); còn 16 ngày."))
     for (name, mail) in early where name.hasPrefix("iso-annual-report_") {
       #expect(mail.header("Date") == "Fri, 30 Oct 2026 10:00:00 +0700", "\(name)")
     }
@@ -129,10 +129,11 @@ struct NoticePipelineTests {
     let stpLate = try #require(own.first { $0.key.hasPrefix("iso-annual-report_51-STP_") }?.value)
     #expect(stpLate.header("Date") == "Fri, 20 Nov 2026 10:00:00 +0700")
     #expect(stpLate.header("To")?.contains("lanhdao@51-stp.quangngai.example") == true)
-    #expect(stpLate.text.contains("đến nay đã quá hạn 5 ngày"))
+    // "Trước ngày 15/11": 14/11 was the last day, so 20/11 is the sixth day late.
+    #expect(stpLate.text.contains("hạn trước ngày 15/11/2026; đã quá hạn 6 ngày."))
     // Its superiors hear once, in their digest, with the same count.
     let digest = try #require(late.first { $0.key.hasPrefix("digest_lanhdao_51.quangngai.example_") }?.value)
-    #expect(digest.text.contains("Sở Tư pháp: Báo cáo tình hình") && digest.text.contains("quá hạn 5 ngày"))
+    #expect(digest.text.contains("Sở Tư pháp: Báo cáo tình hình") && digest.text.contains("đã quá hạn 6 ngày"))
     #expect(digest.header("Date") == "Fri, 20 Nov 2026 10:00:00 +0700")
     // No stale reminder went out, and the missed ones are recorded as superseded.
     #expect(!late.keys.contains { $0.contains("_remind-") && $0.hasPrefix("iso-annual-report_") })

@@ -126,7 +126,7 @@ struct DeliveryServiceTests {
       store: store,
       setup: .init(
         channels: ["email": channel], capacity: ["email": 2], policy: RetryPolicy(jitter: 0),
-        renderer: .init(ruleset: deployment.ruleset, zone: deployment.zone), engine: { deployment.engine() }),
+        renderer: .init(ruleset: deployment.ruleset, calendar: deployment.calendar), engine: { deployment.engine() }),
       clock: clock)
     service.start()
     defer { service.stop(grace: 1) }

@@ -117,7 +117,7 @@ func run(_ name: String, count: Int, channel: String, webhook: Bool, connections
     store: store,
     setup: .init(
       channels: [channelName: timed], capacity: [channelName: max(connections, 16)],
-      renderer: MessageRenderer(ruleset: deployment.ruleset, zone: deployment.zone), engine: { engine }),
+      renderer: MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar), engine: { engine }),
     clock: clock)
   service.start()
   while (try store.counts()[.sent] ?? 0) + (try store.counts()[.dead] ?? 0) < plan.due.count { usleep(20_000) }
