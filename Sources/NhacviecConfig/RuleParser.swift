@@ -118,6 +118,22 @@ public struct RuleParser {
         "title: unknown placeholder {{\(name)}} (a title may use \(MessageTemplate.titleVariables.sorted().joined(separator: ", ")))"
       )
     }
+    let reportTitleNode = f.optional("report_title")
+    let reportTitle = try reportTitleNode?.string("report_title")
+    if let reportTitleNode, let reportTitle {
+      for name in TemplateText.placeholders(in: reportTitle)
+      where !MessageTemplate.reportTitleVariables.contains(name) {
+        throw reportTitleNode.error(
+          "report_title: unknown placeholder {{\(name)}} (a report title names no unit; it may use \(MessageTemplate.reportTitleVariables.sorted().joined(separator: ", ")))"
+        )
+      }
+    } else if let name = TemplateText.placeholders(in: title).first(where: {
+      !MessageTemplate.reportTitleVariables.contains($0)
+    }), kind.isObligation {
+      throw titleNode.error(
+        "title names one unit with {{\(name)}}: add a report_title for the rule's section of the consolidated report, which is about every unit"
+      )
+    }
     let basis = try f.required("basis").string("basis")
     let deadlineBasis = try f.optional("deadline_basis")?.string("deadline_basis")
     let appliesNode = try f.required("applies_to")
@@ -163,6 +179,14 @@ public struct RuleParser {
       escalate.append(step)
     }
     let stopAfter = try f.optional("stop_after").map(Self.offset) ?? Offset(90, .days)
+    var attachReport: [String] = []
+    if let node = f.optional("attach_report") {
+      attachReport = try node.strings("attach_report")
+      guard kind.isObligation else {
+        throw node.error("attach_report goes with a rule that owes something; a summary's report is its params.rules")
+      }
+      guard !attachReport.isEmpty else { throw node.error("attach_report must name at least one rule") }
+    }
     let channelsNode = try f.required("channels")
     let channels = try channelsNode.strings("channels")
     if channels.isEmpty { throw channelsNode.error("a rule needs at least one channel") }
@@ -191,7 +215,8 @@ public struct RuleParser {
     return Rule(
       id: id, kindName: kindName, kind: kind, title: title, basis: basis, appliesTo: appliesTo, period: period,
       due: due, remind: remind, remindTo: remindTo, escalate: escalate, stopAfter: stopAfter, channels: channels,
-      templates: templates, location: node.location, deadlineBasis: deadlineBasis)
+      templates: templates, location: node.location, deadlineBasis: deadlineBasis,
+      reportTitle: reportTitle, attachReport: attachReport)
   }
 
   static func checkPlaceholders(_ text: String?, at location: SourceLocation, what: String) throws(ConfigError) {
@@ -244,8 +269,16 @@ public struct RuleParser {
     } else {
       throw node.error("due needs `date: MM-DD` (yearly rules) or `after_period: OFFSET`")
     }
+    var lead: Offset?
+    if let leadNode = f.optional("lead") {
+      let value = try offset(leadNode)
+      guard value.amount > 0, value.amount <= (value.unit == .days ? 366 : 250) else {
+        throw leadNode.error("lead must be from 1d to 366d, or 1wd to 250wd, before the anchor's day")
+      }
+      lead = value
+    }
     try f.finish()
-    return DueSpec(anchor: anchor, convention: convention)
+    return DueSpec(anchor: anchor, convention: convention, lead: lead)
   }
 
   /// Checks that need every rule and the directory: unique ids, known channels, named units and
@@ -268,8 +301,14 @@ public struct RuleParser {
       for channel in rule.channels where channels[channel] == nil {
         errors.append(ConfigError("rule \(rule.id): unknown channel \(channel)", at: rule.location))
       }
-      for other in rule.kind.referencedRules where !ids.contains(other) {
+      for other in rule.kind.referencedRules + rule.attachReport where !ids.contains(other) {
         errors.append(ConfigError("rule \(rule.id): refers to unknown rule \(other)", at: rule.location))
+      }
+      for other in rule.attachReport where rules.contains(where: { $0.id == other && !$0.kind.isObligation }) {
+        errors.append(
+          ConfigError(
+            "rule \(rule.id): attach_report names \(other), which owes nothing and has no place in a report",
+            at: rule.location))
       }
       if let exec = rule.kind as? ExecKind, access(exec.command, X_OK) != 0 {
         let why = FileManager.default.fileExists(atPath: exec.command) ? "is not executable" : "does not exist"

@@ -181,7 +181,7 @@ public enum SendCheck: Sendable {
     public let findings: [NoticeKey: Finding]
     /// The digest items still owed, in order.
     public let items: [NoticeContent.DigestItem]
-    /// A summary's report, as of now.
+    /// A summary's report, or the report a rule attaches, as of now.
     public let report: ConsolidatedReport?
     public let now: Date
   }
@@ -208,7 +208,11 @@ extension Engine {
     case .obligation(let key, _, _):
       switch stillOwed(key, at: now, reminder: key.step.hasPrefix("remind-")) {
       case .owed(let finding):
-        return .send(.init(decision: decision, findings: [key: finding], items: [], report: nil, now: now))
+        let rule = ruleset.rule(key.rule)
+        let report = rule.flatMap { $0.attachReport.isEmpty ? nil : $0.attachReport }.map {
+          self.report(period: key.period, ruleIDs: $0, at: now)
+        }
+        return .send(.init(decision: decision, findings: [key: finding], items: [], report: report, now: now))
       case .not(let reason): return .suppress(reason: reason)
       case .unjudged(let reason): return .wait(reason: reason, until: now.addingTimeInterval(300))
       }

@@ -258,6 +258,37 @@ public struct Directory: Sendable {
   /// Whether any era knows this id.
   public func knows(_ id: String) -> Bool { recordsByID[id] != nil }
 
+  /// Where a unit record stands in the directory's files: lists that officials read (a digest,
+  /// a report) follow the directory's order, departments before communes, as it was written.
+  public func position(of ref: UnitRef) -> Int {
+    (recordsByID[ref.id] ?? []).first { units[$0].validFrom == ref.validFrom } ?? Int.max
+  }
+
+  /// Names an official would see as careless: a doubled space, a space at either end. They load
+  /// (the file is not wrong), and `check` warns, since they go into every message.
+  public var textWarnings: [ConfigError] {
+    var warnings: [ConfigError] = []
+    for unit in units {
+      let names =
+        [("name", unit.name)]
+        + unit.contacts.sorted { $0.key < $1.key }.compactMap { role, contact in
+          contact.name.map { ("\(role).name", $0) }
+        }
+      for (field, text) in names {
+        let problem: String
+        if text.contains("  ") {
+          problem = "a doubled space"
+        } else if text.first?.isWhitespace == true || text.last?.isWhitespace == true {
+          problem = "a space at its start or end"
+        } else {
+          continue
+        }
+        warnings.append(ConfigError("unit \(unit.id): \(field) has \(problem): `\(text)`", at: unit.location))
+      }
+    }
+    return warnings
+  }
+
   /// The tree as of `date`: every unit valid on that day.
   public func units(on date: LocalDate) -> [OrgUnit] { units.filter { $0.isValid(on: date) } }
 

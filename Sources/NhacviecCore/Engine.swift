@@ -549,21 +549,24 @@ public struct Engine: Sendable {
 
   // MARK: - Stage 5: digest
 
-  /// Merges what one address would receive through one channel in one pass into one digest.
-  /// Summaries carry their report and go out whole.
+  /// Merges what one address would receive about one duty through one channel in one pass into
+  /// one digest: many units on one duty read as one list, while another duty (the Department's
+  /// own report, with its attachment) still reads as itself. Summaries go out whole.
   public func digested(_ all: [NoticeDecision]) -> [NoticeDecision] {
     let minimum = ruleset.settings.digestMinimum
     guard minimum > 0 else { return all }
     struct Mailbox: Hashable {
       let channel: String
       let address: String
+      let rule: String
+    }
+    func mailbox(_ decision: NoticeDecision, _ addressee: Addressee) -> Mailbox {
+      Mailbox(channel: decision.channel, address: addressee.address, rule: decision.noticeKey?.rule ?? "")
     }
     var counts: [Mailbox: Int] = [:]
     for decision in all {
       guard case .obligation = decision.content else { continue }
-      for addressee in decision.addressees {
-        counts[Mailbox(channel: decision.channel, address: addressee.address), default: 0] += 1
-      }
+      for addressee in decision.addressees { counts[mailbox(decision, addressee), default: 0] += 1 }
     }
     let crowded = Set(counts.filter { $0.value >= minimum }.keys)
     guard !crowded.isEmpty else { return all }
@@ -576,7 +579,7 @@ public struct Engine: Sendable {
       }
       var kept: [Addressee] = []
       for addressee in decision.addressees {
-        let mailbox = Mailbox(channel: decision.channel, address: addressee.address)
+        let mailbox = mailbox(decision, addressee)
         if crowded.contains(mailbox) {
           merged[mailbox, default: []].append((decision, addressee))
         } else {
@@ -587,17 +590,29 @@ public struct Engine: Sendable {
         result.append(kept.count == decision.addressees.count ? decision : decision.addressed(to: kept))
       }
     }
-    for (mailbox, list) in merged.sorted(by: { ($0.key.channel, $0.key.address) < ($1.key.channel, $1.key.address) }) {
+    for (mailbox, list) in merged.sorted(by: {
+      ($0.key.channel, $0.key.address, $0.key.rule) < ($1.key.channel, $1.key.address, $1.key.rule)
+    }) {
       let at = list.map(\.0.scheduledAt).max()!
-      var items: [NoticeContent.DigestItem] = []
+      // One line per obligation: the Department's focal point, late on its own report and told
+      // of everyone's, reads its own unit once, on the higher rung's line.
+      var byObligation: [String: (rank: (Date, Int), item: NoticeContent.DigestItem)] = [:]
       for (decision, _) in list {
-        guard case .obligation(let key, let template, _) = decision.content else { continue }
-        items.append(NoticeContent.DigestItem(key: key, template: template, reason: decision.reason))
+        guard case .obligation(let key, let template, let audience) = decision.content else { continue }
+        let rank = (decision.scheduledAt, audience == .unit ? 0 : 1)
+        let obligation = "\(key.rule)/\(key.unit)/\(key.period)"
+        if let other = byObligation[obligation], other.rank >= rank { continue }
+        byObligation[obligation] = (
+          rank, NoticeContent.DigestItem(key: key, template: template, reason: decision.reason)
+        )
       }
-      items.sort { $0.key < $1.key }
+      var items = byObligation.values.map(\.item)
+      let directory = context.directory
+      items.sort { (directory.position(of: $0.key.unit), $0.key) < (directory.position(of: $1.key.unit), $1.key) }
       result.append(
         NoticeDecision(
-          key: "digest/\(mailbox.address)/\(zone.rfc3339(at).prefix(16))", channel: mailbox.channel, reason: .digest,
+          key: "digest/\(mailbox.address)/\(mailbox.rule)/\(zone.rfc3339(at).prefix(16))", channel: mailbox.channel,
+          reason: .digest,
           scheduledAt: at, addressees: [list[0].1], content: .digest(items: items)))
     }
     return result

@@ -160,6 +160,9 @@ public struct DueSpec: Sendable, Hashable {
 
   public let anchor: Anchor
   public let convention: Convention
+  /// So long before the anchor's day: a date derived from someone else's (an agency's budget
+  /// line so many working days before the province's own estimate is due).
+  public let lead: Offset?
 
   /// The stated time of a rule due at a time of day.
   public var time: TimeOfDay? {
@@ -167,13 +170,24 @@ public struct DueSpec: Sendable, Hashable {
     return nil
   }
 
-  public init(anchor: Anchor, convention: Convention) {
+  public init(anchor: Anchor, convention: Convention, lead: Offset? = nil) {
     self.anchor = anchor
     self.convention = convention
+    self.lead = lead
   }
 
   /// The named day for a period (the `D` of the convention).
   public func namedDate(for period: Period, calendar: WorkingCalendar) -> LocalDate {
+    let anchored = anchorDate(for: period, calendar: calendar)
+    guard let lead else { return anchored }
+    switch lead.unit {
+    case .days: return anchored.adding(days: -lead.amount)
+    case .workingDays: return calendar.workingDay(-lead.amount, from: anchored)
+    }
+  }
+
+  /// The anchor's own day, before any lead.
+  public func anchorDate(for period: Period, calendar: WorkingCalendar) -> LocalDate {
     switch anchor {
     case .date(let month, let day, let yearOffset):
       let year = period.year + yearOffset

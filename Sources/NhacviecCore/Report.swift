@@ -14,6 +14,8 @@ public struct ConsolidatedReport: Sendable, Hashable {
     /// Not in, and its deadline was moved and has not passed yet.
     case extended
     case exempt
+    /// A budget line was sent, below the minimum: not "missing", and not met either.
+    case belowMinimum = "below-minimum"
 
     public var vietnamese: String {
       switch self {
@@ -23,6 +25,7 @@ public struct ConsolidatedReport: Sendable, Hashable {
       case .pending: return "Chưa đến hạn"
       case .extended: return "Được gia hạn"
       case .exempt: return "Được miễn"
+      case .belowMinimum: return "Dưới mức tối thiểu"
       }
     }
 
@@ -39,6 +42,11 @@ public struct ConsolidatedReport: Sendable, Hashable {
     public let status: Status
     /// The deadline in force: an extension's, if any.
     public let deadline: Date
+    /// That deadline as the letter words it (`trước ngày 30/11/2026` for an extension), its
+    /// named day, and the last day on which the duty is met on time, from which lateness counts.
+    public let duePhrase: String
+    public let dueDate: LocalDate
+    public let lastDay: LocalDate
     public let receivedAt: Date?
     public let reference: String?
     public let daysLate: Int?
@@ -104,6 +112,8 @@ public struct ConsolidatedReport: Sendable, Hashable {
     public let basis: String
     /// `trước ngày 15/11/2026`
     public let duePhrase: String
+    /// Where that date comes from when the letter sets none (`theo kế hoạch của Sở …`).
+    public let deadlineBasis: String?
     /// The rule's deadline for the period, before any extension.
     public let deadline: Date
     public let rows: [Row]
@@ -161,13 +171,14 @@ extension Engine {
     var sections: [ConsolidatedReport.Section] = []
     for rule in rules {
       let judged = evaluate(rule: rule, period: period, at: now)
-      // Left out unless asked for: a rule nobody owes this period (a district rule in 2026).
-      if ruleIDs == nil, judged.findings.isEmpty, judged.failure == nil { continue }
       let deadline = rule.due.deadline(for: period, calendar: calendar)
       let findings = judged.findings.filter { scope == nil || $0.parent?.id == scope }
-      let rows = findings.map { row(for: $0, at: now) }
+      // Left out always: a rule nobody owes in the scope says nothing a reader needs.
+      if findings.isEmpty, judged.failure == nil { continue }
+      let rows = findings.map { row(for: $0, rule: rule) }
       let named = rule.due.namedDate(for: period, calendar: calendar)
-      let title = findings.first.map { rule.title(for: $0, zone: zone) } ?? rule.title(period: period)
+      // The section is about every unit: a title made for one unit would name the first.
+      let title = rule.reportTitle(period: period, calendar: calendar)
       var groups: [ConsolidatedReport.Group] = []
       var byParent: [ConsolidatedReport.Tally] = []
       var parentOrder: [String] = []
@@ -199,7 +210,8 @@ extension Engine {
       sections.append(
         ConsolidatedReport.Section(
           rule: rule.id, kind: rule.kindName, title: title, basis: rule.basis,
-          duePhrase: findings.isEmpty ? "" : rule.due.phrase(named: named), deadline: deadline, rows: rows,
+          duePhrase: rule.due.phrase(named: named), deadlineBasis: rule.deadlineBasis, deadline: deadline,
+          rows: rows,
           groups: groups,
           byKind: byKind, byParent: byParent, total: ConsolidatedReport.Tally(key: "", label: totalLabel, rows: rows),
           error: judged.failure?.message))
@@ -207,25 +219,30 @@ extension Engine {
     return ConsolidatedReport(period: period, asOf: now, scope: scope, scopeName: scopeName, sections: sections)
   }
 
-  func row(for finding: Finding, at now: Date) -> ConsolidatedReport.Row {
+  func row(for finding: Finding, rule: Rule) -> ConsolidatedReport.Row {
     let a = finding.assessment
+    let dueDate = rule.due.namedDate(ofDeadline: finding.deadline, zone: zone)
+    let lastDay = rule.due.lastDay(ofDeadline: finding.deadline, zone: zone)
     let status: ConsolidatedReport.Status
     var daysLate: Int?
+    let belowMinimum = a.amount != nil && a.minimumAmount != nil && a.amount! < a.minimumAmount!
     switch finding.state {
     case .metOnTime: status = .onTime
     case .metLate:
       status = .late
+      // Counted as the messages count: for "trước ngày 15/11", a report of 15/11 is 1 day late.
       let met = a.satisfiedAt ?? finding.deadline
-      daysLate = max(1, zone.localDate(of: met).dayNumber - zone.localDate(of: finding.deadline).dayNumber)
-    case .overdue: status = .missing
+      daysLate = max(1, zone.localDate(of: met).dayNumber - lastDay.dayNumber)
+    case .overdue: status = belowMinimum ? .belowMinimum : .missing
     case .exempt: status = .exempt
     case .extended: status = .extended
-    case .dueSoon, .upcoming: status = .pending
+    case .dueSoon, .upcoming: status = belowMinimum ? .belowMinimum : .pending
     }
     let received = a.satisfiedAt.flatMap { $0 == .distantPast ? nil : $0 }
     return ConsolidatedReport.Row(
       unit: finding.unit.id, unitName: finding.unit.name, kind: finding.unit.kind, parent: finding.parent?.id,
       parentName: finding.parent?.name, status: status, deadline: finding.deadline,
+      duePhrase: rule.due.phrase(named: dueDate), dueDate: dueDate, lastDay: lastDay,
       receivedAt: status.isIn ? received : nil, reference: a.reference, daysLate: daysLate,
       extendedTo: finding.extensionFact?.due, amount: a.amount, minimum: a.minimumAmount, childrenIn: a.childrenIn,
       childrenTotal: a.childrenTotal, missingChildren: a.childrenTotal == nil ? nil : a.missingChildren.map(\.name),

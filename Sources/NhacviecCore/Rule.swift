@@ -98,6 +98,8 @@ public struct Rule: Sendable {
   public let kind: any RuleKind
   /// A template: `Báo cáo … năm {{period.year}}`.
   public let title: String
+  /// The title of the rule's section in a consolidated report, when `title` names one unit.
+  public let reportTitleTemplate: String?
   /// The legal basis cited in every message: document number and clause.
   public let basis: String
   /// Where the date itself comes from, when it is not the basis's own (a date the deployment chose,
@@ -113,6 +115,9 @@ public struct Rule: Sendable {
   /// Escalations stop this long after the deadline: an obligation is not chased forever.
   public let stopAfter: Offset
   public let channels: [String]
+  /// Rules whose consolidated report, as of the send instant, goes with each of this rule's
+  /// messages (HTML and CSV attached): the figures the Department consolidates from.
+  public let attachReport: [String]
   /// Template overrides by name (`reminder`, `overdue`, `escalation`), each by part.
   public let templates: [String: MessageTemplate]
   public let location: SourceLocation?
@@ -121,9 +126,12 @@ public struct Rule: Sendable {
     id: String, kindName: String, kind: any RuleKind, title: String, basis: String, appliesTo: [UnitSelector],
     period: PeriodKind, due: DueSpec, remind: [Offset], remindTo: [RecipientSelector], escalate: [EscalationStep],
     stopAfter: Offset, channels: [String], templates: [String: MessageTemplate] = [:],
-    location: SourceLocation? = nil, deadlineBasis: String? = nil
+    location: SourceLocation? = nil, deadlineBasis: String? = nil, reportTitle: String? = nil,
+    attachReport: [String] = []
   ) {
     self.id = id
+    self.attachReport = attachReport
+    self.reportTitleTemplate = reportTitle
     self.deadlineBasis = deadlineBasis
     self.kindName = kindName
     self.kind = kind

@@ -46,21 +46,24 @@ public struct RollupKind: RuleKind {
     let children = context.directory.children(of: unit.id, on: rosterDate)
       .filter { childKinds?.contains($0.kind) ?? true }
     var missing: [OrgUnit] = []
+    var owing = 0
     var lastIn: Date = .distantPast
     for child in children {
-      let reports = context.facts.facts(.report, rule: childRule, period: period.description, unit: child.id, at: now)
+      // An exempt child owes nothing: it is neither in nor missing, as in the report's table.
       let exempt = !context.facts.facts(
         .exemption, rule: childRule, period: period.description, unit: child.id, at: now
       )
       .isEmpty
+      if exempt { continue }
+      owing += 1
+      let reports = context.facts.facts(.report, rule: childRule, period: period.description, unit: child.id, at: now)
       if let first = reports.first {
         lastIn = max(lastIn, first.at ?? .distantPast)
-      } else if !exempt {
+      } else {
         missing.append(child)
       }
     }
-    var assessment = Assessment(
-      childrenIn: children.count - missing.count, childrenTotal: children.count, missingChildren: missing)
+    var assessment = Assessment(childrenIn: owing - missing.count, childrenTotal: owing, missingChildren: missing)
     switch completeWhen {
     case .report:
       let own = context.facts.facts(.report, rule: rule.id, period: period.description, unit: unit.id, at: now).first
@@ -77,6 +80,9 @@ public struct RollupKind: RuleKind {
 /// `minimum` đồng. The latest line recorded counts; a line below the minimum does not meet it.
 public struct BudgetKind: RuleKind {
   public let minimum: Int64
+  /// Who set the minimum, when a law does not (`theo kế hoạch của Sở Khoa học và Công nghệ`):
+  /// messages say so beside the amount.
+  public let minimumBasis: String?
   public var factKinds: Set<Fact.Kind> { [.budget, .extension, .exemption] }
 
   public init(parameters: ConfigNode?) throws(ConfigError) {
@@ -87,6 +93,7 @@ public struct BudgetKind: RuleKind {
       throw node.error("minimum must be an amount in đồng, such as 5000000 or 5.000.000")
     }
     minimum = amount
+    minimumBasis = try fields.optional("minimum_basis")?.string("minimum_basis")
     try fields.finish()
   }
 
@@ -109,7 +116,7 @@ public struct BudgetKind: RuleKind {
       assessment.satisfiedAt = metSince.at ?? .distantPast
     } else {
       assessment.note =
-        "dòng kinh phí ISO \(Money.vietnamese(latest.amount ?? 0)) thấp hơn mức tối thiểu \(Money.vietnamese(minimum))"
+        "dự toán ghi \(Money.vietnamese(latest.amount ?? 0)), thấp hơn mức tối thiểu \(Money.vietnamese(minimum))"
     }
     return assessment
   }
@@ -147,6 +154,6 @@ public enum Money {
       groups.insert(digits[start..<end], at: 0)
       end = start
     }
-    return (amount < 0 ? "-" : "") + groups.joined(separator: ".") + " đ"
+    return (amount < 0 ? "-" : "") + groups.joined(separator: ".") + " đồng"
   }
 }

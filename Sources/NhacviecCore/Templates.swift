@@ -27,8 +27,11 @@ public struct MessageTemplate: Sendable, Hashable {
 
   /// Names a rule's title may use: the obligation's own, since a title is rendered before the
   /// message around it.
-  public static let titleVariables: Set<String> = [
-    "rule.id", "unit.id", "unit.name", "parent.name", "period", "period.name", "due", "due.phrase", "due.weekday",
+  public static let titleVariables: Set<String> = reportTitleVariables.union(["unit.id", "unit.name", "parent.name"])
+
+  /// Names a report title may use: the period's, none of one unit's.
+  public static let reportTitleVariables: Set<String> = [
+    "rule.id", "period", "period.name", "due", "due.phrase", "due.weekday",
   ]
 }
 
@@ -137,8 +140,15 @@ extension Rule {
     TemplateText.render(title, titleValues(for: finding, zone: zone))
   }
 
-  /// The duty's name for a period, where no one unit is meant.
-  public func title(period: Period) -> String {
-    TemplateText.render(title, ["rule.id": id, "period": period.description, "period.name": period.vietnamese])
+  /// The duty's name for a period, where no one unit is meant (a report's section): the
+  /// `report_title`, else the title, which then names no unit.
+  public func reportTitle(period: Period, calendar: WorkingCalendar) -> String {
+    let named = due.namedDate(for: period, calendar: calendar)
+    return TemplateText.render(
+      reportTitleTemplate ?? title,
+      [
+        "rule.id": id, "period": period.description, "period.name": period.vietnamese, "due": named.vietnamese,
+        "due.phrase": due.phrase(named: named), "due.weekday": named.weekday.vietnamese,
+      ])
   }
 }

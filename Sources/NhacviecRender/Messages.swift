@@ -37,22 +37,30 @@ public struct MessageRenderer: Sendable {
     // A subject is one line whatever the data holds: no CR or LF reaches a header.
     let subject = TemplateText.render(custom?.subject ?? fallback.subject!, values)
       .split(whereSeparator: \.isNewline).joined(separator: " ")
-    let text = TemplateText.render(custom?.text ?? fallback.text!, values)
-    // A summary's HTML is the report itself, as `nhacviec report` prints it.
-    let html =
-      evaluated.report.map { ReportDocument($0, zone: zone).html() }
-      ?? TemplateText.render(custom?.html ?? fallback.html!, values, html: true)
+    // A YAML block (`text: |`) ends in a line break that is not part of the message.
+    var text = TemplateText.render(custom?.text ?? fallback.text!, values)
+    while text.last?.isNewline == true { text.removeLast() }
     let key = decision.noticeKey
     let sendDate = zone.localDate(of: evaluated.now)
-    let attachments =
-      evaluated.report.map { report -> [OutgoingMessage.Attachment] in
-        let document = ReportDocument(report, zone: zone)
-        return [
+    let document = evaluated.report.map { ReportDocument($0, zone: zone) }
+    // A summary's HTML is the report itself, as `nhacviec report` prints it; a rule that attaches
+    // a report keeps its own text and carries the page as a file too.
+    let isSummary = template == "summary"
+    let html =
+      (isSummary ? document?.html() : nil) ?? TemplateText.render(custom?.html ?? fallback.html!, values, html: true)
+    var attachments: [OutgoingMessage.Attachment] = []
+    if let document {
+      if !isSummary {
+        attachments.append(
           OutgoingMessage.Attachment(
-            filename: document.fileName(on: sendDate, extension: "csv"), contentType: "text/csv; charset=UTF-8",
-            data: Data(document.csv().utf8))
-        ]
-      } ?? []
+            filename: document.fileName(on: sendDate, extension: "html"), contentType: "text/html; charset=UTF-8",
+            data: Data(document.html().utf8)))
+      }
+      attachments.append(
+        OutgoingMessage.Attachment(
+          filename: document.fileName(on: sendDate, extension: "csv"), contentType: "text/csv; charset=UTF-8",
+          data: Data(document.csv().utf8)))
+    }
     let message = OutgoingMessage(
       key: decision.key, channel: decision.channel, rule: ruleID, unit: key?.unit,
       period: key?.period.description ?? "",
@@ -81,7 +89,16 @@ public struct MessageRenderer: Sendable {
         values.merge(self.values(for: finding, sendDate: sendDate)) { _, new in new }
       }
       if let report = evaluated.report { values.merge(self.values(for: report)) { _, new in new } }
-    case .digest:
+    case .digest(let all):
+      // One duty, many units: the duty is named once, as a report names its section.
+      if let first = all.first, let rule = ruleset.rule(first.key.rule) {
+        values["rule.id"] = rule.id
+        values["rule.title"] = rule.reportTitle(period: first.key.period, calendar: calendar)
+        values["rule.basis"] = rule.basis
+        values["rule.deadline_basis"] = rule.deadlineBasis ?? ""
+        values["period"] = first.key.period.description
+        values["period.name"] = first.key.period.vietnamese
+      }
       values["count"] = String(evaluated.items.count)
       var lines: [String] = []
       var rows: [String] = []
@@ -89,9 +106,10 @@ public struct MessageRenderer: Sendable {
         guard let finding = evaluated.findings[item.key] else { continue }
         let v = self.values(for: finding, sendDate: sendDate)
         let status = v["days.phrase"]!
-        lines.append("- \(v["unit.name"]!): \(v["rule.title"]!) — hạn \(v["due.phrase"]!); \(status)")
+        let unit = v["unit.name"]!
+        lines.append("- \(unit): hạn \(v["due.phrase"]!); \(status)")
         rows.append(
-          "<tr><td>\(TemplateText.escapeHTML(v["unit.name"]!))</td><td>\(TemplateText.escapeHTML(v["rule.title"]!))</td>"
+          "<tr><td>\(TemplateText.escapeHTML(unit))</td>"
             + "<td>\(TemplateText.escapeHTML(v["due.phrase"]!))</td><td>\(TemplateText.escapeHTML(status))</td></tr>")
       }
       values["items"] = lines.joined(separator: "\n")
@@ -109,17 +127,24 @@ public struct MessageRenderer: Sendable {
         continue
       }
       let t = section.total
+      // On time, late and missing always; the rest only when some unit is so.
+      let counts = ReportDocument.statuses(section).filter {
+        [.onTime, .late, .missing].contains($0) || t.count($0) > 0
+      }.map { "\($0.vietnamese.lowercased()): \(t.count($0))" }
       var lines = [
         "\(section.title) (hạn \(section.duePhrase)):",
-        "- Đúng hạn: \(t.count(.onTime)); trễ hạn: \(t.count(.late)); chưa nộp: \(t.count(.missing)); chưa đến hạn: \(t.count(.pending)); được gia hạn: \(t.count(.extended)); được miễn: \(t.count(.exempt)) (trên tổng số \(t.total) đơn vị).",
+        "- " + counts.joined(separator: "; ").prefix(1).uppercased() + counts.joined(separator: "; ").dropFirst()
+          + " (trên tổng số \(t.total) đơn vị).",
       ]
       let missing = section.rows.filter { $0.status == .missing }.map(\.unitName)
       if !missing.isEmpty {
-        let shown = missing.prefix(20).joined(separator: ", ")
+        // "; " between names: a unit's own name may hold a comma (Sở Văn hóa, Thể thao và Du lịch).
+        let shown = missing.prefix(20).joined(separator: "; ")
         lines.append("- Chưa nộp: \(shown)\(missing.count > 20 ? " và \(missing.count - 20) đơn vị khác" : "").")
       }
       paragraphs.append(lines.joined(separator: "\n"))
     }
+    if paragraphs.isEmpty { paragraphs.append("Trong kỳ này không có đơn vị nào phải thực hiện.") }
     let document = ReportDocument(report, zone: zone)
     return [
       "summary": paragraphs.joined(separator: "\n\n"), "report.heading": document.heading,
@@ -167,11 +192,12 @@ public struct MessageRenderer: Sendable {
     if let total = a.childrenTotal, let done = a.childrenIn {
       detail.append("Đơn vị trực thuộc đã báo cáo: \(done)/\(total).")
       if !a.missingChildren.isEmpty {
-        detail.append("Chưa báo cáo: \(a.missingChildren.map(\.name).joined(separator: ", ")).")
+        detail.append("Chưa báo cáo: \(a.missingChildren.map(\.name).joined(separator: "; ")).")
       }
     }
     if let minimum = a.minimumAmount {
-      detail.append("Mức kinh phí tối thiểu: \(Money.vietnamese(minimum)).")
+      let basis = (rule?.kind as? BudgetKind)?.minimumBasis.map { " (\($0))" } ?? ""
+      detail.append("Mức kinh phí tối thiểu: \(Money.vietnamese(minimum))\(basis).")
     }
     if let note = a.note { detail.append("Ghi nhận hiện tại: \(note).") }
     if let ext = finding.extensionFact, let due = ext.due {
@@ -223,7 +249,7 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
-        Nếu đơn vị đã gửi, xin bỏ qua thư này.
+        Nếu đơn vị đã hoàn thành, xin bỏ qua thư này.
 
         \(footer)
         """,
@@ -234,7 +260,7 @@ public struct MessageRenderer: Sendable {
         {{detail.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
-        <p>Nếu đơn vị đã gửi, xin bỏ qua thư này.</p>
+        <p>Nếu đơn vị đã hoàn thành, xin bỏ qua thư này.</p>
         """)),
     "overdue": MessageTemplate(
       subject: "[Quá hạn] {{rule.title}} — {{days.phrase}}",
@@ -246,7 +272,7 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
-        Đề nghị đơn vị khẩn trương hoàn thành. Nếu đơn vị đã gửi, xin bỏ qua thư này.
+        Đề nghị đơn vị khẩn trương hoàn thành. Nếu đơn vị đã hoàn thành, xin bỏ qua thư này.
 
         \(footer)
         """,
@@ -257,7 +283,7 @@ public struct MessageRenderer: Sendable {
         {{detail.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
-        <p>Đề nghị đơn vị khẩn trương hoàn thành. Nếu đơn vị đã gửi, xin bỏ qua thư này.</p>
+        <p>Đề nghị đơn vị khẩn trương hoàn thành. Nếu đơn vị đã hoàn thành, xin bỏ qua thư này.</p>
         """)),
     "escalation": MessageTemplate(
       subject: "[Quá hạn] {{unit.name}} chưa hoàn thành: {{rule.title}}",
@@ -269,7 +295,7 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
-        Đề nghị đồng chí chỉ đạo, đôn đốc đơn vị thực hiện.
+        Đề nghị đôn đốc đơn vị khẩn trương thực hiện.
 
         \(footer)
         """,
@@ -280,7 +306,7 @@ public struct MessageRenderer: Sendable {
         {{detail.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
-        <p>Đề nghị đồng chí chỉ đạo, đôn đốc đơn vị thực hiện.</p>
+        <p>Đề nghị đôn đốc đơn vị khẩn trương thực hiện.</p>
         """)),
     "summary": MessageTemplate(
       subject: "[Nhắc việc] {{rule.title}} — số liệu đến {{sent.date}}",
@@ -297,23 +323,28 @@ public struct MessageRenderer: Sendable {
         """,
       html: ""),
     "digest": MessageTemplate(
-      subject: "[Nhắc việc] Tổng hợp {{count}} việc cần theo dõi ngày {{sent.date}}",
+      subject: "[Nhắc việc] {{rule.title}} — {{count}} đơn vị cần theo dõi ngày {{sent.date}}",
       text: """
         Kính gửi: {{recipients}}
 
-        Hệ thống nhắc việc tự động tổng hợp {{count}} việc cần theo dõi ngày {{sent.date}}:
+        Hệ thống nhắc việc tự động tổng hợp {{count}} đơn vị cần theo dõi ngày {{sent.date}} về việc "{{rule.title}}":
         {{items}}
+
+        Căn cứ: {{rule.basis}}.
+        Thời hạn: {{rule.deadline_basis}}.
 
         \(footer)
         """,
       html: html(
         """
         <p>Kính gửi: {{recipients}}</p>
-        <p>Hệ thống nhắc việc tự động tổng hợp {{count}} việc cần theo dõi ngày {{sent.date}}:</p>
+        <p>Hệ thống nhắc việc tự động tổng hợp {{count}} đơn vị cần theo dõi ngày {{sent.date}} về việc “{{rule.title}}”:</p>
         <table border="1" cellpadding="4" style="border-collapse:collapse">
-        <tr><th>Đơn vị</th><th>Nội dung</th><th>Thời hạn</th><th>Tình trạng</th></tr>
+        <tr><th>Đơn vị</th><th>Thời hạn</th><th>Tình trạng</th></tr>
         {{items.html}}
         </table>
+        <p>Căn cứ: {{rule.basis}}.</p>
+        <p>Thời hạn: {{rule.deadline_basis}}.</p>
         """)),
   ]
 }

@@ -110,6 +110,7 @@ public struct ReportDocument: Sendable {
       let title: String
       let basis: String
       let duePhrase: String
+      let deadlineBasis: String?
       let deadline: String
       let rows: [Row]
       let groups: [ConsolidatedReport.Group]
@@ -134,7 +135,7 @@ public struct ReportDocument: Sendable {
       sections: sections.map { section in
         Wire.Section(
           rule: section.rule, kind: section.kind, title: section.title, basis: section.basis,
-          duePhrase: section.duePhrase, deadline: zone.rfc3339(section.deadline),
+          duePhrase: section.duePhrase, deadlineBasis: section.deadlineBasis, deadline: zone.rfc3339(section.deadline),
           rows: section.rows.map { row in
             Wire.Row(
               unit: row.unit, unitName: row.unitName, kind: row.kind, parent: row.parent, parentName: row.parentName,
@@ -157,30 +158,44 @@ public struct ReportDocument: Sendable {
 
   // MARK: - CSV
 
-  static let csvHeader = [
-    "Quy định", "Kỳ", "Mã đơn vị", "Tên đơn vị", "Loại đơn vị", "Đơn vị cấp trên", "Tình trạng", "Hạn",
-    "Ngày nhận", "Số, ký hiệu văn bản", "Số ngày trễ", "Gia hạn đến", "Kinh phí (đồng)", "Mức tối thiểu (đồng)",
-    "Đơn vị cấp dưới đã nộp", "Đơn vị cấp dưới chưa nộp", "Ghi chú",
+  /// The CSV's columns and what each holds: text, an integer, a date (`2026-11-15`) or a date and
+  /// time in the deployment's zone (`2026-11-10 09:30:00`), forms every spreadsheet reads as
+  /// values. docs/reports.md lists them; a test reads every cell by this list.
+  public static let csvColumns: [(name: String, type: CSVColumnType)] = [
+    ("Quy định", .text), ("Kỳ", .text), ("Mã đơn vị", .text), ("Tên đơn vị", .text), ("Loại đơn vị", .text),
+    ("Mã đơn vị cấp trên", .text), ("Đơn vị cấp trên", .text), ("Mã tình trạng", .text), ("Tình trạng", .text),
+    ("Thời hạn", .text), ("Hạn cuối", .date), ("Ngày nhận", .dateTime), ("Số, ký hiệu văn bản", .text),
+    ("Số ngày trễ", .integer), ("Gia hạn đến", .date), ("Kinh phí (đồng)", .integer),
+    ("Mức tối thiểu (đồng)", .integer), ("Số đơn vị cấp dưới đã nộp", .integer),
+    ("Số đơn vị cấp dưới phải nộp", .integer), ("Đơn vị cấp dưới chưa nộp", .text), ("Ghi chú", .text),
   ]
 
+  public enum CSVColumnType: String, Sendable { case text, integer, date, dateTime = "date-time" }
+
   /// RFC 4180 with a UTF-8 byte-order mark and CRLF: what spreadsheet programs open with their
-  /// diacritics intact. One line per unit and rule.
+  /// diacritics intact. One line per unit and rule; an empty cell is a value that does not apply.
   public func csv() -> String {
-    var lines = [Self.csvHeader.map(Self.csvField).joined(separator: ",")]
+    func number<T: BinaryInteger>(_ value: T?) -> String { value.map { String($0) } ?? "" }
+    var lines = [Self.csvColumns.map { Self.csvField($0.name) }.joined(separator: ",")]
     for section in sections {
       for row in section.rows {
-        let children = row.childrenTotal.map { "\(row.childrenIn ?? 0)/\($0)" } ?? ""
         let fields = [
-          section.rule, period, row.unit, row.unitName, Self.kindName(row.kind), row.parentName ?? "",
-          Self.statusText(row), when(row.deadline), when(row.receivedAt), row.reference ?? "",
-          row.daysLate.map(String.init) ?? "", Self.day(row.extendedTo), row.amount.map(String.init) ?? "",
-          row.minimum.map(String.init) ?? "", children, (row.missingChildren ?? []).joined(separator: "; "),
-          row.note ?? "",
+          section.rule, period, row.unit, row.unitName, Self.kindName(row.kind), row.parent ?? "",
+          row.parentName ?? "", row.status.rawValue, row.status.vietnamese, row.duePhrase,
+          row.lastDay.description, row.receivedAt.map(dateTime) ?? "", row.reference ?? "", number(row.daysLate),
+          row.extendedTo?.description ?? "", number(row.amount), number(row.minimum), number(row.childrenIn),
+          number(row.childrenTotal), (row.missingChildren ?? []).joined(separator: "; "), row.note ?? "",
         ]
         lines.append(fields.map(Self.csvField).joined(separator: ","))
       }
     }
     return "\u{FEFF}" + lines.joined(separator: "\r\n") + "\r\n"
+  }
+
+  /// `2026-11-10 09:30:00`, local time: a spreadsheet's date and time value.
+  func dateTime(_ instant: Date) -> String {
+    let text = zone.rfc3339(instant)
+    return text.prefix(10) + " " + text.dropFirst(11).prefix(8)
   }
 
   /// Quoted when it must be. A field that a spreadsheet would run as a formula starts with `'`.
@@ -215,20 +230,20 @@ public struct ReportDocument: Sendable {
     var out = "# \(text(heading))\n\nSố liệu tính đến \(when(report.asOf)).\n"
     for (index, section) in sections.enumerated() {
       out += "\n## \(index + 1). \(text(section.title))\n\n"
-      out += "Căn cứ: \(text(section.basis)). Thời hạn: \(text(section.duePhrase)).\n"
+      out += "Căn cứ: \(text(section.basis)). Thời hạn: \(text(section.dueLine)).\n"
       if let error = section.error {
         out += "\n**Chưa đánh giá được:** \(text(error))\n"
         continue
       }
       out += "\n### Tổng hợp\n\n"
       out += table(
-        Self.tallyHeader, (section.byKind + [section.total]).map { Self.tallyCells($0) })
+        Self.tallyHeader(section), (section.byKind + [section.total]).map { Self.tallyCells($0, section) })
       if section.groups.count > 1 {
         out += "\n### Theo đơn vị cấp trên\n\n"
         out += table(
           ["Đơn vị cấp trên", "Đã nộp", "Chưa nộp"],
           section.groups.map {
-            ["\($0.unitName)", "\($0.inCount)/\($0.owing)", $0.notIn.map(\.unitName).joined(separator: ", ")]
+            ["\($0.unitName)", "\($0.inCount)/\($0.owing)", $0.notIn.map(\.unitName).joined(separator: "; ")]
           })
       }
       out += "\n### Chi tiết\n\n"
@@ -238,13 +253,20 @@ public struct ReportDocument: Sendable {
     return out
   }
 
-  static let tallyHeader = [
-    "Loại đơn vị", "Số đơn vị", "Đúng hạn", "Trễ hạn", "Chưa nộp", "Chưa đến hạn", "Được gia hạn", "Được miễn",
-    "Tỷ lệ đúng hạn", "Tỷ lệ trễ hạn", "Tỷ lệ chưa nộp",
-  ]
+  /// The statuses a section's tallies count: "below the minimum" only where there is one.
+  static func statuses(_ section: Section) -> [Status] {
+    let budget = section.rows.contains { $0.minimum != nil }
+    return Status.allCases.filter { $0 != .belowMinimum || budget }
+  }
 
-  static func tallyCells(_ tally: Tally) -> [String] {
-    [tally.label, String(tally.total)] + Status.allCases.map { String(tally.count($0)) }
+  static func tallyHeader(_ section: Section) -> [String] {
+    ["Loại đơn vị", "Số đơn vị"] + statuses(section).map(\.vietnamese) + [
+      "Tỷ lệ đúng hạn", "Tỷ lệ trễ hạn", "Tỷ lệ chưa nộp",
+    ]
+  }
+
+  static func tallyCells(_ tally: Tally, _ section: Section) -> [String] {
+    [tally.label, String(tally.total)] + statuses(section).map { String(tally.count($0)) }
       + [percent(tally.onTimeShare), percent(tally.lateShare), percent(tally.missingShare)]
   }
 
@@ -277,10 +299,15 @@ public struct ReportDocument: Sendable {
           guard let total = row.childrenTotal else { return "" }
           let missing = row.missingChildren ?? []
           return "\(row.childrenIn ?? 0)/\(total)"
-            + (missing.isEmpty ? "" : "; chưa nộp: \(missing.joined(separator: ", "))")
+            + (missing.isEmpty ? "" : "; chưa nộp: \(missing.joined(separator: "; "))")
         })
     }
     columns.append(Column(title: "Ghi chú") { _, row in row.note ?? "" })
     return columns
   }
+}
+
+extension ConsolidatedReport.Section {
+  /// `trước ngày 15/11/2026`, with where the date comes from when the letter sets none.
+  var dueLine: String { duePhrase + (deadlineBasis.map { " (\($0))" } ?? "") }
 }

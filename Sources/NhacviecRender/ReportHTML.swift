@@ -44,7 +44,7 @@ extension ReportDocument {
       """
     for (index, section) in sections.enumerated() {
       out += "<section>\n<h2>\(index + 1). \(Self.escape(section.title))</h2>\n"
-      out += "<p>Căn cứ: \(Self.escape(section.basis)). Thời hạn: \(Self.escape(section.duePhrase)).</p>\n"
+      out += "<p>Căn cứ: \(Self.escape(section.basis)). Thời hạn: \(Self.escape(section.dueLine)).</p>\n"
       if let error = section.error {
         out += "<p class=\"error\">Chưa đánh giá được: \(Self.escape(error))</p>\n</section>\n"
         continue
@@ -55,9 +55,9 @@ extension ReportDocument {
       out +=
         "<figcaption>Hình \(index + 1). Tình hình nộp báo cáo theo \(perParent ? "đơn vị cấp trên" : "loại đơn vị").</figcaption>\n</figure>\n"
       out += "<h3>Tổng hợp</h3>\n<table>\n<thead><tr>"
-      out += Self.tallyHeader.map { "<th>\(Self.escape($0))</th>" }.joined() + "</tr></thead>\n<tbody>\n"
+      out += Self.tallyHeader(section).map { "<th>\(Self.escape($0))</th>" }.joined() + "</tr></thead>\n<tbody>\n"
       for tally in section.byKind + [section.total] {
-        let cells = Self.tallyCells(tally)
+        let cells = Self.tallyCells(tally, section)
         out += "<tr\(tally.key.isEmpty ? " class=\"total\"" : "")><td>\(Self.escape(cells[0]))</td>"
         out += cells.dropFirst().map { "<td class=\"n\">\(Self.escape($0))</td>" }.joined() + "</tr>\n"
       }
@@ -67,7 +67,7 @@ extension ReportDocument {
         out += "<thead><tr><th>Đơn vị cấp trên</th><th>Đã nộp</th><th>Chưa nộp</th></tr></thead>\n<tbody>\n"
         for group in section.groups {
           out += "<tr><td>\(Self.escape(group.unitName))</td><td class=\"n\">\(group.inCount)/\(group.owing)</td>"
-          out += "<td>\(Self.escape(group.notIn.map(\.unitName).joined(separator: ", ")))</td></tr>\n"
+          out += "<td>\(Self.escape(group.notIn.map(\.unitName).joined(separator: "; ")))</td></tr>\n"
         }
         out += "</tbody>\n</table>\n"
       }
@@ -122,8 +122,8 @@ extension ReportDocument {
     let most = max(1, tallies.map { $0.total - $0.count(.exempt) }.max() ?? 1)
     let segments: [(String, String, [Status])] = [
       ("Đúng hạn", "#2e7d32", [.onTime]), ("Trễ hạn", "#f9a825", [.late]), ("Chưa nộp", "#c62828", [.missing]),
-      ("Chưa đến hạn, gia hạn", "#9e9e9e", [.pending, .extended]),
-    ]
+      ("Dưới mức tối thiểu", "#6a1b9a", [.belowMinimum]), ("Chưa đến hạn, gia hạn", "#9e9e9e", [.pending, .extended]),
+    ].filter { segment in segment.2 != [.belowMinimum] || tallies.contains { $0.count(.belowMinimum) > 0 } }
     var out =
       "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(width) \(height)\" width=\"\(width)\" height=\"\(height)\" role=\"img\" aria-label=\"\(escape(title))\" font-family=\"Times New Roman, serif\" font-size=\"12\">\n"
     for (index, tally) in tallies.enumerated() {

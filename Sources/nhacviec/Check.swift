@@ -56,6 +56,9 @@ struct Check: ParsableCommand {
     print(
       "directory: \(deployment.directory.units.count) unit records; as of \(today): \(units.count) units (\(byKind.joined(separator: ", ")))"
     )
+    let textWarnings = deployment.directory.textWarnings
+    for warning in textWarnings.prefix(20) { print("warning: \(warning)") }
+    if textWarnings.count > 20 { print("warning: … and \(textWarnings.count - 20) more names to tidy") }
     let channels = deployment.channels.values.sorted { $0.spec.name < $1.spec.name }
       .map { "\($0.spec.name) (\($0.spec.type))" }
     print("channels: \(channels.joined(separator: ", "))")

@@ -271,40 +271,56 @@ struct SimulateCommandTests {
     #expect(!fullKeys.contains("iso-annual-report/51-SXD@2025-07-01/2026/escalate-1wd@2026-11-15"))
   }
 
-  @Test("escalations after the deadline reach the parent and the standing agency, as digests")
+  @Test("after the deadline the unit hears first, then the Department; nobody above the Department")
   func escalations() throws {
-    let (_, lines) = try season("2026-11-16", "2026-11-30", facts: "facts-2026.csv")
+    let (_, lines) = try season("2026-11-16", "2026-12-31", facts: "facts-2026.csv")
+    // D+1wd, Monday 16/11: each late unit's head and ISO focal point, in a message of its own.
+    let first = lines.filter { $0.at == "2026-11-16T08:00:00+07:00" && $0.step == "escalate-1wd" }
+    #expect(first.count > 100)
+    for line in first {
+      #expect(line.rule == "iso-annual-report" && line.reason == "escalation", "\(line.key)")
+      let own = line.to.filter { $0.contains("@\(line.unit.lowercased())") }
+      #expect(line.to.count == 2 && own.count == 2, "\(line.key): \(line.to)")
+    }
+    // D+3wd, Wednesday 18/11: the Department's ISO focal point, once, in one digest.
     let third = lines.filter { $0.at == "2026-11-18T08:00:00+07:00" }
-    #expect(Set(third.flatMap(\.to)) == ["lanhdao@51.quangngai.example", "lanhdao@51-skhcn.quangngai.example"])
+    #expect(third.map(\.to) == [["iso@51-skhcn.quangngai.example"]])
     #expect(third.allSatisfy { $0.reason == "digest" && ($0.items?.count ?? 0) > 100 })
-    let office = lines.filter { $0.to == ["lanhdao@51-vpub.quangngai.example"] }
-    // The seventh working day late: Tuesday 24/11 is Ngày Văn hóa Việt Nam.
-    #expect(office.first?.at == "2026-11-25T08:00:00+07:00")
+    // Then nothing more about the report of 15/11: the weekly summary keeps the Department
+    // informed. (51-SXD was given until 30/11: its own ladder runs from then.)
+    #expect(
+      !lines.contains { line in
+        line.at > "2026-11-18T23:59" && line.rule == "iso-annual-report" && line.unit != "51-SXD"
+      })
+    // Nobody above the Department hears of a unit's lateness: no Chairman, no Office of the
+    // People's Committee but for the Office's own duties.
+    #expect(!lines.contains { $0.to.contains("lanhdao@51.quangngai.example") })
+    #expect(
+      !lines.contains { line in
+        line.unit != "51-VPUB" && line.to.contains { $0.hasSuffix("@51-vpub.quangngai.example") }
+      }
+    )
   }
 
-  @Test("2021: communes report to their district, and overdue districts reach the Department and the office")
+  @Test("2021: communes report to their district, which inspects them; overdue districts reach the Department")
   func threeTier() throws {
     let (_, lines) = try season("2021-09-01", "2021-12-31")
     let keys = Set((lines.map(\.key) + lines.flatMap { $0.items ?? [] }).map(shortKey))
     #expect(keys.contains("iso-commune-report/21211/2021/remind-14d"))
     #expect(keys.contains("iso-district-report/522/2021/remind-30d"))
+    #expect(keys.contains("iso-commune-inspection/21211/2021/remind-14d"))
     #expect(!keys.contains { $0.hasPrefix("iso-annual-report/21211/") })
     let districtEscalation = lines.filter {
       $0.key.hasPrefix("digest/")
         && ($0.items ?? []).map(shortKey).contains("iso-district-report/522/2021/escalate-3wd")
     }
-    #expect(
-      Set(districtEscalation.flatMap(\.to)) == [
-        "lanhdao@51-skhcn.quangngai.example", "lanhdao@51-vpub.quangngai.example",
-      ])
-    // A commune's escalation reaches its own district's chairman.
-    let commune =
-      lines.first { shortKey($0.key) == "iso-commune-report/21211/2021/escalate-3wd" }
-      ?? lines.first {
-        ($0.items ?? []).map(shortKey).contains("iso-commune-report/21211/2021/escalate-3wd")
-          && $0.to.contains { $0.contains("lanhdao@") }
-      }
-    #expect(commune != nil)
+    #expect(Set(districtEscalation.flatMap(\.to)) == ["iso@51-skhcn.quangngai.example"])
+    // A commune's escalation reaches its own district's ISO focal point.
+    let commune = lines.filter {
+      shortKey($0.key) == "iso-commune-report/21211/2021/escalate-3wd"
+        || ($0.items ?? []).map(shortKey).contains("iso-commune-report/21211/2021/escalate-3wd")
+    }
+    #expect(Set(commune.flatMap(\.to)) == ["iso@522.quangngai.example"])
   }
 
   @Test("a facts file naming an unknown unit is refused with its line")
@@ -469,7 +485,7 @@ struct ExplainCommandTests {
         "  next  2026-11-13T08:00:00+07:00  remind-1wd  iso@51-syt.quangngai.example, vanthu@51-syt.quangngai.example"))
     #expect(
       run.stdout.contains(
-        "  later 2026-11-18T08:00:00+07:00  escalate-3wd  lanhdao@51.quangngai.example, lanhdao@51-skhcn.quangngai.example"
+        "  later 2026-11-18T08:00:00+07:00  escalate-3wd  iso@51-skhcn.quangngai.example"
       ))
     #expect(run.stdout.contains("stops it: a report received"))
     // Its report arrives at 15:30 that day: from then on nothing is owed.
@@ -496,7 +512,7 @@ struct ExplainCommandTests {
     #expect(district.stdout.contains("children in: 0 of 23"))
     #expect(
       district.stdout.contains(
-        "2021-11-17T08:00:00+07:00  escalate-3wd  lanhdao@51-skhcn.quangngai.example, lanhdao@51-vpub.quangngai.example"
+        "2021-11-17T08:00:00+07:00  escalate-3wd  iso@51-skhcn.quangngai.example"
       ))
     let unknown = try Run(["explain", "--unit", "nope", "--offline"])
     #expect(unknown.status == 1)

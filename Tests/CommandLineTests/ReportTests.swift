@@ -63,9 +63,9 @@ struct ReportTests {
     let communes = sections[0]
     let rows = try #require(communes["rows"] as? [[String: Any]])
     func row(_ unit: String) -> [String: Any]? { rows.first { $0["unit"] as? String == unit } }
-    // Before 05/11: 06/11 is one day late, 08/11 three.
-    #expect(row("21181")?["status_text"] as? String == "Trễ 1 ngày")
-    #expect(row("21205")?["days_late"] as? Int == 3)
+    // "Trước ngày 05/11": 04/11 is the last day, so 06/11 is two days late and 08/11 four.
+    #expect(row("21181")?["status_text"] as? String == "Trễ 2 ngày")
+    #expect(row("21205")?["days_late"] as? Int == 4)
     #expect(row("21244")?["status_text"] as? String == "Được gia hạn đến 25/11/2024")
     #expect(row("21226")?["status"] as? String == "exempt")
     #expect(row("21175")?["reference"] as? String == "31/BC-UBND")
@@ -81,16 +81,19 @@ struct ReportTests {
     let total = try #require(communes["total"] as? [String: Any])
     #expect(total["total"] as? Int == 173)
     let counts = try #require(total["counts"] as? [String: Int])
-    #expect(counts == ["on-time": 9, "late": 3, "missing": 159, "pending": 0, "extended": 1, "exempt": 1])
+    #expect(
+      counts == [
+        "on-time": 9, "late": 3, "missing": 159, "pending": 0, "extended": 1, "exempt": 1, "below-minimum": 0,
+      ])
     // 9 of the 172 that owe, to one decimal.
     #expect(total["on_time_share"] as? Double == 5.2)
-    // The districts' roll-up: Sơn Tịnh consolidated on time with every commune in (the roll-up
-    // kind counts an exempt commune as in).
+    // The districts' roll-up: Sơn Tịnh consolidated on time with every commune that owes in; the
+    // exempt one owes nothing, as in the table by district above (10 of 10, not 11 of 11).
     let districts = try #require(sections[1]["rows"] as? [[String: Any]])
     let district = try #require(districts.first { $0["unit"] as? String == "527" })
     #expect(district["status"] as? String == "on-time")
-    #expect(district["children_in"] as? Int == 11)
-    #expect(district["children_total"] as? Int == 11)
+    #expect(district["children_in"] as? Int == sonTinh["in_count"] as? Int)
+    #expect(district["children_total"] as? Int == sonTinh["owing"] as? Int)
     // A district's part: its communes only, named as they were in 2024.
     let part = try report(
       ["--period", "2024", "--as-of", "2024-11-20T09:00:00+07:00", "--rule", "iso-commune-report", "--scope", "527"],
@@ -156,6 +159,121 @@ struct ReportTests {
     }
   }
 
+  /// docs/reports.md's CSV column table: name and type, in order.
+  static func documentedColumns() throws -> [(name: String, type: String)] {
+    let doc = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/reports.md"), encoding: .utf8)
+    let section = try #require(doc.components(separatedBy: "| column | type | holds |").dropFirst().first)
+    return section.split(separator: "\n").dropFirst().prefix { $0.hasPrefix("|") }.map { line in
+      let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+      return (cells[0], cells[1])
+    }
+  }
+
+  @Test("every CSV cell is a value of its documented column's type, as a spreadsheet reads it")
+  func csvTypes() throws {
+    let columns = try Self.documentedColumns()
+    #expect(columns.count == 21)
+    let folder = try temporaryFolder("report-csv-types")
+    let spec = folder.appendingPathComponent("columns.json")
+    try JSONSerialization.data(withJSONObject: columns.map { [$0.name, $0.type] }).write(to: spec)
+    // A season's facts with a late commune, an extension, an exemption, and budget lines above
+    // and below the minimum: every column holds a value somewhere.
+    let facts = folder.appendingPathComponent("facts.csv")
+    try """
+    kind,unit,rule,period,at,reference,amount,due,by,reason
+    budget,51-STP,iso-budget-estimate,2026,2025-06-10T09:00:00+07:00,45/DT-STP,8.000.000,,,
+    budget,51-SYT,iso-budget-estimate,2026,2025-06-10T09:00:00+07:00,12/DT-SYT,2.000.000,,,
+    """.write(to: facts, atomically: true, encoding: .utf8)
+    var files: [URL] = []
+    for (index, arguments) in (ReportTests.cases.map(\.arguments) + [["--period", "2026", "--as-of", "2026-12-20"]])
+      .enumerated()
+    {
+      let factsFile =
+        index < ReportTests.cases.count ? ReportTests.fixtures.appendingPathComponent("report-facts.csv") : facts
+      let run = try Run(["report", "--offline", "--facts", factsFile.path, "--format", "csv"] + arguments)
+      #expect(run.status == 0, "\(run.stderr)")
+      let file = folder.appendingPathComponent("report-\(index).csv")
+      try run.stdout.write(to: file, atomically: true, encoding: .utf8)
+      files.append(file)
+    }
+    let check = try ProgramRun(
+      "/usr/bin/python3",
+      [
+        "-c",
+        """
+        import csv, datetime, json, re, sys
+        columns = json.load(open(sys.argv[1]))
+        used = set()
+        for path in sys.argv[2:]:
+            rows = list(csv.reader(open(path, encoding="utf-8-sig", newline="")))
+            assert rows[0] == [name for name, _ in columns], ("header", rows[0])
+            for number, row in enumerate(rows[1:], start=2):
+                for (name, kind), cell in zip(columns, row):
+                    if cell == "":
+                        continue
+                    used.add(name)
+                    if kind == "integer":
+                        assert re.fullmatch(r"-?[0-9]+", cell), (path, number, name, cell)
+                    elif kind == "date":
+                        datetime.date.fromisoformat(cell)
+                        assert re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", cell), (path, number, name, cell)
+                    elif kind == "date-time":
+                        datetime.datetime.strptime(cell, "%Y-%m-%d %H:%M:%S")
+                    else:
+                        assert kind == "text", kind
+        print(json.dumps(sorted(used), ensure_ascii=False))
+        """,
+        spec.path,
+      ] + files.map(\.path))
+    #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+    // Every column holds a value in these reports: the check has something to check.
+    let used = try #require(try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String])
+    #expect(Set(columns.map(\.name)).subtracting(used).isEmpty, "\(used)")
+  }
+
+  @Test("a year's report: titles about every unit, no empty section, a budget line below the minimum said so")
+  func wholeYear() throws {
+    let folder = try temporaryFolder("report-year")
+    let facts = folder.appendingPathComponent("facts.csv")
+    try """
+    kind,unit,rule,period,at,reference,amount,due,by,reason
+    budget,51-STP,iso-budget-estimate,2026,2025-06-10T09:00:00+07:00,45/DT-STP,8.000.000,,,
+    budget,51-SYT,iso-budget-estimate,2026,2025-06-10T09:00:00+07:00,12/DT-SYT,2.000.000,,,
+    """.write(to: facts, atomically: true, encoding: .utf8)
+    let run = try Run([
+      "report", "--offline", "--facts", facts.path, "--format", "json", "--period", "2026", "--as-of",
+      "2026-12-20T09:00:00+07:00",
+    ])
+    #expect(run.status == 0, "\(run.stderr)")
+    let root = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    let sections = try #require(root["sections"] as? [[String: Any]])
+    // No unit owes the districts' rules in 2026: they have no section.
+    #expect(
+      sections.compactMap { $0["rule"] as? String } == [
+        "iso-annual-report", "iso-budget-estimate", "iso-training", "iso-inspection", "iso-consolidated-report",
+        "iso-inspection-report",
+      ])
+    for section in sections {
+      let rows = section["rows"] as? [[String: Any]] ?? []
+      #expect(!rows.isEmpty)
+      // A title names no unit: not the first row's, not any.
+      let title = section["title"] as? String ?? ""
+      #expect(!rows.contains { title.contains($0["unit_name"] as? String ?? "") }, "\(title)")
+      #expect(!(section["due_phrase"] as? String ?? "").isEmpty)
+    }
+    let inspection = try #require(sections.first { $0["rule"] as? String == "iso-inspection" })
+    #expect(
+      inspection["title"] as? String
+        == "Kiểm tra việc duy trì, áp dụng và cải tiến Hệ thống quản lý chất lượng tại các cơ quan, đơn vị năm 2026")
+    let budget = try #require(
+      sections.first { $0["rule"] as? String == "iso-budget-estimate" }?["rows"] as? [[String: Any]])
+    let syt = try #require(budget.first { $0["unit"] as? String == "51-SYT" })
+    #expect(syt["status"] as? String == "below-minimum")
+    #expect(syt["status_text"] as? String == "Dưới mức tối thiểu")
+    #expect(budget.first { $0["unit"] as? String == "51-STP" }?["status"] as? String == "on-time")
+    #expect(budget.first { $0["unit"] as? String == "51-STC" }?["status"] as? String == "missing")
+  }
+
   @Test("the daemon serves the same report from its store")
   func fromDaemon() throws {
     let fixture = try DaemonFixture()
@@ -171,8 +289,10 @@ struct ReportTests {
     let served = try fixture.client(["report", "--period", "2026", "--as-of", asOf, "--format", "csv"])
     #expect(served.status == 0, "\(served.stderr)")
     #expect(served.stdout.contains("D3,Sở số 3,"))
-    // Due before 15/11, in on 16/11.
-    #expect(served.stdout.contains("Trễ 1 ngày"))
+    // Due before 15/11, so the last day was 14/11; in on 16/11: two days late.
+    #expect(
+      served.stdout.contains(
+        "late,Trễ hạn,trước ngày 15/11/2026,2026-11-14,2026-11-16 08:30:00,12/BC-D3,2,"))
     let facts = fixture.folder.appendingPathComponent("facts.csv")
     try """
     kind,unit,rule,period,at,reference,amount,due,by,reason

@@ -94,6 +94,7 @@ struct AcceptedConfigurationsRunTests {
         kind: \(kind)
         \(params)
         title: Việc {{period.name}} của {{unit.name}}
+        report_title: Việc {{period.name}}
         basis: Công văn, khoản 1
         applies_to: { kinds: [\(pick(["dept", "district", "commune", "province"], &g))] }
         period: \(period)

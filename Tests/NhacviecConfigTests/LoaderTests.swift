@@ -72,6 +72,30 @@ struct Scratch {
 
 @Suite("Loading the configuration")
 struct LoaderTests {
+  @Test("no ladder is inverted: a district is chased as a department is, and no rung reaches the province's leadership")
+  func laddersAlike() throws {
+    let deployment = try DeploymentLoader().load(
+      configPath: repositoryRoot.appendingPathComponent("Rules/nhacviec.yaml").path)
+    let annual = try #require(deployment.ruleset.rule("iso-annual-report"))
+    let district = try #require(deployment.ruleset.rule("iso-district-report"))
+    #expect(annual.remind == district.remind)
+    #expect(annual.escalate.map(\.after) == district.escalate.map(\.after))
+    #expect(annual.escalate.map { $0.to.map(\.description) } == district.escalate.map { $0.to.map(\.description) })
+    for rule in deployment.ruleset.rules {
+      for step in rule.escalate {
+        for selector in step.to {
+          #expect(
+            !["unit:51", "unit:51-VPUB"].contains(selector.description.split(separator: ".").first.map(String.init)))
+          // A parent is the province for every department: only the commune rules of the
+          // three-tier era, whose parent is a district, may name it.
+          if selector.description.hasPrefix("parent.") {
+            #expect(rule.appliesTo.allSatisfy { $0.parentKinds?.contains("province") != true }, "\(rule.id)")
+          }
+        }
+      }
+    }
+  }
+
   @Test("the shipped configuration loads both directory eras and every rule")
   func shipped() throws {
     let deployment = try DeploymentLoader().load(
@@ -87,11 +111,34 @@ struct LoaderTests {
     #expect(
       Set(deployment.ruleset.rules.map(\.id)) == [
         "iso-annual-report", "iso-commune-report", "iso-district-report", "iso-budget-estimate", "iso-training",
-        "iso-inspection", "iso-summary-standing-agency", "iso-summary-district",
+        "iso-inspection", "iso-commune-inspection", "iso-consolidated-report", "iso-inspection-report",
+        "iso-summary-standing-agency", "iso-summary-district",
       ])
+    // No name an official would find careless: doubled spaces, "Thị Trấn".
+    #expect(directory.textWarnings.isEmpty, "\(directory.textWarnings)")
+    #expect(!directory.units.contains { $0.name.hasPrefix("Thị Trấn") })
     // Overrides are read: Saturday 10/1/2026 is a working day.
     #expect(deployment.calendar.isWorkingDay(LocalDate(iso: "2026-01-10")!))
     #expect(!deployment.calendar.isWorkingDay(LocalDate(iso: "2025-02-02")!))
+  }
+
+  @Test("a name with a doubled space loads, and is named in a warning with its line")
+  func carelessNames() throws {
+    let scratch = try Scratch(
+      directoryCSV: """
+        id,name,kind,parent_id,head.name,head.email
+        P,Tỉnh Thử,province,,Chủ tịch UBND tỉnh Thử,head@p.example
+        S,Sở Khoa học và Công nghệ,dept,P,Giám đốc Sở Khoa học và Công nghệ,head@s.example
+        D,Xã Hành Tín  Đông,dept,P,Chủ tịch UBND xã Hành  Tín Đông,head@d.example
+        """)
+    let warnings = try scratch.load().directory.textWarnings.map {
+      $0.description.replacingOccurrences(of: scratch.folder.path + "/", with: "")
+    }
+    #expect(
+      warnings == [
+        "units.csv:4:1: unit D: name has a doubled space: `Xã Hành Tín  Đông`",
+        "units.csv:4:1: unit D: head.name has a doubled space: `Chủ tịch UBND xã Hành  Tín Đông`",
+      ])
   }
 
   @Test("a small configuration loads")

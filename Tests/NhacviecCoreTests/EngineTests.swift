@@ -180,9 +180,40 @@ struct PlanTests {
     let digest = try #require(toProvince.first)
     #expect(digest.reason == .digest)
     #expect(digest.items.map(\.unitID).sorted() == ["C1", "C9", "D1", "D2", "O", "S"])
-    #expect(digest.key == "digest/head@p.test.example/2026-11-18T08:00")
+    #expect(digest.key == "digest/head@p.test.example/annual/2026-11-18T08:00")
     // Each item's other recipient (the standing agency's head) is in a digest too.
     #expect(notices.allSatisfy { $0.reason == .digest })
+  }
+
+  @Test("a digest names each unit once: the Department late itself and told of everyone's reads itself once")
+  func digestOneLinePerUnit() throws {
+    // A first start on 18/11: S's head is owed S's own overdue notice (1wd) and the third
+    // working day's rung about every unit, S included.
+    let engine = Fixture.engine([Fixture.annualRule()], digestMinimum: 3)
+    let plan = engine.plan(since: nil, now: Fixture.at("2026-11-18T09:00"))
+    let digest = try #require(plan.due.first { $0.reason == .digest && $0.to == ["head@s.test.example"] })
+    let units = digest.items.map(\.unitID)
+    #expect(units.contains("S"))
+    #expect(units.count == Set(units).count, "\(units)")
+    // In the directory's order, as a report lists them.
+    #expect(units == ["S", "O", "D1", "D2", "C1", "C9"].filter(units.contains))
+  }
+
+  @Test("a digest lists many units on one duty: another duty due the same day still reads as itself")
+  func digestPerDuty() throws {
+    let other = Rule(
+      id: "other", kindName: "deadline", kind: try DeadlineKind(parameters: nil), title: "Việc khác {{period.name}}",
+      basis: "Công văn, khoản 4", appliesTo: [UnitSelector(ids: ["D1"])], period: .yearly,
+      due: DueSpec(anchor: .date(month: 11, day: 15, yearOffset: 0), convention: .before), remind: [],
+      remindTo: [.unit(role: "iso-focal")],
+      escalate: [EscalationStep(after: Offset(3, .workingDays), to: [.parent(role: "head")])],
+      stopAfter: Offset(30, .days), channels: ["email"])
+    let notices = simulate(
+      [Fixture.annualRule(), other], digest: 3, from: "2026-11-18T08:00", to: "2026-11-18T09:00")
+    let toProvince = notices.filter { $0.to.contains("head@p.test.example") }
+    #expect(toProvince.count == 2)
+    #expect(toProvince.contains { $0.reason == .digest && $0.items.allSatisfy { $0.key.rule == "annual" } })
+    #expect(toProvince.contains { $0.reason == .escalation && $0.ruleID == "other" && $0.unitID == "D1" })
   }
 
   @Test("recipients and owing units follow the directory as of the date")
@@ -226,8 +257,9 @@ struct RuleKindTests {
     let finding = try #require(
       engine.findings(rule: rule, period: Period("2024")!, at: Fixture.at("2024-11-10T09:00")).first)
     #expect(finding.unit.id == "X")
-    #expect(finding.assessment.childrenTotal == 3)
-    #expect(finding.assessment.childrenIn == 2)
+    // C2 is exempt: it owes nothing, so it is neither in nor missing.
+    #expect(finding.assessment.childrenTotal == 2)
+    #expect(finding.assessment.childrenIn == 1)
     #expect(finding.assessment.missingChildren.map(\.id) == ["C3"])
     #expect(finding.state == .dueSoon)
     let text = MessageRenderer(ruleset: engine.ruleset, calendar: engine.context.calendar)
@@ -292,6 +324,38 @@ struct MessageTests {
     #expect(message.text.contains("Căn cứ: Công văn, khoản 1."))
     #expect(message.text.contains("tự động"))
     #expect(message.html.contains("<html lang=\"vi\">"))
+  }
+
+  @Test(
+    "day counts as the letter words the deadline: the last working day, the last day, and late from the day after it",
+    arguments: [
+      // "trước ngày 15/11/2026", a Sunday: Saturday 14/11 is the last day, Friday 13/11 the last working day.
+      ("before", "2026-10-30", "còn 16 ngày"),
+      ("before", "2026-11-12", "còn 3 ngày"),
+      ("before", "2026-11-13", "hôm nay là ngày làm việc cuối cùng trước hạn"),
+      ("before", "2026-11-14", "hôm nay là hạn cuối"),
+      ("before", "2026-11-15", "đã quá hạn 1 ngày"),
+      ("before", "2026-11-20", "đã quá hạn 6 ngày"),
+      // "chậm nhất ngày 15/12/2026", a Tuesday: the day itself is the last.
+      ("by", "2026-12-14", "còn 1 ngày"),
+      ("by", "2026-12-15", "hôm nay là hạn cuối"),
+      ("by", "2026-12-20", "đã quá hạn 5 ngày"),
+    ])
+  func dayCounts(convention: String, day: String, phrase: String) throws {
+    let rule = Rule(
+      id: "r", kindName: "deadline", kind: try DeadlineKind(parameters: nil), title: "Việc {{period.name}}",
+      basis: "Công văn", appliesTo: [UnitSelector(ids: ["D1"])], period: .yearly,
+      due: convention == "before"
+        ? DueSpec(anchor: .date(month: 11, day: 15, yearOffset: 0), convention: .before)
+        : DueSpec(anchor: .date(month: 12, day: 15, yearOffset: 0), convention: .by),
+      remind: [], remindTo: [.unit(role: "iso-focal")], escalate: [], stopAfter: Offset(30, .days),
+      channels: ["email"])
+    let engine = Fixture.engine([rule])
+    let finding = try #require(
+      engine.findings(rule: rule, period: Period("2026")!, at: Fixture.at("\(day)T08:00")).first)
+    let values = MessageRenderer(ruleset: engine.ruleset, calendar: engine.context.calendar)
+      .values(for: finding, sendDate: LocalDate(iso: day)!)
+    #expect(values["days.phrase"] == phrase)
   }
 
   @Test("data cannot break a subject line or inject markup")

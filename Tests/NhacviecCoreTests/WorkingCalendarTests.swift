@@ -200,7 +200,7 @@ struct LocalDateTests {
     #expect(Period("2026-12")?.advanced(by: 1).description == "2027-01")
     #expect(Period("2026")?.vietnamese == "năm 2026")
     #expect(Period("2026-Q5") == nil)
-    #expect(Money.vietnamese(1_500_000) == "1.500.000 đ")
+    #expect(Money.vietnamese(1_500_000) == "1.500.000 đồng")
     #expect(Money.parse("5.000.000 đ") == 5_000_000)
   }
 }
