@@ -8,10 +8,10 @@ struct CalendarCommand: ParsableCommand {
     commandName: "calendar",
     abstract: "Show a year's days off and make-up working days, each with its source.",
     discussion: """
-      Sources: computed (the holiday table: Labour Code 2019 art. 112(1) and the codes before
-      it, Ngày Văn hóa Việt Nam from 2026, lunar dates at UTC+7), substitute (a holiday on a
-      weekly rest day, given back on the next working day: Labour Code 2019 art. 111(3)) and
-      override (the year's official schedule from the calendar overrides folder). Each day
+      Sources: computed (the holiday table: Labour Code 2019 art. 112(1) and the codes before \
+      it, Ngày Văn hóa Việt Nam from 2026, lunar dates at UTC+7), substitute (a holiday on a \
+      weekly rest day, given back on the next working day: Labour Code 2019 art. 111(3)) and \
+      override (the year's official schedule from the calendar overrides folder). Each day \
       shows its reference: the legal text, or the override entry's document, else its file's.
       """)
 

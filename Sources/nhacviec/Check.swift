@@ -8,9 +8,9 @@ struct Check: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Validate the configuration, directory, calendar, rules, templates and channels.",
     discussion: """
-      Prints a summary: units per kind, channels, and each rule's resolved deadline for the
-      current period. The program of each external rule (kind: exec) is run once for that
-      period, and its answer checked. Errors are printed as FILE:LINE:COL: message. Exit status
+      Prints a summary: units per kind, channels, and each rule's resolved deadline for the \
+      current period. The program of each external rule (kind: exec) is run once for that \
+      period, and its answer checked. Errors are printed as FILE:LINE:COL: message. Exit status \
       0 when valid, 1 when not.
       """)
 

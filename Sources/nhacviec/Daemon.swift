@@ -9,8 +9,8 @@ struct Run: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run the daemon: plan, journal, deliver, and sleep until the next thing to do.",
     discussion: """
-      Answers on the control socket (see `nhacviec status`). SIGHUP re-reads the configuration
-      and keeps the running one if the new one has an error; SIGTERM lets deliveries in flight
+      Answers on the control socket (see `nhacviec status`). SIGHUP re-reads the configuration \
+      and keeps the running one if the new one has an error; SIGTERM lets deliveries in flight \
       finish and exits. Speaks systemd's notify protocol when NOTIFY_SOCKET is set.
       """)
 

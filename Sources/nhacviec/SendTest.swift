@@ -9,8 +9,8 @@ struct SendTest: AsyncParsableCommand {
     commandName: "send-test",
     abstract: "Send one test message through a configured channel and print what the server answered.",
     discussion: """
-      The message is in Vietnamese, so that diacritics can be checked on arrival. --to is an
-      email address for email channels, a URL for webhook channels (optional when the channel
+      The message is in Vietnamese, so that diacritics can be checked on arrival. --to is an \
+      email address for email channels, a URL for webhook channels (optional when the channel \
       has its own url). Exit status 0 when the message was accepted, 1 when not.
       """)
 

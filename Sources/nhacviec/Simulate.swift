@@ -8,9 +8,9 @@ struct Simulate: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Print every notice that would be sent between two dates, in time order.",
     discussion: """
-      Walks virtual time as a daemon would that never stopped, with the facts of --facts
-      becoming known at their instants. Deterministic: the same inputs print the same lines.
-      With --json, one JSON object per line: at, key, rule, unit, period, step, reason,
+      Walks virtual time as a daemon would that never stopped, with the facts of --facts \
+      becoming known at their instants. Deterministic: the same inputs print the same lines. \
+      With --json, one JSON object per line: at, key, rule, unit, period, step, reason, \
       channel, to, subject (and items for a digest).
       """)
 
