@@ -172,7 +172,7 @@ public enum CalendarLoader {
       guard let year = Int(try yearNode.string("year")) else { throw yearNode.error("year must be a number") }
       let reference = try f.optional("reference")?.string("reference")
       let replaces = Set(try f.optional("replaces")?.strings("replaces") ?? [])
-      let knownHolidays: Set<String> = ["new-year", "tet", "hung-kings", "reunification", "labour", "national-day"]
+      let knownHolidays = HolidayRules.vietnam.ids
       if let unknown = replaces.subtracting(knownHolidays).sorted().first {
         throw f.node.error(
           "unknown holiday \(unknown) in replaces (known: \(knownHolidays.sorted().joined(separator: ", ")))")
@@ -183,6 +183,8 @@ public enum CalendarLoader {
           let d = try item.fields("an entry of \(key)")
           let name = try d.required("name").string("name")
           let holiday = try d.optional("holiday")?.string("holiday")
+          // A day added later cites its own document instead of the file's.
+          let entryReference = try d.optional("reference")?.string("reference") ?? reference
           let from: LocalDate
           let to: LocalDate
           let single = d.optional("date")
@@ -204,7 +206,7 @@ public enum CalendarLoader {
             days.append(
               WorkingCalendar.Day(
                 date: LocalDate(dayNumber: n), isWorking: isWorking, name: name, holiday: holiday, source: .override,
-                reference: reference))
+                reference: entryReference))
           }
         }
       }

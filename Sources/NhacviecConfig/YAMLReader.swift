@@ -69,7 +69,8 @@ public enum YAMLReader {
       let problem = parser.problem.map { String(cString: $0) } ?? "not YAML"
       if parser.error == YAML_READER_ERROR {
         let value = parser.problem_value >= 0 ? String(format: " (U+%04X)", parser.problem_value) : ""
-        return ConfigError("invalid YAML: \(problem)\(value)", at: place(scalarIndex: nil, byteOffset: parser.problem_offset))
+        return ConfigError(
+          "invalid YAML: \(problem)\(value)", at: place(scalarIndex: nil, byteOffset: parser.problem_offset))
       }
       let context = parser.context.map { String(cString: $0) + ": " } ?? ""
       return ConfigError(

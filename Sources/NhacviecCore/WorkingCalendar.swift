@@ -4,7 +4,7 @@
 /// dictionary lookup, so planning a season for ten thousand units stays cheap.
 public struct WorkingCalendar: Sendable {
   public enum Source: String, Sendable, Codable {
-    /// From the Labour Code's rules and the lunar calendar.
+    /// From the holiday rules (the Labour Code's table) and the lunar calendar.
     case computed
     /// The next working day given for a holiday that fell on a weekly rest day.
     case substitute
@@ -20,7 +20,8 @@ public struct WorkingCalendar: Sendable {
     /// The holiday this day belongs to (`tet`, `national-day`, …), if any.
     public let holiday: String?
     public let source: Source
-    /// Where an override came from: the official notice's number.
+    /// The text behind the day: the holiday rule's legal source, the substitute rule's, or for an
+    /// override its entry's reference, else its file's.
     public let reference: String?
 
     public init(
@@ -38,6 +39,7 @@ public struct WorkingCalendar: Sendable {
   /// One year's official schedule, which wins over what the rules compute.
   public struct YearOverride: Sendable {
     public let year: Int
+    /// The documents the file cites; an entry may cite its own.
     public let reference: String?
     /// Holidays whose computed days (and their substitutes) this schedule replaces.
     public let replaces: Set<String>
@@ -55,6 +57,8 @@ public struct WorkingCalendar: Sendable {
   public let workingWeekdays: Set<Weekday>
   public let holidayRules: HolidayRules
   public let years: ClosedRange<Int>
+  /// The years an official schedule states; every other year is computed from the rules alone.
+  public let overrideYears: Set<Int>
   private let special: [Int: Day]
 
   public init(
@@ -69,24 +73,33 @@ public struct WorkingCalendar: Sendable {
     self.workingWeekdays = workingWeekdays
     self.holidayRules = holidayRules
     self.years = years
+    self.overrideYears = Set(overrides.map(\.year))
     let overridesByYear = Dictionary(overrides.map { ($0.year, $0) }, uniquingKeysWith: { _, last in last })
     var special: [Int: Day] = [:]
     for year in years {
       let override = overridesByYear[year]
-      var computed = holidayRules.days(in: year).filter { !(override?.replaces.contains($0.holiday ?? "") ?? false) }
-      computed = WorkingCalendar.addingSubstitutes(
+      let computed = holidayRules.computed(in: year, workingWeekdays: workingWeekdays).filter {
+        !(override?.replaces.contains($0.day.holiday ?? "") ?? false)
+      }
+      let days = WorkingCalendar.addingSubstitutes(
         to: computed, workingWeekdays: workingWeekdays, taken: Set(override?.days.map(\.date.dayNumber) ?? []))
-      for day in computed where special[day.date.dayNumber] == nil { special[day.date.dayNumber] = day }
+      for day in days where special[day.date.dayNumber] == nil { special[day.date.dayNumber] = day }
       for day in override?.days ?? [] { special[day.date.dayNumber] = day }
     }
     self.special = special
   }
 
-  /// Labour Code art. 112(3): a holiday on a weekly rest day is given back on the next working day.
-  private static func addingSubstitutes(to days: [Day], workingWeekdays: Set<Weekday>, taken: Set<Int>) -> [Day] {
-    var offDays = Set(days.map(\.date.dayNumber)).union(taken)
-    var result = days
-    for day in days.sorted(by: { $0.date < $1.date }) where !workingWeekdays.contains(day.date.weekday) {
+  /// Labour Code 2019 art. 111(3) (art. 115(3) of the 2012 code): a holiday on a weekly rest day
+  /// is given back on the next working day. The law says "next", so a Saturday of Tết is given
+  /// back after the break, although the yearly schedules usually give it back before.
+  private static func addingSubstitutes(
+    to days: [HolidayRules.Computed], workingWeekdays: Set<Weekday>, taken: Set<Int>
+  ) -> [Day] {
+    var offDays = Set(days.map(\.day.date.dayNumber)).union(taken)
+    var result = days.map(\.day)
+    for computed in days.sorted(by: { $0.day.date < $1.day.date }) {
+      let day = computed.day
+      guard let rule = computed.substitute, !workingWeekdays.contains(day.date.weekday) else { continue }
       var candidate = day.date.adding(days: 1)
       while !workingWeekdays.contains(candidate.weekday) || offDays.contains(candidate.dayNumber) {
         candidate = candidate.adding(days: 1)
@@ -95,9 +108,25 @@ public struct WorkingCalendar: Sendable {
       result.append(
         Day(
           date: candidate, isWorking: false, name: "Nghỉ bù \(day.name) (\(day.date.vietnamese))",
-          holiday: day.holiday, source: .substitute))
+          holiday: day.holiday, source: .substitute, reference: rule.source))
     }
     return result
+  }
+
+  /// What an operator must hear when a year's days off rest on the rules alone: the current
+  /// year at any time, and from 1 October the next year, since its official schedule is
+  /// usually published in the autumn and deadlines in January are planned weeks ahead. Nil when
+  /// both have an override (or fall outside the calendar's years).
+  public func overrideWarning(today: LocalDate) -> String? {
+    var missing = [today.year]
+    if today.month >= 10 { missing.append(today.year + 1) }
+    missing = missing.filter { years.contains($0) && !overrideYears.contains($0) }
+    guard !missing.isEmpty else { return nil }
+    let list = missing.map(String.init).joined(separator: " and ")
+    let files = missing.map { "\($0).yaml" }.joined(separator: " and ")
+    return "no calendar override for \(list): its days off are computed from the \(holidayRules.name) holiday rules "
+      + "alone, which know neither the official schedule's swapped days and make-up Saturdays nor the days it gives "
+      + "for Tết; add \(files) to the calendar overrides folder once the schedule is published"
   }
 
   public func isWorkingDay(_ date: LocalDate) -> Bool {
@@ -136,44 +165,5 @@ public struct WorkingCalendar: Sendable {
   public func workingDays(from: LocalDate, to: LocalDate) -> Int {
     guard from < to else { return 0 }
     return (from.dayNumber..<to.dayNumber).reduce(0) { $0 + (isWorkingDay(LocalDate(dayNumber: $1)) ? 1 : 0) }
-  }
-}
-
-/// The public holidays a calendar computes for a year before any override.
-public struct HolidayRules: Sendable {
-  public let name: String
-  private let compute: @Sendable (Int) -> [WorkingCalendar.Day]
-
-  public init(name: String, compute: @escaping @Sendable (Int) -> [WorkingCalendar.Day]) {
-    self.name = name
-    self.compute = compute
-  }
-
-  public func days(in year: Int) -> [WorkingCalendar.Day] { compute(year) }
-
-  public static let none = HolidayRules(name: "none") { _ in [] }
-
-  /// Labour Code 2019, art. 112(1). Tết's five days are the last day of the lunar year and the
-  /// first four of the new one, and the day beside 2/9 is 1/9, unless a year's override says
-  /// otherwise (the Prime Minister fixes both each year).
-  public static let vietnam = HolidayRules(name: "vietnam") { year in
-    let lunar = LunarCalendar.vietnam
-    func day(_ date: LocalDate, _ name: String, _ id: String) -> WorkingCalendar.Day {
-      WorkingCalendar.Day(date: date, isWorking: false, name: name, holiday: id, source: .computed)
-    }
-    var days = [day(LocalDate(year: year, month: 1, day: 1)!, "Tết Dương lịch", "new-year")]
-    let tet = lunar.newYear(year)
-    days.append(day(tet.adding(days: -1), "Tết Nguyên đán (cuối năm âm lịch)", "tet"))
-    for offset in 0..<4 {
-      days.append(day(tet.adding(days: offset), "Tết Nguyên đán (mùng \(offset + 1))", "tet"))
-    }
-    if let hung = lunar.solarDate(of: LunarCalendar.Date(year: year, month: 3, day: 10)) {
-      days.append(day(hung, "Giỗ Tổ Hùng Vương (10/3 âm lịch)", "hung-kings"))
-    }
-    days.append(day(LocalDate(year: year, month: 4, day: 30)!, "Ngày Chiến thắng", "reunification"))
-    days.append(day(LocalDate(year: year, month: 5, day: 1)!, "Ngày Quốc tế Lao động", "labour"))
-    days.append(day(LocalDate(year: year, month: 9, day: 1)!, "Quốc khánh (ngày liền kề)", "national-day"))
-    days.append(day(LocalDate(year: year, month: 9, day: 2)!, "Quốc khánh", "national-day"))
-    return days
   }
 }

@@ -8,9 +8,11 @@ struct CalendarCommand: ParsableCommand {
     commandName: "calendar",
     abstract: "Show a year's days off and make-up working days, each with its source.",
     discussion: """
-      Sources: computed (Labour Code art. 112 and the Vietnamese lunar calendar at UTC+7),
-      substitute (a holiday on a weekly rest day, given back on the next working day) and
-      override (the year's official schedule from the calendar overrides folder).
+      Sources: computed (the holiday table: Labour Code 2019 art. 112(1) and the codes before
+      it, Ngày Văn hóa Việt Nam from 2026, lunar dates at UTC+7), substitute (a holiday on a
+      weekly rest day, given back on the next working day: Labour Code 2019 art. 111(3)) and
+      override (the year's official schedule from the calendar overrides folder). Each day
+      shows its reference: the legal text, or the override entry's document, else its file's.
       """)
 
   @OptionGroup var options: ConfigOptions
@@ -57,7 +59,8 @@ struct CalendarCommand: ParsableCommand {
     var last: WorkingCalendar.Day?
     for day in calendar.specialDays(in: year) {
       if let previous = last, let open = entries.last, previous.date.adding(days: 1) == day.date,
-        previous.name == day.name, previous.source == day.source, previous.isWorking == day.isWorking
+        previous.name == day.name, previous.source == day.source, previous.isWorking == day.isWorking,
+        previous.reference == day.reference
       {
         entries[entries.count - 1] = Entry(
           from: open.from, to: day.date.description, working: open.working, name: open.name, holiday: open.holiday,

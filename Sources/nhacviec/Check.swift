@@ -57,6 +57,7 @@ struct Check: ParsableCommand {
     print(
       "time: \(zone.identifier); working days \(weekdays.joined(separator: " ")); holidays \(calendar.holidayRules.name)"
     )
+    if let warning = calendar.overrideWarning(today: today) { print("warning: \(warning)") }
     let units = deployment.directory.units(on: today)
     let byKind = Dictionary(grouping: units, by: \.kind).map { "\($0.value.count) \($0.key)" }.sorted()
     print(

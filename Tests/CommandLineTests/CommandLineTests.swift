@@ -147,9 +147,32 @@ struct CalendarCommandTests {
     #expect(run.stdout.contains("Giỗ Tổ Hùng Vương (10/3 âm lịch): 26/04/2026"))
     let tet = run.stdout.split(separator: "\n").first { $0.contains("14/02/2026–22/02/2026") }
     #expect(tet?.contains("Tết Nguyên đán [override") == true)
-    #expect(run.stdout.contains("27/04/2026 (Thứ Hai)"))
-    #expect(run.stdout.contains("[substitute]"))
+    let substitute = run.stdout.split(separator: "\n").first { $0.contains("27/04/2026 (Thứ Hai)") }
+    #expect(substitute?.hasSuffix("[substitute: Bộ luật Lao động 2019, Điều 111 khoản 3]") == true)
     #expect(run.stdout.contains("10/01/2026 (Thứ Bảy)"))
+    // Each day shows its own document: the National Day swap is not the file's.
+    let bridge = run.stdout.split(separator: "\n").first { $0.contains("29/08/2026–02/09/2026") }
+    #expect(bridge?.contains("Quốc khánh [override: Bộ Nội vụ, lịch nghỉ Quốc khánh năm 2026") == true)
+    let makeUp = run.stdout.split(separator: "\n").first { $0.contains("22/08/2026 (Thứ Bảy)") }
+    #expect(makeUp?.contains("lịch nghỉ Quốc khánh năm 2026") == true)
+    #expect(tet?.contains("12729/VPCP-KGVX") == true)
+    let culture = run.stdout.split(separator: "\n").first { $0.contains("24/11/2026 (Thứ Ba)") }
+    #expect(culture?.contains("Ngày Văn hóa Việt Nam [computed: Nghị quyết 80-NQ/TW") == true)
+  }
+
+  @Test("the JSON output carries each day's source and reference")
+  func json2026() throws {
+    let run = try Run(["calendar", "--year", "2026", "--json"])
+    #expect(run.status == 0)
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    let days = try #require(object["days"] as? [[String: Any]])
+    let bridge = try #require(days.first { $0["from"] as? String == "2026-08-29" })
+    #expect(bridge["to"] as? String == "2026-09-02")
+    #expect(bridge["source"] as? String == "override")
+    #expect((bridge["reference"] as? String)?.contains("Quốc khánh năm 2026") == true)
+    let culture = try #require(days.first { $0["from"] as? String == "2026-11-24" })
+    #expect(culture["holiday"] as? String == "culture-day")
+    #expect(culture["source"] as? String == "computed")
   }
 }
 
@@ -242,7 +265,8 @@ struct SimulateCommandTests {
     #expect(Set(third.flatMap(\.to)) == ["lanhdao@51.quangngai.example", "lanhdao@51-skhcn.quangngai.example"])
     #expect(third.allSatisfy { $0.reason == "digest" && ($0.items?.count ?? 0) > 100 })
     let office = lines.filter { $0.to == ["lanhdao@51-vpub.quangngai.example"] }
-    #expect(office.first?.at == "2026-11-24T08:00:00+07:00")
+    // The seventh working day late: Tuesday 24/11 is Ngày Văn hóa Việt Nam.
+    #expect(office.first?.at == "2026-11-25T08:00:00+07:00")
   }
 
   @Test("2021: communes report to their district, and overdue districts reach the Department and the office")

@@ -42,9 +42,10 @@ struct HostileClientTests {
       #expect(error?.error.contains(message) == true, "\(target): \(answer.body)")
     }
     // Raw bytes a client library would never send.
-    for raw in ["GET /v1/status HTTP/1.9\r\n\r\n", "GET /v1/status HTTP/1.1x\r\n\r\n",
-      "POST /v1/facts HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc"]
-    {
+    for raw in [
+      "GET /v1/status HTTP/1.9\r\n\r\n", "GET /v1/status HTTP/1.1x\r\n\r\n",
+      "POST /v1/facts HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+    ] {
       let answer = try rawRequest(fixture.socket, raw)
       #expect(answer.hasPrefix("HTTP/1.1 4") || answer.hasPrefix("HTTP/1.1 505"), "\(raw): \(answer)")
       #expect(answer.contains(#"{"error":"#))
@@ -167,7 +168,8 @@ struct HostileClientTests {
       report,51-STP,iso-annual-report,\(period),2026-10-20T09:00:00+07:00
       """.write(to: file, atomically: true, encoding: .utf8)
       for arguments in [
-        ["check", "--facts", file.path], ["simulate", "--from", "2026-11-01", "--to", "2026-11-02", "--facts", file.path],
+        ["check", "--facts", file.path],
+        ["simulate", "--from", "2026-11-01", "--to", "2026-11-02", "--facts", file.path],
         ["report", "--offline", "--period", "2026", "--facts", file.path],
         ["explain", "--unit", "51-STP", "--offline", "--facts", file.path],
       ] {

@@ -11,9 +11,10 @@ struct HostileInputTests {
 
   @Test("a period is four digits, then nothing, -Qn or -MM: a sign alone is not one")
   func periods() {
-    for text in ["-", "--", "-2026", "2026-", "+026", "+2026", " 2026", "2026 ", "2026-Q0", "2026-Q5", "2026-q1",
-      "2026-00", "2026-13", "2026-1", "2026-001", "２０２６", "2026-Q1x", "20260", ""]
-    {
+    for text in [
+      "-", "--", "-2026", "2026-", "+026", "+2026", " 2026", "2026 ", "2026-Q0", "2026-Q5", "2026-q1",
+      "2026-00", "2026-13", "2026-1", "2026-001", "２０２６", "2026-Q1x", "20260", "",
+    ] {
       #expect(Period(text) == nil, "\(text)")
     }
     #expect(Period("2026") == Period(kind: .yearly, year: 2026))
@@ -23,9 +24,10 @@ struct HostileInputTests {
 
   @Test("an amount is whole đồng in groups of three: 5.5 is not 55 đồng")
   func amounts() {
-    for text in ["5.5", "5.00.0000", "5,000,000", "5.000 000", "1.0000", ".500", "500.", "-5", "5e6", "",
-      "99999999999999999999"]
-    {
+    for text in [
+      "5.5", "5.00.0000", "5,000,000", "5.000 000", "1.0000", ".500", "500.", "-5", "5e6", "",
+      "99999999999999999999",
+    ] {
       #expect(Money.parse(text) == nil, "\(text)")
     }
     #expect(Money.parse("5000000") == 5_000_000)
@@ -38,14 +40,16 @@ struct HostileInputTests {
   @Test("an instant's fields have their digits and ranges; an offset is at most ±23:59")
   func instants() {
     let zone = Zone.vietnam
-    for text in ["2026-10-20T09:00:00+25:00", "2026-10-20T09:00:00+07:60", "2026-10-20T9:00", "2026-10-20T09:0",
+    for text in [
+      "2026-10-20T09:00:00+25:00", "2026-10-20T09:00:00+07:60", "2026-10-20T9:00", "2026-10-20T09:0",
       "2026-10-20T24:00", "2026-10-20T09:00:00+0700", "2026-10-20T09:00:00+07", "2026-10-20T09:00Zjunk",
-      "2026-10-20T09:00:00.", "2026-10-20X09:00", "2026-02-30T09:00"]
-    {
+      "2026-10-20T09:00:00.", "2026-10-20X09:00", "2026-02-30T09:00",
+    ] {
       #expect(zone.parseInstant(text) == nil, "\(text)")
     }
     #expect(zone.parseInstant("2026-10-20T09:00:00+07:00") == zone.parseInstant("2026-10-20T02:00:00Z"))
-    #expect(zone.parseInstant("2026-10-20T02:00:00.5Z")?.timeIntervalSince1970.truncatingRemainder(dividingBy: 1) == 0.5)
+    #expect(
+      zone.parseInstant("2026-10-20T02:00:00.5Z")?.timeIntervalSince1970.truncatingRemainder(dividingBy: 1) == 0.5)
     #expect(zone.parseInstant("2026-10-20 09:00") == zone.parseInstant("2026-10-20T09:00:00+07:00"))
   }
 
@@ -114,7 +118,8 @@ struct HostileInputTests {
     #expect(
       check(Fact(kind: .extension, unitID: "D", ruleID: "annual", period: "2026", due: LocalDate(iso: "2026-11-30")))
         == nil)
-    #expect(check(Fact(kind: .report, unitID: "D", ruleID: "nope", period: "2026", at: Date())) == "rule: unknown rule nope")
+    #expect(
+      check(Fact(kind: .report, unitID: "D", ruleID: "nope", period: "2026", at: Date())) == "rule: unknown rule nope")
   }
 
   // MARK: - Files
@@ -178,7 +183,8 @@ struct HostileInputTests {
 
   @Test("control characters in an error are escaped, with their true line and column")
   func controlCharacters() throws {
-    let scratch = try Scratch(rules: Scratch.rules.replacingOccurrences(of: "kind: deadline", with: "kind: dead\u{1b}[2Jline"))
+    let scratch = try Scratch(
+      rules: Scratch.rules.replacingOccurrences(of: "kind: deadline", with: "kind: dead\u{1b}[2Jline"))
     #expect(scratch.errors() == ["rules/main.yaml:2:13: invalid YAML: control characters are not allowed (U+001B)"])
     // One that YAML reads as a line break (NEL) and editors do not: the line is the editor's (3),
     // not libyaml's (4).
@@ -189,8 +195,12 @@ struct HostileInputTests {
       #expect(error.description.hasPrefix("nel.yaml:3:1: invalid YAML: "), "\(error.description)")
     }
     // A value quoted back into an error is escaped.
-    let bell = try Scratch(rules: Scratch.rules.replacingOccurrences(of: "kind: deadline", with: "kind: \"dead\\aline\""))
-    #expect(bell.errors() == ["rules/main.yaml:2:9: unknown rule kind `dead\\u{7}line` (known: budget, deadline, exec, rollup, summary)"])
+    let bell = try Scratch(
+      rules: Scratch.rules.replacingOccurrences(of: "kind: deadline", with: "kind: \"dead\\aline\""))
+    #expect(
+      bell.errors() == [
+        "rules/main.yaml:2:9: unknown rule kind `dead\\u{7}line` (known: budget, deadline, exec, rollup, summary)"
+      ])
   }
 
   @Test("a directory file that is missing or not UTF-8 is named, with the configuration line naming it")
@@ -220,7 +230,10 @@ struct HostileInputTests {
       Issue.record("accepted")
     } catch let error as ConfigErrors {
       #expect(error.errors.count == 3000)
-      #expect(error.errors.allSatisfy { $0.message.hasSuffix("units.csv:4:1)") && $0.message.hasPrefix("duplicate unit id D") })
+      #expect(
+        error.errors.allSatisfy {
+          $0.message.hasSuffix("units.csv:4:1)") && $0.message.hasPrefix("duplicate unit id D")
+        })
       // Printed, it stops after a screenful and says how many more.
       let printed = error.description.split(separator: "\n")
       #expect(printed.count == ConfigErrors.shown + 1)
@@ -230,7 +243,9 @@ struct HostileInputTests {
 
   @Test("a webhook with a space, CR or LF in the directory fails check, not at send time")
   func webhookURLs() throws {
-    for bad in ["https://hooks.example/a b", "https://hooks.example/a\rb", "http://", "https:///path", "ftp://x.example/"] {
+    for bad in [
+      "https://hooks.example/a b", "https://hooks.example/a\rb", "http://", "https:///path", "ftp://x.example/",
+    ] {
       let csv = """
         id,name,kind,parent_id,head.webhook
         P,Tỉnh,province,,"\(bad)"
@@ -238,7 +253,8 @@ struct HostileInputTests {
         D,Sở Tư pháp,dept,P,
         """
       let errors = try Scratch(directoryCSV: csv).errors()
-      #expect(errors.contains { $0.contains("webhook for head must be an http:// or https:// URL") }, "\(bad): \(errors)")
+      #expect(
+        errors.contains { $0.contains("webhook for head must be an http:// or https:// URL") }, "\(bad): \(errors)")
     }
   }
 

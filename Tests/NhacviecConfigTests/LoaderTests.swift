@@ -224,6 +224,27 @@ struct LoaderTests {
     #expect(twice.errors().first?.contains("a second override for 2026") == true)
   }
 
+  @Test("an override entry cites its own document, else the file's; replaces knows 24/11")
+  func overrideReferences() throws {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("override-\(UUID().uuidString).yaml")
+    try """
+    year: 2026
+    reference: Văn bản chung
+    replaces: [culture-day]
+    days_off:
+      - { date: 2026-08-31, name: Nghỉ hoán đổi, reference: Văn bản riêng }
+      - { date: 2026-11-23, name: Ngày Văn hóa Việt Nam, holiday: culture-day }
+    """.write(to: file, atomically: true, encoding: .utf8)
+    let override = try CalendarLoader.override(file: file.path, zone: .vietnam)
+    #expect(override.replaces == ["culture-day"])
+    #expect(override.days.map(\.reference) == ["Văn bản riêng", "Văn bản chung"])
+    let calendar = WorkingCalendar(overrides: [override], years: 2026...2026)
+    #expect(calendar.isWorkingDay(LocalDate(iso: "2026-11-24")!), "replaced by the override's 23/11")
+    #expect(calendar.specialDay(LocalDate(iso: "2026-08-31")!)?.reference == "Văn bản riêng")
+    try "year: 2026\nreplaces: [culture]\n".write(to: file, atomically: true, encoding: .utf8)
+    #expect(throws: ConfigErrors.self) { try CalendarLoader.override(file: file.path, zone: .vietnam) }
+  }
+
   @Test("several mistakes are all reported in one run")
   func manyErrors() throws {
     let scratch = try Scratch(

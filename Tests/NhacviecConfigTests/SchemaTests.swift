@@ -185,4 +185,14 @@ struct SchemaTests {
       #expect(try schemaKeys(file, path) == parser, "\(file) \(path)")
     }
   }
+
+  @Test("an override's `replaces` lists exactly the holiday ids of the rules")
+  func holidayIDs() throws {
+    let data = try Data(contentsOf: schemas.appendingPathComponent("calendar.schema.json"))
+    let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    let properties = try #require(root["properties"] as? [String: Any])
+    let replaces = try #require(properties["replaces"] as? [String: Any])
+    let items = try #require(replaces["items"] as? [String: Any])
+    #expect(Set(try #require(items["enum"] as? [String])) == HolidayRules.vietnam.ids)
+  }
 }

@@ -17,7 +17,8 @@ struct HTTPParserTests {
 
   @Test("a plain request, its query decoded")
   func plain() throws {
-    let request = try #require(complete("GET /v1/findings?state=overdue&unit=51%2DSTP&x=a+b HTTP/1.1\r\nHost: l\r\n\r\n"))
+    let request = try #require(
+      complete("GET /v1/findings?state=overdue&unit=51%2DSTP&x=a+b HTTP/1.1\r\nHost: l\r\n\r\n"))
     #expect(request.method == "GET")
     #expect(request.path == "/v1/findings")
     #expect(request.query == ["state": "overdue", "unit": "51-STP", "x": "a b"])

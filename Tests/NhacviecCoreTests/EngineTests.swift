@@ -39,10 +39,11 @@ struct LadderTests {
         "remind-1wd 2026-11-13T08:00:00+07:00",
         "escalate-1wd 2026-11-16T08:00:00+07:00",
         "escalate-3wd 2026-11-18T08:00:00+07:00",
-        "escalate-7wd 2026-11-24T08:00:00+07:00",
+        // Tuesday 24/11 is Ngày Văn hóa Việt Nam, a day off from 2026.
+        "escalate-7wd 2026-11-25T08:00:00+07:00",
         // Repeats every 7 days until 30 days after the deadline.
-        "escalate-7wd-r1 2026-12-01T08:00:00+07:00",
-        "escalate-7wd-r2 2026-12-08T08:00:00+07:00",
+        "escalate-7wd-r1 2026-12-02T08:00:00+07:00",
+        "escalate-7wd-r2 2026-12-09T08:00:00+07:00",
       ])
   }
 
@@ -149,7 +150,7 @@ struct PlanTests {
     // The next pass has nothing new for D1 and wakes for the next step.
     let second = engine.plan(since: Fixture.at("2026-11-20T10:00"), now: Fixture.at("2026-11-20T11:00"))
     #expect(second.due.isEmpty)
-    #expect(second.next.map { zone.rfc3339($0) } == "2026-11-24T08:00:00+07:00")
+    #expect(second.next.map { zone.rfc3339($0) } == "2026-11-25T08:00:00+07:00")
   }
 
   @Test("a superior who would receive many notices in one pass gets one digest")

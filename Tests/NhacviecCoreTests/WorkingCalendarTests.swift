@@ -44,10 +44,85 @@ struct WorkingCalendarTests {
     #expect(!calendar.isWorkingDay(day("2026-04-27")))
     // 1/5/2027 is a Saturday; 30/4 is Friday; the substitute is Monday 3/5.
     #expect(calendar.specialDay(day("2027-05-03"))?.source == .substitute)
-    // Two holidays on one weekend (Sat 2/9/2028 is not; check 2029: 1/9 Sat, 2/9 Sun) take Mon and Tue.
-    #expect(calendar.specialDay(day("2029-09-03"))?.source == .substitute)
-    #expect(calendar.specialDay(day("2029-09-04"))?.source == .substitute)
-    #expect(calendar.isWorkingDay(day("2029-09-05")))
+    // Two days of Tết 2027 on one weekend (Saturday 6/2, Sunday 7/2) are given back after the
+    // break, on Wednesday 10/2 and Thursday 11/2: the law says the next working day.
+    #expect(calendar.specialDay(day("2027-02-09"))?.source == .computed)
+    #expect(calendar.specialDay(day("2027-02-10"))?.source == .substitute)
+    #expect(calendar.specialDay(day("2027-02-11"))?.source == .substitute)
+    #expect(calendar.specialDay(day("2027-02-11"))?.reference == "Bộ luật Lao động 2019, Điều 111 khoản 3")
+    #expect(calendar.isWorkingDay(day("2027-02-12")))
+  }
+
+  @Test("the day beside 2/9 joins it to the weekend, and is 1/9 on a tie")
+  func nationalDay() {
+    // 2/9 on Thursday 2021, Friday 2022, Saturday 2023, Monday 2024, Tuesday 2025, Wednesday 2026,
+    // Sunday 2029: the days the yearly schedules chose for 2021–2026.
+    let adjacent = [
+      "2021-09-03", "2022-09-01", "2023-09-01", "2024-09-03", "2025-09-01", "2026-09-01", "2029-09-03",
+    ]
+    let all = WorkingCalendar(years: 2020...2031)
+    for expected in adjacent.map(day) {
+      let days = all.specialDays(in: expected.year).filter { $0.name == "Quốc khánh (ngày liền kề)" }
+      #expect(days.map(\.date) == [expected], "\(expected.year)")
+    }
+    // 2/9/2029 is a Sunday: 3/9 is the day beside it, and 2/9 itself is given back on 4/9.
+    #expect(all.specialDay(day("2029-09-04"))?.source == .substitute)
+    #expect(all.isWorkingDay(day("2029-09-05")))
+    // Before the 2019 code took effect, 2/9 was one day.
+    #expect(all.specialDays(in: 2020).filter { $0.holiday == "national-day" }.map(\.date) == [day("2020-09-02")])
+  }
+
+  @Test("Ngày Văn hóa Việt Nam is a day off from 2026, given back when it falls on a weekend")
+  func cultureDay() {
+    let all = WorkingCalendar(years: 2025...2030)
+    #expect(all.isWorkingDay(day("2025-11-24")))
+    #expect(all.specialDay(day("2026-11-24"))?.holiday == "culture-day")
+    #expect(all.specialDay(day("2026-11-24"))?.reference == "Nghị quyết 80-NQ/TW ngày 07/01/2026 của Bộ Chính trị")
+    #expect(!all.isWorkingDay(day("2027-11-24")))
+    // Saturday 24/11/2029 and Sunday 24/11/2030 give back the next Monday.
+    #expect(all.specialDay(day("2029-11-26"))?.source == .substitute)
+    #expect(all.specialDay(day("2030-11-25"))?.holiday == "culture-day")
+  }
+
+  @Test("a row of the table holds only while its law is in force")
+  func validity() {
+    // Tết 2013 (10/2) fell under the 1994 code (four days); Tết 2014 under the 2012 code (five).
+    let old = WorkingCalendar(years: 2013...2014)
+    #expect(old.specialDays(in: 2013).filter { $0.holiday == "tet" && $0.source == .computed }.count == 4)
+    #expect(old.specialDays(in: 2014).filter { $0.holiday == "tet" && $0.source == .computed }.count == 5)
+    // A law that ends is data: the same table with 24/11 ending in 2027 stops giving it.
+    let rows = HolidayRules.vietnam.holidays.map { row in
+      row.id != "culture-day"
+        ? row
+        : HolidayDefinition(
+          id: row.id, name: row.name, rule: row.rule, source: row.source, validFrom: row.validFrom,
+          validUntil: day("2027-12-31"))
+    }
+    let ended = WorkingCalendar(
+      holidayRules: HolidayRules(name: "test", holidays: rows, substitutes: HolidayRules.vietnam.substitutes),
+      years: 2027...2028)
+    #expect(!ended.isWorkingDay(day("2027-11-24")))
+    #expect(ended.isWorkingDay(day("2028-11-24")))
+  }
+
+  @Test("the operator hears of a year without an override: this year always, the next from 1 October")
+  func overrideWarning() {
+    let calendar = WorkingCalendar(overrides: [override2026], years: 2024...2031)
+    #expect(calendar.overrideWarning(today: day("2026-09-30")) == nil)
+    let october = calendar.overrideWarning(today: day("2026-10-01"))
+    #expect(october?.hasPrefix("no calendar override for 2027:") == true)
+    #expect(october?.contains("add 2027.yaml") == true)
+    #expect(calendar.overrideWarning(today: day("2026-12-31"))?.contains("2027") == true)
+    #expect(calendar.overrideWarning(today: day("2027-03-01"))?.hasPrefix("no calendar override for 2027:") == true)
+    #expect(
+      calendar.overrideWarning(today: day("2027-10-01"))?.hasPrefix("no calendar override for 2027 and 2028:")
+        == true)
+    let both = WorkingCalendar(
+      overrides: [override2026, WorkingCalendar.YearOverride(year: 2027, reference: nil, replaces: [], days: [])],
+      years: 2024...2031)
+    #expect(both.overrideWarning(today: day("2026-11-15")) == nil)
+    // Past the calendar's last year there is nothing to add.
+    #expect(calendar.overrideWarning(today: day("2031-10-01"))?.contains("2032") == false)
   }
 
   @Test("a year's override replaces computed days and adds make-up working Saturdays")

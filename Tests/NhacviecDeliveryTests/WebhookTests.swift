@@ -174,6 +174,34 @@ struct WebhookTests {
     #expect(body == #"{"text": "[Báo cáo quá hạn] Sở Tư pháp"}"#)
   }
 
+  /// How many requests the server saw under NAME, whatever path they came by.
+  func count(_ name: String) throws -> Int {
+    let run = try ProgramRun("/usr/bin/curl", ["-s", "http://127.0.0.1:\(server.port)/count/\(name)"])
+    return (try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Int])?["count"] ?? -1
+  }
+
+  @Test("a redirect loop ends at the cap, and max_redirects beyond it is a configuration error")
+  func redirectLoop() async throws {
+    #expect(throws: ChannelConfigurationError.self) { try channel("/loop/x", ["max_redirects": "100000"]) }
+    let hook = try channel("/loop/capped", ["max_redirects": "10"])
+    guard case .permanent(let reason) = await hook.deliver(hookMessage()) else {
+      Issue.record("a redirect loop is permanent")
+      return
+    }
+    #expect(reason.lowercased().contains("redirect"))
+    #expect(try count("capped") == 11)
+  }
+
+  @Test("response headers without end are a permanent failure, not a wait")
+  func hugeHeaders() async throws {
+    let hook = try channel("/bigheaders/x")
+    guard case .permanent(let reason) = await hook.deliver(hookMessage()) else {
+      Issue.record("endless headers are permanent")
+      return
+    }
+    #expect(reason == "response headers over 65536 bytes")
+  }
+
   @Test("hundreds of transfers run at once, not one at a time")
   func concurrent() async throws {
     let hook = try channel("/hook/parallel?delay=0.5")
