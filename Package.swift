@@ -7,6 +7,9 @@ let strictSettings: [SwiftSetting] = [
   .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// What a fuzz target's folder holds besides its source: seed inputs, kept crashes, a dictionary.
+let fuzzData = ["corpus", "crashes", "fuzz.dict"]
+
 let package = Package(
   name: "nhacviec",
   platforms: [.macOS(.v14)],
@@ -82,6 +85,42 @@ let package = Package(
       path: "bench/DeliveryBenchmark",
       swiftSettings: strictSettings
     ),
+    // Fuzz targets (docs/reliability.md): scripts/fuzz builds each with libFuzzer and
+    // AddressSanitizer; in an ordinary build each is a program that replays the inputs it is given.
+    .target(
+      name: "FuzzSupport",
+      dependencies: ["NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecDelivery"],
+      path: "Fuzz/Support",
+      swiftSettings: strictSettings
+    ),
+    .executableTarget(
+      name: "fuzz-config",
+      dependencies: ["FuzzSupport", "NhacviecCore", "NhacviecConfig"],
+      path: "Fuzz/config",
+      exclude: fuzzData,
+      swiftSettings: strictSettings
+    ),
+    .executableTarget(
+      name: "fuzz-deployment",
+      dependencies: ["FuzzSupport", "NhacviecCore", "NhacviecConfig"],
+      path: "Fuzz/deployment",
+      exclude: fuzzData,
+      swiftSettings: strictSettings
+    ),
+    .executableTarget(
+      name: "fuzz-facts",
+      dependencies: ["FuzzSupport", "NhacviecCore", "NhacviecConfig"],
+      path: "Fuzz/facts",
+      exclude: fuzzData,
+      swiftSettings: strictSettings
+    ),
+    .executableTarget(
+      name: "fuzz-control",
+      dependencies: ["FuzzSupport", "NhacviecCore", "NhacviecConfig", "NhacviecControl", "NhacviecDaemon"],
+      path: "Fuzz/control",
+      exclude: fuzzData,
+      swiftSettings: strictSettings
+    ),
     // For tests, ours and a deployment's own: a manual clock, a scripted channel, fixtures, a
     // delivery harness and what every channel must do.
     .target(
@@ -119,6 +158,12 @@ let package = Package(
       name: "CommandLineTests",
       dependencies: ["nhacviec", "NhacviecDaemon", "NhacviecControl", "TestSupport"],
       exclude: ["Fixtures"],
+      swiftSettings: strictSettings
+    ),
+    // Every kept input of every fuzz target, replayed: the regression tests for what fuzzing found.
+    .testTarget(
+      name: "FuzzReplayTests",
+      dependencies: ["fuzz-config", "fuzz-deployment", "fuzz-facts", "fuzz-control", "TestSupport"],
       swiftSettings: strictSettings
     ),
   ],
