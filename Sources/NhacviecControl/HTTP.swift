@@ -64,7 +64,10 @@ public enum HTTPRequestParser {
   /// anything ambiguous (two different lengths, a length with a transfer coding), is refused.
   public static func parse(_ buffer: [UInt8], limits: Limits = Limits()) -> Outcome {
     guard let end = headEnd(buffer) else {
-      if buffer.count > limits.headerBytes { return .failure(HTTPFailure(431, "request headers too large")) }
+      // A head may be `headerBytes` long before its blank line (4 bytes): refused only once no
+      // blank line can still arrive within the limit, so that a request read in parts is judged
+      // as the whole would be.
+      if buffer.count > limits.headerBytes + 3 { return .failure(HTTPFailure(431, "request headers too large")) }
       // A line feed without its carriage return is never valid: say so now rather than wait.
       if buffer.enumerated().contains(where: { $0.element == lf && ($0.offset == 0 || buffer[$0.offset - 1] != cr) }) {
         return .failure(HTTPFailure(400, "lines must end in CRLF"))

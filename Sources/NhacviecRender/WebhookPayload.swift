@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import NhacviecCore
 
 /// The webhook channel's JSON body, version 1 (docs/channels.md): the notice's identity, the

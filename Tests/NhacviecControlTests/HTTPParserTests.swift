@@ -25,6 +25,30 @@ struct HTTPParserTests {
     #expect(request.headers == [HTTPRequest.Header(name: "host", value: "l")])
   }
 
+  @Test("a head at the size limit reads as incomplete in every part and as complete whole; one byte more is refused")
+  func headAtLimit() throws {
+    let limit = HTTPRequestParser.Limits().headerBytes
+    let start = Array("GET /v1/status HTTP/1.1\r\nX-Pad: ".utf8)
+    // Found by the control fuzz target (Fuzz/control/crashes/split-head-at-limit): the server
+    // parses after every read, so a cut must never be judged harsher than the whole.
+    let atLimit = start + Array(repeating: UInt8(ascii: "a"), count: limit - start.count) + Array("\r\n\r\n".utf8)
+    guard case .complete = HTTPRequestParser.parse(atLimit) else {
+      Issue.record("a head of exactly \(limit) bytes is allowed")
+      return
+    }
+    for cut in [1, limit / 2, limit, limit + 1, limit + 2, limit + 3] {
+      #expect(HTTPRequestParser.parse(Array(atLimit.prefix(cut))) == .incomplete, "cut at \(cut)")
+    }
+    let over = start + Array(repeating: UInt8(ascii: "a"), count: limit - start.count + 1) + Array("\r\n\r\n".utf8)
+    for cut in [limit + 4, over.count] {
+      guard case .failure(let failure) = HTTPRequestParser.parse(Array(over.prefix(cut))) else {
+        Issue.record("a head over the limit, cut at \(cut), is refused")
+        continue
+      }
+      #expect(failure.status == 431)
+    }
+  }
+
   @Test("a body of exactly Content-Length bytes; more bytes are awaited")
   func body() throws {
     #expect(parse("POST /v1/facts HTTP/1.1\r\nContent-Length: 5\r\n\r\nab") == .incomplete)
