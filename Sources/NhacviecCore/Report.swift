@@ -225,7 +225,7 @@ extension Engine {
     let lastDay = rule.due.lastDay(ofDeadline: finding.deadline, zone: zone)
     let status: ConsolidatedReport.Status
     var daysLate: Int?
-    let belowMinimum = a.amount != nil && a.minimumAmount != nil && a.amount! < a.minimumAmount!
+    let belowMinimum = a.amount.map { amount in a.minimumAmount.map { amount < $0 } ?? false } ?? false
     switch finding.state {
     case .metOnTime: status = .onTime
     case .metLate:
