@@ -382,7 +382,10 @@ private final class Transfer: @unchecked Sendable {
       try check(nv_easy_setopt_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"), "redir protocols")
       try check(nv_easy_setopt_long(handle, CURLOPT_POST, 1), "post")
       try check(nv_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(upload.count)), "size")
-      try upload.withUnsafeMutableBytes { bytes throws in
+      // Never a null pointer, even for an empty body: with none, libcurl reads the body through
+      // its default read function, which is fread on the process's standard input.
+      var body = upload.isEmpty ? [0] : upload
+      try body.withUnsafeMutableBytes { bytes throws in
         try check(nv_easy_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, bytes.baseAddress), "body")
       }
       // No "Expect: 100-continue" round trip for small bodies.
