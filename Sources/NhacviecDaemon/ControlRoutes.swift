@@ -135,12 +135,18 @@ struct ControlRoutes: Sendable {
       } else {
         batch = ControlAPI.FactBatch(source: nil, facts: [try decoder.decode(ControlAPI.FactRequest.self, from: body)])
       }
-      let recorded = try daemon.record(batch, uid: request.uid)
-      let what =
-        recorded.count == 1
-        ? "recorded \(recorded[0].kind.rawValue) for \(recorded[0].unitID) \(recorded[0].ruleID) \(recorded[0].period)"
-        : "recorded \(recorded.count) facts"
-      return .json(ControlAPI.Message(what), status: 201)
+      let (sent, recorded) = try daemon.record(batch, uid: request.uid)
+      let what: String
+      if sent.count == 1 {
+        let fact = sent[0]
+        let named = "\(fact.kind.rawValue) for \(fact.unitID) \(fact.ruleID) \(fact.period)"
+        what = recorded.isEmpty ? "already recorded: \(named); nothing changed" : "recorded \(named)"
+      } else {
+        let known = sent.count - recorded.count
+        what = "recorded \(recorded.count) facts" + (known > 0 ? " (\(known) already recorded)" : "")
+      }
+      // 201 when something was created; the same fact again changes nothing.
+      return .json(ControlAPI.Message(what), status: recorded.isEmpty ? 200 : 201)
     case "/v1/notices/retry":
       let key = try decoder.decode(ControlAPI.Retry.self, from: Data(request.body)).key
       let count = try daemon.retry(key: key)

@@ -387,7 +387,7 @@ public final class Daemon: @unchecked Sendable {
 
   /// Checks every fact of a batch, then records them all in one transaction, or none: a refused
   /// fact is answered with where it stands (`facts.csv:7: amount: …`).
-  func record(_ batch: ControlAPI.FactBatch, uid: UInt32) throws -> [Fact] {
+  func record(_ batch: ControlAPI.FactBatch, uid: UInt32) throws -> (sent: [Fact], recorded: [Fact]) {
     let deployment = current.deployment
     guard !batch.facts.isEmpty else { throw HTTPFailure(400, "no facts to record") }
     var facts: [Fact] = []
@@ -414,14 +414,17 @@ public final class Daemon: @unchecked Sendable {
     errors += FactsLoader.check(facts, against: deployment)
     if !errors.isEmpty { throw ConfigErrors(errors) }
     let source = batch.source.map { "import \($0)" } ?? "socket"
-    try store.record(facts, by: .init(uid: uid, source: source), now: clock.now())
-    for fact in facts.prefix(20) {
+    let recorded = try store.record(facts, by: .init(uid: uid, source: source), now: clock.now())
+    for fact in recorded.prefix(20) {
       Log.write(
         .notice, "fact recorded by uid \(uid): \(fact.kind.rawValue) \(fact.unitID) \(fact.ruleID) \(fact.period)")
     }
-    if facts.count > 20 { Log.write(.notice, "… and \(facts.count - 20) more facts recorded by uid \(uid)") }
-    changed()
-    return facts
+    if recorded.count > 20 { Log.write(.notice, "… and \(recorded.count - 20) more facts recorded by uid \(uid)") }
+    if recorded.count < facts.count {
+      Log.write(.info, "\(facts.count - recorded.count) facts sent by uid \(uid) were already recorded")
+    }
+    if !recorded.isEmpty { changed() }
+    return (facts, recorded)
   }
 
   func retry(key: String) throws -> Int {

@@ -151,22 +151,35 @@ public final class Store: Sendable {
   }
 
   /// Records facts; they are never rewritten or removed, so a reorganised directory or an
-  /// edited rule loses none of them.
-  public func record(_ facts: [Fact], by provenance: Provenance, now: Date) throws {
+  /// edited rule loses none of them. A fact already recorded (every field the same, whoever
+  /// recorded it and when) is not recorded again: a `record` or an `import` repeated is a no-op.
+  /// Returns the facts recorded now, in order.
+  @discardableResult
+  public func record(_ facts: [Fact], by provenance: Provenance, now: Date) throws -> [Fact] {
     try writer.write { db in
+      var recorded: [Fact] = []
       for fact in facts {
+        let fields: StatementArguments = [
+          fact.kind.rawValue, fact.unitID, fact.ruleID, fact.period, fact.at?.timeIntervalSince1970, fact.reference,
+          fact.amount, fact.due?.description, fact.decidedBy, fact.reason,
+        ]
+        let known = try Bool.fetchOne(
+          db,
+          sql: """
+            SELECT EXISTS (SELECT 1 FROM fact WHERE kind = ? AND unit = ? AND rule = ? AND period = ? AND at IS ?
+              AND reference IS ? AND amount IS ? AND due IS ? AND decided_by IS ? AND reason IS ?)
+            """, arguments: fields)
+        if known == true { continue }
         try db.execute(
           sql: """
             INSERT INTO fact (kind, unit, rule, period, at, reference, amount, due, decided_by, reason,
                               recorded_at, recorded_by_uid, source)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
-          arguments: [
-            fact.kind.rawValue, fact.unitID, fact.ruleID, fact.period, fact.at?.timeIntervalSince1970, fact.reference,
-            fact.amount, fact.due?.description, fact.decidedBy, fact.reason, now.timeIntervalSince1970,
-            provenance.uid.map { Int64($0) }, provenance.source,
-          ])
+          arguments: fields + [now.timeIntervalSince1970, provenance.uid.map { Int64($0) }, provenance.source])
+        recorded.append(fact)
       }
+      return recorded
     }
   }
 

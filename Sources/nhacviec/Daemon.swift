@@ -316,7 +316,6 @@ struct ImportFacts: ParsableCommand {
     // One request: the daemon records every fact in one transaction, or none.
     let batch = ControlAPI.FactBatch(source: file, facts: requests)
     let response = try options.call("POST", "/v1/facts", body: Array(try JSONEncoder().encode(batch)))
-    _ = try options.decode(ControlAPI.Message.self, response)
-    print("recorded \(facts.count) facts from \(file)")
+    print("\(try options.decode(ControlAPI.Message.self, response).message) from \(file)")
   }
 }

@@ -240,6 +240,16 @@ struct DaemonTests {
     let imported = try Run(["import", "facts", file.path, "--config", fixture.config])
     #expect(imported.status == 0, "\(imported.stderr)")
     #expect(imported.stdout == "recorded 2 facts from \(file.path)\n")
+    // The same file again, or the same fact again, records nothing and says so.
+    let again = try Run(["import", "facts", file.path, "--config", fixture.config])
+    #expect(again.status == 0, "\(again.stderr)")
+    #expect(again.stdout == "recorded 0 facts (2 already recorded) from \(file.path)\n")
+    let repeated = try fixture.client([
+      "record", "report", "--unit", "D4", "--rule", "annual", "--period", "2026", "--at", "2026-11-10T08:00:00+07:00",
+      "--reference", "4/BC",
+    ])
+    #expect(repeated.status == 0, "\(repeated.stderr)")
+    #expect(repeated.stdout == "already recorded: report for D4 annual 2026; nothing changed\n")
     let later = try fixture.client(["upcoming", "--days", "10"])
     #expect(!later.stdout.contains("annual/D4/") && !later.stdout.contains("annual/D5/"))
     // A bad fact is refused with the reason.
