@@ -53,6 +53,20 @@ public struct DaemonSettings: Sendable {
       ?? (installed ? "/run/nhacviec" : local)
     return DaemonSettings(socket: (runtime as NSString).appendingPathComponent("nhacviec.sock"), state: state)
   }
+  /// The control socket named by a configuration that may not load (a broken rule, a missing
+  /// directory file): its `daemon.socket` if the main file still reads as YAML, else the default
+  /// for its place. The command-line client must reach a running daemon to see what is wrong.
+  public static func socket(configPath: String) -> String {
+    let fallback = defaults(configPath: configPath, environment: ProcessInfo.processInfo.environment).socket
+    guard let root = try? YAMLReader.read(file: configPath), let top = try? root.fields("configuration"),
+      let daemon = try? top.optional("daemon")?.fields("daemon"),
+      let socket = try? daemon.optional("socket")?.string("socket")
+    else { return fallback }
+    if socket.hasPrefix("/") { return socket }
+    let base = (configPath as NSString).deletingLastPathComponent
+    return ((base.isEmpty ? socket : (base as NSString).appendingPathComponent(socket)) as NSString).standardizingPath
+  }
+
 }
 
 /// Finds the configuration: `--config FILE`, else `Rules/nhacviec.yaml` in a checkout, else

@@ -46,9 +46,10 @@ struct SocketOptions: ParsableArguments {
     do {
       return try DeploymentLoader().load(configPath: configPath).daemon.socket
     } catch {
-      for e in error.errors.prefix(3) { printError(e.description) }
-      printError("cannot read \(configPath) to find the socket; give --socket PATH")
-      throw ExitCode(2)
+      // A broken configuration on disk is exactly when the running daemon must be asked.
+      let socket = DaemonSettings.socket(configPath: configPath)
+      printError("warning: \(configPath) does not load (\(error.errors.first?.description ?? "")); trying \(socket)")
+      return socket
     }
   }
 
@@ -57,6 +58,8 @@ struct SocketOptions: ParsableArguments {
     do {
       return try ControlClient.request(socket: try path(), method: method, target: target, body: body)
     } catch let error as ControlClient.Unreachable {
+      // On standard output too: monitoring plugins read it.
+      print("UNREACHABLE: \(error.description)")
       printError(error.description)
       throw ExitCode(3)
     }

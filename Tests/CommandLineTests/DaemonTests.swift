@@ -290,6 +290,11 @@ struct DaemonTests {
     #expect(status.stdout.contains("FAILED"))
     #expect(status.stdout.contains("unknown rule kind `nosuchkind`"))
     #expect(status.stdout.contains("1 rules"))
+    // With the configuration on disk broken, the client still finds the daemon's socket.
+    let byConfig = try Run(["status", "--config", fixture.config], in: fixture.folder)
+    #expect(byConfig.status == 1, "\(byConfig.stderr)")
+    #expect(byConfig.stdout.contains("unknown rule kind `nosuchkind`"))
+    #expect(byConfig.stderr.contains("does not load"))
     // Fixed, a reload through the socket succeeds.
     try FileManager.default.removeItem(at: fixture.folder.appendingPathComponent("rules/broken.yaml"))
     #expect(try fixture.client(["reload"]).status == 0)
@@ -299,7 +304,10 @@ struct DaemonTests {
     #expect(reap(daemon) == 0)
     stopped = true
     #expect(!FileManager.default.fileExists(atPath: fixture.socket))
-    #expect(try fixture.client(["status"]).status == 3)
+    let gone = try fixture.client(["status"])
+    #expect(gone.status == 3)
+    // Monitoring plugins read standard output: the reason is there too.
+    #expect(gone.stdout.hasPrefix("UNREACHABLE: "))
   }
 
   @Test("a reload that moves a deadline sends the new ladder, under keys of its own")
