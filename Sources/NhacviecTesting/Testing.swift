@@ -174,6 +174,10 @@ public final class DeliveryHarness: @unchecked Sendable {
   public let service: DeliveryService
   private let lock = NSLock()
   private var facts: [Fact] = []
+  private let log = LogLines()
+
+  /// What the service logged, as the daemon would write it: warnings and the rest.
+  public var logged: [(warning: Bool, line: String)] { log.lines }
 
   public init(
     deployment: Deployment, channels: [String: any NoticeChannel], clock: ManualClock,
@@ -189,7 +193,7 @@ public final class DeliveryHarness: @unchecked Sendable {
         channels: channels, policy: policy,
         renderer: MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar),
         engine: { deployment.engine(facts: FactBook(try store.facts())) }),
-      clock: clock, random: { 0.5 })
+      clock: clock, random: { 0.5 }, log: { [log] warning, line in log.append(warning, line) })
     service.start()
   }
 
@@ -296,4 +300,14 @@ public enum ChannelFixture {
           unit: unit, unitName: unitName, role: "iso-focal", name: names?[index] ?? nil, address: address)
       }, subject: subject, text: text, html: html, payload: payload)
   }
+}
+
+/// Lines a service logged, kept for a test to read.
+final class LogLines: @unchecked Sendable {
+  private let lock = NSLock()
+  private var kept: [(warning: Bool, line: String)] = []
+
+  var lines: [(warning: Bool, line: String)] { lock.withLock { kept } }
+
+  func append(_ warning: Bool, _ line: String) { lock.withLock { kept.append((warning, line)) } }
 }

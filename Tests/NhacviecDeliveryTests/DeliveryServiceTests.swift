@@ -63,6 +63,28 @@ struct DeliveryServiceTests {
     #expect(channel.delivered.filter { $0.key == key }.count == 1)
   }
 
+  @Test("a failed and a dead notice each write a warning with the key, the channel, the recipients and the reason")
+  func failuresLogged() throws {
+    let channel = ScriptedChannel([.transient(reason: "SMTP 451 try later", retryAfter: nil)])
+    let h = try harness(
+      channel, at: "2026-11-09T08:00:00+07:00", policy: RetryPolicy(firstDelay: 60, maximumAttempts: 2, jitter: 0))
+    try h.plan(since: at("2026-11-09T07:59:00+07:00"))
+    try h.settle()
+    let key = "annual/D1/2026/remind-7d@2026-11-15"
+    let failed = h.logged.filter { $0.line.contains(key) }
+    #expect(failed.count == 1)
+    #expect(failed.allSatisfy { $0.warning })
+    #expect(failed.first?.line.hasPrefix("notice \(key) via email to 1 recipient failed, retry at ") == true)
+    #expect(failed.first?.line.hasSuffix("SMTP 451 try later") == true)
+    h.clock.advance(by: 60)
+    try h.settle()
+    let dead = h.logged.filter { $0.line.contains(key) && $0.line.contains("is dead") }
+    #expect(dead.count == 1)
+    #expect(dead.first?.warning == true)
+    #expect(dead.first?.line.hasPrefix("notice \(key) via email to 1 recipient is dead: ") == true, "\(dead)")
+    #expect(dead.first?.line.contains("SMTP 451 try later") == true, "\(dead)")
+  }
+
   @Test("a retry that falls outside working time waits for the window, and costs no attempt")
   func retryInsideWindow() throws {
     let channel = ScriptedChannel([.transient(reason: "SMTP 451", retryAfter: nil), .sent(receipt: "250 ok")])
