@@ -18,11 +18,12 @@ public struct Deployment: Sendable {
 
   /// An engine over these facts. Each engine asks the programs of `exec` rules afresh (once per
   /// rule, period and instant), since the facts are part of the question.
-  public func engine(facts: FactBook = FactBook()) -> Engine {
+  public func engine(facts: FactBook = FactBook(), silences: SilenceBook = SilenceBook()) -> Engine {
     let external = ruleset.rules.contains { $0.kind is ExecKind } ? ProgramRunner() : nil
     return Engine(
       ruleset: ruleset,
-      context: EvaluationContext(directory: directory, calendar: calendar, facts: facts, external: external),
+      context: EvaluationContext(
+        directory: directory, calendar: calendar, facts: facts, silences: silences, external: external),
       cache: ladders)
   }
 

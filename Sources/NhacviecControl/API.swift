@@ -45,6 +45,8 @@ public enum ControlAPI {
     public let rulesFailing: [RuleFailure]
     /// Risks the operator should see: a year ahead without its official calendar.
     public let warnings: [String]
+    /// Silences in force now: what they hold is journaled as `silenced`, not sent.
+    public let silences: [Silence]
 
     public struct Failing: Codable, Sendable {
       public let error: String
@@ -80,8 +82,10 @@ public enum ControlAPI {
     public init(
       version: String, uptimeSeconds: Int, config: String, now: String, rules: Rules, lastReload: Reload,
       lastPass: String?, lastPassError: Failing? = nil, deliveryError: Failing? = nil, nextWakeup: String?,
-      journal: [String: Int], channelsFailing: [String], rulesFailing: [RuleFailure] = [], warnings: [String] = []
+      journal: [String: Int], channelsFailing: [String], rulesFailing: [RuleFailure] = [], warnings: [String] = [],
+      silences: [Silence] = []
     ) {
+      self.silences = silences
       self.version = version
       self.uptimeSeconds = uptimeSeconds
       self.config = config
@@ -99,7 +103,7 @@ public enum ControlAPI {
     }
 
     enum CodingKeys: String, CodingKey {
-      case version, config, now, rules, journal, warnings
+      case version, config, now, rules, journal, warnings, silences
       case uptimeSeconds = "uptime_seconds"
       case lastReload = "last_reload"
       case lastPass = "last_pass"
@@ -121,11 +125,14 @@ public enum ControlAPI {
     public let satisfiedAt: String?
     public let reference: String?
     public let missing: [String]?
+    /// The silence holding its notices now, if any.
+    public let silenced: Silence?
 
     public init(
       rule: String, unit: String, unitName: String, period: String, state: FindingState, deadline: String,
-      satisfiedAt: String?, reference: String?, missing: [String]?
+      satisfiedAt: String?, reference: String?, missing: [String]?, silenced: Silence? = nil
     ) {
+      self.silenced = silenced
       self.rule = rule
       self.unit = unit
       self.unitName = unitName
@@ -138,7 +145,7 @@ public enum ControlAPI {
     }
 
     enum CodingKeys: String, CodingKey {
-      case rule, unit, period, state, deadline, reference, missing
+      case rule, unit, period, state, deadline, reference, missing, silenced
       case unitName = "unit_name"
       case satisfiedAt = "satisfied_at"
     }

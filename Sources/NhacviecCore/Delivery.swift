@@ -174,6 +174,8 @@ public enum SendCheck: Sendable {
   case suppress(reason: String)
   /// Not now: outside the send window, or its rule could not be judged; try at `until`.
   case wait(reason: String, until: Date)
+  /// Held by an operator's silence: judged again when it ends.
+  case silenced(by: Silence)
 
   public struct Evaluated: Sendable {
     public let decision: NoticeDecision
@@ -208,6 +210,7 @@ extension Engine {
     case .obligation(let key, _, _):
       switch stillOwed(key, at: now, reminder: key.step.hasPrefix("remind-")) {
       case .owed(let finding):
+        if let silence = context.silences.active(for: key, at: now) { return .silenced(by: silence) }
         let rule = ruleset.rule(key.rule)
         let report = rule.flatMap { $0.attachReport.isEmpty ? nil : $0.attachReport }.map {
           self.report(period: key.period, ruleIDs: $0, at: now)
@@ -219,14 +222,23 @@ extension Engine {
     case .digest(let items):
       var findings: [NoticeKey: Finding] = [:]
       var open: [NoticeContent.DigestItem] = []
+      var held: [Silence] = []
       for item in items {
         switch stillOwed(item.key, at: now, reminder: item.key.step.hasPrefix("remind-")) {
         case .owed(let finding):
+          // A digest planned before a silence began goes without the units it holds.
+          if let silence = context.silences.active(for: item.key, at: now) {
+            held.append(silence)
+            continue
+          }
           findings[item.key] = finding
           open.append(item)
         case .not: continue
         case .unjudged(let reason): return .wait(reason: reason, until: now.addingTimeInterval(300))
         }
+      }
+      if open.isEmpty, let longest = held.max(by: { ($0.ends, $0.id) < ($1.ends, $1.id) }) {
+        return .silenced(by: longest)
       }
       guard !open.isEmpty else { return .suppress(reason: "every item of the digest is settled") }
       return .send(.init(decision: decision, findings: findings, items: open, report: nil, now: now))
@@ -237,6 +249,7 @@ extension Engine {
       guard let unit = context.directory.record(key.unit) else {
         return .suppress(reason: "unit \(key.unit) is no longer in the directory")
       }
+      if let silence = context.silences.active(for: key, at: now) { return .silenced(by: silence) }
       let report = self.report(
         period: key.period, ruleIDs: summary.rules, scope: summary.part == .children ? key.unit.id : nil, at: now)
       // The summary's own standing, for its title and due date.
@@ -275,6 +288,14 @@ extension Engine {
     }
     if reminder && now >= finding.deadline {
       return .not("the deadline passed before it could be sent; the escalations speak for it")
+    }
+    // As catch-up keeps the newest step per audience, a notice held back (a silence, retries)
+    // gives way to a newer rung for the same audience once that one is due.
+    let steps = self.ladder(for: finding, on: ladder(rule, period: key.period)).steps
+    if let own = steps.first(where: { $0.id == key.step }),
+      let newer = steps.last(where: { $0.audience == own.audience && $0.at > own.at && $0.at <= now })
+    {
+      return .not("a newer step (\(newer.id)) for the same audience fell due; it speaks for this one")
     }
     return .owed(finding)
   }

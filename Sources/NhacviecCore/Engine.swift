@@ -135,10 +135,33 @@ public struct Plan: Sendable {
   /// Rules and periods that could not be judged (an external program failed): they planned
   /// nothing, and must be planned again from the same `since` once they can be.
   public let failures: [RuleFailure]
+  /// Notices due now that an operator's silence holds: journaled as silenced, judged again when
+  /// the silence ends. Never merged into a digest.
+  public let silenced: [Held]
 
   public struct Unroutable: Sendable, Hashable {
     public let key: NoticeKey
     public let channel: String
+  }
+
+  public struct Held: Sendable {
+    public let decision: NoticeDecision
+    public let silence: Silence
+    /// The journal's last error for it: which silence, until when, why.
+    public let reason: String
+  }
+}
+
+/// One unit's obligation for one period of one rule: what a fact speaks of.
+public struct ObligationRef: Hashable, Sendable, Codable {
+  public let rule: String
+  public let unit: String
+  public let period: String
+
+  public init(rule: String, unit: String, period: String) {
+    self.rule = rule
+    self.unit = unit
+    self.period = period
   }
 }
 
@@ -625,9 +648,15 @@ public struct Engine: Sendable {
   /// ladder under way is caught up). `sinceByRule` holds, for a rule that could not be judged in
   /// an earlier pass, the `since` of that pass, so nothing of it is skipped (`.distantPast` when
   /// that pass was a first start).
-  public func plan(since: Date?, now: Date, sinceByRule: [String: Date] = [:]) -> Plan {
+  ///
+  /// `sinceByObligation` widens the window of single obligations: a retracted fact had stopped
+  /// their ladder, and the steps it hid are planned as if nobody had planned them.
+  public func plan(
+    since: Date?, now: Date, sinceByRule: [String: Date] = [:], sinceByObligation: [ObligationRef: Date] = [:]
+  ) -> Plan {
     var due: [NoticeDecision] = []
     var superseded: [NoticeDecision] = []
+    var silenced: [Plan.Held] = []
     var unroutable: [Plan.Unroutable] = []
     var failures: Set<RuleFailure> = []
     var next: Date?
@@ -658,10 +687,19 @@ public struct Engine: Sendable {
           let ladder = self.ladder(for: finding, on: ruleLadder)
           wake(finding.deadline)
           if let later = ladder.steps.first(where: { $0.at > now }) { wake(later.at) }
-          let caught = Engine.catchUp(ladder.steps, since: from, now: now, deadline: ladder.deadline)
+          let obligation = ObligationRef(rule: rule.id, unit: unit.id, period: ruleLadder.period.description)
+          let since = sinceByObligation[obligation].map { min($0, from) } ?? from
+          let caught = Engine.catchUp(ladder.steps, since: since, now: now, deadline: ladder.deadline)
+          let silence = context.silences.active(
+            rule: rule.id, unit: unit.id, period: ruleLadder.period.description, at: now)
           for step in caught.due {
             let routed = route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit)
-            due += routed.decisions
+            if let silence {
+              let reason = silence.heldReason(in: zone)
+              silenced += routed.decisions.map { Plan.Held(decision: $0, silence: silence, reason: reason) }
+            } else {
+              due += routed.decisions
+            }
             unroutable += routed.unroutable
           }
           for step in caught.superseded {
@@ -670,12 +708,12 @@ public struct Engine: Sendable {
         }
       }
     }
-    for instant in context.facts.instants where instant > now { wake(instant) }
+    for instant in context.facts.instants + context.silences.instants where instant > now { wake(instant) }
     due = digested(due)
     due.sort { ($0.scheduledAt, $0.key, $0.channel) < ($1.scheduledAt, $1.key, $1.channel) }
     return Plan(
       now: now, due: due, superseded: superseded, unroutable: unroutable, next: next,
-      failures: failures.sorted { ($0.ruleID, $0.period) < ($1.ruleID, $1.period) })
+      failures: failures.sorted { ($0.ruleID, $0.period) < ($1.ruleID, $1.period) }, silenced: silenced)
   }
 
   // MARK: - Simulate

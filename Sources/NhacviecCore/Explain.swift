@@ -88,6 +88,11 @@ extension Engine {
         }
         if let note = a.note { details.append(note) }
         if let failure = a.failure { details.append("not judged: \(failure)") }
+        if let silence = context.silences.active(
+          rule: rule.id, unit: unitID, period: period.description, at: now)
+        {
+          details.append("\(silence.heldReason(in: zone)); its notices are held, and judged again when it ends")
+        }
         let stops: String
         switch finding.state {
         case _ where a.failure != nil:

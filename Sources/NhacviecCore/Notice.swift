@@ -30,6 +30,8 @@ public enum NoticeState: String, Sendable, CaseIterable, Codable {
   case suppressed
   /// Fell due while nobody planned, and a newer step for the same audience went instead.
   case superseded
+  /// Held by an operator's silence: judged again, and sent if still owed, when the silence ends.
+  case silenced
 
   /// Whether nothing more will happen to it.
   public var isFinal: Bool { [.sent, .dead, .suppressed, .superseded].contains(self) }

@@ -195,15 +195,19 @@ public struct EvaluationContext: Sendable {
   public let directory: Directory
   public let calendar: WorkingCalendar
   public let facts: FactBook
+  /// What operators have muted, and until when.
+  public let silences: SilenceBook
   /// Runs the programs of `exec` rules; nil where none may run.
   public let external: (any ExternalRuleRunner)?
 
   public init(
-    directory: Directory, calendar: WorkingCalendar, facts: FactBook, external: (any ExternalRuleRunner)? = nil
+    directory: Directory, calendar: WorkingCalendar, facts: FactBook, silences: SilenceBook = SilenceBook(),
+    external: (any ExternalRuleRunner)? = nil
   ) {
     self.directory = directory
     self.calendar = calendar
     self.facts = facts
+    self.silences = silences
     self.external = external
   }
 

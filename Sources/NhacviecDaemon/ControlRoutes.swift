@@ -34,31 +34,65 @@ struct ControlRoutes: Sendable {
   static let reads: [String: Set<String>] = [
     "/v1/status": [], "/v1/findings": ["state", "rule", "unit", "period"], "/v1/upcoming": ["days"],
     "/v1/explain": ["unit", "rule"], "/v1/report": ["period", "rules", "scope", "as_of", "format"],
-    "/v1/notices": ["state", "limit", "key"],
+    "/v1/notices": ["state", "limit", "key"], "/v1/facts": ["unit", "rule", "period", "retracted"],
+    "/v1/silences": ["all"],
   ]
-  static let writes: Set<String> = ["/v1/facts", "/v1/notices/retry", "/v1/reload"]
+  static let writes: Set<String> = ["/v1/facts", "/v1/notices/retry", "/v1/reload", "/v1/silences"]
+  /// Collections whose items a writer may remove: `DELETE /v1/facts/ID` retracts a fact,
+  /// `DELETE /v1/silences/ID` expires a silence.
+  static let removable: Set<String> = ["/v1/facts", "/v1/silences"]
 
   private func route(_ request: ControlRequest) throws -> HTTPResponse {
     let path = request.path
-    if let parameters = Self.reads[path] {
-      guard request.method == "GET" else { throw HTTPFailure(405, "method \(request.method) not allowed on \(path)") }
+    let readable = Self.reads[path]
+    let writable = Self.writes.contains(path)
+    if request.method == "GET", let parameters = readable {
       if let unknown = request.query.keys.sorted().first(where: { !parameters.contains($0) }) {
         let known = parameters.isEmpty ? "none" : parameters.sorted().joined(separator: ", ")
         throw HTTPFailure(400, "unknown parameter \(unknown) for \(path) (known: \(known))")
       }
       return try read(path, request.query)
     }
-    if Self.writes.contains(path) {
-      guard request.method == "POST" else { throw HTTPFailure(405, "method \(request.method) not allowed on \(path)") }
+    if request.method == "POST", writable {
       guard request.query.isEmpty else { throw HTTPFailure(400, "\(path) takes no query parameters") }
-      guard writers.allows(uid: request.uid, gid: request.gid) else {
-        Log.write(.warning, "refused \(request.method) \(path) from uid \(request.uid): not an allowed writer")
-        throw HTTPFailure(
-          403, "uid \(request.uid) may read but not write; list the user in daemon.writers or daemon.writer_groups")
-      }
+      try checkWriter(request)
       return try write(path, request)
     }
+    if let slash = path.lastIndex(of: "/"), Self.removable.contains(String(path[..<slash])) {
+      let collection = String(path[..<slash])
+      guard request.method == "DELETE" else {
+        throw HTTPFailure(405, "method \(request.method) not allowed on \(path) (allowed: DELETE)")
+      }
+      let text = path[path.index(after: slash)...]
+      guard let id = Int64(text), id > 0, text.allSatisfy(\.isASCII) else {
+        throw HTTPFailure(404, "no such endpoint: \(path) (an id is a positive number)")
+      }
+      guard request.query.isEmpty else { throw HTTPFailure(400, "\(path) takes no query parameters") }
+      try checkWriter(request)
+      return try remove(collection, id: id, request)
+    }
+    if readable != nil || writable {
+      let allowed = (readable != nil ? ["GET"] : []) + (writable ? ["POST"] : [])
+      throw HTTPFailure(
+        405, "method \(request.method) not allowed on \(path) (allowed: \(allowed.joined(separator: ", ")))")
+    }
     throw HTTPFailure(404, "no such endpoint: \(path)")
+  }
+
+  private func checkWriter(_ request: ControlRequest) throws {
+    guard writers.allows(uid: request.uid, gid: request.gid) else {
+      Log.write(.warning, "refused \(request.method) \(request.path) from uid \(request.uid): not an allowed writer")
+      throw HTTPFailure(
+        403, "uid \(request.uid) may read but not write; list the user in daemon.writers or daemon.writer_groups")
+    }
+  }
+
+  private func remove(_ collection: String, id: Int64, _ request: ControlRequest) throws -> HTTPResponse {
+    if collection == "/v1/facts" {
+      let body = try JSONDecoder().decode(ControlAPI.Retraction.self, from: Data(request.body))
+      return .json(try daemon.retract(id: id, reason: body.reason, uid: request.uid))
+    }
+    return .json(try daemon.expireSilence(id: id, uid: request.uid))
   }
 
   private func read(_ path: String, _ query: [String: String]) throws -> HTTPResponse {
@@ -118,6 +152,15 @@ struct ControlRoutes: Sendable {
         return .json(history)
       }
       return .json(try daemon.notices(state: state, key: nil, limit: limit))
+    case "/v1/facts":
+      let period = try query["period"].map(Self.period)
+      try daemon.checkKnown(rules: query["rule"].map { [$0] } ?? [], units: query["unit"].map { [$0] } ?? [])
+      return .json(
+        try daemon.recordedFacts(
+          unit: query["unit"], rule: query["rule"], period: period?.description,
+          retracted: try Self.flag(query["retracted"], "retracted")))
+    case "/v1/silences":
+      return .json(try daemon.silences(all: try Self.flag(query["all"], "all")))
     default:
       throw HTTPFailure(404, "no such endpoint: \(path)")
     }
@@ -152,9 +195,22 @@ struct ControlRoutes: Sendable {
       let count = try daemon.retry(key: key)
       guard count > 0 else { throw HTTPFailure(404, "no dead notice with key \(key)") }
       return .json(ControlAPI.Message("\(key): \(count) delivery planned again"))
+    case "/v1/silences":
+      let silence = try daemon.addSilence(
+        try decoder.decode(ControlAPI.SilenceRequest.self, from: Data(request.body)), uid: request.uid)
+      return .json(silence, status: 201)
     default:
       let result = daemon.reload()
       return .json(result, status: result.ok ? 200 : 422)
+    }
+  }
+
+  /// `true` or `false`; absent is false.
+  static func flag(_ text: String?, _ name: String) throws -> Bool {
+    switch text {
+    case nil, "false": return false
+    case "true": return true
+    case let other?: throw HTTPFailure(400, "\(name) must be true or false, not \(other)")
     }
   }
 

@@ -179,23 +179,27 @@ public final class Daemon: @unchecked Sendable {
   func pass() -> Date? {
     let now = clock.now()
     do {
-      let engine = try engine()
+      let (engine, inputs) = try judge.planning()
       let since = try store.lastPass()
       let behind = try store.rulesBehind()
-      let plan = engine.plan(since: since, now: now, sinceByRule: behind)
-      let journaled = try store.journal(due: plan.due, superseded: plan.superseded, now: now)
+      let plan = engine.plan(since: since, now: now, sinceByRule: behind, sinceByObligation: inputs.reopened)
+      let journaled = try store.journal(
+        due: plan.due, superseded: plan.superseded, silenced: plan.silenced, now: now)
       // A rule that could not be judged plans again from where it stood: late, never lost.
       var stillBehind: [String: Date] = [:]
       for failure in plan.failures {
         stillBehind[failure.ruleID] = behind[failure.ruleID] ?? since ?? .distantPast
         Log.write(.error, "rule \(failure.ruleID) period \(failure.period) not judged: \(failure.message)")
       }
-      try store.recordPass(at: now, rulesBehind: stillBehind)
+      try store.recordPass(at: now, rulesBehind: stillBehind, reopenedThrough: inputs.reopenedThrough)
       for notice in plan.unroutable {
         Log.write(.warning, "notice \(notice.key) via \(notice.channel) reaches nobody: no contact in the directory")
       }
-      if journaled > 0 || !plan.superseded.isEmpty {
-        Log.write(.info, "pass: \(journaled) planned, \(plan.superseded.count) superseded by a newer step")
+      if journaled > 0 || !plan.superseded.isEmpty || !plan.silenced.isEmpty {
+        Log.write(
+          .info,
+          "pass: \(journaled) planned, \(plan.superseded.count) superseded by a newer step, "
+            + "\(plan.silenced.count) held by silences")
       }
       if journaled > 0 { delivery.wake() }
       let askAgain = plan.failures.isEmpty ? nil : now.addingTimeInterval(Daemon.failedRuleRetry)
@@ -282,7 +286,10 @@ public final class Daemon: @unchecked Sendable {
         .init(
           rule: $0.ruleID, period: $0.period, error: $0.message,
           since: behind[$0.ruleID].flatMap { $0 == .distantPast ? nil : zone.rfc3339($0) })
-      }, warnings: warnings)
+      }, warnings: warnings,
+      silences: try store.silences().filter { $0.isActive(at: now) }.map {
+        ControlAPI.Silence($0, zone: zone, now: now)
+      })
   }
 
   /// The consolidated report from the recorded facts, as of now or `asOf`, in `format`.
@@ -326,13 +333,17 @@ public final class Daemon: @unchecked Sendable {
         && (unit.map { $0 == finding.unit.id } ?? true)
         && (period.map { $0 == finding.period } ?? true)
     }
+    let silences = engine.context.silences
     return findings.map { f in
       ControlAPI.Finding(
         rule: f.ruleID, unit: f.unit.id, unitName: f.unit.name, period: f.period.description, state: f.state,
         deadline: zone.rfc3339(f.deadline),
         satisfiedAt: f.assessment.satisfiedAt.flatMap { $0 == .distantPast ? nil : zone.rfc3339($0) },
         reference: f.assessment.reference,
-        missing: f.assessment.childrenTotal == nil ? nil : f.assessment.missingChildren.map(\.id))
+        missing: f.assessment.childrenTotal == nil ? nil : f.assessment.missingChildren.map(\.id),
+        silenced: silences.active(rule: f.ruleID, unit: f.unit.id, period: f.period.description, at: now).map {
+          ControlAPI.Silence($0, zone: zone, now: now)
+        })
     }
   }
 
@@ -463,7 +474,7 @@ final class Judge: @unchecked Sendable {
   // Guarded by `lock`.
   private var current: Snapshot
   private var generation = 0
-  private var cached: (generation: Int, engine: Engine)?
+  private var cached: (generation: Int, inputs: Store.PlanningInputs, engine: Engine)?
 
   init(store: Store, snapshot: Snapshot) {
     self.store = store
@@ -481,11 +492,19 @@ final class Judge: @unchecked Sendable {
 
   func factsChanged() { lock.withLock { generation += 1 } }
 
-  func engine() throws -> Engine {
+  func engine() throws -> Engine { try planning().engine }
+
+  /// The engine and the store's inputs it was made from. Made anew when the configuration or the
+  /// store's facts or silences changed: the store's version is asked each time, so a change
+  /// committed just now is never judged with an engine from before it.
+  func planning() throws -> (engine: Engine, inputs: Store.PlanningInputs) {
     let (generation, cached, deployment) = lock.withLock { (self.generation, self.cached, current.deployment) }
-    if let cached, cached.generation == generation { return cached.engine }
-    let engine = deployment.engine(facts: FactBook(try store.facts()))
-    lock.withLock { if self.generation == generation { self.cached = (generation, engine) } }
-    return engine
+    if let cached, cached.generation == generation, cached.inputs.version == (try store.inputsVersion()) {
+      return (cached.engine, cached.inputs)
+    }
+    let inputs = try store.planningInputs()
+    let engine = deployment.engine(facts: FactBook(inputs.facts), silences: SilenceBook(inputs.silences))
+    lock.withLock { if self.generation == generation { self.cached = (generation, inputs, engine) } }
+    return (engine, inputs)
   }
 }

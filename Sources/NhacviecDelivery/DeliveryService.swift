@@ -188,6 +188,10 @@ public final class DeliveryService: @unchecked Sendable {
       case .wait(let reason, let until):
         unrecorded(row, .deferred(until: until, reason: reason), now: now)
         return
+      case .silenced(let silence):
+        unrecorded(
+          row, .silenced(until: silence.ends, reason: silence.heldReason(in: engine.context.calendar.zone)), now: now)
+        return
       case .send(let evaluated):
         let pending = entry.pending.map(Set.init)
         let addressees = decision.addressees.filter { pending?.contains($0.address) ?? true }
@@ -223,7 +227,7 @@ public final class DeliveryService: @unchecked Sendable {
       unrecorded.append(outcome)
       switch change {
       case .suppressed: tally.suppressed += 1
-      case .deferred: tally.deferred += 1
+      case .deferred, .silenced: tally.deferred += 1
       case .dead: tally.dead += 1
       default: break
       }

@@ -65,6 +65,8 @@ public struct JournalOutcome: Sendable {
     case deferred(until: Date, reason: String)
     /// No longer owed.
     case suppressed(reason: String)
+    /// Held by a silence until `until`, then judged again.
+    case silenced(until: Date, reason: String)
   }
 
   public let entry: JournalKey
@@ -152,32 +154,35 @@ extension Store {
 
   // MARK: - Writing decisions
 
-  /// Writes decisions that are not in the journal yet, `due` as planned and `superseded` as such;
-  /// returns how many due ones were new. A key already there, in whatever state, is left alone:
-  /// re-planning never sends a notice twice.
+  /// Writes decisions that are not in the journal yet, `due` as planned, `superseded` as such and
+  /// `silenced` as held until their silence ends; returns how many due ones were new. A key
+  /// already there, in whatever state, is left alone: re-planning never sends a notice twice.
   @discardableResult
-  public func journal(due: [NoticeDecision], superseded: [NoticeDecision] = [], now: Date) throws -> Int {
+  public func journal(
+    due: [NoticeDecision], superseded: [NoticeDecision] = [], silenced: [Plan.Held] = [], now: Date
+  ) throws -> Int {
     try writer.write { db in
       let statement = try db.cachedStatement(
         sql: """
           INSERT OR IGNORE INTO journal
             (key, channel, schema, rule, unit, period, step, reason, scheduled_at, state, decision,
-             created_at, updated_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             next_attempt_at, last_error, created_at, updated_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           """)
       var inserted = 0
-      for (decisions, state) in [(due, NoticeState.planned), (superseded, .superseded)] {
-        for decision in decisions {
-          let json = String(decoding: try Store.decisionEncoder.encode(decision), as: UTF8.self)
-          let key = decision.noticeKey
-          try statement.execute(arguments: [
-            decision.key, decision.channel, NoticeDecision.schema, key?.rule ?? "", key?.unit.description ?? "",
-            key?.period.description ?? "", key?.step ?? "digest", decision.reason.rawValue,
-            decision.scheduledAt.timeIntervalSince1970, state.rawValue, json, now.timeIntervalSince1970,
-            now.timeIntervalSince1970,
-          ])
-          if state == .planned { inserted += db.changesCount }
-        }
+      let rows: [(NoticeDecision, NoticeState, Plan.Held?)] =
+        due.map { ($0, .planned, nil) } + superseded.map { ($0, .superseded, nil) }
+        + silenced.map { ($0.decision, .silenced, $0) }
+      for (decision, state, held) in rows {
+        let json = String(decoding: try Store.decisionEncoder.encode(decision), as: UTF8.self)
+        let key = decision.noticeKey
+        try statement.execute(arguments: [
+          decision.key, decision.channel, NoticeDecision.schema, key?.rule ?? "", key?.unit.description ?? "",
+          key?.period.description ?? "", key?.step ?? "digest", decision.reason.rawValue,
+          decision.scheduledAt.timeIntervalSince1970, state.rawValue, json, held?.silence.ends.timeIntervalSince1970,
+          held?.reason, now.timeIntervalSince1970, now.timeIntervalSince1970,
+        ])
+        if state == .planned { inserted += db.changesCount }
       }
       return inserted
     }
@@ -198,7 +203,7 @@ extension Store {
             WHERE rowid IN (
               SELECT rowid FROM journal
               WHERE channel = ?2 AND ((state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
-                                      OR (state = 'failed' AND next_attempt_at <= ?1))
+                                      OR (state IN ('failed', 'silenced') AND next_attempt_at <= ?1))
               ORDER BY scheduled_at, key LIMIT ?3)
             RETURNING *
             """), arguments: [now.timeIntervalSince1970, channel, limit])
@@ -252,6 +257,8 @@ extension Store {
           (state, next, error) = (.planned, until, why)
         case .suppressed(let why):
           (state, error) = (.suppressed, why)
+        case .silenced(let until, let why):
+          (state, next, error) = (.silenced, until, why)
         }
         var pending: String?
         if let addresses = outcome.pending {
@@ -381,7 +388,7 @@ extension Store {
         sql: """
           SELECT DISTINCT channel FROM journal
           WHERE (state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
-             OR (state = 'failed' AND next_attempt_at <= ?1)
+             OR (state IN ('failed', 'silenced') AND next_attempt_at <= ?1)
           """, arguments: [now.timeIntervalSince1970])
     }
   }
@@ -393,7 +400,7 @@ extension Store {
         db,
         sql: """
           SELECT MIN(COALESCE(next_attempt_at, 0)) FROM journal
-          WHERE (state = 'planned' OR (state = 'failed' AND next_attempt_at IS NOT NULL))
+          WHERE (state = 'planned' OR (state IN ('failed', 'silenced') AND next_attempt_at IS NOT NULL))
           \(channel == nil ? "" : "AND channel = ?")
           """, arguments: channel.map { [$0] } ?? []
       ).map { Date(timeIntervalSince1970: $0) }

@@ -133,6 +133,72 @@ public final class Store: Sendable {
           CREATE INDEX attempt_key ON attempt (key);
           """)
     }
+    migrator.registerMigration("v4-retractions-silences") { db in
+      // A retracted fact stays, marked, for the audit; a silence is kept after it ends. The
+      // journal's states gain `silenced` (SQLite cannot change a CHECK in place: the table is
+      // copied). `replan` holds the obligations a retraction reopened until a pass plans them.
+      let columns = """
+        key, channel, schema, rule, unit, period, step, reason, scheduled_at, state, attempts, next_attempt_at,
+        last_error, receipt, decision, message, pending, subject, created_at, updated_at, sent_at
+        """
+      try db.execute(
+        sql: """
+          ALTER TABLE fact ADD COLUMN retracted_at REAL;
+          ALTER TABLE fact ADD COLUMN retracted_by_uid INTEGER;
+          ALTER TABLE fact ADD COLUMN retraction_reason TEXT;
+          CREATE TABLE silence (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            rule TEXT,
+            unit TEXT,
+            period TEXT,
+            starts_at REAL NOT NULL,
+            until REAL NOT NULL,
+            reason TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            created_by_uid INTEGER,
+            expired_at REAL,
+            expired_by_uid INTEGER,
+            CHECK (rule IS NOT NULL OR unit IS NOT NULL)
+          );
+          CREATE TABLE replan (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            rule TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            period TEXT NOT NULL,
+            since REAL NOT NULL
+          );
+          CREATE TABLE journal_v4 (
+            key TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            schema INTEGER NOT NULL,
+            rule TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            period TEXT NOT NULL,
+            step TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            scheduled_at REAL NOT NULL,
+            state TEXT NOT NULL
+              CHECK (state IN ('planned', 'sending', 'sent', 'failed', 'dead', 'suppressed', 'superseded', 'silenced')),
+            attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+            next_attempt_at REAL,
+            last_error TEXT,
+            receipt TEXT,
+            decision TEXT,
+            message TEXT,
+            pending TEXT,
+            subject TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            sent_at REAL,
+            PRIMARY KEY (key, channel),
+            CHECK (decision IS NOT NULL OR message IS NOT NULL)
+          );
+          INSERT INTO journal_v4 (\(columns)) SELECT \(columns) FROM journal;
+          DROP TABLE journal;
+          ALTER TABLE journal_v4 RENAME TO journal;
+          CREATE INDEX journal_due ON journal (channel, state, next_attempt_at);
+          """)
+    }
     return migrator
   }
 
@@ -167,7 +233,8 @@ public final class Store: Sendable {
           db,
           sql: """
             SELECT EXISTS (SELECT 1 FROM fact WHERE kind = ? AND unit = ? AND rule = ? AND period = ? AND at IS ?
-              AND reference IS ? AND amount IS ? AND due IS ? AND decided_by IS ? AND reason IS ?)
+              AND reference IS ? AND amount IS ? AND due IS ? AND decided_by IS ? AND reason IS ?
+              AND retracted_at IS NULL)
             """, arguments: fields)
         if known == true { continue }
         try db.execute(
@@ -179,20 +246,206 @@ public final class Store: Sendable {
           arguments: fields + [now.timeIntervalSince1970, provenance.uid.map { Int64($0) }, provenance.source])
         recorded.append(fact)
       }
+      if !recorded.isEmpty { try Store.inputsChanged(db) }
       return recorded
     }
   }
 
+  /// The facts in force: every one recorded and not retracted, in the order they were recorded.
   public func facts() throws -> [Fact] {
     try writer.read { db in
-      try Row.fetchAll(db, sql: "SELECT * FROM fact ORDER BY id").map { row in
-        Fact(
-          kind: Fact.Kind(rawValue: row["kind"]) ?? .report, unitID: row["unit"], ruleID: row["rule"],
-          period: row["period"], at: (row["at"] as Double?).map { Date(timeIntervalSince1970: $0) },
-          reference: row["reference"], amount: row["amount"],
-          due: (row["due"] as String?).flatMap { LocalDate(iso: $0) },
-          decidedBy: row["decided_by"], reason: row["reason"])
+      try Row.fetchAll(db, sql: "SELECT * FROM fact WHERE retracted_at IS NULL ORDER BY id").map(Store.fact)
+    }
+  }
+
+  static func fact(_ row: Row) -> Fact {
+    Fact(
+      kind: Fact.Kind(rawValue: row["kind"]) ?? .report, unitID: row["unit"], ruleID: row["rule"],
+      period: row["period"], at: (row["at"] as Double?).map { Date(timeIntervalSince1970: $0) },
+      reference: row["reference"], amount: row["amount"],
+      due: (row["due"] as String?).flatMap { LocalDate(iso: $0) },
+      decidedBy: row["decided_by"], reason: row["reason"])
+  }
+
+  /// A fact as the audit shows it: with its id, who recorded it, and its retraction if any.
+  public struct RecordedFact: Sendable {
+    public let id: Int64
+    public let fact: Fact
+    public let recordedAt: Date
+    public let recordedBy: UInt32?
+    public let source: String
+    public let retraction: Retraction?
+
+    public struct Retraction: Sendable {
+      public let at: Date
+      public let by: UInt32?
+      public let reason: String
+    }
+  }
+
+  /// Recorded facts, oldest first, filtered by whichever of unit, rule and period are given;
+  /// retracted ones too when `retracted` is true.
+  public func recordedFacts(
+    unit: String? = nil, rule: String? = nil, period: String? = nil, retracted: Bool = false
+  ) throws -> [RecordedFact] {
+    try writer.read { db in
+      try Row.fetchAll(
+        db,
+        sql: """
+          SELECT * FROM fact WHERE (?1 IS NULL OR unit = ?1) AND (?2 IS NULL OR rule = ?2) AND (?3 IS NULL OR period = ?3)
+            AND (?4 OR retracted_at IS NULL)
+          ORDER BY id
+          """, arguments: [unit, rule, period, retracted]
+      ).map(Store.recordedFact)
+    }
+  }
+
+  static func recordedFact(_ row: Row) -> RecordedFact {
+    let uid = (row["recorded_by_uid"] as Int64?).flatMap { UInt32(exactly: $0) }
+    let retraction = (row["retracted_at"] as Double?).map {
+      RecordedFact.Retraction(
+        at: Date(timeIntervalSince1970: $0), by: (row["retracted_by_uid"] as Int64?).flatMap { UInt32(exactly: $0) },
+        reason: row["retraction_reason"] ?? "")
+    }
+    return RecordedFact(
+      id: row["id"], fact: fact(row), recordedAt: Date(timeIntervalSince1970: row["recorded_at"]), recordedBy: uid,
+      source: row["source"], retraction: retraction)
+  }
+
+  public enum RetractionError: Error, Equatable {
+    case noSuchFact
+    case alreadyRetracted(at: Date)
+  }
+
+  /// Takes a fact back: it stays in the audit trail, marked, and stops counting. The obligation it
+  /// spoke of is planned again from when the fact was recorded, so that the reminders it stopped
+  /// are caught up at the next pass. Returns the fact as it now stands.
+  @discardableResult
+  public func retract(id: Int64, by uid: UInt32?, reason: String, now: Date) throws -> RecordedFact {
+    try writer.write { db in
+      guard let row = try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [id]) else {
+        throw RetractionError.noSuchFact
       }
+      if let at = row["retracted_at"] as Double? {
+        throw RetractionError.alreadyRetracted(at: Date(timeIntervalSince1970: at))
+      }
+      try db.execute(
+        sql: "UPDATE fact SET retracted_at = ?, retracted_by_uid = ?, retraction_reason = ? WHERE id = ?",
+        arguments: [now.timeIntervalSince1970, uid.map { Int64($0) }, reason, id])
+      try Store.inputsChanged(db)
+      try db.execute(
+        sql: "INSERT INTO replan (rule, unit, period, since) VALUES (?, ?, ?, ?)",
+        arguments: [
+          row["rule"] as String, row["unit"] as String, row["period"] as String, row["recorded_at"] as Double,
+        ])
+      return Store.recordedFact(try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [id])!)
+    }
+  }
+
+  /// What planning reads from the store, read at one instant so that they agree: the facts in
+  /// force, the silences, and the obligations that retractions reopened and no pass has planned
+  /// yet (with the `since` each needs, and the last such row, which `recordPass` then clears).
+  public struct PlanningInputs: Sendable {
+    public let facts: [Fact]
+    public let silences: [Silence]
+    public let reopened: [ObligationRef: Date]
+    public let reopenedThrough: Int64
+    /// Changes whenever any of the above does: a cached engine is stale once it differs.
+    public let version: Int64
+  }
+
+  public func planningInputs() throws -> PlanningInputs {
+    try writer.read { db in
+      var reopened: [ObligationRef: Date] = [:]
+      var through: Int64 = 0
+      for row in try Row.fetchAll(db, sql: "SELECT * FROM replan ORDER BY id") {
+        let key = ObligationRef(rule: row["rule"], unit: row["unit"], period: row["period"])
+        let since = Date(timeIntervalSince1970: row["since"])
+        reopened[key] = reopened[key].map { min($0, since) } ?? since
+        through = row["id"]
+      }
+      return PlanningInputs(
+        facts: try Row.fetchAll(db, sql: "SELECT * FROM fact WHERE retracted_at IS NULL ORDER BY id").map(Store.fact),
+        silences: try Row.fetchAll(db, sql: "SELECT * FROM silence ORDER BY id").map(Store.silence),
+        reopened: reopened, reopenedThrough: through, version: try Store.inputsVersion(db))
+    }
+  }
+
+  /// See `PlanningInputs.version`.
+  public func inputsVersion() throws -> Int64 { try writer.read(Store.inputsVersion) }
+
+  static func inputsVersion(_ db: Database) throws -> Int64 {
+    try String.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'inputs_version'").flatMap { Int64($0) } ?? 0
+  }
+
+  static func inputsChanged(_ db: Database) throws {
+    try db.execute(
+      sql: """
+        INSERT INTO meta (name, value) VALUES ('inputs_version', '1')
+        ON CONFLICT(name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)
+        """)
+  }
+
+  // MARK: - Silences
+
+  /// Every silence, ended ones too, oldest first.
+  public func silences() throws -> [Silence] {
+    try writer.read { db in try Row.fetchAll(db, sql: "SELECT * FROM silence ORDER BY id").map(Store.silence) }
+  }
+
+  static func silence(_ row: Row) -> Silence {
+    Silence(
+      id: row["id"], ruleID: row["rule"], unitID: row["unit"], period: row["period"],
+      starts: Date(timeIntervalSince1970: row["starts_at"]), until: Date(timeIntervalSince1970: row["until"]),
+      expiredAt: (row["expired_at"] as Double?).map { Date(timeIntervalSince1970: $0) }, reason: row["reason"],
+      createdBy: (row["created_by_uid"] as Int64?).flatMap { UInt32(exactly: $0) })
+  }
+
+  /// Adds a silence from `now` to `until`; returns it with its id.
+  public func addSilence(
+    rule: String?, unit: String?, period: String?, until: Date, reason: String, by uid: UInt32?, now: Date
+  ) throws -> Silence {
+    try writer.write { db in
+      try db.execute(
+        sql: """
+          INSERT INTO silence (rule, unit, period, starts_at, until, reason, created_at, created_by_uid)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          rule, unit, period, now.timeIntervalSince1970, until.timeIntervalSince1970, reason, now.timeIntervalSince1970,
+          uid.map { Int64($0) },
+        ])
+      let id = db.lastInsertedRowID
+      try Store.inputsChanged(db)
+      return Silence(
+        id: id, ruleID: rule, unitID: unit, period: period, starts: now, until: until, reason: reason, createdBy: uid)
+    }
+  }
+
+  public enum SilenceError: Error, Equatable {
+    case noSuchSilence
+    case alreadyEnded(at: Date)
+  }
+
+  /// Ends a silence now. What it held is judged again at once: notices still owed go out.
+  @discardableResult
+  public func expireSilence(id: Int64, by uid: UInt32?, now: Date) throws -> Silence {
+    try writer.write { db in
+      guard let row = try Row.fetchOne(db, sql: "SELECT * FROM silence WHERE id = ?", arguments: [id]) else {
+        throw SilenceError.noSuchSilence
+      }
+      let silence = Store.silence(row)
+      guard silence.ends > now else { throw SilenceError.alreadyEnded(at: silence.ends) }
+      try db.execute(
+        sql: "UPDATE silence SET expired_at = ?, expired_by_uid = ? WHERE id = ?",
+        arguments: [now.timeIntervalSince1970, uid.map { Int64($0) }, id])
+      try Store.inputsChanged(db)
+      // Held notices wait for the end the silence had; they are due now.
+      try db.execute(
+        sql:
+          "UPDATE journal SET next_attempt_at = ?1, updated_at = ?1 WHERE state = 'silenced' AND next_attempt_at > ?1",
+        arguments: [now.timeIntervalSince1970])
+      return Store.silence(try Row.fetchOne(db, sql: "SELECT * FROM silence WHERE id = ?", arguments: [id])!)
     }
   }
 
@@ -209,10 +462,13 @@ public final class Store: Sendable {
   /// Records a completed pass. `rulesBehind` holds, for each rule that could not be judged, the
   /// `since` its next pass must plan from (so that a failing program delays its notices but does
   /// not lose them).
-  public func recordPass(at instant: Date, rulesBehind: [String: Date] = [:]) throws {
+  /// `reopenedThrough` is the last retraction the pass planned (`reopened().through`).
+  public func recordPass(at instant: Date, rulesBehind: [String: Date] = [:], reopenedThrough: Int64 = 0) throws {
     let behind = rulesBehind.mapValues(\.timeIntervalSince1970)
     let json = String(decoding: try JSONEncoder().encode(behind), as: UTF8.self)
     try writer.write { db in
+      try db.execute(sql: "DELETE FROM replan WHERE id <= ?", arguments: [reopenedThrough])
+      if db.changesCount > 0 { try Store.inputsChanged(db) }
       let upsert =
         "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value"
       try db.execute(sql: upsert, arguments: ["last_pass", String(instant.timeIntervalSince1970)])

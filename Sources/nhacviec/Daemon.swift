@@ -120,6 +120,9 @@ struct Status: ParsableCommand {
         )
       }
       for warning in status.warnings { print("warning: \(warning)") }
+      for silence in status.silences {
+        print("silence \(silence.id): \(describe(silence)) until \(silence.ends): \(silence.reason)")
+      }
     }
     if !status.isHealthy { throw ExitCode(1) }
   }
@@ -146,8 +149,9 @@ struct Findings: ParsableCommand {
     if json { return printJSON(response.body) }
     for f in findings {
       let missing = f.missing.map { $0.isEmpty ? "" : "  missing: \($0.joined(separator: ", "))" } ?? ""
+      let silenced = f.silenced.map { "  SILENCED by \($0.id) until \($0.ends)" } ?? ""
       print(
-        "\(f.state.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(f.rule) \(f.unit) \(f.period)  due \(f.deadline)  \(f.unitName)\(missing)"
+        "\(f.state.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(f.rule) \(f.unit) \(f.period)  due \(f.deadline)  \(f.unitName)\(missing)\(silenced)"
       )
     }
   }

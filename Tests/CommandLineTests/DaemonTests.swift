@@ -269,6 +269,78 @@ struct DaemonTests {
     #expect(message.contains("may read but not write"))
   }
 
+  @Test("facts, retract and silence through the real socket: listed with ids, audited, writers only")
+  func retractAndSilence() throws {
+    let fixture = try DaemonFixture()
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-10T09:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    let recorded = try fixture.client([
+      "record", "report", "--unit", "D3", "--rule", "annual", "--period", "2026", "--at", "2026-11-10T08:30:00+07:00",
+      "--reference", "12/BC-D3",
+    ])
+    #expect(recorded.status == 0, "\(recorded.stderr)")
+    #expect(!(try fixture.client(["upcoming", "--days", "10"]).stdout.contains("annual/D3/")))
+    let listed = try fixture.client(["facts", "--unit", "D3", "--json"])
+    #expect(listed.status == 0, "\(listed.stderr)")
+    let facts = try JSONDecoder().decode([ControlAPI.RecordedFact].self, from: Data(listed.stdout.utf8))
+    let fact = try #require(facts.first)
+    #expect(facts.count == 1 && fact.reference == "12/BC-D3" && fact.source == "socket")
+    #expect(fact.recordedBy == getuid())
+    #expect(
+      try fixture.client(["facts"]).stdout.hasPrefix("\(fact.id)\treport D3 annual 2026 at 2026-11-10T08:30:00+07:00"))
+
+    // Someone who may only read cannot retract or silence.
+    for arguments in [
+      ["retract", "\(fact.id)", "--reason", "x"],
+      ["silence", "add", "--unit", "D2", "--until", "2026-12-01", "--reason", "x"],
+    ] {
+      let reader = try ProgramRun(
+        "/usr/bin/setpriv",
+        ["--reuid=65534", "--regid=0", "--clear-groups", Run.binary.path] + arguments + ["--socket", fixture.socket])
+      #expect(reader.status == 1)
+      #expect(reader.stderr.contains("403") && reader.stderr.contains("may read but not write"), "\(reader.stderr)")
+    }
+
+    let retracted = try fixture.client(["retract", "\(fact.id)", "--reason", "wrong unit"])
+    #expect(retracted.status == 0, "\(retracted.stderr)")
+    #expect(retracted.stdout == "retracted fact \(fact.id): report for D3 annual 2026\n")
+    // D3 owes again: the next reminder is back.
+    #expect(try fixture.client(["upcoming", "--days", "10"]).stdout.contains("annual/D3/2026/remind-1wd"))
+    #expect(try fixture.client(["facts", "--unit", "D3"]).stdout == "no facts recorded that match\n")
+    let audit = try fixture.client(["facts", "--unit", "D3", "--retracted"]).stdout
+    #expect(audit.contains("RETRACTED") && audit.contains(": wrong unit"), "\(audit)")
+    let twice = try fixture.client(["retract", "\(fact.id)", "--reason", "again"])
+    #expect(twice.status == 1 && twice.stderr.contains("409"))
+    // curl speaks the same API.
+    let curl = try ProgramRun(
+      "/usr/bin/curl",
+      [
+        "-s", "-X", "DELETE", "--unix-socket", fixture.socket, "-d", #"{"reason":"x"}"#,
+        "http://localhost/v1/facts/999",
+      ])
+    #expect(curl.stdout.trimmingCharacters(in: .newlines) == #"{"error":"no fact with id 999"}"#)
+
+    let added = try fixture.client([
+      "silence", "add", "--unit", "D2", "--until", "2026-11-20", "--reason", "đổi đầu mối ISO",
+    ])
+    #expect(added.status == 0, "\(added.stderr)")
+    #expect(added.stdout == "silence 1 holds notices (unit=D2) until 2026-11-20T00:00:00+07:00\n")
+    #expect(try fixture.client(["silence", "list"]).stdout.hasPrefix("1\tactive\tunit=D2\t"))
+    let status = try fixture.client(["status"])
+    #expect(status.status == 0, "\(status.stdout)")
+    #expect(status.stdout.contains("silence 1: unit=D2 until 2026-11-20T00:00:00+07:00: đổi đầu mối ISO"))
+    #expect(try fixture.client(["findings", "--unit", "D2"]).stdout.contains("SILENCED by 1 until 2026-11-20"))
+    #expect(try fixture.client(["explain", "--unit", "D2"]).stdout.contains("silenced by silence 1 (unit=D2)"))
+    let refused = try fixture.client(["silence", "add", "--rule", "nope", "--until", "2026-12-01", "--reason", "x"])
+    #expect(refused.status == 1 && refused.stderr.contains("404: no rule nope"), "\(refused.stderr)")
+    #expect(try fixture.client(["silence", "add", "--until", "2026-12-01", "--reason", "x"]).status == 2)
+    let expired = try fixture.client(["silence", "expire", "1"])
+    #expect(expired.stdout == "silence 1 expired (unit=D2)\n", "\(expired.stderr)")
+    #expect(try fixture.client(["silence", "list"]).stdout == "no silences in force\n")
+    #expect(try fixture.client(["silence", "list", "--all"]).stdout.hasPrefix("1\texpired\tunit=D2\t"))
+  }
+
   @Test("SIGHUP with a broken rule keeps the running rules and status shows the error; SIGTERM exits cleanly")
   func reloadAndStop() throws {
     let fixture = try DaemonFixture()

@@ -1,0 +1,164 @@
+import ArgumentParser
+import Foundation
+import NhacviecControl
+import NhacviecCore
+
+/// `uid 1000 (tuan)`, or the uid alone when the system does not know it.
+func userLabel(_ uid: UInt32?) -> String {
+  guard let uid else { return "unknown" }
+  guard let entry = getpwuid(uid) else { return "uid \(uid)" }
+  return "uid \(uid) (\(String(cString: entry.pointee.pw_name)))"
+}
+
+func printPrettyJSON<T: Encodable>(_ value: T) throws {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+  print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+struct FactsCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "facts",
+    abstract: "The facts the daemon has recorded, with their ids (for retract).",
+    discussion: """
+      nhacviec facts --unit 51-STP --rule iso-annual-report --period 2026
+      Each fact shows who recorded it, when and how (socket, import FILE); with --retracted, \
+      retracted facts too, with who took them back and why.
+      """)
+
+  @Option(help: "Only this unit's facts.") var unit: String?
+  @Option(help: "Only this rule's facts.") var rule: String?
+  @Option(help: "Only this period's facts.") var period: String?
+  @Flag(help: "Show retracted facts too.") var retracted = false
+  @Flag(help: "Print the daemon's JSON.") var json = false
+  @OptionGroup var options: SocketOptions
+
+  func run() throws {
+    var query: [String] = []
+    if let unit { query.append("unit=\(queryValue(unit))") }
+    if let rule { query.append("rule=\(queryValue(rule))") }
+    if let period { query.append("period=\(queryValue(period))") }
+    if retracted { query.append("retracted=true") }
+    let response = try options.call("GET", "/v1/facts" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+    let facts = try options.decode([ControlAPI.RecordedFact].self, response)
+    if json { return try printPrettyJSON(facts) }
+    if facts.isEmpty { return print("no facts recorded" + (query.isEmpty ? "" : " that match")) }
+    for fact in facts {
+      var what = [fact.kind, fact.unit, fact.rule, fact.period]
+      if let at = fact.at { what.append("at \(at)") }
+      if let reference = fact.reference { what.append(reference) }
+      if let amount = fact.amount { what.append("\(amount) đồng") }
+      if let due = fact.due { what.append("due \(due)") }
+      if let by = fact.by { what.append("by \(by)") }
+      if let reason = fact.reason { what.append("(\(reason))") }
+      print("\(fact.id)\t\(what.joined(separator: " "))")
+      print("\trecorded \(fact.recordedAt) by \(userLabel(fact.recordedBy)) via \(fact.source)")
+      if let retraction = fact.retracted {
+        print("\tRETRACTED \(retraction.at) by \(userLabel(retraction.by)): \(retraction.reason)")
+      }
+    }
+  }
+}
+
+struct Retract: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Take back a fact recorded by mistake.",
+    discussion: """
+      nhacviec retract 42 --reason "recorded for the wrong unit; see 43"
+      The fact stays in the audit trail (nhacviec facts --retracted), marked with who retracted \
+      it, when and why, and stops counting at once: the daemon plans again, and the reminders \
+      the fact had stopped go out (the newest step for each audience, if still due).
+      """)
+
+  @Argument(help: "The fact's id (nhacviec facts).") var id: Int64
+  @Option(help: "Why it is taken back (kept in the audit trail).") var reason: String
+  @OptionGroup var options: SocketOptions
+
+  func run() throws {
+    let body = try JSONEncoder().encode(ControlAPI.Retraction(reason: reason))
+    let fact = try options.decode(
+      ControlAPI.RecordedFact.self, try options.call("DELETE", "/v1/facts/\(id)", body: Array(body)))
+    print("retracted fact \(fact.id): \(fact.kind) for \(fact.unit) \(fact.rule) \(fact.period)")
+  }
+}
+
+struct SilenceCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "silence",
+    abstract: "Hold notices about a rule, a unit or both for a while (like amtool silence).",
+    discussion: """
+      A silenced notice is journaled as `silenced`, not sent. When the silence ends (its --until, \
+      or silence expire), what it held is judged again: a notice still owed goes out as of that \
+      moment, with its dates and counts as of then; one no longer owed is suppressed.
+      """,
+    subcommands: [SilenceAdd.self, SilenceList.self, SilenceExpire.self])
+}
+
+struct SilenceAdd: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "add", abstract: "Start a silence now.",
+    discussion: """
+      nhacviec silence add --unit 51-STP --until 2026-11-20 --reason "contact being replaced"
+      nhacviec silence add --rule iso-budget --period 2027 --until 2026-07-01T08:00:00+07:00 --reason "…"
+      """)
+
+  @Option(help: "Only notices of this rule.") var rule: String?
+  @Option(help: "Only notices about this unit (its own and its superiors').") var unit: String?
+  @Option(help: "Only this period (2026, 2026-Q3, 2026-09).") var period: String?
+  @Option(help: ArgumentHelp("When it ends: a date (its start) or an instant.", valueName: "INSTANT"))
+  var until: String
+  @Option(help: "Why (kept and shown in status).") var reason: String
+  @OptionGroup var options: SocketOptions
+
+  func validate() throws {
+    guard rule != nil || unit != nil else { throw ValidationError("a silence needs --rule, --unit or both") }
+  }
+
+  func run() throws {
+    let request = ControlAPI.SilenceRequest(rule: rule, unit: unit, period: period, until: until, reason: reason)
+    let response = try options.call("POST", "/v1/silences", body: Array(try JSONEncoder().encode(request)))
+    let silence = try options.decode(ControlAPI.Silence.self, response)
+    print("silence \(silence.id) holds notices (\(describe(silence))) until \(silence.ends)")
+  }
+}
+
+struct SilenceList: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "list", abstract: "The silences in force and to come (with --all, ended ones too).")
+
+  @Flag(help: "Show ended and expired silences too.") var all = false
+  @Flag(help: "Print the daemon's JSON.") var json = false
+  @OptionGroup var options: SocketOptions
+
+  func run() throws {
+    let silences = try options.decode(
+      [ControlAPI.Silence].self, try options.call("GET", "/v1/silences" + (all ? "?all=true" : "")))
+    if json { return try printPrettyJSON(silences) }
+    if silences.isEmpty { return print(all ? "no silences" : "no silences in force") }
+    for silence in silences {
+      let state = silence.active ? "active" : silence.expired ? "expired" : "ended"
+      print(
+        "\(silence.id)\t\(state)\t\(describe(silence))\t\(silence.starts) → \(silence.ends)\t"
+          + "by \(userLabel(silence.createdBy)): \(silence.reason)")
+    }
+  }
+}
+
+struct SilenceExpire: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "expire", abstract: "End a silence now: what it held is judged again and sent if still owed.")
+
+  @Argument(help: "The silence's id (silence list).") var id: Int64
+  @OptionGroup var options: SocketOptions
+
+  func run() throws {
+    let silence = try options.decode(ControlAPI.Silence.self, try options.call("DELETE", "/v1/silences/\(id)"))
+    print("silence \(silence.id) expired (\(describe(silence)))")
+  }
+}
+
+/// `rule=iso-annual-report unit=51-STP`.
+func describe(_ silence: ControlAPI.Silence) -> String {
+  [("rule", silence.rule), ("unit", silence.unit), ("period", silence.period)]
+    .compactMap { name, value in value.map { "\(name)=\($0)" } }.joined(separator: " ")
+}
