@@ -403,11 +403,19 @@ public final class Daemon: @unchecked Sendable {
     guard !batch.facts.isEmpty else { throw HTTPFailure(400, "no facts to record") }
     var facts: [Fact] = []
     var errors: [ConfigError] = []
+    var undated: Set<Int> = []
+    let now = clock.now()
     for (index, request) in batch.facts.enumerated() {
       var values: [String: String] = [
         "kind": request.kind, "unit": request.unit, "rule": request.rule, "period": request.period,
       ]
       values["at"] = request.at
+      // A report or budget line sent without its time happened now, by the daemon's clock; sent
+      // again, it is the same fact whenever it is sent.
+      if request.at == nil, request.kind == "report" || request.kind == "budget" {
+        values["at"] = deployment.zone.rfc3339(now)
+        undated.insert(facts.count)
+      }
       values["reference"] = request.reference
       values["amount"] = request.amount
       values["due"] = request.due
@@ -425,7 +433,7 @@ public final class Daemon: @unchecked Sendable {
     errors += FactsLoader.check(facts, against: deployment)
     if !errors.isEmpty { throw ConfigErrors(errors) }
     let source = batch.source.map { "import \($0)" } ?? "socket"
-    let recorded = try store.record(facts, by: .init(uid: uid, source: source), now: clock.now())
+    let recorded = try store.record(facts, by: .init(uid: uid, source: source), now: now, undated: undated)
     for fact in recorded.prefix(20) {
       Log.write(
         .notice, "fact recorded by uid \(uid): \(fact.kind.rawValue) \(fact.unitID) \(fact.ruleID) \(fact.period)")

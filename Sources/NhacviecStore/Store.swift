@@ -219,23 +219,28 @@ public final class Store: Sendable {
   /// Records facts; they are never rewritten or removed, so a reorganised directory or an
   /// edited rule loses none of them. A fact already recorded (every field the same, whoever
   /// recorded it and when) is not recorded again: a `record` or an `import` repeated is a no-op.
-  /// Returns the facts recorded now, in order.
+  /// Returns the facts recorded now, in order. The facts at the indices in `undated` were
+  /// stamped with the time they were sent: one already recorded with every other field the
+  /// same, at whatever time, is the same fact.
   @discardableResult
-  public func record(_ facts: [Fact], by provenance: Provenance, now: Date) throws -> [Fact] {
+  public func record(
+    _ facts: [Fact], by provenance: Provenance, now: Date, undated: Set<Int> = []
+  ) throws -> [Fact] {
     try writer.write { db in
       var recorded: [Fact] = []
-      for fact in facts {
+      for (index, fact) in facts.enumerated() {
         let fields: StatementArguments = [
           fact.kind.rawValue, fact.unitID, fact.ruleID, fact.period, fact.at?.timeIntervalSince1970, fact.reference,
           fact.amount, fact.due?.description, fact.decidedBy, fact.reason,
         ]
+        let anyTime = undated.contains(index)
         let known = try Bool.fetchOne(
           db,
           sql: """
-            SELECT EXISTS (SELECT 1 FROM fact WHERE kind = ? AND unit = ? AND rule = ? AND period = ? AND at IS ?
-              AND reference IS ? AND amount IS ? AND due IS ? AND decided_by IS ? AND reason IS ?
-              AND retracted_at IS NULL)
-            """, arguments: fields)
+            SELECT EXISTS (SELECT 1 FROM fact WHERE kind = ?1 AND unit = ?2 AND rule = ?3 AND period = ?4
+              AND (?11 OR at IS ?5) AND reference IS ?6 AND amount IS ?7 AND due IS ?8 AND decided_by IS ?9
+              AND reason IS ?10 AND retracted_at IS NULL)
+            """, arguments: fields + [anyTime])
         if known == true { continue }
         try db.execute(
           sql: """

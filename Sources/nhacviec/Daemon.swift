@@ -230,7 +230,8 @@ struct Record: ParsableCommand {
   @Option var unit: String
   @Option var rule: String
   @Option var period: String
-  @Option(help: "When it happened (default: now).") var at: String?
+  @Option(help: "When it happened (default for a report or budget line: now, by the daemon's clock).")
+  var at: String?
   @Option(help: "Document number.") var reference: String?
   @Option(help: "Budget line in đồng.") var amount: String?
   @Option(help: "An extension's new due date, YYYY-MM-DD.") var due: String?
@@ -245,7 +246,9 @@ struct Record: ParsableCommand {
 
   func run() throws {
     var request = ControlAPI.FactRequest(kind: kind, unit: unit, rule: rule, period: period)
-    request.at = at ?? (kind == "report" || kind == "budget" ? ISO8601DateFormatter().string(from: Date()) : nil)
+    // Without --at, the daemon stamps a report or budget line with its own clock; the same
+    // record repeated is then the same fact, not a second one.
+    request.at = at
     request.reference = reference
     request.amount = amount
     request.due = due

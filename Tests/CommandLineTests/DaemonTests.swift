@@ -281,6 +281,14 @@ struct DaemonTests {
     ])
     #expect(recorded.status == 0, "\(recorded.stderr)")
     #expect(!(try fixture.client(["upcoming", "--days", "10"]).stdout.contains("annual/D3/")))
+    // Without --at, the daemon's clock stamps it, and the same record again is the same fact.
+    let bare = ["record", "report", "--unit", "D4", "--rule", "annual", "--period", "2026", "--reference", "9/BC"]
+    #expect(try fixture.client(bare).stdout == "recorded report for D4 annual 2026\n")
+    #expect(try fixture.client(bare).stdout == "already recorded: report for D4 annual 2026; nothing changed\n")
+    let stamped = try fixture.client(["facts", "--unit", "D4", "--json"])
+    let d4 = try JSONDecoder().decode([ControlAPI.RecordedFact].self, from: Data(stamped.stdout.utf8))
+    #expect(d4.count == 1)
+    #expect(d4.first?.at?.hasPrefix("2026-11-10T09:") == true, "\(d4.first?.at ?? "")")
     let listed = try fixture.client(["facts", "--unit", "D3", "--json"])
     #expect(listed.status == 0, "\(listed.stderr)")
     let facts = try JSONDecoder().decode([ControlAPI.RecordedFact].self, from: Data(listed.stdout.utf8))
