@@ -36,10 +36,11 @@ struct ControlRoutes: Sendable {
     "/v1/explain": ["unit", "rule"], "/v1/report": ["period", "rules", "scope", "as_of", "format"],
     "/v1/notices": ["state", "limit", "key"],
   ]
-  static let writes: Set<String> = ["/v1/facts", "/v1/notices/retry", "/v1/reload"]
+  static let writes: Set<String> = ["/v1/facts", "/v1/notices/retry", "/v1/notices/ack", "/v1/reload"]
 
   private func route(_ request: ControlRequest) throws -> HTTPResponse {
     let path = request.path
+    if let answer = MonitoringRoutes(daemon: daemon).handle(request.http) { return answer }
     if let parameters = Self.reads[path] {
       guard request.method == "GET" else { throw HTTPFailure(405, "method \(request.method) not allowed on \(path)") }
       if let unknown = request.query.keys.sorted().first(where: { !parameters.contains($0) }) {
@@ -152,6 +153,9 @@ struct ControlRoutes: Sendable {
       let count = try daemon.retry(key: key)
       guard count > 0 else { throw HTTPFailure(404, "no dead notice with key \(key)") }
       return .json(ControlAPI.Message("\(key): \(count) delivery planned again"))
+    case "/v1/notices/ack":
+      let key = try decoder.decode(ControlAPI.Acknowledge.self, from: Data(request.body)).key
+      return .json(ControlAPI.Message(try daemon.acknowledge(key: key, uid: request.uid)))
     default:
       let result = daemon.reload()
       return .json(result, status: result.ok ? 200 : 422)

@@ -51,6 +51,7 @@ public final class DeliveryService: @unchecked Sendable {
   let clock: any WallClock
   let random: @Sendable () -> Double
   let log: @Sendable (_ warning: Bool, _ line: String) -> Void
+  let observe: @Sendable (Observation) -> Void
   private let signal = WakeSignal()
   private let lock = NSLock()
   // Guarded by `lock`.
@@ -72,18 +73,34 @@ public final class DeliveryService: @unchecked Sendable {
     let addresses: [String]
     let subject: String
     let outcome: DeliveryOutcome
+    let claimed: Date
     let at: Date
+  }
+
+  /// One outcome as it is decided, for whoever counts them (the daemon's metrics).
+  public struct Observation: Sendable {
+    public enum Outcome: String, Sendable { case sent, failed, dead, suppressed }
+    public let rule: String
+    public let channel: String
+    public let outcome: Outcome
+    /// When the notice was planned to go out.
+    public let scheduledAt: Date
+    /// From the claim to the channel's answer; nil when nothing was tried.
+    public let attemptDuration: TimeInterval?
+    public let at: Date
   }
 
   public init(
     store: Store, setup: Setup, clock: any WallClock, random: @escaping @Sendable () -> Double = { .random(in: 0..<1) },
-    log: @escaping @Sendable (_ warning: Bool, _ line: String) -> Void = { _, _ in }
+    log: @escaping @Sendable (_ warning: Bool, _ line: String) -> Void = { _, _ in },
+    observe: @escaping @Sendable (Observation) -> Void = { _ in }
   ) {
     self.store = store
     self.setup = setup
     self.clock = clock
     self.random = random
     self.log = log
+    self.observe = observe
   }
 
   /// Starts the loop on a thread of its own.
@@ -175,7 +192,7 @@ public final class DeliveryService: @unchecked Sendable {
   private func prepare(_ entry: JournalEntry, engine: Engine, setup: Setup, now: Date) {
     let row = JournalKey(key: entry.key, channel: entry.channel)
     guard let channel = setup.channels[entry.channel] else {
-      unrecorded(row, .dead(error: "no channel named \(entry.channel) is configured"), now: now)
+      unrecorded(entry, .dead(error: "no channel named \(entry.channel) is configured"), now: now)
       return
     }
     let message: OutgoingMessage
@@ -183,10 +200,10 @@ public final class DeliveryService: @unchecked Sendable {
     case .decided(let decision):
       switch engine.check(decision, at: now) {
       case .suppress(let reason):
-        unrecorded(row, .suppressed(reason: reason), now: now)
+        unrecorded(entry, .suppressed(reason: reason), now: now)
         return
       case .wait(let reason, let until):
-        unrecorded(row, .deferred(until: until, reason: reason), now: now)
+        unrecorded(entry, .deferred(until: until, reason: reason), now: now)
         return
       case .send(let evaluated):
         let pending = entry.pending.map(Set.init)
@@ -198,7 +215,7 @@ public final class DeliveryService: @unchecked Sendable {
       let window = engine.ruleset.settings.sendWindow
       guard window.contains(now, calendar: engine.context.calendar) else {
         let until = window.next(atOrAfter: now, calendar: engine.context.calendar)
-        unrecorded(row, .deferred(until: until, reason: "outside the send window"), now: now)
+        unrecorded(entry, .deferred(until: until, reason: "outside the send window"), now: now)
         return
       }
       let pending = entry.pending.map(Set.init)
@@ -211,14 +228,21 @@ public final class DeliveryService: @unchecked Sendable {
       let done = clock.now()
       lock.withLock {
         finished.append(
-          Finished(entry: entry, addresses: addresses, subject: message.subject, outcome: outcome, at: done))
+          Finished(
+            entry: entry, addresses: addresses, subject: message.subject, outcome: outcome, claimed: now, at: done))
       }
       wake()
     }
   }
 
-  private func unrecorded(_ row: JournalKey, _ change: JournalOutcome.Change, now: Date) {
+  private func unrecorded(_ entry: JournalEntry, _ change: JournalOutcome.Change, now: Date) {
+    let row = JournalKey(key: entry.key, channel: entry.channel)
     let outcome = JournalOutcome(entry: row, change: change, attempted: false, pending: nil, at: now)
+    switch change {
+    case .suppressed: observe(Observation(entry, .suppressed, attemptDuration: nil, at: now))
+    case .dead: observe(Observation(entry, .dead, attemptDuration: nil, at: now))
+    default: break
+    }
     lock.withLock {
       unrecorded.append(outcome)
       switch change {
@@ -247,6 +271,13 @@ public final class DeliveryService: @unchecked Sendable {
         entry, addresses: addresses, outcome: item.outcome, subject: item.subject, policy: setup.policy, now: item.at,
         random: random())
       outcomes.append(result)
+      let took = item.at.timeIntervalSince(item.claimed)
+      switch result.change {
+      case .sent: observe(Observation(entry, .sent, attemptDuration: took, at: item.at))
+      case .failed: observe(Observation(entry, .failed, attemptDuration: took, at: item.at))
+      case .dead: observe(Observation(entry, .dead, attemptDuration: took, at: item.at))
+      default: break
+      }
       switch result.change {
       case .sent(_, let refused):
         if let refused { log(true, "notice \(entry.key) via \(entry.channel) sent, but refused for: \(refused)") }
@@ -345,5 +376,15 @@ public final class DeliveryService: @unchecked Sendable {
     return JournalOutcome(
       entry: row, change: change, attempted: true, pending: stillPending.isEmpty ? nil : stillPending,
       reached: reached, subject: subject, at: now)
+  }
+}
+
+extension DeliveryService.Observation {
+  init(_ entry: JournalEntry, _ outcome: Outcome, attemptDuration: TimeInterval?, at: Date) {
+    self.init(
+      // A digest gathers several rules: it has none of its own.
+      rule: entry.rule.isEmpty ? "(digest)" : entry.rule, channel: entry.channel, outcome: outcome,
+      scheduledAt: entry.scheduledAt,
+      attemptDuration: attemptDuration, at: at)
   }
 }

@@ -133,6 +133,16 @@ public final class Store: Sendable {
           CREATE INDEX attempt_key ON attempt (key);
           """)
     }
+    migrator.registerMigration("v4-acknowledgements") { db in
+      // An operator's acknowledgement of a dead notice (uid, when); cleared when it is retried, so
+      // that dying again counts as new. Attempts by channel, for each channel's last error.
+      try db.execute(
+        sql: """
+          ALTER TABLE journal ADD COLUMN acknowledged_by INTEGER;
+          ALTER TABLE journal ADD COLUMN acknowledged_at REAL;
+          CREATE INDEX attempt_channel ON attempt (channel, id);
+          """)
+    }
     return migrator
   }
 

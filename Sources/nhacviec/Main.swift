@@ -19,7 +19,7 @@ struct Nhacviec: AsyncParsableCommand {
       Run.self, Check.self, TestCommand.self, Explain.self, CalendarCommand.self, Simulate.self, SendTest.self,
       Status.self,
       Findings.self,
-      Upcoming.self, Notices.self, Record.self, Import.self, Retry.self, Reload.self, ReportCommand.self,
+      Upcoming.self, Notices.self, Record.self, Import.self, Retry.self, Ack.self, Reload.self, ReportCommand.self,
     ]
   )
 }
