@@ -4,48 +4,6 @@ import NhacviecDaemon
 import TestSupport
 import Testing
 
-/// The metrics as Prometheus's own Python parser reads them (Tests/Servers/parse_metrics.py).
-struct Scraped {
-  let families: [[String: Any]]
-  let problems: [String]
-
-  init(_ exposition: String) throws {
-    let file = try temporaryFolder("metrics").appendingPathComponent("metrics.txt")
-    try exposition.write(to: file, atomically: true, encoding: .utf8)
-    let parsed = try ProgramRun(
-      "/usr/bin/python3", [repositoryRoot.appendingPathComponent("Tests/Servers/parse_metrics.py").path, file.path])
-    guard parsed.status == 0,
-      let object = try JSONSerialization.jsonObject(with: Data(parsed.stdout.utf8)) as? [String: Any]
-    else {
-      throw MonitoringError(
-        description: "the Prometheus parser refused the exposition: \(parsed.stderr)\n\(exposition)")
-    }
-    families = object["families"] as? [[String: Any]] ?? []
-    problems = object["problems"] as? [String] ?? []
-  }
-
-  /// Every sample named `name`, with its labels.
-  func samples(_ name: String) -> [(labels: [String: String], value: Double)] {
-    families.flatMap { ($0["samples"] as? [[String: Any]]) ?? [] }.compactMap { sample in
-      guard sample["name"] as? String == name, let value = sample["value"] as? Double else { return nil }
-      return ((sample["labels"] as? [String: String]) ?? [:], value)
-    }
-  }
-
-  /// The value of the sample `name` whose labels are exactly `labels`.
-  func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
-    samples(name).first { $0.labels == labels }?.value
-  }
-
-  func type(of family: String) -> String? {
-    families.first { $0["name"] as? String == family }?["type"] as? String
-  }
-}
-
-struct MonitoringError: Error, CustomStringConvertible {
-  let description: String
-}
-
 /// One raw HTTP exchange, to see exactly what goes over the wire (HEAD must carry no body).
 struct Exchange {
   let status: Int

@@ -1,0 +1,62 @@
+import Foundation
+import NhacviecStore
+import TestSupport
+import Testing
+
+@testable import NhacviecDaemon
+@testable import NhacviecDelivery
+
+@Suite("metrics exposition")
+struct MetricsTests {
+  static let start = Date(timeIntervalSince1970: 1_794_186_000)
+
+  @Test("label values with quotes, backslashes and line feeds survive Prometheus's parser; histograms are cumulative")
+  func exposition() throws {
+    let metrics = Metrics(configLoadedAt: Self.start)
+    let odd = "rule \"quoted\" \\ back\nslash"
+    for (outcome, delay) in [
+      (DeliveryService.Observation.Outcome.sent, 0.5), (.sent, 7200), (.sent, 400_000), (.failed, 0), (.dead, 0),
+    ] {
+      metrics.observe(
+        .init(
+          rule: odd, channel: "sms", outcome: outcome, scheduledAt: Self.start, attemptDuration: 0.2,
+          at: Self.start.addingTimeInterval(delay)))
+    }
+    metrics.observe(
+      .init(
+        rule: "r", channel: "sms", outcome: .suppressed, scheduledAt: Self.start, attemptDuration: nil, at: Self.start))
+    metrics.passEnded(duration: 0.03, ok: true, at: Self.start)
+    metrics.passEnded(duration: 2, ok: false, at: Self.start.addingTimeInterval(60))
+    metrics.configLoaded(ok: false, at: Self.start.addingTimeInterval(120))
+    let text = metrics.exposition(
+      .init(
+        version: "9.9.9", configHash: "abc", rules: 3, rulesFailing: 1, channels: [], channelsFailing: [], inFlight: 2,
+        nextWakeup: nil))
+    let scraped = try Scraped(text)
+    #expect(scraped.problems.isEmpty, "\(scraped.problems)")
+    #expect(scraped.value("nhacviec_notices_total", ["rule": odd, "channel": "sms", "outcome": "sent"]) == 3)
+    #expect(scraped.value("nhacviec_notices_total", ["rule": odd, "channel": "sms", "outcome": "dead"]) == 1)
+    #expect(scraped.value("nhacviec_notices_total", ["rule": "r", "channel": "sms", "outcome": "suppressed"]) == 1)
+    // Latency from the planned instant: half a second, two hours, past the last bound.
+    let latency = "nhacviec_delivery_latency_seconds_bucket"
+    #expect(scraped.value(latency, ["channel": "sms", "le": "1"]) == 1)
+    #expect(scraped.value(latency, ["channel": "sms", "le": "3600"]) == 1)
+    #expect(scraped.value(latency, ["channel": "sms", "le": "14400"]) == 2)
+    #expect(scraped.value(latency, ["channel": "sms", "le": "259200"]) == 2)
+    #expect(scraped.value(latency, ["channel": "sms", "le": "+Inf"]) == 3)
+    #expect(scraped.value("nhacviec_delivery_latency_seconds_sum", ["channel": "sms"]) == 407_200.5)
+    // Every attempt, whatever it came to; none for the suppressed one, which made no request.
+    #expect(scraped.value("nhacviec_delivery_attempt_duration_seconds_count", ["channel": "sms"]) == 5)
+    #expect(scraped.value("nhacviec_pass_duration_seconds_count") == 2)
+    #expect(scraped.value("nhacviec_pass_failures_total") == 1)
+    #expect(scraped.value("nhacviec_pass_last_success_timestamp_seconds") == 1_794_186_000)
+    #expect(scraped.value("nhacviec_config_last_reload_successful") == 0)
+    // A refused reload leaves the time of the load that runs.
+    #expect(scraped.value("nhacviec_config_last_reload_success_timestamp_seconds") == 1_794_186_000)
+    #expect(scraped.value("nhacviec_build_info", ["version": "9.9.9"]) == 1)
+    #expect(scraped.value("nhacviec_delivery_in_flight") == 2)
+    #expect(scraped.samples("nhacviec_next_wakeup_timestamp_seconds").isEmpty)
+    #expect(scraped.type(of: "nhacviec_pass_duration_seconds") == "histogram")
+    #expect(scraped.type(of: "nhacviec_config_info") == "gauge")
+  }
+}
