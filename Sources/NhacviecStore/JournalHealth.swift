@@ -63,54 +63,54 @@ extension Store {
   public func channelHealth(channels: [String] = []) throws -> [ChannelHealth] {
     try writer.read { db in
       var counts: [String: [NoticeState: Int]] = [:]
-      var unacknowledged: [String: Int] = [:]
       for name in channels { counts[name] = [:] }
-      for row in try Row.fetchAll(
-        db,
-        sql: """
-          SELECT channel, state, COUNT(*) AS n,
-                 SUM(CASE WHEN state = 'dead' AND acknowledged_at IS NULL THEN 1 ELSE 0 END) AS open
-          FROM journal GROUP BY channel, state
-          """)
+      // Read from the index on (channel, state): no row is read for counting.
+      for row in try Row.fetchAll(db, sql: "SELECT channel, state, COUNT(*) AS n FROM journal GROUP BY channel, state")
       {
         let channel: String = row["channel"]
         guard let state = NoticeState(rawValue: row["state"]) else { continue }
         counts[channel, default: [:]][state] = row["n"]
-        unacknowledged[channel, default: 0] += row["open"] as Int
-      }
-      // The last attempt through each channel that succeeded, and the last that did not.
-      var lastSent: [String: Int64] = [:]
-      for row in try Row.fetchAll(
-        db, sql: "SELECT channel, MAX(id) AS id FROM attempt WHERE outcome = 'sent' GROUP BY channel")
-      {
-        lastSent[row["channel"]] = row["id"]
-      }
-      var lastError: [String: (id: Int64, error: String, at: Date)] = [:]
-      for row in try Row.fetchAll(
-        db,
-        sql: """
-          SELECT a.channel, a.id, a.detail, a.at FROM attempt a
-          JOIN (SELECT channel, MAX(id) AS id FROM attempt WHERE outcome != 'sent' GROUP BY channel) last
-            ON a.id = last.id
-          """)
-      {
-        lastError[row["channel"]] = (row["id"], row["detail"], Date(timeIntervalSince1970: row["at"]))
       }
       var health: [ChannelHealth] = []
       for channel in counts.keys.sorted() {
-        var failingSince: Date?
-        if let error = lastError[channel], error.id > (lastSent[channel] ?? 0) {
-          let first = try Double.fetchOne(
-            db, sql: "SELECT MIN(at) FROM attempt WHERE channel = ? AND id > ? AND outcome != 'sent'",
-            arguments: [channel, lastSent[channel] ?? 0])
-          failingSince = first.map { Date(timeIntervalSince1970: $0) }
-        }
         var byState = Dictionary(uniqueKeysWithValues: NoticeState.allCases.map { ($0, 0) })
         byState.merge(counts[channel] ?? [:]) { $1 }
+        let unacknowledged =
+          byState[.dead] == 0
+          ? 0
+          : try Int.fetchOne(
+            db,
+            sql: "SELECT COUNT(*) FROM journal WHERE channel = ? AND state = 'dead' AND acknowledged_at IS NULL",
+            arguments: [channel]) ?? 0
+        // Each a lookup in the index on (channel, outcome, id), however many attempts were made.
+        func last(_ outcome: String) throws -> Int64? {
+          try Int64.fetchOne(
+            db, sql: "SELECT MAX(id) FROM attempt WHERE channel = ? AND outcome = ?", arguments: [channel, outcome])
+        }
+        func first(_ outcome: String, after id: Int64) throws -> Int64? {
+          try Int64.fetchOne(
+            db, sql: "SELECT MIN(id) FROM attempt WHERE channel = ? AND outcome = ? AND id > ?",
+            arguments: [channel, outcome, id])
+        }
+        let lastSent = try last("sent") ?? 0
+        var lastError: (error: String, at: Date)?
+        var failingSince: Date?
+        if let id = [try last("failed"), try last("dead")].compactMap({ $0 }).max(),
+          let row = try Row.fetchOne(db, sql: "SELECT detail, at FROM attempt WHERE id = ?", arguments: [id])
+        {
+          lastError = (row["detail"], Date(timeIntervalSince1970: row["at"]))
+          if id > lastSent,
+            let since = [try first("failed", after: lastSent), try first("dead", after: lastSent)].compactMap({ $0 })
+              .min()
+          {
+            failingSince = try Double.fetchOne(db, sql: "SELECT at FROM attempt WHERE id = ?", arguments: [since])
+              .map { Date(timeIntervalSince1970: $0) }
+          }
+        }
         health.append(
           ChannelHealth(
-            channel: channel, counts: byState, deadUnacknowledged: unacknowledged[channel] ?? 0,
-            lastError: lastError[channel].map { ($0.error, $0.at) }, failingSince: failingSince))
+            channel: channel, counts: byState, deadUnacknowledged: unacknowledged, lastError: lastError,
+            failingSince: failingSince))
       }
       return health
     }
