@@ -333,4 +333,39 @@ struct MonitoringTests {
     let fine = try DaemonFixture(daemon: ", http_listen: \"[::1]:9469\"")
     #expect(try Run(["check", "--config", "nhacviec.yaml"], in: fine.folder).status == 0)
   }
+
+  @Test("/-/ready answers 503 until the first pass has ended, while /-/healthy answers 200")
+  func readiness() throws {
+    let fixture = try DaemonFixture()
+    let flag = fixture.folder.appendingPathComponent("hold").path
+    #expect(FileManager.default.createFile(atPath: flag, contents: Data()))
+    // An external rule whose program holds the first pass until the flag goes, then fails.
+    let program = try script(
+      "while [ -e '\(flag)' ]; do sleep 0.05; done\necho 'register unreadable' >&2; exit 1", in: fixture.folder)
+    try """
+    - id: external
+      kind: exec
+      params: { command: \(program), timeout: 30s }
+      title: Báo cáo ISO {{period.name}}
+      basis: Công văn, khoản 1
+      applies_to: { kinds: [dept] }
+      period: yearly
+      due: { date: "11-15", convention: before }
+      remind: [7d]
+      remind_to: [unit.iso-focal]
+      channels: [email]
+    """.write(to: fixture.folder.appendingPathComponent("rules/external.yaml"), atomically: true, encoding: .utf8)
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-09T08:00:00+07:00", notify: notify, waitForPass: false)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    let waiting = try Exchange.unix(fixture.socket, "GET", "/-/ready")
+    #expect(waiting.status == 503, "\(waiting.text)")
+    #expect(waiting.text.contains("not ready: no pass has ended yet"))
+    #expect(try Exchange.unix(fixture.socket, "GET", "/-/healthy").status == 200)
+    try FileManager.default.removeItem(atPath: flag)
+    #expect(notify.wait(for: "STATUS=") != nil)
+    #expect(try Exchange.unix(fixture.socket, "GET", "/-/ready").status == 200)
+    // The rule that could not judge shows in the metrics.
+    #expect(try fixture.scrape().value("nhacviec_rules_failing") == 1)
+  }
 }
