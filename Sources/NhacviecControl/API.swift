@@ -41,8 +41,9 @@ public enum ControlAPI {
     public let nextWakeup: String?
     public let journal: [String: Int]
     public let channelsFailing: [String]
-    /// Each channel, configured or with notices in the journal: its counts and last error.
-    public let channels: [Channel]
+    /// Each channel, configured or with notices in the journal: its counts and last error (nil
+    /// from a daemon older than the client, before `channels` existed).
+    public let channels: [Channel]?
     /// Rules whose program could not judge at the last pass; their notices wait until it can.
     public let rulesFailing: [RuleFailure]
     /// Risks the operator should see: a year ahead without its official calendar.
@@ -65,8 +66,11 @@ public enum ControlAPI {
         && deadUnacknowledged == 0 && rulesFailing.isEmpty
     }
 
-    /// Dead notices nobody has acknowledged (`nhacviec ack`).
-    public var deadUnacknowledged: Int { channels.reduce(0) { $0 + $1.deadUnacknowledged } }
+    /// Dead notices nobody has acknowledged (`nhacviec ack`); every dead one for a daemon that
+    /// does not tell.
+    public var deadUnacknowledged: Int {
+      channels?.reduce(0) { $0 + $1.deadUnacknowledged } ?? journal[NoticeState.dead.rawValue] ?? 0
+    }
 
     /// One channel as the journal and its attempts show it.
     public struct Channel: Codable, Sendable {
@@ -123,7 +127,7 @@ public enum ControlAPI {
     public init(
       version: String, uptimeSeconds: Int, config: String, now: String, rules: Rules, lastReload: Reload,
       lastPass: String?, lastPassError: Failing? = nil, deliveryError: Failing? = nil, nextWakeup: String?,
-      journal: [String: Int], channelsFailing: [String], channels: [Channel] = [], rulesFailing: [RuleFailure] = [],
+      journal: [String: Int], channelsFailing: [String], channels: [Channel]? = nil, rulesFailing: [RuleFailure] = [],
       warnings: [String] = []
     ) {
       self.version = version

@@ -273,7 +273,7 @@ public final class Daemon: @unchecked Sendable {
 
   /// How the loops stand, for `/-/healthy`, `/-/ready` and `/metrics`.
   struct Liveness {
-    /// A pass has run to its end since the start.
+    /// A pass has ended without error since the start.
     let ready: Bool
     /// Not stopping, and no pass has been running for longer than `hungPass`.
     let alive: Bool

@@ -121,7 +121,7 @@ struct Status: ParsableCommand {
       print("journal: \(journal.joined(separator: ", "))")
       print(
         "channels failing: \(status.channelsFailing.isEmpty ? "none" : status.channelsFailing.joined(separator: ", "))")
-      for channel in status.channels {
+      for channel in status.channels ?? [] {
         let acknowledged = channel.dead - channel.deadUnacknowledged
         var line =
           "channel \(channel.name): sent \(channel.sent), failed \(channel.failed), dead \(channel.dead)"
