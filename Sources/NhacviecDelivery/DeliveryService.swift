@@ -192,7 +192,7 @@ public final class DeliveryService: @unchecked Sendable {
   private func prepare(_ entry: JournalEntry, engine: Engine, setup: Setup, now: Date) {
     let row = JournalKey(key: entry.key, channel: entry.channel)
     guard let channel = setup.channels[entry.channel] else {
-      unrecorded(entry, .dead(error: "no channel named \(entry.channel) is configured"), now: now)
+      unrecorded(row, .dead(error: "no channel named \(entry.channel) is configured"), now: now)
       return
     }
     let message: OutgoingMessage
@@ -200,10 +200,10 @@ public final class DeliveryService: @unchecked Sendable {
     case .decided(let decision):
       switch engine.check(decision, at: now) {
       case .suppress(let reason):
-        unrecorded(entry, .suppressed(reason: reason), now: now)
+        unrecorded(row, .suppressed(reason: reason), now: now)
         return
       case .wait(let reason, let until):
-        unrecorded(entry, .deferred(until: until, reason: reason), now: now)
+        unrecorded(row, .deferred(until: until, reason: reason), now: now)
         return
       case .send(let evaluated):
         let pending = entry.pending.map(Set.init)
@@ -215,7 +215,7 @@ public final class DeliveryService: @unchecked Sendable {
       let window = engine.ruleset.settings.sendWindow
       guard window.contains(now, calendar: engine.context.calendar) else {
         let until = window.next(atOrAfter: now, calendar: engine.context.calendar)
-        unrecorded(entry, .deferred(until: until, reason: "outside the send window"), now: now)
+        unrecorded(row, .deferred(until: until, reason: "outside the send window"), now: now)
         return
       }
       let pending = entry.pending.map(Set.init)
@@ -235,13 +235,17 @@ public final class DeliveryService: @unchecked Sendable {
     }
   }
 
-  private func unrecorded(_ entry: JournalEntry, _ change: JournalOutcome.Change, now: Date) {
-    let row = JournalKey(key: entry.key, channel: entry.channel)
+  private func unrecorded(_ row: JournalKey, _ change: JournalOutcome.Change, now: Date) {
     let outcome = JournalOutcome(entry: row, change: change, attempted: false, pending: nil, at: now)
-    switch change {
-    case .suppressed: observe(Observation(entry, .suppressed, attemptDuration: nil, at: now))
-    case .dead: observe(Observation(entry, .dead, attemptDuration: nil, at: now))
-    default: break
+    // Rare (an obligation met meanwhile, a channel no longer configured): its rule is read back.
+    let counted: Observation.Outcome? =
+      switch change {
+      case .suppressed: .suppressed
+      case .dead: .dead
+      default: nil
+      }
+    if let counted, let entry = try? store.entry(key: row.key, channel: row.channel) {
+      observe(Observation(entry, counted, attemptDuration: nil, at: now))
     }
     lock.withLock {
       unrecorded.append(outcome)

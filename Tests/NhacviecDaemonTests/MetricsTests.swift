@@ -1,5 +1,8 @@
 import Foundation
+import NhacviecControl
+import NhacviecCore
 import NhacviecStore
+import NhacviecTesting
 import TestSupport
 import Testing
 
@@ -58,5 +61,40 @@ struct MetricsTests {
     #expect(scraped.samples("nhacviec_next_wakeup_timestamp_seconds").isEmpty)
     #expect(scraped.type(of: "nhacviec_pass_duration_seconds") == "histogram")
     #expect(scraped.type(of: "nhacviec_config_info") == "gauge")
+  }
+
+  @Test("in process: a notice held by the send window counts its wait as latency; one no longer owed counts suppressed")
+  func heldAndSuppressed() throws {
+    let fixture = try ConfigurationFixture()
+    // Monday before the window opens at 08:00: the catch-up's reminders wait for it.
+    let daemon = try InProcessDaemon(
+      configPath: fixture.configPath, folder: fixture.folder, at: "2026-11-09T06:00:00+07:00")
+    defer { daemon.stop() }
+    try daemon.settle()
+    #expect(try daemon.daemon.status().journal["planned"] == 4)
+    // D1 reports before the window opens: its reminder is no longer owed when it would go.
+    var report = ControlAPI.FactRequest(kind: "report", unit: "D1", rule: "annual", period: "2026")
+    report.at = "2026-11-09T06:30:00+07:00"
+    daemon.clock.advance(by: 3600)
+    _ = try daemon.daemon.record(ControlAPI.FactBatch(source: nil, facts: [report]), uid: 0)
+    daemon.clock.advance(to: Zone.vietnam.parseInstant("2026-11-09T08:00:00+07:00")!)
+    try daemon.settle()
+    // The three held reminders, and the three of the step that fell due at 08:00 (none for D1).
+    #expect(try daemon.daemon.status().journal["sent"] == 6)
+    let metrics = try Scraped(try daemon.daemon.metricsText())
+    #expect(metrics.problems.isEmpty, "\(metrics.problems)")
+    #expect(metrics.value("nhacviec_notices_total", ["rule": "annual", "channel": "email", "outcome": "sent"]) == 6)
+    #expect(
+      metrics.value("nhacviec_notices_total", ["rule": "annual", "channel": "email", "outcome": "suppressed"]) == 1)
+    #expect(metrics.value("nhacviec_journal_notices", ["channel": "email", "state": "suppressed"]) == 1)
+    // The held ones were sent when the window opened, two hours after the catch-up or more; the
+    // step due at 08:00 went at once.
+    let latency = "nhacviec_delivery_latency_seconds_bucket"
+    #expect(metrics.value(latency, ["channel": "email", "le": "1"]) == 3)
+    #expect(metrics.value(latency, ["channel": "email", "le": "3600"]) == 3)
+    #expect(metrics.value(latency, ["channel": "email", "le": "+Inf"]) == 6)
+    #expect((metrics.value("nhacviec_delivery_latency_seconds_sum", ["channel": "email"]) ?? 0) >= 3 * 7200)
+    // No request takes time on a manual clock.
+    #expect(metrics.value("nhacviec_delivery_attempt_duration_seconds_sum", ["channel": "email"]) == 0)
   }
 }
