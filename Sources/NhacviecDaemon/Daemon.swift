@@ -91,13 +91,13 @@ public final class Daemon: @unchecked Sendable {
   // Guarded by `lock`.
   private var lastReload: ControlAPI.Status.Reload
   private var lastPass: Date?
+  /// When the pass under way began (monotonic seconds); nil between passes.
+  private var passStarted: Double?
   private var passError: (message: String, since: Date)?
   private var ruleFailures: [RuleFailure] = []
   private var rulesBehind: [String: Date] = [:]
   private var nextWakeup: Date?
   private var stopping = false
-  /// When the pass under way began (monotonic seconds); nil between passes.
-  private var passStarted: Double?
 
   public init(configPath: String, deployment: Deployment, clock: any WallClock) throws {
     self.configPath = configPath
@@ -263,8 +263,8 @@ public final class Daemon: @unchecked Sendable {
       result = .init(at: at, ok: false, error: "\(error)")
       Log.write(.error, "reload failed, keeping the running configuration: \(error)")
     }
-    lock.withLock { lastReload = result }
     metrics.configLoaded(ok: result.ok, at: clock.now())
+    lock.withLock { lastReload = result }
     changed()
     return result
   }
