@@ -97,4 +97,25 @@ struct MetricsTests {
     // No request takes time on a manual clock.
     #expect(metrics.value("nhacviec_delivery_attempt_duration_seconds_sum", ["channel": "email"]) == 0)
   }
+
+  @Test("docs/daemon.md's metrics table names every metric the exposition has, and no other")
+  func documented() throws {
+    let text = Metrics(configLoadedAt: Self.start).exposition(
+      .init(
+        version: "1", configHash: "h", rules: 0, rulesFailing: 0, channels: [], channelsFailing: [], inFlight: 0,
+        nextWakeup: nil))
+    let exposed = Set(
+      text.split(separator: "\n").filter { $0.hasPrefix("# HELP ") }.compactMap {
+        $0.split(separator: " ").dropFirst(2).first.map(String.init)
+      })
+    let docs = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/daemon.md"), encoding: .utf8)
+    let documented = Set(
+      docs.split(separator: "\n").filter { $0.hasPrefix("| `nhacviec_") }.compactMap {
+        $0.split(separator: "`").dropFirst().first.map(String.init)
+      })
+    #expect(exposed.count >= 18)
+    #expect(
+      exposed == documented,
+      "undocumented: \(exposed.subtracting(documented)); gone: \(documented.subtracting(exposed))")
+  }
 }
