@@ -368,4 +368,31 @@ struct MonitoringTests {
     // The rule that could not judge shows in the metrics.
     #expect(try fixture.scrape().value("nhacviec_rules_failing") == 1)
   }
+
+  @Test("a port the daemon cannot bind for http_listen stops it at start, with the reason")
+  func portTaken() throws {
+    // Something else listens on the port already.
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    #expect(listen(fd, 1) == 0)
+    let port = Int(UInt16(bigEndian: address.sin_port))
+    let fixture = try DaemonFixture(daemon: ", http_listen: 127.0.0.1:\(port)")
+    let run = try ProgramRun(
+      Run.binary.path, ["run", "--config", fixture.config, "--clock-start", "2026-11-09T08:00:00+07:00"])
+    #expect(run.status == 1)
+    #expect(
+      run.stderr.contains("cannot open daemon.http_listen: cannot listen on 127.0.0.1:\(port): Address already in use"),
+      "\(run.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: fixture.socket), "the control socket is removed again")
+  }
 }
