@@ -38,6 +38,8 @@ public struct DaemonSettings: Sendable {
   public var writers: [String] = []
   /// Group names or numeric ids whose members may write.
   public var writerGroups: [String] = []
+  /// A TCP address serving only `/metrics`, `/-/healthy` and `/-/ready`; nil (the default): none.
+  public var httpListen: ListenAddress?
 
   /// The defaults: under systemd, its `STATE_DIRECTORY` and `RUNTIME_DIRECTORY`; installed
   /// (configuration under /etc), /var/lib/nhacviec and /run/nhacviec; otherwise a `.nhacviec`
@@ -254,6 +256,12 @@ public struct DeploymentLoader {
         if let state = d.optional("state") { daemon.state = resolve(try state.string("state")) }
         daemon.writers = try d.optional("writers")?.strings("writers") ?? []
         daemon.writerGroups = try d.optional("writer_groups")?.strings("writer_groups") ?? []
+        if let node = d.optional("http_listen") {
+          switch ListenAddress.parse(try node.string("http_listen")) {
+          case .success(let address): daemon.httpListen = address
+          case .failure(let why): throw node.error("http_listen: \(why)")
+          }
+        }
         try d.finish()
       }
     }
@@ -321,4 +329,46 @@ func yamlFiles(in path: String) -> [String] {
   let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
   return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
     .map { (path as NSString).appendingPathComponent($0) }
+}
+
+/// An IP address and port to listen on: `127.0.0.1:9469`, `[::1]:9469`, `0.0.0.0:9469`.
+public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+  /// The numeric address, without brackets.
+  public let host: String
+  public let port: UInt16
+  public let isIPv6: Bool
+
+  public struct Invalid: Error, CustomStringConvertible {
+    public let description: String
+  }
+
+  /// The address, or why it is not one. Only numeric addresses: a name would be looked up at
+  /// start, and could then listen somewhere nobody meant.
+  public static func parse(_ text: String) -> Result<ListenAddress, Invalid> {
+    let example = "write ADDRESS:PORT with a numeric address, such as 127.0.0.1:9469 or [::1]:9469"
+    guard let colon = text.lastIndex(of: ":") else {
+      return .failure(Invalid(description: "no port in \(text); \(example)"))
+    }
+    var host = String(text[..<colon])
+    let portText = text[text.index(after: colon)...]
+    guard let port = UInt16(portText), port > 0 else {
+      return .failure(Invalid(description: "port must be 1 to 65535, not `\(portText)`; \(example)"))
+    }
+    let bracketed = host.hasPrefix("[") && host.hasSuffix("]")
+    if bracketed { host = String(host.dropFirst().dropLast()) }
+    var v4 = in_addr()
+    var v6 = in6_addr()
+    if !bracketed, !host.isEmpty, inet_pton(AF_INET, host, &v4) == 1 {
+      return .success(ListenAddress(host: host, port: port, isIPv6: false))
+    }
+    if bracketed, inet_pton(AF_INET6, host, &v6) == 1 {
+      return .success(ListenAddress(host: host, port: port, isIPv6: true))
+    }
+    if !bracketed, host.contains(":") {
+      return .failure(Invalid(description: "an IPv6 address goes in brackets: [\(host)]:\(port)"))
+    }
+    return .failure(Invalid(description: "`\(host)` is not a numeric IP address; \(example)"))
+  }
+
+  public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

@@ -41,6 +41,9 @@ public enum ControlAPI {
     public let nextWakeup: String?
     public let journal: [String: Int]
     public let channelsFailing: [String]
+    /// Each channel, configured or with notices in the journal: its counts and last error (nil
+    /// from a daemon older than the client, before `channels` existed).
+    public let channels: [Channel]?
     /// Rules whose program could not judge at the last pass; their notices wait until it can.
     public let rulesFailing: [RuleFailure]
     /// Risks the operator should see: a year ahead without its official calendar.
@@ -58,10 +61,54 @@ public enum ControlAPI {
       }
     }
 
-    /// Whether anything is wrong enough for `status` to exit 1.
+    /// Whether anything is wrong enough for `status` to exit 1. A dead notice an operator has
+    /// acknowledged no longer is: it stays dead and visible, but has been seen.
     public var isHealthy: Bool {
       lastReload.ok && lastPassError == nil && deliveryError == nil && channelsFailing.isEmpty
-        && (journal[NoticeState.dead.rawValue] ?? 0) == 0 && rulesFailing.isEmpty
+        && deadUnacknowledged == 0 && rulesFailing.isEmpty
+    }
+
+    /// Dead notices nobody has acknowledged (`nhacviec ack`); every dead one for a daemon that
+    /// does not tell.
+    public var deadUnacknowledged: Int {
+      channels?.reduce(0) { $0 + $1.deadUnacknowledged } ?? journal[NoticeState.dead.rawValue] ?? 0
+    }
+
+    /// One channel as the journal and its attempts show it.
+    public struct Channel: Codable, Sendable {
+      public let name: String
+      public let sent: Int
+      /// Failed and waiting for another attempt.
+      public let failed: Int
+      public let dead: Int
+      public let deadUnacknowledged: Int
+      /// The reason of its latest attempt that did not reach everyone.
+      public let lastError: String?
+      public let lastErrorAt: String?
+      /// Set while its latest attempt failed: the first failure since its last success.
+      public let failingSince: String?
+
+      public init(
+        name: String, sent: Int, failed: Int, dead: Int, deadUnacknowledged: Int, lastError: String?,
+        lastErrorAt: String?, failingSince: String?
+      ) {
+        self.name = name
+        self.sent = sent
+        self.failed = failed
+        self.dead = dead
+        self.deadUnacknowledged = deadUnacknowledged
+        self.lastError = lastError
+        self.lastErrorAt = lastErrorAt
+        self.failingSince = failingSince
+      }
+
+      enum CodingKeys: String, CodingKey {
+        case name, sent, failed, dead
+        case deadUnacknowledged = "dead_unacknowledged"
+        case lastError = "last_error"
+        case lastErrorAt = "last_error_at"
+        case failingSince = "failing_since"
+      }
     }
 
     public struct RuleFailure: Codable, Sendable {
@@ -82,8 +129,8 @@ public enum ControlAPI {
     public init(
       version: String, uptimeSeconds: Int, config: String, now: String, rules: Rules, lastReload: Reload,
       lastPass: String?, lastPassError: Failing? = nil, deliveryError: Failing? = nil, nextWakeup: String?,
-      journal: [String: Int], channelsFailing: [String], rulesFailing: [RuleFailure] = [], warnings: [String] = [],
-      silences: [Silence] = []
+      journal: [String: Int], channelsFailing: [String], channels: [Channel]? = nil, rulesFailing: [RuleFailure] = [],
+      warnings: [String] = [], silences: [Silence] = []
     ) {
       self.silences = silences
       self.version = version
@@ -98,12 +145,13 @@ public enum ControlAPI {
       self.nextWakeup = nextWakeup
       self.journal = journal
       self.channelsFailing = channelsFailing
+      self.channels = channels
       self.rulesFailing = rulesFailing
       self.warnings = warnings
     }
 
     enum CodingKeys: String, CodingKey {
-      case version, config, now, rules, journal, warnings, silences
+      case version, config, now, rules, journal, warnings, channels, silences
       case uptimeSeconds = "uptime_seconds"
       case lastReload = "last_reload"
       case lastPass = "last_pass"
@@ -162,10 +210,13 @@ public enum ControlAPI {
     public let to: [String]
     /// The subject it was sent with; for one not sent yet, the one it would have now.
     public let subject: String?
+    /// A dead notice an operator has acknowledged: who (uid) and when.
+    public let acknowledgedBy: UInt32?
+    public let acknowledgedAt: String?
 
     public init(
       key: String, channel: String, at: String, reason: NoticeReason, state: NoticeState?, attempts: Int?,
-      lastError: String?, to: [String], subject: String?
+      lastError: String?, to: [String], subject: String?, acknowledgedBy: UInt32? = nil, acknowledgedAt: String? = nil
     ) {
       self.key = key
       self.channel = channel
@@ -176,11 +227,15 @@ public enum ControlAPI {
       self.lastError = lastError
       self.to = to
       self.subject = subject
+      self.acknowledgedBy = acknowledgedBy
+      self.acknowledgedAt = acknowledgedAt
     }
 
     enum CodingKeys: String, CodingKey {
       case key, channel, at, reason, state, attempts, to, subject
       case lastError = "last_error"
+      case acknowledgedBy = "acknowledged_by"
+      case acknowledgedAt = "acknowledged_at"
     }
   }
 
@@ -297,6 +352,12 @@ public enum ControlAPI {
   }
 
   public struct Retry: Codable, Sendable {
+    public let key: String
+    public init(key: String) { self.key = key }
+  }
+
+  /// `POST /v1/notices/ack`: an operator has seen a dead notice.
+  public struct Acknowledge: Codable, Sendable {
     public let key: String
     public init(key: String) { self.key = key }
   }

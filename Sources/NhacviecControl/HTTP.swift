@@ -252,6 +252,8 @@ public struct HTTPResponse: Sendable {
   public let status: Int
   public let body: [UInt8]
   public let contentType: String
+  /// An answer to HEAD: the headers a GET would get (its Content-Length too), without the body.
+  public var headOnly = false
 
   public init(status: Int, body: [UInt8], contentType: String = "application/json; charset=utf-8") {
     self.status = status
@@ -272,7 +274,7 @@ public struct HTTPResponse: Sendable {
       "HTTP/1.1 \(status) \(Self.reasons[status] ?? "Status")\r\n"
       + "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n"
       + "Connection: close\r\n\r\n"
-    return Array(head.utf8) + body
+    return Array(head.utf8) + (headOnly ? [] : body)
   }
 
   /// Reads a response the client received whole: its status and body; nil when it is not one.

@@ -37,13 +37,16 @@ struct ControlRoutes: Sendable {
     "/v1/notices": ["state", "limit", "key"], "/v1/facts": ["unit", "rule", "period", "retracted"],
     "/v1/silences": ["all"],
   ]
-  static let writes: Set<String> = ["/v1/facts", "/v1/notices/retry", "/v1/reload", "/v1/silences"]
+  static let writes: Set<String> = [
+    "/v1/facts", "/v1/notices/retry", "/v1/notices/ack", "/v1/reload", "/v1/silences",
+  ]
   /// Collections whose items a writer may remove: `DELETE /v1/facts/ID` retracts a fact,
   /// `DELETE /v1/silences/ID` expires a silence.
   static let removable: Set<String> = ["/v1/facts", "/v1/silences"]
 
   private func route(_ request: ControlRequest) throws -> HTTPResponse {
     let path = request.path
+    if let answer = MonitoringRoutes(daemon: daemon).handle(request.http) { return answer }
     let readable = Self.reads[path]
     let writable = Self.writes.contains(path)
     if request.method == "GET", let parameters = readable {
@@ -199,6 +202,9 @@ struct ControlRoutes: Sendable {
       let silence = try daemon.addSilence(
         try decoder.decode(ControlAPI.SilenceRequest.self, from: Data(request.body)), uid: request.uid)
       return .json(silence, status: 201)
+    case "/v1/notices/ack":
+      let key = try decoder.decode(ControlAPI.Acknowledge.self, from: Data(request.body)).key
+      return .json(ControlAPI.Message(try daemon.acknowledge(key: key, uid: request.uid)))
     default:
       let result = daemon.reload()
       return .json(result, status: result.ok ? 200 : 422)

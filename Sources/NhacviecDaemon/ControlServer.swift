@@ -1,4 +1,5 @@
 public import Foundation
+public import NhacviecConfig
 public import NhacviecControl
 
 /// One request on the control socket, with who sent it.
@@ -59,7 +60,13 @@ public final class ControlServer: @unchecked Sendable {
     public init() {}
   }
 
-  let path: String
+  /// Where it listens: the control socket, or a TCP address (the monitoring listener).
+  public enum Endpoint: Sendable {
+    case unix(String)
+    case tcp(ListenAddress)
+  }
+
+  let endpoint: Endpoint
   let handler: Handler
   let configuration: Configuration
   private var listener: Int32 = -1
@@ -74,19 +81,95 @@ public final class ControlServer: @unchecked Sendable {
   private var handling = 0
   private let loopEnded = DispatchSemaphore(value: 0)
 
-  public init(path: String, configuration: Configuration = Configuration(), handler: @escaping Handler) {
-    self.path = path
+  public convenience init(path: String, configuration: Configuration = Configuration(), handler: @escaping Handler) {
+    self.init(endpoint: .unix(path), configuration: configuration, handler: handler)
+  }
+
+  /// A TCP listener has no peer credentials: its requests carry uid and gid `UInt32.max`, and
+  /// its handler must not route to anything that needs them.
+  public init(endpoint: Endpoint, configuration: Configuration = Configuration(), handler: @escaping Handler) {
+    self.endpoint = endpoint
     self.handler = handler
     self.configuration = configuration
+  }
+
+  private var isTCP: Bool {
+    if case .tcp = endpoint { return true }
+    return false
   }
 
   public struct Failure: Error, CustomStringConvertible {
     public let description: String
   }
 
-  /// Binds the socket with mode 0660 (a stale file from a crash is removed first) and starts
-  /// serving.
+  /// Binds the socket (for a Unix one, with mode 0660, a stale file from a crash removed first)
+  /// and starts serving.
   public func start() throws {
+    let fd: Int32
+    switch endpoint {
+    case .unix(let path): fd = try bindUnix(path)
+    case .tcp(let address): fd = try bindTCP(address)
+    }
+    var ends: [Int32] = [0, 0]
+    guard pipe(&ends) == 0 else {
+      close(fd)
+      throw Failure(description: "pipe: \(String(cString: strerror(errno)))")
+    }
+    for end in ends {
+      _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+      _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+    }
+    (wakeReader, wakeFD) = (ends[0], ends[1])
+    listener = fd
+    let thread = Thread { [self] in
+      loop()
+      loopEnded.signal()
+    }
+    thread.name = isTCP ? "nhacviec-metrics" : "nhacviec-control"
+    thread.start()
+  }
+
+  private func bindTCP(_ address: ListenAddress) throws -> Int32 {
+    let family = address.isIPv6 ? AF_INET6 : AF_INET
+    let fd = socket(
+      family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+    var one: Int32 = 1
+    // A restart must not wait for the previous process's connections in TIME_WAIT.
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    let bound: Int32
+    if address.isIPv6 {
+      var socketAddress = sockaddr_in6()
+      socketAddress.sin6_family = sa_family_t(AF_INET6)
+      socketAddress.sin6_port = address.port.bigEndian
+      _ = inet_pton(AF_INET6, address.host, &socketAddress.sin6_addr)
+      bound = withUnsafePointer(to: &socketAddress) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+          bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+        }
+      }
+    } else {
+      var socketAddress = sockaddr_in()
+      socketAddress.sin_family = sa_family_t(AF_INET)
+      socketAddress.sin_port = address.port.bigEndian
+      _ = inet_pton(AF_INET, address.host, &socketAddress.sin_addr)
+      bound = withUnsafePointer(to: &socketAddress) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+      }
+    }
+    guard bound == 0 else {
+      let reason = String(cString: strerror(errno))
+      close(fd)
+      throw Failure(description: "cannot listen on \(address): \(reason)")
+    }
+    guard listen(fd, 256) == 0 else {
+      close(fd)
+      throw Failure(description: "listen: \(String(cString: strerror(errno)))")
+    }
+    return fd
+  }
+
+  private func bindUnix(_ path: String) throws -> Int32 {
     let directory = (path as NSString).deletingLastPathComponent
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     guard var address = UnixAddress.make(path) else { throw Failure(description: "socket path too long: \(path)") }
@@ -116,26 +199,10 @@ public final class ControlServer: @unchecked Sendable {
       close(fd)
       throw Failure(description: "listen: \(String(cString: strerror(errno)))")
     }
-    var ends: [Int32] = [0, 0]
-    guard pipe(&ends) == 0 else {
-      close(fd)
-      throw Failure(description: "pipe: \(String(cString: strerror(errno)))")
-    }
-    for end in ends {
-      _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
-      _ = fcntl(end, F_SETFD, FD_CLOEXEC)
-    }
-    (wakeReader, wakeFD) = (ends[0], ends[1])
-    listener = fd
-    let thread = Thread { [self] in
-      loop()
-      loopEnded.signal()
-    }
-    thread.name = "nhacviec-control"
-    thread.start()
+    return fd
   }
 
-  /// Stops serving, closes every connection and removes the socket file.
+  /// Stops serving, closes every connection and removes the socket file (of a Unix socket).
   public func stop() {
     let first = lock.withLock { () -> Bool in
       defer { stopped = true }
@@ -144,7 +211,7 @@ public final class ControlServer: @unchecked Sendable {
     guard first, listener >= 0 else { return }
     wake()
     _ = loopEnded.wait(timeout: .now() + 5)
-    unlink(path)
+    if case .unix(let path) = endpoint { unlink(path) }
   }
 
   private func wake() {
@@ -273,9 +340,9 @@ public final class ControlServer: @unchecked Sendable {
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        var credentials = PeerCredentials()
+        var credentials = PeerCredentials(pid: 0, uid: .max, gid: .max)
         var length = socklen_t(MemoryLayout<PeerCredentials>.size)
-        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else {
+        guard isTCP || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else {
           Glibc.close(fd)
           continue
         }

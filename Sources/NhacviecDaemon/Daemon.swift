@@ -85,11 +85,14 @@ public final class Daemon: @unchecked Sendable {
   let stateLock: Int32
   let judge: Judge
   let delivery: DeliveryService
+  let metrics: Metrics
   private let signal = WakeSignal()
   private let lock = NSLock()
   // Guarded by `lock`.
   private var lastReload: ControlAPI.Status.Reload
   private var lastPass: Date?
+  /// When the pass under way began (monotonic seconds); nil between passes.
+  private var passStarted: Double?
   private var passError: (message: String, since: Date)?
   private var ruleFailures: [RuleFailure] = []
   private var rulesBehind: [String: Date] = [:]
@@ -109,9 +112,12 @@ public final class Daemon: @unchecked Sendable {
     client = CurlClient()
     judge = Judge(store: store, snapshot: Judge.Snapshot(deployment))
     lastReload = .init(at: deployment.zone.rfc3339(started), ok: true, error: nil)
+    let metrics = Metrics(configLoadedAt: started)
+    self.metrics = metrics
     delivery = DeliveryService(
       store: store, setup: try Daemon.deliverySetup(deployment, client: client, clock: clock, judge: judge),
-      clock: clock, log: { warning, line in Log.write(warning ? .warning : .info, line) })
+      clock: clock, log: { warning, line in Log.write(warning ? .warning : .info, line) },
+      observe: { metrics.observe($0) })
   }
 
   /// The channels and what delivery needs of a configuration, built in the one place that builds
@@ -178,6 +184,13 @@ public final class Daemon: @unchecked Sendable {
   @discardableResult
   func pass() -> Date? {
     let now = clock.now()
+    let began = ControlServer.monotonic()
+    lock.withLock { passStarted = began }
+    var ok = false
+    defer {
+      lock.withLock { passStarted = nil }
+      metrics.passEnded(duration: ControlServer.monotonic() - began, ok: ok, at: now)
+    }
     do {
       let (engine, inputs) = try judge.planning()
       let since = try store.lastPass()
@@ -211,6 +224,7 @@ public final class Daemon: @unchecked Sendable {
         ruleFailures = plan.failures
         rulesBehind = stillBehind
       }
+      ok = true
       return next
     } catch {
       lock.withLock { passError = ("\(error)", passError?.since ?? now) }
@@ -253,12 +267,50 @@ public final class Daemon: @unchecked Sendable {
       result = .init(at: at, ok: false, error: "\(error)")
       Log.write(.error, "reload failed, keeping the running configuration: \(error)")
     }
+    metrics.configLoaded(ok: result.ok, at: clock.now())
     lock.withLock { lastReload = result }
     changed()
     return result
   }
 
   // MARK: - What the control API shows
+
+  /// How the loops stand, for `/-/healthy`, `/-/ready` and `/metrics`.
+  struct Liveness {
+    /// A pass has ended without error since the start.
+    let ready: Bool
+    /// Not stopping, and no pass has been running for longer than `hungPass`.
+    let alive: Bool
+    let why: String?
+  }
+
+  /// A pass running longer than this is taken for hung: an exec rule's program has a time limit
+  /// of its own, far below it.
+  static let hungPass: TimeInterval = 600
+
+  var liveness: Liveness {
+    let (pass, started, stopping) = lock.withLock { (lastPass, passStarted, self.stopping) }
+    let running = started.map { ControlServer.monotonic() - $0 }
+    var why: String?
+    if stopping {
+      why = "stopping"
+    } else if let running, running > Daemon.hungPass {
+      why = "a pass has been running for \(Int(running)) s"
+    }
+    return Liveness(ready: pass != nil, alive: why == nil, why: why)
+  }
+
+  /// The exposition of `/metrics`: the counters kept since start, and the journal read now.
+  func metricsText() throws -> String {
+    let snapshot = current
+    let (next, failures) = lock.withLock { (nextWakeup, ruleFailures) }
+    let scrape = Metrics.Scrape(
+      version: Daemon.version, configHash: snapshot.hash, rules: snapshot.deployment.ruleset.rules.count,
+      rulesFailing: Set(failures.map(\.ruleID)).count,
+      channels: try store.channelHealth(channels: Array(snapshot.deployment.channels.keys)),
+      channelsFailing: Set(try store.failingChannels()), inFlight: delivery.status.inFlight, nextWakeup: next)
+    return metrics.exposition(scrape)
+  }
 
   func status() throws -> ControlAPI.Status {
     let snapshot = current
@@ -282,6 +334,13 @@ public final class Daemon: @unchecked Sendable {
       nextWakeup: next.map(zone.rfc3339),
       journal: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }),
       channelsFailing: try store.failingChannels(),
+      channels: try store.channelHealth(channels: Array(snapshot.deployment.channels.keys)).map { health in
+        .init(
+          name: health.channel, sent: health.counts[.sent] ?? 0, failed: health.counts[.failed] ?? 0,
+          dead: health.counts[.dead] ?? 0, deadUnacknowledged: health.deadUnacknowledged,
+          lastError: health.lastError?.error, lastErrorAt: health.lastError.map { zone.rfc3339($0.at) },
+          failingSince: health.failingSince.map(zone.rfc3339))
+      },
       rulesFailing: failures.map {
         .init(
           rule: $0.ruleID, period: $0.period, error: $0.message,
@@ -379,7 +438,8 @@ public final class Daemon: @unchecked Sendable {
       ControlAPI.Notice(
         key: entry.key, channel: entry.channel, at: zone.rfc3339(entry.scheduledAt),
         reason: NoticeReason(rawValue: entry.reason) ?? .nextReminder, state: entry.state, attempts: entry.attempts,
-        lastError: entry.lastError, to: entry.addresses, subject: entry.subject)
+        lastError: entry.lastError, to: entry.addresses, subject: entry.subject, acknowledgedBy: entry.acknowledgedBy,
+        acknowledgedAt: entry.acknowledgedAt.map(zone.rfc3339))
     }
   }
 
@@ -444,6 +504,20 @@ public final class Daemon: @unchecked Sendable {
     }
     if !recorded.isEmpty { changed() }
     return (facts, recorded)
+  }
+
+  /// An operator has seen a dead notice: it stays dead, and `status` stops failing for it.
+  /// Returns what became of it; throws a 404 when no dead notice has the key.
+  func acknowledge(key: String, uid: UInt32) throws -> String {
+    switch try store.acknowledge(key: key, uid: uid, now: clock.now()) {
+    case .acknowledged(let count):
+      Log.write(.notice, "dead notice \(key) acknowledged by uid \(uid)")
+      return "\(key): dead notice acknowledged (\(count) channel\(count == 1 ? "" : "s"))"
+    case .already(let by, let at):
+      return "\(key): already acknowledged by uid \(by) at \(current.deployment.zone.rfc3339(at))"
+    case .noDeadNotice:
+      throw HTTPFailure(404, "no dead notice with key \(key)")
+    }
   }
 
   func retry(key: String) throws -> Int {

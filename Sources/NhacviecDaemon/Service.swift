@@ -34,6 +34,23 @@ public enum Service {
       return 1
     }
     Log.write(.info, "control socket \(socketPath)")
+    // Monitoring over TCP, when asked for: its own connections and limits, the same server code.
+    let monitoring: ControlServer?
+    if let address = deployment.daemon.httpListen {
+      let routes = MonitoringRoutes(daemon: daemon)
+      let listener = ControlServer(endpoint: .tcp(address)) { routes.handleOnly($0.http) }
+      do {
+        try listener.start()
+      } catch {
+        Log.write(.error, "cannot open daemon.http_listen: \(error)")
+        server.stop()
+        return 1
+      }
+      Log.write(.info, "metrics on http://\(address)/metrics")
+      monitoring = listener
+    } else {
+      monitoring = nil
+    }
 
     // Handlers only set things in motion; the work happens on the daemon's own task.
     var sources: [any DispatchSourceSignal] = []
@@ -55,6 +72,7 @@ public enum Service {
             Log.write(
               .warning, "deliveries still in flight after \(Int(shutdownGrace)) s; they resume at the next start")
             server.stop()
+            monitoring?.stop()
             exit(0)
           }
         }
@@ -64,6 +82,7 @@ public enum Service {
     }
     await daemon.run(notify: notifier, grace: shutdownGrace)
     server.stop()
+    monitoring?.stop()
     daemon.shutdown()
     for source in sources { source.cancel() }
     Log.write(.info, "stopped")

@@ -51,6 +51,7 @@ public final class DeliveryService: @unchecked Sendable {
   let clock: any WallClock
   let random: @Sendable () -> Double
   let log: @Sendable (_ warning: Bool, _ line: String) -> Void
+  let observe: @Sendable (Observation) -> Void
   private let signal = WakeSignal()
   private let lock = NSLock()
   // Guarded by `lock`.
@@ -72,18 +73,34 @@ public final class DeliveryService: @unchecked Sendable {
     let addresses: [String]
     let subject: String
     let outcome: DeliveryOutcome
+    let claimed: Date
     let at: Date
+  }
+
+  /// One outcome as it is decided, for whoever counts them (the daemon's metrics).
+  public struct Observation: Sendable {
+    public enum Outcome: String, Sendable { case sent, failed, dead, suppressed }
+    public let rule: String
+    public let channel: String
+    public let outcome: Outcome
+    /// When the notice was planned to go out.
+    public let scheduledAt: Date
+    /// From the claim to the channel's answer; nil when nothing was tried.
+    public let attemptDuration: TimeInterval?
+    public let at: Date
   }
 
   public init(
     store: Store, setup: Setup, clock: any WallClock, random: @escaping @Sendable () -> Double = { .random(in: 0..<1) },
-    log: @escaping @Sendable (_ warning: Bool, _ line: String) -> Void = { _, _ in }
+    log: @escaping @Sendable (_ warning: Bool, _ line: String) -> Void = { _, _ in },
+    observe: @escaping @Sendable (Observation) -> Void = { _ in }
   ) {
     self.store = store
     self.setup = setup
     self.clock = clock
     self.random = random
     self.log = log
+    self.observe = observe
   }
 
   /// Starts the loop on a thread of its own.
@@ -215,7 +232,8 @@ public final class DeliveryService: @unchecked Sendable {
       let done = clock.now()
       lock.withLock {
         finished.append(
-          Finished(entry: entry, addresses: addresses, subject: message.subject, outcome: outcome, at: done))
+          Finished(
+            entry: entry, addresses: addresses, subject: message.subject, outcome: outcome, claimed: now, at: done))
       }
       wake()
     }
@@ -223,6 +241,16 @@ public final class DeliveryService: @unchecked Sendable {
 
   private func unrecorded(_ row: JournalKey, _ change: JournalOutcome.Change, now: Date) {
     let outcome = JournalOutcome(entry: row, change: change, attempted: false, pending: nil, at: now)
+    // Rare (an obligation met meanwhile, a channel no longer configured): its rule is read back.
+    let counted: Observation.Outcome? =
+      switch change {
+      case .suppressed: .suppressed
+      case .dead: .dead
+      default: nil
+      }
+    if let counted, let entry = try? store.entry(key: row.key, channel: row.channel) {
+      observe(Observation(entry, counted, attemptDuration: nil, at: now))
+    }
     lock.withLock {
       unrecorded.append(outcome)
       switch change {
@@ -251,6 +279,13 @@ public final class DeliveryService: @unchecked Sendable {
         entry, addresses: addresses, outcome: item.outcome, subject: item.subject, policy: setup.policy, now: item.at,
         random: random())
       outcomes.append(result)
+      let took = item.at.timeIntervalSince(item.claimed)
+      switch result.change {
+      case .sent: observe(Observation(entry, .sent, attemptDuration: took, at: item.at))
+      case .failed: observe(Observation(entry, .failed, attemptDuration: took, at: item.at))
+      case .dead: observe(Observation(entry, .dead, attemptDuration: took, at: item.at))
+      default: break
+      }
       switch result.change {
       case .sent(_, let refused):
         if let refused { log(true, "notice \(entry.key) via \(entry.channel) sent, but refused for: \(refused)") }
@@ -349,5 +384,15 @@ public final class DeliveryService: @unchecked Sendable {
     return JournalOutcome(
       entry: row, change: change, attempted: true, pending: stillPending.isEmpty ? nil : stillPending,
       reached: reached, subject: subject, at: now)
+  }
+}
+
+extension DeliveryService.Observation {
+  init(_ entry: JournalEntry, _ outcome: Outcome, attemptDuration: TimeInterval?, at: Date) {
+    self.init(
+      // A digest gathers several rules: it has none of its own.
+      rule: entry.rule.isEmpty ? "(digest)" : entry.rule, channel: entry.channel, outcome: outcome,
+      scheduledAt: entry.scheduledAt,
+      attemptDuration: attemptDuration, at: at)
   }
 }

@@ -32,6 +32,9 @@ public struct JournalEntry: Sendable {
   public let subject: String?
   public let createdAt: Date
   public let sentAt: Date?
+  /// Who acknowledged it dead (uid) and when; nil while nobody has.
+  public var acknowledgedBy: UInt32? = nil
+  public var acknowledgedAt: Date? = nil
 
   /// Every address the notice is for.
   public var addresses: [String] {
@@ -149,7 +152,9 @@ extension Store {
       nextAttemptAt: (row["next_attempt_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
       lastError: row["last_error"], receipt: row["receipt"], pending: pending, subject: row["subject"],
       createdAt: Date(timeIntervalSince1970: row["created_at"]),
-      sentAt: (row["sent_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
+      sentAt: (row["sent_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
+      acknowledgedBy: (row["acknowledged_by"] as Int64?).map { UInt32(truncatingIfNeeded: $0) },
+      acknowledgedAt: (row["acknowledged_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
   }
 
   // MARK: - Writing decisions
@@ -310,7 +315,8 @@ extension Store {
     try writer.write { db in
       try db.execute(
         sql: """
-          UPDATE journal SET state = 'planned', attempts = 0, next_attempt_at = NULL, updated_at = ?
+          UPDATE journal SET state = 'planned', attempts = 0, next_attempt_at = NULL, acknowledged_by = NULL,
+            acknowledged_at = NULL, updated_at = ?
           WHERE key = ? AND state = 'dead'
           """, arguments: [now.timeIntervalSince1970, key])
       return db.changesCount

@@ -199,6 +199,17 @@ public final class Store: Sendable {
           CREATE INDEX journal_due ON journal (channel, state, next_attempt_at);
           """)
     }
+    migrator.registerMigration("v4-acknowledgements") { db in
+      // An operator's acknowledgement of a dead notice (uid, when); cleared when it is retried, so
+      // that dying again counts as new. Attempts by channel and outcome, so that each channel's last
+      // success and last error are found without reading every attempt.
+      try db.execute(
+        sql: """
+          ALTER TABLE journal ADD COLUMN acknowledged_by INTEGER;
+          ALTER TABLE journal ADD COLUMN acknowledged_at REAL;
+          CREATE INDEX attempt_channel ON attempt (channel, outcome, id);
+          """)
+    }
     return migrator
   }
 

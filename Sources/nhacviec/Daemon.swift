@@ -85,8 +85,15 @@ func printJSON(_ bytes: [UInt8]) { FileHandle.standardOutput.write(Data(bytes)) 
 struct Status: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "How the running daemon stands.",
-    discussion:
-      "Exit status: 0 fine, 1 the daemon reports a problem (a failed reload, failing passes or delivery, failing channels, dead notices, an external rule's program failing), 3 unreachable."
+    discussion: """
+      Shows the configuration, the last pass, the journal's counts, and each channel: notices \
+      sent, failed (waiting for another attempt) and dead, its last error and since when it has \
+      been failing.
+
+      Exit status: 0 fine, 1 the daemon reports a problem (a failed reload, failing passes or \
+      delivery, failing channels, dead notices not acknowledged with `nhacviec ack`, an external \
+      rule's program failing), 3 unreachable (with `UNREACHABLE: why` on standard output).
+      """
   )
 
   @OptionGroup var options: SocketOptions
@@ -114,6 +121,20 @@ struct Status: ParsableCommand {
       print("journal: \(journal.joined(separator: ", "))")
       print(
         "channels failing: \(status.channelsFailing.isEmpty ? "none" : status.channelsFailing.joined(separator: ", "))")
+      for channel in status.channels ?? [] {
+        let acknowledged = channel.dead - channel.deadUnacknowledged
+        var line =
+          "channel \(channel.name): sent \(channel.sent), failed \(channel.failed), dead \(channel.dead)"
+          + (acknowledged > 0 ? " (\(acknowledged) acknowledged)" : "")
+        if let since = channel.failingSince { line += "; FAILING since \(since)" }
+        if let error = channel.lastError { line += "; last error at \(channel.lastErrorAt ?? "?"): \(error)" }
+        print(line)
+      }
+      if status.deadUnacknowledged > 0 {
+        print(
+          "dead notices not acknowledged: \(status.deadUnacknowledged) (see `nhacviec notices --state dead`; then `nhacviec retry KEY` or `nhacviec ack KEY`)"
+        )
+      }
       for failure in status.rulesFailing {
         print(
           "rule failing: \(failure.rule) period \(failure.period), notices held since \(failure.since ?? "the first start"): \(failure.error)"
@@ -190,7 +211,7 @@ struct Notices: ParsableCommand {
       let history = try options.decode(ControlAPI.NoticeHistory.self, response)
       if json { return printJSON(response.body) }
       for n in history.notices {
-        let error = n.lastError.map { "  (\($0))" } ?? ""
+        let error = (n.lastError.map { "  (\($0))" } ?? "") + acknowledgement(n)
         print("\(n.state?.rawValue ?? "") \(n.at)  \(n.key)  \(n.channel) attempts \(n.attempts ?? 0)\(error)")
         if let subject = n.subject { print("    \(subject)") }
       }
@@ -206,7 +227,7 @@ struct Notices: ParsableCommand {
     let notices = try options.decode([ControlAPI.Notice].self, response)
     if json { return printJSON(response.body) }
     for n in notices {
-      let error = n.lastError.map { "  (\($0))" } ?? ""
+      let error = (n.lastError.map { "  (\($0))" } ?? "") + acknowledgement(n)
       print("\(n.state?.rawValue ?? "") \(n.at)  \(n.key)  \(n.channel) attempts \(n.attempts ?? 0)\(error)")
     }
     // Say so when the list is cut short, rather than let it pass for the whole journal.
@@ -215,6 +236,12 @@ struct Notices: ParsableCommand {
     let total = state.map { status.journal[$0] ?? 0 } ?? status.journal.values.reduce(0, +)
     if total > limit { printError("… and \(total - limit) more not shown; raise --limit") }
   }
+}
+
+/// A dead notice's acknowledgement, for a listing line.
+private func acknowledgement(_ notice: ControlAPI.Notice) -> String {
+  guard let uid = notice.acknowledgedBy else { return "" }
+  return "  acknowledged by uid \(uid) at \(notice.acknowledgedAt ?? "?")"
 }
 
 struct Record: ParsableCommand {
@@ -267,6 +294,25 @@ struct Retry: ParsableCommand {
   func run() throws {
     let response = try options.call(
       "POST", "/v1/notices/retry", body: Array(try JSONEncoder().encode(ControlAPI.Retry(key: key))))
+    print(try options.decode(ControlAPI.Message.self, response).message)
+  }
+}
+
+struct Ack: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Acknowledge a dead notice, so that `status` no longer fails for it.",
+    discussion: """
+      The notice stays dead and in the journal, marked with who acknowledged it (uid) and when \
+      (`nhacviec notices --state dead --json`). `status` exits 0 again once every dead notice is \
+      acknowledged; a notice that dies later, or again after `nhacviec retry`, makes it fail \
+      again. Needs a writer (daemon.writers, daemon.writer_groups).
+      """)
+  @Argument(help: "The notice key (as `nhacviec notices --state dead` shows it).") var key: String
+  @OptionGroup var options: SocketOptions
+
+  func run() throws {
+    let response = try options.call(
+      "POST", "/v1/notices/ack", body: Array(try JSONEncoder().encode(ControlAPI.Acknowledge(key: key))))
     print(try options.decode(ControlAPI.Message.self, response).message)
   }
 }

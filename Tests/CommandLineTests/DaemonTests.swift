@@ -64,7 +64,8 @@ struct DaemonFixture {
       channels: [email]
     """
 
-  init(channel: String? = nil, settings: String = "") throws {
+  /// `daemon` is more of the `daemon:` map, such as `, http_listen: 127.0.0.1:9469`.
+  init(channel: String? = nil, settings: String = "", daemon: String = "") throws {
     folder = try temporaryFolder("daemon")
     try FileManager.default.createDirectory(
       at: folder.appendingPathComponent("rules"), withIntermediateDirectories: true)
@@ -77,7 +78,7 @@ struct DaemonFixture {
     directory: [{ file: units.csv }]
     rules: rules
     digest: { minimum: 0 }
-    daemon: { state: state, socket: run/nhacviec.sock }
+    daemon: { state: state, socket: run/nhacviec.sock\(daemon) }
     \(settings)
     channels:
       email: \(channel ?? "{ type: file, path: outbox }")

@@ -1,0 +1,118 @@
+public import Foundation
+import GRDB
+public import NhacviecCore
+
+/// How one channel stands, from the journal and its attempts: what `status` and `/metrics` show.
+public struct ChannelHealth: Sendable, Hashable {
+  public let channel: String
+  /// Journal rows of this channel by state (every state, zeros included).
+  public let counts: [NoticeState: Int]
+  /// Dead rows nobody has acknowledged yet.
+  public let deadUnacknowledged: Int
+  /// The reason of its most recent attempt that did not reach everyone, and when.
+  public let lastError: (error: String, at: Date)?
+  /// Set while its most recent attempt failed: the first failure since its last success.
+  public let failingSince: Date?
+
+  public static func == (lhs: ChannelHealth, rhs: ChannelHealth) -> Bool {
+    lhs.channel == rhs.channel && lhs.counts == rhs.counts && lhs.deadUnacknowledged == rhs.deadUnacknowledged
+      && lhs.lastError?.error == rhs.lastError?.error && lhs.lastError?.at == rhs.lastError?.at
+      && lhs.failingSince == rhs.failingSince
+  }
+
+  public func hash(into hasher: inout Hasher) { hasher.combine(channel) }
+}
+
+/// What an acknowledgement came to.
+public enum Acknowledgement: Sendable, Hashable {
+  /// This many rows (one per channel) are now acknowledged.
+  case acknowledged(Int)
+  /// Every dead row of the key was acknowledged before: by whom and when, of the first.
+  case already(by: UInt32, at: Date)
+  /// No dead row has this key.
+  case noDeadNotice
+}
+
+extension Store {
+  /// Marks a dead notice as seen by an operator: it stays dead and in the journal, but no longer
+  /// makes `status` fail. A row already acknowledged keeps its first acknowledgement.
+  public func acknowledge(key: String, uid: UInt32, now: Date) throws -> Acknowledgement {
+    try writer.write { db in
+      try db.execute(
+        sql: """
+          UPDATE journal SET acknowledged_by = ?, acknowledged_at = ?
+          WHERE key = ? AND state = 'dead' AND acknowledged_at IS NULL
+          """, arguments: [Int64(uid), now.timeIntervalSince1970, key])
+      let changed = db.changesCount
+      if changed > 0 { return .acknowledged(changed) }
+      if let row = try Row.fetchOne(
+        db,
+        sql: """
+          SELECT acknowledged_by, acknowledged_at FROM journal
+          WHERE key = ? AND state = 'dead' AND acknowledged_at IS NOT NULL ORDER BY acknowledged_at LIMIT 1
+          """, arguments: [key])
+      {
+        let by: Int64 = row["acknowledged_by"]
+        return .already(by: UInt32(truncatingIfNeeded: by), at: Date(timeIntervalSince1970: row["acknowledged_at"]))
+      }
+      return .noDeadNotice
+    }
+  }
+
+  /// Every channel that is configured (`channels`) or has rows in the journal, by name.
+  public func channelHealth(channels: [String] = []) throws -> [ChannelHealth] {
+    try writer.read { db in
+      var counts: [String: [NoticeState: Int]] = [:]
+      for name in channels { counts[name] = [:] }
+      // Read from the index on (channel, state): no row is read for counting.
+      for row in try Row.fetchAll(db, sql: "SELECT channel, state, COUNT(*) AS n FROM journal GROUP BY channel, state")
+      {
+        let channel: String = row["channel"]
+        guard let state = NoticeState(rawValue: row["state"]) else { continue }
+        counts[channel, default: [:]][state] = row["n"]
+      }
+      var health: [ChannelHealth] = []
+      for channel in counts.keys.sorted() {
+        var byState = Dictionary(uniqueKeysWithValues: NoticeState.allCases.map { ($0, 0) })
+        byState.merge(counts[channel] ?? [:]) { $1 }
+        let unacknowledged =
+          byState[.dead] == 0
+          ? 0
+          : try Int.fetchOne(
+            db,
+            sql: "SELECT COUNT(*) FROM journal WHERE channel = ? AND state = 'dead' AND acknowledged_at IS NULL",
+            arguments: [channel]) ?? 0
+        // Each a lookup in the index on (channel, outcome, id), however many attempts were made.
+        func last(_ outcome: String) throws -> Int64? {
+          try Int64.fetchOne(
+            db, sql: "SELECT MAX(id) FROM attempt WHERE channel = ? AND outcome = ?", arguments: [channel, outcome])
+        }
+        func first(_ outcome: String, after id: Int64) throws -> Int64? {
+          try Int64.fetchOne(
+            db, sql: "SELECT MIN(id) FROM attempt WHERE channel = ? AND outcome = ? AND id > ?",
+            arguments: [channel, outcome, id])
+        }
+        let lastSent = try last("sent") ?? 0
+        var lastError: (error: String, at: Date)?
+        var failingSince: Date?
+        if let id = [try last("failed"), try last("dead")].compactMap({ $0 }).max(),
+          let row = try Row.fetchOne(db, sql: "SELECT detail, at FROM attempt WHERE id = ?", arguments: [id])
+        {
+          lastError = (row["detail"], Date(timeIntervalSince1970: row["at"]))
+          if id > lastSent,
+            let since = [try first("failed", after: lastSent), try first("dead", after: lastSent)].compactMap({ $0 })
+              .min()
+          {
+            failingSince = try Double.fetchOne(db, sql: "SELECT at FROM attempt WHERE id = ?", arguments: [since])
+              .map { Date(timeIntervalSince1970: $0) }
+          }
+        }
+        health.append(
+          ChannelHealth(
+            channel: channel, counts: byState, deadUnacknowledged: unacknowledged, lastError: lastError,
+            failingSince: failingSince))
+      }
+      return health
+    }
+  }
+}
