@@ -67,7 +67,8 @@ public struct SMTPChannel: NoticeChannel {
     email.extraHeaders = [("X-Nhacviec-Key", message.key)]
     email.attachments = message.attachments
     var request = CurlRequest(url: transferURL)
-    request.pool = name
+    // Connections are made with this EHLO name: a new name (a reload) needs new ones.
+    request.pool = "\(name) \(helo)"
     request.connections = config.connections
     request.body = email.rendered(zone: zone)
     request.mailFrom = "<\(from.address)>"

@@ -21,8 +21,8 @@ public struct CurlRequest: Sendable {
   public var connectTimeout: TimeInterval = 10
   public var maxRedirects = 0
   public var caFile: String?
-  /// Transfers of one pool (a channel) to one server share `connections`; nil takes the
-  /// client's `maxConnectionsPerHost`.
+  /// Transfers of one pool (a channel) to one server share `connections` (nil: the client's
+  /// `maxConnectionsPerHost`), and a named pool's connections serve only its own transfers.
   public var pool = ""
   public var connections: Int?
   // SMTP only.
@@ -153,6 +153,9 @@ public final class CurlClient: Sendable {
     var active: [UnsafeMutableRawPointer: Transfer] = [:]
     var activeByHost: [String: Int] = [:]
     var waitingByHost: [String: Queue] = [:]
+    /// Each named pool's connection cache: a connection is reused only within its pool, so that
+    /// one made with a channel's EHLO name or limit never serves another's transfer.
+    var shares: [String: UnsafeMutableRawPointer] = [:]
     let finished = DispatchSemaphore(value: 0)
     var joined = false
 
@@ -163,7 +166,10 @@ public final class CurlClient: Sendable {
       _ = nv_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0)
     }
 
-    deinit { curl_multi_cleanup(multi) }
+    deinit {
+      for share in shares.values { curl_share_cleanup(share) }
+      curl_multi_cleanup(multi)
+    }
 
     func submit(_ transfer: Transfer, _ continuation: CheckedContinuation<CurlResponse, any Error>) {
       let stopped = lock.withLock {
@@ -226,15 +232,32 @@ public final class CurlClient: Sendable {
       {
         let transfer = waitingByHost[key]!.removeFirst()
         if waitingByHost[key]!.isEmpty { waitingByHost[key] = nil }
+        if !transfer.pool.isEmpty, let share = share(transfer.pool) {
+          _ = nv_easy_setopt_pointer(transfer.handle, CURLOPT_SHARE, share)
+        }
         curl_multi_add_handle(multi, transfer.handle)
         active[transfer.handle] = transfer
         activeByHost[key, default: 0] += 1
       }
     }
 
+    func share(_ pool: String) -> UnsafeMutableRawPointer? {
+      if let share = shares[pool] { return share }
+      let share = nv_share_connections()
+      shares[pool] = share
+      return share
+    }
+
+    /// Out of libcurl's hands: its connection stays in its pool's cache, and the share can be
+    /// cleaned up without waiting for the handle.
+    func remove(_ transfer: Transfer) {
+      curl_multi_remove_handle(multi, transfer.handle)
+      _ = nv_easy_setopt_pointer(transfer.handle, CURLOPT_SHARE, nil)
+    }
+
     func ended(_ transfer: Transfer) {
       active[transfer.handle] = nil
-      curl_multi_remove_handle(multi, transfer.handle)
+      remove(transfer)
       activeByHost[transfer.queue, default: 1] -= 1
       if activeByHost[transfer.queue] == 0 { activeByHost[transfer.queue] = nil }
       start(queue: transfer.queue)
@@ -266,8 +289,8 @@ public final class CurlClient: Sendable {
           transfer.finish(.failure(CancellationError()))
         }
         if stop {
-          for (handle, transfer) in active {
-            curl_multi_remove_handle(multi, handle)
+          for transfer in active.values {
+            remove(transfer)
             transfer.finish(.failure(CurlError.stopped))
           }
           for transfer in waitingByHost.values.flatMap(\.waiting) { transfer.finish(.failure(CurlError.stopped)) }
@@ -302,6 +325,7 @@ private final class Transfer: @unchecked Sendable {
   let handle: UnsafeMutableRawPointer
   /// The pool and `scheme://host:port`: transfers of one pool to one server share its limit.
   let queue: String
+  let pool: String
   let connections: Int?
   var continuation: CheckedContinuation<CurlResponse, any Error>?
   var cancelled = false
@@ -322,6 +346,7 @@ private final class Transfer: @unchecked Sendable {
   init(_ request: CurlRequest) throws {
     guard let handle = curl_easy_init() else { throw CurlError.setup("curl_easy_init failed") }
     self.handle = handle
+    pool = request.pool
     queue = request.pool + " " + Transfer.server(of: request.url)
     connections = request.connections.map { max(1, $0) }
     upload = request.body
