@@ -169,7 +169,8 @@ public final class DeliveryService: @unchecked Sendable {
             // Paced: one at a time, and only a message handed to the channel takes a turn (a
             // notice suppressed or deferred sends nothing).
             while free > 0 {
-              if let turn = turns[name], turn > now {
+              // A turn further off than one spacing means the clock was set back: not a wait.
+              if let turn = turns[name], turn > now, turn.timeIntervalSince(now) <= rate.spacing {
                 if due.contains(name) { paced = min(paced ?? turn, turn) }
                 break
               }

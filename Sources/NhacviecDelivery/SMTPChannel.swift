@@ -14,10 +14,9 @@ public struct SMTPChannel: NoticeChannel {
   let password: String?
   let zone: Zone
   let redact: Redactor
-  /// The name this channel gives in EHLO.
-  public let helo: String
-  /// The URL handed to libcurl: the configured one with the EHLO name as its path.
-  let transferURL: String
+  /// The name this channel gives in EHLO. The default is looked up at the first message, on the
+  /// transfers' executor: a lookup may wait for DNS, which building a channel must not.
+  public var helo: String { config.helo ?? SMTPChannel.localName }
 
   init(_ config: SMTPConfiguration, runtime: ChannelRuntime) throws(ConfigError) {
     name = config.spec.name
@@ -26,10 +25,13 @@ public struct SMTPChannel: NoticeChannel {
     zone = runtime.zone
     password = try config.password?.read()
     redact = Redactor([password].compactMap { $0 })
-    helo = config.helo ?? SMTPChannel.localName
+  }
+
+  /// The URL handed to libcurl: the configured one with the EHLO name as its path.
+  var transferURL: String {
     let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-.:"))
     let base = config.url.hasSuffix("/") ? String(config.url.dropLast()) : config.url
-    transferURL = base + "/" + (helo.addingPercentEncoding(withAllowedCharacters: allowed) ?? helo)
+    return base + "/" + (helo.addingPercentEncoding(withAllowedCharacters: allowed) ?? helo)
   }
 
   /// The machine's fully qualified name if it has one (as `hostname -f` finds it: the host
