@@ -426,13 +426,19 @@ struct SendTestCommandTests {
     defer { server.stop() }
     let folder = try configuration(
       channels:
-        "  email: { type: smtp, url: \"smtp://127.0.0.1:\(server.port)\", from: \"nhacviec@a.example\", tls: none }")
+        "  email: { type: smtp, url: \"smtp://127.0.0.1:\(server.port)\", from: \"nhacviec@a.example\", tls: none, helo: mail.a.example }"
+    )
     let run = try Run(
       ["send-test", "--config", "config.yaml", "--channel", "email", "--to", "iso@b.example"], in: folder)
     #expect(run.status == 0, "\(run.stderr)")
-    #expect(run.stdout == "sent: accepted by smtp://127.0.0.1:\(server.port): 250 2.0.0 OK queued as 000001\n")
+    #expect(
+      run.stdout
+        == "EHLO name: mail.a.example\nsent: accepted by smtp://127.0.0.1:\(server.port): 250 2.0.0 OK queued as 000001\n"
+    )
     let stored = try FileManager.default.contentsOfDirectory(atPath: maildir.path).filter { $0.hasSuffix(".eml") }
     #expect(stored.count == 1)
+    let envelope = try String(contentsOf: maildir.appendingPathComponent("000001.json"), encoding: .utf8)
+    #expect(envelope.contains(#""helo": "mail.a.example""#), "\(envelope)")
   }
 
   @Test("a failure says why and exits 1")
@@ -443,7 +449,8 @@ struct SendTestCommandTests {
     let run = try Run(
       ["send-test", "--config", "config.yaml", "--channel", "email", "--to", "iso@b.example"], in: folder)
     #expect(run.status == 1)
-    #expect(run.stdout.hasPrefix("failed (transient): "))
+    #expect(run.stdout.hasPrefix("EHLO name: "))
+    #expect(run.stdout.contains("\nfailed (transient): "))
   }
 
   @Test("check reports a channel whose secret cannot be read")
