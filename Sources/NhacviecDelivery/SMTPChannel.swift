@@ -129,6 +129,10 @@ public struct SMTPChannel: NoticeChannel {
         "\(url) does not speak TLS from the first byte: for a plain or STARTTLS port (25, 587) use smtp://, "
         + "smtps:// is for a port such as 465 (libcurl: \(reason))"
     }
+    if failure == .timedOut && response.lastReply == nil && url.hasPrefix("smtp://") {
+      // Still worth retrying (a server may be slow to greet), but a TLS port waits for us.
+      reason += "; the server never greeted: if this is a TLS port such as 465, use smtps://"
+    }
     if let reply = response.lastReply { reason += "; the server's last reply: \(reply)" }
     return failure.isPermanent ? .permanent(reason: reason) : .transient(reason: reason, retryAfter: nil)
   }

@@ -275,6 +275,22 @@ struct SMTPTests {
     #expect(try server.received().isEmpty)
   }
 
+  @Test("smtp:// to a TLS port never gets a greeting: transient, with a hint")
+  func plainToImplicitTLSPort() async throws {
+    let server = try server(["--tls-cert", TestCA.cert, "--tls-key", TestCA.key, "--implicit-tls"])
+    defer { server.stop() }
+    let email = try channel([
+      "url": "smtp://localhost:\(server.port)", "from": "a@b.example", "tls": "required", "timeout": "1s",
+    ])
+    let outcome = await email.deliver(vietnamese)
+    guard case .transient(let reason, _) = outcome else {
+      Issue.record("expected a transient failure, got \(outcome)")
+      return
+    }
+    #expect(
+      reason.hasSuffix("; the server never greeted: if this is a TLS port such as 465, use smtps://"), "\(reason)")
+  }
+
   @Test("the server's own reply, with its queue id, is the receipt in the journal and in the attempt's history")
   func queueIDInJournal() throws {
     let server = try server([])
