@@ -100,7 +100,8 @@ extension Fields {
   func seconds(_ key: String, default value: TimeInterval) throws(ConfigError) -> TimeInterval {
     guard let node = optional(key) else { return value }
     let text = try node.string(key)
-    guard let seconds = DurationText.seconds(text), seconds > 0, seconds <= 3600 else {
+    // Under a millisecond, libcurl would be given 0 ms: no limit at all.
+    guard let seconds = DurationText.seconds(text), seconds >= 0.001, seconds <= 3600 else {
       throw node.error("\(key) must be a duration up to an hour, such as 30s or 2m, not `\(text)`")
     }
     return seconds

@@ -110,6 +110,10 @@ struct DeliverySettingsTests {
         "nhacviec.yaml:5:7: rate must be a number of messages per s, min or h, such as 30/min or 2/s (at most 1000/s), not `5000/s`"
       ),
       ("connections: 0", "nhacviec.yaml:5:14: connections must be a whole number from 1 to 256, not `0`"),
+      // Below a millisecond libcurl would get 0 ms, which it reads as no limit.
+      (
+        "timeout: 0.5ms", "nhacviec.yaml:5:10: timeout must be a duration up to an hour, such as 30s or 2m, not `0.5ms`"
+      ),
     ]
     for (yaml, expected) in cases {
       #expect(error(Self.smtp + yaml) == expected, "\(yaml)")
@@ -205,7 +209,7 @@ struct DeliverySettingsTests {
       return all
     }
     #expect(outcomes.count == 12)
-    #expect(outcomes.allSatisfy { $0 == .sent(receipt: "HTTP 200") })
+    #expect(outcomes.allSatisfy { $0 == .sent(receipt: "HTTP 200") }, "\(outcomes)")
     let run = try ProgramRun("/usr/bin/curl", ["-s", "http://127.0.0.1:\(server.port)/connections"])
     let counts = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Int]
     #expect(counts?["max"] == 3, "\(run.stdout)")
