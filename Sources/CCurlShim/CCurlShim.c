@@ -60,3 +60,12 @@ CURLcode nv_easy_setopt_rcpt_allowfails(CURL *handle) {
   // CURLOPT_MAIL_RCPT_ALLOWFAILS (290), spelt ALLLOWFAILS before libcurl 8.2.
   return curl_easy_setopt(handle, (CURLoption)(CURLOPTTYPE_LONG + 290), 1L);
 }
+
+CURLSH *nv_share_connections(void) {
+  CURLSH *share = curl_share_init();
+  if (share && curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK) {
+    curl_share_cleanup(share);
+    return NULL;
+  }
+  return share;
+}

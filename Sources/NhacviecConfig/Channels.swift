@@ -7,8 +7,13 @@ public import NhacviecCore
 public protocol ChannelConfiguration: Sendable {
   var spec: ChannelSpec { get }
   var location: SourceLocation { get }
-  /// How many notices of this channel may be in flight at once.
-  var connections: Int { get }
+  /// Connections, pace and retries: read by `Fields.deliverySettings` for every kind.
+  var delivery: DeliverySettings { get }
+}
+
+extension ChannelConfiguration {
+  /// How many notices of this channel may be in flight at once, and connections to one server.
+  public var connections: Int { delivery.connections }
 }
 
 /// The kinds of channel a deployment knows, by `type:`: plugins like rule kinds.
@@ -91,27 +96,92 @@ extension Fields {
     return value
   }
 
-  /// `30`, `30s`, `2m`, `500ms`.
+  /// `30`, `30s`, `2m`, `500ms`: a time limit, up to an hour.
   func seconds(_ key: String, default value: TimeInterval) throws(ConfigError) -> TimeInterval {
     guard let node = optional(key) else { return value }
     let text = try node.string(key)
-    let (digits, scale): (Substring, Double) =
-      text.hasSuffix("ms")
-      ? (text.dropLast(2), 0.001)
-      : text.hasSuffix("s") ? (text.dropLast(), 1) : text.hasSuffix("m") ? (text.dropLast(), 60) : (Substring(text), 1)
-    guard let number = Double(digits), number > 0, number * scale <= 3600 else {
+    // Under a millisecond, libcurl would be given 0 ms: no limit at all.
+    guard let seconds = DurationText.seconds(text), seconds >= 0.001, seconds <= 3600 else {
       throw node.error("\(key) must be a duration up to an hour, such as 30s or 2m, not `\(text)`")
     }
-    return number * scale
+    return seconds
   }
 
-  func integer(_ key: String, default value: Int, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
+  /// A duration within `range`: `500ms`, `30s`, `5m`, `2h`, `3d`. `label` names it in errors.
+  func duration(
+    _ key: String, label: String? = nil, default value: TimeInterval, in range: ClosedRange<TimeInterval>
+  ) throws(ConfigError) -> TimeInterval {
     guard let node = optional(key) else { return value }
-    let text = try node.string(key)
+    let name = label ?? key
+    let text = try node.string(name)
+    guard let seconds = DurationText.seconds(text), range.contains(seconds) else {
+      throw node.error(
+        "\(name) must be a duration from \(DurationText.text(range.lowerBound)) to \(DurationText.text(range.upperBound)), such as 30s, 5m or 2h, not `\(text)`"
+      )
+    }
+    return seconds
+  }
+
+  func integer(
+    _ key: String, label: String? = nil, default value: Int, in range: ClosedRange<Int>
+  ) throws(ConfigError) -> Int {
+    guard let node = optional(key) else { return value }
+    let name = label ?? key
+    let text = try node.string(name)
     guard let number = Int(text), range.contains(number) else {
-      throw node.error("\(key) must be a whole number from \(range.lowerBound) to \(range.upperBound), not `\(text)`")
+      throw node.error("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not `\(text)`")
     }
     return number
+  }
+
+  func number(
+    _ key: String, label: String, default value: Double, in range: ClosedRange<Double>
+  ) throws(ConfigError) -> Double {
+    guard let node = optional(key) else { return value }
+    let text = try node.string(label)
+    guard let number = Double(text), number.isFinite, range.contains(number) else {
+      throw node.error(
+        "\(label) must be a number from \(DurationText.plain(range.lowerBound)) to \(DurationText.plain(range.upperBound)), not `\(text)`"
+      )
+    }
+    return number
+  }
+
+  /// `connections`, `rate` and `retry`, which every kind of channel takes; a plugin's kind reads
+  /// them with this too. `connections` is the kind's own default.
+  public func deliverySettings(
+    _ channel: String, connections defaultConnections: Int
+  ) throws(ConfigError) -> DeliverySettings {
+    let connections = try integer("connections", default: defaultConnections, in: 1...256)
+    var rate: RateLimit?
+    if let node = optional("rate") {
+      let text = try node.string("rate")
+      guard let parsed = RateLimit(text), parsed.spacing >= 0.001 else {
+        throw node.error(
+          "rate must be a number of messages per s, min or h, such as 30/min or 2/s (at most 1000/s), not `\(text)`")
+      }
+      rate = parsed
+    }
+    var retry = RetryPolicy()
+    if let node = optional("retry") {
+      let fields = try node.fields("retry of channel \(channel)")
+      retry.firstDelay = try fields.duration(
+        "initial", label: "retry.initial", default: retry.firstDelay, in: 1...86_400)
+      retry.multiplier = try fields.number("factor", label: "retry.factor", default: retry.multiplier, in: 1...10)
+      retry.maximumDelay = try fields.duration(
+        "cap", label: "retry.cap", default: max(retry.maximumDelay, retry.firstDelay), in: 1...(7 * 86_400))
+      retry.maximumAttempts = try fields.integer(
+        "max_attempts", label: "retry.max_attempts", default: retry.maximumAttempts, in: 1...1000)
+      retry.maximumAge = try fields.duration(
+        "max_age", label: "retry.max_age", default: retry.maximumAge, in: 60...(90 * 86_400))
+      if retry.maximumDelay < retry.firstDelay {
+        throw (fields.optional("cap") ?? node).error(
+          "retry.cap (\(DurationText.text(retry.maximumDelay))) is shorter than retry.initial (\(DurationText.text(retry.firstDelay)))"
+        )
+      }
+      try fields.finish()
+    }
+    return DeliverySettings(connections: connections, rate: rate, retry: retry)
   }
 
   func secret(_ key: String, _ context: ChannelContext) throws(ConfigError) -> SecretFile? {
@@ -150,7 +220,7 @@ public struct SMTPConfiguration: ChannelConfiguration {
 
   public let spec: ChannelSpec
   public let location: SourceLocation
-  public let connections: Int
+  public let delivery: DeliverySettings
   public let url: String
   public let from: Mailbox
   public let replyTo: Mailbox?
@@ -160,6 +230,8 @@ public struct SMTPConfiguration: ChannelConfiguration {
   public let caFile: String?
   public let tls: TLS
   public let timeout: TimeInterval
+  /// The name given in EHLO; nil: the machine's fully qualified name, else its host name.
+  public let helo: String?
 
   init(name: String, fields: Fields, context: ChannelContext) throws(ConfigError) {
     location = fields.node.location
@@ -167,6 +239,24 @@ public struct SMTPConfiguration: ChannelConfiguration {
     guard url.hasPrefix("smtp://") || url.hasPrefix("smtps://"), WebhookURL.isValid("http" + url.drop { $0 != ":" })
     else {
       throw fields.node.error("channel \(name): url must be smtp://HOST[:PORT] or smtps://HOST[:PORT], not `\(url)`")
+    }
+    // libcurl takes the EHLO name from the URL's path: that is `helo`'s business alone.
+    let path = url.drop { $0 != ":" }.dropFirst(3).drop { $0 != "/" }
+    guard path.isEmpty || path == "/" else {
+      throw fields.node.error(
+        "channel \(name): url must be smtp://HOST[:PORT] or smtps://HOST[:PORT] without a path (the EHLO name is set by `helo`), not `\(url)`"
+      )
+    }
+    if let node = fields.optional("helo") {
+      let text = try node.string("helo")
+      guard SMTPConfiguration.isHostName(text) || SMTPConfiguration.isAddressLiteral(text) else {
+        throw node.error(
+          "helo must be a fully qualified host name such as mail.skhcn.quangngai.gov.vn, or an address literal such as [192.0.2.25], not `\(text)`"
+        )
+      }
+      helo = text
+    } else {
+      helo = nil
     }
     guard let from = try fields.mailbox("from") else { throw fields.node.error("channel \(name) needs `from`") }
     self.from = from
@@ -197,15 +287,34 @@ public struct SMTPConfiguration: ChannelConfiguration {
       throw fields.node.error(
         "channel \(name): refusing to send credentials in clear: use tls: required or an smtps:// url")
     }
-    connections = try fields.integer("connections", default: 8, in: 1...256)
+    delivery = try fields.deliverySettings(name, connections: 8)
     spec = ChannelSpec(name: name, type: "smtp", addressKind: try fields.addressKind(default: .email))
+  }
+
+  /// Letters, digits and hyphens in dot-separated labels of up to 63, at most 253 in all.
+  public static func isHostName(_ text: String) -> Bool {
+    guard !text.isEmpty, text.count <= 253 else { return false }
+    return text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+      !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+        && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+    }
+  }
+
+  /// `[192.0.2.25]` or `[IPv6:2001:db8::25]` (RFC 5321, 4.1.3).
+  public static func isAddressLiteral(_ text: String) -> Bool {
+    guard text.hasPrefix("["), text.hasSuffix("]") else { return false }
+    let inner = String(text.dropFirst().dropLast())
+    var v4 = in_addr()
+    var v6 = in6_addr()
+    if inner.hasPrefix("IPv6:") { return inet_pton(AF_INET6, String(inner.dropFirst(5)), &v6) == 1 }
+    return inet_pton(AF_INET, inner, &v4) == 1
   }
 }
 
 public struct WebhookConfiguration: ChannelConfiguration {
   public let spec: ChannelSpec
   public let location: SourceLocation
-  public let connections: Int
+  public let delivery: DeliverySettings
   public let url: String?
   public let secret: SecretFile?
   public let bearerToken: SecretFile?
@@ -261,7 +370,7 @@ public struct WebhookConfiguration: ChannelConfiguration {
       headers.append("\(header): \(value)")
     }
     self.headers = headers
-    connections = try fields.integer("connections", default: 16, in: 1...256)
+    delivery = try fields.deliverySettings(name, connections: 16)
     spec = ChannelSpec(name: name, type: "webhook", addressKind: try fields.addressKind(default: .webhook), url: url)
   }
 }
@@ -271,7 +380,7 @@ public struct FileConfiguration: ChannelConfiguration {
 
   public let spec: ChannelSpec
   public let location: SourceLocation
-  public let connections: Int
+  public let delivery: DeliverySettings
   /// Nil: `outbox` in the daemon's state folder.
   public let path: String?
   public let format: Format
@@ -287,7 +396,7 @@ public struct FileConfiguration: ChannelConfiguration {
     }
     self.format = format
     from = try fields.mailbox("from") ?? Mailbox(name: "Hệ thống nhắc việc", address: "nhacviec@localhost.invalid")
-    connections = try fields.integer("connections", default: 32, in: 1...256)
+    delivery = try fields.deliverySettings(name, connections: 32)
     spec = ChannelSpec(
       name: name, type: "file", addressKind: try fields.addressKind(default: format == .json ? .webhook : .email))
   }
@@ -296,7 +405,7 @@ public struct FileConfiguration: ChannelConfiguration {
 public struct ExecConfiguration: ChannelConfiguration {
   public let spec: ChannelSpec
   public let location: SourceLocation
-  public let connections: Int
+  public let delivery: DeliverySettings
   public let command: String
   public let arguments: [String]
   public let timeout: TimeInterval
@@ -311,7 +420,7 @@ public struct ExecConfiguration: ChannelConfiguration {
     command = program.hasPrefix("/") ? program : context.resolve(program)
     arguments = (try fields.text("arguments") ?? "").split(separator: " ").map(String.init)
     timeout = try fields.seconds("timeout", default: 30)
-    connections = try fields.integer("connections", default: 8, in: 1...256)
+    delivery = try fields.deliverySettings(name, connections: 8)
     spec = ChannelSpec(name: name, type: "exec", addressKind: try fields.addressKind(default: .email))
   }
 }

@@ -158,9 +158,87 @@ public struct RetryPolicy: Sendable, Hashable {
     if let retryAfter { delay = max(delay, min(retryAfter, maximumAge)) }
     let next = now.addingTimeInterval(delay)
     if next.timeIntervalSince(scheduledAt) > maximumAge {
-      return .dead(reason: "gave up: still failing \(Int(maximumAge / 3600)) hours after it was due")
+      return .dead(reason: "gave up: still failing \(DurationText.text(maximumAge)) after it was due")
     }
     return .retry(at: next)
+  }
+}
+
+/// A channel's pace, like Postfix's `rate_delay`: one message starts at least `spacing` after
+/// the one before, whatever the connections allow. Written `30/min`: messages per unit of time.
+public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
+  public let messages: Int
+  /// The unit of time, in seconds: 1, 60 or 3600.
+  public let per: TimeInterval
+
+  public init(messages: Int, per: TimeInterval) {
+    self.messages = messages
+    self.per = per
+  }
+
+  public var spacing: TimeInterval { per / Double(messages) }
+
+  /// When the message after one that started at `start` may start.
+  public func next(after start: Date) -> Date { start.addingTimeInterval(spacing) }
+
+  public var description: String { "\(messages)/\(per == 1 ? "s" : per == 60 ? "min" : "h")" }
+
+  /// `30/min`, `2/s`, `500/h` (`m` for `min`, `sec` and `hour` are accepted too); nil if not.
+  public init?(_ text: String) {
+    let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+    guard parts.count == 2, let count = Int(parts[0].trimmingCharacters(in: .whitespaces)), count > 0 else {
+      return nil
+    }
+    switch parts[1].trimmingCharacters(in: .whitespaces) {
+    case "s", "sec": per = 1
+    case "m", "min": per = 60
+    case "h", "hour": per = 3600
+    default: return nil
+    }
+    messages = count
+  }
+}
+
+/// How a channel paces and retries its notices: settings every kind of channel takes.
+public struct DeliverySettings: Sendable, Hashable {
+  /// Notices of the channel in flight at once, and connections to each of its servers.
+  public var connections: Int
+  public var rate: RateLimit?
+  public var retry: RetryPolicy
+
+  public init(connections: Int, rate: RateLimit? = nil, retry: RetryPolicy = RetryPolicy()) {
+    self.connections = connections
+    self.rate = rate
+    self.retry = retry
+  }
+}
+
+/// Durations as configuration writes them: `500ms`, `30s`, `5m`, `2h`, `3d`.
+public enum DurationText {
+  /// A bare number is seconds; nil for anything else, or a negative or non-finite number.
+  public static func seconds(_ text: String) -> TimeInterval? {
+    let units: [(suffix: String, scale: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
+    let (digits, scale) =
+      units.first { text.hasSuffix($0.suffix) }.map { (text.dropLast($0.suffix.count), $0.scale) }
+      ?? (Substring(text), 1)
+    guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+      let number = Double(digits), number.isFinite
+    else { return nil }
+    return number * scale
+  }
+
+  /// The shortest way to write `seconds` back: `90s`, `5m`, `2h`, `3d`, `500ms`.
+  public static func text(_ seconds: TimeInterval) -> String {
+    for (suffix, scale) in [("d", 86_400.0), ("h", 3600), ("m", 60)]
+    where seconds >= scale && (seconds / scale) == (seconds / scale).rounded() {
+      return plain(seconds / scale) + suffix
+    }
+    return seconds < 1 ? plain(seconds * 1000) + "ms" : plain(seconds) + "s"
+  }
+
+  /// A number without a needless `.0`: `2`, `1.5`.
+  public static func plain(_ value: Double) -> String {
+    value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : "\(value)"
   }
 }
 

@@ -131,6 +131,8 @@ public final class Daemon: @unchecked Sendable {
     if !built.errors.isEmpty { throw ConfigErrors(built.errors) }
     return DeliveryService.Setup(
       channels: built.channels, capacity: deployment.channels.mapValues(\.connections),
+      policies: deployment.channels.mapValues(\.delivery.retry),
+      rates: deployment.channels.compactMapValues(\.delivery.rate),
       renderer: MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar),
       engine: { try judge.engine() })
   }

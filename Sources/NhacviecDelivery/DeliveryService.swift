@@ -19,23 +19,31 @@ public final class DeliveryService: @unchecked Sendable {
     public let channels: [String: any NoticeChannel]
     /// How many notices of each channel may be in flight at once.
     public let capacity: [String: Int]
+    /// The retry policy of a channel without one in `policies`.
     public let policy: RetryPolicy
+    public let policies: [String: RetryPolicy]
+    /// The channels with a pace: one message starts at least its spacing after the one before.
+    public let rates: [String: RateLimit]
     public let renderer: MessageRenderer
     /// The engine to judge with at the send instant: the current configuration and facts.
     public let engine: @Sendable () throws -> Engine
 
     public init(
       channels: [String: any NoticeChannel], capacity: [String: Int] = [:], policy: RetryPolicy = RetryPolicy(),
-      renderer: MessageRenderer, engine: @escaping @Sendable () throws -> Engine
+      policies: [String: RetryPolicy] = [:], rates: [String: RateLimit] = [:], renderer: MessageRenderer,
+      engine: @escaping @Sendable () throws -> Engine
     ) {
       self.channels = channels
       self.capacity = capacity
       self.policy = policy
+      self.policies = policies
+      self.rates = rates
       self.renderer = renderer
       self.engine = engine
     }
 
     func capacity(of channel: String) -> Int { capacity[channel] ?? 32 }
+    func policy(of channel: String) -> RetryPolicy { policies[channel] ?? policy }
   }
 
   /// What the service has done since it started, for `status` and logs.
@@ -142,10 +150,15 @@ public final class DeliveryService: @unchecked Sendable {
 
   private func loop() {
     var lastReclaim = Date.distantPast
+    // A paced channel's next free turn: when its next message may start. Only this thread
+    // touches it, and a reload keeps it, so that a reload cannot be used to jump the queue.
+    var turns: [String: Date] = [:]
     while true {
       let (setup, stop) = lock.withLock { (self.setup, stopping) }
       let now = clock.now()
       var next: Date?
+      // The earliest turn of a paced channel that still has notices due.
+      var paced: Date?
       do {
         try recordFinished(setup: setup)
         if stop {
@@ -161,11 +174,29 @@ public final class DeliveryService: @unchecked Sendable {
           let engine = try setup.engine()
           // Channels with notices due, configured or not: a notice for a channel the configuration
           // no longer has goes dead with why, rather than wait unseen.
-          for name in Set(setup.channels.keys).union(try store.dueChannels(now: now)).sorted() {
-            let free = setup.capacity(of: name) - lock.withLock { inFlight[name, default: []].count }
+          let due = Set(try store.dueChannels(now: now))
+          for name in Set(setup.channels.keys).union(due).sorted() {
+            var free = setup.capacity(of: name) - lock.withLock { inFlight[name, default: []].count }
             guard free > 0 else { continue }
-            let claimed = try store.claim(channel: name, limit: free, now: now)
-            for entry in claimed { prepare(entry, engine: engine, setup: setup, now: now) }
+            guard let rate = setup.rates[name], setup.channels[name] != nil else {
+              let claimed = try store.claim(channel: name, limit: free, now: now)
+              for entry in claimed { prepare(entry, engine: engine, setup: setup, now: now) }
+              continue
+            }
+            // Paced: one at a time, and only a message handed to the channel takes a turn (a
+            // notice suppressed or deferred sends nothing).
+            while free > 0 {
+              // A turn further off than one spacing means the clock was set back: not a wait.
+              if let turn = turns[name], turn > now, turn.timeIntervalSince(now) <= rate.spacing {
+                if due.contains(name) { paced = min(paced ?? turn, turn) }
+                break
+              }
+              guard let entry = try store.claim(channel: name, limit: 1, now: now).first else { break }
+              if prepare(entry, engine: engine, setup: setup, now: now) {
+                turns[name] = rate.next(after: now)
+                free -= 1
+              }
+            }
           }
           try recordFinished(setup: setup)
           next = try store.nextAttempt()
@@ -183,17 +214,21 @@ public final class DeliveryService: @unchecked Sendable {
         return !finished.isEmpty
       }
       if busy { continue }
-      // A due time already past means a channel had no room: a transfer's end wakes us.
-      clock.wait(until: next.flatMap { $0 > now ? $0 : nil }, on: signal)
+      // A due time already past means a channel had no room (a transfer's end wakes us) or must
+      // wait for its turn.
+      let wake = [next.flatMap { $0 > now ? $0 : nil }, paced].compactMap { $0 }.min()
+      clock.wait(until: wake, on: signal)
     }
   }
 
-  /// Suppress, window and render one claimed notice, then hand it to its channel.
-  private func prepare(_ entry: JournalEntry, engine: Engine, setup: Setup, now: Date) {
+  /// Suppress, window and render one claimed notice, then hand it to its channel; whether it
+  /// was handed over.
+  @discardableResult
+  private func prepare(_ entry: JournalEntry, engine: Engine, setup: Setup, now: Date) -> Bool {
     let row = JournalKey(key: entry.key, channel: entry.channel)
     guard let channel = setup.channels[entry.channel] else {
       unrecorded(row, .dead(error: "no channel named \(entry.channel) is configured"), now: now)
-      return
+      return false
     }
     let message: OutgoingMessage
     switch entry.payload {
@@ -201,14 +236,14 @@ public final class DeliveryService: @unchecked Sendable {
       switch engine.check(decision, at: now) {
       case .suppress(let reason):
         unrecorded(row, .suppressed(reason: reason), now: now)
-        return
+        return false
       case .wait(let reason, let until):
         unrecorded(row, .deferred(until: until, reason: reason), now: now)
-        return
+        return false
       case .silenced(let silence):
         unrecorded(
           row, .silenced(until: silence.ends, reason: silence.heldReason(in: engine.context.calendar.zone)), now: now)
-        return
+        return false
       case .send(let evaluated):
         let pending = entry.pending.map(Set.init)
         let addressees = decision.addressees.filter { pending?.contains($0.address) ?? true }
@@ -220,7 +255,7 @@ public final class DeliveryService: @unchecked Sendable {
       guard window.contains(now, calendar: engine.context.calendar) else {
         let until = window.next(atOrAfter: now, calendar: engine.context.calendar)
         unrecorded(row, .deferred(until: until, reason: "outside the send window"), now: now)
-        return
+        return false
       }
       let pending = entry.pending.map(Set.init)
       message = frozen.addressed(to: frozen.to.filter { pending?.contains($0.address) ?? true })
@@ -237,6 +272,7 @@ public final class DeliveryService: @unchecked Sendable {
       }
       wake()
     }
+    return true
   }
 
   private func unrecorded(_ row: JournalKey, _ change: JournalOutcome.Change, now: Date) {
@@ -276,7 +312,8 @@ public final class DeliveryService: @unchecked Sendable {
     for item in done {
       let (entry, addresses) = (item.entry, item.addresses)
       let result = DeliveryService.outcome(
-        entry, addresses: addresses, outcome: item.outcome, subject: item.subject, policy: setup.policy, now: item.at,
+        entry, addresses: addresses, outcome: item.outcome, subject: item.subject,
+        policy: setup.policy(of: entry.channel), now: item.at,
         random: random())
       outcomes.append(result)
       let took = item.at.timeIntervalSince(item.claimed)

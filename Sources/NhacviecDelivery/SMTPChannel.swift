@@ -14,6 +14,9 @@ public struct SMTPChannel: NoticeChannel {
   let password: String?
   let zone: Zone
   let redact: Redactor
+  /// The name this channel gives in EHLO. The default is looked up at the first message, on the
+  /// transfers' executor: a lookup may wait for DNS, which building a channel must not.
+  public var helo: String { config.helo ?? SMTPChannel.localName }
 
   init(_ config: SMTPConfiguration, runtime: ChannelRuntime) throws(ConfigError) {
     name = config.spec.name
@@ -23,6 +26,35 @@ public struct SMTPChannel: NoticeChannel {
     password = try config.password?.read()
     redact = Redactor([password].compactMap { $0 })
   }
+
+  /// The URL handed to libcurl: the configured one with the EHLO name as its path.
+  var transferURL: String {
+    let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-.:"))
+    let base = config.url.hasSuffix("/") ? String(config.url.dropLast()) : config.url
+    return base + "/" + (helo.addingPercentEncoding(withAllowedCharacters: allowed) ?? helo)
+  }
+
+  /// The machine's fully qualified name if it has one (as `hostname -f` finds it: the host
+  /// name, else its canonical name from /etc/hosts or DNS), else its host name; found once.
+  public static let localName: String = {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+    let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    guard !host.isEmpty else { return "localhost" }
+    if host.contains(".") { return host }
+    var hints = addrinfo()
+    hints.ai_flags = AI_CANONNAME
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    var found: UnsafeMutablePointer<addrinfo>?
+    guard getaddrinfo(host, nil, &hints, &found) == 0, let found else { return host }
+    defer { freeaddrinfo(found) }
+    if let canonical = found.pointee.ai_canonname.map({ String(cString: $0) }), canonical.contains("."),
+      SMTPConfiguration.isHostName(canonical)
+    {
+      return canonical
+    }
+    return host
+  }()
 
   public func deliver(_ message: OutgoingMessage) async -> DeliveryOutcome {
     let recipients = message.to.map { Mailbox(name: $0.name ?? $0.unitName, address: $0.address) }
@@ -36,7 +68,10 @@ public struct SMTPChannel: NoticeChannel {
     email.replyTo = config.replyTo
     email.extraHeaders = [("X-Nhacviec-Key", message.key)]
     email.attachments = message.attachments
-    var request = CurlRequest(url: config.url)
+    var request = CurlRequest(url: transferURL)
+    // Connections are made with this EHLO name: a new name (a reload) needs new ones.
+    request.pool = "\(name) \(helo)"
+    request.connections = config.connections
     request.body = email.rendered(zone: zone)
     request.mailFrom = "<\(from.address)>"
     request.recipients = (recipients + config.cc).map(\.address)
@@ -61,10 +96,11 @@ public struct SMTPChannel: NoticeChannel {
     }
   }
 
-  /// SMTP 4xx, timeouts and refused connections are worth another try; 5xx and failed logins are
-  /// not. A transaction that went through with some recipients refused is partial.
+  /// SMTP 4xx, timeouts and refused connections are worth another try; 5xx, failed logins and
+  /// TLS that cannot work are not. A transaction that went through with some recipients refused
+  /// is partial. An error keeps the server's reply and libcurl's message as they are: a reply
+  /// code is only ever shown with its own text.
   static func outcome(_ response: CurlResponse, url: String, recipients: [String]) -> DeliveryOutcome {
-    let code = response.code
     var refused: [DeliveryOutcome.Refusal] = []
     for address in recipients {
       guard let reply = response.recipientReplies[address], let first = reply.first, first == "4" || first == "5"
@@ -81,13 +117,23 @@ public struct SMTPChannel: NoticeChannel {
         ? .permanent(reason: refused.map { "\($0.address): \($0.reason)" }.joined(separator: "; "))
         : .partial(receipt: "", refused: refused)
     }
-    let reason = response.lastReply.map { "SMTP \($0)" } ?? response.error
-    switch code {
-    case 400..<500: return .transient(reason: reason, retryAfter: nil)
-    case 500..<600: return .permanent(reason: reason)
-    default:
-      return failure.isPermanent
-        ? .permanent(reason: response.error) : .transient(reason: response.error, retryAfter: nil)
+    let libcurl = response.error.isEmpty ? nil : response.error
+    if let reply = response.lastReply, let replyCode = Int(reply.prefix(3)), replyCode >= 400 {
+      // The server said no: its reply is the reason, libcurl's words only add which step.
+      let reason = "SMTP \(reply)" + (libcurl.map { " (libcurl: \($0))" } ?? "")
+      return replyCode < 500 ? .transient(reason: reason, retryAfter: nil) : .permanent(reason: reason)
     }
+    var reason = libcurl ?? "the transfer failed"
+    if failure == .notTLS {
+      reason =
+        "\(url) does not speak TLS from the first byte: for a plain or STARTTLS port (25, 587) use smtp://, "
+        + "smtps:// is for a port such as 465 (libcurl: \(reason))"
+    }
+    if failure == .timedOut && response.lastReply == nil && url.hasPrefix("smtp://") {
+      // Still worth retrying (a server may be slow to greet), but a TLS port waits for us.
+      reason += "; the server never greeted: if this is a TLS port such as 465, use smtps://"
+    }
+    if let reply = response.lastReply { reason += "; the server's last reply: \(reply)" }
+    return failure.isPermanent ? .permanent(reason: reason) : .transient(reason: reason, retryAfter: nil)
   }
 }

@@ -53,6 +53,8 @@ public struct WebhookChannel: NoticeChannel {
     var outcomes: [(String, DeliveryOutcome)] = []
     for target in targets {
       var request = CurlRequest(url: target)
+      request.pool = name
+      request.connections = config.connections
       request.body = body
       request.timeout = config.timeout
       request.maxRedirects = config.maxRedirects
@@ -107,6 +109,10 @@ public struct WebhookChannel: NoticeChannel {
         return .transient(reason: reason, retryAfter: retryAfter(response.headers["retry-after"]))
       default: return .permanent(reason: reason)
       }
+    }
+    if failure == .notTLS {
+      return .permanent(
+        reason: "the server does not answer in TLS: for a plain port use http:// (libcurl: \(response.error))")
     }
     return failure.isPermanent
       ? .permanent(reason: response.error) : .transient(reason: response.error, retryAfter: nil)

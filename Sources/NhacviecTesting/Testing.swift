@@ -181,7 +181,8 @@ public final class DeliveryHarness: @unchecked Sendable {
 
   public init(
     deployment: Deployment, channels: [String: any NoticeChannel], clock: ManualClock,
-    policy: RetryPolicy = RetryPolicy(jitter: 0), store: Store? = nil
+    policy: RetryPolicy = RetryPolicy(jitter: 0), policies: [String: RetryPolicy] = [:],
+    rates: [String: RateLimit] = [:], store: Store? = nil
   ) throws {
     self.deployment = deployment
     self.clock = clock
@@ -190,7 +191,7 @@ public final class DeliveryHarness: @unchecked Sendable {
     service = DeliveryService(
       store: store,
       setup: .init(
-        channels: channels, policy: policy,
+        channels: channels, policy: policy, policies: policies, rates: rates,
         renderer: MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar),
         engine: { deployment.engine(facts: FactBook(try store.facts())) }),
       clock: clock, random: { 0.5 }, log: { [log] warning, line in log.append(warning, line) })
@@ -214,15 +215,24 @@ public final class DeliveryHarness: @unchecked Sendable {
   }
 
   /// Waits (in real time, at most `seconds`) until delivery has nothing in flight and nothing
-  /// left that is due at the clock's instant.
-  public func settle(seconds: TimeInterval = 10) throws {
+  /// left that is due at the clock's instant. With `waitingForTurn`, notices may stay due (a
+  /// paced channel waits for its turn): it returns once nothing has been in flight for 0.1 s.
+  public func settle(seconds: TimeInterval = 10, waitingForTurn: Bool = false) throws {
     let until = Date().addingTimeInterval(seconds)
+    var quietSince: Date?
     while Date() < until {
       service.wake()
       usleep(20_000)
       let due = try store.dueChannels(now: clock.now())
       let sending = try store.counts()[.sending] ?? 0
-      if service.isIdle && due.isEmpty && sending == 0 { return }
+      let quiet = service.isIdle && sending == 0
+      if quiet && due.isEmpty { return }
+      if waitingForTurn && quiet {
+        if let since = quietSince, Date().timeIntervalSince(since) >= 0.1 { return }
+        quietSince = quietSince ?? Date()
+      } else {
+        quietSince = nil
+      }
     }
     throw HarnessError(description: "delivery did not settle within \(seconds) s")
   }

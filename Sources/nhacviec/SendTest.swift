@@ -11,7 +11,8 @@ struct SendTest: AsyncParsableCommand {
     discussion: """
       The message is in Vietnamese, so that diacritics can be checked on arrival. --to is an \
       email address for email channels, a URL for webhook channels (optional when the channel \
-      has its own url). Exit status 0 when the message was accepted, 1 when not.
+      has its own url). An SMTP channel first prints the name it gives in EHLO (its helo \
+      setting, or the machine's own name). Exit status 0 when the message was accepted, 1 when not.
       """)
 
   @OptionGroup var options: ConfigOptions
@@ -56,6 +57,7 @@ struct SendTest: AsyncParsableCommand {
       date: now, to: addressees ?? [], subject: "[nhacviec] Thư thử nghiệm — kênh \(channel)",
       text: text, html: "<p>\(TemplateText.escapeHTML(text).replacingOccurrences(of: "\n", with: "<br>"))</p>",
       payload: #"{"version":1,"key":"\#(key)","reason":"test","subject":"[nhacviec] Thư thử nghiệm"}"#)
+    if let smtp = handler as? SMTPChannel { print("EHLO name: \(smtp.helo)") }
     switch await handler.deliver(message) {
     case .sent(let receipt):
       print("sent: \(receipt)")

@@ -79,6 +79,66 @@ struct CheckCommandTests {
         "rules/r.yaml:2:9: unknown rule kind `nosuchkind` (known: budget, deadline, exec, rollup, summary)"))
   }
 
+  @Test("refuses a channel's retry, rate, connections and helo out of bounds, each at FILE:LINE:COL with why")
+  func deliverySettings() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("nhacviec-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(
+      at: folder.appendingPathComponent("rules"), withIntermediateDirectories: true)
+    try """
+    id,name,kind,parent_id,head.email
+    P,Tỉnh,province,,head@p.example
+    D,Sở Tư pháp,dept,P,head@d.example
+    """.write(to: folder.appendingPathComponent("units.csv"), atomically: true, encoding: .utf8)
+    try """
+    - id: r
+      kind: deadline
+      title: T
+      basis: B
+      applies_to: { kinds: [dept] }
+      period: yearly
+      due: { date: "11-15", convention: before }
+      remind: [7d]
+      remind_to: [unit.head]
+      channels: [email]
+    """.write(to: folder.appendingPathComponent("rules/r.yaml"), atomically: true, encoding: .utf8)
+    try """
+    directory: [{ file: units.csv }]
+    rules: rules
+    channels:
+      email:
+        type: smtp
+        url: smtp://127.0.0.1:25
+        from: nhacviec@example.org
+        helo: vm me
+      hook:
+        type: webhook
+        url: http://127.0.0.1:9/hook
+        rate: 30 per minute
+      hook2:
+        type: webhook
+        url: http://127.0.0.1:9/hook
+        connections: 300
+      outbox:
+        type: file
+        retry:
+          initial: 10m
+          cap: 5m
+    """.write(to: folder.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+    let run = try Run(["check", "--config", "config.yaml"], in: folder)
+    #expect(run.status == 1)
+    let lines = run.stderr.split(separator: "\n").map(String.init)
+    #expect(
+      lines.contains(
+        "config.yaml:8:11: helo must be a fully qualified host name such as mail.skhcn.quangngai.gov.vn, or an address literal such as [192.0.2.25], not `vm me`"
+      ), "\(run.stderr)")
+    #expect(
+      lines.contains(
+        "config.yaml:12:11: rate must be a number of messages per s, min or h, such as 30/min or 2/s (at most 1000/s), not `30 per minute`"
+      ), "\(run.stderr)")
+    #expect(lines.contains("config.yaml:16:18: connections must be a whole number from 1 to 256, not `300`"))
+    #expect(lines.contains("config.yaml:21:12: retry.cap (5m) is shorter than retry.initial (10m)"), "\(run.stderr)")
+  }
+
   @Test("warns about a rung that would reach nobody, and still passes")
   func routingGap() throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("nhacviec-gap-\(UUID().uuidString)")
@@ -366,13 +426,19 @@ struct SendTestCommandTests {
     defer { server.stop() }
     let folder = try configuration(
       channels:
-        "  email: { type: smtp, url: \"smtp://127.0.0.1:\(server.port)\", from: \"nhacviec@a.example\", tls: none }")
+        "  email: { type: smtp, url: \"smtp://127.0.0.1:\(server.port)\", from: \"nhacviec@a.example\", tls: none, helo: mail.a.example }"
+    )
     let run = try Run(
       ["send-test", "--config", "config.yaml", "--channel", "email", "--to", "iso@b.example"], in: folder)
     #expect(run.status == 0, "\(run.stderr)")
-    #expect(run.stdout == "sent: accepted by smtp://127.0.0.1:\(server.port): 250 2.0.0 OK queued as 000001\n")
+    #expect(
+      run.stdout
+        == "EHLO name: mail.a.example\nsent: accepted by smtp://127.0.0.1:\(server.port): 250 2.0.0 OK queued as 000001\n"
+    )
     let stored = try FileManager.default.contentsOfDirectory(atPath: maildir.path).filter { $0.hasSuffix(".eml") }
     #expect(stored.count == 1)
+    let envelope = try String(contentsOf: maildir.appendingPathComponent("000001.json"), encoding: .utf8)
+    #expect(envelope.contains(#""helo": "mail.a.example""#), "\(envelope)")
   }
 
   @Test("a failure says why and exits 1")
@@ -383,7 +449,8 @@ struct SendTestCommandTests {
     let run = try Run(
       ["send-test", "--config", "config.yaml", "--channel", "email", "--to", "iso@b.example"], in: folder)
     #expect(run.status == 1)
-    #expect(run.stdout.hasPrefix("failed (transient): "))
+    #expect(run.stdout.hasPrefix("EHLO name: "))
+    #expect(run.stdout.contains("\nfailed (transient): "))
   }
 
   @Test("check reports a channel whose secret cannot be read")

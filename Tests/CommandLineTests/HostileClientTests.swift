@@ -138,15 +138,22 @@ struct HostileClientTests {
       slow.append(fd)
     }
     let clients = slow
-    defer { for fd in clients { close(fd) } }
     // They keep dribbling while status is asked, as they did when they took the API away.
+    let dribbled = DispatchSemaphore(value: 0)
     let dribbling = Thread {
       for _ in 0..<3 {
         sleep(2)
         for fd in clients { _ = send(fd, "E", 1, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
       }
+      dribbled.signal()
     }
     dribbling.start()
+    // Closed only after the last byte: a number closed earlier may already be another test's
+    // socket, and an "E" sent there made a webhook receiver read "EPOST" (a 501).
+    defer {
+      dribbled.wait()
+      for fd in clients { close(fd) }
+    }
     for _ in 0..<3 {
       let started = Date()
       let status = try fixture.client(["status", "--json"])

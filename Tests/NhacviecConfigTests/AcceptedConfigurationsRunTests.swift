@@ -27,6 +27,8 @@ struct AcceptedConfigurationsRunTests {
   static let channelBodies = [
     "{ type: file, path: out }", "{ type: file, format: json, path: out }",
     "{ type: webhook, url: \"http://127.0.0.1:9/hook\" }", "{ type: file, path: out, address: webhook }",
+    "{ type: file, path: out, connections: 1, rate: 1/h, retry: { initial: 1s, factor: 1, cap: 1s, max_attempts: 1, max_age: 1m } }",
+    "{ type: webhook, url: \"http://127.0.0.1:9/hook\", rate: 1000/s, retry: { initial: 1d, factor: 10, cap: 7d, max_attempts: 1000, max_age: 90d } }",
   ]
   static let digests = [
     "", "digest: { minimum: 0 }", "digest: { minimum: 1 }", "digest: { minimum: 2 }",

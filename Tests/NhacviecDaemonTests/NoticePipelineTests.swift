@@ -256,3 +256,28 @@ final class NameBox: @unchecked Sendable {
   func add(_ name: String) { lock.withLock { names.append(name) } }
   var all: [String] { lock.withLock { names } }
 }
+
+@Suite("The daemon's delivery settings")
+struct DaemonDeliverySettingsTests {
+  @Test("each channel's connections, retry policy and rate reach the delivery service as configured")
+  func settingsReachDelivery() throws {
+    let fixture = try ConfigurationFixture(
+      configuration: """
+        directory: [{ file: units.csv }]
+        rules: rules
+        channels:
+          email: { type: file, path: outbox, connections: 3, rate: 2/s, retry: { initial: 30s, max_attempts: 4 } }
+          hook: { type: webhook, url: "http://127.0.0.1:9/hook" }
+        """)
+    let deployment = try fixture.load()
+    let client = CurlClient()
+    defer { client.shutdown() }
+    let setup = try Daemon.deliverySetup(
+      deployment, client: client, clock: ManualClock(Date()),
+      judge: Judge(store: try Store(), snapshot: Judge.Snapshot(deployment)))
+    #expect(setup.capacity == ["email": 3, "hook": 16])
+    #expect(setup.rates == ["email": RateLimit(messages: 2, per: 1)])
+    #expect(setup.policies["email"] == RetryPolicy(firstDelay: 30, maximumAttempts: 4))
+    #expect(setup.policies["hook"] == RetryPolicy())
+  }
+}

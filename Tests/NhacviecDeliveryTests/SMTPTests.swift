@@ -202,6 +202,116 @@ struct SMTPTests {
     #expect(Set(peers).count == 1)
   }
 
+  @Test("EHLO gives the configured `helo`, else the machine's own name")
+  func helo() async throws {
+    let server = try server([])
+    defer { server.stop() }
+    let url = "smtp://127.0.0.1:\(server.port)"
+    for (helo, expected) in [
+      ("mail.skhcn.quangngai.example", "mail.skhcn.quangngai.example"), ("[127.0.0.1]", "[127.0.0.1]"),
+      (nil, SMTPChannel.localName),
+    ] {
+      var settings = ["url": url, "from": "a@b.example", "tls": "none"]
+      settings["helo"] = helo
+      guard case .sent = try await channel(settings).deliver(vietnamese) else {
+        Issue.record("not sent with helo \(helo ?? "by default")")
+        continue
+      }
+      let seen = try server.received().map { $0.envelope["helo"] as? String ?? "" }
+      #expect(seen.last == expected, "\(seen)")
+    }
+    #expect(!SMTPChannel.localName.isEmpty)
+    // A name that is not one, or a URL path that would override it, is refused by check.
+    #expect(throws: ConfigError.self) { try channel(["url": url, "from": "a@b.example", "helo": "vm me"]) }
+    #expect(throws: ConfigError.self) { try channel(["url": url + "/other.name", "from": "a@b.example"]) }
+  }
+
+  @Test("a 550 reply to the message keeps its code and text as the server wrote them, and is permanent")
+  func rejectedMessage() async throws {
+    let server = try server([])
+    defer { server.stop() }
+    let email = try channel(["url": "smtp://127.0.0.1:\(server.port)", "from": "a@b.example", "tls": "none"])
+    let outcome = await email.deliver(ChannelFixture.message(channel: "email", to: ["rejectdata-iso@u.example"]))
+    guard case .permanent(let reason) = outcome else {
+      Issue.record("expected a permanent failure, got \(outcome)")
+      return
+    }
+    #expect(reason.hasPrefix("SMTP 550 5.7.1 Message refused: content rejected by policy"), "\(reason)")
+    #expect(try server.received().isEmpty)
+  }
+
+  @Test("a certificate that does not verify reads as libcurl's error, with the server's last reply apart")
+  func certificateError() async throws {
+    let server = try server(["--tls-cert", TestCA.cert, "--tls-key", TestCA.key, "--require-tls"])
+    defer { server.stop() }
+    let email = try channel(["url": "smtp://localhost:\(server.port)", "from": "a@b.example", "tls": "required"])
+    let outcome = await email.deliver(vietnamese)
+    guard case .permanent(let reason) = outcome else {
+      Issue.record("expected a permanent failure, got \(outcome)")
+      return
+    }
+    #expect(reason.hasPrefix("SSL certificate problem"), "\(reason)")
+    #expect(!reason.hasPrefix("SMTP 220"), "\(reason)")
+    #expect(reason.contains("; the server's last reply: 220 "), "\(reason)")
+  }
+
+  @Test("smtps:// to a plain port is dead after one attempt, and says why")
+  func implicitTLSToPlainPort() throws {
+    let server = try server([])
+    defer { server.stop() }
+    let email = try channel(["url": "smtps://127.0.0.1:\(server.port)", "from": "a@b.example"])
+    let start = Zone.vietnam.parseInstant("2026-11-09T08:00:00+07:00")!
+    let h = try DeliveryHarness(
+      deployment: try ConfigurationFixture().load(), channels: ["email": email], clock: ManualClock(start))
+    try h.plan(since: start.addingTimeInterval(-60))
+    try h.settle()
+    let entry = try #require(try h.store.entry(key: "annual/D1/2026/remind-7d@2026-11-15", channel: "email"))
+    #expect(entry.state == .dead)
+    #expect(entry.attempts == 1)
+    #expect(
+      entry.lastError?.hasPrefix(
+        "smtps://127.0.0.1:\(server.port) does not speak TLS from the first byte: for a plain or STARTTLS port (25, 587) use smtp://"
+      ) == true, "\(entry.lastError ?? "")")
+    #expect(try server.received().isEmpty)
+  }
+
+  @Test("smtp:// to a TLS port never gets a greeting: transient, with a hint")
+  func plainToImplicitTLSPort() async throws {
+    let server = try server(["--tls-cert", TestCA.cert, "--tls-key", TestCA.key, "--implicit-tls"])
+    defer { server.stop() }
+    let email = try channel([
+      "url": "smtp://localhost:\(server.port)", "from": "a@b.example", "tls": "required", "timeout": "1s",
+    ])
+    let outcome = await email.deliver(vietnamese)
+    guard case .transient(let reason, _) = outcome else {
+      Issue.record("expected a transient failure, got \(outcome)")
+      return
+    }
+    #expect(
+      reason.hasSuffix("; the server never greeted: if this is a TLS port such as 465, use smtps://"), "\(reason)")
+  }
+
+  @Test("the server's own reply, with its queue id, is the receipt in the journal and in the attempt's history")
+  func queueIDInJournal() throws {
+    let server = try server([])
+    defer { server.stop() }
+    let email = try channel(["url": "smtp://127.0.0.1:\(server.port)", "from": "a@b.example", "tls": "none"])
+    let start = Zone.vietnam.parseInstant("2026-11-09T08:00:00+07:00")!
+    let h = try DeliveryHarness(
+      deployment: try ConfigurationFixture().load(), channels: ["email": email], clock: ManualClock(start))
+    try h.plan(since: start.addingTimeInterval(-60))
+    try h.settle()
+    let key = "annual/D1/2026/remind-7d@2026-11-15"
+    let entry = try #require(try h.store.entry(key: key, channel: "email"))
+    #expect(entry.state == .sent)
+    let receipt = try #require(entry.receipt)
+    #expect(receipt.hasPrefix("accepted by smtp://127.0.0.1:\(server.port): 250 2.0.0 OK queued as 0000"), "\(receipt)")
+    // The queue id the server gave is the one it stored the message under.
+    let id = String(receipt.suffix(6))
+    #expect(FileManager.default.fileExists(atPath: server.maildir.appendingPathComponent("\(id).eml").path))
+    #expect(try h.store.history(key: key).map(\.detail) == [receipt])
+  }
+
   @Test("a refused connection is transient")
   func refused() async throws {
     let email = try channel(["url": "smtp://127.0.0.1:\(closedPort())", "from": "a@b.example", "tls": "none"])

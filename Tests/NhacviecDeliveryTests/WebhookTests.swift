@@ -175,6 +175,22 @@ struct WebhookTests {
     }
   }
 
+  @Test("https:// to a port that answers in plain text is permanent, and says so")
+  func httpsToPlainPort() async throws {
+    // aiosmtpd greets in plain text at once, so the TLS library reads "220 …" as its first record.
+    let plain = try TestServer("smtp_server.py", [])
+    defer { plain.stop() }
+    let hook = try ChannelFixture.make(
+      type: "webhook", settings: ["url": "https://127.0.0.1:\(plain.port)/hook/x"],
+      runtime: ChannelRuntime(client: client, zone: .vietnam))
+    let outcome = await hook.deliver(hookMessage())
+    guard case .permanent(let reason) = outcome else {
+      Issue.record("expected a permanent failure, got \(outcome)")
+      return
+    }
+    #expect(reason.hasPrefix("the server does not answer in TLS: for a plain port use http:// (libcurl: "), "\(reason)")
+  }
+
   @Test("a chat service gets a templated body")
   func template() async throws {
     let hook = try channel("/hook/chat", ["body_template": #"{"text": {{subject.json}}}"#])

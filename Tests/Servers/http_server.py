@@ -7,6 +7,7 @@ Behaviour is chosen by the request path (see README.md in this directory):
   ANY  /bigheaders/NAME  ->  200 with a megabyte of headers
   ANY  /hang/NAME        ->  no answer at all
   GET  /count/NAME  ->  {"count": N}  (requests to NAME under any of the above)
+  GET  /connections ->  {"open": N, "max": M}  (connections open now; the most open while a hook was answered)
 """
 
 import argparse
@@ -44,6 +45,8 @@ class State:
     def __init__(self, log_path):
         self.lock = threading.Lock()
         self.counts = {}
+        self.open = 0
+        self.most_open = 0
         self.log_lock = threading.Lock()
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
 
@@ -52,6 +55,19 @@ class State:
             n = self.counts.get(name, 0) + 1
             self.counts[name] = n
             return n
+
+    def opened(self, delta):
+        with self.lock:
+            self.open += delta
+
+    def observe(self):
+        # Measured while a hook is answered, so that a later GET /connections is not counted.
+        with self.lock:
+            self.most_open = max(self.most_open, self.open)
+
+    def connections(self):
+        with self.lock:
+            return {"open": self.open, "max": self.most_open}
 
     def count(self, name):
         with self.lock:
@@ -81,10 +97,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # Handshake in the per-connection thread, not in accept().
             self.request = ctx.wrap_socket(self.request, server_side=True)
         super().setup()
+        # Counted once set up: finish() is only called for a handler whose setup() returned.
+        self.server.state.opened(1)
         try:
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            self.server.state.opened(-1)
 
     # Quiet.
     def log_message(self, format, *args):
@@ -148,6 +172,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path.startswith("/hook/") and self.command == "POST":
             name = urllib.parse.unquote(path[len("/hook/"):])
             n = self.server.state.next_count(name)
+            self.server.state.observe()
             status = 200
             statuses = q("statuses")
             if statuses:
@@ -179,6 +204,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             name = urllib.parse.unquote(path[len("/hang/"):])
             self.server.state.next_count(name)
             time.sleep(3600)
+        elif path == "/connections" and self.command in ("GET", "HEAD"):
+            out = json.dumps(self.server.state.connections()).encode()
+            self.respond(200, out, content_type="application/json")
         elif path.startswith("/count/") and self.command in ("GET", "HEAD"):
             name = urllib.parse.unquote(path[len("/count/"):])
             out = json.dumps({"count": self.server.state.count(name)}).encode()

@@ -79,6 +79,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if any(a.rsplit("@", 1)[0].lower().startswith("rejectdata-") for a in envelope.rcpt_tos):
+            return "550 5.7.1 Message refused: content rejected by policy"
         raw = envelope.original_content
         if isinstance(raw, str):  # not expected with decode_data=False
             raw = raw.encode("utf-8", "surrogateescape")

@@ -26,6 +26,10 @@ CURLcode nv_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value);
 
 CURLMcode nv_multi_setopt_long(CURLM *multi, CURLMoption option, long value);
 
+/// A share object holding a connection cache of its own: the easy handles given it reuse only
+/// each other's connections. NULL if libcurl cannot make one.
+CURLSH *nv_share_connections(void);
+
 /// The easy handle and result of a finished transfer, or 0 when the message is not CURLMSG_DONE.
 int nv_multi_done(CURLMsg *message, CURL **handle, CURLcode *result);
 

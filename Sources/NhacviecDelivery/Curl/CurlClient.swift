@@ -21,6 +21,10 @@ public struct CurlRequest: Sendable {
   public var connectTimeout: TimeInterval = 10
   public var maxRedirects = 0
   public var caFile: String?
+  /// Transfers of one pool (a channel) to one server share `connections` (nil: the client's
+  /// `maxConnectionsPerHost`), and a named pool's connections serve only its own transfers.
+  public var pool = ""
+  public var connections: Int?
   // SMTP only.
   public var mailFrom: String?
   public var recipients: [String] = []
@@ -42,6 +46,8 @@ public enum TransferFailure: Sendable, Hashable {
   /// TLS was required and the server does not offer it, or the handshake failed.
   case tls
   case certificateNotVerified
+  /// TLS from the first byte (smtps://, https://) to a server that answers in plain text.
+  case notTLS
   case tooManyRedirects
   /// The server's response headers passed `CurlClient.maximumHeaderBytes`.
   case responseHeadersTooLarge
@@ -53,7 +59,8 @@ public enum TransferFailure: Sendable, Hashable {
   public var isPermanent: Bool {
     switch self {
     case .timedOut, .couldNotConnect, .other: return false
-    case .loginDenied, .tls, .certificateNotVerified, .tooManyRedirects, .responseHeadersTooLarge, .badURL: return true
+    case .loginDenied, .tls, .certificateNotVerified, .notTLS, .tooManyRedirects, .responseHeadersTooLarge, .badURL:
+      return true
     }
   }
 }
@@ -91,10 +98,11 @@ public enum CurlError: Error, CustomStringConvertible {
 /// Drives every transfer through one libcurl multi handle on a thread of its own, so hundreds of
 /// transfers run at once and no task of Swift's cooperative pool ever blocks on the network.
 ///
-/// At most `maxConnectionsPerHost` transfers to one server are handed to libcurl at a time; the
-/// rest wait here, not in libcurl, because libcurl starts a transfer's time limit when it is
-/// added. A transfer that times out has therefore really been waiting for its server, and one
-/// that never got a connection never counts as tried.
+/// At most so many transfers of one pool (a channel) to one server are handed to libcurl at a
+/// time, the request's `connections` or else `maxConnectionsPerHost`; the rest wait here, not in
+/// libcurl, because libcurl starts a transfer's time limit when it is added. A transfer that
+/// times out has therefore really been waiting for its server, and one that never got a
+/// connection never counts as tried.
 public final class CurlClient: Sendable {
   private let engine: Engine
 
@@ -145,16 +153,23 @@ public final class CurlClient: Sendable {
     var active: [UnsafeMutableRawPointer: Transfer] = [:]
     var activeByHost: [String: Int] = [:]
     var waitingByHost: [String: Queue] = [:]
+    /// Each named pool's connection cache: a connection is reused only within its pool, so that
+    /// one made with a channel's EHLO name or limit never serves another's transfer.
+    var shares: [String: UnsafeMutableRawPointer] = [:]
     let finished = DispatchSemaphore(value: 0)
     var joined = false
 
     init(maxConnectionsPerHost: Int) {
       multi = curl_multi_init()
       self.maxConnectionsPerHost = maxConnectionsPerHost
-      _ = nv_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
+      // No limit of libcurl's own: each pool's limit is kept here, before a transfer is added.
+      _ = nv_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0)
     }
 
-    deinit { curl_multi_cleanup(multi) }
+    deinit {
+      for share in shares.values { curl_share_cleanup(share) }
+      curl_multi_cleanup(multi)
+    }
 
     func submit(_ transfer: Transfer, _ continuation: CheckedContinuation<CurlResponse, any Error>) {
       let stopped = lock.withLock {
@@ -210,22 +225,42 @@ public final class CurlClient: Sendable {
       }
     }
 
-    /// Hands waiting transfers to libcurl while their server has a free connection.
-    func start(host: String) {
-      while (activeByHost[host] ?? 0) < maxConnectionsPerHost, let queue = waitingByHost[host], !queue.isEmpty {
-        let transfer = waitingByHost[host]!.removeFirst()
-        if waitingByHost[host]!.isEmpty { waitingByHost[host] = nil }
+    /// Hands waiting transfers to libcurl while their pool has a free connection to their server.
+    func start(queue key: String) {
+      while let queue = waitingByHost[key], !queue.isEmpty,
+        (activeByHost[key] ?? 0) < (queue.items[queue.head].connections ?? maxConnectionsPerHost)
+      {
+        let transfer = waitingByHost[key]!.removeFirst()
+        if waitingByHost[key]!.isEmpty { waitingByHost[key] = nil }
+        if !transfer.pool.isEmpty, let share = share(transfer.pool) {
+          _ = nv_easy_setopt_pointer(transfer.handle, CURLOPT_SHARE, share)
+        }
         curl_multi_add_handle(multi, transfer.handle)
         active[transfer.handle] = transfer
-        activeByHost[host, default: 0] += 1
+        activeByHost[key, default: 0] += 1
       }
+    }
+
+    func share(_ pool: String) -> UnsafeMutableRawPointer? {
+      if let share = shares[pool] { return share }
+      let share = nv_share_connections()
+      shares[pool] = share
+      return share
+    }
+
+    /// Out of libcurl's hands: its connection stays in its pool's cache, and the share can be
+    /// cleaned up without waiting for the handle.
+    func remove(_ transfer: Transfer) {
+      curl_multi_remove_handle(multi, transfer.handle)
+      _ = nv_easy_setopt_pointer(transfer.handle, CURLOPT_SHARE, nil)
     }
 
     func ended(_ transfer: Transfer) {
       active[transfer.handle] = nil
-      curl_multi_remove_handle(multi, transfer.handle)
-      activeByHost[transfer.host, default: 1] -= 1
-      start(host: transfer.host)
+      remove(transfer)
+      activeByHost[transfer.queue, default: 1] -= 1
+      if activeByHost[transfer.queue] == 0 { activeByHost[transfer.queue] = nil }
+      start(queue: transfer.queue)
     }
 
     func run() {
@@ -242,20 +277,20 @@ public final class CurlClient: Sendable {
             transfer.finish(.failure(CancellationError()))
             continue
           }
-          waitingByHost[transfer.host, default: Queue()].append(transfer)
-          start(host: transfer.host)
+          waitingByHost[transfer.queue, default: Queue()].append(transfer)
+          start(queue: transfer.queue)
         }
         for transfer in cancels {
           if active[transfer.handle] != nil {
             ended(transfer)
           } else {
-            waitingByHost[transfer.host]?.remove(transfer)
+            waitingByHost[transfer.queue]?.remove(transfer)
           }
           transfer.finish(.failure(CancellationError()))
         }
         if stop {
-          for (handle, transfer) in active {
-            curl_multi_remove_handle(multi, handle)
+          for transfer in active.values {
+            remove(transfer)
             transfer.finish(.failure(CurlError.stopped))
           }
           for transfer in waitingByHost.values.flatMap(\.waiting) { transfer.finish(.failure(CurlError.stopped)) }
@@ -288,8 +323,10 @@ public final class CurlClient: Sendable {
 /// One easy handle with the buffers libcurl reads from and writes to.
 private final class Transfer: @unchecked Sendable {
   let handle: UnsafeMutableRawPointer
-  /// `scheme://host:port`: transfers to one server share its connection limit.
-  let host: String
+  /// The pool and `scheme://host:port`: transfers of one pool to one server share its limit.
+  let queue: String
+  let pool: String
+  let connections: Int?
   var continuation: CheckedContinuation<CurlResponse, any Error>?
   var cancelled = false
   private var slists: [UnsafeMutablePointer<curl_slist>] = []
@@ -309,7 +346,9 @@ private final class Transfer: @unchecked Sendable {
   init(_ request: CurlRequest) throws {
     guard let handle = curl_easy_init() else { throw CurlError.setup("curl_easy_init failed") }
     self.handle = handle
-    host = Transfer.server(of: request.url)
+    pool = request.pool
+    queue = request.pool + " " + Transfer.server(of: request.url)
+    connections = request.connections.map { max(1, $0) }
     upload = request.body
     errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
     try configure(request)
@@ -414,12 +453,21 @@ private final class Transfer: @unchecked Sendable {
     if headersTooLarge {
       failure = .responseHeadersTooLarge
       error = "response headers over \(CurlClient.maximumHeaderBytes) bytes"
+    } else if result == CURLE_SSL_CONNECT_ERROR && lastReply == nil && Transfer.isPlainTextAnswer(error) {
+      failure = .notTLS
     } else {
       failure = Transfer.classify(result)
     }
     return CurlResponse(
       code: code, headers: headers, body: received, failure: failure, recipientReplies: recipientReplies,
       lastReply: lastReply, error: error, seconds: seconds)
+  }
+
+  /// What a TLS library says when the first bytes it reads are not a TLS record: a plain-text
+  /// greeting (`220 …`) or answer (`HTTP/1.1 400 …`). OpenSSL before and from 3.2, GnuTLS.
+  static func isPlainTextAnswer(_ error: String) -> Bool {
+    ["wrong version number", "record layer failure", "packet length too long", "unexpected TLS packet"]
+      .contains { error.localizedCaseInsensitiveContains($0) }
   }
 
   static func classify(_ result: CURLcode) -> TransferFailure? {
