@@ -74,7 +74,7 @@ enum StateFolder {
 /// threads against the current configuration and facts; nothing here runs on Swift's
 /// cooperative pool but the channels' transfers, which never block it.
 public final class Daemon: @unchecked Sendable {
-  public static let version = "0.2.0"
+  public static let version = BuildInfo.version
 
   let configPath: String
   let store: Store
@@ -95,6 +95,9 @@ public final class Daemon: @unchecked Sendable {
   private var rulesBehind: [String: Date] = [:]
   private var nextWakeup: Date?
   private var stopping = false
+  /// systemd's notify socket, once started: every reload, by signal or through the socket, says
+  /// RELOADING=1 and then READY=1.
+  private var notifier: SystemdNotifier?
 
   public init(configPath: String, deployment: Deployment, clock: any WallClock) throws {
     self.configPath = configPath
@@ -158,6 +161,7 @@ public final class Daemon: @unchecked Sendable {
       Log.write(.notice, "recovered \(recovered) notices left in sending by a crash; sending them again")
     }
     delivery.start()
+    lock.withLock { notifier = notify }
     notify.send("READY=1\nSTATUS=running")
     Log.write(.info, "started: \(current.deployment.ruleset.rules.count) rules from \(configPath)")
     let thread = Thread { [self] in
@@ -232,6 +236,8 @@ public final class Daemon: @unchecked Sendable {
   /// running configuration stays and the error is kept for `status`.
   @discardableResult
   public func reload() -> ControlAPI.Status.Reload {
+    let notify = lock.withLock { notifier }
+    notify?.send("RELOADING=1")
     let at = current.deployment.zone.rfc3339(clock.now())
     let result: ControlAPI.Status.Reload
     do {
@@ -250,6 +256,7 @@ public final class Daemon: @unchecked Sendable {
       Log.write(.error, "reload failed, keeping the running configuration: \(error)")
     }
     lock.withLock { lastReload = result }
+    notify?.send("READY=1\nSTATUS=\(result.ok ? "reloaded" : "reload failed, running the previous configuration")")
     changed()
     return result
   }

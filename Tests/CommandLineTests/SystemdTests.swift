@@ -14,7 +14,7 @@ struct SystemdTests {
     // verify wants the program where ExecStart= says: point a copy at the binary just built.
     let text = try String(
       contentsOf: repositoryRoot.appendingPathComponent("systemd/nhacviec.service"), encoding: .utf8
-    ).replacingOccurrences(of: "/usr/local/bin/nhacviec", with: Run.binary.path)
+    ).replacingOccurrences(of: "/usr/bin/nhacviec", with: Run.binary.path)
     let unit = try temporaryFolder("systemd").appendingPathComponent("nhacviec.service")
     try text.write(to: unit, atomically: true, encoding: .utf8)
     let verify = try analyze(["verify", unit.path])
