@@ -98,6 +98,8 @@ public final class Daemon: @unchecked Sendable {
   /// systemd's notify socket, once started: every reload, by signal or through the socket, says
   /// RELOADING=1 and then READY=1.
   private var notifier: SystemdNotifier?
+  /// When the pass under way began (seconds of uptime, immune to clock changes), for the watchdog.
+  private var passBegan: TimeInterval?
 
   public init(configPath: String, deployment: Deployment, clock: any WallClock) throws {
     self.configPath = configPath
@@ -162,6 +164,7 @@ public final class Daemon: @unchecked Sendable {
     }
     delivery.start()
     lock.withLock { notifier = notify }
+    notify.keepAliveWhile { [weak self] in self?.isResponsive() ?? true }
     notify.send("READY=1\nSTATUS=running")
     Log.write(.info, "started: \(current.deployment.ruleset.rules.count) rules from \(configPath)")
     let thread = Thread { [self] in
@@ -181,6 +184,8 @@ public final class Daemon: @unchecked Sendable {
   /// One pass: plan from the last pass to now, journal, and wake delivery.
   @discardableResult
   func pass() -> Date? {
+    lock.withLock { passBegan = ProcessInfo.processInfo.systemUptime }
+    defer { lock.withLock { passBegan = nil } }
     let now = clock.now()
     do {
       let engine = try engine()
@@ -217,6 +222,18 @@ public final class Daemon: @unchecked Sendable {
       Log.write(.error, "pass failed: \(error); trying again in a minute")
       return now.addingTimeInterval(60)
     }
+  }
+
+  /// How long a pass may run before the watchdog is no longer told all is well. A pass takes
+  /// seconds; an external rule's program is stopped at its `timeout` (600 s at most), so 30
+  /// minutes leaves room for three that hang. NHACVIEC_PASS_LIMIT (seconds) shortens it for tests.
+  static let passLimit: TimeInterval =
+    ProcessInfo.processInfo.environment["NHACVIEC_PASS_LIMIT"].flatMap(TimeInterval.init) ?? 1800
+
+  /// False while a pass has been running longer than `passLimit`: the planning loop is stuck.
+  func isResponsive() -> Bool {
+    guard let began = lock.withLock({ passBegan }) else { return true }
+    return ProcessInfo.processInfo.systemUptime - began < Daemon.passLimit
   }
 
   /// How soon a pass asks a failed external rule's program again.

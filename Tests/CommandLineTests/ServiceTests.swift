@@ -90,4 +90,53 @@ struct ServiceTests {
     #expect(missing.status == 2)
     #expect(missing.stderr.contains("--credentials: no folder /nonexistent"))
   }
+
+  @Test("a pass stuck longer than the limit stops the watchdog's pings, so that systemd ends the daemon")
+  func stuckPassStopsWatchdog() throws {
+    let fixture = try DaemonFixture()
+    // An external rule whose program takes 6 s, well within its own timeout: the first pass hangs.
+    let program = fixture.folder.appendingPathComponent("rules/slow.sh")
+    try "#!/bin/sh\nsleep 6\n".write(to: program, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: program.path)
+    try """
+    - id: slow
+      kind: exec
+      params: { command: ./slow.sh, timeout: 60s }
+      title: Báo cáo {{period.name}}
+      basis: Công văn, khoản 1
+      applies_to: { kinds: [dept] }
+      period: yearly
+      due: { date: "11-15", convention: before }
+      remind: [7d]
+      remind_to: [unit.iso-focal]
+      channels: [email]
+    """.write(to: fixture.folder.appendingPathComponent("rules/slow.yaml"), atomically: true, encoding: .utf8)
+    let notify = try NotifyListener()
+    let log = fixture.folder.appendingPathComponent("daemon.log")
+    _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+    let process = Process()
+    process.executableURL = Run.binary
+    process.arguments = ["run", "--config", fixture.config, "--clock-start", "2026-11-09T08:00:00+07:00"]
+    var environment = ProcessInfo.processInfo.environment
+    // systemd would expect WATCHDOG=1 every 0.1 s; a pass may take 1 s.
+    environment["NOTIFY_SOCKET"] = notify.path
+    environment["WATCHDOG_USEC"] = "200000"
+    environment["NHACVIEC_PASS_LIMIT"] = "1"
+    process.environment = environment
+    process.standardError = try FileHandle(forWritingTo: log)
+    try process.run()
+    defer {
+      kill(process.processIdentifier, SIGKILL)
+      _ = reap(process)
+    }
+    #expect(notify.wait(for: "READY=1") != nil)
+    // Everything said until the slow pass ends: pings for its first second only, not for 6 s.
+    let messages = try #require(notify.wait(for: "STATUS="))
+    let pings = messages.filter { $0.contains("WATCHDOG=1") }.count
+    #expect(pings < 30, "\(pings) pings while the pass was stuck")
+    let text = try String(contentsOf: log, encoding: .utf8)
+    #expect(text.contains("the planning loop is stuck in a pass"))
+    // The pass over, the pings resume.
+    #expect(notify.wait(for: "WATCHDOG=1") != nil)
+  }
 }
