@@ -55,6 +55,9 @@ let package = Package(
       ],
       swiftSettings: strictSettings
     ),
+    // The version, and the commit and build date scripts/package sets (`-Xcc -D…`), as C macros
+    // with defaults so that a checkout builds with no flags.
+    .target(name: "CBuildInfo"),
     // The control API's request and response types. No networking.
     .target(name: "NhacviecControl", dependencies: ["NhacviecCore"], swiftSettings: strictSettings),
     // `nhacviec run`: the loop, the control socket, signals and systemd's notify protocol.
@@ -62,6 +65,7 @@ let package = Package(
       name: "NhacviecDaemon",
       dependencies: [
         "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery", "NhacviecControl",
+        "CBuildInfo",
       ],
       swiftSettings: strictSettings
     ),

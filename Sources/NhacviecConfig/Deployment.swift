@@ -94,10 +94,18 @@ public enum ConfigLocator {
 public struct DeploymentLoader {
   public let registry: RuleKindRegistry
   public let channelKinds: ChannelKindRegistry
+  /// Where secrets named by file name are read: `$CREDENTIALS_DIRECTORY`, as systemd hands them
+  /// to the daemon (`LoadCredential=`), unless `check --credentials DIR` names the folder they
+  /// come from.
+  public var credentials: String?
 
-  public init(registry: RuleKindRegistry = .builtIn, channelKinds: ChannelKindRegistry = .builtIn) {
+  public init(
+    registry: RuleKindRegistry = .builtIn, channelKinds: ChannelKindRegistry = .builtIn,
+    credentials: String? = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"]
+  ) {
     self.registry = registry
     self.channelKinds = channelKinds
+    self.credentials = credentials
   }
 
   public func load(configPath: String) throws(ConfigErrors) -> Deployment {
@@ -236,7 +244,7 @@ public struct DeploymentLoader {
           let joined =
             path.hasPrefix("/") ? path : (base.isEmpty ? path : (base as NSString).appendingPathComponent(path))
           return (joined as NSString).standardizingPath
-        }, credentials: ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"])
+        }, credentials: credentials)
       _ = collect {
         for entry in try node.fields("channels").all() {
           if let channel = collect({ try channel(name: entry.key, at: entry.keyLocation, node: entry.value, context) })

@@ -74,7 +74,7 @@ enum StateFolder {
 /// threads against the current configuration and facts; nothing here runs on Swift's
 /// cooperative pool but the channels' transfers, which never block it.
 public final class Daemon: @unchecked Sendable {
-  public static let version = "0.2.0"
+  public static let version = BuildInfo.version
 
   let configPath: String
   let store: Store
@@ -98,6 +98,11 @@ public final class Daemon: @unchecked Sendable {
   private var rulesBehind: [String: Date] = [:]
   private var nextWakeup: Date?
   private var stopping = false
+  /// systemd's notify socket, once started: every reload, by signal or through the socket, says
+  /// RELOADING=1 and then READY=1.
+  private var notifier: SystemdNotifier?
+  /// When the pass under way began (seconds of uptime, immune to clock changes), for the watchdog.
+  private var passBegan: TimeInterval?
 
   public init(configPath: String, deployment: Deployment, clock: any WallClock) throws {
     self.configPath = configPath
@@ -166,6 +171,8 @@ public final class Daemon: @unchecked Sendable {
       Log.write(.notice, "recovered \(recovered) notices left in sending by a crash; sending them again")
     }
     delivery.start()
+    lock.withLock { notifier = notify }
+    notify.keepAliveWhile { [weak self] in self?.isResponsive() ?? true }
     notify.send("READY=1\nSTATUS=running")
     Log.write(.info, "started: \(current.deployment.ruleset.rules.count) rules from \(configPath)")
     let thread = Thread { [self] in
@@ -185,6 +192,8 @@ public final class Daemon: @unchecked Sendable {
   /// One pass: plan from the last pass to now, journal, and wake delivery.
   @discardableResult
   func pass() -> Date? {
+    lock.withLock { passBegan = ProcessInfo.processInfo.systemUptime }
+    defer { lock.withLock { passBegan = nil } }
     let now = clock.now()
     let began = ControlServer.monotonic()
     lock.withLock { passStarted = began }
@@ -235,6 +244,18 @@ public final class Daemon: @unchecked Sendable {
     }
   }
 
+  /// How long a pass may run before the watchdog is no longer told all is well. A pass takes
+  /// seconds; an external rule's program is stopped at its `timeout` (600 s at most), so 30
+  /// minutes leaves room for three that hang. NHACVIEC_PASS_LIMIT (seconds) shortens it for tests.
+  static let passLimit: TimeInterval =
+    ProcessInfo.processInfo.environment["NHACVIEC_PASS_LIMIT"].flatMap(TimeInterval.init) ?? 1800
+
+  /// False while a pass has been running longer than `passLimit`: the planning loop is stuck.
+  func isResponsive() -> Bool {
+    guard let began = lock.withLock({ passBegan }) else { return true }
+    return ProcessInfo.processInfo.systemUptime - began < Daemon.passLimit
+  }
+
   /// How soon a pass asks a failed external rule's program again.
   static let failedRuleRetry: TimeInterval = 300
 
@@ -252,6 +273,8 @@ public final class Daemon: @unchecked Sendable {
   /// running configuration stays and the error is kept for `status`.
   @discardableResult
   public func reload() -> ControlAPI.Status.Reload {
+    let notify = lock.withLock { notifier }
+    notify?.send("RELOADING=1")
     let at = current.deployment.zone.rfc3339(clock.now())
     let result: ControlAPI.Status.Reload
     do {
@@ -271,6 +294,7 @@ public final class Daemon: @unchecked Sendable {
     }
     metrics.configLoaded(ok: result.ok, at: clock.now())
     lock.withLock { lastReload = result }
+    notify?.send("READY=1\nSTATUS=\(result.ok ? "reloaded" : "reload failed, running the previous configuration")")
     changed()
     return result
   }

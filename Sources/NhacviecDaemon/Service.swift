@@ -60,10 +60,7 @@ public enum Service {
       let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
       source.setEventHandler {
         if number == SIGHUP {
-          notifier.send("RELOADING=1")
-          let result = daemon.reload()
-          notifier.send(
-            "READY=1\nSTATUS=\(result.ok ? "reloaded" : "reload failed, running the previous configuration")")
+          daemon.reload()
         } else {
           notifier.send("STOPPING=1")
           Log.write(.notice, "stopping")

@@ -6,6 +6,10 @@ import NhacviecControl
 public final class SystemdNotifier: @unchecked Sendable {
   private let path: String?
   private var watchdog: (any DispatchSourceTimer)?
+  private let lock = NSLock()
+  // Guarded by `lock`.
+  private var alive: @Sendable () -> Bool = { true }
+  private var withheld = false
 
   public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
     path = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
@@ -16,9 +20,27 @@ public final class SystemdNotifier: @unchecked Sendable {
       let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "nhacviec-watchdog"))
       let interval = usec / 2 / 1_000_000
       timer.schedule(deadline: .now() + interval, repeating: interval)
-      timer.setEventHandler { [weak self] in self?.send("WATCHDOG=1") }
+      timer.setEventHandler { [weak self] in self?.keepAlive() }
       timer.resume()
       watchdog = timer
+    }
+  }
+
+  /// What the watchdog's ping vouches for. A timer that pings on its own would keep a daemon
+  /// whose planning loop is stuck alive forever; with this, the ping stops, and systemd ends the
+  /// daemon (SIGABRT) and restarts it.
+  public func keepAliveWhile(_ check: @escaping @Sendable () -> Bool) {
+    lock.withLock { alive = check }
+  }
+
+  private func keepAlive() {
+    let (check, wasWithheld) = lock.withLock { (alive, withheld) }
+    let healthy = check()
+    lock.withLock { withheld = !healthy }
+    if healthy {
+      send("WATCHDOG=1")
+    } else if !wasWithheld {
+      Log.write(.error, "the planning loop is stuck in a pass; no longer telling systemd's watchdog all is well")
     }
   }
 

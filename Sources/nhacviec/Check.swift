@@ -12,9 +12,20 @@ struct Check: ParsableCommand {
       current period. The program of each external rule (kind: exec) is run once for that \
       period, and its answer checked. Errors are printed as FILE:LINE:COL: message. Exit status \
       0 when valid, 1 when not.
+
+      Secrets a channel names by file name (password_file: smtp-password) are read as the \
+      daemon reads them: from $CREDENTIALS_DIRECTORY under systemd (LoadCredential=), else \
+      beside the configuration. --credentials DIR reads them from DIR instead: the folder the \
+      unit's LoadCredential= lines read from, such as /etc/nhacviec/secrets.
       """)
 
   @OptionGroup var options: ConfigOptions
+
+  @Option(
+    help: ArgumentHelp(
+      "Read secrets named by file name from this folder, as the daemon reads them from $CREDENTIALS_DIRECTORY.",
+      valueName: "DIR"))
+  var credentials: String?
 
   @Option(help: ArgumentHelp("Summarise as of this date or instant instead of now.", valueName: "INSTANT"))
   var now: String?
@@ -22,8 +33,17 @@ struct Check: ParsableCommand {
   @Option(help: ArgumentHelp("Also check a facts file (CSV or YAML).", valueName: "FILE"))
   var facts: String?
 
+  func validate() throws {
+    var isFolder: ObjCBool = false
+    if let credentials,
+      !FileManager.default.fileExists(atPath: credentials, isDirectory: &isFolder) || !isFolder.boolValue
+    {
+      throw ValidationError("--credentials: no folder \(credentials)")
+    }
+  }
+
   func run() throws {
-    let deployment = try options.load()
+    let deployment = try loadDeployment(options.path, credentials: credentials)
     let zone = deployment.zone
     // Channels are built as the daemon builds them: secret files read, settings checked.
     let client = CurlClient()
@@ -32,6 +52,14 @@ struct Check: ParsableCommand {
     let channelErrors = runtime.channels(deployment.channels).errors
     if !channelErrors.isEmpty {
       printError(ConfigErrors(channelErrors).description)
+      // A secret that cannot be read outside systemd is most often one LoadCredential= hands over.
+      if credentials == nil, ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] == nil,
+        channelErrors.contains(where: { $0.message.contains("cannot read") })
+      {
+        printError(
+          "hint: the daemon reads secrets named by file name from LoadCredential= ($CREDENTIALS_DIRECTORY); to check those, pass --credentials DIR (such as /etc/nhacviec/secrets)"
+        )
+      }
       printError(
         "configuration has \(channelErrors.count) error\(channelErrors.count == 1 ? "" : "s"): \(options.path)")
       throw ExitCode(1)

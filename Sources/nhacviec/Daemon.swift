@@ -58,11 +58,36 @@ struct SocketOptions: ParsableArguments {
     do {
       return try ControlClient.request(socket: try path(), method: method, target: target, body: body)
     } catch let error as ControlClient.Unreachable {
+      let text = error.permissionDenied ? error.description + "\n" + accessHint() : error.description
       // On standard output too: monitoring plugins read it.
-      print("UNREACHABLE: \(error.description)")
-      printError(error.description)
+      print("UNREACHABLE: \(text)")
+      printError(text)
       throw ExitCode(3)
     }
+  }
+
+  /// Why the socket refused this user, and the two ways in: the socket's folder is open to its
+  /// group only (the unit's RuntimeDirectoryMode=0750), whatever `daemon.writers` says.
+  func accessHint() -> String {
+    let socket = (try? path()) ?? "the socket"
+    var group = "nhacviec"
+    var folder = stat()
+    if stat((socket as NSString).deletingLastPathComponent, &folder) == 0, let entry = getgrgid(folder.st_gid) {
+      group = String(cString: entry.pointee.gr_name)
+    }
+    let user = getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "\(getuid())"
+    var hint =
+      "The daemon's socket is open only to root and the members of the group \(group), and \(user) is not one "
+      + "(groups joined since logging in do not count yet): run the command with sudo, or add the user to the "
+      + "group (sudo adduser \(user) \(group)) and log in again."
+    let configPath = ConfigLocator.path(explicit: config)
+    if let writers = try? DeploymentLoader().load(configPath: configPath).daemon.writers,
+      writers.contains(user) || writers.contains("\(getuid())")
+    {
+      hint +=
+        " \(user) is listed in daemon.writers, which allows writing once the socket can be opened; it does not open it."
+    }
+    return hint
   }
 
   func decode<T: Decodable>(_ type: T.Type, _ response: (status: Int, body: [UInt8])) throws -> T {
@@ -319,18 +344,31 @@ struct Ack: ParsableCommand {
 
 struct Reload: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Make the daemon re-read its configuration (as SIGHUP does).")
+    abstract: "Make the daemon re-read its configuration (as SIGHUP does), and say whether it took it.",
+    discussion: """
+      Exit status: 0 when the daemon runs the new configuration, 1 when it refused it (the \
+      reason is printed; it keeps the running one) or refused the request (a user who may not \
+      write), 3 unreachable. The unit's ExecReload= runs this, so that `systemctl reload \
+      nhacviec` fails when the configuration is refused.
+      """)
   @OptionGroup var options: SocketOptions
 
   func run() throws {
     let response = try options.call("POST", "/v1/reload")
-    let result = try? JSONDecoder().decode(ControlAPI.Status.Reload.self, from: Data(response.body))
-    if let result, result.ok {
+    // Only a reload's own answer (200 done, 422 refused) is about the configuration; anything else,
+    // such as 403 for a user who may not write, is reported as the daemon said it, and the daemon
+    // did not try to reload at all.
+    guard response.status == 200 || response.status == 422,
+      let result = try? JSONDecoder().decode(ControlAPI.Status.Reload.self, from: Data(response.body))
+    else {
+      _ = try options.body(response)
+      printError("the daemon answered \(response.status) without reloading")
+      throw ExitCode(1)
+    }
+    if result.ok {
       print("reloaded at \(result.at)")
     } else {
-      printError(
-        "reload failed; the daemon keeps its running configuration:\n\(result?.error ?? String(decoding: response.body, as: UTF8.self))"
-      )
+      printError("reload failed; the daemon keeps its running configuration:\n\(result.error ?? "")")
       throw ExitCode(1)
     }
   }

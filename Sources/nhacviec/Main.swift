@@ -47,7 +47,7 @@ extension Nhacviec {
 }
 
 enum NhacviecVersion {
-  static let current = Daemon.version
+  static let current = BuildInfo.summary
 }
 
 /// Options every command that reads the configuration shares.
@@ -61,9 +61,13 @@ struct ConfigOptions: ParsableArguments {
 }
 
 /// Loads a configuration, printing every error as FILE:LINE:COL and exiting 1 when it has any.
-func loadDeployment(_ path: String) throws -> Deployment {
+/// Secrets named by file name are read from `credentials` when given, else as the daemon reads
+/// them ($CREDENTIALS_DIRECTORY, else beside the configuration).
+func loadDeployment(_ path: String, credentials: String? = nil) throws -> Deployment {
+  var loader = DeploymentLoader()
+  if let credentials { loader.credentials = credentials }
   do {
-    return try DeploymentLoader().load(configPath: path)
+    return try loader.load(configPath: path)
   } catch {
     printError(error.description)
     printError("configuration has \(error.errors.count) error\(error.errors.count == 1 ? "" : "s"): \(path)")
