@@ -101,8 +101,6 @@ public final class Daemon: @unchecked Sendable {
   /// systemd's notify socket, once started: every reload, by signal or through the socket, says
   /// RELOADING=1 and then READY=1.
   private var notifier: SystemdNotifier?
-  /// When the pass under way began (seconds of uptime, immune to clock changes), for the watchdog.
-  private var passBegan: TimeInterval?
 
   public init(configPath: String, deployment: Deployment, clock: any WallClock) throws {
     self.configPath = configPath
@@ -192,8 +190,6 @@ public final class Daemon: @unchecked Sendable {
   /// One pass: plan from the last pass to now, journal, and wake delivery.
   @discardableResult
   func pass() -> Date? {
-    lock.withLock { passBegan = ProcessInfo.processInfo.systemUptime }
-    defer { lock.withLock { passBegan = nil } }
     let now = clock.now()
     let began = ControlServer.monotonic()
     lock.withLock { passStarted = began }
@@ -251,9 +247,10 @@ public final class Daemon: @unchecked Sendable {
     ProcessInfo.processInfo.environment["NHACVIEC_PASS_LIMIT"].flatMap(TimeInterval.init) ?? 1800
 
   /// False while a pass has been running longer than `passLimit`: the planning loop is stuck.
+  /// Both the watchdog and `/-/healthy` ask it.
   func isResponsive() -> Bool {
-    guard let began = lock.withLock({ passBegan }) else { return true }
-    return ProcessInfo.processInfo.systemUptime - began < Daemon.passLimit
+    guard let began = lock.withLock({ passStarted }) else { return true }
+    return ControlServer.monotonic() - began < Daemon.passLimit
   }
 
   /// How soon a pass asks a failed external rule's program again.
@@ -305,14 +302,10 @@ public final class Daemon: @unchecked Sendable {
   struct Liveness {
     /// A pass has ended without error since the start.
     let ready: Bool
-    /// Not stopping, and no pass has been running for longer than `hungPass`.
+    /// Not stopping, and no pass has been running for longer than `passLimit`.
     let alive: Bool
     let why: String?
   }
-
-  /// A pass running longer than this is taken for hung: an exec rule's program has a time limit
-  /// of its own, far below it.
-  static let hungPass: TimeInterval = 600
 
   var liveness: Liveness {
     let (pass, started, stopping) = lock.withLock { (lastPass, passStarted, self.stopping) }
@@ -320,7 +313,7 @@ public final class Daemon: @unchecked Sendable {
     var why: String?
     if stopping {
       why = "stopping"
-    } else if let running, running > Daemon.hungPass {
+    } else if let running, running > Daemon.passLimit {
       why = "a pass has been running for \(Int(running)) s"
     }
     return Liveness(ready: pass != nil, alive: why == nil, why: why)
