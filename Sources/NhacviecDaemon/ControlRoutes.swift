@@ -67,7 +67,8 @@ struct ControlRoutes: Sendable {
         throw HTTPFailure(405, "method \(request.method) not allowed on \(path) (allowed: DELETE)")
       }
       let text = path[path.index(after: slash)...]
-      guard let id = Int64(text), id > 0, text.allSatisfy(\.isASCII) else {
+      // Digits only: Int64 alone would also take "+5" for 5.
+      guard text.allSatisfy({ $0.isASCII && $0.isNumber }), let id = Int64(text), id > 0 else {
         throw HTTPFailure(404, "no such endpoint: \(path) (an id is a positive number)")
       }
       guard request.query.isEmpty else { throw HTTPFailure(400, "\(path) takes no query parameters") }

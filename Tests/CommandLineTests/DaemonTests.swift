@@ -329,6 +329,11 @@ struct DaemonTests {
         "http://localhost/v1/facts/999",
       ])
     #expect(curl.stdout.trimmingCharacters(in: .newlines) == #"{"error":"no fact with id 999"}"#)
+    // An id is digits: "+1" names no fact, and retracts nothing.
+    let signed = try ProgramRun(
+      "/usr/bin/curl",
+      ["-s", "-X", "DELETE", "--unix-socket", fixture.socket, "-d", #"{"reason":"x"}"#, "http://localhost/v1/facts/+1"])
+    #expect(signed.stdout.contains("an id is a positive number"), "\(signed.stdout)")
 
     let added = try fixture.client([
       "silence", "add", "--unit", "D2", "--until", "2026-11-20", "--reason", "đổi đầu mối ISO",
