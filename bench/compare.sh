@@ -3,7 +3,8 @@
 # only, one after the other in one run; writes bench/RESULTS.md (and the raw samples in
 # bench/RESULTS.json). Installs what it needs: the project's packages (scripts/install-deps),
 # Debian's prometheus-alertmanager (binaries only: its service is neither enabled nor used) and
-# perf (linux-perf) to count wake-ups; builds nhacviec in release mode.
+# perf (linux-perf) to count wake-ups; builds nhacviec in release mode with the Swift runtime
+# linked in, as the Debian package ships it.
 #
 # Usage: bench/compare.sh [RUNS] [-- DRIVER OPTIONS…]
 #   RUNS defaults to 3 (about 10 minutes on 2 cores). Driver options (bench/compare/compare.py
@@ -43,7 +44,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-nice -n 10 swift build -c release --product nhacviec >/dev/null
+# The Swift runtime linked in, as the Debian package ships it (scripts/package).
+nice -n 10 swift build -c release --static-swift-stdlib --product nhacviec >/dev/null
+binary="$(swift build -c release --static-swift-stdlib --show-bin-path)/nhacviec"
 extra=""
 [ "$runs" != 3 ] && extra=" $runs"
-exec /usr/bin/python3 bench/compare/compare.py --runs "$runs" --command "bench/compare.sh$extra${*:+ -- $*}" "$@"
+exec /usr/bin/python3 bench/compare/compare.py --runs "$runs" --binary "$binary" --command "bench/compare.sh$extra${*:+ -- $*}" "$@"

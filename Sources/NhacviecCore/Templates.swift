@@ -36,62 +36,122 @@ public struct MessageTemplate: Sendable, Hashable {
 }
 
 /// `{{name}}` substitution: nothing more, so a template cannot run code or loop forever.
+///
+/// Works in one pass over the template's UTF-8: every message is rendered at the instant it is
+/// sent, so this runs once per part of every message of a burst. `{`, `}`, a line break and the
+/// characters HTML escapes are ASCII, and no byte of a multi-byte UTF-8 sequence is ASCII, so
+/// scanning bytes finds exactly what scanning characters would.
 public enum TemplateText {
   /// The placeholder names a template uses.
   public static func placeholders(in template: String) -> [String] {
     var names: [String] = []
-    var rest = Substring(template)
-    while let open = rest.range(of: "{{") {
-      guard let close = rest[open.upperBound...].range(of: "}}") else { break }
-      names.append(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces))
-      rest = rest[close.upperBound...]
+    Array(template.utf8).withUnsafeBufferPointer { bytes in
+      scan(bytes, from: 0, to: bytes.count) { _, _, name in names.append(name) }
     }
     return names
   }
 
   /// Fills the placeholders. A line whose placeholders all come out empty is left out, with its
   /// line break, so an optional part (a detail, a label and its value) leaves no blank line and
-  /// no dangling label.
+  /// no dangling label. A template of one line is always kept.
   public static func render(_ template: String, _ values: [String: String], html: Bool = false) -> String {
-    guard template.contains("\n") else { return renderLine(template, values, html: html) }
-    var lines: [String] = []
-    for line in template.split(separator: "\n", omittingEmptySubsequences: false) {
-      let names = placeholders(in: String(line))
-      if !names.isEmpty, names.allSatisfy({ (values[$0] ?? "").isEmpty }) { continue }
-      lines.append(renderLine(String(line), values, html: html))
+    var output: [UInt8] = []
+    Array(template.utf8).withUnsafeBufferPointer { bytes in
+      output.reserveCapacity(bytes.count * 2)
+      let oneLine = !bytes.contains(newline)
+      var lineStart = 0
+      var wroteLine = false
+      while lineStart <= bytes.count {
+        var lineEnd = lineStart
+        while lineEnd < bytes.count, bytes[lineEnd] != newline { lineEnd += 1 }
+        // The line's pieces: literal byte ranges and values, kept until we know the line stays.
+        var pieces: [(literal: Range<Int>?, value: String, escape: Bool)] = []
+        var literalFrom = lineStart
+        var anyPlaceholder = false
+        var anyValue = false
+        scan(bytes, from: lineStart, to: lineEnd) { open, close, name in
+          pieces.append((literalFrom..<open, "", false))
+          let value = values[name] ?? ""
+          pieces.append((nil, value, html && !name.hasSuffix(".html")))
+          anyPlaceholder = true
+          if !value.isEmpty { anyValue = true }
+          literalFrom = close
+        }
+        pieces.append((literalFrom..<lineEnd, "", false))
+        if oneLine || !anyPlaceholder || anyValue {
+          if wroteLine { output.append(newline) }
+          for piece in pieces {
+            if let literal = piece.literal {
+              output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[literal]))
+            } else if piece.escape {
+              appendEscapingHTML(piece.value, to: &output)
+            } else {
+              output.append(contentsOf: piece.value.utf8)
+            }
+          }
+          wroteLine = true
+        }
+        lineStart = lineEnd + 1
+      }
     }
-    return lines.joined(separator: "\n")
+    return String(decoding: output, as: UTF8.self)
   }
 
-  static func renderLine(_ template: String, _ values: [String: String], html: Bool) -> String {
-    var output = ""
-    var rest = Substring(template)
-    while let open = rest.range(of: "{{") {
-      guard let close = rest[open.upperBound...].range(of: "}}") else { break }
-      output += rest[..<open.lowerBound]
-      let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-      let value = values[name] ?? ""
-      // Values named `*.html` are already markup built from escaped parts.
-      output += html && !name.hasSuffix(".html") ? escapeHTML(value) : value
-      rest = rest[close.upperBound...]
+  private static let newline = UInt8(ascii: "\n")
+  private static let brace = (open: UInt8(ascii: "{"), close: UInt8(ascii: "}"))
+
+  /// Calls `found` with each placeholder of `bytes[from..<to]`: where its `{{` starts, where its
+  /// `}}` ends, and its name without surrounding blanks. An opening without a closing ends the
+  /// scan: the rest is text.
+  private static func scan(
+    _ bytes: UnsafeBufferPointer<UInt8>, from: Int, to: Int, _ found: (Int, Int, String) -> Void
+  ) {
+    var index = from
+    while index + 1 < to {
+      guard bytes[index] == brace.open, bytes[index + 1] == brace.open else {
+        index += 1
+        continue
+      }
+      var close = index + 2
+      while close + 1 < to, !(bytes[close] == brace.close && bytes[close + 1] == brace.close) { close += 1 }
+      guard close + 1 < to else { return }
+      found(index, close + 2, name(bytes, from: index + 2, to: close))
+      index = close + 2
     }
-    return output + rest
+  }
+
+  private static func name(_ bytes: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> String {
+    var start = from
+    var end = to
+    while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+    while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+    let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+    // A name with other blanks around it (a no-break space) is trimmed as text would be.
+    guard
+      name.unicodeScalars.first?.properties.isWhitespace == true
+        || name.unicodeScalars.last?.properties.isWhitespace == true
+    else { return name }
+    return name.trimmingCharacters(in: .whitespaces)
+  }
+
+  private static func appendEscapingHTML(_ text: String, to output: inout [UInt8]) {
+    for byte in text.utf8 {
+      switch byte {
+      case UInt8(ascii: "&"): output.append(contentsOf: "&amp;".utf8)
+      case UInt8(ascii: "<"): output.append(contentsOf: "&lt;".utf8)
+      case UInt8(ascii: ">"): output.append(contentsOf: "&gt;".utf8)
+      case UInt8(ascii: "\""): output.append(contentsOf: "&quot;".utf8)
+      case UInt8(ascii: "'"): output.append(contentsOf: "&#39;".utf8)
+      default: output.append(byte)
+      }
+    }
   }
 
   public static func escapeHTML(_ text: String) -> String {
-    var result = ""
-    result.reserveCapacity(text.utf8.count)
-    for character in text {
-      switch character {
-      case "&": result += "&amp;"
-      case "<": result += "&lt;"
-      case ">": result += "&gt;"
-      case "\"": result += "&quot;"
-      case "'": result += "&#39;"
-      default: result.append(character)
-      }
-    }
-    return result
+    var output: [UInt8] = []
+    output.reserveCapacity(text.utf8.count)
+    appendEscapingHTML(text, to: &output)
+    return String(decoding: output, as: UTF8.self)
   }
 }
 

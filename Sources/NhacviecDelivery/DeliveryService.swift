@@ -153,12 +153,16 @@ public final class DeliveryService: @unchecked Sendable {
     // A paced channel's next free turn: when its next message may start. Only this thread
     // touches it, and a reload keeps it, so that a reload cannot be used to jump the queue.
     var turns: [String: Date] = [:]
+    // When each channel's next notice may be attempted, as last read. Read afresh before every
+    // sleep with nothing in flight, and at most once a second while transfers are (each one's end
+    // wakes the loop, and a claim finds what is due without it), so that a burst does not read
+    // the whole index of claimable rows after every message.
+    var readiness: [String: Date] = [:]
+    var readinessRead = -Double.infinity
     while true {
       let (setup, stop) = lock.withLock { (self.setup, stopping) }
       let now = clock.now()
       var next: Date?
-      // The earliest turn of a paced channel that still has notices due.
-      var paced: Date?
       do {
         try recordFinished(setup: setup)
         if stop {
@@ -171,35 +175,52 @@ public final class DeliveryService: @unchecked Sendable {
             if back > 0 { log(true, "reclaimed \(back) notices left in sending") }
             lastReclaim = now
           }
-          let engine = try setup.engine()
+          // The engine is asked once per round, and only when something was claimed.
+          var engine: Engine?
+          func judge() throws -> Engine {
+            if let engine { return engine }
+            let made = try setup.engine()
+            engine = made
+            return made
+          }
           // Channels with notices due, configured or not: a notice for a channel the configuration
           // no longer has goes dead with why, rather than wait unseen.
-          let due = Set(try store.dueChannels(now: now))
-          for name in Set(setup.channels.keys).union(due).sorted() {
+          for name in Set(setup.channels.keys).union(readiness.keys).sorted() {
             var free = setup.capacity(of: name) - lock.withLock { inFlight[name, default: []].count }
             guard free > 0 else { continue }
             guard let rate = setup.rates[name], setup.channels[name] != nil else {
               let claimed = try store.claim(channel: name, limit: free, now: now)
-              for entry in claimed { prepare(entry, engine: engine, setup: setup, now: now) }
+              for entry in claimed { prepare(entry, engine: try judge(), setup: setup, now: now) }
               continue
             }
             // Paced: one at a time, and only a message handed to the channel takes a turn (a
             // notice suppressed or deferred sends nothing).
             while free > 0 {
               // A turn further off than one spacing means the clock was set back: not a wait.
-              if let turn = turns[name], turn > now, turn.timeIntervalSince(now) <= rate.spacing {
-                if due.contains(name) { paced = min(paced ?? turn, turn) }
-                break
-              }
+              if let turn = turns[name], turn > now, turn.timeIntervalSince(now) <= rate.spacing { break }
               guard let entry = try store.claim(channel: name, limit: 1, now: now).first else { break }
-              if prepare(entry, engine: engine, setup: setup, now: now) {
+              if prepare(entry, engine: try judge(), setup: setup, now: now) {
                 turns[name] = rate.next(after: now)
                 free -= 1
               }
             }
           }
           try recordFinished(setup: setup)
-          next = try store.nextAttempt()
+          let (busy, flying) = lock.withLock { (!finished.isEmpty, inFlight.values.reduce(0) { $0 + $1.count }) }
+          if busy { continue }
+          let clockNow = Self.monotonic()
+          if flying == 0 || clockNow - readinessRead >= 1 {
+            readiness = try store.readiness()
+            readinessRead = clockNow
+          }
+          // A due time already past means a channel had no room (a transfer's end wakes us) or
+          // waits for its turn: a paced channel with notices due wakes the loop at its turn.
+          next = readiness.values.filter { $0 > now }.min()
+          for (name, turn) in turns where turn > now && readiness[name].map({ $0 <= now }) == true {
+            if let rate = setup.rates[name], turn.timeIntervalSince(now) <= rate.spacing {
+              next = min(next ?? turn, turn)
+            }
+          }
         }
         lock.withLock { lastError = nil }
       } catch {
@@ -214,11 +235,14 @@ public final class DeliveryService: @unchecked Sendable {
         return !finished.isEmpty
       }
       if busy { continue }
-      // A due time already past means a channel had no room (a transfer's end wakes us) or must
-      // wait for its turn.
-      let wake = [next.flatMap { $0 > now ? $0 : nil }, paced].compactMap { $0 }.min()
-      clock.wait(until: wake, on: signal)
+      clock.wait(until: next, on: signal)
     }
+  }
+
+  static func monotonic() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
   }
 
   /// Suppress, window and render one claimed notice, then hand it to its channel; whether it

@@ -207,8 +207,9 @@ extension Store {
             UPDATE journal SET state = 'sending', updated_at = ?1
             WHERE rowid IN (
               SELECT rowid FROM journal
-              WHERE channel = ?2 AND ((state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
-                                      OR (state IN ('failed', 'silenced') AND next_attempt_at <= ?1))
+              WHERE channel = ?2 AND state IN ('planned', 'failed', 'silenced')
+                AND ((state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
+                     OR (state IN ('failed', 'silenced') AND next_attempt_at <= ?1))
               ORDER BY scheduled_at, key LIMIT ?3)
             RETURNING *
             """), arguments: [now.timeIntervalSince1970, channel, limit])
@@ -388,28 +389,30 @@ extension Store {
 
   /// Channels with notices that may be attempted at `now`.
   public func dueChannels(now: Date) throws -> [String] {
-    try writer.read { db in
-      try String.fetchAll(
-        db,
-        sql: """
-          SELECT DISTINCT channel FROM journal
-          WHERE (state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
-             OR (state IN ('failed', 'silenced') AND next_attempt_at <= ?1)
-          """, arguments: [now.timeIntervalSince1970])
-    }
+    try readiness().filter { $0.value <= now }.keys.sorted()
   }
 
   /// The earliest instant at which a journaled notice of `channel` (or of any) may be attempted.
   public func nextAttempt(channel: String? = nil) throws -> Date? {
+    let readiness = try readiness()
+    return channel.map { readiness[$0] } ?? readiness.values.min()
+  }
+
+  /// For each channel with notices to attempt, the earliest instant one may be: a notice planned
+  /// without a later chance is due at once (the epoch). Reads only the index of claimable rows.
+  public func readiness() throws -> [String: Date] {
     try writer.read { db in
-      try Double.fetchOne(
+      var due: [String: Date] = [:]
+      let rows = try Row.fetchCursor(
         db,
         sql: """
-          SELECT MIN(COALESCE(next_attempt_at, 0)) FROM journal
-          WHERE (state = 'planned' OR (state IN ('failed', 'silenced') AND next_attempt_at IS NOT NULL))
-          \(channel == nil ? "" : "AND channel = ?")
-          """, arguments: channel.map { [$0] } ?? []
-      ).map { Date(timeIntervalSince1970: $0) }
+          SELECT channel, MIN(CASE WHEN state = 'planned' THEN COALESCE(next_attempt_at, 0) ELSE next_attempt_at END)
+          FROM journal WHERE state IN ('planned', 'failed', 'silenced') GROUP BY channel
+          """)
+      while let row = try rows.next() {
+        if let at = row[1] as Double? { due[row[0]] = Date(timeIntervalSince1970: at) }
+      }
+      return due
     }
   }
 }

@@ -210,6 +210,17 @@ public final class Store: Sendable {
           CREATE INDEX attempt_channel ON attempt (channel, outcome, id);
           """)
     }
+    migrator.registerMigration("v5-ready-index") { db in
+      // The rows delivery may claim, in the order it claims them, with what decides whether one is
+      // due: a claim reads the first few entries of this index and no row it does not take, and
+      // "when is the next one due" reads the index alone, however large the journal of sent
+      // notices grows.
+      try db.execute(
+        sql: """
+          CREATE INDEX journal_ready ON journal (channel, scheduled_at, key, state, next_attempt_at)
+            WHERE state IN ('planned', 'failed', 'silenced');
+          """)
+    }
     return migrator
   }
 
