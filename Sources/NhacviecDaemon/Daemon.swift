@@ -154,15 +154,9 @@ public final class Daemon: @unchecked Sendable {
 
   // MARK: - The loop
 
-  /// Runs until `stop()`: the planning loop on a thread of its own, delivery on another.
-  /// Returns once the pass in progress has finished and delivery has stopped (or `grace` passed).
-  public func run(notify: SystemdNotifier, grace: TimeInterval) async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      start(notify: notify, grace: grace) { continuation.resume() }
-    }
-  }
-
-  /// Starts the loops and returns at once; `finished` is called when they have ended.
+  /// Starts the planning loop on a thread of its own and delivery on another, and returns at
+  /// once; `finished` is called when both have ended (after `stop()`, once the pass in progress
+  /// has finished and delivery has stopped, or `grace` passed).
   public func start(notify: SystemdNotifier, grace: TimeInterval, finished: @escaping @Sendable () -> Void = {}) {
     let recovered = (try? store.recoverInFlight(now: clock.now())) ?? 0
     if recovered > 0 {

@@ -9,11 +9,12 @@ public enum Service {
   /// (they stay `sending` and are sent again under the same key).
   public static let shutdownGrace: TimeInterval = 20
 
+  /// Runs the daemon until SIGTERM, on threads of its own: the calling thread only waits.
+  /// Nothing here runs on Swift's cooperative pool, whose use starts libdispatch's worker
+  /// monitor, which then wakes an idle daemon every second.
   public static func run(
     configPath: String, deployment: Deployment, socket: String?, clock: any WallClock
-  ) async
-    -> Int32
-  {
+  ) -> Int32 {
     signal(SIGPIPE, SIG_IGN)
     let notifier = SystemdNotifier()
     let daemon: Daemon
@@ -77,7 +78,9 @@ public enum Service {
       source.resume()
       sources.append(source)
     }
-    await daemon.run(notify: notifier, grace: shutdownGrace)
+    let ended = DispatchSemaphore(value: 0)
+    daemon.start(notify: notifier, grace: shutdownGrace) { ended.signal() }
+    ended.wait()
     server.stop()
     monitoring?.stop()
     daemon.shutdown()

@@ -5,7 +5,7 @@ import NhacviecControl
 import NhacviecCore
 import NhacviecDaemon
 
-struct Run: AsyncParsableCommand {
+struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run the daemon: plan, journal, deliver, and sleep until the next thing to do.",
     discussion: """
@@ -22,10 +22,10 @@ struct Run: AsyncParsableCommand {
   @Option(help: .hidden)
   var clockStart: String?
 
-  func run() async throws {
+  func run() throws {
     let deployment = try options.load()
     let start = try clockStart.map { try instant($0, zone: deployment.zone, option: "--clock-start") }
-    let status = await Service.run(
+    let status = Service.run(
       configPath: options.path, deployment: deployment, socket: socket, clock: SystemClock(startingAt: start))
     if status != 0 { throw ExitCode(status) }
   }
