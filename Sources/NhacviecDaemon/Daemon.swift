@@ -197,8 +197,18 @@ public final class Daemon: @unchecked Sendable {
       let since = try store.lastPass()
       let behind = try store.rulesBehind()
       let plan = engine.plan(since: since, now: now, sinceByRule: behind, sinceByObligation: inputs.reopened)
-      let journaled = try store.journal(
-        due: plan.due, superseded: plan.superseded, silenced: plan.silenced, now: now)
+      // Journaled a few hundred at a time, delivery woken after each: the first notices of a
+      // burst leave while the rest are still being written. A crash between two chunks loses
+      // nothing: the pass instant is recorded last, so the next pass plans them again, and a
+      // key already journaled is left alone.
+      var journaled = 0
+      for start in stride(from: 0, to: plan.due.count, by: Daemon.journalChunk) {
+        let chunk = try store.journal(
+          due: Array(plan.due[start..<min(start + Daemon.journalChunk, plan.due.count)]), now: now)
+        if chunk > 0 { delivery.wake() }
+        journaled += chunk
+      }
+      try store.journal(due: [], superseded: plan.superseded, silenced: plan.silenced, now: now)
       // A rule that could not be judged plans again from where it stood: late, never lost.
       var stillBehind: [String: Date] = [:]
       for failure in plan.failures {
@@ -215,7 +225,6 @@ public final class Daemon: @unchecked Sendable {
           "pass: \(journaled) planned, \(plan.superseded.count) superseded by a newer step, "
             + "\(plan.silenced.count) held by silences")
       }
-      if journaled > 0 { delivery.wake() }
       let askAgain = plan.failures.isEmpty ? nil : now.addingTimeInterval(Daemon.failedRuleRetry)
       let next = [plan.next, askAgain].compactMap { $0 }.min()
       lock.withLock {
@@ -246,6 +255,9 @@ public final class Daemon: @unchecked Sendable {
     guard let began = lock.withLock({ passStarted }) else { return true }
     return ControlServer.monotonic() - began < Daemon.passLimit
   }
+
+  /// How many notices a pass journals in one transaction before waking delivery.
+  static let journalChunk = 256
 
   /// How soon a pass asks a failed external rule's program again.
   static let failedRuleRetry: TimeInterval = 300
