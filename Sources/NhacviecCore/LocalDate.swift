@@ -87,13 +87,13 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
   /// `2026-11-15`
   public var description: String {
     let (y, m, d) = components
-    return String(format: "%04d-%02d-%02d", y, m, d)
+    return Digits.text { $0.append(y, width: 4, "-", m, width: 2, "-", d, width: 2) }
   }
 
   /// The form officials read: `15/11/2026`.
   public var vietnamese: String {
     let (y, m, d) = components
-    return String(format: "%02d/%02d/%04d", d, m, y)
+    return Digits.text { $0.append(d, width: 2, "/", m, width: 2, "/", y, width: 4) }
   }
 
   public init(from decoder: any Decoder) throws {
@@ -144,7 +144,9 @@ public struct TimeOfDay: Hashable, Comparable, Sendable, CustomStringConvertible
 
   public static let midnight = TimeOfDay(minutes: 0)
   public static func < (lhs: TimeOfDay, rhs: TimeOfDay) -> Bool { lhs.minutes < rhs.minutes }
-  public var description: String { String(format: "%02d:%02d", minutes / 60, minutes % 60) }
+  public var description: String {
+    Digits.text { $0.append(minutes / 60, width: 2, ":", minutes % 60, width: 2) }
+  }
 }
 
 /// The deployment's timezone: converts between instants and local dates and times.
@@ -185,11 +187,13 @@ public struct Zone: Sendable {
     let local = Int(instant.timeIntervalSince1970.rounded(.down)) + offset
     let date = LocalDate(dayNumber: Int((Double(local) / 86_400).rounded(.down)))
     let seconds = ((local % 86_400) + 86_400) % 86_400
-    let sign = offset < 0 ? "-" : "+"
+    let (y, m, d) = date.components
     let absOffset = abs(offset)
-    return String(
-      format: "%@T%02d:%02d:%02d%@%02d:%02d", date.description, seconds / 3600, (seconds / 60) % 60, seconds % 60,
-      sign, absOffset / 3600, (absOffset / 60) % 60)
+    return Digits.text {
+      $0.append(y, width: 4, "-", m, width: 2, "-", d, width: 2)
+      $0.append("T", seconds / 3600, width: 2, ":", (seconds / 60) % 60, width: 2, ":", seconds % 60, width: 2)
+      $0.append(offset < 0 ? "-" : "+", absOffset / 3600, width: 2, ":", (absOffset / 60) % 60, width: 2)
+    }
   }
 
   /// `08:00 15/11/2026`: how an instant reads to an official.
@@ -253,5 +257,66 @@ public struct Zone: Sendable {
     let local = Double(date.dayNumber * 86_400 + hour * 3600 + minute * 60) + seconds
     if let offset { return Date(timeIntervalSince1970: local - Double(offset)) }
     return instant(date, TimeOfDay(minutes: hour * 60 + minute)).addingTimeInterval(seconds)
+  }
+}
+
+/// Zero-padded numbers and separators written as bytes: dates and instants are formatted for
+/// every message and every key, and `String(format:)` goes through Foundation's formatter.
+struct Digits {
+  private var bytes: [UInt8] = []
+
+  static func text(_ write: (inout Digits) -> Void) -> String {
+    var digits = Digits()
+    digits.bytes.reserveCapacity(32)
+    write(&digits)
+    return String(decoding: digits.bytes, as: UTF8.self)
+  }
+
+  /// `value` in decimal, at least `width` digits (`%0*d`).
+  mutating func append(_ value: Int, width: Int) {
+    if value < 0 {
+      bytes.append(UInt8(ascii: "-"))
+      append(-value, width: width - 1)
+      return
+    }
+    var scratch: [UInt8] = []
+    var rest = value
+    repeat {
+      scratch.append(UInt8(ascii: "0") + UInt8(rest % 10))
+      rest /= 10
+    } while rest > 0
+    for _ in scratch.count..<max(width, scratch.count) { bytes.append(UInt8(ascii: "0")) }
+    bytes.append(contentsOf: scratch.reversed())
+  }
+
+  mutating func append(_ separator: StaticString) {
+    separator.withUTF8Buffer { bytes.append(contentsOf: $0) }
+  }
+
+  mutating func append(_ a: Int, width wa: Int, _ s1: StaticString, _ b: Int, width wb: Int) {
+    append(a, width: wa)
+    append(s1)
+    append(b, width: wb)
+  }
+
+  mutating func append(
+    _ a: Int, width wa: Int, _ s1: StaticString, _ b: Int, width wb: Int, _ s2: StaticString, _ c: Int, width wc: Int
+  ) {
+    append(a, width: wa, s1, b, width: wb)
+    append(s2)
+    append(c, width: wc)
+  }
+
+  mutating func append(
+    _ s0: StaticString, _ a: Int, width wa: Int, _ s1: StaticString, _ b: Int, width wb: Int, _ s2: StaticString,
+    _ c: Int, width wc: Int
+  ) {
+    append(s0)
+    append(a, width: wa, s1, b, width: wb, s2, c, width: wc)
+  }
+
+  mutating func append(_ s0: StaticString, _ a: Int, width wa: Int, _ s1: StaticString, _ b: Int, width wb: Int) {
+    append(s0)
+    append(a, width: wa, s1, b, width: wb)
   }
 }

@@ -128,33 +128,39 @@ extension Store {
     let description: String
   }
 
-  /// A row as a `JournalEntry`; a row that cannot be read throws, and is dealt with alone.
+  /// The columns `entry(_:)` reads, in the order it reads them: by position, since a row is read
+  /// for every notice claimed and a lookup by name folds the name's case each time.
+  static let entryColumns = """
+    key, channel, schema, decision, message, state, pending, rule, unit, period, step, reason, scheduled_at, attempts,
+    next_attempt_at, last_error, receipt, subject, created_at, sent_at, acknowledged_by, acknowledged_at
+    """
+
+  /// A row of `entryColumns` as a `JournalEntry`; a row that cannot be read throws, and is dealt
+  /// with alone.
   static func entry(_ row: Row) throws -> JournalEntry {
-    let schema: Int = row["schema"]
+    let schema: Int = row[2]
     let payload: JournalEntry.Payload
     switch schema {
     case NoticeDecision.schema:
-      guard let text: String = row["decision"] else { throw UnreadableRow(description: "no decision") }
+      guard let text: String = row[3] else { throw UnreadableRow(description: "no decision") }
       payload = .decided(try decisionDecoder.decode(NoticeDecision.self, from: Data(text.utf8)))
     case 1:
-      guard let text: String = row["message"] else { throw UnreadableRow(description: "no message") }
+      guard let text: String = row[4] else { throw UnreadableRow(description: "no message") }
       payload = .rendered(try decisionDecoder.decode(LegacyMessage.self, from: Data(text.utf8)).message)
     default:
       throw UnreadableRow(description: "journal row of schema \(schema), which this nhacviec does not read")
     }
-    let stateName: String = row["state"]
+    let stateName: String = row[5]
     guard let state = NoticeState(rawValue: stateName) else { throw UnreadableRow(description: "state \(stateName)") }
-    let pending = (row["pending"] as String?).flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+    let pending = (row[6] as String?).flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
     return JournalEntry(
-      key: row["key"], channel: row["channel"], payload: payload, rule: row["rule"], unit: row["unit"],
-      period: row["period"], step: row["step"], reason: row["reason"],
-      scheduledAt: Date(timeIntervalSince1970: row["scheduled_at"]), state: state, attempts: row["attempts"],
-      nextAttemptAt: (row["next_attempt_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
-      lastError: row["last_error"], receipt: row["receipt"], pending: pending, subject: row["subject"],
-      createdAt: Date(timeIntervalSince1970: row["created_at"]),
-      sentAt: (row["sent_at"] as Double?).map { Date(timeIntervalSince1970: $0) },
-      acknowledgedBy: (row["acknowledged_by"] as Int64?).map { UInt32(truncatingIfNeeded: $0) },
-      acknowledgedAt: (row["acknowledged_at"] as Double?).map { Date(timeIntervalSince1970: $0) })
+      key: row[0], channel: row[1], payload: payload, rule: row[7], unit: row[8], period: row[9], step: row[10],
+      reason: row[11], scheduledAt: Date(timeIntervalSince1970: row[12]), state: state, attempts: row[13],
+      nextAttemptAt: (row[14] as Double?).map { Date(timeIntervalSince1970: $0) }, lastError: row[15],
+      receipt: row[16], pending: pending, subject: row[17], createdAt: Date(timeIntervalSince1970: row[18]),
+      sentAt: (row[19] as Double?).map { Date(timeIntervalSince1970: $0) },
+      acknowledgedBy: (row[20] as Int64?).map { UInt32(truncatingIfNeeded: $0) },
+      acknowledgedAt: (row[21] as Double?).map { Date(timeIntervalSince1970: $0) })
   }
 
   // MARK: - Writing decisions
@@ -211,7 +217,7 @@ extension Store {
                 AND ((state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
                      OR (state IN ('failed', 'silenced') AND next_attempt_at <= ?1))
               ORDER BY scheduled_at, key LIMIT ?3)
-            RETURNING *
+            RETURNING \(Store.entryColumns)
             """), arguments: [now.timeIntervalSince1970, channel, limit])
       var claimed: [JournalEntry] = []
       for row in rows {
@@ -359,7 +365,7 @@ extension Store {
       }
       let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
       let rows = try Row.fetchAll(
-        db, sql: "SELECT * FROM journal \(filter) ORDER BY scheduled_at, key, channel LIMIT ?",
+        db, sql: "SELECT \(Store.entryColumns) FROM journal \(filter) ORDER BY scheduled_at, key, channel LIMIT ?",
         arguments: arguments + [limit])
       return rows.compactMap { try? Store.entry($0) }
     }
@@ -367,8 +373,10 @@ extension Store {
 
   public func entry(key: String, channel: String) throws -> JournalEntry? {
     try writer.read { db in
-      try Row.fetchOne(db, sql: "SELECT * FROM journal WHERE key = ? AND channel = ?", arguments: [key, channel])
-        .map(Store.entry)
+      try Row.fetchOne(
+        db, sql: "SELECT \(Store.entryColumns) FROM journal WHERE key = ? AND channel = ?", arguments: [key, channel]
+      )
+      .map(Store.entry)
     }
   }
 
