@@ -115,7 +115,25 @@ public enum DeliveryOutcome: Sendable, Hashable {
 /// A way out for notices: SMTP, webhook, file, exec, or a plugin of one's own.
 public protocol NoticeChannel: Sendable {
   var name: String { get }
+  /// The parts of a message beyond its subject and text that this channel sends: only those
+  /// are rendered (a webhook sends no HTML, an email no webhook body).
+  var parts: MessageParts { get }
   func deliver(_ message: OutgoingMessage) async -> DeliveryOutcome
+}
+
+extension NoticeChannel {
+  public var parts: MessageParts { .all }
+}
+
+/// The optional parts of an `OutgoingMessage`: a part left out is empty.
+public struct MessageParts: OptionSet, Sendable, Hashable {
+  public let rawValue: Int
+  public init(rawValue: Int) { self.rawValue = rawValue }
+
+  public static let html = MessageParts(rawValue: 1)
+  /// The webhook body (`WebhookPayload`).
+  public static let payload = MessageParts(rawValue: 2)
+  public static let all: MessageParts = [.html, .payload]
 }
 
 /// When to try again, and when to give up. Pure: randomness comes in as a number.

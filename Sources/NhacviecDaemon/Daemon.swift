@@ -203,10 +203,10 @@ public final class Daemon: @unchecked Sendable {
       // key already journaled is left alone.
       var journaled = 0
       for start in stride(from: 0, to: plan.due.count, by: Daemon.journalChunk) {
-        let chunk = try store.journal(
+        let chunk = try store.journalNew(
           due: Array(plan.due[start..<min(start + Daemon.journalChunk, plan.due.count)]), now: now)
-        if chunk > 0 { delivery.wake() }
-        journaled += chunk
+        delivery.hand(chunk)
+        journaled += chunk.count
       }
       try store.journal(due: [], superseded: plan.superseded, silenced: plan.silenced, now: now)
       // A rule that could not be judged plans again from where it stood: late, never lost.

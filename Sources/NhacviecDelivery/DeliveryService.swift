@@ -69,6 +69,8 @@ public final class DeliveryService: @unchecked Sendable {
   private var finished: [Finished] = []
   private var unrecorded: [JournalOutcome] = []
   private var tally = Tally()
+  /// Decisions a pass has just journaled, by row, so that their claim need not decode them again.
+  private var handed: [JournalKey: NoticeDecision] = [:]
   private var lastError: (message: String, since: Date)?
   private var idle = true
   private let ended = DispatchSemaphore(value: 0)
@@ -125,6 +127,25 @@ public final class DeliveryService: @unchecked Sendable {
 
   /// Something may be due now: a new notice, a fact, a reload, an operator's retry.
   public func wake() { signal.raise() }
+
+  /// How many handed decisions are kept at most: beyond, a claim decodes the journal's copy.
+  static let handLimit = 4096
+
+  /// Decisions just journaled (as `Store.journalNew` returns them), and a wake: the journal stays
+  /// the record, and a claim takes each from here rather than decode what was just encoded.
+  public func hand(_ decisions: [NoticeDecision]) {
+    guard !decisions.isEmpty else { return }
+    lock.withLock {
+      for decision in decisions where handed.count < DeliveryService.handLimit {
+        handed[JournalKey(key: decision.key, channel: decision.channel)] = decision
+      }
+    }
+    wake()
+  }
+
+  private func takeHanded(_ row: JournalKey) -> NoticeDecision? {
+    lock.withLock { handed.isEmpty ? nil : handed.removeValue(forKey: row) }
+  }
 
   public func replace(_ setup: Setup) {
     lock.withLock { self.setup = setup }
@@ -189,7 +210,7 @@ public final class DeliveryService: @unchecked Sendable {
             var free = setup.capacity(of: name) - lock.withLock { inFlight[name, default: []].count }
             guard free > 0 else { continue }
             guard let rate = setup.rates[name], setup.channels[name] != nil else {
-              let claimed = try store.claim(channel: name, limit: free, now: now)
+              let claimed = try store.claim(channel: name, limit: free, now: now, known: takeHanded)
               for entry in claimed { prepare(entry, engine: try judge(), setup: setup, now: now) }
               continue
             }
@@ -198,7 +219,9 @@ public final class DeliveryService: @unchecked Sendable {
             while free > 0 {
               // A turn further off than one spacing means the clock was set back: not a wait.
               if let turn = turns[name], turn > now, turn.timeIntervalSince(now) <= rate.spacing { break }
-              guard let entry = try store.claim(channel: name, limit: 1, now: now).first else { break }
+              guard let entry = try store.claim(channel: name, limit: 1, now: now, known: takeHanded).first else {
+                break
+              }
               if prepare(entry, engine: try judge(), setup: setup, now: now) {
                 turns[name] = rate.next(after: now)
                 free -= 1
@@ -271,7 +294,7 @@ public final class DeliveryService: @unchecked Sendable {
       case .send(let evaluated):
         let pending = entry.pending.map(Set.init)
         let addressees = decision.addressees.filter { pending?.contains($0.address) ?? true }
-        message = setup.renderer.render(evaluated, to: addressees)
+        message = setup.renderer.render(evaluated, to: addressees, parts: channel.parts)
       }
     case .rendered(let frozen):
       // Journaled by nhacviec 0.1: sent as it was rendered then, inside the window all the same.

@@ -56,6 +56,8 @@ public struct SMTPChannel: NoticeChannel {
     return host
   }()
 
+  public var parts: MessageParts { .html }
+
   public func deliver(_ message: OutgoingMessage) async -> DeliveryOutcome {
     let recipients = message.to.map { Mailbox(name: $0.name ?? $0.unitName, address: $0.address) }
     guard !recipients.isEmpty else { return .permanent(reason: "no recipient") }

@@ -25,6 +25,8 @@ public struct WebhookChannel: NoticeChannel {
     redact = Redactor([secret, bearerToken].compactMap { $0 })
   }
 
+  public var parts: MessageParts { config.bodyTemplate == nil ? .payload : [] }
+
   func body(for message: OutgoingMessage) -> String {
     guard let bodyTemplate = config.bodyTemplate else { return message.payload }
     func json(_ text: String) -> String {

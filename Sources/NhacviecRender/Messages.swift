@@ -15,8 +15,11 @@ public struct MessageRenderer: Sendable {
   }
 
   /// The message for what `Engine.check` found at the send instant, for `addressees` (all of the
-  /// decision's by default; fewer when a retry goes only to those not reached yet).
-  public func render(_ evaluated: SendCheck.Evaluated, to addressees: [Addressee]? = nil) -> OutgoingMessage {
+  /// decision's by default; fewer when a retry goes only to those not reached yet), with the
+  /// optional `parts` its channel sends.
+  public func render(
+    _ evaluated: SendCheck.Evaluated, to addressees: [Addressee]? = nil, parts: MessageParts = .all
+  ) -> OutgoingMessage {
     let decision = evaluated.decision
     let values = self.values(for: evaluated)
     let template: String
@@ -47,7 +50,9 @@ public struct MessageRenderer: Sendable {
     // a report keeps its own text and carries the page as a file too.
     let isSummary = template == "summary"
     let html =
-      (isSummary ? document?.html() : nil) ?? TemplateText.render(custom?.html ?? fallback.html!, values, html: true)
+      !parts.contains(.html)
+      ? ""
+      : (isSummary ? document?.html() : nil) ?? TemplateText.render(custom?.html ?? fallback.html!, values, html: true)
     var attachments: [OutgoingMessage.Attachment] = []
     if let document {
       if !isSummary {
@@ -67,7 +72,8 @@ public struct MessageRenderer: Sendable {
       step: key?.step ?? "digest", reason: decision.reason, date: evaluated.now,
       to: addressees ?? decision.addressees, subject: subject, text: text, html: html, payload: "",
       attachments: attachments)
-    let payload = WebhookPayload(message: message, evaluated: evaluated, zone: zone).json()
+    let payload =
+      parts.contains(.payload) ? WebhookPayload(message: message, evaluated: evaluated, zone: zone).json() : ""
     return OutgoingMessage(
       key: message.key, channel: message.channel, rule: message.rule, unit: message.unit, period: message.period,
       step: message.step, reason: message.reason, date: message.date, to: message.to, subject: subject, text: text,

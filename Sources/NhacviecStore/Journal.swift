@@ -137,11 +137,15 @@ extension Store {
 
   /// A row of `entryColumns` as a `JournalEntry`; a row that cannot be read throws, and is dealt
   /// with alone.
-  static func entry(_ row: Row) throws -> JournalEntry {
+  static func entry(_ row: Row, known: (JournalKey) -> NoticeDecision? = { _ in nil }) throws -> JournalEntry {
     let schema: Int = row[2]
     let payload: JournalEntry.Payload
     switch schema {
     case NoticeDecision.schema:
+      if let decision = known(JournalKey(key: row[0], channel: row[1])) {
+        payload = .decided(decision)
+        break
+      }
       guard let text: String = row[3] else { throw UnreadableRow(description: "no decision") }
       payload = .decided(try decisionDecoder.decode(NoticeDecision.self, from: Data(text.utf8)))
     case 1:
@@ -172,6 +176,14 @@ extension Store {
   public func journal(
     due: [NoticeDecision], superseded: [NoticeDecision] = [], silenced: [Plan.Held] = [], now: Date
   ) throws -> Int {
+    try journalNew(due: due, superseded: superseded, silenced: silenced, now: now).count
+  }
+
+  /// `journal`, returning the due decisions that were new: those delivery may be handed as they
+  /// are (`claim(known:)`).
+  public func journalNew(
+    due: [NoticeDecision], superseded: [NoticeDecision] = [], silenced: [Plan.Held] = [], now: Date
+  ) throws -> [NoticeDecision] {
     try writer.write { db in
       let statement = try db.cachedStatement(
         sql: """
@@ -180,7 +192,7 @@ extension Store {
              next_attempt_at, last_error, created_at, updated_at)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           """)
-      var inserted = 0
+      var inserted: [NoticeDecision] = []
       let rows: [(NoticeDecision, NoticeState, Plan.Held?)] =
         due.map { ($0, .planned, nil) } + superseded.map { ($0, .superseded, nil) }
         + silenced.map { ($0.decision, .silenced, $0) }
@@ -193,7 +205,7 @@ extension Store {
           decision.scheduledAt.timeIntervalSince1970, state.rawValue, json, held?.silence.ends.timeIntervalSince1970,
           held?.reason, now.timeIntervalSince1970, now.timeIntervalSince1970,
         ])
-        if state == .planned { inserted += db.changesCount }
+        if state == .planned, db.changesCount > 0 { inserted.append(decision) }
       }
       return inserted
     }
@@ -204,7 +216,11 @@ extension Store {
   /// Claims up to `limit` notices of one channel that may be attempted at `now` (planned and
   /// due, or failed and due for another attempt), in one statement: each moves to `sending`, so
   /// that no other claim can take it. A row that cannot be read goes dead alone, with why.
-  public func claim(channel: String, limit: Int, now: Date) throws -> [JournalEntry] {
+  ///
+  /// `known` may give a row's decision as it was journaled, which then is not decoded again.
+  public func claim(
+    channel: String, limit: Int, now: Date, known: (JournalKey) -> NoticeDecision? = { _ in nil }
+  ) throws -> [JournalEntry] {
     guard limit > 0 else { return [] }
     return try writer.write { db in
       let rows = try Row.fetchAll(
@@ -222,7 +238,7 @@ extension Store {
       var claimed: [JournalEntry] = []
       for row in rows {
         do {
-          claimed.append(try Store.entry(row))
+          claimed.append(try Store.entry(row, known: known))
         } catch {
           let key: String = row["key"]
           try db.execute(
@@ -376,7 +392,7 @@ extension Store {
       try Row.fetchOne(
         db, sql: "SELECT \(Store.entryColumns) FROM journal WHERE key = ? AND channel = ?", arguments: [key, channel]
       )
-      .map(Store.entry)
+      .map { try Store.entry($0) }
     }
   }
 

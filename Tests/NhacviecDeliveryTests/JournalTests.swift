@@ -52,6 +52,32 @@ struct JournalTests {
     #expect(entry.rule == "annual" && entry.unit == "D1" && entry.period == "2026")
   }
 
+  @Test("a pass hands delivery the decisions it journaled new; a claim takes those instead of decoding them")
+  func handed() throws {
+    let store = try Store()
+    try store.journal(due: [decision("a")], now: t0)
+    let new = try store.journalNew(due: [decision("a"), decision("b"), decision("c")], now: t0)
+    #expect(new.map { $0.noticeKey?.step } == ["b", "c"])
+    var asked: [String] = []
+    let claimed = try store.claim(channel: "email", limit: 10, now: t0) { row in
+      asked.append(row.key)
+      return new.first { $0.key == row.key && $0.channel == row.channel }
+    }
+    #expect(asked.count == 3)
+    // The same entries as a claim that decodes every row.
+    let other = try Store()
+    try other.journal(due: [decision("a"), decision("b"), decision("c")], now: t0)
+    func decisions(_ entries: [JournalEntry]) -> [NoticeDecision?] {
+      entries.map {
+        guard case .decided(let decision) = $0.payload else { return nil }
+        return decision
+      }
+    }
+    let decoded = try other.claim(channel: "email", limit: 10, now: t0)
+    #expect(decisions(claimed) == decisions(decoded) && !decisions(claimed).contains(nil))
+    #expect(claimed.map(\.key) == decoded.map(\.key) && claimed.map(\.state) == decoded.map(\.state))
+  }
+
   @Test("two processes sharing the database can never both claim a notice")
   func exclusiveClaim() throws {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).sqlite").path
