@@ -277,7 +277,9 @@ public final class DeliveryService: @unchecked Sendable {
       unrecorded(row, .dead(error: "no channel named \(entry.channel) is configured"), now: now)
       return false
     }
-    let message: OutgoingMessage
+    // The message is made on the transfer executor's thread, beside this one: rendering is pure,
+    // and this thread goes on claiming and recording meanwhile.
+    let message: @Sendable () -> OutgoingMessage
     switch entry.payload {
     case .decided(let decision):
       switch engine.check(decision, at: now) {
@@ -294,7 +296,8 @@ public final class DeliveryService: @unchecked Sendable {
       case .send(let evaluated):
         let pending = entry.pending.map(Set.init)
         let addressees = decision.addressees.filter { pending?.contains($0.address) ?? true }
-        message = setup.renderer.render(evaluated, to: addressees, parts: channel.parts)
+        let renderer = setup.renderer
+        message = { renderer.render(evaluated, to: addressees, parts: channel.parts) }
       }
     case .rendered(let frozen):
       // Journaled by nhacviec 0.1: sent as it was rendered then, inside the window all the same.
@@ -305,11 +308,13 @@ public final class DeliveryService: @unchecked Sendable {
         return false
       }
       let pending = entry.pending.map(Set.init)
-      message = frozen.addressed(to: frozen.to.filter { pending?.contains($0.address) ?? true })
+      let addressed = frozen.addressed(to: frozen.to.filter { pending?.contains($0.address) ?? true })
+      message = { addressed }
     }
-    let addresses = message.to.map(\.address)
     lock.withLock { _ = inFlight[entry.channel, default: []].insert(row) }
     Task(executorPreference: executor) { [self] in
+      let message = message()
+      let addresses = message.to.map(\.address)
       let outcome = await channel.deliver(message)
       let done = clock.now()
       lock.withLock {
