@@ -84,10 +84,16 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
 
   public static func < (lhs: LocalDate, rhs: LocalDate) -> Bool { lhs.dayNumber < rhs.dayNumber }
 
-  /// `2026-11-15`
+  /// `2026-11-15`. Written into a buffer, not formatted: every notice key holds one or two, and
+  /// a pass builds one key per notice.
   public var description: String {
     let (y, m, d) = components
-    return String(format: "%04d-%02d-%02d", y, m, d)
+    guard (0...9999).contains(y) else { return String(format: "%04d-%02d-%02d", y, m, d) }
+    return String(unsafeUninitializedCapacity: 10) { buffer in
+      var writer = KeyWriter(buffer: buffer)
+      writer.write(self)
+      return writer.count
+    }
   }
 
   /// The form officials read: `15/11/2026`.
@@ -144,7 +150,14 @@ public struct TimeOfDay: Hashable, Comparable, Sendable, CustomStringConvertible
 
   public static let midnight = TimeOfDay(minutes: 0)
   public static func < (lhs: TimeOfDay, rhs: TimeOfDay) -> Bool { lhs.minutes < rhs.minutes }
-  public var description: String { String(format: "%02d:%02d", minutes / 60, minutes % 60) }
+  public var description: String {
+    guard (0..<6000).contains(minutes) else { return String(format: "%02d:%02d", minutes / 60, minutes % 60) }
+    return String(unsafeUninitializedCapacity: 5) { buffer in
+      var writer = KeyWriter(buffer: buffer)
+      writer.write(self)
+      return writer.count
+    }
+  }
 }
 
 /// The deployment's timezone: converts between instants and local dates and times.
