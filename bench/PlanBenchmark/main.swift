@@ -110,7 +110,11 @@ case "busy":
   exit(0)
 case "first-start":
   let m = measure(runs: runs) { planned(engine.plan(since: nil, now: at("2026-11-20T10:00"))) }
-  print(String(format: "first start: median %.1f ms; peak %.0f MiB", m.median, peakResidentMiB()))
+  let plan = engine.plan(since: nil, now: at("2026-11-20T10:00"))
+  print(
+    String(
+      format: "first start: median %.1f ms; %d notices due (%d messages after digests), %d superseded; peak %.0f MiB",
+      m.median, m.result, plan.due.count, plan.superseded.count, peakResidentMiB()))
   exit(0)
 default: break
 }
