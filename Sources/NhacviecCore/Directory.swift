@@ -381,12 +381,15 @@ final class RosterCache: Sendable {
   func roster(_ key: Key, make: () -> [OrgUnit]) -> [OrgUnit] {
     if let known = rosters.withLock({ $0[key] }) { return known }
     let made = make()
-    rosters.withLock { cache in
+    return rosters.withLock { cache in
       // A bound, not an eviction policy: rosters for every day ever asked of could add up.
       if cache.count > 1_000 { cache.removeAll() }
-      cache[key] = made
+      // The same selectors on another day mostly give the same units (eras change rarely): such
+      // rosters share one array, so that what the cache holds grows with the eras, not the days.
+      let same = cache.first { $0.key.selectors == key.selectors && $0.value == made }?.value ?? made
+      cache[key] = same
+      return same
     }
-    return made
   }
 }
 
