@@ -18,7 +18,12 @@ swift build -c release --product nhacviec-bench-plan >/dev/null
     echo "## $units units"
     echo
     # Each size in a process of its own, so that its peak memory is its own.
+    # The machine may be shared: its load before and after says how far to trust the times.
+    echo "Load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo
     .build/release/nhacviec-bench-plan --config Rules/nhacviec.yaml --units "$units" --runs "$runs"
+    echo
+    echo "Load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
   done
 } > bench/RESULTS-plan.md
 cat bench/RESULTS-plan.md

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Where a value came from in the configuration, for error messages (`FILE:LINE:COL`).
 public struct SourceLocation: Hashable, Sendable, CustomStringConvertible, Codable {
@@ -84,33 +85,78 @@ public struct Contact: Hashable, Sendable, Codable {
 /// A unit's id may be reused by a later era (statistics-office codes were reused in 2025), so a
 /// unit is one id over one validity interval, and a reference to an id is read as of a date.
 public struct OrgUnit: Hashable, Sendable {
-  public let id: String
-  public let name: String
-  public let kind: String
-  public let tags: Set<String>
-  public let parentID: String?
+  /// The record itself, shared: a unit is copied into every roster, finding, decision and
+  /// recipient of a pass, and a copy of its fields (names, tags, contacts) costs a retain each.
+  private final class Record: Sendable {
+    let id: String
+    let name: String
+    let kind: String
+    let tags: Set<String>
+    let parentID: String?
+    let contacts: [String: Contact]
+    let validFrom: LocalDate?
+    let validTo: LocalDate?
+    let location: SourceLocation?
+
+    init(
+      id: String, name: String, kind: String, tags: Set<String>, parentID: String?, contacts: [String: Contact],
+      validFrom: LocalDate?, validTo: LocalDate?, location: SourceLocation?
+    ) {
+      self.id = id
+      self.name = name
+      self.kind = kind
+      self.tags = tags
+      self.parentID = parentID
+      self.contacts = contacts
+      self.validFrom = validFrom
+      self.validTo = validTo
+      self.location = location
+    }
+  }
+
+  private let record: Record
+
+  public var id: String { record.id }
+  public var name: String { record.name }
+  public var kind: String { record.kind }
+  public var tags: Set<String> { record.tags }
+  public var parentID: String? { record.parentID }
   /// Contacts by role: `head`, `iso-focal`, `office`, …
-  public let contacts: [String: Contact]
+  public var contacts: [String: Contact] { record.contacts }
   /// First day the unit exists; nil for always.
-  public let validFrom: LocalDate?
+  public var validFrom: LocalDate? { record.validFrom }
   /// Last day the unit exists (inclusive); nil for still.
-  public let validTo: LocalDate?
-  public let location: SourceLocation?
+  public var validTo: LocalDate? { record.validTo }
+  public var location: SourceLocation? { record.location }
 
   public init(
     id: String, name: String, kind: String, tags: Set<String> = [], parentID: String? = nil,
     contacts: [String: Contact] = [:], validFrom: LocalDate? = nil, validTo: LocalDate? = nil,
     location: SourceLocation? = nil
   ) {
-    self.id = id
-    self.name = name
-    self.kind = kind
-    self.tags = tags
-    self.parentID = parentID
-    self.contacts = contacts
-    self.validFrom = validFrom
-    self.validTo = validTo
-    self.location = location
+    record = Record(
+      id: id, name: name, kind: kind, tags: tags, parentID: parentID, contacts: contacts, validFrom: validFrom,
+      validTo: validTo, location: location)
+  }
+
+  /// Equal when every field is, as before the record was shared.
+  public static func == (lhs: OrgUnit, rhs: OrgUnit) -> Bool {
+    if lhs.record === rhs.record { return true }
+    return lhs.id == rhs.id && lhs.name == rhs.name && lhs.kind == rhs.kind && lhs.tags == rhs.tags
+      && lhs.parentID == rhs.parentID && lhs.contacts == rhs.contacts && lhs.validFrom == rhs.validFrom
+      && lhs.validTo == rhs.validTo && lhs.location == rhs.location
+  }
+
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(id)
+    hasher.combine(name)
+    hasher.combine(kind)
+    hasher.combine(tags)
+    hasher.combine(parentID)
+    hasher.combine(contacts)
+    hasher.combine(validFrom)
+    hasher.combine(validTo)
+    hasher.combine(location)
   }
 
   public func isValid(on date: LocalDate) -> Bool {
@@ -125,6 +171,12 @@ public struct Directory: Sendable {
   public let units: [OrgUnit]
   private let recordsByID: [String: [Int]]
   private let childrenByParentID: [String: [Int]]
+  /// Each record's place in the files, by reference: digests sort thousands of lines by it, and
+  /// reading it off the records themselves costs a cache miss per record.
+  private let positions: [UnitRef: Int]
+  /// Rosters already worked out over this directory: planning asks for the same few pass after
+  /// pass, and each one filters every record.
+  private let rosters = RosterCache()
 
   /// Validates the whole directory and reports every problem it finds.
   public init(units: [OrgUnit]) throws(ConfigErrors) {
@@ -178,6 +230,12 @@ public struct Directory: Sendable {
     self.units = units
     self.recordsByID = byID
     self.childrenByParentID = children
+    var positions: [UnitRef: Int] = [:]
+    positions.reserveCapacity(units.count)
+    for (index, unit) in units.enumerated() where positions[UnitRef(unit)] == nil {
+      positions[UnitRef(unit)] = index
+    }
+    self.positions = positions
   }
 
   /// Records of one id whose validity overlaps an earlier record's, each reported once and
@@ -260,9 +318,7 @@ public struct Directory: Sendable {
 
   /// Where a unit record stands in the directory's files: lists that officials read (a digest,
   /// a report) follow the directory's order, departments before communes, as it was written.
-  public func position(of ref: UnitRef) -> Int {
-    (recordsByID[ref.id] ?? []).first { units[$0].validFrom == ref.validFrom } ?? Int.max
-  }
+  public func position(of ref: UnitRef) -> Int { positions[ref] ?? Int.max }
 
   /// Names an official would see as careless: a doubled space, a space at either end. They load
   /// (the file is not wrong), and `check` warns, since they go into every message.
@@ -292,12 +348,48 @@ public struct Directory: Sendable {
   /// The tree as of `date`: every unit valid on that day.
   public func units(on date: LocalDate) -> [OrgUnit] { units.filter { $0.isValid(on: date) } }
 
+  /// The units valid on `date` that any of `selectors` matches, their parent read as of `date`, in
+  /// the directory's order. Worked out once per directory, selectors and date.
+  public func roster(matching selectors: [UnitSelector], on date: LocalDate) -> [OrgUnit] {
+    rosters.roster(RosterCache.Key(selectors: selectors, date: date)) {
+      units(on: date).filter { unit in
+        let parent = self.parent(of: unit, on: date)
+        return selectors.contains { $0.matches(unit, parent: parent) }
+      }
+    }
+  }
+
   public func parent(of unit: OrgUnit, on date: LocalDate) -> OrgUnit? {
     unit.parentID.flatMap { self.unit($0, on: date) }
   }
 
   public func children(of id: String, on date: LocalDate) -> [OrgUnit] {
     (childrenByParentID[id] ?? []).map { units[$0] }.filter { $0.isValid(on: date) }
+  }
+}
+
+/// Rosters of one directory, shared by every engine over it (one per pass in the daemon, and the
+/// passes of `simulate`), so a lock guards them.
+final class RosterCache: Sendable {
+  struct Key: Hashable {
+    let selectors: [UnitSelector]
+    let date: LocalDate
+  }
+
+  private let rosters = Mutex<[Key: [OrgUnit]]>([:])
+
+  func roster(_ key: Key, make: () -> [OrgUnit]) -> [OrgUnit] {
+    if let known = rosters.withLock({ $0[key] }) { return known }
+    let made = make()
+    return rosters.withLock { cache in
+      // A bound, not an eviction policy: rosters for every day ever asked of could add up.
+      if cache.count > 1_000 { cache.removeAll() }
+      // The same selectors on another day mostly give the same units (eras change rarely): such
+      // rosters share one array, so that what the cache holds grows with the eras, not the days.
+      let same = cache.first { $0.key.selectors == key.selectors && $0.value == made }?.value ?? made
+      cache[key] = same
+      return same
+    }
   }
 }
 

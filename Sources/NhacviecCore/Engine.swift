@@ -353,8 +353,9 @@ public struct Engine: Sendable {
     -> Finding
   {
     let facts = context.facts
-    let exemption = facts.facts(.exemption, rule: rule.id, period: period.description, unit: unit.id, at: now).last
-    let extensionFact = facts.facts(.extension, rule: rule.id, period: period.description, unit: unit.id, at: now)
+    let periodText = period.description
+    let exemption = facts.facts(.exemption, rule: rule.id, period: periodText, unit: unit.id, at: now).last
+    let extensionFact = facts.facts(.extension, rule: rule.id, period: periodText, unit: unit.id, at: now)
       .last { $0.due != nil }
     let deadline = extensionFact?.due.map { rule.due.deadline(on: $0, zone: zone) } ?? ruleDeadline
     let assessment = rule.kind.assess(unit: unit, rule: rule, period: period, now: now, context: context)
@@ -444,6 +445,18 @@ public struct Engine: Sendable {
   ) -> (
     due: [Step], superseded: [Step]
   ) {
+    // Usually one step or none fell due since the last pass: no grouping needed then.
+    var missed: Step?
+    var count = 0
+    for step in steps where step.at > since && step.at <= now {
+      missed = step
+      count += 1
+      if count > 1 { break }
+    }
+    guard count > 1 else {
+      guard let missed else { return ([], []) }
+      return missed.phase == .reminder && now >= deadline ? ([], [missed]) : ([missed], [])
+    }
     var byAudience: [Audience: [Step]] = [:]
     var order: [Audience] = []
     for step in steps where step.at > since && step.at <= now {
@@ -475,6 +488,7 @@ public struct Engine: Sendable {
     // on the day (a code reused by another era names someone else).
     let own = min(max(date, unit.validFrom ?? date), unit.validTo ?? date)
     var result: [Recipient] = []
+    result.reserveCapacity(selectors.count)
     for selector in selectors {
       let target: OrgUnit?
       let role: String
@@ -498,15 +512,19 @@ public struct Engine: Sendable {
 
   /// The addressees of recipients through a channel: each distinct address once.
   public func addressees(of recipients: [Recipient], channel: ChannelSpec) -> [Addressee] {
-    var seen: Set<String> = []
+    // A step reaches a handful of people: a list is searched faster than a set is hashed.
+    var seen: [String] = []
     var result: [Addressee] = []
+    seen.reserveCapacity(recipients.count)
+    result.reserveCapacity(recipients.count)
     for recipient in recipients {
       let address: String?
       switch channel.addressKind {
       case .email: address = recipient.contact.email
       case .webhook: address = recipient.contact.webhook ?? channel.url
       }
-      guard let address, seen.insert(address).inserted else { continue }
+      guard let address, !seen.contains(address) else { continue }
+      seen.append(address)
       result.append(
         Addressee(
           unit: UnitRef(recipient.unit), unitName: recipient.unit.name, role: recipient.role,
@@ -524,6 +542,7 @@ public struct Engine: Sendable {
     let recipients = resolve(step.to, unit: unit, on: zone.localDate(of: step.at))
     var decisions: [NoticeDecision] = []
     var unroutable: [Plan.Unroutable] = []
+    var keyText: String?
     for name in rule.channels {
       guard let channel = ruleset.channels[name] else { continue }
       let addressees = addressees(of: recipients, channel: channel)
@@ -534,9 +553,11 @@ public struct Engine: Sendable {
       let content: NoticeContent =
         rule.kind.isObligation
         ? .obligation(key: key, template: step.template, audience: step.audience) : .summary(key: key)
+      let text = keyText ?? key.description
+      keyText = text
       decisions.append(
         NoticeDecision(
-          key: key.description, channel: name, reason: rule.kind.isObligation ? step.reason : .summary,
+          key: text, channel: name, reason: rule.kind.isObligation ? step.reason : .summary,
           scheduledAt: step.at, addressees: addressees, content: content))
     }
     return (decisions, unroutable)
@@ -583,18 +604,34 @@ public struct Engine: Sendable {
       let address: String
       let rule: String
     }
-    func mailbox(_ decision: NoticeDecision, _ addressee: Addressee) -> Mailbox {
-      Mailbox(channel: decision.channel, address: addressee.address, rule: decision.noticeKey?.rule ?? "")
+    // Each addressee's mailbox is hashed once, numbered, and every later step works on the
+    // numbers and on indices into `all`: a busy pass has a notice per unit, most of them to a
+    // handful of mailboxes, and copying decisions into lists cost more than deciding.
+    var numbers: [Mailbox: Int] = [:]
+    var mailboxes: [Mailbox] = []
+    var members: [[(decision: Int, addressee: Int)]] = []
+    var numberOf: [Int] = []
+    for (d, decision) in all.enumerated() {
+      guard case .obligation(let key, _, _) = decision.content else { continue }
+      for (a, addressee) in decision.addressees.enumerated() {
+        let mailbox = Mailbox(channel: decision.channel, address: addressee.address, rule: key.rule)
+        let number: Int
+        if let known = numbers[mailbox] {
+          number = known
+        } else {
+          number = mailboxes.count
+          numbers[mailbox] = number
+          mailboxes.append(mailbox)
+          members.append([])
+        }
+        members[number].append((d, a))
+        numberOf.append(number)
+      }
     }
-    var counts: [Mailbox: Int] = [:]
-    for decision in all {
-      guard case .obligation = decision.content else { continue }
-      for addressee in decision.addressees { counts[mailbox(decision, addressee), default: 0] += 1 }
-    }
-    let crowded = Set(counts.filter { $0.value >= minimum }.keys)
-    guard !crowded.isEmpty else { return all }
-    var merged: [Mailbox: [(NoticeDecision, Addressee)]] = [:]
+    let crowded = members.map { $0.count >= minimum }
+    guard crowded.contains(true) else { return all }
     var result: [NoticeDecision] = []
+    var next = 0
     for decision in all {
       guard case .obligation = decision.content else {
         result.append(decision)
@@ -602,41 +639,58 @@ public struct Engine: Sendable {
       }
       var kept: [Addressee] = []
       for addressee in decision.addressees {
-        let mailbox = mailbox(decision, addressee)
-        if crowded.contains(mailbox) {
-          merged[mailbox, default: []].append((decision, addressee))
-        } else {
-          kept.append(addressee)
-        }
+        if !crowded[numberOf[next]] { kept.append(addressee) }
+        next += 1
       }
       if !kept.isEmpty {
         result.append(kept.count == decision.addressees.count ? decision : decision.addressed(to: kept))
       }
     }
-    for (mailbox, list) in merged.sorted(by: {
-      ($0.key.channel, $0.key.address, $0.key.rule) < ($1.key.channel, $1.key.address, $1.key.rule)
-    }) {
-      let at = list.map(\.0.scheduledAt).max()!
+    let order = mailboxes.indices.filter { crowded[$0] }.sorted {
+      (mailboxes[$0].channel, mailboxes[$0].address, mailboxes[$0].rule)
+        < (mailboxes[$1].channel, mailboxes[$1].address, mailboxes[$1].rule)
+    }
+    struct Obligation: Hashable {
+      let rule: String
+      let unit: UnitRef
+      let period: Period
+    }
+    let directory = context.directory
+    for number in order {
+      let mailbox = mailboxes[number]
+      let list = members[number]
+      let at = list.lazy.map { all[$0.decision].scheduledAt }.max()!
       // One line per obligation: the Department's focal point, late on its own report and told
       // of everyone's, reads its own unit once, on the higher rung's line.
-      var byObligation: [String: (rank: (Date, Int), item: NoticeContent.DigestItem)] = [:]
-      for (decision, _) in list {
-        guard case .obligation(let key, let template, let audience) = decision.content else { continue }
-        let rank = (decision.scheduledAt, audience == .unit ? 0 : 1)
-        let obligation = "\(key.rule)/\(key.unit)/\(key.period)"
+      var byObligation: [Obligation: (rank: (Date, Int), decision: Int)] = [:]
+      byObligation.reserveCapacity(list.count)
+      for (d, _) in list {
+        guard case .obligation(let key, _, let audience) = all[d].content else { continue }
+        let rank = (all[d].scheduledAt, audience == .unit ? 0 : 1)
+        let obligation = Obligation(rule: key.rule, unit: key.unit, period: key.period)
         if let other = byObligation[obligation], other.rank >= rank { continue }
-        byObligation[obligation] = (
-          rank, NoticeContent.DigestItem(key: key, template: template, reason: decision.reason)
-        )
+        byObligation[obligation] = (rank, d)
       }
-      var items = byObligation.values.map(\.item)
-      let directory = context.directory
-      items.sort { (directory.position(of: $0.key.unit), $0.key) < (directory.position(of: $1.key.unit), $1.key) }
+      // In the directory's order, each item's place looked up once, not in every comparison.
+      var items: [NoticeContent.DigestItem] = []
+      var positions: [Int] = []
+      items.reserveCapacity(byObligation.count)
+      positions.reserveCapacity(byObligation.count)
+      for (_, chosen) in byObligation {
+        guard case .obligation(let key, let template, _) = all[chosen.decision].content else { continue }
+        items.append(NoticeContent.DigestItem(key: key, template: template, reason: all[chosen.decision].reason))
+        positions.append(directory.position(of: key.unit))
+      }
+      let sorted = items.indices.sorted {
+        positions[$0] != positions[$1] ? positions[$0] < positions[$1] : items[$0].key < items[$1].key
+      }
+      .map { items[$0] }
+      let first = all[list[0].decision].addressees[list[0].addressee]
       result.append(
         NoticeDecision(
           key: "digest/\(mailbox.address)/\(mailbox.rule)/\(zone.rfc3339(at).prefix(16))", channel: mailbox.channel,
           reason: .digest,
-          scheduledAt: at, addressees: [list[0].1], content: .digest(items: items)))
+          scheduledAt: at, addressees: [first], content: .digest(items: sorted)))
     }
     return result
   }
@@ -661,6 +715,31 @@ public struct Engine: Sendable {
     var failures: Set<RuleFailure> = []
     var next: Date?
     func wake(_ instant: Date) { if instant > now, next.map({ instant < $0 }) ?? true { next = instant } }
+    func stepsDue(on ladder: Ladder, rule: Rule, finding: Finding, unit: OrgUnit, periodText: String, from: Date) {
+      wake(finding.deadline)
+      if let later = ladder.steps.first(where: { $0.at > now }) { wake(later.at) }
+      // Most passes widen nothing: no key is built and hashed for every unit then.
+      let since =
+        sinceByObligation.isEmpty
+        ? from
+        : sinceByObligation[ObligationRef(rule: rule.id, unit: unit.id, period: periodText)].map { min($0, from) }
+          ?? from
+      let caught = Engine.catchUp(ladder.steps, since: since, now: now, deadline: ladder.deadline)
+      let silence = context.silences.active(rule: rule.id, unit: unit.id, period: periodText, at: now)
+      for step in caught.due {
+        let routed = route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit)
+        if let silence {
+          let reason = silence.heldReason(in: zone)
+          silenced += routed.decisions.map { Plan.Held(decision: $0, silence: silence, reason: reason) }
+        } else {
+          due += routed.decisions
+        }
+        unroutable += routed.unroutable
+      }
+      for step in caught.superseded {
+        superseded += route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit).decisions
+      }
+    }
 
     for rule in ruleset.rules {
       let ruleSince: Date?
@@ -677,33 +756,22 @@ public struct Engine: Sendable {
           wake(ruleLadder.opens)
           continue
         }
+        let periodText = ruleLadder.period.description
         for unit in roster(of: rule, deadline: ruleLadder.deadline) {
           let finding = finding(on: ruleLadder, unit: unit, at: now)
           if let failure = finding.assessment.failure {
-            failures.insert(RuleFailure(ruleID: rule.id, period: ruleLadder.period.description, message: failure))
+            failures.insert(RuleFailure(ruleID: rule.id, period: periodText, message: failure))
             continue
           }
           if finding.state.isClosed { continue }
-          let ladder = self.ladder(for: finding, on: ruleLadder)
-          wake(finding.deadline)
-          if let later = ladder.steps.first(where: { $0.at > now }) { wake(later.at) }
-          let obligation = ObligationRef(rule: rule.id, unit: unit.id, period: ruleLadder.period.description)
-          let since = sinceByObligation[obligation].map { min($0, from) } ?? from
-          let caught = Engine.catchUp(ladder.steps, since: since, now: now, deadline: ladder.deadline)
-          let silence = context.silences.active(
-            rule: rule.id, unit: unit.id, period: ruleLadder.period.description, at: now)
-          for step in caught.due {
-            let routed = route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit)
-            if let silence {
-              let reason = silence.heldReason(in: zone)
-              silenced += routed.decisions.map { Plan.Held(decision: $0, silence: silence, reason: reason) }
-            } else {
-              due += routed.decisions
-            }
-            unroutable += routed.unroutable
-          }
-          for step in caught.superseded {
-            superseded += route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit).decisions
+          // The rule's ladder is passed on, not copied into a local: a ladder holds its rule, and
+          // copying a rule for every unit of a pass cost more than judging the unit.
+          if finding.extensionFact?.due == nil {
+            stepsDue(on: ruleLadder, rule: rule, finding: finding, unit: unit, periodText: periodText, from: from)
+          } else {
+            stepsDue(
+              on: self.ladder(for: finding, on: ruleLadder), rule: rule, finding: finding, unit: unit,
+              periodText: periodText, from: from)
           }
         }
       }

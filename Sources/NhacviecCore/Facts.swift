@@ -79,7 +79,9 @@ public struct FactBook: Sendable {
 
   /// Every fact for one obligation known at `now`, oldest first.
   public func facts(rule: String, period: String, unit: String, at now: Date) -> [Fact] {
-    (index[Key(rule: rule, period: period, unit: unit)] ?? []).map { facts[$0] }
+    // Most obligations have no fact at all: an empty book answers without hashing the key.
+    guard !index.isEmpty, let found = index[Key(rule: rule, period: period, unit: unit)] else { return [] }
+    return found.map { facts[$0] }
       .filter { $0.isKnown(at: now) }
       .sorted { ($0.at ?? .distantPast) < ($1.at ?? .distantPast) }
   }

@@ -84,10 +84,16 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
 
   public static func < (lhs: LocalDate, rhs: LocalDate) -> Bool { lhs.dayNumber < rhs.dayNumber }
 
-  /// `2026-11-15`
+  /// `2026-11-15`. Written into a buffer, not formatted: every notice key holds one or two, and
+  /// a pass builds one key per notice.
   public var description: String {
     let (y, m, d) = components
-    return Digits.text { $0.append(y, width: 4, "-", m, width: 2, "-", d, width: 2) }
+    guard (0...9999).contains(y) else { return String(format: "%04d-%02d-%02d", y, m, d) }
+    return String(unsafeUninitializedCapacity: 10) { buffer in
+      var writer = KeyWriter(buffer: buffer)
+      writer.write(self)
+      return writer.count
+    }
   }
 
   /// The form officials read: `15/11/2026`.
@@ -145,7 +151,12 @@ public struct TimeOfDay: Hashable, Comparable, Sendable, CustomStringConvertible
   public static let midnight = TimeOfDay(minutes: 0)
   public static func < (lhs: TimeOfDay, rhs: TimeOfDay) -> Bool { lhs.minutes < rhs.minutes }
   public var description: String {
-    Digits.text { $0.append(minutes / 60, width: 2, ":", minutes % 60, width: 2) }
+    guard (0..<6000).contains(minutes) else { return String(format: "%02d:%02d", minutes / 60, minutes % 60) }
+    return String(unsafeUninitializedCapacity: 5) { buffer in
+      var writer = KeyWriter(buffer: buffer)
+      writer.write(self)
+      return writer.count
+    }
   }
 }
 

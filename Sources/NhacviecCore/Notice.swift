@@ -53,7 +53,7 @@ public struct UnitRef: Hashable, Sendable, Comparable, CustomStringConvertible, 
   public init(_ unit: OrgUnit) { self.init(id: unit.id, validFrom: unit.validFrom) }
 
   /// `21025`, or `21025@2025-07-01` for a record that starts on a date.
-  public var description: String { validFrom.map { "\(id)@\($0)" } ?? id }
+  public var description: String { validFrom.map { id + "@" + $0.description } ?? id }
 
   public init?(_ text: String) {
     guard let at = text.lastIndex(of: "@") else {
@@ -114,7 +114,44 @@ public struct NoticeKey: Hashable, Sendable, Comparable, CustomStringConvertible
   /// `iso-annual-report/51-STP@2025-07-01/2026/remind-7d@2026-11-15`: what the journal, the
   /// message's footer and Message-ID, and a webhook's Idempotency-Key carry.
   public var description: String {
-    "\(rule)/\(unit)/\(period)/\(step)@\(deadline)" + (time.map { "T\($0)" } ?? "")
+    // A period of a four-digit year is written in place; any other as its description.
+    let writesPeriod: Bool
+    switch period.kind {
+    case .yearly: writesPeriod = (1000...9999).contains(period.year)
+    case .quarterly: writesPeriod = (1000...9999).contains(period.year) && (1...9).contains(period.index)
+    case .monthly: writesPeriod = (1000...9999).contains(period.year) && (1...12).contains(period.index)
+    }
+    let periodText = writesPeriod ? "" : period.description
+    let time = self.time?.description
+    let deadline = self.deadline.description
+    var capacity =
+      rule.utf8.count + unit.id.utf8.count + (writesPeriod ? 7 : periodText.utf8.count) + step.utf8.count + 4
+      + deadline.utf8.count
+    if let from = unit.validFrom { capacity += 1 + from.description.utf8.count }
+    if let time { capacity += 1 + time.utf8.count }
+    // Written byte by byte into one buffer: a pass builds one key per notice, and string
+    // interpolation of its parts cost more than the rest of planning a notice.
+    return String(unsafeUninitializedCapacity: capacity) { buffer in
+      var writer = KeyWriter(buffer: buffer)
+      writer.write(rule)
+      writer.write(UInt8(ascii: "/"))
+      writer.write(unit.id)
+      if let from = unit.validFrom {
+        writer.write(UInt8(ascii: "@"))
+        writer.write(from.description)
+      }
+      writer.write(UInt8(ascii: "/"))
+      if writesPeriod { writer.write(period) } else { writer.write(periodText) }
+      writer.write(UInt8(ascii: "/"))
+      writer.write(step)
+      writer.write(UInt8(ascii: "@"))
+      writer.write(deadline)
+      if let time {
+        writer.write(UInt8(ascii: "T"))
+        writer.write(time)
+      }
+      return writer.count
+    }
   }
 
   public init?(_ text: String) {
@@ -147,6 +184,66 @@ public struct NoticeKey: Hashable, Sendable, Comparable, CustomStringConvertible
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.singleValueContainer()
     try container.encode(description)
+  }
+}
+
+/// Writes a key's text into a buffer sized for it.
+struct KeyWriter {
+  let buffer: UnsafeMutableBufferPointer<UInt8>
+  var count = 0
+
+  mutating func write(_ byte: UInt8) {
+    buffer[count] = byte
+    count += 1
+  }
+
+  mutating func write(_ text: String) {
+    var text = text
+    text.withUTF8 { bytes in
+      _ = UnsafeMutableBufferPointer(rebasing: buffer[count..<count + bytes.count]).initialize(fromContentsOf: bytes)
+      count += bytes.count
+    }
+  }
+
+  /// `2026-11-15`, for a year in 0…9999.
+  mutating func write(_ date: LocalDate) {
+    let (y, m, d) = date.components
+    digits(y, 4)
+    write(UInt8(ascii: "-"))
+    digits(m, 2)
+    write(UInt8(ascii: "-"))
+    digits(d, 2)
+  }
+
+  /// `2026`, `2026-Q3` or `2026-09`, as `Period.description` writes them, for a four-digit year.
+  mutating func write(_ period: Period) {
+    digits(period.year, 4)
+    switch period.kind {
+    case .yearly: break
+    case .quarterly:
+      write(UInt8(ascii: "-"))
+      write(UInt8(ascii: "Q"))
+      digits(period.index, 1)
+    case .monthly:
+      write(UInt8(ascii: "-"))
+      digits(period.index, 2)
+    }
+  }
+
+  /// `08:30`, for a time of day within one day.
+  mutating func write(_ time: TimeOfDay) {
+    digits(time.minutes / 60, 2)
+    write(UInt8(ascii: ":"))
+    digits(time.minutes % 60, 2)
+  }
+
+  private mutating func digits(_ value: Int, _ width: Int) {
+    var rest = value
+    for place in stride(from: width - 1, through: 0, by: -1) {
+      buffer[count + place] = UInt8(ascii: "0") + UInt8(rest % 10)
+      rest /= 10
+    }
+    count += width
   }
 }
 

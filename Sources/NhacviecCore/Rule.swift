@@ -214,10 +214,7 @@ public struct EvaluationContext: Sendable {
   /// The units that owe a rule for the period ending at `deadline`: the roster as of the last day
   /// allowed, so that a unit merged away the day after still owes what it owed.
   public func roster(of rule: Rule, deadline: Date) -> [OrgUnit] {
-    let date = calendar.zone.lastDay(before: deadline)
-    return directory.units(on: date).filter {
-      rule.applies(to: $0, parent: directory.parent(of: $0, on: date))
-    }
+    directory.roster(matching: rule.appliesTo, on: calendar.zone.lastDay(before: deadline))
   }
 }
 

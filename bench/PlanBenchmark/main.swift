@@ -1,6 +1,7 @@
 // Plans the shipped rules over a synthetic national-scale directory and reports time and memory.
 //
 //   swift run -c release nhacviec-bench-plan [--config Rules/nhacviec.yaml] [--units 10000] [--runs 15]
+//     [--only busy|first-start]
 //
 // bench/plan.sh runs it and writes bench/RESULTS-plan.md.
 import Foundation
@@ -100,6 +101,23 @@ let unitsThen = directory.units(on: LocalDate(iso: "2021-11-18")!).count
 // One pass when the third escalation step falls due for every unit: the heaviest of the season.
 /// Notices a pass plans, counting each digest's items: the work done, whatever the grouping.
 func planned(_ plan: Plan) -> Int { plan.due.reduce(0) { $0 + $1.content.keys.count } }
+
+// `--only busy` or `--only first-start`: that pass alone, `runs` times, for a profiler.
+switch argument("--only", default: "") {
+case "busy":
+  let m = measure(runs: runs) { planned(engine.plan(since: at("2026-11-17T08:00"), now: at("2026-11-18T08:00"))) }
+  print(String(format: "busy pass: median %.1f ms; peak %.0f MiB", m.median, peakResidentMiB()))
+  exit(0)
+case "first-start":
+  let m = measure(runs: runs) { planned(engine.plan(since: nil, now: at("2026-11-20T10:00"))) }
+  let plan = engine.plan(since: nil, now: at("2026-11-20T10:00"))
+  print(
+    String(
+      format: "first start: median %.1f ms; %d notices due (%d messages after digests), %d superseded; peak %.0f MiB",
+      m.median, m.result, plan.due.count, plan.superseded.count, peakResidentMiB()))
+  exit(0)
+default: break
+}
 
 let busy = measure(runs: runs) { planned(engine.plan(since: at("2026-11-17T08:00"), now: at("2026-11-18T08:00"))) }
 // A first start in the middle of the season: every ladder under way collapses (catch-up).
