@@ -60,3 +60,11 @@ public struct SystemClock: WallClock {
     signal.wait(untilReal: real)
   }
 }
+
+/// Seconds on the monotonic clock: for how long something has run, which neither the injected
+/// wall clock nor a change of the system's time may falsify.
+public func monotonicSeconds() -> Double {
+  var time = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &time)
+  return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}

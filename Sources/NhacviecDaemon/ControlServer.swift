@@ -1,6 +1,7 @@
 public import Foundation
 public import NhacviecConfig
 public import NhacviecControl
+import NhacviecCore
 
 /// One request on the control socket, with who sent it.
 public struct ControlRequest: Sendable {
@@ -245,12 +246,6 @@ public final class ControlServer: @unchecked Sendable {
     }
   }
 
-  static func monotonic() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-  }
-
   private func loop() {
     var connections: [Int32: Connection] = [:]
     var chunk = [UInt8](repeating: 0, count: 16_384)
@@ -260,7 +255,7 @@ public final class ControlServer: @unchecked Sendable {
     }
     func answer(_ connection: Connection, _ response: HTTPResponse) {
       connection.state = .writing(response.bytes, 0)
-      connection.deadline = Self.monotonic() + configuration.responseTimeout
+      connection.deadline = monotonicSeconds() + configuration.responseTimeout
       flush(connection)
     }
     // Writes what the socket takes now; closes once all is out or the client is gone.
@@ -352,7 +347,7 @@ public final class ControlServer: @unchecked Sendable {
           Glibc.close(fd)
           continue
         }
-        let now = Self.monotonic()
+        let now = monotonicSeconds()
         connections[fd] = Connection(
           fd: fd, uid: credentials.uid, gid: credentials.gid, accepted: now,
           deadline: now + configuration.requestTimeout)
@@ -377,7 +372,7 @@ public final class ControlServer: @unchecked Sendable {
           continue
         }
       }
-      let wait = nearest.isFinite ? Int32(max(0, min(60_000, (nearest - Self.monotonic()) * 1000 + 1))) : -1
+      let wait = nearest.isFinite ? Int32(max(0, min(60_000, (nearest - monotonicSeconds()) * 1000 + 1))) : -1
       let ready = poll(&fds, nfds_t(fds.count), wait)
       if ready < 0 && errno != EINTR { usleep(10_000) }
       if fds[1].revents != 0 {
@@ -399,7 +394,7 @@ public final class ControlServer: @unchecked Sendable {
         }
       }
       if fds[0].revents != 0 { acceptAll() }
-      let now = Self.monotonic()
+      let now = monotonicSeconds()
       for connection in connections.values where connection.deadline <= now {
         switch connection.state {
         case .reading:

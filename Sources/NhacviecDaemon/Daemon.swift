@@ -185,12 +185,12 @@ public final class Daemon: @unchecked Sendable {
   @discardableResult
   func pass() -> Date? {
     let now = clock.now()
-    let began = ControlServer.monotonic()
+    let began = monotonicSeconds()
     lock.withLock { passStarted = began }
     var ok = false
     defer {
       lock.withLock { passStarted = nil }
-      metrics.passEnded(duration: ControlServer.monotonic() - began, ok: ok, at: now)
+      metrics.passEnded(duration: monotonicSeconds() - began, ok: ok, at: now)
     }
     do {
       let (engine, inputs) = try judge.planning()
@@ -253,7 +253,7 @@ public final class Daemon: @unchecked Sendable {
   /// Both the watchdog and `/-/healthy` ask it.
   func isResponsive() -> Bool {
     guard let began = lock.withLock({ passStarted }) else { return true }
-    return ControlServer.monotonic() - began < Daemon.passLimit
+    return monotonicSeconds() - began < Daemon.passLimit
   }
 
   /// How many notices a pass journals in one transaction before waking delivery.
@@ -315,7 +315,7 @@ public final class Daemon: @unchecked Sendable {
 
   var liveness: Liveness {
     let (pass, started, stopping) = lock.withLock { (lastPass, passStarted, self.stopping) }
-    let running = started.map { ControlServer.monotonic() - $0 }
+    let running = started.map { monotonicSeconds() - $0 }
     var why: String?
     if stopping {
       why = "stopping"

@@ -231,7 +231,7 @@ public final class DeliveryService: @unchecked Sendable {
           try recordFinished(setup: setup)
           let (busy, flying) = lock.withLock { (!finished.isEmpty, inFlight.values.reduce(0) { $0 + $1.count }) }
           if busy { continue }
-          let clockNow = Self.monotonic()
+          let clockNow = monotonicSeconds()
           if flying == 0 || clockNow - readinessRead >= 1 {
             readiness = try store.readiness()
             readinessRead = clockNow
@@ -260,12 +260,6 @@ public final class DeliveryService: @unchecked Sendable {
       if busy { continue }
       clock.wait(until: next, on: signal)
     }
-  }
-
-  static func monotonic() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
   }
 
   /// Suppress, window and render one claimed notice, then hand it to its channel; whether it
