@@ -214,7 +214,9 @@ extension Store {
   // MARK: - Delivery
 
   /// Claims up to `limit` notices of one channel that may be attempted at `now` (planned and
-  /// due, or failed and due for another attempt), in one statement: each moves to `sending`, so
+  /// due, failed or silenced and due for another attempt), oldest first, in one statement (each
+  /// claimable state read in claim order from `journal_claim`, so a claim never sorts the
+  /// queue): each moves to `sending`, so
   /// that no other claim can take it. A row that cannot be read goes dead alone, with why.
   ///
   /// `known` may give a row's decision as it was journaled, which then is not decoded again.
@@ -228,10 +230,21 @@ extension Store {
           sql: """
             UPDATE journal SET state = 'sending', updated_at = ?1
             WHERE rowid IN (
-              SELECT rowid FROM journal
-              WHERE channel = ?2 AND state IN ('planned', 'failed', 'silenced')
-                AND ((state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
-                     OR (state IN ('failed', 'silenced') AND next_attempt_at <= ?1))
+              SELECT rowid FROM (
+                SELECT * FROM (
+                  SELECT rowid, scheduled_at, key FROM journal
+                  WHERE channel = ?2 AND state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
+                  ORDER BY scheduled_at, key LIMIT ?3)
+                UNION ALL
+                SELECT * FROM (
+                  SELECT rowid, scheduled_at, key FROM journal
+                  WHERE channel = ?2 AND state = 'failed' AND next_attempt_at <= ?1
+                  ORDER BY scheduled_at, key LIMIT ?3)
+                UNION ALL
+                SELECT * FROM (
+                  SELECT rowid, scheduled_at, key FROM journal
+                  WHERE channel = ?2 AND state = 'silenced' AND next_attempt_at <= ?1
+                  ORDER BY scheduled_at, key LIMIT ?3))
               ORDER BY scheduled_at, key LIMIT ?3)
             RETURNING \(Store.entryColumns)
             """), arguments: [now.timeIntervalSince1970, channel, limit])

@@ -78,6 +78,31 @@ struct JournalTests {
     #expect(claimed.map(\.key) == decoded.map(\.key) && claimed.map(\.state) == decoded.map(\.state))
   }
 
+  @Test("a claim takes the oldest due notices whatever their state, and none not yet due")
+  func claimOrder() throws {
+    let store = try Store()
+    let at = { (seconds: Double) in self.t0.addingTimeInterval(seconds) }
+    try store.journal(
+      due: [decision("a", at: at(0)), decision("b", at: at(10)), decision("c", at: at(20))], now: at(0))
+    // "a" fails and is due again at 30; "c" fails and is due again only at 100.
+    let first = try store.claim(channel: "email", limit: 3, now: at(20))
+    #expect(first.map(\.step) == ["a", "b", "c"])
+    try store.record([
+      JournalOutcome(
+        entry: JournalKey(key: first[0].key, channel: "email"), change: .failed(error: "421", retryAt: at(30)),
+        attempted: true, pending: nil, at: at(21)),
+      JournalOutcome(
+        entry: JournalKey(key: first[2].key, channel: "email"), change: .failed(error: "421", retryAt: at(100)),
+        attempted: true, pending: nil, at: at(21)),
+    ])
+    try store.journal(due: [decision("d", at: at(25)), decision("e", at: at(5))], now: at(25))
+    // At 40: "a" (scheduled at 0, failed, due again) and "e" (5) and "d" (25), oldest first;
+    // "b" is still being sent and "c" waits for 100.
+    #expect(try store.claim(channel: "email", limit: 2, now: at(40)).map(\.step) == ["a", "e"])
+    #expect(try store.claim(channel: "email", limit: 10, now: at(40)).map(\.step) == ["d"])
+    #expect(try store.claim(channel: "email", limit: 10, now: at(100)).map(\.step) == ["c"])
+  }
+
   @Test("two processes sharing the database can never both claim a notice")
   func exclusiveClaim() throws {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).sqlite").path
