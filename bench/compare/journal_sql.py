@@ -3,7 +3,10 @@
 a transaction), then claim them 16 at a time and record each one's outcome and attempt, as the
 daemon does. Variants of the journal's indexes show what each costs (bench/PROFILE-delivery.md).
 
-Usage: bench/compare/journal_sql.py [shipped|no-ready|no-due|full-index|side-table] [--no-attempt]
+Usage: bench/compare/journal_sql.py [shipped|partial|no-ready|no-due|side-table] [--no-attempt]
+  shipped: journal_claim, led by state (migration v6); partial: v5's partial journal_ready and
+  journal_due; no-ready: journal_due alone; no-due: journal_ready alone; side-table: partial,
+  with the decision in a table of its own.
 """
 
 import os
@@ -20,10 +23,10 @@ READY = ("CREATE INDEX journal_ready ON journal (channel, scheduled_at, key, sta
          "WHERE state IN ('planned', 'failed', 'silenced');")
 DUE = "CREATE INDEX journal_due ON journal (channel, state, next_attempt_at);"
 indexes = {
-    "shipped": READY + DUE,
+    "shipped": "CREATE INDEX journal_claim ON journal (channel, state, scheduled_at, key, next_attempt_at);",
+    "partial": READY + DUE,
     "no-ready": DUE,
     "no-due": READY,
-    "full-index": "CREATE INDEX journal_claim ON journal (channel, state, scheduled_at, key, next_attempt_at);",
     "side-table": READY + DUE + "CREATE TABLE decision_text (id INTEGER PRIMARY KEY, decision TEXT);",
 }[variant]
 
@@ -43,6 +46,23 @@ CREATE INDEX attempt_key ON attempt (key);
 CREATE INDEX attempt_channel ON attempt (channel, outcome, id);
 """ + indexes)
 decision = "x" * 410
+
+# The claim as Store.claim makes it: v6 reads each state in order; v5 filtered the partial index.
+if variant == "shipped":
+    CLAIM = ("UPDATE journal SET state = 'sending', updated_at = ?1 WHERE rowid IN (SELECT rowid FROM ("
+             " SELECT * FROM (SELECT rowid, scheduled_at, key FROM journal WHERE channel = ?2 AND state = 'planned'"
+             "   AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) ORDER BY scheduled_at, key LIMIT ?3)"
+             " UNION ALL SELECT * FROM (SELECT rowid, scheduled_at, key FROM journal WHERE channel = ?2"
+             "   AND state = 'failed' AND next_attempt_at <= ?1 ORDER BY scheduled_at, key LIMIT ?3)"
+             " UNION ALL SELECT * FROM (SELECT rowid, scheduled_at, key FROM journal WHERE channel = ?2"
+             "   AND state = 'silenced' AND next_attempt_at <= ?1 ORDER BY scheduled_at, key LIMIT ?3))"
+             " ORDER BY scheduled_at, key LIMIT ?3) RETURNING key, channel")
+else:
+    CLAIM = ("UPDATE journal SET state = 'sending', updated_at = ?1 WHERE rowid IN ("
+             " SELECT rowid FROM journal WHERE channel = ?2 AND state IN ('planned', 'failed', 'silenced')"
+             " AND ((state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))"
+             "      OR (state IN ('failed', 'silenced') AND next_attempt_at <= ?1))"
+             " ORDER BY scheduled_at, key LIMIT ?3) RETURNING key, channel")
 
 t0 = time.perf_counter()
 for start in range(0, N, 256):
@@ -68,12 +88,7 @@ claim_s = record_s = 0.0
 for _ in range(N // BATCH):
     a = time.perf_counter()
     db.execute("BEGIN")
-    rows = db.execute(
-        "UPDATE journal SET state = 'sending', updated_at = ?1 WHERE rowid IN ("
-        " SELECT rowid FROM journal WHERE channel = ?2 AND state IN ('planned', 'failed', 'silenced')"
-        " AND ((state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))"
-        "      OR (state IN ('failed', 'silenced') AND next_attempt_at <= ?1))"
-        " ORDER BY scheduled_at, key LIMIT ?3) RETURNING key, channel", (2000, "hook", BATCH)).fetchall()
+    rows = db.execute(CLAIM, (2000, "hook", BATCH)).fetchall()
     db.execute("COMMIT")
     b = time.perf_counter()
     db.execute("BEGIN")
