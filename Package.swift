@@ -133,7 +133,8 @@ let package = Package(
       swiftSettings: strictSettings
     ),
     .testTarget(
-      name: "NhacviecCoreTests", dependencies: ["NhacviecCore", "NhacviecRender"], swiftSettings: strictSettings),
+      name: "NhacviecCoreTests", dependencies: ["NhacviecCore", "NhacviecRender", "TestSupport"],
+      swiftSettings: strictSettings),
     .testTarget(name: "NhacviecControlTests", dependencies: ["NhacviecControl"], swiftSettings: strictSettings),
     .testTarget(
       name: "NhacviecConfigTests",

@@ -429,12 +429,6 @@ extension Store {
     try readiness().filter { $0.value <= now }.keys.sorted()
   }
 
-  /// The earliest instant at which a journaled notice of `channel` (or of any) may be attempted.
-  public func nextAttempt(channel: String? = nil) throws -> Date? {
-    let readiness = try readiness()
-    return channel.map { readiness[$0] } ?? readiness.values.min()
-  }
-
   /// For each channel with notices to attempt, the earliest instant one may be: a notice planned
   /// without a later chance is due at once (the epoch). Reads only the index of claimable rows.
   public func readiness() throws -> [String: Date] {

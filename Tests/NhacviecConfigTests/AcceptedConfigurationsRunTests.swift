@@ -10,17 +10,6 @@ import Testing
 /// notices rendered and its report printed in every format.
 @Suite("Every accepted configuration runs")
 struct AcceptedConfigurationsRunTests {
-  /// A small deterministic generator (SplitMix64), so that a failure names a seed that repeats.
-  struct Generator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-  }
 
   // A leading `!` marks a value check must refuse; it is picked one time in ten.
   static let channelNames = ["email", "e-2", "x_y", "!\"\"", "!\"a b\"", "!ê", "-"]
@@ -63,12 +52,12 @@ struct AcceptedConfigurationsRunTests {
   static let stops = ["", "stop_after: 0d", "stop_after: 1d", "stop_after: 400d"]
   static let kinds = ["deadline", "budget", "rollup", "summary"]
 
-  func pick<T>(_ values: [T], _ generator: inout Generator) -> T {
+  func pick<T>(_ values: [T], _ generator: inout SplitMix) -> T {
     values[Int(generator.next() % UInt64(values.count))]
   }
 
   /// A valid value nine times in ten, else one check refuses.
-  func pick(_ values: [String], _ generator: inout Generator) -> String {
+  func pick(_ values: [String], _ generator: inout SplitMix) -> String {
     let bad = values.filter { $0.hasPrefix("!") }
     let good = values.filter { !$0.hasPrefix("!") }
     let refuse = !bad.isEmpty && generator.next() % 10 == 0
@@ -78,7 +67,7 @@ struct AcceptedConfigurationsRunTests {
   }
 
   func variant(seed: UInt64) throws -> Scratch {
-    var g = Generator(state: seed)
+    var g = SplitMix(seed: seed)
     let channel = pick(Self.channelNames, &g)
     let (period, due) = pick(Self.periods, &g)
     let kind = pick(Self.kinds, &g)

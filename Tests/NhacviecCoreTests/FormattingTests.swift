@@ -1,6 +1,7 @@
 import Foundation
 import NhacviecCore
 import NhacviecRender
+import TestSupport
 import Testing
 
 @Suite("Dates and instants as text")
