@@ -85,6 +85,8 @@ public final class DeliveryService: @unchecked Sendable {
     let outcome: DeliveryOutcome
     let claimed: Date
     let at: Date
+    /// When it ended, on the monotonic clock: how long its outcome has waited to be recorded.
+    let ended: Double
   }
 
   /// One outcome as it is decided, for whoever counts them (the daemon's metrics).
@@ -129,7 +131,7 @@ public final class DeliveryService: @unchecked Sendable {
   public func wake() { signal.raise() }
 
   /// How many handed decisions are kept at most: beyond, a claim decodes the journal's copy.
-  static let handLimit = 4096
+  static let handLimit = 16384
 
   /// Decisions just journaled (as `Store.journalNew` returns them), and a wake: the journal stays
   /// the record, and a claim takes each from here rather than decode what was just encoded.
@@ -185,10 +187,14 @@ public final class DeliveryService: @unchecked Sendable {
       let now = clock.now()
       var next: Date?
       do {
-        try recordFinished(setup: setup)
         if stop {
+          _ = try settle(setup: setup, claiming: [], now: now)
           if lock.withLock({ inFlight.values.allSatisfy(\.isEmpty) && finished.isEmpty }) { break }
         } else {
+          if let until = lingering() {
+            signal.wait(untilReal: until)
+            continue
+          }
           // Rows a failed recording or a crash left in `sending`, that nobody is sending.
           if now.timeIntervalSince(lastReclaim) >= 60 || now < lastReclaim {
             let held = lock.withLock { inFlight.values.reduce(into: Set<JournalKey>()) { $0.formUnion($1) } }
@@ -206,18 +212,21 @@ public final class DeliveryService: @unchecked Sendable {
           }
           // Channels with notices due, configured or not: a notice for a channel the configuration
           // no longer has goes dead with why, rather than wait unseen.
-          for name in Set(setup.channels.keys).union(readiness.keys).sorted() {
+          let names = Set(setup.channels.keys).union(readiness.keys).sorted()
+          let paced = names.filter { setup.rates[$0] != nil && setup.channels[$0] != nil }
+          let unpaced = names.filter { setup.rates[$0] == nil || setup.channels[$0] == nil }
+          // What has ended is recorded, and the slots it frees claimed again, in one transaction.
+          let claimed = try settle(setup: setup, claiming: unpaced, now: now)
+          for name in unpaced {
+            for entry in claimed[name] ?? [] { prepare(entry, engine: try judge(), setup: setup, now: now) }
+          }
+          for name in paced {
             var free = setup.capacity(of: name) - lock.withLock { inFlight[name, default: []].count }
-            guard free > 0 else { continue }
-            guard let rate = setup.rates[name], setup.channels[name] != nil else {
-              let claimed = try store.claim(channel: name, limit: free, now: now, known: takeHanded)
-              for entry in claimed { prepare(entry, engine: try judge(), setup: setup, now: now) }
-              continue
-            }
             // Paced: one at a time, and only a message handed to the channel takes a turn (a
             // notice suppressed or deferred sends nothing).
             while free > 0 {
               // A turn further off than one spacing means the clock was set back: not a wait.
+              let rate = setup.rates[name]!
               if let turn = turns[name], turn > now, turn.timeIntervalSince(now) <= rate.spacing { break }
               guard let entry = try store.claim(channel: name, limit: 1, now: now, known: takeHanded).first else {
                 break
@@ -228,8 +237,11 @@ public final class DeliveryService: @unchecked Sendable {
               }
             }
           }
-          try recordFinished(setup: setup)
-          let (busy, flying) = lock.withLock { (!finished.isEmpty, inFlight.values.reduce(0) { $0 + $1.count }) }
+          // Outcomes waiting (transfers that ended meanwhile, notices just suppressed or deferred):
+          // another round records them.
+          let (busy, flying) = lock.withLock {
+            (!finished.isEmpty || !unrecorded.isEmpty, inFlight.values.reduce(0) { $0 + $1.count })
+          }
           if busy { continue }
           let clockNow = monotonicSeconds()
           if flying == 0 || clockNow - readinessRead >= 1 {
@@ -259,6 +271,27 @@ public final class DeliveryService: @unchecked Sendable {
       }
       if busy { continue }
       clock.wait(until: next, on: signal)
+    }
+  }
+
+  /// How many ended transfers are enough to settle at once, and how long (seconds) the first of
+  /// them waits for the others at most: in a burst of 10,000 webhooks, the delivery loop's CPU
+  /// per message fell from 224 to 207 µs (bench/PROFILE-delivery.md), and a lone notice, with
+  /// nothing else in flight, never waits.
+  static let lingerBatch = 8
+  static let linger = 0.002
+
+  /// While others are still in flight, an ended transfer's outcome waits a moment for more: one
+  /// transaction then records several and claims as many again, instead of one each. Returns
+  /// until when (a real instant), or nil to settle now.
+  private func lingering() -> Date? {
+    lock.withLock {
+      guard unrecorded.isEmpty, let oldest = finished.first?.ended, finished.count < DeliveryService.lingerBatch
+      else { return nil }
+      let flying = inFlight.values.reduce(0) { $0 + $1.count } - finished.count
+      let left = oldest + DeliveryService.linger - monotonicSeconds()
+      guard flying > 0, left > 0 else { return nil }
+      return Date().addingTimeInterval(left)
     }
   }
 
@@ -314,7 +347,8 @@ public final class DeliveryService: @unchecked Sendable {
       lock.withLock {
         finished.append(
           Finished(
-            entry: entry, addresses: addresses, subject: message.subject, outcome: outcome, claimed: now, at: done))
+            entry: entry, addresses: addresses, subject: message.subject, outcome: outcome, claimed: now, at: done,
+            ended: monotonicSeconds()))
       }
       wake()
     }
@@ -344,9 +378,10 @@ public final class DeliveryService: @unchecked Sendable {
     }
   }
 
-  /// Records every outcome known so far in one transaction. If recording fails, the outcomes
-  /// are kept and recorded at the next turn; their rows stay `sending` and held meanwhile.
-  private func recordFinished(setup: Setup) throws {
+  /// Records every outcome known so far, and claims the free slots of `channels`, in one
+  /// transaction. If it fails, the outcomes are kept and recorded at the next turn; their rows
+  /// stay `sending` and held meanwhile, and nothing is claimed.
+  private func settle(setup: Setup, claiming channels: [String], now: Date) throws -> [String: [JournalEntry]] {
     let (done, pending) = lock.withLock { () -> ([Finished], [JournalOutcome]) in
       defer {
         finished = []
@@ -385,8 +420,17 @@ public final class DeliveryService: @unchecked Sendable {
       default: break
       }
     }
+    // A slot is free once its outcome is recorded, which this same transaction does.
+    let claims = lock.withLock {
+      var busy = inFlight.mapValues(\.count)
+      for outcome in outcomes where inFlight[outcome.entry.channel]?.contains(outcome.entry) == true {
+        busy[outcome.entry.channel]! -= 1
+      }
+      return channels.map { (channel: $0, limit: setup.capacity(of: $0) - busy[$0, default: 0]) }
+    }
+    let claimed: [String: [JournalEntry]]
     do {
-      try store.record(outcomes)
+      claimed = try store.settle(outcomes, claims: claims, now: now, known: takeHanded)
     } catch {
       lock.withLock {
         unrecorded = outcomes + unrecorded
@@ -394,9 +438,8 @@ public final class DeliveryService: @unchecked Sendable {
       throw error
     }
     lock.withLock {
-      for item in done {
-        inFlight[item.entry.channel]?.remove(JournalKey(key: item.entry.key, channel: item.entry.channel))
-      }
+      // Outcomes kept from a recording that failed free their slots now too.
+      for outcome in outcomes { inFlight[outcome.entry.channel]?.remove(outcome.entry) }
       for outcome in outcomes where outcome.attempted {
         switch outcome.change {
         case .sent: tally.sent += 1
@@ -406,6 +449,7 @@ public final class DeliveryService: @unchecked Sendable {
         }
       }
     }
+    return claimed
   }
 
   // MARK: - Record, pure

@@ -213,110 +213,137 @@ extension Store {
 
   // MARK: - Delivery
 
-  /// Claims up to `limit` notices of one channel that may be attempted at `now` (planned and
-  /// due, failed or silenced and due for another attempt), oldest first, in one statement (each
-  /// claimable state read in claim order from `journal_claim`, so a claim never sorts the
-  /// queue): each moves to `sending`, so
-  /// that no other claim can take it. A row that cannot be read goes dead alone, with why.
-  ///
-  /// `known` may give a row's decision as it was journaled, which then is not decoded again.
-  public func claim(
-    channel: String, limit: Int, now: Date, known: (JournalKey) -> NoticeDecision? = { _ in nil }
-  ) throws -> [JournalEntry] {
-    guard limit > 0 else { return [] }
+  /// One write transaction of delivery's: `outcomes` recorded, then up to each claim's limit of
+  /// its channel's notices claimed, so that the pages both touch are written once, and a claim
+  /// never runs ahead of what has been recorded. Returns each channel's claimed notices.
+  public func settle(
+    _ outcomes: [JournalOutcome], claims: [(channel: String, limit: Int)] = [], now: Date,
+    known: (JournalKey) -> NoticeDecision? = { _ in nil }
+  ) throws -> [String: [JournalEntry]] {
+    guard !outcomes.isEmpty || claims.contains(where: { $0.limit > 0 }) else { return [:] }
     return try writer.write { db in
-      let rows = try Row.fetchAll(
-        try db.cachedStatement(
-          sql: """
-            UPDATE journal SET state = 'sending', updated_at = ?1
-            WHERE rowid IN (
-              SELECT rowid FROM (
-                SELECT * FROM (
-                  SELECT rowid, scheduled_at, key FROM journal
-                  WHERE channel = ?2 AND state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
-                  ORDER BY scheduled_at, key LIMIT ?3)
-                UNION ALL
-                SELECT * FROM (
-                  SELECT rowid, scheduled_at, key FROM journal
-                  WHERE channel = ?2 AND state = 'failed' AND next_attempt_at <= ?1
-                  ORDER BY scheduled_at, key LIMIT ?3)
-                UNION ALL
-                SELECT * FROM (
-                  SELECT rowid, scheduled_at, key FROM journal
-                  WHERE channel = ?2 AND state = 'silenced' AND next_attempt_at <= ?1
-                  ORDER BY scheduled_at, key LIMIT ?3))
-              ORDER BY scheduled_at, key LIMIT ?3)
-            RETURNING \(Store.entryColumns)
-            """), arguments: [now.timeIntervalSince1970, channel, limit])
-      var claimed: [JournalEntry] = []
-      for row in rows {
-        do {
-          claimed.append(try Store.entry(row, known: known))
-        } catch {
-          let key: String = row["key"]
-          try db.execute(
-            sql: "UPDATE journal SET state = 'dead', last_error = ?, updated_at = ? WHERE key = ? AND channel = ?",
-            arguments: ["cannot read this journal row: \(error)", now.timeIntervalSince1970, key, channel])
-        }
+      try Store.record(outcomes, in: db)
+      var claimed: [String: [JournalEntry]] = [:]
+      for (channel, limit) in claims where limit > 0 {
+        let entries = try Store.claim(channel: channel, limit: limit, now: now, known: known, in: db)
+        if !entries.isEmpty { claimed[channel] = entries }
       }
-      return claimed.sorted { ($0.scheduledAt, $0.key) < ($1.scheduledAt, $1.key) }
+      return claimed
     }
   }
 
-  /// Records what became of claimed notices, many in one transaction. Only a notice still being
-  /// sent is changed: an outcome for one an operator retried meanwhile changes nothing.
+  /// Claims up to `limit` notices of one channel that may be attempted at `now`: see `settle`.
+  public func claim(
+    channel: String, limit: Int, now: Date, known: (JournalKey) -> NoticeDecision? = { _ in nil }
+  ) throws -> [JournalEntry] {
+    try settle([], claims: [(channel, limit)], now: now, known: known)[channel] ?? []
+  }
+
+  /// Records what became of claimed notices, many in one transaction: see `settle`.
   public func record(_ outcomes: [JournalOutcome]) throws {
     guard !outcomes.isEmpty else { return }
-    try writer.write { db in
-      let update = try db.cachedStatement(
+    try writer.write { try Store.record(outcomes, in: $0) }
+  }
+
+  /// Claims up to `limit` notices of one channel that may be attempted at `now` (planned and
+  /// due, failed or silenced and due for another attempt), oldest first, in one statement (each
+  /// claimable state read in claim order from `journal_claim`, so a claim never sorts the
+  /// queue): each moves to `sending`, so that no other claim can take it. A row that cannot be
+  /// read goes dead alone, with why.
+  ///
+  /// `known` may give a row's decision as it was journaled, which then is not decoded again.
+  static func claim(
+    channel: String, limit: Int, now: Date, known: (JournalKey) -> NoticeDecision?, in db: Database
+  ) throws -> [JournalEntry] {
+    let rows = try Row.fetchAll(
+      try db.cachedStatement(
         sql: """
-          UPDATE journal SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?,
-            receipt = COALESCE(?, receipt), pending = ?, sent_at = COALESCE(?, sent_at), subject = COALESCE(?, subject),
-            updated_at = ?
-          WHERE key = ? AND channel = ? AND state = 'sending'
-          """)
-      let history = try db.cachedStatement(
-        sql: """
-          INSERT INTO attempt (key, channel, number, at, outcome, detail, reached)
-          SELECT key, channel, attempts, ?, ?, ?, ? FROM journal WHERE key = ? AND channel = ?
-          """)
-      for outcome in outcomes {
-        let state: NoticeState
-        var next: Date?
-        var error: String?
-        var receipt: String?
-        var sentAt: Date?
-        switch outcome.change {
-        case .sent(let r, let e):
-          (state, receipt, error, sentAt) = (.sent, r, e, outcome.at)
-        case .failed(let e, let at):
-          (state, error, next) = (.failed, e, at)
-        case .dead(let e):
-          (state, error) = (.dead, e)
-        case .deferred(let until, let why):
-          // Back to where it was, with its next chance; nothing was tried.
-          (state, next, error) = (.planned, until, why)
-        case .suppressed(let why):
-          (state, error) = (.suppressed, why)
-        case .silenced(let until, let why):
-          (state, next, error) = (.silenced, until, why)
-        }
-        var pending: String?
-        if let addresses = outcome.pending {
-          pending = String(decoding: try JSONEncoder().encode(addresses), as: UTF8.self)
-        }
-        try update.execute(arguments: [
-          state.rawValue, outcome.attempted ? 1 : 0, next?.timeIntervalSince1970, error, receipt, pending,
-          sentAt?.timeIntervalSince1970, outcome.subject, outcome.at.timeIntervalSince1970, outcome.entry.key,
-          outcome.entry.channel,
-        ])
-        guard outcome.attempted, db.changesCount == 1 else { continue }
-        let detail = receipt ?? error ?? ""
-        let reached = String(decoding: try JSONEncoder().encode(outcome.reached), as: UTF8.self)
-        try history.execute(arguments: [
-          outcome.at.timeIntervalSince1970, state.rawValue, detail, reached, outcome.entry.key, outcome.entry.channel,
-        ])
+          UPDATE journal SET state = 'sending', updated_at = ?1
+          WHERE rowid IN (
+            SELECT rowid FROM (
+              SELECT * FROM (
+                SELECT rowid, scheduled_at, key FROM journal
+                WHERE channel = ?2 AND state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
+                ORDER BY scheduled_at, key LIMIT ?3)
+              UNION ALL
+              SELECT * FROM (
+                SELECT rowid, scheduled_at, key FROM journal
+                WHERE channel = ?2 AND state = 'failed' AND next_attempt_at <= ?1
+                ORDER BY scheduled_at, key LIMIT ?3)
+              UNION ALL
+              SELECT * FROM (
+                SELECT rowid, scheduled_at, key FROM journal
+                WHERE channel = ?2 AND state = 'silenced' AND next_attempt_at <= ?1
+                ORDER BY scheduled_at, key LIMIT ?3))
+            ORDER BY scheduled_at, key LIMIT ?3)
+          RETURNING \(Store.entryColumns)
+          """), arguments: [now.timeIntervalSince1970, channel, limit])
+    var claimed: [JournalEntry] = []
+    for row in rows {
+      do {
+        claimed.append(try Store.entry(row, known: known))
+      } catch {
+        let key: String = row["key"]
+        try db.execute(
+          sql: "UPDATE journal SET state = 'dead', last_error = ?, updated_at = ? WHERE key = ? AND channel = ?",
+          arguments: ["cannot read this journal row: \(error)", now.timeIntervalSince1970, key, channel])
       }
+    }
+    return claimed.sorted { ($0.scheduledAt, $0.key) < ($1.scheduledAt, $1.key) }
+  }
+
+  /// Records what became of claimed notices. Only a notice still being sent is changed: an
+  /// outcome for one an operator retried meanwhile changes nothing.
+  static func record(_ outcomes: [JournalOutcome], in db: Database) throws {
+    guard !outcomes.isEmpty else { return }
+    let update = try db.cachedStatement(
+      sql: """
+        UPDATE journal SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?,
+          receipt = COALESCE(?, receipt), pending = ?, sent_at = COALESCE(?, sent_at), subject = COALESCE(?, subject),
+          updated_at = ?
+        WHERE key = ? AND channel = ? AND state = 'sending'
+        """)
+    let history = try db.cachedStatement(
+      sql: """
+        INSERT INTO attempt (key, channel, number, at, outcome, detail, reached)
+        SELECT key, channel, attempts, ?, ?, ?, ? FROM journal WHERE key = ? AND channel = ?
+        """)
+    for outcome in outcomes {
+      let state: NoticeState
+      var next: Date?
+      var error: String?
+      var receipt: String?
+      var sentAt: Date?
+      switch outcome.change {
+      case .sent(let r, let e):
+        (state, receipt, error, sentAt) = (.sent, r, e, outcome.at)
+      case .failed(let e, let at):
+        (state, error, next) = (.failed, e, at)
+      case .dead(let e):
+        (state, error) = (.dead, e)
+      case .deferred(let until, let why):
+        // Back to where it was, with its next chance; nothing was tried.
+        (state, next, error) = (.planned, until, why)
+      case .suppressed(let why):
+        (state, error) = (.suppressed, why)
+      case .silenced(let until, let why):
+        (state, next, error) = (.silenced, until, why)
+      }
+      var pending: String?
+      if let addresses = outcome.pending {
+        pending = String(decoding: try JSONEncoder().encode(addresses), as: UTF8.self)
+      }
+      try update.execute(arguments: [
+        state.rawValue, outcome.attempted ? 1 : 0, next?.timeIntervalSince1970, error, receipt, pending,
+        sentAt?.timeIntervalSince1970, outcome.subject, outcome.at.timeIntervalSince1970, outcome.entry.key,
+        outcome.entry.channel,
+      ])
+      guard outcome.attempted, db.changesCount == 1 else { continue }
+      let detail = receipt ?? error ?? ""
+      let reached = String(decoding: try JSONEncoder().encode(outcome.reached), as: UTF8.self)
+      try history.execute(arguments: [
+        outcome.at.timeIntervalSince1970, state.rawValue, detail, reached, outcome.entry.key, outcome.entry.channel,
+      ])
     }
   }
 

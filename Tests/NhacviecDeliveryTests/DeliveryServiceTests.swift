@@ -170,6 +170,43 @@ struct DeliveryServiceTests {
     #expect(try store.counts()[.sent] == 11)
   }
 
+  @Test("a recording that fails loses nothing, and once it succeeds the slots it held are free again")
+  func failedRecording() throws {
+    let channel = ScriptedChannel()
+    let deployment = try ConfigurationFixture().load()
+    let clock = ManualClock(at("2026-11-09T08:00:00+07:00"))
+    let store = try Store()
+    // The database refuses every outcome until the trigger is dropped: a full disk, say.
+    try store.execute(
+      sql: """
+        CREATE TRIGGER refuse BEFORE UPDATE OF state ON journal WHEN NEW.state = 'sent'
+        BEGIN SELECT RAISE(ABORT, 'disk full'); END
+        """, arguments: [])
+    let service = DeliveryService(
+      store: store,
+      setup: .init(
+        channels: ["email": channel], capacity: ["email": 1], policy: RetryPolicy(jitter: 0),
+        renderer: .init(ruleset: deployment.ruleset, calendar: deployment.calendar), engine: { deployment.engine() }),
+      clock: clock)
+    service.start()
+    defer { service.stop(grace: 1) }
+    try store.journal(due: (1...3).map { decision("remind-\($0)d", at: clock.now()) }, now: clock.now())
+    service.wake()
+    let until = Date().addingTimeInterval(5)
+    while service.status.lastError == nil, Date() < until { usleep(10_000) }
+    #expect(service.status.lastError?.message.contains("disk full") == true)
+    // One sent, its outcome unrecorded: nothing else is claimed meanwhile.
+    #expect(channel.delivered.count == 1)
+    #expect(try store.counts()[.sending] == 1)
+    try store.execute(sql: "DROP TRIGGER refuse", arguments: [])
+    // The loop tries again a minute later: the outcome kept is recorded, and its slot serves the rest.
+    clock.advance(by: 61)
+    let done = Date().addingTimeInterval(10)
+    while (try store.counts()[.sent] ?? 0) < 3, Date() < done { usleep(20_000) }
+    #expect(try store.counts()[.sent] == 3)
+    #expect(channel.delivered.count == 3)
+  }
+
   @Test("a notice for a channel the configuration no longer has goes dead with why, not unseen")
   func unknownChannel() throws {
     let h = try harness(ScriptedChannel(), at: "2026-11-09T08:00:00+07:00")

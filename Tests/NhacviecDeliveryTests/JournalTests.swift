@@ -103,6 +103,28 @@ struct JournalTests {
     #expect(try store.claim(channel: "email", limit: 10, now: at(100)).map(\.step) == ["c"])
   }
 
+  @Test("one settle records its outcomes before it claims: a notice failed and due again at once is claimed in it")
+  func settleOrder() throws {
+    let store = try Store()
+    try store.journal(due: [decision("a"), decision("b"), decision("c")], now: t0)
+    let first = try store.claim(channel: "email", limit: 2, now: t0)
+    #expect(first.map(\.step) == ["a", "b"])
+    let failed = JournalOutcome(
+      entry: JournalKey(key: first[0].key, channel: "email"), change: .failed(error: "421", retryAt: t0),
+      attempted: true, pending: nil, at: t0)
+    let sent = JournalOutcome(
+      entry: JournalKey(key: first[1].key, channel: "email"), change: .sent(receipt: "250", error: nil),
+      attempted: true, pending: nil, at: t0)
+    let claimed = try store.settle([failed, sent], claims: [("email", 5), ("webhook", 5)], now: t0)
+    // "a" failed and is due again: claimed again, oldest first, with its attempt counted.
+    #expect(claimed["email"]?.map(\.step) == ["a", "c"])
+    #expect(claimed["email"]?.first?.attempts == 1)
+    #expect(claimed["webhook"] == nil)
+    #expect(try store.entry(key: first[1].key, channel: "email")?.state == .sent)
+    #expect(try store.history(key: first[0].key).map(\.outcome) == ["failed"])
+    #expect(try store.counts()[.sending] == 2)
+  }
+
   @Test("two processes sharing the database can never both claim a notice")
   func exclusiveClaim() throws {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).sqlite").path

@@ -22,7 +22,7 @@ spec.loader.exec_module(compare)
 STAGES = [
     ("render", "MessageRenderer"),
     ("claim", "5claim7channel"),
-    ("record outcomes", "6recordyySayAA14JournalOutcome"),
+    ("record outcomes", "6record_2in"),
     ("judge again (Engine.check)", "6EngineV5check"),
     ("journal (pass)", "journalNew"),
     ("plan (pass)", "EngineV4plan"),
