@@ -255,7 +255,8 @@ extension Store {
   static func claim(
     channel: String, limit: Int, now: Date, known: (JournalKey) -> NoticeDecision?, in db: Database
   ) throws -> [JournalEntry] {
-    let rows = try Row.fetchAll(
+    // Read in place: a handed decision's JSON is never copied out of SQLite.
+    let rows = try Row.fetchCursor(
       try db.cachedStatement(
         sql: """
           UPDATE journal SET state = 'sending', updated_at = ?1
@@ -279,15 +280,18 @@ extension Store {
           RETURNING \(Store.entryColumns)
           """), arguments: [now.timeIntervalSince1970, channel, limit])
     var claimed: [JournalEntry] = []
-    for row in rows {
+    var unreadable: [(key: String, error: any Error)] = []
+    while let row = try rows.next() {
       do {
         claimed.append(try Store.entry(row, known: known))
       } catch {
-        let key: String = row["key"]
-        try db.execute(
-          sql: "UPDATE journal SET state = 'dead', last_error = ?, updated_at = ? WHERE key = ? AND channel = ?",
-          arguments: ["cannot read this journal row: \(error)", now.timeIntervalSince1970, key, channel])
+        unreadable.append((row[0], error))
       }
+    }
+    for (key, error) in unreadable {
+      try db.execute(
+        sql: "UPDATE journal SET state = 'dead', last_error = ?, updated_at = ? WHERE key = ? AND channel = ?",
+        arguments: ["cannot read this journal row: \(error)", now.timeIntervalSince1970, key, channel])
     }
     return claimed.sorted { ($0.scheduledAt, $0.key) < ($1.scheduledAt, $1.key) }
   }
