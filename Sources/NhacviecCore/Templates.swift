@@ -212,3 +212,15 @@ extension Rule {
       ])
   }
 }
+
+extension String {
+  /// The text on one line, each run of line breaks one space (none at either end): for a mail
+  /// header, a log line, a reason quoted from a reply. Text without a line break, nearly all of
+  /// it, comes back as it is, without being broken into characters.
+  public var oneLine: String {
+    let breaks = unicodeScalars.contains {
+      (0x0A...0x0D).contains($0.value) || $0.value == 0x85 || $0.value == 0x2028 || $0.value == 0x2029
+    }
+    return breaks ? split(whereSeparator: \.isNewline).joined(separator: " ") : self
+  }
+}

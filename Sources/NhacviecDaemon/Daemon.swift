@@ -11,7 +11,7 @@ public enum Log {
   public enum Priority: Int { case error = 3, warning = 4, notice = 5, info = 6 }
 
   public static func write(_ priority: Priority, _ message: String) {
-    let line = "<\(priority.rawValue)>" + message.split(whereSeparator: \.isNewline).joined(separator: " ") + "\n"
+    let line = "<\(priority.rawValue)>" + message.oneLine + "\n"
     FileHandle.standardError.write(Data(line.utf8))
   }
 }

@@ -102,11 +102,10 @@ public struct WebhookChannel: NoticeChannel {
   static func outcome(_ response: CurlResponse) -> DeliveryOutcome {
     guard let failure = response.failure else {
       let code = response.code
-      let snippet = String(decoding: response.body.prefix(200), as: UTF8.self)
-        .split(whereSeparator: \.isNewline).joined(separator: " ")
+      if (200..<300).contains(code) { return .sent(receipt: "HTTP \(code)") }
+      let snippet = String(decoding: response.body.prefix(200), as: UTF8.self).oneLine
       let reason = "HTTP \(code)\(snippet.isEmpty ? "" : ": \(snippet)")"
       switch code {
-      case 200..<300: return .sent(receipt: "HTTP \(code)")
       case 408, 425, 429, 500..<600:
         return .transient(reason: reason, retryAfter: retryAfter(response.headers["retry-after"]))
       default: return .permanent(reason: reason)

@@ -38,8 +38,7 @@ public struct MessageRenderer: Sendable {
     let custom = ruleset.rule(ruleID)?.templates[template]
     let fallback = MessageRenderer.defaults[template] ?? MessageRenderer.defaults["reminder"]!
     // A subject is one line whatever the data holds: no CR or LF reaches a header.
-    let subject = TemplateText.render(custom?.subject ?? fallback.subject!, values)
-      .split(whereSeparator: \.isNewline).joined(separator: " ")
+    let subject = TemplateText.render(custom?.subject ?? fallback.subject!, values).oneLine
     // A YAML block (`text: |`) ends in a line break that is not part of the message.
     var text = TemplateText.render(custom?.text ?? fallback.text!, values)
     while text.last?.isNewline == true { text.removeLast() }
@@ -219,7 +218,10 @@ public struct MessageRenderer: Sendable {
   /// names the unit ("Giám đốc Sở Tư pháp", "Chủ tịch UBND xã Tịnh Khê") stands alone.
   static func salutation(_ addressee: Addressee) -> String {
     guard let name = addressee.name, !name.isEmpty else { return addressee.unitName }
-    if addressee.unitName.isEmpty || name.lowercased().contains(addressee.unitName.lowercased()) { return name }
+    if addressee.unitName.isEmpty || name.lowercased().utf8.firstRange(of: addressee.unitName.lowercased().utf8) != nil
+    {
+      return name
+    }
     return "\(name), \(addressee.unitName)"
   }
 

@@ -35,6 +35,24 @@ struct FormattingTests {
   }
 }
 
+@Suite("Text on one line")
+struct OneLineTests {
+  @Test("reads as splitting at every line break and joining with spaces, for text with and without breaks")
+  func matchesSplit() {
+    var generator = SplitMix(seed: 0x6f6e_656c)
+    let pieces = [
+      "Sở Tư pháp", "a", " ", "\n", "\r\n", "\r", "\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}", "e\u{301}",
+      "🇻🇳", "\t", "/", "\\",
+    ]
+    for _ in 0..<5000 {
+      let text = (0..<Int(generator.next() % 8)).map { _ in pieces[Int(generator.next() % UInt64(pieces.count))] }
+        .joined()
+      #expect(
+        text.oneLine == text.split(whereSeparator: \.isNewline).joined(separator: " "), "\(Array(text.unicodeScalars))")
+    }
+  }
+}
+
 @Suite("The webhook body")
 struct WebhookBodyTests {
   @Test("is what JSONEncoder with sorted keys and unescaped slashes writes, byte for byte")
