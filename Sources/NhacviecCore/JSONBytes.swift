@@ -30,7 +30,8 @@ package struct JSONBytes {
     first = false
     bytes.append(UInt8(ascii: "\""))
     name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-    bytes.append(contentsOf: "\":".utf8)
+    bytes.append(UInt8(ascii: "\""))
+    bytes.append(UInt8(ascii: ":"))
   }
 
   /// A member whose value is an object, its members written by `members`.
@@ -64,27 +65,53 @@ package struct JSONBytes {
   }
 
   package mutating func string(_ value: String) {
+    string { $0.text(value) }
+  }
+
+  /// A string written in parts by `parts` (with `text`): one made of parts is not made a String
+  /// first.
+  package mutating func string(_ parts: (inout JSONBytes) -> Void) {
     bytes.append(UInt8(ascii: "\""))
-    for byte in value.utf8 {
-      switch byte {
-      case UInt8(ascii: "\""): bytes.append(contentsOf: "\\\"".utf8)
-      case UInt8(ascii: "\\"): bytes.append(contentsOf: "\\\\".utf8)
-      case UInt8(ascii: "/") where escapesSlashes: bytes.append(contentsOf: "\\/".utf8)
-      case 0x08: bytes.append(contentsOf: "\\b".utf8)
-      case 0x0C: bytes.append(contentsOf: "\\f".utf8)
-      case UInt8(ascii: "\n"): bytes.append(contentsOf: "\\n".utf8)
-      case UInt8(ascii: "\r"): bytes.append(contentsOf: "\\r".utf8)
-      case UInt8(ascii: "\t"): bytes.append(contentsOf: "\\t".utf8)
-      case 0..<0x20:
-        bytes.append(contentsOf: "\\u00".utf8)
-        bytes.append(UInt8(ascii: "0") + byte >> 4)
-        let low = byte & 0xF
-        bytes.append(low < 10 ? UInt8(ascii: "0") + low : UInt8(ascii: "a") + low - 10)
-      default: bytes.append(byte)
-      }
-    }
+    parts(&self)
     bytes.append(UInt8(ascii: "\""))
     first = false
+  }
+
+  /// Part of a string, escaped.
+  package mutating func text(_ value: String) {
+    var value = value
+    // The runs between characters to escape are copied whole: most strings have none.
+    value.withUTF8 { utf8 in
+      var run = 0
+      for index in utf8.indices {
+        let byte = utf8[index]
+        guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "/")
+        else { continue }
+        if byte == UInt8(ascii: "/") && !escapesSlashes { continue }
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<index]))
+        run = index + 1
+        escape(byte)
+      }
+      bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run...]))
+    }
+  }
+
+  private mutating func escape(_ byte: UInt8) {
+    switch byte {
+    case UInt8(ascii: "\""): bytes.append(contentsOf: "\\\"".utf8)
+    case UInt8(ascii: "\\"): bytes.append(contentsOf: "\\\\".utf8)
+    case UInt8(ascii: "/"): bytes.append(contentsOf: "\\/".utf8)
+    case 0x08: bytes.append(contentsOf: "\\b".utf8)
+    case 0x0C: bytes.append(contentsOf: "\\f".utf8)
+    case UInt8(ascii: "\n"): bytes.append(contentsOf: "\\n".utf8)
+    case UInt8(ascii: "\r"): bytes.append(contentsOf: "\\r".utf8)
+    case UInt8(ascii: "\t"): bytes.append(contentsOf: "\\t".utf8)
+    default:
+      bytes.append(contentsOf: "\\u00".utf8)
+      bytes.append(UInt8(ascii: "0") + byte >> 4)
+      let low = byte & 0xF
+      bytes.append(low < 10 ? UInt8(ascii: "0") + low : UInt8(ascii: "a") + low - 10)
+    }
   }
 
   /// An integer, in decimal.

@@ -398,7 +398,7 @@ extension NoticeDecision {
         seconds,
         .init(codingPath: [CodingKeys.scheduledAt], debugDescription: "an instant that is not a finite number"))
     }
-    var out = JSONBytes(capacity: 512, escapesSlashes: true)
+    var out = JSONBytes(capacity: 1024, escapesSlashes: true)
     out.object { out in
       out.array("addressees", count: addressees.count) { out, index in
         let addressee = addressees[index]
@@ -406,7 +406,16 @@ extension NoticeDecision {
           out.member("address", addressee.address)
           if let name = addressee.name { out.member("name", name) }
           out.member("role", addressee.role)
-          out.member("unit", addressee.unit.description)
+          // The unit's text (`UnitRef.description`) in parts: made a String first, it cost a
+          // fifth of the whole.
+          out.key("unit")
+          out.string { out in
+            out.text(addressee.unit.id)
+            if let from = addressee.unit.validFrom {
+              out.text("@")
+              out.text(from.description)
+            }
+          }
           out.member("unit_name", addressee.unitName)
         }
       }
