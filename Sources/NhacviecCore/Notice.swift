@@ -389,7 +389,7 @@ extension NoticeDecision {
   /// The decision as the journal holds it: what `JSONEncoder` with sorted keys and dates as
   /// seconds since 1970 writes, byte for byte (a test holds the two together, and the journal
   /// reads it back with `JSONDecoder`), written directly: a pass journals every notice it
-  /// plans, and the encoder cost more than a third of delivering one.
+  /// plans, and the encoder took 35 of the 89 µs a pass spent on each.
   public func json() throws -> String {
     let seconds = scheduledAt.timeIntervalSince1970
     guard seconds.isFinite else {
@@ -406,8 +406,8 @@ extension NoticeDecision {
           out.member("address", addressee.address)
           if let name = addressee.name { out.member("name", name) }
           out.member("role", addressee.role)
-          // The unit's text (`UnitRef.description`) in parts: made a String first, it cost a
-          // fifth of the whole.
+          // The unit's text (`UnitRef.description`) in parts: made a String first, it took a
+          // fifth of the time of writing the whole.
           out.key("unit")
           out.string { out in
             out.text(addressee.unit.id)
