@@ -284,20 +284,28 @@ struct Digits {
   }
 
   /// `value` in decimal, at least `width` digits (`%0*d`).
-  mutating func append(_ value: Int, width: Int) {
+  mutating func append(_ value: Int, width: Int) { Digits.append(value, width: width, to: &bytes) }
+
+  /// `value` in decimal, at least `width` digits (`%0*d`), at the end of `bytes`.
+  static func append(_ value: Int, width: Int, to bytes: inout [UInt8]) {
     if value < 0 {
       bytes.append(UInt8(ascii: "-"))
-      append(-value, width: width - 1)
-      return
+      // Int.min has no positive counterpart: its digits are its magnitude's.
+      appendMagnitude(value.magnitude, width: width - 1, to: &bytes)
+    } else {
+      appendMagnitude(value.magnitude, width: width, to: &bytes)
     }
-    var scratch: [UInt8] = []
+  }
+
+  private static func appendMagnitude(_ value: UInt, width: Int, to bytes: inout [UInt8]) {
+    let start = bytes.count
     var rest = value
     repeat {
-      scratch.append(UInt8(ascii: "0") + UInt8(rest % 10))
+      bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
       rest /= 10
     } while rest > 0
-    for _ in scratch.count..<max(width, scratch.count) { bytes.append(UInt8(ascii: "0")) }
-    bytes.append(contentsOf: scratch.reversed())
+    while bytes.count - start < width { bytes.append(UInt8(ascii: "0")) }
+    bytes[start...].reverse()
   }
 
   mutating func append(_ separator: StaticString) {

@@ -65,101 +65,35 @@ public struct WebhookPayload: Codable, Sendable, Hashable {
   /// The body as `JSONEncoder` with sorted keys and unescaped slashes writes it, byte for byte
   /// (a test holds the two together), written directly: it is made for every webhook sent.
   public func json() -> String {
-    var out = JSONBytes()
-    out.open("{")
-    if let due { out.member("due", due) }
-    out.key("items")
-    out.open("[")
-    for (index, item) in items.enumerated() {
-      if index > 0 { out.comma() }
-      out.open("{")
-      out.member("due", item.due)
-      out.member("key", item.key)
-      out.member("period", item.period)
-      out.member("rule", item.rule)
-      out.member("state", item.state)
-      out.member("unit", item.unit)
-      out.member("unit_name", item.unitName)
-      out.close("}")
-    }
-    out.close("]")
-    out.member("key", key)
-    out.member("period", period)
-    out.member("reason", reason)
-    out.key("recipients")
-    out.open("[")
-    for (index, recipient) in recipients.enumerated() {
-      if index > 0 { out.comma() }
-      out.string(recipient)
-    }
-    out.close("]")
-    out.member("rule", rule)
-    if let state { out.member("state", state) }
-    out.member("step", step)
-    out.member("subject", subject)
-    out.member("text", text)
-    out.member("unit", unit)
-    if let unitName { out.member("unit_name", unitName) }
-    out.key("version")
-    out.bytes.append(contentsOf: String(version).utf8)
-    out.close("}")
-    return String(decoding: out.bytes, as: UTF8.self)
-  }
-}
-
-/// A JSON writer for objects whose members are written in order: commas between members,
-/// strings escaped as Foundation's encoder escapes them.
-struct JSONBytes {
-  var bytes: [UInt8] = []
-  private var first = true
-
-  init() { bytes.reserveCapacity(2048) }
-
-  mutating func open(_ bracket: Unicode.Scalar) {
-    bytes.append(UInt8(ascii: bracket))
-    first = true
-  }
-
-  mutating func close(_ bracket: Unicode.Scalar) {
-    bytes.append(UInt8(ascii: bracket))
-    first = false
-  }
-
-  mutating func comma() { bytes.append(UInt8(ascii: ",")) }
-
-  mutating func key(_ name: StaticString) {
-    if !first { comma() }
-    first = false
-    bytes.append(UInt8(ascii: "\""))
-    name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-    bytes.append(contentsOf: "\":".utf8)
-  }
-
-  mutating func member(_ name: StaticString, _ value: String) {
-    key(name)
-    string(value)
-  }
-
-  mutating func string(_ value: String) {
-    bytes.append(UInt8(ascii: "\""))
-    for byte in value.utf8 {
-      switch byte {
-      case UInt8(ascii: "\""): bytes.append(contentsOf: "\\\"".utf8)
-      case UInt8(ascii: "\\"): bytes.append(contentsOf: "\\\\".utf8)
-      case 0x08: bytes.append(contentsOf: "\\b".utf8)
-      case 0x0C: bytes.append(contentsOf: "\\f".utf8)
-      case UInt8(ascii: "\n"): bytes.append(contentsOf: "\\n".utf8)
-      case UInt8(ascii: "\r"): bytes.append(contentsOf: "\\r".utf8)
-      case UInt8(ascii: "\t"): bytes.append(contentsOf: "\\t".utf8)
-      case 0..<0x20:
-        let hex = Array("0123456789abcdef".utf8)
-        bytes.append(contentsOf: "\\u00".utf8)
-        bytes.append(hex[Int(byte >> 4)])
-        bytes.append(hex[Int(byte & 0xF)])
-      default: bytes.append(byte)
+    var out = JSONBytes(escapesSlashes: false)
+    out.object { out in
+      if let due { out.member("due", due) }
+      out.array("items", count: items.count) { out, index in
+        let item = items[index]
+        out.object { out in
+          out.member("due", item.due)
+          out.member("key", item.key)
+          out.member("period", item.period)
+          out.member("rule", item.rule)
+          out.member("state", item.state)
+          out.member("unit", item.unit)
+          out.member("unit_name", item.unitName)
+        }
       }
+      out.member("key", key)
+      out.member("period", period)
+      out.member("reason", reason)
+      out.array("recipients", count: recipients.count) { out, index in out.string(recipients[index]) }
+      out.member("rule", rule)
+      if let state { out.member("state", state) }
+      out.member("step", step)
+      out.member("subject", subject)
+      out.member("text", text)
+      out.member("unit", unit)
+      if let unitName { out.member("unit_name", unitName) }
+      out.key("version")
+      out.number(version)
     }
-    bytes.append(UInt8(ascii: "\""))
-    first = false
+    return String(decoding: out.bytes, as: UTF8.self)
   }
 }

@@ -111,13 +111,6 @@ public struct JournalAttempt: Sendable, Hashable, Codable {
 }
 
 extension Store {
-  static let decisionEncoder: JSONEncoder = {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    encoder.dateEncodingStrategy = .secondsSince1970
-    return encoder
-  }()
-
   static let decisionDecoder: JSONDecoder = {
     let decoder = JSONDecoder()
     decoder.dateDecodingStrategy = .secondsSince1970
@@ -197,7 +190,7 @@ extension Store {
         due.map { ($0, .planned, nil) } + superseded.map { ($0, .superseded, nil) }
         + silenced.map { ($0.decision, .silenced, $0) }
       for (decision, state, held) in rows {
-        let json = String(decoding: try Store.decisionEncoder.encode(decision), as: UTF8.self)
+        let json = try decision.json()
         let key = decision.noticeKey
         try statement.execute(arguments: [
           decision.key, decision.channel, NoticeDecision.schema, key?.rule ?? "", key?.unit.description ?? "",
