@@ -64,6 +64,38 @@ package struct JSONBytes {
     string(value)
   }
 
+  /// A member whose name is data (an address, say), escaped as a string is.
+  package mutating func member(named name: String, _ value: String) {
+    if !first { comma() }
+    string(name)
+    bytes.append(UInt8(ascii: ":"))
+    string(value)
+  }
+
+  /// A dictionary of strings as one JSON object, its keys in the order of `JSONEncoder`'s
+  /// `.sortedKeys` (by UTF-16 code units), or strings as one array: the journal's small columns
+  /// written with every outcome.
+  package static func text(_ members: [String: String]) -> String {
+    var json = JSONBytes(capacity: 64 * max(1, members.count), escapesSlashes: true)
+    json.object { object in
+      for (name, value) in members.sorted(by: { $0.key.utf16.lexicographicallyPrecedes($1.key.utf16) }) {
+        object.member(named: name, value)
+      }
+    }
+    return String(decoding: json.bytes, as: UTF8.self)
+  }
+
+  package static func text(_ elements: [String]) -> String {
+    var json = JSONBytes(capacity: 48 * max(1, elements.count), escapesSlashes: true)
+    json.open("[")
+    for (index, element) in elements.enumerated() {
+      if index > 0 { json.comma() }
+      json.string(element)
+    }
+    json.close("]")
+    return String(decoding: json.bytes, as: UTF8.self)
+  }
+
   package mutating func string(_ value: String) {
     string { $0.text(value) }
   }

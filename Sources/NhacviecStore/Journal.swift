@@ -326,10 +326,7 @@ extension Store {
       case .silenced(let until, let why):
         (state, next, error) = (.silenced, until, why)
       }
-      var pending: String?
-      if let addresses = outcome.pending {
-        pending = String(decoding: try JSONEncoder().encode(addresses), as: UTF8.self)
-      }
+      let pending = outcome.pending.map { JSONBytes.text($0) }
       try update.execute(arguments: [
         state.rawValue, outcome.attempted ? 1 : 0, next?.timeIntervalSince1970, error, receipt, pending,
         sentAt?.timeIntervalSince1970, outcome.subject, outcome.at.timeIntervalSince1970, outcome.entry.key,
@@ -337,7 +334,7 @@ extension Store {
       ])
       guard outcome.attempted, db.changesCount == 1 else { continue }
       let detail = receipt ?? error ?? ""
-      let reached = String(decoding: try JSONEncoder().encode(outcome.reached), as: UTF8.self)
+      let reached = JSONBytes.text(outcome.reached)
       try history.execute(arguments: [
         outcome.at.timeIntervalSince1970, state.rawValue, detail, reached, outcome.entry.key, outcome.entry.channel,
       ])

@@ -118,6 +118,18 @@ struct DecisionJSONTests {
     }
   }
 
+  @Test("an attempt's addresses and what each came to are written as JSONEncoder with sorted keys wrote them")
+  func outcomeColumns() throws {
+    var decisions = Decisions(generator: SplitMix(seed: 0x7265_6163))
+    for _ in 0..<2000 {
+      let addresses = (0..<decisions.below(4)).map { _ in decisions.text() }
+      var reached: [String: String] = [:]
+      for address in addresses { reached[address] = decisions.text() }
+      #expect(JSONBytes.text(reached) == String(decoding: try Self.reference.encode(reached), as: UTF8.self))
+      #expect(JSONBytes.text(addresses) == String(decoding: try Self.reference.encode(addresses), as: UTF8.self))
+    }
+  }
+
   @Test("journaled rows are read back by a claim that decodes them")
   func journalReadsBack() throws {
     var decisions = Decisions(generator: SplitMix(seed: 0x726f_7773))
