@@ -207,6 +207,34 @@ public struct Zone: Sendable {
     }
   }
 
+  /// RFC 5322's date with the local offset, for a mail's `Date:` header:
+  /// `Mon, 16 Nov 2026 08:00:00 +0700`.
+  public func rfc5322(_ instant: Date) -> String {
+    let offset = timeZone.secondsFromGMT(for: instant)
+    let local = Int(instant.timeIntervalSince1970.rounded(.down)) + offset
+    let date = LocalDate(dayNumber: Int((Double(local) / 86_400).rounded(.down)))
+    let seconds = ((local % 86_400) + 86_400) % 86_400
+    let (y, m, d) = date.components
+    let absOffset = abs(offset)
+    return Digits.text {
+      $0.append(Zone.dayNames[date.weekday.rawValue])
+      $0.append(", ")
+      $0.append(d, width: 1)
+      $0.append(" ")
+      $0.append(Zone.monthNames[m - 1])
+      $0.append(" ", y, width: 4, " ", seconds / 3600, width: 2)
+      $0.append(":", (seconds / 60) % 60, width: 2, ":", seconds % 60, width: 2)
+      $0.append(offset < 0 ? " -" : " +")
+      $0.append(absOffset / 3600, width: 2)
+      $0.append((absOffset / 60) % 60, width: 2)
+    }
+  }
+
+  static let dayNames: [StaticString] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+  static let monthNames: [StaticString] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+  ]
+
   /// `08:00 15/11/2026`: how an instant reads to an official.
   public func vietnamese(_ instant: Date) -> String {
     "\(timeOfDay(of: instant)) \(localDate(of: instant).vietnamese)"

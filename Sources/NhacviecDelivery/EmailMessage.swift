@@ -38,7 +38,7 @@ public struct EmailMessage: Sendable {
   public func rendered(zone: Zone) -> [UInt8] {
     let boundary = "nhacviec-" + SHA256.hex(SHA256.hash(Array(messageID.utf8))).prefix(24)
     var headers: [(String, String)] = [
-      ("Date", EmailMessage.rfc5322Date(date, zone: zone)),
+      ("Date", zone.rfc5322(date)),
       ("From", EmailMessage.mailbox(from)),
       ("To", to.map(EmailMessage.mailbox).joined(separator: ",\r\n ")),
     ]
@@ -123,7 +123,9 @@ public struct EmailMessage: Sendable {
 
   /// Line breaks in a value become spaces: a value is one header, never two.
   static func singleLine(_ text: String) -> String {
-    text.split(whereSeparator: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" }).joined(separator: " ")
+    // Nearly every header has no line break: it is not broken into characters to find none.
+    guard text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return text }
+    return text.split(whereSeparator: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" }).joined(separator: " ")
   }
 
   /// RFC 2047 encoded words for any text that is not plain printable ASCII, folded so that no
@@ -135,12 +137,11 @@ public struct EmailMessage: Sendable {
     var words: [String] = []
     var chunk: [UInt8] = []
     for character in text {
-      let bytes = Array(String(character).utf8)
-      if chunk.count + bytes.count > 36 {
+      if chunk.count + character.utf8.count > 36 {
         words.append("=?UTF-8?B?\(Data(chunk).base64EncodedString())?=")
         chunk = []
       }
-      chunk += bytes
+      chunk.append(contentsOf: character.utf8)
     }
     if !chunk.isEmpty { words.append("=?UTF-8?B?\(Data(chunk).base64EncodedString())?=") }
     return words.joined(separator: "\r\n ")
@@ -155,29 +156,13 @@ public struct EmailMessage: Sendable {
     return safe ? "\(name) <\(address)>" : "\(encodeWords(name))\r\n <\(address)>"
   }
 
-  static func base64Lines(_ data: Data) -> String {
-    let encoded = data.base64EncodedString()
-    var out = ""
-    var index = encoded.startIndex
-    while index < encoded.endIndex {
-      let end = encoded.index(index, offsetBy: 76, limitedBy: encoded.endIndex) ?? encoded.endIndex
-      out += encoded[index..<end] + "\r\n"
-      index = end
-    }
-    return out
+  /// Base64 in lines of 76 characters, each ended by CRLF.
+  package static func base64Lines(_ data: Data) -> String {
+    guard !data.isEmpty else { return "" }
+    return data.base64EncodedString(options: [
+      .lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed,
+    ])
+      + "\r\n"
   }
 
-  /// `Mon, 16 Nov 2026 08:00:00 +0700`
-  public static func rfc5322Date(_ date: Date, zone: Zone) -> String {
-    let local = zone.localDate(of: date)
-    let time = Int(date.timeIntervalSince1970.rounded(.down)) + zone.timeZone.secondsFromGMT(for: date)
-    let seconds = ((time % 86_400) + 86_400) % 86_400
-    let offset = zone.timeZone.secondsFromGMT(for: date)
-    let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-    return String(
-      format: "%@, %d %@ %04d %02d:%02d:%02d %@%02d%02d", days[local.weekday.rawValue], local.day,
-      months[local.month - 1], local.year, seconds / 3600, (seconds / 60) % 60, seconds % 60,
-      offset < 0 ? "-" : "+", abs(offset) / 3600, (abs(offset) / 60) % 60)
-  }
 }

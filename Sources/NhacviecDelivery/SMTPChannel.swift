@@ -14,6 +14,8 @@ public struct SMTPChannel: NoticeChannel {
   let password: String?
   let zone: Zone
   let redact: Redactor
+  /// The configured EHLO name as the URL's path, escaped once.
+  let heloInURL: String?
   /// The name this channel gives in EHLO. The default is looked up at the first message, on the
   /// transfers' executor: a lookup may wait for DNS, which building a channel must not.
   public var helo: String { config.helo ?? SMTPChannel.localName }
@@ -25,14 +27,22 @@ public struct SMTPChannel: NoticeChannel {
     zone = runtime.zone
     password = try config.password?.read()
     redact = Redactor([password].compactMap { $0 })
+    heloInURL = config.helo.map(SMTPChannel.inURL)
   }
 
   /// The URL handed to libcurl: the configured one with the EHLO name as its path.
   var transferURL: String {
-    let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-.:"))
     let base = config.url.hasSuffix("/") ? String(config.url.dropLast()) : config.url
-    return base + "/" + (helo.addingPercentEncoding(withAllowedCharacters: allowed) ?? helo)
+    return base + "/" + (heloInURL ?? SMTPChannel.localNameInURL)
   }
+
+  static func inURL(_ helo: String) -> String {
+    let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-.:"))
+    return helo.addingPercentEncoding(withAllowedCharacters: allowed) ?? helo
+  }
+
+  /// Escaped once: a message's URL is made for every message.
+  static let localNameInURL = inURL(localName)
 
   /// The machine's fully qualified name if it has one (as `hostname -f` finds it: the host
   /// name, else its canonical name from /etc/hosts or DNS), else its host name; found once.

@@ -6,7 +6,7 @@ import Testing
 
 @Suite("Dates and instants as text")
 struct FormattingTests {
-  @Test("dates, times of day and RFC 3339 instants read as String(format:) wrote them")
+  @Test("dates, times of day, RFC 3339 and RFC 5322 instants read as String(format:) wrote them")
   func matchesFormat() {
     var generator = SplitMix(seed: 0x6461_7465)
     for _ in 0..<3000 {
@@ -29,6 +29,14 @@ struct FormattingTests {
           format: "%@T%02d:%02d:%02d%@%02d:%02d", zone.localDate(of: instant).description, seconds / 3600,
           (seconds / 60) % 60, seconds % 60, offset < 0 ? "-" : "+", abs(offset) / 3600, (abs(offset) / 60) % 60)
         #expect(zone.rfc3339(instant) == expected)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let day = zone.localDate(of: instant)
+        let mail = String(
+          format: "%@, %d %@ %04d %02d:%02d:%02d %@%02d%02d", days[day.weekday.rawValue], day.day,
+          months[day.month - 1], day.year, seconds / 3600, (seconds / 60) % 60, seconds % 60,
+          offset < 0 ? "-" : "+", abs(offset) / 3600, (abs(offset) / 60) % 60)
+        #expect(zone.rfc5322(instant) == mail)
         #expect(zone.parseInstant(zone.rfc3339(instant)) == instant.addingTimeInterval(-0.75))
       }
     }

@@ -36,6 +36,23 @@ struct DigestTests {
 
 @Suite("Email messages")
 struct EmailMessageTests {
+  @Test("base64 bodies are lines of 76 characters, each ended by CRLF, as the line splitter before wrote them")
+  func base64Lines() {
+    var generator = SplitMix(seed: 0x6236_34)
+    for size in [0, 1, 2, 3, 56, 57, 58, 114, 500] + (0..<300).map({ _ in Int(generator.next() % 3000) }) {
+      let data = Data((0..<size).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
+      let encoded = data.base64EncodedString()
+      var expected = ""
+      var index = encoded.startIndex
+      while index < encoded.endIndex {
+        let end = encoded.index(index, offsetBy: 76, limitedBy: encoded.endIndex) ?? encoded.endIndex
+        expected += encoded[index..<end] + "\r\n"
+        index = end
+      }
+      #expect(EmailMessage.base64Lines(data) == expected, "\(size) bytes")
+    }
+  }
+
   func message(subject: String, name: String) -> String {
     var email = EmailMessage(
       from: .init(name: "Hệ thống nhắc việc", address: "nhacviec@skhcn.quangngai.example"),
