@@ -529,7 +529,9 @@ private final class Transfer: @unchecked Sendable {
   }
 
   private static let debug: nv_debug_callback = { _, type, data, size, userdata in
-    guard let data, let userdata else { return 0 }
+    // Only the conversation's lines are read: the message itself (data out) and libcurl's own
+    // remarks go past untouched, a message's body being most of the bytes this is called with.
+    guard let data, let userdata, type == CURLINFO_HEADER_OUT || type == CURLINFO_HEADER_IN else { return 0 }
     let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
     let text = data.withMemoryRebound(to: UInt8.self, capacity: size) {
       String(decoding: UnsafeBufferPointer(start: $0, count: size), as: UTF8.self)
