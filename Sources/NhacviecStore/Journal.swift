@@ -456,11 +456,11 @@ extension Store {
     try writer.read { db in
       var due: [String: Date] = [:]
       let rows = try Row.fetchCursor(
-        db,
-        sql: """
-          SELECT channel, MIN(CASE WHEN state = 'planned' THEN COALESCE(next_attempt_at, 0) ELSE next_attempt_at END)
-          FROM journal WHERE state IN ('planned', 'failed', 'silenced') GROUP BY channel
-          """)
+        db.cachedStatement(
+          sql: """
+            SELECT channel, MIN(CASE WHEN state = 'planned' THEN COALESCE(next_attempt_at, 0) ELSE next_attempt_at END)
+            FROM journal WHERE state IN ('planned', 'failed', 'silenced') GROUP BY channel
+            """))
       while let row = try rows.next() {
         if let at = row[1] as Double? { due[row[0]] = Date(timeIntervalSince1970: at) }
       }

@@ -414,7 +414,9 @@ public final class Store: Sendable {
   public func inputsVersion() throws -> Int64 { try writer.read(Store.inputsVersion) }
 
   static func inputsVersion(_ db: Database) throws -> Int64 {
-    try String.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'inputs_version'").flatMap { Int64($0) } ?? 0
+    // Asked before every judgement at the send instant: the statement is compiled once.
+    try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE name = 'inputs_version'"))
+      .flatMap { Int64($0) } ?? 0
   }
 
   static func inputsChanged(_ db: Database) throws {
