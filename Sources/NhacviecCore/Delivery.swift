@@ -118,11 +118,17 @@ public protocol NoticeChannel: Sendable {
   /// The parts of a message beyond its subject and text that this channel sends: only those
   /// are rendered (a webhook sends no HTML, an email no webhook body).
   var parts: MessageParts { get }
+  /// Whether a message handed to it while all its connections are busy waits in a queue of its
+  /// own for one to free (libcurl's), rather than starting at once: delivery then keeps as many
+  /// again rendered and waiting, so that a connection that frees never waits for delivery's
+  /// thread to claim and render the next.
+  var queuesForConnections: Bool { get }
   func deliver(_ message: OutgoingMessage) async -> DeliveryOutcome
 }
 
 extension NoticeChannel {
   public var parts: MessageParts { .all }
+  public var queuesForConnections: Bool { false }
 }
 
 /// The optional parts of an `OutgoingMessage`: a part left out is empty.

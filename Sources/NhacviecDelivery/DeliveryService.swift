@@ -17,7 +17,8 @@ public final class DeliveryService: @unchecked Sendable {
   /// What the service delivers with: swapped whole on reload.
   public struct Setup: Sendable {
     public let channels: [String: any NoticeChannel]
-    /// How many notices of each channel may be in flight at once.
+    /// How many notices of each channel may be on the wire at once: its connections (see
+    /// `claimable` for how many may be claimed).
     public let capacity: [String: Int]
     /// The retry policy of a channel without one in `policies`.
     public let policy: RetryPolicy
@@ -43,6 +44,12 @@ public final class DeliveryService: @unchecked Sendable {
     }
 
     func capacity(of channel: String) -> Int { capacity[channel] ?? 32 }
+
+    /// How many notices of a channel may be claimed at once: its capacity on the wire, and as
+    /// many again waiting for a connection for a channel that queues them.
+    func claimable(_ channel: String) -> Int {
+      capacity(of: channel) * (channels[channel]?.queuesForConnections == true ? 2 : 1)
+    }
     func policy(of channel: String) -> RetryPolicy { policies[channel] ?? policy }
   }
 
@@ -221,7 +228,7 @@ public final class DeliveryService: @unchecked Sendable {
             for entry in claimed[name] ?? [] { prepare(entry, engine: try judge(), setup: setup, now: now) }
           }
           for name in paced {
-            var free = setup.capacity(of: name) - lock.withLock { inFlight[name, default: []].count }
+            var free = setup.claimable(name) - lock.withLock { inFlight[name, default: []].count }
             // Paced: one at a time, and only a message handed to the channel takes a turn (a
             // notice suppressed or deferred sends nothing).
             while free > 0 {
@@ -426,7 +433,7 @@ public final class DeliveryService: @unchecked Sendable {
       for outcome in outcomes where inFlight[outcome.entry.channel]?.contains(outcome.entry) == true {
         busy[outcome.entry.channel]! -= 1
       }
-      return channels.map { (channel: $0, limit: setup.capacity(of: $0) - busy[$0, default: 0]) }
+      return channels.map { (channel: $0, limit: setup.claimable($0) - busy[$0, default: 0]) }
     }
     let claimed: [String: [JournalEntry]]
     do {

@@ -67,6 +67,8 @@ public struct SMTPChannel: NoticeChannel {
   }()
 
   public var parts: MessageParts { .html }
+  /// libcurl keeps a message for a busy server until one of its connections frees.
+  public var queuesForConnections: Bool { true }
 
   public func deliver(_ message: OutgoingMessage) async -> DeliveryOutcome {
     let recipients = message.to.map { Mailbox(name: $0.name ?? $0.unitName, address: $0.address) }

@@ -26,6 +26,8 @@ public struct WebhookChannel: NoticeChannel {
   }
 
   public var parts: MessageParts { config.bodyTemplate == nil ? .payload : [] }
+  /// libcurl keeps a request for a busy server until one of its connections frees.
+  public var queuesForConnections: Bool { true }
 
   func body(for message: OutgoingMessage) -> String {
     guard let bodyTemplate = config.bodyTemplate else { return message.payload }

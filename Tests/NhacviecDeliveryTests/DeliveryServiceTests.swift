@@ -170,6 +170,45 @@ struct DeliveryServiceTests {
     #expect(try store.counts()[.sent] == 11)
   }
 
+  @Test(
+    "a webhook channel keeps as many notices again as its connections claimed and waiting; only its connections reach the receiver"
+  )
+  func queuedForConnections() throws {
+    let server = try TestServer("http_server.py", [])
+    defer { server.stop() }
+    let client = CurlClient()
+    defer { client.shutdown() }
+    let hook = try ChannelFixture.make(
+      type: "webhook", name: "hook",
+      settings: ["url": "http://127.0.0.1:\(server.port)/hang/q", "connections": "2", "timeout": "60s"],
+      runtime: ChannelRuntime(client: client, zone: .vietnam))
+    let deployment = try ConfigurationFixture().load()
+    let clock = ManualClock(at("2026-11-09T08:00:00+07:00"))
+    let store = try Store()
+    let service = DeliveryService(
+      store: store,
+      setup: .init(
+        channels: ["hook": hook], capacity: ["hook": 2], policy: RetryPolicy(jitter: 0),
+        renderer: .init(ruleset: deployment.ruleset, calendar: deployment.calendar), engine: { deployment.engine() }),
+      clock: clock)
+    service.start()
+    defer { service.stop(grace: 1) }
+    try store.journal(
+      due: (1...10).map { decision("remind-\($0)d", channel: "hook", at: clock.now()) }, now: clock.now())
+    service.wake()
+    func requests() throws -> Int {
+      let run = try ProgramRun("/usr/bin/curl", ["-s", "http://127.0.0.1:\(server.port)/count/q"])
+      return (try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Int])?["count"] ?? -1
+    }
+    let until = Date().addingTimeInterval(10)
+    while try requests() < 2 || (try store.counts()[.sending] ?? 0) < 4, Date() < until { usleep(20_000) }
+    usleep(200_000)
+    // Two on the wire, two more claimed and rendered, waiting in libcurl's queue; the rest untouched.
+    #expect(try requests() == 2)
+    #expect(try store.counts()[.sending] == 4)
+    #expect(try store.counts()[.planned] == 6)
+  }
+
   @Test("a recording that fails loses nothing, and once it succeeds the slots it held are free again")
   func failedRecording() throws {
     let channel = ScriptedChannel()
