@@ -400,7 +400,7 @@ public enum WebhookURL {
     guard text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7f && $0.isASCII }) else { return false }
     let rest = text.drop { $0 != "/" }.dropFirst(2)
     let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-    return !host.isEmpty && !host.hasPrefix(":") && !host.contains("@")
+    return !host.isEmpty && !host.hasPrefix(":") && !host.utf8.contains(UInt8(ascii: "@"))
   }
 }
 

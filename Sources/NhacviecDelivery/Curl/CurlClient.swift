@@ -356,7 +356,8 @@ private final class Transfer: @unchecked Sendable {
 
   /// The part of a URL before its path: what a connection is made to.
   static func server(of url: String) -> String {
-    guard let start = url.range(of: "://") else { return url }
+    // Found in the UTF-8 bytes, not by Foundation: this runs for every request.
+    guard let start = url.utf8.firstRange(of: "://".utf8) else { return url }
     let rest = url[start.upperBound...]
     let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
     let host = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
