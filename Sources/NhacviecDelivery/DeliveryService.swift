@@ -198,7 +198,7 @@ public final class DeliveryService: @unchecked Sendable {
           _ = try settle(setup: setup, claiming: [], now: now)
           if lock.withLock({ inFlight.values.allSatisfy(\.isEmpty) && finished.isEmpty }) { break }
         } else {
-          if let until = lingering() {
+          if let until = lingering(setup: setup) {
             signal.wait(untilReal: until)
             continue
           }
@@ -283,22 +283,27 @@ public final class DeliveryService: @unchecked Sendable {
 
   /// How many ended transfers are enough to settle at once, and how long (seconds) the first of
   /// them waits for the others at most: in a burst of 10,000 webhooks, the delivery loop's CPU
-  /// per message fell from 224 to 207 µs (bench/PROFILE-delivery.md), and a lone notice, with
-  /// nothing else in flight, never waits.
+  /// per message fell from 224 to 207 µs (bench/PROFILE-delivery.md).
   static let lingerBatch = 8
   static let linger = 0.002
 
-  /// While others are still in flight, an ended transfer's outcome waits a moment for more: one
-  /// transaction then records several and claims as many again, instead of one each. Returns
-  /// until when (a real instant), or nil to settle now.
-  private func lingering() -> Date? {
+  /// An ended transfer's outcome waits a moment for others, so that one transaction records
+  /// several and claims as many again, instead of one each; but only while it costs nothing: while
+  /// every channel with an ended transfer still has as many in flight as its connections (the
+  /// ones waiting in libcurl's queue take the freed connections meanwhile). A lone notice, or a
+  /// channel whose connections would stand idle, never waits. Returns until when (a real
+  /// instant), or nil to settle now.
+  private func lingering(setup: Setup) -> Date? {
     lock.withLock {
       guard unrecorded.isEmpty, let oldest = finished.first?.ended, finished.count < DeliveryService.lingerBatch
       else { return nil }
-      let flying = inFlight.values.reduce(0) { $0 + $1.count } - finished.count
+      var ended: [String: Int] = [:]
+      for item in finished { ended[item.entry.channel, default: 0] += 1 }
+      for (channel, count) in ended where inFlight[channel, default: []].count - count < setup.capacity(of: channel) {
+        return nil
+      }
       let left = oldest + DeliveryService.linger - monotonicSeconds()
-      guard flying > 0, left > 0 else { return nil }
-      return Date().addingTimeInterval(left)
+      return left > 0 ? Date().addingTimeInterval(left) : nil
     }
   }
 

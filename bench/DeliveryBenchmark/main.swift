@@ -34,6 +34,8 @@ final class Timed: NoticeChannel, @unchecked Sendable {
   private let lock = NSLock()
   private var durations: [Double] = []
   var name: String { inner.name }
+  var parts: MessageParts { inner.parts }
+  var queuesForConnections: Bool { inner.queuesForConnections }
 
   init(_ inner: any NoticeChannel) { self.inner = inner }
 
@@ -116,7 +118,7 @@ func run(_ name: String, count: Int, channel: String, webhook: Bool, connections
   let service = DeliveryService(
     store: store,
     setup: .init(
-      channels: [channelName: timed], capacity: [channelName: max(connections, 16)],
+      channels: [channelName: timed], capacity: [channelName: connections],
       renderer: MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar), engine: { engine }),
     clock: clock)
   service.start()
