@@ -45,10 +45,12 @@ public final class DeliveryService: @unchecked Sendable {
 
     func capacity(of channel: String) -> Int { capacity[channel] ?? 32 }
 
-    /// How many notices of a channel may be claimed at once: its capacity on the wire, and as
-    /// many again waiting for a connection for a channel that queues them.
+    /// How many notices of a channel may be claimed at once: its capacity on the wire, and for
+    /// a channel that queues them, as many again (at least 8) waiting for a connection: one
+    /// connection alone would otherwise wait for each next message to be claimed and rendered.
     func claimable(_ channel: String) -> Int {
-      capacity(of: channel) * (channels[channel]?.queuesForConnections == true ? 2 : 1)
+      let wire = capacity(of: channel)
+      return wire + (channels[channel]?.queuesForConnections == true ? max(wire, 8) : 0)
     }
     func policy(of channel: String) -> RetryPolicy { policies[channel] ?? policy }
   }
@@ -92,8 +94,6 @@ public final class DeliveryService: @unchecked Sendable {
     let outcome: DeliveryOutcome
     let claimed: Date
     let at: Date
-    /// When it ended, on the monotonic clock: how long its outcome has waited to be recorded.
-    let ended: Double
   }
 
   /// One outcome as it is decided, for whoever counts them (the daemon's metrics).
@@ -198,10 +198,6 @@ public final class DeliveryService: @unchecked Sendable {
           _ = try settle(setup: setup, claiming: [], now: now)
           if lock.withLock({ inFlight.values.allSatisfy(\.isEmpty) && finished.isEmpty }) { break }
         } else {
-          if let until = lingering(setup: setup) {
-            signal.wait(untilReal: until)
-            continue
-          }
           // Rows a failed recording or a crash left in `sending`, that nobody is sending.
           if now.timeIntervalSince(lastReclaim) >= 60 || now < lastReclaim {
             let held = lock.withLock { inFlight.values.reduce(into: Set<JournalKey>()) { $0.formUnion($1) } }
@@ -281,32 +277,6 @@ public final class DeliveryService: @unchecked Sendable {
     }
   }
 
-  /// How many ended transfers are enough to settle at once, and how long (seconds) the first of
-  /// them waits for the others at most: in a burst of 10,000 webhooks, the delivery loop's CPU
-  /// per message fell from 224 to 207 µs (bench/PROFILE-delivery.md).
-  static let lingerBatch = 8
-  static let linger = 0.002
-
-  /// An ended transfer's outcome waits a moment for others, so that one transaction records
-  /// several and claims as many again, instead of one each; but only while it costs nothing: while
-  /// every channel with an ended transfer still has as many in flight as its connections (the
-  /// ones waiting in libcurl's queue take the freed connections meanwhile). A lone notice, or a
-  /// channel whose connections would stand idle, never waits. Returns until when (a real
-  /// instant), or nil to settle now.
-  private func lingering(setup: Setup) -> Date? {
-    lock.withLock {
-      guard unrecorded.isEmpty, let oldest = finished.first?.ended, finished.count < DeliveryService.lingerBatch
-      else { return nil }
-      var ended: [String: Int] = [:]
-      for item in finished { ended[item.entry.channel, default: 0] += 1 }
-      for (channel, count) in ended where inFlight[channel, default: []].count - count < setup.capacity(of: channel) {
-        return nil
-      }
-      let left = oldest + DeliveryService.linger - monotonicSeconds()
-      return left > 0 ? Date().addingTimeInterval(left) : nil
-    }
-  }
-
   /// Suppress, window and render one claimed notice, then hand it to its channel; whether it
   /// was handed over.
   @discardableResult
@@ -359,8 +329,7 @@ public final class DeliveryService: @unchecked Sendable {
       lock.withLock {
         finished.append(
           Finished(
-            entry: entry, addresses: addresses, subject: message.subject, outcome: outcome, claimed: now, at: done,
-            ended: monotonicSeconds()))
+            entry: entry, addresses: addresses, subject: message.subject, outcome: outcome, claimed: now, at: done))
       }
       wake()
     }
