@@ -46,11 +46,13 @@ public final class DeliveryService: @unchecked Sendable {
     func capacity(of channel: String) -> Int { capacity[channel] ?? 32 }
 
     /// How many notices of a channel may be claimed at once: its capacity on the wire, and for
-    /// a channel that queues them, as many again (at least 8) waiting for a connection: one
-    /// connection alone would otherwise wait for each next message to be claimed and rendered.
+    /// a channel that queues them, half as many again (at least 4) waiting for a connection, so
+    /// that a connection that frees need not wait for the next message to be claimed and
+    /// rendered. No more: what waits takes the freed connections before the outcomes that freed
+    /// them are recorded, and a crash sends those twice.
     func claimable(_ channel: String) -> Int {
       let wire = capacity(of: channel)
-      return wire + (channels[channel]?.queuesForConnections == true ? max(wire, 8) : 0)
+      return wire + (channels[channel]?.queuesForConnections == true ? max(wire / 2, 4) : 0)
     }
     func policy(of channel: String) -> RetryPolicy { policies[channel] ?? policy }
   }
