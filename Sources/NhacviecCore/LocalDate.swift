@@ -192,12 +192,17 @@ public struct Zone: Sendable {
     return TimeOfDay(minutes: secondsInDay / 60)
   }
 
-  /// RFC 3339 with the local offset: `2026-11-09T08:00:00+07:00`.
-  public func rfc3339(_ instant: Date) -> String {
+  /// An instant's local day, its second of that day and the zone's offset then (seconds east).
+  private func wallClock(_ instant: Date) -> (date: LocalDate, seconds: Int, offset: Int) {
     let offset = timeZone.secondsFromGMT(for: instant)
     let local = Int(instant.timeIntervalSince1970.rounded(.down)) + offset
     let date = LocalDate(dayNumber: Int((Double(local) / 86_400).rounded(.down)))
-    let seconds = ((local % 86_400) + 86_400) % 86_400
+    return (date, ((local % 86_400) + 86_400) % 86_400, offset)
+  }
+
+  /// RFC 3339 with the local offset: `2026-11-09T08:00:00+07:00`.
+  public func rfc3339(_ instant: Date) -> String {
+    let (date, seconds, offset) = wallClock(instant)
     let (y, m, d) = date.components
     let absOffset = abs(offset)
     return Digits.text {
@@ -210,10 +215,7 @@ public struct Zone: Sendable {
   /// RFC 5322's date with the local offset, for a mail's `Date:` header:
   /// `Mon, 16 Nov 2026 08:00:00 +0700`.
   public func rfc5322(_ instant: Date) -> String {
-    let offset = timeZone.secondsFromGMT(for: instant)
-    let local = Int(instant.timeIntervalSince1970.rounded(.down)) + offset
-    let date = LocalDate(dayNumber: Int((Double(local) / 86_400).rounded(.down)))
-    let seconds = ((local % 86_400) + 86_400) % 86_400
+    let (date, seconds, offset) = wallClock(instant)
     let (y, m, d) = date.components
     let absOffset = abs(offset)
     return Digits.text {

@@ -25,6 +25,20 @@ struct DeliveryServiceTests {
       policy: policy)
   }
 
+  /// A delivery service of its own thread over `store`, each channel with `capacity` slots.
+  func running(
+    _ channels: [String: any NoticeChannel], capacity: Int, store: Store, deployment: Deployment, clock: ManualClock
+  ) -> DeliveryService {
+    let service = DeliveryService(
+      store: store,
+      setup: .init(
+        channels: channels, capacity: channels.mapValues { _ in capacity }, policy: RetryPolicy(jitter: 0),
+        renderer: .init(ruleset: deployment.ruleset, calendar: deployment.calendar), engine: { deployment.engine() }),
+      clock: clock)
+    service.start()
+    return service
+  }
+
   @Test("a step falls due, is rendered at the send instant and sent; the journal says so")
   func sent() throws {
     let channel = ScriptedChannel()
@@ -144,13 +158,7 @@ struct DeliveryServiceTests {
     let deployment = try ConfigurationFixture().load()
     let clock = ManualClock(at("2026-11-09T08:00:00+07:00"))
     let store = try Store()
-    let service = DeliveryService(
-      store: store,
-      setup: .init(
-        channels: ["email": channel], capacity: ["email": 2], policy: RetryPolicy(jitter: 0),
-        renderer: .init(ruleset: deployment.ruleset, calendar: deployment.calendar), engine: { deployment.engine() }),
-      clock: clock)
-    service.start()
+    let service = running(["email": channel], capacity: 2, store: store, deployment: deployment, clock: clock)
     defer { service.stop(grace: 1) }
     let decisions = (1...10).map { decision("remind-\($0)d", at: clock.now()) }
     try store.journal(due: decisions, now: clock.now())
@@ -185,13 +193,7 @@ struct DeliveryServiceTests {
     let deployment = try ConfigurationFixture().load()
     let clock = ManualClock(at("2026-11-09T08:00:00+07:00"))
     let store = try Store()
-    let service = DeliveryService(
-      store: store,
-      setup: .init(
-        channels: ["hook": hook], capacity: ["hook": 2], policy: RetryPolicy(jitter: 0),
-        renderer: .init(ruleset: deployment.ruleset, calendar: deployment.calendar), engine: { deployment.engine() }),
-      clock: clock)
-    service.start()
+    let service = running(["hook": hook], capacity: 2, store: store, deployment: deployment, clock: clock)
     defer { service.stop(grace: 1) }
     try store.journal(
       due: (1...12).map { decision("remind-\($0)d", channel: "hook", at: clock.now()) }, now: clock.now())
@@ -222,13 +224,7 @@ struct DeliveryServiceTests {
         CREATE TRIGGER refuse BEFORE UPDATE OF state ON journal WHEN NEW.state = 'sent'
         BEGIN SELECT RAISE(ABORT, 'disk full'); END
         """, arguments: [])
-    let service = DeliveryService(
-      store: store,
-      setup: .init(
-        channels: ["email": channel], capacity: ["email": 1], policy: RetryPolicy(jitter: 0),
-        renderer: .init(ruleset: deployment.ruleset, calendar: deployment.calendar), engine: { deployment.engine() }),
-      clock: clock)
-    service.start()
+    let service = running(["email": channel], capacity: 1, store: store, deployment: deployment, clock: clock)
     defer { service.stop(grace: 1) }
     try store.journal(due: (1...3).map { decision("remind-\($0)d", at: clock.now()) }, now: clock.now())
     service.wake()
