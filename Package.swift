@@ -44,7 +44,11 @@ let package = Package(
     // The journal and facts, in SQLite.
     .target(
       name: "NhacviecStore",
-      dependencies: ["NhacviecCore", .product(name: "GRDB", package: "GRDB.swift")],
+      dependencies: [
+        "NhacviecCore", .product(name: "GRDB", package: "GRDB.swift"),
+        // SQLite's own API, for the write-ahead log's hook (Checkpointer).
+        .product(name: "GRDBSQLite", package: "GRDB.swift"),
+      ],
       swiftSettings: strictSettings
     ),
     // Channels (SMTP and webhooks over libcurl, file, exec), retries and the delivery pipeline.

@@ -9,25 +9,53 @@ public import NhacviecCore
 /// sharing the file can never both send it.
 public final class Store: Sendable {
   let writer: any DatabaseWriter
+  /// For a database in a file: copies the log into it beside the writer, not in its commits.
+  let checkpointer: Checkpointer?
 
   /// Opens (creating if needed) the database at `path` in WAL mode and migrates it forward.
-  public init(path: String) throws {
+  public convenience init(path: String) throws {
+    try self.init(path: path, checkpoints: CheckpointPolicy())
+  }
+
+  /// The same, with the log copied into the file when `checkpoints` says.
+  @_spi(Testing) public init(path: String, checkpoints: CheckpointPolicy) throws {
     var configuration = Configuration()
     configuration.busyMode = .timeout(10)
+    let checkpointer = Checkpointer(path: path, policy: checkpoints)
     // WAL with synchronous=NORMAL: a commit survives the process being killed; only a power
     // loss can undo the last few, and then a `sent` comes back as `planned` (sent again under
     // the same key and Message-ID) and a journaled notice is planned again (its key is the
     // same). Nothing is lost, and each outcome costs no fsync of its own.
-    configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-    writer = try DatabasePool(path: path, configuration: configuration)
-    try Store.migrator.migrate(writer)
+    configuration.prepareDatabase { db in
+      try db.execute(sql: "PRAGMA synchronous = NORMAL")
+      if !db.configuration.readonly {
+        checkpointer.install(on: db.sqliteConnection)
+        // A burst's log (about 10 KB a notice) is cut back to SQLite's usual 4 MiB once it
+        // has been copied, not kept on disk at its largest.
+        try db.execute(sql: "PRAGMA journal_size_limit = 4194304")
+      }
+    }
+    self.checkpointer = checkpointer
+    do {
+      writer = try DatabasePool(path: path, configuration: configuration)
+      try Store.migrator.migrate(writer)
+    } catch {
+      checkpointer.stop()
+      throw error
+    }
   }
 
   /// A private database in memory, for tests and `simulate`.
   public init() throws {
     writer = try DatabaseQueue()
+    checkpointer = nil
     try Store.migrator.migrate(writer)
   }
+
+  deinit { checkpointer?.stop() }
+
+  /// How many times the log has been copied into the file after the writer paused.
+  @_spi(Testing) public var checkpointsAfterPause: Int { checkpointer?.completed ?? 0 }
 
   static var migrator: DatabaseMigrator {
     var migrator = DatabaseMigrator()
