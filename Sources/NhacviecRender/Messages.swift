@@ -83,16 +83,12 @@ public struct MessageRenderer: Sendable {
   public func values(for evaluated: SendCheck.Evaluated) -> [String: String] {
     let decision = evaluated.decision
     let sendDate = zone.localDate(of: evaluated.now)
-    var values: [String: String] = [
-      "key": decision.key, "step": decision.noticeKey?.step ?? "digest", "reason": decision.reason.rawValue,
-      "sent.date": sendDate.vietnamese,
-      "recipients": decision.addressees.map(MessageRenderer.salutation).joined(separator: "; "),
-    ]
+    // The groups of values below share no name, so the order they are added in does not matter;
+    // an obligation's, the most, start the dictionary rather than being merged into it.
+    var values: [String: String] = [:]
     switch decision.content {
     case .obligation(let key, _, _), .summary(let key):
-      if let finding = evaluated.findings[key] {
-        values.merge(self.values(for: finding, sendDate: sendDate)) { _, new in new }
-      }
+      if let finding = evaluated.findings[key] { values = self.values(for: finding, sendDate: sendDate) }
       if let report = evaluated.report { values.merge(self.values(for: report)) { _, new in new } }
     case .digest(let all):
       // One duty, many units: the duty is named once, as a report names its section.
@@ -120,6 +116,11 @@ public struct MessageRenderer: Sendable {
       values["items"] = lines.joined(separator: "\n")
       values["items.html"] = rows.joined(separator: "\n")
     }
+    values["key"] = decision.key
+    values["step"] = decision.noticeKey?.step ?? "digest"
+    values["reason"] = decision.reason.rawValue
+    values["sent.date"] = sendDate.vietnamese
+    values["recipients"] = decision.addressees.map(MessageRenderer.salutation).joined(separator: "; ")
     return values
   }
 
@@ -167,6 +168,10 @@ public struct MessageRenderer: Sendable {
   public func values(for finding: Finding, sendDate: LocalDate) -> [String: String] {
     let rule = ruleset.rule(finding.ruleID)
     var values = rule?.titleValues(for: finding, zone: zone) ?? [:]
+    // The duty's name from its own values, as `Rule.title(for:zone:)` would compute them again.
+    let title = rule.map { TemplateText.render($0.title, values) } ?? finding.ruleID
+    // Room for all of them and a notice's own: the table is not rebuilt as they are added.
+    values.reserveCapacity(32)
     let due = rule?.due ?? DueSpec(anchor: .date(month: 1, day: 1, yearOffset: 0), convention: .before)
     let named = due.namedDate(ofDeadline: finding.deadline, zone: zone)
     let last = due.lastDay(ofDeadline: finding.deadline, zone: zone)
@@ -191,7 +196,7 @@ public struct MessageRenderer: Sendable {
     values["state"] = finding.state.vietnamese
     values["rule.basis"] = rule?.basis ?? ""
     values["rule.deadline_basis"] = rule?.deadlineBasis ?? ""
-    values["rule.title"] = rule?.title(for: finding, zone: zone) ?? finding.ruleID
+    values["rule.title"] = title
     var detail: [String] = []
     let a = finding.assessment
     if let total = a.childrenTotal, let done = a.childrenIn {
