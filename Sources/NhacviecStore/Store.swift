@@ -30,8 +30,8 @@ public final class Store: Sendable {
       try db.execute(sql: "PRAGMA synchronous = NORMAL")
       if !db.configuration.readonly {
         checkpointer.install(on: db.sqliteConnection)
-        // A burst's log (about 10 KB a notice) is cut back to SQLite's usual 4 MiB once it
-        // has been copied, not kept on disk at its largest.
+        // A burst's log (about 10 KB a notice) is cut back to SQLite's usual 4 MiB at the
+        // first write after it has been copied, not kept on disk at its largest.
         try db.execute(sql: "PRAGMA journal_size_limit = 4194304")
       }
     }

@@ -40,7 +40,7 @@ struct CheckpointTests {
     var policy = CheckpointPolicy()
     policy.pages = 100
     // Long enough that no pause between two transactions of this test reaches it.
-    policy.quiet = 1.5
+    policy.quiet = 4
     let store = try Store(path: path, checkpoints: policy)
     let before = size(path)
     let (_, sizes) = try write(store, at: path, untilLogPages: 1_200)
@@ -55,6 +55,10 @@ struct CheckpointTests {
     #expect(size(path) > before + 100 * 4_096)
     // And what was copied is what was journaled.
     #expect(try store.counts()[.planned] ?? 0 >= 1_000)
+    // The next write starts the log again, cut back to 4 MiB: a burst's log is not kept.
+    #expect(size(path + "-wal") > 4 * 1_048_576)
+    try store.journal(due: [decision("after")], now: t0)
+    #expect(size(path + "-wal") <= 4 * 1_048_576)
   }
 
   @Test("a writer that never pauses has its log copied in its own commits past the limit")
