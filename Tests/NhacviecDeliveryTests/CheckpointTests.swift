@@ -9,8 +9,15 @@ import Testing
 struct CheckpointTests {
   let t0 = Date(timeIntervalSince1970: 1_794_700_800)
 
-  func temporaryPath() -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("checkpoint-\(UUID().uuidString).sqlite").path
+  /// A journal in a new file whose log is due for a checkpoint at 100 pages.
+  func journal(quiet: Double, inlinePages: Int32 = CheckpointPolicy().inlinePages) throws -> (Store, path: String) {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("checkpoint-\(UUID().uuidString).sqlite")
+      .path
+    var policy = CheckpointPolicy()
+    policy.pages = 100
+    policy.quiet = quiet
+    policy.inlinePages = inlinePages
+    return (try Store(path: path, checkpoints: policy), path)
   }
 
   func size(_ path: String) -> Int {
@@ -36,12 +43,8 @@ struct CheckpointTests {
 
   @Test("the log is copied into the database file once the writer pauses, not while it commits")
   func afterPause() throws {
-    let path = temporaryPath()
-    var policy = CheckpointPolicy()
-    policy.pages = 100
-    // Long enough that no pause between two transactions of this test reaches it.
-    policy.quiet = 4
-    let store = try Store(path: path, checkpoints: policy)
+    // A pause long enough that none between two transactions of this test reaches it.
+    let (store, path) = try journal(quiet: 4)
     let before = size(path)
     let (_, sizes) = try write(store, at: path, untilLogPages: 1_200)
     // SQLite's own checkpoint would have copied the log into the file at 1,000 pages, in the
@@ -63,12 +66,7 @@ struct CheckpointTests {
 
   @Test("a writer that never pauses has its log copied in its own commits past the limit")
   func withoutPause() throws {
-    let path = temporaryPath()
-    var policy = CheckpointPolicy()
-    policy.pages = 100
-    policy.inlinePages = 500
-    policy.quiet = 3_600
-    let store = try Store(path: path, checkpoints: policy)
+    let (store, path) = try journal(quiet: 3_600, inlinePages: 500)
     let before = size(path)
     let (toCap, _) = try write(store, at: path, untilLogPages: 450)
     // Five times as many again would take the log past 2,000 pages without the cap.
