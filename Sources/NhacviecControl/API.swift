@@ -50,6 +50,10 @@ public enum ControlAPI {
     public let warnings: [String]
     /// Silences in force now: what they hold is journaled as `silenced`, not sent.
     public let silences: [Silence]
+    /// Decisions planned under a key the journal already held with something else in it, since
+    /// the journal was made: the journal's row stood, and the log said which (nil from a daemon
+    /// older than the client). 0 in a healthy deployment.
+    public let journalConflicts: Int?
 
     public struct Failing: Codable, Sendable {
       public let error: String
@@ -130,9 +134,10 @@ public enum ControlAPI {
       version: String, uptimeSeconds: Int, config: String, now: String, rules: Rules, lastReload: Reload,
       lastPass: String?, lastPassError: Failing? = nil, deliveryError: Failing? = nil, nextWakeup: String?,
       journal: [String: Int], channelsFailing: [String], channels: [Channel]? = nil, rulesFailing: [RuleFailure] = [],
-      warnings: [String] = [], silences: [Silence] = []
+      warnings: [String] = [], silences: [Silence] = [], journalConflicts: Int? = nil
     ) {
       self.silences = silences
+      self.journalConflicts = journalConflicts
       self.version = version
       self.uptimeSeconds = uptimeSeconds
       self.config = config
@@ -160,6 +165,7 @@ public enum ControlAPI {
       case nextWakeup = "next_wakeup"
       case channelsFailing = "channels_failing"
       case rulesFailing = "rules_failing"
+      case journalConflicts = "journal_conflicts"
     }
   }
 

@@ -312,7 +312,7 @@ extension Engine {
     case .obligation(let key, _, _):
       switch stillOwed(key, at: now, reminder: key.step.hasPrefix("remind-")) {
       case .owed(let finding):
-        if let silence = context.silences.active(for: key, at: now) { return .silenced(by: silence) }
+        if let silence = silence(for: key, at: now) { return .silenced(by: silence) }
         let rule = ruleset.rule(key.rule)
         let report = rule.flatMap { $0.attachReport.isEmpty ? nil : $0.attachReport }.map {
           self.report(period: key.period, ruleIDs: $0, at: now)
@@ -329,7 +329,7 @@ extension Engine {
         switch stillOwed(item.key, at: now, reminder: item.key.step.hasPrefix("remind-")) {
         case .owed(let finding):
           // A digest planned before a silence began goes without the units it holds.
-          if let silence = context.silences.active(for: item.key, at: now) {
+          if let silence = silence(for: item.key, at: now) {
             held.append(silence)
             continue
           }
@@ -351,7 +351,7 @@ extension Engine {
       guard let unit = context.directory.record(key.unit) else {
         return .suppress(reason: "unit \(key.unit) is no longer in the directory")
       }
-      if let silence = context.silences.active(for: key, at: now) { return .silenced(by: silence) }
+      if let silence = silence(for: key, at: now) { return .silenced(by: silence) }
       let report = self.report(
         period: key.period, ruleIDs: summary.rules, scope: summary.part == .children ? key.unit.id : nil, at: now)
       // The summary's own standing, for its title and due date.
@@ -395,7 +395,7 @@ extension Engine {
     // gives way to a newer rung for the same audience once that one is due.
     let steps = self.ladder(for: finding, on: ladder(rule, period: key.period)).steps
     if let own = steps.first(where: { $0.id == key.step }),
-      let newer = steps.last(where: { $0.audience == own.audience && $0.at > own.at && $0.at <= now })
+      let newer = Engine.newest(of: own.audience, in: steps, through: now), newer.at > own.at
     {
       return .not("a newer step (\(newer.id)) for the same audience fell due; it speaks for this one")
     }

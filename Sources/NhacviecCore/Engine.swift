@@ -120,51 +120,6 @@ public struct Ladder: Sendable {
   }
 }
 
-/// What one pass of the planner decides at `now`.
-public struct Plan: Sendable {
-  public let now: Date
-  /// Notices to send, catch-up and digests applied, in time and key order.
-  public let due: [NoticeDecision]
-  /// Steps that fell due while nobody planned and that a newer step for the same audience
-  /// replaces: recorded, never sent.
-  public let superseded: [NoticeDecision]
-  /// Steps due now that reach nobody through a channel: a missing contact in the directory.
-  public let unroutable: [Unroutable]
-  /// The next instant at which anything can change; nil when nothing ever will.
-  public let next: Date?
-  /// Rules and periods that could not be judged (an external program failed): they planned
-  /// nothing, and must be planned again from the same `since` once they can be.
-  public let failures: [RuleFailure]
-  /// Notices due now that an operator's silence holds: journaled as silenced, judged again when
-  /// the silence ends. Never merged into a digest.
-  public let silenced: [Held]
-
-  public struct Unroutable: Sendable, Hashable {
-    public let key: NoticeKey
-    public let channel: String
-  }
-
-  public struct Held: Sendable {
-    public let decision: NoticeDecision
-    public let silence: Silence
-    /// The journal's last error for it: which silence, until when, why.
-    public let reason: String
-  }
-}
-
-/// One unit's obligation for one period of one rule: what a fact speaks of.
-public struct ObligationRef: Hashable, Sendable, Codable {
-  public let rule: String
-  public let unit: String
-  public let period: String
-
-  public init(rule: String, unit: String, period: String) {
-    self.rule = rule
-    self.unit = unit
-    self.period = period
-  }
-}
-
 /// A rule and period whose kind could not judge its obligations, and why.
 public struct RuleFailure: Sendable, Hashable {
   public let ruleID: String
@@ -478,6 +433,12 @@ public struct Engine: Sendable {
     return (due, superseded)
   }
 
+  /// The newest rung of an audience due by `now`: the one rule of "newest rung per audience"
+  /// that planning (catch-up, re-judge) and sending (a rung held back gives way) share.
+  static func newest(of audience: Audience, in steps: [Step], through now: Date) -> Step? {
+    steps.last { $0.audience == audience && $0.at <= now }
+  }
+
   // MARK: - Stage 4: route
 
   /// Who a step reaches, resolved once from the unit's own record: its people, its parent while
@@ -553,6 +514,7 @@ public struct Engine: Sendable {
       let content: NoticeContent =
         rule.kind.isObligation
         ? .obligation(key: key, template: step.template, audience: step.audience) : .summary(key: key)
+      // The key's text once for every channel: it is the costliest part of a decision.
       let text = keyText ?? key.description
       keyText = text
       decisions.append(
@@ -678,7 +640,9 @@ public struct Engine: Sendable {
       positions.reserveCapacity(byObligation.count)
       for (_, chosen) in byObligation {
         guard case .obligation(let key, let template, _) = all[chosen.decision].content else { continue }
-        items.append(NoticeContent.DigestItem(key: key, template: template, reason: all[chosen.decision].reason))
+        items.append(
+          NoticeContent.DigestItem(
+            key: key, revision: all[chosen.decision].revision, template: template, reason: all[chosen.decision].reason))
         positions.append(directory.position(of: key.unit))
       }
       let sorted = items.indices.sorted {
@@ -688,100 +652,10 @@ public struct Engine: Sendable {
       let first = all[list[0].decision].addressees[list[0].addressee]
       result.append(
         NoticeDecision(
-          key: "digest/\(mailbox.address)/\(mailbox.rule)/\(zone.rfc3339(at).prefix(16))", channel: mailbox.channel,
-          reason: .digest,
-          scheduledAt: at, addressees: [first], content: .digest(items: sorted)))
+          channel: mailbox.channel, reason: .digest, scheduledAt: at, addressees: [first],
+          content: .digest(items: sorted)))
     }
     return result
-  }
-
-  // MARK: - The plan
-
-  /// The notices whose instants fall in (since, now], through every stage, and the next instant
-  /// worth waking for. `since` is the last completed pass (nil on a first start, when every
-  /// ladder under way is caught up). `sinceByRule` holds, for a rule that could not be judged in
-  /// an earlier pass, the `since` of that pass, so nothing of it is skipped (`.distantPast` when
-  /// that pass was a first start).
-  ///
-  /// `sinceByObligation` widens the window of single obligations: a retracted fact had stopped
-  /// their ladder, and the steps it hid are planned as if nobody had planned them.
-  public func plan(
-    since: Date?, now: Date, sinceByRule: [String: Date] = [:], sinceByObligation: [ObligationRef: Date] = [:]
-  ) -> Plan {
-    var due: [NoticeDecision] = []
-    var superseded: [NoticeDecision] = []
-    var silenced: [Plan.Held] = []
-    var unroutable: [Plan.Unroutable] = []
-    var failures: Set<RuleFailure> = []
-    var next: Date?
-    func wake(_ instant: Date) { if instant > now, next.map({ instant < $0 }) ?? true { next = instant } }
-    func stepsDue(on ladder: Ladder, rule: Rule, finding: Finding, unit: OrgUnit, periodText: String, from: Date) {
-      wake(finding.deadline)
-      if let later = ladder.steps.first(where: { $0.at > now }) { wake(later.at) }
-      // Most passes widen nothing: no key is built and hashed for every unit then.
-      let since =
-        sinceByObligation.isEmpty
-        ? from
-        : sinceByObligation[ObligationRef(rule: rule.id, unit: unit.id, period: periodText)].map { min($0, from) }
-          ?? from
-      let caught = Engine.catchUp(ladder.steps, since: since, now: now, deadline: ladder.deadline)
-      let silence = context.silences.active(rule: rule.id, unit: unit.id, period: periodText, at: now)
-      for step in caught.due {
-        let routed = route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit)
-        if let silence {
-          let reason = silence.heldReason(in: zone)
-          silenced += routed.decisions.map { Plan.Held(decision: $0, silence: silence, reason: reason) }
-        } else {
-          due += routed.decisions
-        }
-        unroutable += routed.unroutable
-      }
-      for step in caught.superseded {
-        superseded += route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit).decisions
-      }
-    }
-
-    for rule in ruleset.rules {
-      let ruleSince: Date?
-      switch sinceByRule[rule.id] {
-      case .some(.distantPast): ruleSince = nil
-      case .some(let date): ruleSince = date
-      case .none: ruleSince = since
-      }
-      // On a first start only ladders still under way count; every step of theirs is missed.
-      let from = ruleSince ?? .distantPast
-      for ruleLadder in ladders(of: rule, since: ruleSince ?? now, now: now) {
-        // A ladder that has not started has nothing to send: nobody needs judging yet.
-        if ruleLadder.opens > now {
-          wake(ruleLadder.opens)
-          continue
-        }
-        let periodText = ruleLadder.period.description
-        for unit in roster(of: rule, deadline: ruleLadder.deadline) {
-          let finding = finding(on: ruleLadder, unit: unit, at: now)
-          if let failure = finding.assessment.failure {
-            failures.insert(RuleFailure(ruleID: rule.id, period: periodText, message: failure))
-            continue
-          }
-          if finding.state.isClosed { continue }
-          // The rule's ladder is passed on, not copied into a local: a ladder holds its rule, and
-          // copying a rule for every unit of a pass cost more than judging the unit.
-          if finding.extensionFact?.due == nil {
-            stepsDue(on: ruleLadder, rule: rule, finding: finding, unit: unit, periodText: periodText, from: from)
-          } else {
-            stepsDue(
-              on: self.ladder(for: finding, on: ruleLadder), rule: rule, finding: finding, unit: unit,
-              periodText: periodText, from: from)
-          }
-        }
-      }
-    }
-    for instant in context.facts.instants + context.silences.instants where instant > now { wake(instant) }
-    due = digested(due)
-    due.sort { ($0.scheduledAt, $0.key, $0.channel) < ($1.scheduledAt, $1.key, $1.channel) }
-    return Plan(
-      now: now, due: due, superseded: superseded, unroutable: unroutable, next: next,
-      failures: failures.sorted { ($0.ruleID, $0.period) < ($1.ruleID, $1.period) }, silenced: silenced)
   }
 
   // MARK: - Simulate

@@ -64,6 +64,11 @@ package struct JSONBytes {
     string(value)
   }
 
+  package mutating func member(_ name: StaticString, _ value: Int) {
+    key(name)
+    number(value)
+  }
+
   /// A member whose name is data (an address, say), escaped as a string is.
   package mutating func member(named name: String, _ value: String) {
     if !first { comma() }

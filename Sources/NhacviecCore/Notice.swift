@@ -308,6 +308,28 @@ public struct ChannelSpec: Sendable, Hashable {
   }
 }
 
+/// A rung of one obligation's ladder as one notice: the rung's key and how many times it has
+/// been sent again after a correction (0 the first time). A correction that finds a rung owed
+/// whose earlier notice was suppressed, superseded or dead sends it as a new revision: the old
+/// row keeps what became of it, and the new one its own Message-ID and Idempotency-Key.
+public struct RungID: Hashable, Sendable, Comparable, CustomStringConvertible {
+  public let key: NoticeKey
+  public let revision: Int
+
+  public init(_ key: NoticeKey, revision: Int = 0) {
+    self.key = key
+    self.revision = revision
+  }
+
+  /// The key's text, and `#N` for a revision after the first: what the journal, the message's
+  /// footer and Message-ID, and a webhook's Idempotency-Key carry.
+  public var description: String { revision == 0 ? key.description : key.description + "#" + String(revision) }
+
+  public static func < (lhs: RungID, rhs: RungID) -> Bool {
+    lhs.key == rhs.key ? lhs.revision < rhs.revision : lhs.key < rhs.key
+  }
+}
+
 /// What a notice is about: one obligation's rung, a digest of many, or a summary rule's report.
 public enum NoticeContent: Hashable, Sendable, Codable {
   /// A rung of the key's ladder, rendered with `template` (`reminder`, `overdue`, `escalation`).
@@ -319,13 +341,39 @@ public enum NoticeContent: Hashable, Sendable, Codable {
 
   public struct DigestItem: Hashable, Sendable, Codable {
     public let key: NoticeKey
+    /// The revision of the rung it carries (see `RungID`).
+    public let revision: Int
     public let template: String
     public let reason: NoticeReason
 
-    public init(key: NoticeKey, template: String, reason: NoticeReason) {
+    public init(key: NoticeKey, revision: Int = 0, template: String, reason: NoticeReason) {
       self.key = key
+      self.revision = revision
       self.template = template
       self.reason = reason
+    }
+
+    public var rung: RungID { RungID(key, revision: revision) }
+
+    enum CodingKeys: String, CodingKey {
+      case key, revision, template, reason
+    }
+
+    public init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      key = try container.decode(NoticeKey.self, forKey: .key)
+      revision = try container.decodeIfPresent(Int.self, forKey: .revision) ?? 0
+      template = try container.decode(String.self, forKey: .template)
+      reason = try container.decode(NoticeReason.self, forKey: .reason)
+    }
+
+    /// The revision only when it is not the first: rows journaled before revisions read the same.
+    public func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(key, forKey: .key)
+      if revision != 0 { try container.encode(revision, forKey: .revision) }
+      try container.encode(template, forKey: .template)
+      try container.encode(reason, forKey: .reason)
     }
   }
 
@@ -344,7 +392,8 @@ public struct NoticeDecision: Hashable, Sendable, Codable {
   /// The version of this shape in the journal; a reader refuses others.
   public static let schema = 2
 
-  /// The journal's key: a `NoticeKey`'s text, or `digest/ADDRESS/YYYY-MM-DDTHH:MM`.
+  /// The journal's key: a rung's text (`RungID`), or a digest's (`digestKey`). Written once, when
+  /// the notice is decided, and never read back into parts: the content says what it is about.
   public let key: String
   public let channel: String
   public let reason: NoticeReason
@@ -352,10 +401,32 @@ public struct NoticeDecision: Hashable, Sendable, Codable {
   public let scheduledAt: Date
   public let addressees: [Addressee]
   public let content: NoticeContent
+  /// For a rung or a summary: which time it is decided (see `RungID`); 0 for a digest.
+  public let revision: Int
 
+  /// A decision about one rung (or a summary's step): its key is the rung's.
+  public init(
+    channel: String, reason: NoticeReason, scheduledAt: Date, addressees: [Addressee], content: NoticeContent,
+    revision: Int = 0
+  ) {
+    switch content {
+    case .obligation(let key, _, _), .summary(let key): self.key = RungID(key, revision: revision).description
+    case .digest(let items):
+      self.key = NoticeDecision.digestKey(
+        address: addressees.first?.address ?? "", rule: items.first?.key.rule ?? "", items: items.map(\.rung))
+    }
+    self.channel = channel
+    self.reason = reason
+    self.scheduledAt = scheduledAt
+    self.addressees = addressees
+    self.content = content
+    self.revision = revision
+  }
+
+  /// A decision as the journal wrote it, key and all.
   public init(
     key: String, channel: String, reason: NoticeReason, scheduledAt: Date, addressees: [Addressee],
-    content: NoticeContent
+    content: NoticeContent, revision: Int = 0
   ) {
     self.key = key
     self.channel = channel
@@ -363,7 +434,24 @@ public struct NoticeDecision: Hashable, Sendable, Codable {
     self.scheduledAt = scheduledAt
     self.addressees = addressees
     self.content = content
+    self.revision = revision
   }
+
+  /// A digest's key, from what it holds: `digest/ADDRESS/RULE/` and a hash of its rungs, so that
+  /// two digests to one address are one notice only when they carry the very same rungs. Two
+  /// different digests of one minute (several corrections judged in one pass, a rule judged late)
+  /// are two notices, never one dropped for the other.
+  public static func digestKey(address: String, rule: String, items: [RungID]) -> String {
+    var bytes: [UInt8] = []
+    for item in items.sorted() {
+      bytes += Array(item.description.utf8)
+      bytes.append(0x0a)
+    }
+    return "digest/\(address)/\(rule)/" + SHA256.hex(SHA256.hash(bytes)).prefix(16)
+  }
+
+  /// The rung this decision is about, for a rung or a summary; nil for a digest.
+  public var rung: RungID? { noticeKey.map { RungID($0, revision: revision) } }
 
   /// The obligation's key for a rung or a summary; nil for a digest.
   public var noticeKey: NoticeKey? {
@@ -373,15 +461,53 @@ public struct NoticeDecision: Hashable, Sendable, Codable {
     }
   }
 
-  /// The same decision for fewer addressees: those a digest did not take.
+  /// The same decision for fewer addressees: those a digest did not take, or those a correction
+  /// finds still owed.
   public func addressed(to addressees: [Addressee]) -> NoticeDecision {
     NoticeDecision(
-      key: key, channel: channel, reason: reason, scheduledAt: scheduledAt, addressees: addressees, content: content)
+      key: key, channel: channel, reason: reason, scheduledAt: scheduledAt, addressees: addressees, content: content,
+      revision: revision)
+  }
+
+  /// The same rung decided again as a later revision, for those it still owes (see `RungID`).
+  public func revised(_ revision: Int, reason: NoticeReason, to addressees: [Addressee]) -> NoticeDecision {
+    NoticeDecision(
+      channel: channel, reason: reason, scheduledAt: scheduledAt, addressees: addressees, content: content,
+      revision: revision)
+  }
+
+  /// Whether `other` says the same to the same people: what a journal row already holds may
+  /// differ from a decision made again only in when and why it was planned.
+  public func saysTheSame(as other: NoticeDecision) -> Bool {
+    key == other.key && channel == other.channel && content == other.content && addressees == other.addressees
   }
 
   enum CodingKeys: String, CodingKey {
-    case key, channel, reason, addressees, content
+    case key, channel, reason, addressees, content, revision
     case scheduledAt = "scheduled_at"
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    key = try container.decode(String.self, forKey: .key)
+    channel = try container.decode(String.self, forKey: .channel)
+    reason = try container.decode(NoticeReason.self, forKey: .reason)
+    scheduledAt = try container.decode(Date.self, forKey: .scheduledAt)
+    addressees = try container.decode([Addressee].self, forKey: .addressees)
+    content = try container.decode(NoticeContent.self, forKey: .content)
+    revision = try container.decodeIfPresent(Int.self, forKey: .revision) ?? 0
+  }
+
+  /// The revision only when it is not the first: rows journaled before revisions read the same.
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(key, forKey: .key)
+    try container.encode(channel, forKey: .channel)
+    try container.encode(reason, forKey: .reason)
+    try container.encode(scheduledAt, forKey: .scheduledAt)
+    try container.encode(addressees, forKey: .addressees)
+    try container.encode(content, forKey: .content)
+    if revision != 0 { try container.encode(revision, forKey: .revision) }
   }
 }
 
@@ -444,6 +570,7 @@ extension NoticeDecision {
               out.object { out in
                 out.member("key", item.key.description)
                 out.member("reason", item.reason.rawValue)
+                if item.revision != 0 { out.member("revision", item.revision) }
                 out.member("template", item.template)
               }
             }
@@ -452,6 +579,7 @@ extension NoticeDecision {
       }
       out.member("key", key)
       out.member("reason", reason.rawValue)
+      if revision != 0 { out.member("revision", revision) }
       out.key("scheduled_at")
       out.number(seconds)
     }

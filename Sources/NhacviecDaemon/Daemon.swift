@@ -193,29 +193,62 @@ public final class Daemon: @unchecked Sendable {
       metrics.passEnded(duration: monotonicSeconds() - began, ok: ok, at: now)
     }
     do {
-      let (engine, inputs) = try judge.planning()
+      // Corrections first, then the engine: a fact's correction and the fact itself are
+      // committed together, so a correction read here is judged with its fact.
+      let corrections = try store.rejudges(dueBy: now)
+      let (snapshot, engine, _) = try judge.planning()
+      var scopes = corrections.map(\.scope)
+      // An edited configuration (a rule, a ladder, the directory, the calendar) is a correction
+      // of everything it could touch: every obligation is judged again.
+      let planned = try store.plannedConfiguration()
+      if let planned, planned != snapshot.hash { scopes.append(.everything) }
       let since = try store.lastPass()
       let behind = try store.rulesBehind()
-      let plan = engine.plan(since: since, now: now, sinceByRule: behind, sinceByObligation: inputs.reopened)
+      let draft = engine.draft(since: since, now: now, sinceByRule: behind, rejudge: scopes)
+      let plan = engine.plan(draft, coverage: try store.coverage(of: draft.rungs))
       // Journaled a few hundred at a time, delivery woken after each: the first notices of a
       // burst leave while the rest are still being written. A crash between two chunks loses
       // nothing: the pass instant is recorded last, so the next pass plans them again, and a
-      // key already journaled is left alone.
+      // key already journaled with the same decision is left alone.
       var journaled = 0
+      var conflicts: [Store.Conflict] = []
       for start in stride(from: 0, to: plan.due.count, by: Daemon.journalChunk) {
         let chunk = try store.journalNew(
           due: Array(plan.due[start..<min(start + Daemon.journalChunk, plan.due.count)]), now: now)
-        delivery.hand(chunk)
-        journaled += chunk.count
+        delivery.hand(chunk.inserted)
+        journaled += chunk.inserted.count
+        conflicts += chunk.conflicts
       }
-      try store.journal(due: [], superseded: plan.superseded, silenced: plan.silenced, now: now)
+      conflicts += try store.journalNew(due: [], superseded: plan.superseded, silenced: plan.silenced, now: now)
+        .conflicts
+      for conflict in conflicts.prefix(20) {
+        Log.write(
+          .warning,
+          "journal conflict: \(conflict.key) via \(conflict.channel) was decided again differently; "
+            + "the journal's row (\(conflict.state)) stands")
+      }
+      if conflicts.count > 20 { Log.write(.warning, "… and \(conflicts.count - 20) more journal conflicts") }
       // A rule that could not be judged plans again from where it stood: late, never lost.
       var stillBehind: [String: Date] = [:]
       for failure in plan.failures {
         stillBehind[failure.ruleID] = behind[failure.ruleID] ?? since ?? .distantPast
         Log.write(.error, "rule \(failure.ruleID) period \(failure.period) not judged: \(failure.message)")
       }
-      try store.recordPass(at: now, rulesBehind: stillBehind, reopenedThrough: inputs.reopenedThrough)
+      // A correction that touched a rule not judged is judged again at the next pass, and so is a
+      // configuration change: judging again what was judged already sends nothing twice.
+      let failed = Set(plan.failures.map(\.ruleID))
+      let judged = corrections.filter { correction in
+        failed.isEmpty || correction.scope.rule.map { !failed.contains($0) } ?? false
+      }
+      try store.recordPass(
+        at: now, rulesBehind: stillBehind, rejudged: judged.map(\.id),
+        configuration: failed.isEmpty || planned == nil ? snapshot.hash : planned)
+      if !scopes.isEmpty {
+        let causes = corrections.map(\.cause) + (scopes.contains(.everything) ? ["the configuration changed"] : [])
+        Log.write(
+          .info,
+          "judged again (\(Set(causes).sorted().joined(separator: "; "))): \(plan.rejudged.count) notices owed")
+      }
       for notice in plan.unroutable {
         Log.write(.warning, "notice \(notice.key) via \(notice.channel) reaches nobody: no contact in the directory")
       }
@@ -333,7 +366,8 @@ public final class Daemon: @unchecked Sendable {
       version: Daemon.version, configHash: snapshot.hash, rules: snapshot.deployment.ruleset.rules.count,
       rulesFailing: Set(failures.map(\.ruleID)).count,
       channels: try store.channelHealth(channels: Array(snapshot.deployment.channels.keys)),
-      channelsFailing: Set(try store.failingChannels()), inFlight: delivery.status.inFlight, nextWakeup: next)
+      channelsFailing: Set(try store.failingChannels()), inFlight: delivery.status.inFlight, nextWakeup: next,
+      journalConflicts: try store.journalConflicts())
     return metrics.exposition(scrape)
   }
 
@@ -373,7 +407,7 @@ public final class Daemon: @unchecked Sendable {
       }, warnings: warnings,
       silences: try store.silences().filter { $0.isActive(at: now) }.map {
         ControlAPI.Silence($0, zone: zone, now: now)
-      })
+      }, journalConflicts: try store.journalConflicts())
   }
 
   /// The consolidated report from the recorded facts, as of now or `asOf`, in `format`.
@@ -601,17 +635,18 @@ final class Judge: @unchecked Sendable {
 
   func engine() throws -> Engine { try planning().engine }
 
-  /// The engine and the store's inputs it was made from. Made anew when the configuration or the
-  /// store's facts or silences changed: the store's version is asked each time, so a change
-  /// committed just now is never judged with an engine from before it.
-  func planning() throws -> (engine: Engine, inputs: Store.PlanningInputs) {
-    let (generation, cached, deployment) = lock.withLock { (self.generation, self.cached, current.deployment) }
+  /// The configuration, and the engine over it and the store's inputs it was made from. Made
+  /// anew when the configuration or the store's facts or silences changed: the store's version is
+  /// asked each time, so a change committed just now is never judged with an engine from before
+  /// it.
+  func planning() throws -> (snapshot: Snapshot, engine: Engine, inputs: Store.PlanningInputs) {
+    let (generation, cached, snapshot) = lock.withLock { (self.generation, self.cached, current) }
     if let cached, cached.generation == generation, cached.inputs.version == (try store.inputsVersion()) {
-      return (cached.engine, cached.inputs)
+      return (snapshot, cached.engine, cached.inputs)
     }
     let inputs = try store.planningInputs()
-    let engine = deployment.engine(facts: FactBook(inputs.facts), silences: SilenceBook(inputs.silences))
+    let engine = snapshot.deployment.engine(facts: FactBook(inputs.facts), silences: SilenceBook(inputs.silences))
     lock.withLock { if self.generation == generation { self.cached = (generation, inputs, engine) } }
-    return (engine, inputs)
+    return (snapshot, engine, inputs)
   }
 }

@@ -84,6 +84,7 @@ final class Metrics: @unchecked Sendable {
     var channelsFailing: Set<String>
     var inFlight: Int
     var nextWakeup: Date?
+    var journalConflicts: Int
   }
 
   func exposition(_ scrape: Scrape) -> String {
@@ -159,6 +160,10 @@ final class Metrics: @unchecked Sendable {
           Double(channel.counts[state] ?? 0))
       }
     }
+    out.family(
+      "nhacviec_journal_conflicts_total", .counter,
+      "Decisions planned under a key the journal already held with something else in it (the row stood).")
+    out.sample("nhacviec_journal_conflicts_total", [:], Double(scrape.journalConflicts))
     out.family(
       "nhacviec_journal_dead_unacknowledged", .gauge, "Dead notices nobody has acknowledged (nhacviec ack), by channel."
     )

@@ -93,6 +93,8 @@ public final class DeliveryService: @unchecked Sendable {
     let entry: JournalEntry
     let addresses: [String]
     let subject: String
+    /// For a digest, the rungs its message carried.
+    let carried: [NoticeKey]?
     let outcome: DeliveryOutcome
     let claimed: Date
     let at: Date
@@ -291,6 +293,7 @@ public final class DeliveryService: @unchecked Sendable {
     // The message is made on the transfer executor's thread, beside this one: rendering is pure,
     // and this thread goes on claiming and recording meanwhile.
     let message: @Sendable () -> OutgoingMessage
+    var carried: [NoticeKey]?
     switch entry.payload {
     case .decided(let decision):
       switch engine.check(decision, at: now) {
@@ -309,6 +312,7 @@ public final class DeliveryService: @unchecked Sendable {
         let addressees = decision.addressees.filter { pending?.contains($0.address) ?? true }
         let renderer = setup.renderer
         message = { renderer.render(evaluated, to: addressees, parts: channel.parts) }
+        if case .digest = decision.content { carried = evaluated.items.map(\.key) }
       }
     case .rendered(let frozen):
       // Journaled by nhacviec 0.1: sent as it was rendered then, inside the window all the same.
@@ -323,6 +327,7 @@ public final class DeliveryService: @unchecked Sendable {
       message = { addressed }
     }
     lock.withLock { _ = inFlight[entry.channel, default: []].insert(row) }
+    let digestCarried = carried
     Task(executorPreference: executor) { [self] in
       let message = message()
       let addresses = message.to.map(\.address)
@@ -331,7 +336,8 @@ public final class DeliveryService: @unchecked Sendable {
       lock.withLock {
         finished.append(
           Finished(
-            entry: entry, addresses: addresses, subject: message.subject, outcome: outcome, claimed: now, at: done))
+            entry: entry, addresses: addresses, subject: message.subject, carried: digestCarried, outcome: outcome,
+            claimed: now, at: done))
       }
       wake()
     }
@@ -376,9 +382,8 @@ public final class DeliveryService: @unchecked Sendable {
     for item in done {
       let (entry, addresses) = (item.entry, item.addresses)
       let result = DeliveryService.outcome(
-        entry, addresses: addresses, outcome: item.outcome, subject: item.subject,
-        policy: setup.policy(of: entry.channel), now: item.at,
-        random: random())
+        entry, addresses: addresses, outcome: item.outcome, subject: item.subject, carried: item.carried,
+        policy: setup.policy(of: entry.channel), now: item.at, random: random())
       outcomes.append(result)
       let took = item.at.timeIntervalSince(item.claimed)
       switch result.change {
@@ -441,8 +446,8 @@ public final class DeliveryService: @unchecked Sendable {
   /// reach; another attempt for those still to reach while the retry policy allows. An attempt
   /// that never made a request costs nothing.
   public static func outcome(
-    _ entry: JournalEntry, addresses: [String], outcome: DeliveryOutcome, subject: String? = nil, policy: RetryPolicy,
-    now: Date, random: Double
+    _ entry: JournalEntry, addresses: [String], outcome: DeliveryOutcome, subject: String? = nil,
+    carried: [NoticeKey]? = nil, policy: RetryPolicy, now: Date, random: Double
   ) -> JournalOutcome {
     let row = JournalKey(key: entry.key, channel: entry.channel)
     if case .notAttempted(let reason) = outcome {
@@ -493,7 +498,7 @@ public final class DeliveryService: @unchecked Sendable {
     }
     return JournalOutcome(
       entry: row, change: change, attempted: true, pending: stillPending.isEmpty ? nil : stillPending,
-      reached: reached, subject: subject, at: now)
+      reached: reached, subject: subject, carried: carried, at: now)
   }
 }
 

@@ -82,11 +82,14 @@ public struct JournalOutcome: Sendable {
   public let reached: [String: String]
   /// The subject of the message the attempt sent.
   public let subject: String?
+  /// For a digest, the rungs its message carried (those still owed when it went): the others
+  /// were not told, and a correction that reopens them sends them again.
+  public let carried: [NoticeKey]?
   public let at: Date
 
   public init(
     entry: JournalKey, change: Change, attempted: Bool, pending: [String]?, reached: [String: String] = [:],
-    subject: String? = nil, at: Date
+    subject: String? = nil, carried: [NoticeKey]? = nil, at: Date
   ) {
     self.entry = entry
     self.change = change
@@ -94,6 +97,7 @@ public struct JournalOutcome: Sendable {
     self.pending = pending
     self.reached = reached
     self.subject = subject
+    self.carried = carried
     self.at = at
   }
 }
@@ -162,6 +166,25 @@ extension Store {
 
   // MARK: - Writing decisions
 
+  /// What journaling a pass's decisions came to.
+  public struct Journaled: Sendable {
+    /// The due decisions that were new: those delivery may be handed as they are
+    /// (`claim(known:)`).
+    public var inserted: [NoticeDecision] = []
+    /// Decisions whose key the journal already held with something else in it (other addressees,
+    /// other content): the journal's row stands, and each is counted (`journalConflicts`) and
+    /// said in the log. The very same decision again is no conflict: re-planning after a crash
+    /// decides it again, by design.
+    public var conflicts: [Conflict] = []
+  }
+
+  public struct Conflict: Sendable, Hashable {
+    public let key: String
+    public let channel: String
+    /// What the journal's row is: its state.
+    public let state: String
+  }
+
   /// Writes decisions that are not in the journal yet, `due` as planned, `superseded` as such and
   /// `silenced` as held until their silence ends; returns how many due ones were new. A key
   /// already there, in whatever state, is left alone: re-planning never sends a notice twice.
@@ -169,14 +192,13 @@ extension Store {
   public func journal(
     due: [NoticeDecision], superseded: [NoticeDecision] = [], silenced: [Plan.Held] = [], now: Date
   ) throws -> Int {
-    try journalNew(due: due, superseded: superseded, silenced: silenced, now: now).count
+    try journalNew(due: due, superseded: superseded, silenced: silenced, now: now).inserted.count
   }
 
-  /// `journal`, returning the due decisions that were new: those delivery may be handed as they
-  /// are (`claim(known:)`).
+  /// `journal`, saying which due decisions were new and which met a conflict.
   public func journalNew(
     due: [NoticeDecision], superseded: [NoticeDecision] = [], silenced: [Plan.Held] = [], now: Date
-  ) throws -> [NoticeDecision] {
+  ) throws -> Journaled {
     try writer.write { db in
       let statement = try db.cachedStatement(
         sql: """
@@ -185,7 +207,7 @@ extension Store {
              next_attempt_at, last_error, created_at, updated_at)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           """)
-      var inserted: [NoticeDecision] = []
+      var result = Journaled()
       let rows: [(NoticeDecision, NoticeState, Plan.Held?)] =
         due.map { ($0, .planned, nil) } + superseded.map { ($0, .superseded, nil) }
         + silenced.map { ($0.decision, .silenced, $0) }
@@ -198,9 +220,108 @@ extension Store {
           decision.scheduledAt.timeIntervalSince1970, state.rawValue, json, held?.silence.ends.timeIntervalSince1970,
           held?.reason, now.timeIntervalSince1970, now.timeIntervalSince1970,
         ])
-        if state == .planned, db.changesCount > 0 { inserted.append(decision) }
+        guard db.changesCount > 0 else {
+          if let conflict = try Store.conflict(decision, in: db) { result.conflicts.append(conflict) }
+          continue
+        }
+        if state == .planned { result.inserted.append(decision) }
+        if case .digest(let items) = decision.content { try Store.writeItems(of: decision, items, in: db) }
       }
-      return inserted
+      if !result.conflicts.isEmpty {
+        try db.execute(
+          sql: """
+            INSERT INTO meta (name, value) VALUES ('journal_conflicts', ?1)
+            ON CONFLICT(name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ?1 AS TEXT)
+            """, arguments: [result.conflicts.count])
+      }
+      return result
+    }
+  }
+
+  /// A decision whose key the journal holds: nil when the row says the same to the same people.
+  static func conflict(_ decision: NoticeDecision, in db: Database) throws -> Conflict? {
+    guard
+      let row = try Row.fetchOne(
+        db, sql: "SELECT schema, decision, state FROM journal WHERE key = ? AND channel = ?",
+        arguments: [decision.key, decision.channel])
+    else { return nil }
+    if (row[0] as Int) == NoticeDecision.schema, let text: String = row[1],
+      let held = try? decisionDecoder.decode(NoticeDecision.self, from: Data(text.utf8)), held.saysTheSame(as: decision)
+    {
+      return nil
+    }
+    return Conflict(key: decision.key, channel: decision.channel, state: row[2])
+  }
+
+  /// Which rungs a digest carries, to whom: what `coverage` reads.
+  static func writeItems(of digest: NoticeDecision, _ items: [NoticeContent.DigestItem], in db: Database) throws {
+    let insert = try db.cachedStatement(
+      sql: "INSERT OR IGNORE INTO digest_item (digest, channel, rung, revision, address) VALUES (?, ?, ?, ?, ?)")
+    let address = digest.addressees.first?.address ?? ""
+    for item in items {
+      try insert.execute(arguments: [digest.key, digest.channel, item.key.description, item.revision, address])
+    }
+  }
+
+  /// Conflicts met since the journal was made (`journalNew`).
+  public func journalConflicts() throws -> Int {
+    try writer.read { db in
+      try String.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'journal_conflicts'").flatMap { Int($0) } ?? 0
+    }
+  }
+
+  /// Who has heard each of `rungs`, as the journal holds them: its own rows (every revision) and
+  /// the digests that carried it. A notice sent or still under way (planned, being sent, failed
+  /// and retrying, held by a silence) counts for its addressees; one suppressed, superseded or dead
+  /// for nobody; a digest sent counts for a rung only if the rung was still in it when it went.
+  public func coverage(of rungs: [Coverage.Rung]) throws -> Coverage {
+    guard !rungs.isEmpty else { return Coverage() }
+    return try writer.read { db in
+      let own = try db.cachedStatement(
+        sql: """
+          SELECT key, state, decision, json_extract(message, '$.to') FROM journal
+          WHERE channel = ?2 AND (key = ?1 OR (key >= ?1 || '#' AND key < ?1 || '$'))
+          """)
+      let carried = try db.cachedStatement(
+        sql: """
+          SELECT i.revision, i.address, i.included, j.state FROM digest_item i
+          JOIN journal j ON j.key = i.digest AND j.channel = i.channel
+          WHERE i.rung = ? AND i.channel = ?
+          """)
+      var result = Coverage()
+      let live: Set<String> = ["planned", "sending", "failed", "silenced"]
+      for rung in Set(rungs) {
+        let text = rung.key.description
+        var heard = Coverage.Heard(lastRevision: nil, addresses: [])
+        func saw(_ revision: Int) { heard.lastRevision = max(heard.lastRevision ?? revision, revision) }
+        for row in try Row.fetchAll(own, arguments: [text, rung.channel]) {
+          let state: String = row[1]
+          var addresses: [String] = []
+          if let json: String = row[2],
+            let decision = try? Store.decisionDecoder.decode(
+              NoticeDecision.self, from: Data(json.utf8))
+          {
+            saw(decision.revision)
+            addresses = decision.addressees.map(\.address)
+          } else {
+            // A row of nhacviec 0.1: its rendered message's addressees, and no revision.
+            saw(0)
+            if let json: String = row[3],
+              let to = try? JSONDecoder().decode([LegacyMessage.Addressee].self, from: Data(json.utf8))
+            {
+              addresses = to.map(\.address)
+            }
+          }
+          if live.contains(state) || state == "sent" { heard.addresses.formUnion(addresses) }
+        }
+        for row in try Row.fetchAll(carried, arguments: [text, rung.channel]) {
+          saw(row[0])
+          let state: String = row[3]
+          if live.contains(state) || (state == "sent" && (row[2] as Int?) == 1) { heard.addresses.insert(row[1]) }
+        }
+        result.rungs[rung] = heard
+      }
+      return result
     }
   }
 
@@ -333,6 +454,16 @@ extension Store {
         outcome.entry.channel,
       ])
       guard outcome.attempted, db.changesCount == 1 else { continue }
+      if case .sent = outcome.change, let carried = outcome.carried {
+        try db.execute(
+          sql: "UPDATE digest_item SET included = 0 WHERE digest = ? AND channel = ?",
+          arguments: [outcome.entry.key, outcome.entry.channel])
+        let include = try db.cachedStatement(
+          sql: "UPDATE digest_item SET included = 1 WHERE digest = ? AND channel = ? AND rung = ?")
+        for key in carried {
+          try include.execute(arguments: [outcome.entry.key, outcome.entry.channel, key.description])
+        }
+      }
       let detail = receipt ?? error ?? ""
       let reached = JSONBytes.text(outcome.reached)
       try history.execute(arguments: [

@@ -261,6 +261,45 @@ public final class Store: Sendable {
           CREATE INDEX journal_claim ON journal (channel, state, scheduled_at, key, next_attempt_at);
           """)
     }
+    migrator.registerMigration("v7-rejudge") { db in
+      // One mechanism for every correction: `rejudge` holds what a correction asks to judge again
+      // (a rule, a unit with the units above it, a period, any of them) from its instant on, until
+      // a pass has; a silence's end is one, written when the silence is. It replaces `replan`,
+      // which only retractions wrote. `digest_item` says which rungs each digest carries, to whom,
+      // and, once sent, whether each was still in it: who has heard a rung is read from here and
+      // from the rung's own rows.
+      try db.execute(
+        sql: """
+          CREATE TABLE rejudge (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            rule TEXT,
+            unit TEXT,
+            period TEXT,
+            at REAL NOT NULL,
+            cause TEXT NOT NULL
+          );
+          INSERT INTO rejudge (rule, unit, period, at, cause)
+            SELECT rule, unit, period, since, 'a fact retracted' FROM replan ORDER BY id;
+          DROP TABLE replan;
+          CREATE TABLE digest_item (
+            digest TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            rung TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            address TEXT NOT NULL,
+            included INTEGER,
+            PRIMARY KEY (digest, channel, rung)
+          );
+          CREATE INDEX digest_item_rung ON digest_item (rung, channel);
+          """)
+      // Silences already made end as one: their end is judged again like any correction.
+      try db.execute(
+        sql: """
+          INSERT INTO rejudge (rule, unit, period, at, cause)
+            SELECT rule, unit, period, MIN(until, COALESCE(expired_at, until)), 'silence ' || id || ' ended'
+            FROM silence ORDER BY id
+          """)
+    }
     return migrator
   }
 
@@ -313,7 +352,17 @@ public final class Store: Sendable {
           arguments: fields + [now.timeIntervalSince1970, provenance.uid.map { Int64($0) }, provenance.source])
         recorded.append(fact)
       }
-      if !recorded.isEmpty { try Store.inputsChanged(db) }
+      if !recorded.isEmpty {
+        try Store.inputsChanged(db)
+        // Every obligation of the unit for the period is judged again, and those above it: an
+        // extension moves a ladder, a report closes one, a child's report counts for its parent.
+        var scopes: [RejudgeScope] = []
+        for fact in recorded {
+          let scope = RejudgeScope(rule: nil, unit: fact.unitID, period: fact.period)
+          if !scopes.contains(scope) { scopes.append(scope) }
+        }
+        for scope in scopes { try Store.rejudge(scope, at: now, cause: "a fact recorded", in: db) }
+      }
       return recorded
     }
   }
@@ -384,9 +433,9 @@ public final class Store: Sendable {
     case alreadyRetracted(at: Date)
   }
 
-  /// Takes a fact back: it stays in the audit trail, marked, and stops counting. The obligation it
-  /// spoke of is planned again from when the fact was recorded, so that the reminders it stopped
-  /// are caught up at the next pass. Returns the fact as it now stands.
+  /// Takes a fact back: it stays in the audit trail, marked, and stops counting. The obligations it
+  /// spoke of are judged again at once (`rejudge`): the rungs it had stopped are sent as of now to
+  /// whoever has not heard them. Returns the fact as it now stands.
   @discardableResult
   public func retract(id: Int64, by uid: UInt32?, reason: String, now: Date) throws -> RecordedFact {
     try writer.write { db in
@@ -400,42 +449,61 @@ public final class Store: Sendable {
         sql: "UPDATE fact SET retracted_at = ?, retracted_by_uid = ?, retraction_reason = ? WHERE id = ?",
         arguments: [now.timeIntervalSince1970, uid.map { Int64($0) }, reason, id])
       try Store.inputsChanged(db)
-      try db.execute(
-        sql: "INSERT INTO replan (rule, unit, period, since) VALUES (?, ?, ?, ?)",
-        arguments: [
-          row["rule"] as String, row["unit"] as String, row["period"] as String, row["recorded_at"] as Double,
-        ])
+      try Store.rejudge(
+        RejudgeScope(rule: nil, unit: row["unit"] as String, period: row["period"] as String), at: now,
+        cause: "fact \(id) retracted", in: db)
       return Store.recordedFact(try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [id])!)
     }
   }
 
-  /// What planning reads from the store, read at one instant so that they agree: the facts in
-  /// force, the silences, and the obligations that retractions reopened and no pass has planned
-  /// yet (with the `since` each needs, and the last such row, which `recordPass` then clears).
+  /// What an engine is made from, read at one instant so that they agree: the facts in force and
+  /// the silences.
   public struct PlanningInputs: Sendable {
     public let facts: [Fact]
     public let silences: [Silence]
-    public let reopened: [ObligationRef: Date]
-    public let reopenedThrough: Int64
-    /// Changes whenever any of the above does: a cached engine is stale once it differs.
+    /// Changes whenever either does: a cached engine is stale once it differs.
     public let version: Int64
+  }
+
+  /// A correction waiting to be judged again.
+  public struct Rejudge: Sendable, Hashable {
+    public let id: Int64
+    public let scope: RejudgeScope
+    public let at: Date
+    /// Why: `a fact recorded`, `fact 12 retracted`, `silence 3 ended`.
+    public let cause: String
   }
 
   public func planningInputs() throws -> PlanningInputs {
     try writer.read { db in
-      var reopened: [ObligationRef: Date] = [:]
-      var through: Int64 = 0
-      for row in try Row.fetchAll(db, sql: "SELECT * FROM replan ORDER BY id") {
-        let key = ObligationRef(rule: row["rule"], unit: row["unit"], period: row["period"])
-        let since = Date(timeIntervalSince1970: row["since"])
-        reopened[key] = reopened[key].map { min($0, since) } ?? since
-        through = row["id"]
-      }
-      return PlanningInputs(
+      PlanningInputs(
         facts: try Row.fetchAll(db, sql: "SELECT * FROM fact WHERE retracted_at IS NULL ORDER BY id").map(Store.fact),
         silences: try Row.fetchAll(db, sql: "SELECT * FROM silence ORDER BY id").map(Store.silence),
-        reopened: reopened, reopenedThrough: through, version: try Store.inputsVersion(db))
+        version: try Store.inputsVersion(db))
     }
+  }
+
+  /// The corrections due to be judged again by `now` that no pass has judged yet, oldest first,
+  /// with the ids `recordPass` clears. Read afresh by every pass: one falls due with time (a
+  /// silence's end) without any other input changing.
+  public func rejudges(dueBy now: Date = .distantFuture) throws -> [Rejudge] {
+    try writer.read { try Store.rejudges(dueBy: now, in: $0) }
+  }
+
+  static func rejudges(dueBy now: Date, in db: Database) throws -> [Rejudge] {
+    try Row.fetchAll(db, sql: "SELECT * FROM rejudge WHERE at <= ? ORDER BY id", arguments: [now.timeIntervalSince1970])
+      .map { row in
+        Rejudge(
+          id: row["id"], scope: RejudgeScope(rule: row["rule"], unit: row["unit"], period: row["period"]),
+          at: Date(timeIntervalSince1970: row["at"]), cause: row["cause"])
+      }
+  }
+
+  /// Asks for the obligations in `scope` to be judged again at `at` (now, or a silence's end).
+  static func rejudge(_ scope: RejudgeScope, at: Date, cause: String, in db: Database) throws {
+    try db.execute(
+      sql: "INSERT INTO rejudge (rule, unit, period, at, cause) VALUES (?, ?, ?, ?, ?)",
+      arguments: [scope.rule, scope.unit, scope.period, at.timeIntervalSince1970, cause])
   }
 
   /// See `PlanningInputs.version`.
@@ -486,6 +554,9 @@ public final class Store: Sendable {
         ])
       let id = db.lastInsertedRowID
       try Store.inputsChanged(db)
+      // Its end is a correction like any other: what it held is judged again then.
+      try Store.rejudge(
+        RejudgeScope(rule: rule, unit: unit, period: period), at: until, cause: "silence \(id) ended", in: db)
       return Silence(
         id: id, ruleID: rule, unitID: unit, period: period, starts: now, until: until, reason: reason, createdBy: uid)
     }
@@ -509,6 +580,9 @@ public final class Store: Sendable {
         sql: "UPDATE silence SET expired_at = ?, expired_by_uid = ? WHERE id = ?",
         arguments: [now.timeIntervalSince1970, uid.map { Int64($0) }, id])
       try Store.inputsChanged(db)
+      try Store.rejudge(
+        RejudgeScope(rule: silence.ruleID, unit: silence.unitID, period: silence.period), at: now,
+        cause: "silence \(id) expired", in: db)
       // Held notices wait for the end the silence had; they are due now.
       try db.execute(
         sql:
@@ -530,18 +604,27 @@ public final class Store: Sendable {
 
   /// Records a completed pass. `rulesBehind` holds, for each rule that could not be judged, the
   /// `since` its next pass must plan from (so that a failing program delays its notices but does
-  /// not lose them).
-  /// `reopenedThrough` is the last retraction the pass planned (`reopened().through`).
-  public func recordPass(at instant: Date, rulesBehind: [String: Date] = [:], reopenedThrough: Int64 = 0) throws {
+  /// not lose them). `rejudged` are the corrections the pass judged again (`PlanningInputs`),
+  /// cleared now; `configuration` is the hash of the configuration it planned with.
+  public func recordPass(
+    at instant: Date, rulesBehind: [String: Date] = [:], rejudged: [Int64] = [], configuration: String? = nil
+  ) throws {
     let behind = rulesBehind.mapValues(\.timeIntervalSince1970)
     let json = String(decoding: try JSONEncoder().encode(behind), as: UTF8.self)
     try writer.write { db in
-      try db.execute(sql: "DELETE FROM replan WHERE id <= ?", arguments: [reopenedThrough])
-      if db.changesCount > 0 { try Store.inputsChanged(db) }
+      for id in rejudged { try db.execute(sql: "DELETE FROM rejudge WHERE id = ?", arguments: [id]) }
       let upsert =
         "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value"
       try db.execute(sql: upsert, arguments: ["last_pass", String(instant.timeIntervalSince1970)])
       try db.execute(sql: upsert, arguments: ["rules_behind", json])
+      if let configuration { try db.execute(sql: upsert, arguments: ["planned_configuration", configuration]) }
+    }
+  }
+
+  /// The hash of the configuration the last pass planned with; nil before any pass recorded one.
+  public func plannedConfiguration() throws -> String? {
+    try writer.read { db in
+      try String.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'planned_configuration'")
     }
   }
 

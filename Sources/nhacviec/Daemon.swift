@@ -144,6 +144,10 @@ struct Status: ParsableCommand {
       }
       let journal = NoticeState.allCases.map { "\($0.rawValue) \(status.journal[$0.rawValue] ?? 0)" }
       print("journal: \(journal.joined(separator: ", "))")
+      if let conflicts = status.journalConflicts {
+        print(
+          "journal conflicts: \(conflicts)\(conflicts > 0 ? " (decided again differently; the log says which)" : "")")
+      }
       print(
         "channels failing: \(status.channelsFailing.isEmpty ? "none" : status.channelsFailing.joined(separator: ", "))")
       for channel in status.channels ?? [] {

@@ -180,7 +180,28 @@ struct PlanTests {
     let digest = try #require(toProvince.first)
     #expect(digest.reason == .digest)
     #expect(digest.items.map(\.unitID).sorted() == ["C1", "C9", "D1", "D2", "O", "S"])
-    #expect(digest.key == "digest/head@p.test.example/annual/2026-11-18T08:00")
+    // Named by what it carries: the same rungs make the same key, other rungs another.
+    #expect(digest.key.hasPrefix("digest/head@p.test.example/annual/"))
+    let decision = try #require(
+      Fixture.engine([Fixture.annualRule()], digestMinimum: 3).simulate(
+        from: Fixture.at("2026-11-18T08:00"), to: Fixture.at("2026-11-18T09:00")
+      ).first { $0.key == digest.key })
+    guard case .digest(let items) = decision.content else {
+      Issue.record("not a digest")
+      return
+    }
+    #expect(
+      decision.key == NoticeDecision.digestKey(address: "head@p.test.example", rule: "annual", items: items.map(\.rung))
+    )
+    #expect(
+      decision.key
+        != NoticeDecision.digestKey(
+          address: "head@p.test.example", rule: "annual", items: items.dropFirst().map(\.rung)))
+    #expect(
+      decision.key
+        != NoticeDecision.digestKey(
+          address: "head@p.test.example", rule: "annual",
+          items: [RungID(items[0].key, revision: 1)] + items.dropFirst().map(\.rung)))
     // Each item's other recipient (the standing agency's head) is in a digest too.
     #expect(notices.allSatisfy { $0.reason == .digest })
   }

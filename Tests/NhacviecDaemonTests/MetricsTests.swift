@@ -34,7 +34,7 @@ struct MetricsTests {
     let text = metrics.exposition(
       .init(
         version: "9.9.9", configHash: "abc", rules: 3, rulesFailing: 1, channels: [], channelsFailing: [], inFlight: 2,
-        nextWakeup: nil))
+        nextWakeup: nil, journalConflicts: 0))
     let scraped = try Scraped(text)
     #expect(scraped.problems.isEmpty, "\(scraped.problems)")
     #expect(scraped.value("nhacviec_notices_total", ["rule": odd, "channel": "sms", "outcome": "sent"]) == 3)
@@ -103,7 +103,7 @@ struct MetricsTests {
     let text = Metrics(configLoadedAt: Self.start).exposition(
       .init(
         version: "1", configHash: "h", rules: 0, rulesFailing: 0, channels: [], channelsFailing: [], inFlight: 0,
-        nextWakeup: nil))
+        nextWakeup: nil, journalConflicts: 0))
     let exposed = Set(
       text.split(separator: "\n").filter { $0.hasPrefix("# HELP ") }.compactMap {
         $0.split(separator: " ").dropFirst(2).first.map(String.init)

@@ -56,7 +56,7 @@ struct JournalTests {
   func handed() throws {
     let store = try Store()
     try store.journal(due: [decision("a")], now: t0)
-    let new = try store.journalNew(due: [decision("a"), decision("b"), decision("c")], now: t0)
+    let new = try store.journalNew(due: [decision("a"), decision("b"), decision("c")], now: t0).inserted
     #expect(new.map { $0.noticeKey?.step } == ["b", "c"])
     var asked: [String] = []
     let claimed = try store.claim(channel: "email", limit: 10, now: t0) { row in
