@@ -193,62 +193,31 @@ public final class Daemon: @unchecked Sendable {
       metrics.passEnded(duration: monotonicSeconds() - began, ok: ok, at: now)
     }
     do {
-      // Corrections first, then the engine: a fact's correction and the fact itself are
-      // committed together, so a correction read here is judged with its fact.
-      let corrections = try store.rejudges(dueBy: now)
-      let (snapshot, engine, _) = try judge.planning()
-      var scopes = corrections.map(\.scope)
-      // An edited configuration (a rule, a ladder, the directory, the calendar) is a correction
-      // of everything it could touch: every obligation is judged again.
-      let planned = try store.plannedConfiguration()
-      if let planned, planned != snapshot.hash { scopes.append(.everything) }
-      let since = try store.lastPass()
-      let behind = try store.rulesBehind()
-      let draft = engine.draft(since: since, now: now, sinceByRule: behind, rejudge: scopes)
-      let plan = engine.plan(draft, coverage: try store.coverage(of: draft.rungs))
-      // Journaled a few hundred at a time, delivery woken after each: the first notices of a
-      // burst leave while the rest are still being written. A crash between two chunks loses
-      // nothing: the pass instant is recorded last, so the next pass plans them again, and a
-      // key already journaled with the same decision is left alone.
-      var journaled = 0
-      var conflicts: [Store.Conflict] = []
-      for start in stride(from: 0, to: plan.due.count, by: Daemon.journalChunk) {
-        let chunk = try store.journalNew(
-          due: Array(plan.due[start..<min(start + Daemon.journalChunk, plan.due.count)]), now: now)
-        delivery.hand(chunk.inserted)
-        journaled += chunk.inserted.count
-        conflicts += chunk.conflicts
-      }
-      conflicts += try store.journalNew(due: [], superseded: plan.superseded, silenced: plan.silenced, now: now)
-        .conflicts
-      for conflict in conflicts.prefix(20) {
+      let pass = try Planner.pass(
+        now: now, store: store,
+        judge: {
+          let planning = try judge.planning()
+          return (planning.engine, planning.snapshot.hash)
+        }, hand: { delivery.hand($0) })
+      let plan = pass.plan
+      for conflict in pass.conflicts.prefix(20) {
         Log.write(
           .warning,
           "journal conflict: \(conflict.key) via \(conflict.channel) was decided again differently; "
             + "the journal's row (\(conflict.state)) stands")
       }
-      if conflicts.count > 20 { Log.write(.warning, "… and \(conflicts.count - 20) more journal conflicts") }
-      // A rule that could not be judged plans again from where it stood: late, never lost.
-      var stillBehind: [String: Date] = [:]
+      if pass.conflicts.count > 20 { Log.write(.warning, "… and \(pass.conflicts.count - 20) more journal conflicts") }
       for failure in plan.failures {
-        stillBehind[failure.ruleID] = behind[failure.ruleID] ?? since ?? .distantPast
         Log.write(.error, "rule \(failure.ruleID) period \(failure.period) not judged: \(failure.message)")
       }
-      // A correction that touched a rule not judged is judged again at the next pass, and so is a
-      // configuration change: judging again what was judged already sends nothing twice.
-      let failed = Set(plan.failures.map(\.ruleID))
-      let judged = corrections.filter { correction in
-        failed.isEmpty || correction.scope.rule.map { !failed.contains($0) } ?? false
-      }
-      try store.recordPass(
-        at: now, rulesBehind: stillBehind, rejudged: judged.map(\.id),
-        configuration: failed.isEmpty || planned == nil ? snapshot.hash : planned)
-      if !scopes.isEmpty {
-        let causes = corrections.map(\.cause) + (scopes.contains(.everything) ? ["the configuration changed"] : [])
+      if !pass.corrections.isEmpty || pass.configurationChanged {
+        let causes = pass.corrections.map(\.cause) + (pass.configurationChanged ? ["the configuration changed"] : [])
         Log.write(
           .info,
           "judged again (\(Set(causes).sorted().joined(separator: "; "))): \(plan.rejudged.count) notices owed")
       }
+      let journaled = pass.journaled
+      let stillBehind = pass.rulesBehind
       for notice in plan.unroutable {
         Log.write(.warning, "notice \(notice.key) via \(notice.channel) reaches nobody: no contact in the directory")
       }
@@ -288,9 +257,6 @@ public final class Daemon: @unchecked Sendable {
     guard let began = lock.withLock({ passStarted }) else { return true }
     return monotonicSeconds() - began < Daemon.passLimit
   }
-
-  /// How many notices a pass journals in one transaction before waking delivery.
-  static let journalChunk = 256
 
   /// How soon a pass asks a failed external rule's program again.
   static let failedRuleRetry: TimeInterval = 300

@@ -438,21 +438,32 @@ public final class Store: Sendable {
   /// whoever has not heard them. Returns the fact as it now stands.
   @discardableResult
   public func retract(id: Int64, by uid: UInt32?, reason: String, now: Date) throws -> RecordedFact {
+    try retract(ids: [id], by: uid, reason: reason, now: now)[0]
+  }
+
+  /// Takes several facts back in one transaction, all or none: one pass judges them together.
+  @discardableResult
+  public func retract(ids: [Int64], by uid: UInt32?, reason: String, now: Date) throws -> [RecordedFact] {
     try writer.write { db in
-      guard let row = try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [id]) else {
-        throw RetractionError.noSuchFact
+      var retracted: [RecordedFact] = []
+      for id in ids {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [id]) else {
+          throw RetractionError.noSuchFact
+        }
+        if let at = row["retracted_at"] as Double? {
+          throw RetractionError.alreadyRetracted(at: Date(timeIntervalSince1970: at))
+        }
+        try db.execute(
+          sql: "UPDATE fact SET retracted_at = ?, retracted_by_uid = ?, retraction_reason = ? WHERE id = ?",
+          arguments: [now.timeIntervalSince1970, uid.map { Int64($0) }, reason, id])
+        try Store.rejudge(
+          RejudgeScope(rule: nil, unit: row["unit"] as String, period: row["period"] as String), at: now,
+          cause: "fact \(id) retracted", in: db)
+        retracted.append(
+          Store.recordedFact(try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [id])!))
       }
-      if let at = row["retracted_at"] as Double? {
-        throw RetractionError.alreadyRetracted(at: Date(timeIntervalSince1970: at))
-      }
-      try db.execute(
-        sql: "UPDATE fact SET retracted_at = ?, retracted_by_uid = ?, retraction_reason = ? WHERE id = ?",
-        arguments: [now.timeIntervalSince1970, uid.map { Int64($0) }, reason, id])
-      try Store.inputsChanged(db)
-      try Store.rejudge(
-        RejudgeScope(rule: nil, unit: row["unit"] as String, period: row["period"] as String), at: now,
-        cause: "fact \(id) retracted", in: db)
-      return Store.recordedFact(try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [id])!)
+      if !retracted.isEmpty { try Store.inputsChanged(db) }
+      return retracted
     }
   }
 

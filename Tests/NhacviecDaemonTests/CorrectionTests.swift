@@ -82,3 +82,160 @@ struct CorrectionTests {
     #expect(try Self.mail(daemon, "iso-annual-report_51-SNV_").count == 2)
   }
 }
+
+extension CorrectionTests {
+  /// The fixture's province with departments D1…D`count`.
+  static func province(departments count: Int) -> String {
+    ConfigurationFixture.province.split(separator: "\n").filter { !$0.hasPrefix("D") }.joined(separator: "\n") + "\n"
+      + (1...count).map {
+        "D\($0),Sở \($0),dept,P,,Giám đốc Sở \($0),head@d\($0).example,Đầu mối ISO,iso@d\($0).example"
+      }
+      .joined(separator: "\n")
+  }
+
+  static func configuration(digest minimum: Int) -> String {
+    ConfigurationFixture.configuration.replacingOccurrences(
+      of: "digest: { minimum: 0 }", with: "digest: { minimum: \(minimum) }")
+  }
+
+  @Test(
+    "a unit added to the directory after its deadline hears its own overdue notice at the reload, and its superiors hear of it; an extension then moves it to a new ladder at once"
+  )
+  func unitAddedLate() throws {
+    let fixture = try ConfigurationFixture(directory: Self.province(departments: 3))
+    let daemon = try InProcessDaemon(
+      configPath: fixture.configPath, folder: fixture.folder, at: "2026-11-18T09:00:00+07:00")
+    defer { daemon.stop() }
+    try daemon.settle()
+    let before = try daemon.messages()
+    #expect(before.keys.contains("annual_D1_2026_escalate-3wd_2026-11-15--email.eml"))
+
+    // 09:30: D4 joins the directory, and the configuration is reloaded.
+    daemon.clock.advance(to: Self.at("2026-11-18T09:30:00+07:00"))
+    try fixture.write("units.csv", Self.province(departments: 4))
+    #expect(daemon.daemon.reload().ok)
+    try daemon.settle()
+    let added = try daemon.messages().filter { !before.keys.contains($0.key) }
+    #expect(
+      added.keys.sorted() == [
+        "annual_D4_2026_escalate-1wd_2026-11-15--email.eml", "annual_D4_2026_escalate-3wd_2026-11-15--email.eml",
+      ])
+    let own = try #require(added["annual_D4_2026_escalate-1wd_2026-11-15--email.eml"])
+    #expect(own.header("To")?.contains("head@d4.example") == true)
+    #expect(own.header("Date") == "Wed, 18 Nov 2026 09:30:00 +0700")
+    #expect(own.text.contains("hạn trước ngày 15/11/2026; đã quá hạn 4 ngày."), "\(own.text)")
+    let superiors = try #require(added["annual_D4_2026_escalate-3wd_2026-11-15--email.eml"])
+    #expect(superiors.header("To")?.contains("head@p.example") == true)
+    #expect(superiors.header("To")?.contains("head@s.example") == true)
+    #expect(try daemon.daemon.status().journalConflicts == 0)
+
+    // 10:00: the province grants D4 until 30/11. The extension's ladder takes over at once: its
+    // newest reminder due (14 days before, on 16/11) goes out now, counted to 30/11.
+    daemon.clock.advance(to: Self.at("2026-11-18T10:00:00+07:00"))
+    var extension_ = ControlAPI.FactRequest(kind: "extension", unit: "D4", rule: "annual", period: "2026")
+    extension_.due = "2026-11-30"
+    extension_.by = "Chủ tịch UBND tỉnh"
+    extension_.reference = "12/QĐ-UBND"
+    _ = try daemon.daemon.record(ControlAPI.FactBatch(source: nil, facts: [extension_]), uid: 1000)
+    try daemon.settle()
+    let extended = try daemon.messages().filter { $0.key.hasPrefix("annual_D4_") && $0.key.contains("2026-11-30") }
+    let reminder = try #require(extended["annual_D4_2026_remind-14d_2026-11-30--email.eml"], "\(extended.keys)")
+    #expect(extended.count == 1)
+    #expect(reminder.header("Date") == "Wed, 18 Nov 2026 10:00:00 +0700")
+    #expect(reminder.text.contains("30/11/2026"), "\(reminder.text)")
+    #expect(reminder.header("To")?.contains("iso@d4.example") == true)
+  }
+
+  @Test(
+    "five retractions judged in one pass, digests on: the superiors get a digest of their own, not dropped for the 08:00 one"
+  )
+  func fiveRetractionsOneDigest() throws {
+    let fixture = try ConfigurationFixture(
+      directory: Self.province(departments: 8), configuration: Self.configuration(digest: 3))
+    let daemon = try InProcessDaemon(
+      configPath: fixture.configPath, folder: fixture.folder, at: "2026-11-17T10:00:00+07:00")
+    defer { daemon.stop() }
+    try daemon.settle()
+    // D4…D8 report on 17/11; D1…D3 do not.
+    daemon.clock.advance(to: Self.at("2026-11-17T11:00:00+07:00"))
+    let reports = (4...8).map { ControlAPI.FactRequest(kind: "report", unit: "D\($0)", rule: "annual", period: "2026") }
+    _ = try daemon.daemon.record(ControlAPI.FactBatch(source: nil, facts: reports), uid: 1000)
+    try daemon.settle()
+    daemon.clock.advance(to: Self.at("2026-11-18T08:00:00+07:00"))
+    try daemon.settle()
+    func digests() throws -> [String: Mail] {
+      try daemon.messages().filter {
+        $0.key.hasPrefix("digest_") && $0.value.header("To")?.contains("head@s.example") == true
+      }
+    }
+    let first = try digests()
+    #expect(first.count == 1)
+    #expect(first.values.first?.text.contains("Sở 1") == true)
+
+    // 09:00: the five reports were recorded against the wrong rule. All five are retracted in
+    // one transaction: one pass judges them all.
+    daemon.clock.advance(to: Self.at("2026-11-18T09:00:00+07:00"))
+    try daemon.daemon.store.retract(
+      ids: try daemon.daemon.store.recordedFacts(rule: "annual").map(\.id), by: 1000, reason: "wrong rule",
+      now: daemon.clock.now())
+    daemon.daemon.changed()
+    try daemon.settle()
+    let second = try digests().filter { !first.keys.contains($0.key) }
+    let digest = try #require(second.values.first)
+    #expect(second.count == 1, "\(second.keys)")
+    for n in 4...8 { #expect(digest.text.contains("- Sở \(n): hạn trước ngày 15/11/2026; đã quá hạn 4 ngày"), "\(n)") }
+    #expect(!digest.text.contains("Sở 1:"))
+    #expect(digest.header("Date") == "Wed, 18 Nov 2026 09:00:00 +0700")
+    // The province's head, the other superior, hears the same way; the units heard on 17/11 already.
+    let province = try daemon.messages().filter {
+      $0.key.hasPrefix("digest_") && $0.value.header("To")?.contains("head@p.example") == true
+    }
+    #expect(province.count == 2)
+    #expect(try daemon.messages().keys.filter { $0.hasPrefix("annual_D5_") }.count == 1)
+    let status = try daemon.daemon.status()
+    #expect(status.journalConflicts == 0)
+    #expect(status.journal["planned"] == 0 && status.journal["failed"] == 0)
+  }
+
+  @Test("an external rule that fails at 08:00 and answers at 08:05 reaches the superiors with its digest")
+  func lateExternalRule() throws {
+    let fixture = try ConfigurationFixture(
+      directory: Self.province(departments: 4),
+      rules: ConfigurationFixture.annualRule.replacingOccurrences(
+        of: "kind: deadline", with: "kind: exec\n  params: { command: ./judge.py }"),
+      configuration: Self.configuration(digest: 3))
+    let program = fixture.folder.appendingPathComponent("rules/judge.py")
+    try """
+    #!/usr/bin/python3
+    import json, os, sys
+    request = json.load(sys.stdin)
+    if os.path.exists(os.path.join(os.path.dirname(os.path.abspath(__file__)), "down")):
+        print("the register is not reachable", file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps({"version": 1, "findings": [{"unit": u["id"], "met_at": None} for u in request["units"]]}))
+    """.write(to: program, atomically: true, encoding: .utf8)
+    chmod(program.path, 0o755)
+    let down = fixture.folder.appendingPathComponent("rules/down")
+    let daemon = try InProcessDaemon(
+      configPath: fixture.configPath, folder: fixture.folder, at: "2026-11-17T10:00:00+07:00")
+    defer { daemon.stop() }
+    try daemon.settle()
+    // The register goes down before the third working day's rung.
+    _ = FileManager.default.createFile(atPath: down.path, contents: Data())
+    daemon.clock.advance(to: Self.at("2026-11-18T08:00:00+07:00"))
+    try daemon.settle()
+    #expect(try daemon.daemon.status().rulesFailing.map(\.rule) == ["annual"])
+    #expect(try daemon.messages().keys.contains { $0.hasPrefix("digest_") } == false)
+    // Back at 08:05: the rung it could not judge goes out, late, never lost.
+    try FileManager.default.removeItem(at: down)
+    daemon.clock.advance(to: Self.at("2026-11-18T08:05:00+07:00"))
+    try daemon.settle()
+    let digests = try daemon.messages().filter { $0.key.hasPrefix("digest_") }
+    #expect(digests.count == 2, "\(digests.keys)")
+    for mail in digests.values {
+      #expect(mail.header("Date") == "Wed, 18 Nov 2026 08:05:00 +0700")
+      for n in 1...4 { #expect(mail.text.contains("- Sở \(n): hạn trước ngày 15/11/2026; đã quá hạn 4 ngày"), "\(n)") }
+    }
+    #expect(try daemon.daemon.status().journalConflicts == 0)
+  }
+}
