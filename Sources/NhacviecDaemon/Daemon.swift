@@ -5,6 +5,7 @@ public import NhacviecCore
 import NhacviecDelivery
 import NhacviecRender
 import NhacviecStore
+import Synchronization
 
 /// One line per event on standard error, with the priority prefix journald reads (`<6>`).
 public enum Log {
@@ -83,7 +84,9 @@ public final class Daemon: @unchecked Sendable {
   let started: Date
   /// Held for the process's life: a second daemon on the same state folder stops at start.
   let stateLock: Int32
-  let judge: Judge
+  /// The configuration everything runs with: planning, delivery and the control API each take
+  /// one snapshot and use it throughout; a reload swaps it whole.
+  let running: Running
   let delivery: DeliveryService
   let metrics: Metrics
   private let signal = WakeSignal()
@@ -113,41 +116,25 @@ public final class Daemon: @unchecked Sendable {
     try StateFolder.createPrivateFile(database)
     store = try Store(path: database)
     client = CurlClient()
-    judge = Judge(store: store, snapshot: Judge.Snapshot(deployment))
+    let running = Running(try Snapshot(deployment, store: store, client: client, clock: clock))
+    self.running = running
     lastReload = .init(at: deployment.zone.rfc3339(started), ok: true, error: nil)
     let metrics = Metrics(configLoadedAt: started)
     self.metrics = metrics
     delivery = DeliveryService(
-      store: store, setup: try Daemon.deliverySetup(deployment, client: client, clock: clock, judge: judge),
-      clock: clock, log: { warning, line in Log.write(warning ? .warning : .info, line) },
-      observe: { metrics.observe($0) })
+      store: store, setup: { running.current.delivery }, clock: clock,
+      log: { warning, line in Log.write(warning ? .warning : .info, line) }, observe: { metrics.observe($0) })
   }
 
-  /// The channels and what delivery needs of a configuration, built in the one place that builds
-  /// channels; a channel that cannot be built (an unreadable secret) refuses the configuration.
-  static func deliverySetup(
-    _ deployment: Deployment, client: CurlClient, clock: any WallClock, judge: Judge
-  ) throws -> DeliveryService.Setup {
-    let runtime = ChannelRuntime(
-      client: client, zone: deployment.zone, stateDirectory: deployment.daemon.state, clock: { clock.now() })
-    let built = runtime.channels(deployment.channels)
-    if !built.errors.isEmpty { throw ConfigErrors(built.errors) }
-    return DeliveryService.Setup(
-      channels: built.channels, capacity: deployment.channels.mapValues(\.connections),
-      policies: deployment.channels.mapValues(\.delivery.retry),
-      rates: deployment.channels.compactMapValues(\.delivery.rate),
-      renderer: MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar),
-      engine: { try judge.engine() })
-  }
-
-  var current: Judge.Snapshot { judge.snapshot }
+  /// The configuration running now.
+  var current: Snapshot { running.current }
 
   /// The engine over the running configuration and the recorded facts.
-  func engine() throws -> Engine { try judge.engine() }
+  func engine() throws -> Engine { try current.engine() }
 
-  /// The facts changed: judge afresh, plan and deliver.
+  /// The facts changed: plan and deliver (each engine is made anew once the store's inputs
+  /// version moves, so nothing here needs telling).
   func changed() {
-    judge.factsChanged()
     wake()
     delivery.wake()
   }
@@ -196,8 +183,8 @@ public final class Daemon: @unchecked Sendable {
       let pass = try Planner.pass(
         now: now, store: store,
         judge: {
-          let planning = try judge.planning()
-          return (planning.engine, planning.snapshot.hash)
+          let snapshot = current
+          return (try snapshot.engine(), snapshot.hash)
         }, hand: { delivery.hand($0) })
       let plan = pass.plan
       for conflict in pass.conflicts.prefix(20) {
@@ -281,10 +268,8 @@ public final class Daemon: @unchecked Sendable {
     let result: ControlAPI.Status.Reload
     do {
       let deployment = try DeploymentLoader().load(configPath: configPath)
-      let setup = try Daemon.deliverySetup(deployment, client: client, clock: clock, judge: judge)
-      let fresh = Judge.Snapshot(deployment)
-      judge.replace(fresh)
-      delivery.replace(setup)
+      let fresh = try Snapshot(deployment, store: store, client: client, clock: clock)
+      running.replace(fresh)
       result = .init(at: at, ok: true, error: nil)
       Log.write(.notice, "reloaded: \(deployment.ruleset.rules.count) rules, hash \(fresh.hash.prefix(12))")
     } catch let error as ConfigErrors {
@@ -558,61 +543,74 @@ public final class Daemon: @unchecked Sendable {
   }
 }
 
-/// The configuration running now and the engine over it and the recorded facts, made anew when
-/// either changes: what planning, delivery and the control API judge with.
-final class Judge: @unchecked Sendable {
-  struct Snapshot: Sendable {
-    let deployment: Deployment
-    /// SHA-256 over every file the configuration read.
-    let hash: String
+/// One configuration as everything runs with it: the deployment, the hash of its files, its
+/// channels and renderer as delivery uses them, and the engine over it and the store's inputs.
+/// Planning, delivery (from claim to record) and each control request take one snapshot and use
+/// it throughout, so nothing is ever judged by one configuration and written by another.
+final class Snapshot: Sendable {
+  let deployment: Deployment
+  /// SHA-256 over every file the configuration read.
+  let hash: String
+  let delivery: DeliveryService.Setup
+  private let engines: EngineCache
 
-    init(_ deployment: Deployment) {
-      var bytes: [UInt8] = []
-      for file in deployment.files {
-        bytes += Array(file.utf8) + Array(FileManager.default.contents(atPath: file) ?? Data())
-      }
-      self.deployment = deployment
-      hash = SHA256.hex(SHA256.hash(bytes))
+  /// Builds the channels in the one place that builds them; a channel that cannot be built (an
+  /// unreadable secret) refuses the configuration.
+  init(_ deployment: Deployment, store: Store, client: CurlClient, clock: any WallClock) throws {
+    var bytes: [UInt8] = []
+    for file in deployment.files {
+      bytes += Array(file.utf8) + Array(FileManager.default.contents(atPath: file) ?? Data())
     }
+    self.deployment = deployment
+    hash = SHA256.hex(SHA256.hash(bytes))
+    let runtime = ChannelRuntime(
+      client: client, zone: deployment.zone, stateDirectory: deployment.daemon.state, clock: { clock.now() })
+    let built = runtime.channels(deployment.channels)
+    if !built.errors.isEmpty { throw ConfigErrors(built.errors) }
+    let engines = EngineCache(deployment: deployment, store: store)
+    self.engines = engines
+    delivery = DeliveryService.Setup(
+      channels: built.channels, capacity: deployment.channels.mapValues(\.connections),
+      policies: deployment.channels.mapValues(\.delivery.retry),
+      rates: deployment.channels.compactMapValues(\.delivery.rate),
+      renderer: MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar),
+      engine: { try engines.engine() })
   }
 
+  /// The engine over this configuration and the facts and silences recorded now.
+  func engine() throws -> Engine { try engines.engine() }
+}
+
+/// The engine over one configuration and the store's inputs, made anew when the store's facts or
+/// silences changed: the store's version is asked each time, so a change committed just now is
+/// never judged with an engine from before it.
+final class EngineCache: Sendable {
+  let deployment: Deployment
   let store: Store
-  private let lock = NSLock()
-  // Guarded by `lock`.
-  private var current: Snapshot
-  private var generation = 0
-  private var cached: (generation: Int, inputs: Store.PlanningInputs, engine: Engine)?
+  private let cached = Mutex<(version: Int64, engine: Engine)?>(nil)
 
-  init(store: Store, snapshot: Snapshot) {
+  init(deployment: Deployment, store: Store) {
+    self.deployment = deployment
     self.store = store
-    current = snapshot
   }
 
-  var snapshot: Snapshot { lock.withLock { current } }
-
-  func replace(_ snapshot: Snapshot) {
-    lock.withLock {
-      current = snapshot
-      generation += 1
-    }
-  }
-
-  func factsChanged() { lock.withLock { generation += 1 } }
-
-  func engine() throws -> Engine { try planning().engine }
-
-  /// The configuration, and the engine over it and the store's inputs it was made from. Made
-  /// anew when the configuration or the store's facts or silences changed: the store's version is
-  /// asked each time, so a change committed just now is never judged with an engine from before
-  /// it.
-  func planning() throws -> (snapshot: Snapshot, engine: Engine, inputs: Store.PlanningInputs) {
-    let (generation, cached, snapshot) = lock.withLock { (self.generation, self.cached, current) }
-    if let cached, cached.generation == generation, cached.inputs.version == (try store.inputsVersion()) {
-      return (snapshot, cached.engine, cached.inputs)
-    }
+  func engine() throws -> Engine {
+    let version = try store.inputsVersion()
+    if let cached = cached.withLock({ $0 }), cached.version == version { return cached.engine }
     let inputs = try store.planningInputs()
-    let engine = snapshot.deployment.engine(facts: FactBook(inputs.facts), silences: SilenceBook(inputs.silences))
-    lock.withLock { if self.generation == generation { self.cached = (generation, inputs, engine) } }
-    return (snapshot, engine, inputs)
+    let engine = deployment.engine(facts: FactBook(inputs.facts), silences: SilenceBook(inputs.silences))
+    cached.withLock { $0 = (inputs.version, engine) }
+    return engine
   }
+}
+
+/// The snapshot running now, swapped whole on reload.
+final class Running: Sendable {
+  private let snapshot: Mutex<Snapshot>
+
+  init(_ snapshot: Snapshot) { self.snapshot = Mutex(snapshot) }
+
+  var current: Snapshot { snapshot.withLock { $0 } }
+
+  func replace(_ fresh: Snapshot) { snapshot.withLock { $0 = fresh } }
 }

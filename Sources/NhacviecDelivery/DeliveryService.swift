@@ -73,8 +73,9 @@ public final class DeliveryService: @unchecked Sendable {
   let observe: @Sendable (Observation) -> Void
   private let signal = WakeSignal()
   private let lock = NSLock()
+  /// The setup running now: asked once per round, which uses it from claim to record.
+  private let setup: @Sendable () -> Setup
   // Guarded by `lock`.
-  private var setup: Setup
   private var stopping = false
   private var inFlight: [String: Set<JournalKey>] = [:]
   private var finished: [Finished] = []
@@ -95,6 +96,9 @@ public final class DeliveryService: @unchecked Sendable {
     let subject: String
     /// For a digest, the rungs its message carried.
     let carried: [NoticeKey]?
+    /// The retry policy of the setup it was claimed with: a round's outcome is recorded as the
+    /// configuration that sent it says, even across a reload.
+    let policy: RetryPolicy
     let outcome: DeliveryOutcome
     let claimed: Date
     let at: Date
@@ -114,7 +118,8 @@ public final class DeliveryService: @unchecked Sendable {
   }
 
   public init(
-    store: Store, setup: Setup, clock: any WallClock, random: @escaping @Sendable () -> Double = { .random(in: 0..<1) },
+    store: Store, setup: @escaping @Sendable () -> Setup, clock: any WallClock,
+    random: @escaping @Sendable () -> Double = { .random(in: 0..<1) },
     log: @escaping @Sendable (_ warning: Bool, _ line: String) -> Void = { _, _ in },
     observe: @escaping @Sendable (Observation) -> Void = { _ in }
   ) {
@@ -124,6 +129,15 @@ public final class DeliveryService: @unchecked Sendable {
     self.random = random
     self.log = log
     self.observe = observe
+  }
+
+  /// A service that always delivers with the same setup.
+  public convenience init(
+    store: Store, setup: Setup, clock: any WallClock, random: @escaping @Sendable () -> Double = { .random(in: 0..<1) },
+    log: @escaping @Sendable (_ warning: Bool, _ line: String) -> Void = { _, _ in },
+    observe: @escaping @Sendable (Observation) -> Void = { _ in }
+  ) {
+    self.init(store: store, setup: { setup }, clock: clock, random: random, log: log, observe: observe)
   }
 
   /// Starts the loop on a thread of its own.
@@ -160,11 +174,6 @@ public final class DeliveryService: @unchecked Sendable {
     lock.withLock { handed.isEmpty ? nil : handed.removeValue(forKey: row) }
   }
 
-  public func replace(_ setup: Setup) {
-    lock.withLock { self.setup = setup }
-    wake()
-  }
-
   /// Stops claiming, and returns once what is in flight has been recorded or `grace` has passed
   /// (what is still in flight then stays `sending`, and goes again at the next start).
   public func stop(grace: TimeInterval) {
@@ -194,7 +203,8 @@ public final class DeliveryService: @unchecked Sendable {
     var readiness: [String: Date] = [:]
     var readinessRead = -Double.infinity
     while true {
-      let (setup, stop) = lock.withLock { (self.setup, stopping) }
+      let setup = self.setup()
+      let stop = lock.withLock { stopping }
       let now = clock.now()
       var next: Date?
       do {
@@ -328,6 +338,7 @@ public final class DeliveryService: @unchecked Sendable {
     }
     lock.withLock { _ = inFlight[entry.channel, default: []].insert(row) }
     let digestCarried = carried
+    let policy = setup.policy(of: entry.channel)
     Task(executorPreference: executor) { [self] in
       let message = message()
       let addresses = message.to.map(\.address)
@@ -336,8 +347,8 @@ public final class DeliveryService: @unchecked Sendable {
       lock.withLock {
         finished.append(
           Finished(
-            entry: entry, addresses: addresses, subject: message.subject, carried: digestCarried, outcome: outcome,
-            claimed: now, at: done))
+            entry: entry, addresses: addresses, subject: message.subject, carried: digestCarried, policy: policy,
+            outcome: outcome, claimed: now, at: done))
       }
       wake()
     }
@@ -383,7 +394,7 @@ public final class DeliveryService: @unchecked Sendable {
       let (entry, addresses) = (item.entry, item.addresses)
       let result = DeliveryService.outcome(
         entry, addresses: addresses, outcome: item.outcome, subject: item.subject, carried: item.carried,
-        policy: setup.policy(of: entry.channel), now: item.at, random: random())
+        policy: item.policy, now: item.at, random: random())
       outcomes.append(result)
       let took = item.at.timeIntervalSince(item.claimed)
       switch result.change {

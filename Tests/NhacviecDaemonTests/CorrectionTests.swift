@@ -239,3 +239,55 @@ extension CorrectionTests {
     #expect(try daemon.daemon.status().journalConflicts == 0)
   }
 }
+
+extension CorrectionTests {
+  @Test(
+    "reloads in the middle of a burst that change a template and the units' names: every message is wholly of one configuration"
+  )
+  func reloadInABurst() throws {
+    func rules(_ mark: String) -> String {
+      ConfigurationFixture.annualRule + """
+
+          templates:
+            overdue:
+              subject: "[\(mark)] Quá hạn: {{rule.title}}"
+              text: |
+                Kính gửi: {{recipients}}
+
+                \(mark) {{unit.name}}: {{days.phrase}}.
+        """
+    }
+    func directory(_ suffix: String) -> String {
+      Self.province(departments: 400).split(separator: "\n").map { line in
+        line.replacingOccurrences(of: ",dept,", with: "\(suffix),dept,")
+      }.joined(separator: "\n")
+    }
+    let fixture = try ConfigurationFixture(directory: directory(""), rules: rules("MARK-A"))
+    let daemon = try InProcessDaemon(
+      configPath: fixture.configPath, folder: fixture.folder, at: "2026-11-18T09:00:00+07:00")
+    defer { daemon.stop() }
+    // Eight reloads while the burst of 800 messages goes out, each swapping template and names.
+    for round in 1...8 {
+      usleep(40_000)
+      let new = round % 2 == 1
+      try fixture.write("rules/main.yaml", rules(new ? "MARK-B" : "MARK-A"))
+      try fixture.write("units.csv", directory(new ? " mới" : ""))
+      #expect(daemon.daemon.reload().ok)
+    }
+    try daemon.settle(seconds: 60)
+    let overdue = try daemon.messages().filter { $0.key.contains("_escalate-1wd_") }
+    #expect(overdue.count == 401)
+    var marks: [String: Int] = [:]
+    for (name, mail) in overdue {
+      let line = try #require(mail.text.split(separator: "\n").first { $0.hasPrefix("MARK-") }, "\(name)")
+      let renamed = line.contains(" mới:")
+      let mark = String(line.prefix(6))
+      marks[mark, default: 0] += 1
+      #expect(mark == (renamed ? "MARK-B" : "MARK-A"), "\(name): \(line)")
+      #expect(mail.header("Subject")?.hasPrefix("[\(mark)]") == true, "\(name)")
+    }
+    // The reloads fell inside the burst: both configurations sent some of it.
+    #expect(marks.count == 2, "\(marks)")
+    #expect(try daemon.daemon.status().journalConflicts == 0)
+  }
+}

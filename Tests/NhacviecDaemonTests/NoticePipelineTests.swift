@@ -178,7 +178,7 @@ struct NoticePipelineTests {
     // The journal loses a table under the daemon, as a broken disk would make it.
     let path = URL(fileURLWithPath: daemon.daemon.current.deployment.daemon.state).appendingPathComponent(
       "nhacviec.sqlite")
-    try Store(path: path.path).execute(sql: "DROP TABLE fact", arguments: [])
+    try Store(path: path.path).execute(sql: "DROP TABLE rejudge", arguments: [])
     daemon.clock.advance(by: 60)
     daemon.daemon.changed()
     let until = Date().addingTimeInterval(10)
@@ -188,7 +188,7 @@ struct NoticePipelineTests {
       status = try daemon.daemon.status()
     }
     let failing = try #require(status.lastPassError)
-    #expect(failing.error.contains("no such table: fact"))
+    #expect(failing.error.contains("no such table: rejudge"))
     #expect(failing.since == "2026-11-09T09:01:00+07:00")
     #expect(!status.isHealthy)
   }
@@ -272,9 +272,7 @@ struct DaemonDeliverySettingsTests {
     let deployment = try fixture.load()
     let client = CurlClient()
     defer { client.shutdown() }
-    let setup = try Daemon.deliverySetup(
-      deployment, client: client, clock: ManualClock(Date()),
-      judge: Judge(store: try Store(), snapshot: Judge.Snapshot(deployment)))
+    let setup = try Snapshot(deployment, store: try Store(), client: client, clock: ManualClock(Date())).delivery
     #expect(setup.capacity == ["email": 3, "hook": 16])
     #expect(setup.rates == ["email": RateLimit(messages: 2, per: 1)])
     #expect(setup.policies["email"] == RetryPolicy(firstDelay: 30, maximumAttempts: 4))
