@@ -159,7 +159,7 @@ let package = Package(
       name: "NhacviecDaemonTests",
       dependencies: [
         "NhacviecCore", "NhacviecConfig", "NhacviecStore", "NhacviecDelivery", "NhacviecControl", "NhacviecDaemon",
-        "NhacviecTesting", "TestSupport",
+        "NhacviecExternal", "NhacviecTesting", "TestSupport",
       ],
       swiftSettings: strictSettings
     ),

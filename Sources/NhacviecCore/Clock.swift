@@ -12,35 +12,56 @@ public protocol WallClock: Sendable {
 
 /// Something that ends a wait early: a new fact, a reload, a finished transfer, a stop.
 /// A raise with nobody waiting is remembered, so the next wait returns at once.
-public final class WakeSignal: @unchecked Sendable {
-  private let condition = NSCondition()
-  // Guarded by `condition`.
-  private var raised = false
+///
+/// A pipe: a raise writes a byte into it, a wait polls it and drains it. The kernel holds the
+/// state, so the object is only two descriptors, shared freely between threads.
+public final class WakeSignal: Sendable {
+  private let reader: Int32
+  private let writer: Int32
 
-  public init() {}
+  public init() {
+    var ends: [Int32] = [0, 0]
+    precondition(pipe(&ends) == 0, "pipe: \(String(cString: strerror(errno)))")
+    for end in ends {
+      _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+      _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+    }
+    (reader, writer) = (ends[0], ends[1])
+  }
 
+  deinit {
+    close(reader)
+    close(writer)
+  }
+
+  /// What to poll for a raise, beside other descriptors; `wait(untilReal: .distantPast)` then
+  /// clears it.
+  public var descriptor: Int32 { reader }
+
+  /// A full pipe already holds a raise: the byte that does not fit is not needed.
   public func raise() {
-    condition.lock()
-    raised = true
-    condition.broadcast()
-    condition.unlock()
+    var one: UInt8 = 1
+    _ = write(writer, &one, 1)
   }
 
   /// Waits until raised or until the real instant `deadline`; true when raised (and clears it).
   @discardableResult
   public func wait(untilReal deadline: Date?) -> Bool {
-    condition.lock()
-    defer { condition.unlock() }
-    while !raised {
+    while true {
+      var drained = [UInt8](repeating: 0, count: 64)
+      var raised = false
+      while read(reader, &drained, drained.count) > 0 { raised = true }
+      if raised { return true }
+      var milliseconds: Int32 = -1
       if let deadline {
-        guard condition.wait(until: deadline) else { break }
-      } else {
-        condition.wait()
+        let left = deadline.timeIntervalSinceNow
+        if left <= 0 { return false }
+        // Rounded up: a wait never ends before its instant.
+        milliseconds = Int32(min(Double(Int32.max), (left * 1000).rounded(.up)))
       }
+      var entry = pollfd(fd: reader, events: Int16(POLLIN), revents: 0)
+      _ = poll(&entry, 1, milliseconds)
     }
-    let was = raised
-    raised = false
-    return was
   }
 }
 

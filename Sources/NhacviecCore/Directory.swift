@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Where a value came from in the configuration, for error messages (`FILE:LINE:COL`).
 public struct SourceLocation: Hashable, Sendable, CustomStringConvertible, Codable {
@@ -376,7 +375,7 @@ final class RosterCache: Sendable {
     let date: LocalDate
   }
 
-  private let rosters = Mutex<[Key: [OrgUnit]]>([:])
+  private let rosters = Locked<[Key: [OrgUnit]]>([:])
 
   func roster(_ key: Key, make: () -> [OrgUnit]) -> [OrgUnit] {
     if let known = rosters.withLock({ $0[key] }) { return known }

@@ -1,5 +1,4 @@
 public import Foundation
-import Synchronization
 
 /// When notices may go out: working days of the calendar, between two times of day.
 public struct SendWindow: Sendable, Hashable {
@@ -136,7 +135,7 @@ public struct RuleFailure: Sendable, Hashable {
 /// Ladders already worked out, shared by every engine of one deployment: a ladder depends on the
 /// rule, its deadline and the calendar only, and planning asks for the same ones pass after pass.
 public final class LadderCache: Sendable {
-  private let ladders = Mutex<[String: [Step]]>([:])
+  private let ladders = Locked<[String: [Step]]>([:])
 
   public init() {}
 

@@ -44,7 +44,7 @@ extension HTTPResponse {
 /// `maxHandlers` at once. When `maxConnections` are open, a new caller is served by shedding the
 /// connection that has waited longest without completing its request: slow clients lose their
 /// place, new ones do not.
-public final class ControlServer: @unchecked Sendable {
+public final class ControlServer: Sendable {
   public typealias Handler = @Sendable (ControlRequest) -> HTTPResponse
   /// The key under which a handler's thread is marked in its thread dictionary.
   public static let threadMark = "nhacviec.thread"
@@ -70,16 +70,20 @@ public final class ControlServer: @unchecked Sendable {
   let endpoint: Endpoint
   let handler: Handler
   let configuration: Configuration
-  private var listener: Int32 = -1
-  /// A pipe: handlers and `stop()` write a byte to `wakeFD` to end the loop's poll.
-  private var wakeReader: Int32 = -1
-  private var wakeFD: Int32 = -1
-  private let lock = NSLock()
-  // Guarded by `lock`.
-  private var stopped = false
-  private var finished: [(Connection, HTTPResponse)] = []
-  private var waiting: [(Connection, ControlRequest)] = []
-  private var handling = 0
+  /// Ends the loop's poll: handlers write to it when they finish, `stop()` when it is called. It
+  /// stays open until the server is gone, since a handler still running when the server stops
+  /// writes to it as it ends, and a descriptor closed by then could be someone else's file.
+  private let wakeUp = WakeSignal()
+  /// The listening socket, once started.
+  private let listener = Locked<Int32>(-1)
+  private struct State {
+    var stopped = false
+    /// Answers ready, by the connection's descriptor: the loop owns the connections.
+    var finished: [(Int32, HTTPResponse)] = []
+    var waiting: [(Int32, ControlRequest)] = []
+    var handling = 0
+  }
+  private let state = Locked(State())
   private let loopEnded = DispatchSemaphore(value: 0)
 
   public convenience init(path: String, configuration: Configuration = Configuration(), handler: @escaping Handler) {
@@ -111,19 +115,9 @@ public final class ControlServer: @unchecked Sendable {
     case .unix(let path): fd = try bindUnix(path)
     case .tcp(let address): fd = try bindTCP(address)
     }
-    var ends: [Int32] = [0, 0]
-    guard pipe(&ends) == 0 else {
-      close(fd)
-      throw Failure(description: "pipe: \(String(cString: strerror(errno)))")
-    }
-    for end in ends {
-      _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
-      _ = fcntl(end, F_SETFD, FD_CLOEXEC)
-    }
-    (wakeReader, wakeFD) = (ends[0], ends[1])
-    listener = fd
+    listener.withLock { $0 = fd }
     let thread = Thread { [self] in
-      loop()
+      loop(listener: fd)
       loopEnded.signal()
     }
     thread.name = isTCP ? "nhacviec-metrics" : "nhacviec-control"
@@ -205,25 +199,20 @@ public final class ControlServer: @unchecked Sendable {
 
   /// Stops serving, closes every connection and removes the socket file (of a Unix socket).
   public func stop() {
-    let first = lock.withLock { () -> Bool in
-      defer { stopped = true }
-      return !stopped
+    let first = state.withLock { state -> Bool in
+      defer { state.stopped = true }
+      return !state.stopped
     }
-    guard first, listener >= 0 else { return }
-    wake()
+    guard first, listener.withLock({ $0 }) >= 0 else { return }
+    wakeUp.raise()
     _ = loopEnded.wait(timeout: .now() + 5)
     if case .unix(let path) = endpoint { unlink(path) }
   }
 
-  private func wake() {
-    var one: UInt8 = 1
-    _ = write(wakeFD, &one, 1)
-  }
-
   // MARK: - The loop
 
-  /// Touched only by the loop's thread; a handler's thread only carries it back in `finished`.
-  final class Connection: @unchecked Sendable {
+  /// Touched only by the loop's thread; a handler's thread knows it by its descriptor.
+  final class Connection {
     enum State {
       case reading([UInt8])
       case handling
@@ -246,7 +235,7 @@ public final class ControlServer: @unchecked Sendable {
     }
   }
 
-  private func loop() {
+  private func loop(listener: Int32) {
     var connections: [Int32: Connection] = [:]
     var chunk = [UInt8](repeating: 0, count: 16_384)
     func close(_ connection: Connection) {
@@ -291,7 +280,7 @@ public final class ControlServer: @unchecked Sendable {
             answer(connection, .error(failure))
           case .complete(let request):
             connection.state = .handling
-            dispatch(connection, ControlRequest(request, uid: connection.uid, gid: connection.gid))
+            dispatch(connection.fd, ControlRequest(request, uid: connection.uid, gid: connection.gid))
           }
           return
         } else if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -354,10 +343,10 @@ public final class ControlServer: @unchecked Sendable {
       }
     }
 
-    while !lock.withLock({ stopped }) {
+    while !state.withLock({ $0.stopped }) {
       var fds = [
         pollfd(fd: listener, events: Int16(POLLIN), revents: 0),
-        pollfd(fd: wakeReader, events: Int16(POLLIN), revents: 0),
+        pollfd(fd: wakeUp.descriptor, events: Int16(POLLIN), revents: 0),
       ]
       var nearest = Double.infinity
       for connection in connections.values {
@@ -375,15 +364,13 @@ public final class ControlServer: @unchecked Sendable {
       let wait = nearest.isFinite ? Int32(max(0, min(60_000, (nearest - monotonicSeconds()) * 1000 + 1))) : -1
       let ready = poll(&fds, nfds_t(fds.count), wait)
       if ready < 0 && errno != EINTR { usleep(10_000) }
-      if fds[1].revents != 0 {
-        var drain = [UInt8](repeating: 0, count: 256)
-        while read(wakeReader, &drain, drain.count) > 0 {}
-      }
-      for (connection, response) in lock.withLock({ () -> [(Connection, HTTPResponse)] in
-        defer { finished = [] }
-        return finished
+      if fds[1].revents != 0 { wakeUp.wait(untilReal: .distantPast) }
+      for (fd, response) in state.withLock({ state -> [(Int32, HTTPResponse)] in
+        defer { state.finished = [] }
+        return state.finished
       }) {
-        answer(connection, response)
+        // Kept open while its handler runs: the descriptor is still this connection's.
+        if let connection = connections[fd] { answer(connection, response) }
       }
       for entry in fds.dropFirst(2) where entry.revents != 0 {
         guard let connection = connections[entry.fd] else { continue }
@@ -405,40 +392,39 @@ public final class ControlServer: @unchecked Sendable {
         }
       }
     }
+    // A connection whose handler still runs is closed too: its answer has nowhere to go.
     for connection in connections.values { Glibc.close(connection.fd) }
     Glibc.close(listener)
-    Glibc.close(wakeReader)
-    Glibc.close(wakeFD)
   }
 
   // MARK: - Handlers
 
-  private func dispatch(_ connection: Connection, _ request: ControlRequest) {
-    let start = lock.withLock { () -> Bool in
-      guard handling < configuration.maxHandlers else {
-        waiting.append((connection, request))
+  private func dispatch(_ connection: Int32, _ request: ControlRequest) {
+    let start = state.withLock { state -> Bool in
+      guard state.handling < configuration.maxHandlers else {
+        state.waiting.append((connection, request))
         return false
       }
-      handling += 1
+      state.handling += 1
       return true
     }
     if start { run(connection, request) }
   }
 
-  private func run(_ connection: Connection, _ request: ControlRequest) {
+  private func run(_ connection: Int32, _ request: ControlRequest) {
     let thread = Thread { [self] in
       // A mark of whose thread this is (Foundation on Linux does not pass names to the system).
       Thread.current.threadDictionary[ControlServer.threadMark] = "request"
       let response = handler(request)
-      let next = lock.withLock { () -> (Connection, ControlRequest)? in
-        finished.append((connection, response))
-        guard !waiting.isEmpty else {
-          handling -= 1
+      let next = state.withLock { state -> (Int32, ControlRequest)? in
+        state.finished.append((connection, response))
+        guard !state.waiting.isEmpty else {
+          state.handling -= 1
           return nil
         }
-        return waiting.removeFirst()
+        return state.waiting.removeFirst()
       }
-      wake()
+      wakeUp.raise()
       if let next { run(next.0, next.1) }
     }
     thread.name = "nhacviec-request"

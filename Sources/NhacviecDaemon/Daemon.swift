@@ -5,7 +5,6 @@ public import NhacviecCore
 import NhacviecDelivery
 import NhacviecRender
 import NhacviecStore
-import Synchronization
 
 /// One line per event on standard error, with the priority prefix journald reads (`<6>`).
 public enum Log {
@@ -74,7 +73,7 @@ enum StateFolder {
 /// that never answers cannot hold a pass up. Reads of the control API run on the server's own
 /// threads against the current configuration and facts; nothing here runs on Swift's
 /// cooperative pool but the channels' transfers, which never block it.
-public final class Daemon: @unchecked Sendable {
+public final class Daemon: Sendable {
   public static let version = BuildInfo.version
 
   let configPath: String
@@ -90,35 +89,39 @@ public final class Daemon: @unchecked Sendable {
   let delivery: DeliveryService
   let metrics: Metrics
   private let signal = WakeSignal()
-  private let lock = NSLock()
-  // Guarded by `lock`.
-  private var lastReload: ControlAPI.Status.Reload
-  private var lastPass: Date?
-  /// When the pass under way began (monotonic seconds); nil between passes.
-  private var passStarted: Double?
-  private var passError: (message: String, since: Date)?
-  private var ruleFailures: [RuleFailure] = []
-  private var rulesBehind: [String: Date] = [:]
-  private var nextWakeup: Date?
-  private var stopping = false
-  /// systemd's notify socket, once started: every reload, by signal or through the socket, says
-  /// RELOADING=1 and then READY=1.
-  private var notifier: SystemdNotifier?
+  /// How the loops stand, for `status`, `/-/healthy` and the watchdog.
+  private struct State {
+    var lastReload: ControlAPI.Status.Reload
+    var lastPass: Date?
+    /// When the pass under way began (monotonic seconds); nil between passes.
+    var passStarted: Double?
+    var passError: (message: String, since: Date)?
+    var ruleFailures: [RuleFailure] = []
+    var rulesBehind: [String: Date] = [:]
+    var nextWakeup: Date?
+    var stopping = false
+    /// systemd's notify socket, once started: every reload, by signal or through the socket, says
+    /// RELOADING=1 and then READY=1.
+    var notifier: SystemdNotifier?
+  }
+  private let state: Locked<State>
+  /// Signalled once by the planning loop's thread when it has ended.
+  private let planningEnded = DispatchSemaphore(value: 0)
 
   public init(configPath: String, deployment: Deployment, clock: any WallClock) throws {
     self.configPath = configPath
     self.clock = clock
     started = clock.now()
-    let state = deployment.daemon.state
-    try StateFolder.create(state)
-    stateLock = try StateFolder.lock(state)
-    let database = (state as NSString).appendingPathComponent("nhacviec.sqlite")
+    let folder = deployment.daemon.state
+    try StateFolder.create(folder)
+    stateLock = try StateFolder.lock(folder)
+    let database = (folder as NSString).appendingPathComponent("nhacviec.sqlite")
     try StateFolder.createPrivateFile(database)
     store = try Store(path: database)
     client = CurlClient()
     let running = Running(try Snapshot(deployment, store: store, client: client, clock: clock))
     self.running = running
-    lastReload = .init(at: deployment.zone.rfc3339(started), ok: true, error: nil)
+    self.state = Locked(State(lastReload: .init(at: deployment.zone.rfc3339(started), ok: true, error: nil)))
     let metrics = Metrics(configLoadedAt: started)
     self.metrics = metrics
     delivery = DeliveryService(
@@ -142,27 +145,25 @@ public final class Daemon: @unchecked Sendable {
   // MARK: - The loop
 
   /// Starts the planning loop on a thread of its own and delivery on another, and returns at
-  /// once; `finished` is called when both have ended (after `stop()`, once the pass in progress
-  /// has finished and delivery has stopped, or `grace` passed).
-  public func start(notify: SystemdNotifier, grace: TimeInterval, finished: @escaping @Sendable () -> Void = {}) {
+  /// once. `stop(by:)` ends them.
+  public func start(notify: SystemdNotifier) {
     let recovered = (try? store.recoverInFlight(now: clock.now())) ?? 0
     if recovered > 0 {
       Log.write(.notice, "recovered \(recovered) notices left in sending by a crash; sending them again")
     }
     delivery.start()
-    lock.withLock { notifier = notify }
+    state.withLock { $0.notifier = notify }
     notify.keepAliveWhile { [weak self] in self?.isResponsive() ?? true }
     notify.send("READY=1\nSTATUS=running")
     Log.write(.info, "started: \(current.deployment.ruleset.rules.count) rules from \(configPath)")
     let thread = Thread { [self] in
-      while !lock.withLock({ stopping }) {
+      while !state.withLock({ $0.stopping }) {
         let next = pass()
         let summary = next.map { "next wake-up \(current.deployment.zone.rfc3339($0))" } ?? "nothing scheduled"
         notify.send("STATUS=\(summary)")
         clock.wait(until: next, on: signal)
       }
-      delivery.stop(grace: grace)
-      finished()
+      planningEnded.signal()
     }
     thread.name = "nhacviec-plan"
     thread.start()
@@ -173,10 +174,10 @@ public final class Daemon: @unchecked Sendable {
   func pass() -> Date? {
     let now = clock.now()
     let began = monotonicSeconds()
-    lock.withLock { passStarted = began }
+    state.withLock { $0.passStarted = began }
     var ok = false
     defer {
-      lock.withLock { passStarted = nil }
+      state.withLock { $0.passStarted = nil }
       metrics.passEnded(duration: monotonicSeconds() - began, ok: ok, at: now)
     }
     do {
@@ -216,17 +217,17 @@ public final class Daemon: @unchecked Sendable {
       }
       let askAgain = plan.failures.isEmpty ? nil : now.addingTimeInterval(Daemon.failedRuleRetry)
       let next = [plan.next, askAgain].compactMap { $0 }.min()
-      lock.withLock {
-        lastPass = now
-        passError = nil
-        nextWakeup = next
-        ruleFailures = plan.failures
-        rulesBehind = stillBehind
+      state.withLock { state in
+        state.lastPass = now
+        state.passError = nil
+        state.nextWakeup = next
+        state.ruleFailures = plan.failures
+        state.rulesBehind = stillBehind
       }
       ok = true
       return next
     } catch {
-      lock.withLock { passError = ("\(error)", passError?.since ?? now) }
+      state.withLock { $0.passError = ("\(error)", $0.passError?.since ?? now) }
       Log.write(.error, "pass failed: \(error); trying again in a minute")
       return now.addingTimeInterval(60)
     }
@@ -241,7 +242,7 @@ public final class Daemon: @unchecked Sendable {
   /// False while a pass has been running longer than `passLimit`: the planning loop is stuck.
   /// Both the watchdog and `/-/healthy` ask it.
   func isResponsive() -> Bool {
-    guard let began = lock.withLock({ passStarted }) else { return true }
+    guard let began = state.withLock({ $0.passStarted }) else { return true }
     return monotonicSeconds() - began < Daemon.passLimit
   }
 
@@ -252,8 +253,20 @@ public final class Daemon: @unchecked Sendable {
   public func wake() { signal.raise() }
 
   public func stop() {
-    lock.withLock { stopping = true }
+    state.withLock { $0.stopping = true }
     wake()
+  }
+
+  /// Stops the planning loop (after the pass in progress) and delivery (after what is in flight
+  /// is recorded), and returns once both have, or at `deadline`: what is still in flight then
+  /// stays `sending`, and goes again under the same key at the next start. True when both ended.
+  @discardableResult
+  public func stop(by deadline: DispatchTime) -> Bool {
+    stop()
+    let delivered = delivery.stop(by: deadline)
+    let planned = planningEnded.wait(timeout: deadline) == .success
+    if planned { planningEnded.signal() }
+    return delivered && planned
   }
 
   // MARK: - Reload
@@ -262,7 +275,7 @@ public final class Daemon: @unchecked Sendable {
   /// running configuration stays and the error is kept for `status`.
   @discardableResult
   public func reload() -> ControlAPI.Status.Reload {
-    let notify = lock.withLock { notifier }
+    let notify = state.withLock { $0.notifier }
     notify?.send("RELOADING=1")
     let at = current.deployment.zone.rfc3339(clock.now())
     let result: ControlAPI.Status.Reload
@@ -280,7 +293,7 @@ public final class Daemon: @unchecked Sendable {
       Log.write(.error, "reload failed, keeping the running configuration: \(error)")
     }
     metrics.configLoaded(ok: result.ok, at: clock.now())
-    lock.withLock { lastReload = result }
+    state.withLock { $0.lastReload = result }
     notify?.send("READY=1\nSTATUS=\(result.ok ? "reloaded" : "reload failed, running the previous configuration")")
     changed()
     return result
@@ -298,7 +311,7 @@ public final class Daemon: @unchecked Sendable {
   }
 
   var liveness: Liveness {
-    let (pass, started, stopping) = lock.withLock { (lastPass, passStarted, self.stopping) }
+    let (pass, started, stopping) = state.withLock { ($0.lastPass, $0.passStarted, $0.stopping) }
     let running = started.map { monotonicSeconds() - $0 }
     var why: String?
     if stopping {
@@ -312,7 +325,7 @@ public final class Daemon: @unchecked Sendable {
   /// The exposition of `/metrics`: the counters kept since start, and the journal read now.
   func metricsText() throws -> String {
     let snapshot = current
-    let (next, failures) = lock.withLock { (nextWakeup, ruleFailures) }
+    let (next, failures) = state.withLock { ($0.nextWakeup, $0.ruleFailures) }
     let scrape = Metrics.Scrape(
       version: Daemon.version, configHash: snapshot.hash, rules: snapshot.deployment.ruleset.rules.count,
       rulesFailing: Set(failures.map(\.ruleID)).count,
@@ -326,8 +339,8 @@ public final class Daemon: @unchecked Sendable {
     let snapshot = current
     let zone = snapshot.deployment.zone
     let now = clock.now()
-    let (reload, pass, passError, next, failures, behind) = lock.withLock {
-      (lastReload, lastPass, self.passError, nextWakeup, ruleFailures, rulesBehind)
+    let (reload, pass, passError, next, failures, behind) = state.withLock {
+      ($0.lastReload, $0.lastPass, $0.passError, $0.nextWakeup, $0.ruleFailures, $0.rulesBehind)
     }
     let delivery = self.delivery.status
     let counts = try store.counts()
@@ -587,7 +600,7 @@ final class Snapshot: Sendable {
 final class EngineCache: Sendable {
   let deployment: Deployment
   let store: Store
-  private let cached = Mutex<(version: Int64, engine: Engine)?>(nil)
+  private let cached = Locked<(version: Int64, engine: Engine)?>(nil)
 
   init(deployment: Deployment, store: Store) {
     self.deployment = deployment
@@ -606,9 +619,9 @@ final class EngineCache: Sendable {
 
 /// The snapshot running now, swapped whole on reload.
 final class Running: Sendable {
-  private let snapshot: Mutex<Snapshot>
+  private let snapshot: Locked<Snapshot>
 
-  init(_ snapshot: Snapshot) { self.snapshot = Mutex(snapshot) }
+  init(_ snapshot: Snapshot) { self.snapshot = Locked(snapshot) }
 
   var current: Snapshot { snapshot.withLock { $0 } }
 

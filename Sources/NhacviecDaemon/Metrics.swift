@@ -9,7 +9,7 @@ import NhacviecStore
 /// restart's reset); everything the journal knows (notices by state, dead ones not acknowledged,
 /// failing channels) is read from it at scrape time, so that it is true after a restart too.
 /// The planning and delivery code only report events here; nothing here touches them.
-final class Metrics: @unchecked Sendable {
+final class Metrics: Sendable {
   static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
   /// From the planned instant to sent: a notice held by the send window or retried counts its wait.
@@ -24,33 +24,36 @@ final class Metrics: @unchecked Sendable {
     let outcome: String
   }
 
-  private let lock = NSLock()
-  // Guarded by `lock`.
-  private var notices: [NoticeLabels: Int] = [:]
-  private var latency: [String: Histogram] = [:]
-  private var attempts: [String: Histogram] = [:]
-  private var passDuration = Histogram(Metrics.passBuckets)
-  private var passFailures = 0
-  private var lastPassSuccess: Date?
-  private var reloadSuccessful = true
-  private var lastLoad: Date
+  /// What happened since start, as counted.
+  struct Counts {
+    var notices: [NoticeLabels: Int] = [:]
+    var latency: [String: Histogram] = [:]
+    var attempts: [String: Histogram] = [:]
+    var passDuration = Histogram(Metrics.passBuckets)
+    var passFailures = 0
+    var lastPassSuccess: Date?
+    var reloadSuccessful = true
+    var lastLoad: Date
+  }
+
+  private let counts: Locked<Counts>
 
   init(configLoadedAt: Date) {
-    lastLoad = configLoadedAt
+    counts = Locked(Counts(lastLoad: configLoadedAt))
   }
 
   // MARK: - Events
 
   func observe(_ observation: DeliveryService.Observation) {
-    lock.withLock {
+    counts.withLock { counts in
       let labels = NoticeLabels(
         rule: observation.rule, channel: observation.channel, outcome: observation.outcome.rawValue)
-      notices[labels, default: 0] += 1
+      counts.notices[labels, default: 0] += 1
       if let duration = observation.attemptDuration {
-        attempts[observation.channel, default: Histogram(Metrics.attemptBuckets)].observe(max(0, duration))
+        counts.attempts[observation.channel, default: Histogram(Metrics.attemptBuckets)].observe(max(0, duration))
       }
       if observation.outcome == .sent {
-        latency[observation.channel, default: Histogram(Metrics.latencyBuckets)].observe(
+        counts.latency[observation.channel, default: Histogram(Metrics.latencyBuckets)].observe(
           max(0, observation.at.timeIntervalSince(observation.scheduledAt)))
       }
     }
@@ -58,16 +61,16 @@ final class Metrics: @unchecked Sendable {
 
   /// A pass ended: how long it took (monotonic seconds), whether it succeeded, and when.
   func passEnded(duration: TimeInterval, ok: Bool, at: Date) {
-    lock.withLock {
-      passDuration.observe(max(0, duration))
-      if ok { lastPassSuccess = at } else { passFailures += 1 }
+    counts.withLock { counts in
+      counts.passDuration.observe(max(0, duration))
+      if ok { counts.lastPassSuccess = at } else { counts.passFailures += 1 }
     }
   }
 
   func configLoaded(ok: Bool, at: Date) {
-    lock.withLock {
-      reloadSuccessful = ok
-      if ok { lastLoad = at }
+    counts.withLock { counts in
+      counts.reloadSuccessful = ok
+      if ok { counts.lastLoad = at }
     }
   }
 
@@ -89,13 +92,11 @@ final class Metrics: @unchecked Sendable {
 
   func exposition(_ scrape: Scrape) -> String {
     var out = Exposition()
-    let (notices, latency, attempts, passDuration, passFailures, lastPassSuccess, reloadSuccessful, lastLoad) =
-      lock.withLock {
-        (
-          self.notices, self.latency, self.attempts, self.passDuration, self.passFailures, self.lastPassSuccess,
-          self.reloadSuccessful, self.lastLoad
-        )
-      }
+    let counts = self.counts.withLock { $0 }
+    let (notices, latency, attempts, passDuration, passFailures, lastPassSuccess, reloadSuccessful, lastLoad) = (
+      counts.notices, counts.latency, counts.attempts, counts.passDuration, counts.passFailures,
+      counts.lastPassSuccess, counts.reloadSuccessful, counts.lastLoad
+    )
     out.family("nhacviec_build_info", .gauge, "Always 1; the version of the running nhacviec.")
     out.sample("nhacviec_build_info", ["version": scrape.version], 1)
 

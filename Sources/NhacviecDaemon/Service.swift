@@ -3,6 +3,78 @@ public import NhacviecConfig
 import NhacviecControl
 public import NhacviecCore
 
+/// A long-running part of the daemon: started in order, stopped in reverse.
+protocol LongRunning: Sendable {
+  var name: String { get }
+  func start() throws
+  /// Stops, and returns once stopped (true) or at `deadline` (false: what is left is abandoned
+  /// to the process's end).
+  func stop(by deadline: DispatchTime) -> Bool
+}
+
+/// Starts services in order and stops them in reverse, within one grace period for them all:
+/// swift-service-lifecycle's `ServiceGroup` in shape, on threads, since its tasks would use
+/// Swift's cooperative pool, whose first use starts libdispatch's worker monitor, which then
+/// wakes an idle daemon every second.
+struct ServiceGroup {
+  let services: [any LongRunning]
+
+  /// Starts each in order; if one cannot start, those already started are stopped, in reverse.
+  func start(grace: TimeInterval) throws {
+    for (index, service) in services.enumerated() {
+      do {
+        try service.start()
+      } catch {
+        ServiceGroup(services: Array(services[..<index])).stop(grace: grace)
+        throw error
+      }
+    }
+  }
+
+  /// Stops each in reverse order, all within `grace` from now.
+  func stop(grace: TimeInterval) {
+    let deadline = DispatchTime.now() + grace
+    for service in services.reversed() where !service.stop(by: deadline) {
+      Log.write(
+        .warning, "\(service.name) still busy after \(Int(grace)) s; what it had in flight resumes at the next start")
+    }
+  }
+}
+
+/// The control socket or the monitoring listener, as a service.
+struct Listener: LongRunning {
+  let name: String
+  let server: ControlServer
+
+  struct Failure: Error, CustomStringConvertible {
+    let description: String
+  }
+
+  func start() throws {
+    do {
+      try server.start()
+    } catch {
+      throw Failure(description: "cannot open \(name): \(error)")
+    }
+  }
+
+  func stop(by deadline: DispatchTime) -> Bool {
+    server.stop()
+    return true
+  }
+}
+
+/// The planning and delivery loops, as a service.
+struct Loops: LongRunning {
+  let daemon: Daemon
+  let notifier: SystemdNotifier
+  var name: String { "planning and delivery" }
+
+  func start() throws { daemon.start(notify: notifier) }
+
+  func stop(by deadline: DispatchTime) -> Bool { daemon.stop(by: deadline) }
+}
+
 /// Wires the daemon to the world: the control socket, signals and systemd.
 public enum Service {
   /// How long SIGTERM waits for deliveries in flight before leaving them to the next start
@@ -24,36 +96,35 @@ public enum Service {
       Log.write(.error, "cannot start: \(error)")
       return 1
     }
+    defer { daemon.shutdown() }
     let socketPath = socket ?? deployment.daemon.socket
     let routes = ControlRoutes(
       daemon: daemon, writers: WriterPolicy(users: deployment.daemon.writers, groups: deployment.daemon.writerGroups))
-    let server = ControlServer(path: socketPath) { routes.handle($0) }
+    // The control socket first, so that `status` answers while the rest starts, and last to go.
+    var services: [any LongRunning] = [
+      Listener(name: "the control socket", server: ControlServer(path: socketPath) { routes.handle($0) })
+    ]
+    // Monitoring over TCP, when asked for: its own connections and limits, the same server code.
+    if let address = deployment.daemon.httpListen {
+      let routes = MonitoringRoutes(daemon: daemon)
+      services.append(
+        Listener(
+          name: "daemon.http_listen",
+          server: ControlServer(endpoint: .tcp(address)) { routes.handleOnly($0.http) }))
+    }
+    services.append(Loops(daemon: daemon, notifier: notifier))
+    let group = ServiceGroup(services: services)
     do {
-      try server.start()
+      try group.start(grace: shutdownGrace)
     } catch {
-      Log.write(.error, "cannot open the control socket: \(error)")
+      Log.write(.error, "\(error)")
       return 1
     }
     Log.write(.info, "control socket \(socketPath)")
-    // Monitoring over TCP, when asked for: its own connections and limits, the same server code.
-    let monitoring: ControlServer?
-    if let address = deployment.daemon.httpListen {
-      let routes = MonitoringRoutes(daemon: daemon)
-      let listener = ControlServer(endpoint: .tcp(address)) { routes.handleOnly($0.http) }
-      do {
-        try listener.start()
-      } catch {
-        Log.write(.error, "cannot open daemon.http_listen: \(error)")
-        server.stop()
-        return 1
-      }
-      Log.write(.info, "metrics on http://\(address)/metrics")
-      monitoring = listener
-    } else {
-      monitoring = nil
-    }
+    if let address = deployment.daemon.httpListen { Log.write(.info, "metrics on http://\(address)/metrics") }
 
-    // Handlers only set things in motion; the work happens on the daemon's own task.
+    // Handlers only set things in motion: a reload, or the end of the wait below.
+    let stopRequested = DispatchSemaphore(value: 0)
     var sources: [any DispatchSourceSignal] = []
     let queue = DispatchQueue(label: "nhacviec-signals")
     for number in [SIGTERM, SIGINT, SIGHUP] {
@@ -63,27 +134,16 @@ public enum Service {
         if number == SIGHUP {
           daemon.reload()
         } else {
-          notifier.send("STOPPING=1")
-          Log.write(.notice, "stopping")
-          daemon.stop()
-          queue.asyncAfter(deadline: .now() + shutdownGrace) {
-            Log.write(
-              .warning, "deliveries still in flight after \(Int(shutdownGrace)) s; they resume at the next start")
-            server.stop()
-            monitoring?.stop()
-            exit(0)
-          }
+          stopRequested.signal()
         }
       }
       source.resume()
       sources.append(source)
     }
-    let ended = DispatchSemaphore(value: 0)
-    daemon.start(notify: notifier, grace: shutdownGrace) { ended.signal() }
-    ended.wait()
-    server.stop()
-    monitoring?.stop()
-    daemon.shutdown()
+    stopRequested.wait()
+    notifier.send("STOPPING=1")
+    Log.write(.notice, "stopping")
+    group.stop(grace: shutdownGrace)
     for source in sources { source.cancel() }
     Log.write(.info, "stopped")
     return 0

@@ -1,15 +1,16 @@
 public import Foundation
 import NhacviecControl
+import NhacviecCore
 
 /// systemd's notify protocol: datagrams to `$NOTIFY_SOCKET` (a path, or `@name` in the abstract
 /// namespace). Without the variable, every call does nothing.
-public final class SystemdNotifier: @unchecked Sendable {
+public final class SystemdNotifier: Sendable {
   private let path: String?
-  private var watchdog: (any DispatchSourceTimer)?
-  private let lock = NSLock()
-  // Guarded by `lock`.
-  private var alive: @Sendable () -> Bool = { true }
-  private var withheld = false
+  private struct Health {
+    var alive: @Sendable () -> Bool = { true }
+    var withheld = false
+  }
+  private let health = Locked(Health())
 
   public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
     path = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
@@ -17,12 +18,19 @@ public final class SystemdNotifier: @unchecked Sendable {
     if let usec = environment["WATCHDOG_USEC"].flatMap(Double.init), usec > 0,
       environment["WATCHDOG_PID"].map({ Int32($0) == getpid() }) ?? true
     {
-      let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "nhacviec-watchdog"))
       let interval = usec / 2 / 1_000_000
-      timer.schedule(deadline: .now() + interval, repeating: interval)
-      timer.setEventHandler { [weak self] in self?.keepAlive() }
-      timer.resume()
-      watchdog = timer
+      // A thread of its own that sleeps between pings, for as long as the process lives.
+      let thread = Thread { [weak self] in
+        var next = monotonicSeconds() + interval
+        while let notifier = self {
+          let wait = next - monotonicSeconds()
+          if wait > 0 { usleep(UInt32(min(wait, 3600) * 1_000_000)) }
+          notifier.keepAlive()
+          next += interval
+        }
+      }
+      thread.name = "nhacviec-watchdog"
+      thread.start()
     }
   }
 
@@ -30,13 +38,13 @@ public final class SystemdNotifier: @unchecked Sendable {
   /// whose planning loop is stuck alive forever; with this, the ping stops, and systemd ends the
   /// daemon (SIGABRT) and restarts it.
   public func keepAliveWhile(_ check: @escaping @Sendable () -> Bool) {
-    lock.withLock { alive = check }
+    health.withLock { $0.alive = check }
   }
 
   private func keepAlive() {
-    let (check, wasWithheld) = lock.withLock { (alive, withheld) }
+    let (check, wasWithheld) = health.withLock { ($0.alive, $0.withheld) }
     let healthy = check()
-    lock.withLock { withheld = !healthy }
+    health.withLock { $0.withheld = !healthy }
     if healthy {
       send("WATCHDOG=1")
     } else if !wasWithheld {

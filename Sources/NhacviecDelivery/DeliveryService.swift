@@ -13,7 +13,7 @@ public import NhacviecStore
 /// superseded, never silently dropped. Claims are bounded per channel, so a receiver that never
 /// answers holds only its own channel's slots, and outcomes are recorded as they come, many in
 /// one transaction, so that after a crash only what was on the wire goes again.
-public final class DeliveryService: @unchecked Sendable {
+public final class DeliveryService: Sendable {
   /// What the service delivers with: swapped whole on reload.
   public struct Setup: Sendable {
     public let channels: [String: any NoticeChannel]
@@ -72,25 +72,30 @@ public final class DeliveryService: @unchecked Sendable {
   let log: @Sendable (_ warning: Bool, _ line: String) -> Void
   let observe: @Sendable (Observation) -> Void
   private let signal = WakeSignal()
-  private let lock = NSLock()
   /// The setup running now: asked once per round, which uses it from claim to record.
   private let setup: @Sendable () -> Setup
-  // Guarded by `lock`.
-  private var stopping = false
-  private var inFlight: [String: Set<JournalKey>] = [:]
-  private var finished: [Finished] = []
-  private var unrecorded: [JournalOutcome] = []
-  private var tally = Tally()
-  /// Decisions a pass has just journaled, by row, so that their claim need not decode them again.
-  private var handed: [JournalKey: NoticeDecision] = [:]
-  private var lastError: (message: String, since: Date)?
-  private var idle = true
+  /// What the loop shares with the transfers, the planner and those who ask how it stands.
+  private struct State {
+    var stopping = false
+    var inFlight: [String: Set<JournalKey>] = [:]
+    var finished: [Finished] = []
+    var unrecorded: [JournalOutcome] = []
+    var tally = Tally()
+    /// Decisions a pass has just journaled, by row, so that their claim need not decode them again.
+    var handed: [JournalKey: NoticeDecision] = [:]
+    var lastError: (message: String, since: Date)?
+    var idle = true
+
+    var nothingInFlight: Bool { inFlight.values.allSatisfy(\.isEmpty) && finished.isEmpty }
+    var inFlightCount: Int { inFlight.values.reduce(0) { $0 + $1.count } }
+  }
+  private let state = Locked(State())
   private let ended = DispatchSemaphore(value: 0)
   /// Where the channels' transfers run: not the cooperative pool.
   private let executor = ThreadExecutor(name: "nhacviec-transfer")
 
   /// A transfer that ended, waiting to be recorded.
-  struct Finished {
+  struct Finished: Sendable {
     let entry: JournalEntry
     let addresses: [String]
     let subject: String
@@ -162,32 +167,41 @@ public final class DeliveryService: @unchecked Sendable {
   /// the record, and a claim takes each from here rather than decode what was just encoded.
   public func hand(_ decisions: [NoticeDecision]) {
     guard !decisions.isEmpty else { return }
-    lock.withLock {
-      for decision in decisions where handed.count < DeliveryService.handLimit {
-        handed[JournalKey(key: decision.key, channel: decision.channel)] = decision
+    state.withLock { state in
+      for decision in decisions where state.handed.count < DeliveryService.handLimit {
+        state.handed[JournalKey(key: decision.key, channel: decision.channel)] = decision
       }
     }
     wake()
   }
 
   private func takeHanded(_ row: JournalKey) -> NoticeDecision? {
-    lock.withLock { handed.isEmpty ? nil : handed.removeValue(forKey: row) }
+    state.withLock { $0.handed.isEmpty ? nil : $0.handed.removeValue(forKey: row) }
   }
 
   /// Stops claiming, and returns once what is in flight has been recorded or `grace` has passed
   /// (what is still in flight then stays `sending`, and goes again at the next start).
-  public func stop(grace: TimeInterval) {
-    lock.withLock { stopping = true }
+  public func stop(grace: TimeInterval) { stop(by: .now() + grace) }
+
+  /// Stops claiming, and returns once what is in flight has been recorded (true) or at
+  /// `deadline` (false: what is still in flight stays `sending`, and goes again at the next
+  /// start).
+  @discardableResult
+  public func stop(by deadline: DispatchTime) -> Bool {
+    state.withLock { $0.stopping = true }
     wake()
-    _ = ended.wait(timeout: .now() + grace)
+    guard ended.wait(timeout: deadline) == .success else { return false }
+    // For whoever asks next.
+    ended.signal()
+    return true
   }
 
   public var status: (tally: Tally, lastError: (message: String, since: Date)?, inFlight: Int) {
-    lock.withLock { (tally, lastError, inFlight.values.reduce(0) { $0 + $1.count }) }
+    state.withLock { ($0.tally, $0.lastError, $0.inFlightCount) }
   }
 
   /// Whether nothing is in flight or waiting to be recorded: for tests that move a manual clock.
-  public var isIdle: Bool { lock.withLock { idle && inFlight.values.allSatisfy(\.isEmpty) && finished.isEmpty } }
+  public var isIdle: Bool { state.withLock { $0.idle && $0.nothingInFlight } }
 
   // MARK: - The loop
 
@@ -204,17 +218,17 @@ public final class DeliveryService: @unchecked Sendable {
     var readinessRead = -Double.infinity
     while true {
       let setup = self.setup()
-      let stop = lock.withLock { stopping }
+      let stop = state.withLock { $0.stopping }
       let now = clock.now()
       var next: Date?
       do {
         if stop {
           _ = try settle(setup: setup, claiming: [], now: now)
-          if lock.withLock({ inFlight.values.allSatisfy(\.isEmpty) && finished.isEmpty }) { break }
+          if state.withLock({ $0.nothingInFlight }) { break }
         } else {
           // Rows a failed recording or a crash left in `sending`, that nobody is sending.
           if now.timeIntervalSince(lastReclaim) >= 60 || now < lastReclaim {
-            let held = lock.withLock { inFlight.values.reduce(into: Set<JournalKey>()) { $0.formUnion($1) } }
+            let held = state.withLock { $0.inFlight.values.reduce(into: Set<JournalKey>()) { $0.formUnion($1) } }
             let back = try store.reclaim(except: held, now: now)
             if back > 0 { log(true, "reclaimed \(back) notices left in sending") }
             lastReclaim = now
@@ -238,7 +252,7 @@ public final class DeliveryService: @unchecked Sendable {
             for entry in claimed[name] ?? [] { prepare(entry, engine: try judge(), setup: setup, now: now) }
           }
           for name in paced {
-            var free = setup.claimable(name) - lock.withLock { inFlight[name, default: []].count }
+            var free = setup.claimable(name) - state.withLock { $0.inFlight[name, default: []].count }
             // Paced: one at a time, and only a message handed to the channel takes a turn (a
             // notice suppressed or deferred sends nothing).
             while free > 0 {
@@ -256,8 +270,8 @@ public final class DeliveryService: @unchecked Sendable {
           }
           // Outcomes waiting (transfers that ended meanwhile, notices just suppressed or deferred):
           // another round records them.
-          let (busy, flying) = lock.withLock {
-            (!finished.isEmpty || !unrecorded.isEmpty, inFlight.values.reduce(0) { $0 + $1.count })
+          let (busy, flying) = state.withLock {
+            (!$0.finished.isEmpty || !$0.unrecorded.isEmpty, $0.inFlightCount)
           }
           if busy { continue }
           let clockNow = monotonicSeconds()
@@ -274,17 +288,18 @@ public final class DeliveryService: @unchecked Sendable {
             }
           }
         }
-        lock.withLock { lastError = nil }
+        state.withLock { $0.lastError = nil }
       } catch {
-        lock.withLock {
-          if lastError == nil { lastError = ("\(error)", now) } else { lastError?.message = "\(error)" }
+        let message = "\(error)"
+        state.withLock { state in
+          if state.lastError == nil { state.lastError = (message, now) } else { state.lastError?.message = message }
         }
         log(true, "delivery failed: \(error); trying again in a minute")
         next = now.addingTimeInterval(60)
       }
-      let busy = lock.withLock { () -> Bool in
-        idle = inFlight.values.allSatisfy(\.isEmpty) && finished.isEmpty && unrecorded.isEmpty
-        return !finished.isEmpty
+      let busy = state.withLock { state -> Bool in
+        state.idle = state.nothingInFlight && state.unrecorded.isEmpty
+        return !state.finished.isEmpty
       }
       if busy { continue }
       clock.wait(until: next, on: signal)
@@ -336,7 +351,7 @@ public final class DeliveryService: @unchecked Sendable {
       let addressed = frozen.addressed(to: frozen.to.filter { pending?.contains($0.address) ?? true })
       message = { addressed }
     }
-    lock.withLock { _ = inFlight[entry.channel, default: []].insert(row) }
+    state.withLock { _ = $0.inFlight[entry.channel, default: []].insert(row) }
     let digestCarried = carried
     let policy = setup.policy(of: entry.channel)
     Task(executorPreference: executor) { [self] in
@@ -344,12 +359,10 @@ public final class DeliveryService: @unchecked Sendable {
       let addresses = message.to.map(\.address)
       let outcome = await channel.deliver(message)
       let done = clock.now()
-      lock.withLock {
-        finished.append(
-          Finished(
-            entry: entry, addresses: addresses, subject: message.subject, carried: digestCarried, policy: policy,
-            outcome: outcome, claimed: now, at: done))
-      }
+      let ended = Finished(
+        entry: entry, addresses: addresses, subject: message.subject, carried: digestCarried, policy: policy,
+        outcome: outcome, claimed: now, at: done)
+      state.withLock { $0.finished.append(ended) }
       wake()
     }
     return true
@@ -367,12 +380,12 @@ public final class DeliveryService: @unchecked Sendable {
     if let counted, let entry = try? store.entry(key: row.key, channel: row.channel) {
       observe(Observation(entry, counted, attemptDuration: nil, at: now))
     }
-    lock.withLock {
-      unrecorded.append(outcome)
+    state.withLock { state in
+      state.unrecorded.append(outcome)
       switch change {
-      case .suppressed: tally.suppressed += 1
-      case .deferred, .silenced: tally.deferred += 1
-      case .dead: tally.dead += 1
+      case .suppressed: state.tally.suppressed += 1
+      case .deferred, .silenced: state.tally.deferred += 1
+      case .dead: state.tally.dead += 1
       default: break
       }
     }
@@ -382,12 +395,12 @@ public final class DeliveryService: @unchecked Sendable {
   /// transaction. If it fails, the outcomes are kept and recorded at the next turn; their rows
   /// stay `sending` and held meanwhile, and nothing is claimed.
   private func settle(setup: Setup, claiming channels: [String], now: Date) throws -> [String: [JournalEntry]] {
-    let (done, pending) = lock.withLock { () -> ([Finished], [JournalOutcome]) in
+    let (done, pending) = state.withLock { state -> ([Finished], [JournalOutcome]) in
       defer {
-        finished = []
-        unrecorded = []
+        state.finished = []
+        state.unrecorded = []
       }
-      return (finished, unrecorded)
+      return (state.finished, state.unrecorded)
     }
     var outcomes = pending
     for item in done {
@@ -420,30 +433,31 @@ public final class DeliveryService: @unchecked Sendable {
       }
     }
     // A slot is free once its outcome is recorded, which this same transaction does.
-    let claims = lock.withLock {
-      var busy = inFlight.mapValues(\.count)
-      for outcome in outcomes where inFlight[outcome.entry.channel]?.contains(outcome.entry) == true {
+    let busy = state.withLock { state in
+      var busy = state.inFlight.mapValues(\.count)
+      for outcome in outcomes where state.inFlight[outcome.entry.channel]?.contains(outcome.entry) == true {
         busy[outcome.entry.channel]! -= 1
       }
-      return channels.map { (channel: $0, limit: setup.claimable($0) - busy[$0, default: 0]) }
+      return busy
     }
+    let claims = channels.map { (channel: $0, limit: setup.claimable($0) - busy[$0, default: 0]) }
     let claimed: [String: [JournalEntry]]
     do {
       claimed = try store.settle(outcomes, claims: claims, now: now, known: takeHanded)
     } catch {
-      lock.withLock {
-        unrecorded = outcomes + unrecorded
-      }
+      let kept = outcomes
+      state.withLock { $0.unrecorded = kept + $0.unrecorded }
       throw error
     }
-    lock.withLock {
+    let recorded = outcomes
+    state.withLock { state in
       // Outcomes kept from a recording that failed free their slots now too.
-      for outcome in outcomes { inFlight[outcome.entry.channel]?.remove(outcome.entry) }
-      for outcome in outcomes where outcome.attempted {
+      for outcome in recorded { state.inFlight[outcome.entry.channel]?.remove(outcome.entry) }
+      for outcome in recorded where outcome.attempted {
         switch outcome.change {
-        case .sent: tally.sent += 1
-        case .failed: tally.retrying += 1
-        case .dead: tally.dead += 1
+        case .sent: state.tally.sent += 1
+        case .failed: state.tally.retrying += 1
+        case .dead: state.tally.dead += 1
         default: break
         }
       }

@@ -1,4 +1,5 @@
 import Foundation
+import NhacviecCore
 
 /// An executor with a thread of its own, for the channels' transfers: delivery never waits for
 /// Swift's cooperative pool (two threads on a two-core server, which anything that blocks there
@@ -6,12 +7,14 @@ import Foundation
 ///
 /// Jobs run one at a time, in order: a channel's `deliver` only prepares a transfer and awaits
 /// libcurl's or a program's answer, so one thread carries hundreds of transfers at once.
-final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
-  private let condition = NSCondition()
-  // Guarded by `condition`.
-  private var jobs: [UnownedJob] = []
-  private var head = 0
-  private var stopping = false
+final class ThreadExecutor: TaskExecutor, Sendable {
+  private struct Queue {
+    var jobs: [UnownedJob] = []
+    var stopping = false
+  }
+
+  private let queue = Locked(Queue())
+  private let signal = WakeSignal()
 
   init(name: String) {
     let thread = Thread { [self] in run() }
@@ -21,32 +24,31 @@ final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
 
   func enqueue(_ job: consuming ExecutorJob) {
     let unowned = UnownedJob(job)
-    condition.lock()
-    jobs.append(unowned)
-    condition.signal()
-    condition.unlock()
+    // Only the first job of a batch needs to wake the thread: it takes all there are at once.
+    let first = queue.withLock { queue -> Bool in
+      queue.jobs.append(unowned)
+      return queue.jobs.count == 1
+    }
+    if first { signal.raise() }
   }
 
   /// Ends the thread once no job is waiting: for a delivery service that has nothing in flight.
   func stop() {
-    condition.lock()
-    stopping = true
-    condition.signal()
-    condition.unlock()
+    queue.withLock { $0.stopping = true }
+    signal.raise()
   }
 
   private func run() {
     while true {
-      condition.lock()
-      while head == jobs.count && !stopping { condition.wait() }
-      if head == jobs.count {
-        condition.unlock()
-        return
+      let (batch, stopping) = queue.withLock { queue -> ([UnownedJob], Bool) in
+        defer { queue.jobs.removeAll(keepingCapacity: true) }
+        return (queue.jobs, queue.stopping)
       }
-      let batch = Array(jobs[head...])
-      jobs.removeAll(keepingCapacity: true)
-      head = 0
-      condition.unlock()
+      if batch.isEmpty {
+        if stopping { return }
+        signal.wait(untilReal: nil)
+        continue
+      }
       for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
     }
   }

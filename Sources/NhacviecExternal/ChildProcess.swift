@@ -1,4 +1,5 @@
 public import Foundation
+import NhacviecCore
 
 /// Runs a program to completion or to its time limit: the exec channel and external rule kinds.
 public enum ChildProcess {
@@ -90,7 +91,7 @@ public enum ChildProcess {
     for (fd, into) in [(stdoutPipe[0], output), (stderrPipe[0], errors)] {
       group.enter()
       Thread.detachNewThread {
-        into.data = FileHandle(fileDescriptor: fd, closeOnDealloc: true).readDataToEndOfFile()
+        into.drain(fd)
         group.leave()
       }
     }
@@ -102,11 +103,11 @@ public enum ChildProcess {
       try? handle.close()
     }
     let exited = DispatchSemaphore(value: 0)
-    let status = Drained()
+    let status = Locked<Int32>(0)
     Thread.detachNewThread {
       var raw: Int32 = 0
       while waitpid(child, &raw, 0) == -1 && errno == EINTR {}
-      status.code = raw
+      status.withLock { $0 = raw }
       exited.signal()
     }
     if exited.wait(timeout: .now() + timeout) == .timedOut {
@@ -118,18 +119,45 @@ public enum ChildProcess {
       _ = group.wait(timeout: .now() + 2)
       return .timedOut
     }
-    _ = group.wait(timeout: .now() + 5)
-    let raw = status.code
+    // A program that has exited but left a process behind holding its output open (a daemon it
+    // started, `cmd &`) would keep our readers waiting: its group is stopped, and what it wrote
+    // before is read to the end.
+    if group.wait(timeout: .now() + drainTime) == .timedOut {
+      kill(-pid, SIGKILL)
+      _ = group.wait(timeout: .now() + 2)
+    }
+    let raw = status.withLock { $0 }
     // WIFEXITED / WEXITSTATUS, which Swift does not import as functions.
     let exitStatus: Int32 = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
     return .exited(exitStatus, output.data, errors.data)
   }
+
+  /// How long the pipes may stay open after the program exited before what holds them is stopped.
+  static let drainTime: TimeInterval = 1
 }
 
 private let spawning = NSLock()
 
-/// What one pipe gave, written by its reader thread and read after the group says it is done.
-private final class Drained: @unchecked Sendable {
-  var data = Data()
-  var code: Int32 = 0
+/// What one pipe gave, read as it comes by its reader thread: whoever asks gets what has been read
+/// so far, even while the reader still waits for more.
+private final class Drained: Sendable {
+  private let bytes = Locked(Data())
+
+  var data: Data { bytes.withLock { $0 } }
+
+  /// Reads `fd` to its end (and closes it), keeping each chunk as it arrives.
+  func drain(_ fd: Int32) {
+    var chunk = [UInt8](repeating: 0, count: 65_536)
+    while true {
+      let count = read(fd, &chunk, chunk.count)
+      if count > 0 {
+        bytes.withLock { $0.append(contentsOf: chunk[0..<count]) }
+      } else if count < 0 && errno == EINTR {
+        continue
+      } else {
+        break
+      }
+    }
+    close(fd)
+  }
 }

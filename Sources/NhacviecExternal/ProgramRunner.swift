@@ -1,6 +1,5 @@
 public import Foundation
 public import NhacviecCore
-import Synchronization
 
 /// Runs the programs of `exec` rules, once per (rule, period, instant): one engine asks once for
 /// each unit of a roster, and the program answers for all of them in one run.
@@ -14,7 +13,7 @@ public final class ProgramRunner: ExternalRuleRunner {
     let now: Date
   }
 
-  private let answers = Mutex<[Question: Result<[String: Assessment], ExternalRuleError>]>([:])
+  private let answers = Locked<[Question: Result<[String: Assessment], ExternalRuleError>]>([:])
 
   public init() {}
 

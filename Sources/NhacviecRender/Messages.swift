@@ -105,13 +105,16 @@ public struct MessageRenderer: Sendable {
       var rows: [String] = []
       for item in evaluated.items {
         guard let finding = evaluated.findings[item.key] else { continue }
+        // Read with defaults, never forced: a renderer must not fall over a value its rules do
+        // not give (its snapshot's engine judged the item, so they should).
         let v = self.values(for: finding, sendDate: sendDate)
-        let status = v["days.phrase"]!
-        let unit = v["unit.name"]!
-        lines.append("- \(unit): hạn \(v["due.phrase"]!); \(status)")
+        let status = v["days.phrase", default: ""]
+        let unit = v["unit.name", default: finding.unit.name]
+        let due = v["due.phrase", default: ""]
+        lines.append("- \(unit): hạn \(due); \(status)")
         rows.append(
           "<tr><td>\(TemplateText.escapeHTML(unit))</td>"
-            + "<td>\(TemplateText.escapeHTML(v["due.phrase"]!))</td><td>\(TemplateText.escapeHTML(status))</td></tr>")
+            + "<td>\(TemplateText.escapeHTML(due))</td><td>\(TemplateText.escapeHTML(status))</td></tr>")
       }
       values["items"] = lines.joined(separator: "\n")
       values["items.html"] = rows.joined(separator: "\n")

@@ -1,5 +1,6 @@
 import Foundation
 import GRDBSQLite
+import NhacviecCore
 
 /// When the write-ahead log is copied into the database file: the defaults, and smaller figures
 /// for tests.
@@ -32,17 +33,20 @@ import GRDBSQLite
 /// or the store is closing), or the log has reached `CheckpointPolicy.inlinePages` without a
 /// pause, the commit checkpoints itself, as SQLite would have: the log does not grow without
 /// bound under a writer that never pauses.
-final class Checkpointer: @unchecked Sendable {
+final class Checkpointer: Sendable {
+  private struct State {
+    var due = false
+    /// On the monotonic clock, so that a change of the system's time cannot hold a checkpoint.
+    var lastCommit: UInt64 = 0
+    var stopping = false
+    var running = true
+    var checkpoints = 0
+  }
+
   private let policy: CheckpointPolicy
   private let path: String
-  private let condition = NSCondition()
-  // Guarded by `condition`.
-  private var due = false
-  /// On the monotonic clock, so that a change of the system's time cannot hold a checkpoint.
-  private var lastCommit: UInt64 = 0
-  private var stopping = false
-  private var running = true
-  private var checkpoints = 0
+  private let state = Locked(State())
+  private let signal = WakeSignal()
 
   init(path: String, policy: CheckpointPolicy = CheckpointPolicy()) {
     self.path = path
@@ -61,32 +65,24 @@ final class Checkpointer: @unchecked Sendable {
   /// Ends the thread (after the checkpoint it is running, if any); commits checkpoint
   /// themselves from then on.
   func stop() {
-    condition.lock()
-    stopping = true
-    condition.signal()
-    condition.unlock()
+    state.withLock { $0.stopping = true }
+    signal.raise()
   }
 
   /// How many checkpoints the thread has completed: for tests.
-  var completed: Int {
-    condition.lock()
-    defer { condition.unlock() }
-    return checkpoints
-  }
+  var completed: Int { state.withLock { $0.checkpoints } }
 
   /// Called on the writer's thread after each commit, with the log's size in pages.
   fileprivate func committed(_ connection: OpaquePointer?, logPages: Int32) -> Int32 {
     guard logPages >= policy.pages else { return SQLITE_OK }
-    condition.lock()
-    let handed = running && !stopping && logPages < policy.inlinePages
-    if handed {
-      lastCommit = DispatchTime.now().uptimeNanoseconds
-      if !due {
-        due = true
-        condition.signal()
-      }
+    let (handed, wake) = state.withLock { state -> (Bool, Bool) in
+      let handed = state.running && !state.stopping && logPages < policy.inlinePages
+      guard handed else { return (false, false) }
+      state.lastCommit = DispatchTime.now().uptimeNanoseconds
+      defer { state.due = true }
+      return (true, !state.due)
     }
-    condition.unlock()
+    if wake { signal.raise() }
     if !handed {
       // What SQLite's automatic checkpoint does; a busy log is tried again after a later commit.
       sqlite3_wal_checkpoint_v2(connection, "main", SQLITE_CHECKPOINT_PASSIVE, nil, nil)
@@ -98,22 +94,22 @@ final class Checkpointer: @unchecked Sendable {
     var connection: OpaquePointer?
     defer {
       if connection != nil { sqlite3_close_v2(connection) }
-      condition.lock()
-      running = false
-      condition.unlock()
+      state.withLock { $0.running = false }
     }
     while true {
-      condition.lock()
-      while !due && !stopping { condition.wait() }
-      while due && !stopping {
-        let quietFor = Double(DispatchTime.now().uptimeNanoseconds &- lastCommit) / 1e9
+      // Asleep until a checkpoint is due, then until the writer has paused.
+      while true {
+        let (due, stopping, last) = state.withLock { ($0.due, $0.stopping, $0.lastCommit) }
+        if stopping { return }
+        guard due else {
+          signal.wait(untilReal: nil)
+          continue
+        }
+        let quietFor = Double(DispatchTime.now().uptimeNanoseconds &- last) / 1e9
         if quietFor >= policy.quiet { break }
-        _ = condition.wait(until: Date().addingTimeInterval(policy.quiet - quietFor))
+        signal.wait(untilReal: Date().addingTimeInterval(policy.quiet - quietFor))
       }
-      let stop = stopping
-      due = false
-      condition.unlock()
-      if stop { return }
+      state.withLock { $0.due = false }
       if connection == nil {
         // Opened at the first request: the writer has created the file and put it in WAL mode.
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
@@ -126,9 +122,7 @@ final class Checkpointer: @unchecked Sendable {
       // Passive: copies what no reader still needs, never waits for the writer or readers. A
       // busy log (another checkpoint) is tried again at the next request.
       if sqlite3_wal_checkpoint_v2(connection, "main", SQLITE_CHECKPOINT_PASSIVE, nil, nil) == SQLITE_OK {
-        condition.lock()
-        checkpoints += 1
-        condition.unlock()
+        state.withLock { $0.checkpoints += 1 }
       }
     }
   }

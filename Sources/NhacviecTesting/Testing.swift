@@ -8,20 +8,22 @@ public import NhacviecStore
 /// A clock a test moves by hand. Whoever waits on it wakes when it is moved (and checks whether
 /// its instant has come), so that a daemon's sleep, wake and delivery are tested in process
 /// without waiting for real time.
-public final class ManualClock: WallClock, @unchecked Sendable {
-  private let lock = NSLock()
-  private var current: Date
-  private var waiting: [ObjectIdentifier: WakeSignal] = [:]
+public final class ManualClock: WallClock, Sendable {
+  private struct State {
+    var current: Date
+    var waiting: [ObjectIdentifier: WakeSignal] = [:]
+  }
+  private let state: Locked<State>
 
-  public init(_ start: Date) { current = start }
+  public init(_ start: Date) { state = Locked(State(current: start)) }
 
-  public func now() -> Date { lock.withLock { current } }
+  public func now() -> Date { state.withLock { $0.current } }
 
   /// Moves the clock and wakes everyone waiting on it.
   public func advance(to instant: Date) {
-    let signals = lock.withLock { () -> [WakeSignal] in
-      current = max(current, instant)
-      return Array(waiting.values)
+    let signals = state.withLock { state -> [WakeSignal] in
+      state.current = max(state.current, instant)
+      return Array(state.waiting.values)
     }
     for signal in signals { signal.raise() }
   }
@@ -29,8 +31,8 @@ public final class ManualClock: WallClock, @unchecked Sendable {
   public func advance(by seconds: TimeInterval) { advance(to: now().addingTimeInterval(seconds)) }
 
   public func wait(until deadline: Date?, on signal: WakeSignal) {
-    lock.withLock { waiting[ObjectIdentifier(signal)] = signal }
-    defer { _ = lock.withLock { waiting.removeValue(forKey: ObjectIdentifier(signal)) } }
+    state.withLock { $0.waiting[ObjectIdentifier(signal)] = signal }
+    defer { _ = state.withLock { $0.waiting.removeValue(forKey: ObjectIdentifier(signal)) } }
     if let deadline, now() >= deadline { return }
     // Any raise (a wake, or the clock moving) ends the wait; the caller looks at the time again.
     signal.wait(untilReal: Date().addingTimeInterval(5))
@@ -39,36 +41,38 @@ public final class ManualClock: WallClock, @unchecked Sendable {
 
 /// A channel that answers from a script and remembers what it was given: per call, or per
 /// address when `byAddress` names one.
-public final class ScriptedChannel: NoticeChannel, @unchecked Sendable {
+public final class ScriptedChannel: NoticeChannel, Sendable {
   public let name: String
-  private let lock = NSLock()
-  private var script: [DeliveryOutcome]
-  private var byAddress: [String: DeliveryOutcome]
-  private var gate: DispatchSemaphore?
-  private var messages: [OutgoingMessage] = []
+  private let byAddress: [String: DeliveryOutcome]
+  private struct State {
+    var script: [DeliveryOutcome]
+    var gate: DispatchSemaphore?
+    var messages: [OutgoingMessage] = []
+  }
+  private let state: Locked<State>
 
   /// The last outcome of `script` repeats; an empty script sends.
   public init(name: String = "email", _ script: [DeliveryOutcome] = [], byAddress: [String: DeliveryOutcome] = [:]) {
     self.name = name
-    self.script = script
     self.byAddress = byAddress
+    state = Locked(State(script: script))
   }
 
   /// Holds every delivery until `open()`: a receiver that does not answer.
-  public func hold() { lock.withLock { gate = DispatchSemaphore(value: 0) } }
+  public func hold() { state.withLock { $0.gate = DispatchSemaphore(value: 0) } }
 
   public func open() {
-    let gate = lock.withLock { () -> DispatchSemaphore? in
-      defer { self.gate = nil }
-      return self.gate
+    let gate = state.withLock { state -> DispatchSemaphore? in
+      defer { state.gate = nil }
+      return state.gate
     }
     for _ in 0..<10_000 { gate?.signal() }
   }
 
   public func deliver(_ message: OutgoingMessage) async -> DeliveryOutcome {
-    let gate = lock.withLock { () -> DispatchSemaphore? in
-      messages.append(message)
-      return self.gate
+    let gate = state.withLock { state -> DispatchSemaphore? in
+      state.messages.append(message)
+      return state.gate
     }
     if let gate {
       await withCheckedContinuation { continuation in
@@ -78,24 +82,24 @@ public final class ScriptedChannel: NoticeChannel, @unchecked Sendable {
         }
       }
     }
-    return lock.withLock {
-      let refused = message.to.compactMap { addressee -> DeliveryOutcome.Refusal? in
-        switch byAddress[addressee.address] {
-        case .permanent(let reason): return .init(address: addressee.address, reason: reason, permanent: true)
-        case .transient(let reason, _): return .init(address: addressee.address, reason: reason, permanent: false)
-        default: return nil
-        }
+    let refused = message.to.compactMap { addressee -> DeliveryOutcome.Refusal? in
+      switch byAddress[addressee.address] {
+      case .permanent(let reason): return .init(address: addressee.address, reason: reason, permanent: true)
+      case .transient(let reason, _): return .init(address: addressee.address, reason: reason, permanent: false)
+      default: return nil
       }
-      if !refused.isEmpty {
-        return refused.count == message.to.count && refused.allSatisfy(\.permanent)
-          ? .permanent(reason: refused.map(\.reason).joined(separator: "; "))
-          : .partial(receipt: "250 ok", refused: refused)
-      }
-      return script.count > 1 ? script.removeFirst() : script.first ?? .sent(receipt: "250 ok")
+    }
+    if !refused.isEmpty {
+      return refused.count == message.to.count && refused.allSatisfy(\.permanent)
+        ? .permanent(reason: refused.map(\.reason).joined(separator: "; "))
+        : .partial(receipt: "250 ok", refused: refused)
+    }
+    return state.withLock { state in
+      state.script.count > 1 ? state.script.removeFirst() : state.script.first ?? .sent(receipt: "250 ok")
     }
   }
 
-  public var delivered: [OutgoingMessage] { lock.withLock { messages } }
+  public var delivered: [OutgoingMessage] { state.withLock { $0.messages } }
 }
 
 /// A throw-away configuration folder: nhacviec.yaml, a directory and a rule file, each given as
@@ -167,13 +171,11 @@ public struct ConfigurationFixture: Sendable {
 /// A journal, a delivery service and a scripted channel over a configuration, on a manual clock:
 /// the delivery stages run for real (SQLite, check, render, record) and a test reads what each
 /// channel was given.
-public final class DeliveryHarness: @unchecked Sendable {
+public final class DeliveryHarness: Sendable {
   public let deployment: Deployment
   public let store: Store
   public let clock: ManualClock
   public let service: DeliveryService
-  private let lock = NSLock()
-  private var facts: [Fact] = []
   private let log = LogLines()
 
   /// What the service logged, as the daemon would write it: warnings and the rest.
@@ -313,11 +315,10 @@ public enum ChannelFixture {
 }
 
 /// Lines a service logged, kept for a test to read.
-final class LogLines: @unchecked Sendable {
-  private let lock = NSLock()
-  private var kept: [(warning: Bool, line: String)] = []
+final class LogLines: Sendable {
+  private let kept = Locked<[(warning: Bool, line: String)]>([])
 
-  var lines: [(warning: Bool, line: String)] { lock.withLock { kept } }
+  var lines: [(warning: Bool, line: String)] { kept.withLock { $0 } }
 
-  func append(_ warning: Bool, _ line: String) { lock.withLock { kept.append((warning, line)) } }
+  func append(_ warning: Bool, _ line: String) { kept.withLock { $0.append((warning, line)) } }
 }

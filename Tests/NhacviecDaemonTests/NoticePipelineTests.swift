@@ -18,7 +18,6 @@ final class InProcessDaemon: @unchecked Sendable {
   let configPath: String
   let clock: ManualClock
   let daemon: Daemon
-  private let done = DispatchSemaphore(value: 0)
 
   init(configPath: String, folder: URL, at start: String) throws {
     self.folder = folder
@@ -26,8 +25,7 @@ final class InProcessDaemon: @unchecked Sendable {
     let deployment = try DeploymentLoader().load(configPath: configPath)
     clock = ManualClock(deployment.zone.parseInstant(start)!)
     daemon = try Daemon(configPath: configPath, deployment: deployment, clock: clock)
-    let done = self.done
-    daemon.start(notify: SystemdNotifier(environment: [:]), grace: 5) { done.signal() }
+    daemon.start(notify: SystemdNotifier(environment: [:]))
   }
 
   /// A copy of the shipped Rules/ in a folder of its own.
@@ -40,8 +38,7 @@ final class InProcessDaemon: @unchecked Sendable {
   }
 
   func stop() {
-    daemon.stop()
-    _ = done.wait(timeout: .now() + 10)
+    daemon.stop(by: .now() + 10)
     daemon.shutdown()
   }
 
@@ -58,7 +55,11 @@ final class InProcessDaemon: @unchecked Sendable {
         status.lastPass.flatMap { daemon.current.deployment.zone.parseInstant($0) }.map { $0 >= now } ?? false
       let sending = status.journal["sending"] ?? 0
       let due = try daemon.store.dueChannels(now: clock.now())
-      if passed && sending == 0 && due.isEmpty && daemon.delivery.isIdle { return }
+      // Every correction judged, and the running configuration planned with.
+      let judged =
+        try daemon.store.rejudges(dueBy: clock.now()).isEmpty
+        && (try daemon.store.plannedConfiguration()) == daemon.current.hash
+      if passed && judged && sending == 0 && due.isEmpty && daemon.delivery.isIdle { return }
     }
     throw InProcessError(description: "the daemon did not settle within \(seconds) s")
   }

@@ -141,6 +141,11 @@ public final class CurlClient: Sendable {
   }
 
   /// The multi handle and everything the transfer thread works on.
+  ///
+  /// Unchecked: libcurl's handles are raw pointers the compiler cannot see into, and libcurl
+  /// wants them used by one thread. The transfer thread alone touches the multi handle (but for
+  /// `curl_multi_wakeup`, which libcurl allows from any thread) and the fields marked so; what
+  /// other threads hand in goes through `lock`.
   private final class Engine: @unchecked Sendable {
     let multi: UnsafeMutableRawPointer
     let maxConnectionsPerHost: Int
@@ -321,6 +326,10 @@ public final class CurlClient: Sendable {
 }
 
 /// One easy handle with the buffers libcurl reads from and writes to.
+///
+/// Unchecked: made on the caller's thread, then handed to the transfer thread through the
+/// engine's lock, which alone uses the handle and the buffers from then on (libcurl calls back on
+/// that thread); `continuation` and `cancelled` are set under that lock.
 private final class Transfer: @unchecked Sendable {
   let handle: UnsafeMutableRawPointer
   /// The pool and `scheme://host:port`: transfers of one pool to one server share its limit.
