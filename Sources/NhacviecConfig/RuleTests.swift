@@ -141,7 +141,7 @@ public struct RuleTestFile: Sendable {
       }
       func matches(_ e: NoticeExpectation) -> [NoticeKey] {
         reached.keys.filter { key in
-          key.rule == e.rule && key.unit.id == e.unit && key.step == e.step
+          key.rule == e.rule && key.unit.id == e.unit && key.step.description == e.step
             && (e.period.map { $0 == key.period.description } ?? true)
         }.sorted()
       }

@@ -310,7 +310,7 @@ extension Engine {
   func suppress(_ decision: NoticeDecision, at now: Date) -> SendCheck {
     switch decision.content {
     case .obligation(let key, _, _):
-      switch stillOwed(key, at: now, reminder: key.step.hasPrefix("remind-")) {
+      switch stillOwed(key, at: now) {
       case .owed(let finding):
         if let silence = silence(for: key, at: now) { return .silenced(by: silence) }
         let rule = ruleset.rule(key.rule)
@@ -326,7 +326,7 @@ extension Engine {
       var open: [NoticeContent.DigestItem] = []
       var held: [Silence] = []
       for item in items {
-        switch stillOwed(item.key, at: now, reminder: item.key.step.hasPrefix("remind-")) {
+        switch stillOwed(item.key, at: now) {
         case .owed(let finding):
           // A digest planned before a silence began goes without the units it holds.
           if let silence = silence(for: item.key, at: now) {
@@ -367,7 +367,7 @@ extension Engine {
   }
 
   /// Whether the obligation behind a key is still open on the ladder the key names.
-  func stillOwed(_ key: NoticeKey, at now: Date, reminder: Bool) -> Owed {
+  func stillOwed(_ key: NoticeKey, at now: Date) -> Owed {
     guard let rule = ruleset.rule(key.rule), rule.kind.isObligation else {
       return .not("rule \(key.rule) is no longer in the configuration")
     }
@@ -388,7 +388,7 @@ extension Engine {
       let moved = "\(named)" + (rule.due.time.map { " \($0)" } ?? "")
       return .not("the deadline moved to \(moved) before it was sent; the new ladder takes over")
     }
-    if reminder && now >= finding.deadline {
+    if key.step.isReminder && now >= finding.deadline {
       return .not("the deadline passed before it could be sent; the escalations speak for it")
     }
     // As catch-up keeps the newest step per audience, a notice held back (a silence, retries)

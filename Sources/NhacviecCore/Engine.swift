@@ -71,7 +71,7 @@ public struct Ruleset: Sendable {
 /// One rung of a rule's ladder for one deadline.
 public struct Step: Sendable, Hashable {
   public enum Phase: Sendable, Hashable { case reminder, escalation }
-  public let id: String
+  public let id: StepID
   public let phase: Phase
   public let at: Date
   public let to: [RecipientSelector]
@@ -80,7 +80,7 @@ public struct Step: Sendable, Hashable {
   public let audience: Audience
 
   public init(
-    id: String, phase: Phase, at: Date, to: [RecipientSelector], template: String, reason: NoticeReason,
+    id: StepID, phase: Phase, at: Date, to: [RecipientSelector], template: String, reason: NoticeReason,
     audience: Audience
   ) {
     self.id = id
@@ -201,7 +201,7 @@ public struct Engine: Sendable {
       if at >= deadline { at = window.lastOpening(before: deadline, calendar: calendar) }
       steps.append(
         Step(
-          id: "remind-\(offset)", phase: .reminder, at: at, to: rule.remindTo, template: "reminder",
+          id: .remind(offset), phase: .reminder, at: at, to: rule.remindTo, template: "reminder",
           reason: .nextReminder, audience: .unit))
     }
     let stop = stopInstant(of: rule, deadline: deadline)
@@ -210,10 +210,10 @@ public struct Engine: Sendable {
       let start = escalationStarts[index]
       let at = window.next(atOrAfter: start, calendar: calendar)
       guard at <= stop else { continue }
-      let audience: Audience = step.to.contains(where: \.isSuperior) ? .superiors(rung: "\(step.after)") : .unit
+      let audience: Audience = step.to.contains(where: \.isSuperior) ? .superiors(after: step.after) : .unit
       steps.append(
         Step(
-          id: "escalate-\(step.after)", phase: .escalation, at: at, to: step.to, template: step.templateName,
+          id: .escalate(step.after, repeat: 0), phase: .escalation, at: at, to: step.to, template: step.templateName,
           reason: .escalation, audience: audience))
       guard let every = step.repeatEvery, every.amount > 0 else { continue }
       let until = index + 1 < escalationStarts.count ? escalationStarts[index + 1] : stop
@@ -225,7 +225,7 @@ public struct Engine: Sendable {
         guard repeatAt < until, repeatAt <= stop else { break }
         steps.append(
           Step(
-            id: "escalate-\(step.after)-r\(count)", phase: .escalation, at: repeatAt, to: step.to,
+            id: .escalate(step.after, repeat: count), phase: .escalation, at: repeatAt, to: step.to,
             template: step.templateName, reason: .repeat, audience: audience))
         count += 1
       }
@@ -536,10 +536,12 @@ public struct Engine: Sendable {
   public func routingGaps(rule: Rule, period: Period) -> [RoutingGap] {
     let deadline = rule.due.deadline(for: period, calendar: calendar)
     let date = zone.lastDay(before: deadline)
-    let rungs = [("remind", rule.remindTo)] + rule.escalate.map { ("escalate-\($0.after)", $0.to) }
+    // Every reminder reaches the same people: one gap names them all.
+    let reminders = rule.remind.isEmpty ? [] : [("remind", rule.remindTo)]
+    let rungs = reminders + rule.escalate.map { (StepID.escalate($0.after, repeat: 0).description, $0.to) }
     var gaps: [RoutingGap] = []
     for unit in roster(of: rule, deadline: deadline) {
-      for (rung, selectors) in rungs where !rung.hasPrefix("remind") || !rule.remind.isEmpty {
+      for (rung, selectors) in rungs {
         let recipients = resolve(selectors, unit: unit, on: date)
         for name in rule.channels {
           guard let channel = ruleset.channels[name], addressees(of: recipients, channel: channel).isEmpty else {

@@ -60,7 +60,8 @@ extension Engine {
         let steps = ladder.steps.enumerated().map { index, step in
           let recipients = resolve(step.to, unit: owing, on: zone.localDate(of: step.at))
           return Explanation.Step(
-            step: step.id, at: step.at, status: step.at <= now ? .past : (index == nextIndex ? .next : .later),
+            step: step.id.description, at: step.at,
+            status: step.at <= now ? .past : (index == nextIndex ? .next : .later),
             to: channel.map { addressees(of: recipients, channel: $0).map(\.address) } ?? [])
         }
         let facts = context.facts.facts.filter {

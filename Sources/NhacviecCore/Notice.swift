@@ -83,6 +83,53 @@ public struct UnitRef: Hashable, Sendable, Comparable, CustomStringConvertible, 
   }
 }
 
+/// Which rung of a ladder a step is: a reminder so long before the deadline, an escalation so
+/// long after it (or one of its repeats), or a summary rule's report of one day. A typed value:
+/// whether a step is a reminder is asked of its kind, never of its text.
+public enum StepID: Hashable, Sendable, CustomStringConvertible {
+  case remind(Offset)
+  /// `repeat` 0 is the rung itself; its repeats count from 1.
+  case escalate(Offset, repeat: Int)
+  case summary(LocalDate)
+
+  public var isReminder: Bool {
+    if case .remind = self { return true }
+    return false
+  }
+
+  /// `remind-7d`, `escalate-3wd`, `escalate-7wd-r2`, `summary-2026-11-09`: what keys, messages
+  /// and the journal's `step` column carry.
+  public var description: String {
+    switch self {
+    case .remind(let offset): return "remind-\(offset)"
+    case .escalate(let offset, let count): return "escalate-\(offset)" + (count == 0 ? "" : "-r\(count)")
+    case .summary(let date): return "summary-\(date)"
+    }
+  }
+
+  public init?(_ text: String) {
+    if text.hasPrefix("remind-"), let offset = Offset(String(text.dropFirst(7))) {
+      self = .remind(offset)
+    } else if text.hasPrefix("summary-"), let date = LocalDate(iso: String(text.dropFirst(8))) {
+      self = .summary(date)
+    } else if text.hasPrefix("escalate-") {
+      let parts = text.dropFirst(9).split(separator: "-", omittingEmptySubsequences: false)
+      guard let offset = Offset(String(parts[0])), parts.count <= 2 else { return nil }
+      var count = 0
+      if parts.count == 2 {
+        guard parts[1].hasPrefix("r"), let n = Int(parts[1].dropFirst()), n > 0, String(n) == parts[1].dropFirst()
+        else { return nil }
+        count = n
+      }
+      self = .escalate(offset, repeat: count)
+    } else {
+      return nil
+    }
+    // Only the one spelling of each: `remind-07d` is not `remind-7d`.
+    guard description == text else { return nil }
+  }
+}
+
 /// One rung of one obligation's ladder: the identity of a notice to the unit or its superiors.
 ///
 /// The named day of the ladder's deadline is part of it, so that a ladder moved by an extension
@@ -93,7 +140,7 @@ public struct NoticeKey: Hashable, Sendable, Comparable, CustomStringConvertible
   public let unit: UnitRef
   public let period: Period
   /// The rung: `remind-7d`, `escalate-3wd`, `escalate-7wd-r2`, `summary-2026-11-09`.
-  public let step: String
+  public let step: StepID
   /// The named day of the deadline this ladder hangs on (`D` of "trước ngày D").
   public let deadline: LocalDate
   /// The deadline's time of day, for a rule due at a stated time: moved within its day, the
@@ -101,7 +148,7 @@ public struct NoticeKey: Hashable, Sendable, Comparable, CustomStringConvertible
   public let time: TimeOfDay?
 
   public init(
-    rule: String, unit: UnitRef, period: Period, step: String, deadline: LocalDate, time: TimeOfDay? = nil
+    rule: String, unit: UnitRef, period: Period, step: StepID, deadline: LocalDate, time: TimeOfDay? = nil
   ) {
     self.rule = rule
     self.unit = unit
@@ -124,6 +171,7 @@ public struct NoticeKey: Hashable, Sendable, Comparable, CustomStringConvertible
     let periodText = writesPeriod ? "" : period.description
     let time = self.time?.description
     let deadline = self.deadline.description
+    let step = self.step.description
     var capacity =
       rule.utf8.count + unit.id.utf8.count + (writesPeriod ? 7 : periodText.utf8.count) + step.utf8.count + 4
       + deadline.utf8.count
@@ -160,15 +208,14 @@ public struct NoticeKey: Hashable, Sendable, Comparable, CustomStringConvertible
       let period = Period(String(parts[2])), let at = parts[3].lastIndex(of: "@"), at != parts[3].startIndex
     else { return nil }
     let stamp = parts[3][parts[3].index(after: at)...].split(separator: "T", omittingEmptySubsequences: false)
-    guard stamp.count <= 2, let deadline = LocalDate(iso: String(stamp[0])) else { return nil }
+    guard stamp.count <= 2, let deadline = LocalDate(iso: String(stamp[0])), let step = StepID(String(parts[3][..<at]))
+    else { return nil }
     var time: TimeOfDay?
     if stamp.count == 2 {
       guard let parsed = TimeOfDay(String(stamp[1])) else { return nil }
       time = parsed
     }
-    self.init(
-      rule: String(parts[0]), unit: unit, period: period, step: String(parts[3][..<at]), deadline: deadline,
-      time: time)
+    self.init(rule: String(parts[0]), unit: unit, period: period, step: step, deadline: deadline, time: time)
   }
 
   public static func < (lhs: NoticeKey, rhs: NoticeKey) -> Bool { lhs.description < rhs.description }
@@ -253,12 +300,41 @@ public enum Audience: Hashable, Sendable, Codable, CustomStringConvertible {
   /// The unit itself: its reminders and the escalations addressed only to its own people.
   case unit
   /// Superiors: one escalation rung (named by its `after` offset) and its repeats.
-  case superiors(rung: String)
+  case superiors(after: Offset)
 
   public var description: String {
     switch self {
     case .unit: return "unit"
-    case .superiors(let rung): return "superiors-after-\(rung)"
+    case .superiors(let after): return "superiors-after-\(after)"
+    }
+  }
+
+  // The journal's shape, as Swift's synthesized `Codable` wrote it when the rung was its text:
+  // `{"unit": {}}` or `{"superiors": {"rung": "3wd"}}`.
+  enum CodingKeys: String, CodingKey { case unit, superiors }
+  enum RungKeys: String, CodingKey { case rung }
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    if container.contains(.unit) {
+      self = .unit
+      return
+    }
+    let rung = try container.nestedContainer(keyedBy: RungKeys.self, forKey: .superiors)
+    let text = try rung.decode(String.self, forKey: .rung)
+    guard let offset = Offset(text) else {
+      throw DecodingError.dataCorruptedError(forKey: .rung, in: rung, debugDescription: "not an offset: \(text)")
+    }
+    self = .superiors(after: offset)
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    switch self {
+    case .unit: _ = container.nestedContainer(keyedBy: RungKeys.self, forKey: .unit)
+    case .superiors(let after):
+      var rung = container.nestedContainer(keyedBy: RungKeys.self, forKey: .superiors)
+      try rung.encode(after.description, forKey: .rung)
     }
   }
 }
@@ -555,7 +631,7 @@ extension NoticeDecision {
             out.object("audience") { out in
               switch audience {
               case .unit: out.object("unit") { _ in }
-              case .superiors(let rung): out.object("superiors") { $0.member("rung", rung) }
+              case .superiors(let after): out.object("superiors") { $0.member("rung", after.description) }
               }
             }
             out.member("key", key.description)

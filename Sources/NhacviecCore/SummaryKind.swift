@@ -78,7 +78,7 @@ public struct SummaryKind: RuleKind {
       guard at <= deadline, steps.last.map({ $0.at < at }) ?? true else { continue }
       steps.append(
         Step(
-          id: "summary-\(date)", phase: .reminder, at: at, to: rule.remindTo, template: "summary", reason: .summary,
+          id: .summary(date), phase: .reminder, at: at, to: rule.remindTo, template: "summary", reason: .summary,
           audience: .unit))
     }
     return steps

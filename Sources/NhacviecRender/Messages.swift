@@ -68,7 +68,7 @@ public struct MessageRenderer: Sendable {
     let message = OutgoingMessage(
       key: decision.key, channel: decision.channel, rule: ruleID, unit: key?.unit,
       period: key?.period.description ?? "",
-      step: key?.step ?? "digest", reason: decision.reason, date: evaluated.now,
+      step: key?.step.description ?? "digest", reason: decision.reason, date: evaluated.now,
       to: addressees ?? decision.addressees, subject: subject, text: text, html: html, payload: "",
       attachments: attachments)
     let payload =
@@ -120,7 +120,7 @@ public struct MessageRenderer: Sendable {
       values["items.html"] = rows.joined(separator: "\n")
     }
     values["key"] = decision.key
-    values["step"] = decision.noticeKey?.step ?? "digest"
+    values["step"] = decision.noticeKey?.step.description ?? "digest"
     values["reason"] = decision.reason.rawValue
     values["sent.date"] = sendDate.vietnamese
     values["recipients"] = decision.addressees.map(MessageRenderer.salutation).joined(separator: "; ")

@@ -216,7 +216,7 @@ extension Store {
         let key = decision.noticeKey
         try statement.execute(arguments: [
           decision.key, decision.channel, NoticeDecision.schema, key?.rule ?? "", key?.unit.description ?? "",
-          key?.period.description ?? "", key?.step ?? "digest", decision.reason.rawValue,
+          key?.period.description ?? "", key?.step.description ?? "digest", decision.reason.rawValue,
           decision.scheduledAt.timeIntervalSince1970, state.rawValue, json, held?.silence.ends.timeIntervalSince1970,
           held?.reason, now.timeIntervalSince1970, now.timeIntervalSince1970,
         ])

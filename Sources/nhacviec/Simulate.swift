@@ -73,7 +73,7 @@ struct Simulate: ParsableCommand {
         let line = Line(
           at: zone.rfc3339(decision.scheduledAt), key: decision.key, rule: key?.rule ?? "",
           unit: key?.unit.id ?? decision.addressees.first?.unit.id ?? "", period: key?.period.description ?? "",
-          step: key?.step ?? "digest", reason: decision.reason.rawValue, channel: decision.channel, to: to,
+          step: key?.step.description ?? "digest", reason: decision.reason.rawValue, channel: decision.channel, to: to,
           subject: subject, items: items)
         out += String(decoding: try encoder.encode(line), as: UTF8.self) + "\n"
       } else {

@@ -106,7 +106,7 @@ enum Fixture {
 extension NoticeDecision {
   var ruleID: String { noticeKey?.rule ?? "" }
   var unitID: String { noticeKey?.unit.id ?? addressees.first?.unit.id ?? "" }
-  var step: String { noticeKey?.step ?? "digest" }
+  var step: String { noticeKey?.step.description ?? "digest" }
   var to: [String] { addressees.map(\.address) }
   var at: Date { scheduledAt }
   var template: String {
@@ -134,4 +134,9 @@ extension MessageRenderer {
     }
     return render(evaluated)
   }
+}
+
+/// A step written as keys write it (`remind-7d`), in the tests' expectations only.
+extension StepID: ExpressibleByStringLiteral {
+  init(stringLiteral text: String) { self = StepID(text)! }
 }

@@ -28,7 +28,7 @@ struct KeyTextTests {
       for unit in units {
         for time in [nil, TimeOfDay("17:00"), TimeOfDay(minutes: 0)] {
           let key = NoticeKey(
-            rule: "iso-annual-report", unit: unit, period: period, step: "escalate-7wd-r2",
+            rule: "iso-annual-report", unit: unit, period: period, step: .escalate(Offset(7, .workingDays), repeat: 2),
             deadline: LocalDate(iso: "2026-11-15")!, time: time)
           let formatted =
             "\(key.rule)/\(key.unit)/\(period)/\(key.step)@\(key.deadline)" + (time.map { "T\($0)" } ?? "")

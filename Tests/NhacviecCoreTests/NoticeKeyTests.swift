@@ -36,7 +36,7 @@ struct NoticeKeyTests {
     let decision = NoticeDecision(
       key: key.description, channel: "email", reason: .catchUp, scheduledAt: Date(timeIntervalSince1970: 1_794_950_000),
       addressees: [Addressee(unit: key.unit, unitName: "Sở Tư pháp", role: "head", name: nil, address: "a@b.example")],
-      content: .obligation(key: key, template: "escalation", audience: .superiors(rung: "3wd")))
+      content: .obligation(key: key, template: "escalation", audience: .superiors(after: Offset("3wd")!)))
     let data = try JSONEncoder().encode(decision)
     #expect(try JSONDecoder().decode(NoticeDecision.self, from: data) == decision)
   }

@@ -13,7 +13,7 @@ struct ChannelHealthTests {
   ) throws {
     let at = t0.addingTimeInterval(minutes * 60)
     let claimed = try store.claim(channel: channel, limit: 100, now: at)
-    let entry = try #require(claimed.first { $0.step == step }, "\(step) not claimable")
+    let entry = try #require(claimed.first { $0.rule == step }, "\(step) not claimable")
     try store.record([
       JournalOutcome(
         entry: JournalKey(key: entry.key, channel: channel), change: change, attempted: true, pending: nil, at: at)

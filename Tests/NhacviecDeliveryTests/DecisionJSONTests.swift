@@ -46,8 +46,18 @@ struct DecisionJSONTests {
       return NoticeKey(
         rule: text(Self.keyPieces, nonEmpty: true),
         unit: UnitRef(id: text(Self.keyPieces, nonEmpty: true), validFrom: below(2) == 0 ? nil : date()),
-        period: period, step: text(Self.keyPieces, nonEmpty: true), deadline: date(),
+        period: period, step: step(), deadline: date(),
         time: below(2) == 0 ? nil : TimeOfDay(minutes: below(1440)))
+    }
+
+    mutating func offset() -> Offset { Offset(below(3661), below(2) == 0 ? .days : .workingDays) }
+
+    mutating func step() -> StepID {
+      switch below(3) {
+      case 0: return .remind(offset())
+      case 1: return .escalate(offset(), repeat: below(3))
+      default: return .summary(date())
+      }
     }
 
     mutating func instant() -> Date {
@@ -65,7 +75,7 @@ struct DecisionJSONTests {
       switch index % 3 {
       case 0:
         content = .obligation(
-          key: key(), template: text(), audience: below(2) == 0 ? .unit : .superiors(rung: text()))
+          key: key(), template: text(), audience: below(2) == 0 ? .unit : .superiors(after: offset()))
       case 1: content = .summary(key: key())
       default:
         content = .digest(

@@ -5,14 +5,17 @@ import NhacviecDelivery
 import NhacviecTesting
 import Testing
 
-/// A decided notice for unit D1's annual report, through `channel`, to `to`.
+/// A decided notice for unit D1's annual report, through `channel`, to `to`: the rung `label`
+/// names (`remind-7d`, `escalate-1wd`), or, for any other label, the seven-day reminder of a rule
+/// named by it, so that a test can make as many distinct notices as it needs.
 func decision(
-  _ step: String = "remind-7d", channel: String = "email", to: [String] = ["iso@d1.example"], unit: String = "D1",
+  _ label: String = "remind-7d", channel: String = "email", to: [String] = ["iso@d1.example"], unit: String = "D1",
   at: Date = Date(timeIntervalSince1970: 1_794_700_800)
 ) -> NoticeDecision {
+  let step = StepID(label)
   let key = NoticeKey(
-    rule: "annual", unit: UnitRef(id: unit, validFrom: nil), period: Period("2026")!, step: step,
-    deadline: LocalDate(iso: "2026-11-15")!)
+    rule: step == nil ? label : "annual", unit: UnitRef(id: unit, validFrom: nil), period: Period("2026")!,
+    step: step ?? .remind(Offset(7, .days)), deadline: LocalDate(iso: "2026-11-15")!)
   return NoticeDecision(
     key: key.description, channel: channel, reason: .nextReminder, scheduledAt: at,
     addressees: to.map {
@@ -35,7 +38,7 @@ struct JournalTests {
     // A superseded step is recorded as such, and not sent.
     try store.journal(due: [], superseded: [decision("old")], now: t0)
     #expect(try store.counts()[.superseded] == 1)
-    #expect(try store.claim(channel: "email", limit: 100, now: t0).map(\.step).sorted() == ["a", "b", "c"])
+    #expect(try store.claim(channel: "email", limit: 100, now: t0).map(\.rule).sorted() == ["a", "b", "c"])
   }
 
   @Test("the journal holds the decision, typed, and gives it back whole")
@@ -57,7 +60,7 @@ struct JournalTests {
     let store = try Store()
     try store.journal(due: [decision("a")], now: t0)
     let new = try store.journalNew(due: [decision("a"), decision("b"), decision("c")], now: t0).inserted
-    #expect(new.map { $0.noticeKey?.step } == ["b", "c"])
+    #expect(new.map { $0.noticeKey?.rule } == ["b", "c"])
     var asked: [String] = []
     let claimed = try store.claim(channel: "email", limit: 10, now: t0) { row in
       asked.append(row.key)
@@ -86,7 +89,7 @@ struct JournalTests {
       due: [decision("a", at: at(0)), decision("b", at: at(10)), decision("c", at: at(20))], now: at(0))
     // "a" fails and is due again at 30; "c" fails and is due again only at 100.
     let first = try store.claim(channel: "email", limit: 3, now: at(20))
-    #expect(first.map(\.step) == ["a", "b", "c"])
+    #expect(first.map(\.rule) == ["a", "b", "c"])
     try store.record([
       JournalOutcome(
         entry: JournalKey(key: first[0].key, channel: "email"), change: .failed(error: "421", retryAt: at(30)),
@@ -98,9 +101,9 @@ struct JournalTests {
     try store.journal(due: [decision("d", at: at(25)), decision("e", at: at(5))], now: at(25))
     // At 40: "a" (scheduled at 0, failed, due again) and "e" (5) and "d" (25), oldest first;
     // "b" is still being sent and "c" waits for 100.
-    #expect(try store.claim(channel: "email", limit: 2, now: at(40)).map(\.step) == ["a", "e"])
-    #expect(try store.claim(channel: "email", limit: 10, now: at(40)).map(\.step) == ["d"])
-    #expect(try store.claim(channel: "email", limit: 10, now: at(100)).map(\.step) == ["c"])
+    #expect(try store.claim(channel: "email", limit: 2, now: at(40)).map(\.rule) == ["a", "e"])
+    #expect(try store.claim(channel: "email", limit: 10, now: at(40)).map(\.rule) == ["d"])
+    #expect(try store.claim(channel: "email", limit: 10, now: at(100)).map(\.rule) == ["c"])
   }
 
   @Test("one settle records its outcomes before it claims: a notice failed and due again at once is claimed in it")
@@ -108,7 +111,7 @@ struct JournalTests {
     let store = try Store()
     try store.journal(due: [decision("a"), decision("b"), decision("c")], now: t0)
     let first = try store.claim(channel: "email", limit: 2, now: t0)
-    #expect(first.map(\.step) == ["a", "b"])
+    #expect(first.map(\.rule) == ["a", "b"])
     let failed = JournalOutcome(
       entry: JournalKey(key: first[0].key, channel: "email"), change: .failed(error: "421", retryAt: t0),
       attempted: true, pending: nil, at: t0)
@@ -117,7 +120,7 @@ struct JournalTests {
       attempted: true, pending: nil, at: t0)
     let claimed = try store.settle([failed, sent], claims: [("email", 5), ("webhook", 5)], now: t0)
     // "a" failed and is due again: claimed again, oldest first, with its attempt counted.
-    #expect(claimed["email"]?.map(\.step) == ["a", "c"])
+    #expect(claimed["email"]?.map(\.rule) == ["a", "c"])
     #expect(claimed["email"]?.first?.attempts == 1)
     #expect(claimed["webhook"] == nil)
     #expect(try store.entry(key: first[1].key, channel: "email")?.state == .sent)
@@ -152,7 +155,7 @@ struct JournalTests {
     try store.journal(due: [decision("good-1"), decision("bad"), decision("good-2")], now: t0)
     try store.damage(key: decision("bad").key, decision: "{not json")
     let claimed = try store.claim(channel: "email", limit: 10, now: t0)
-    #expect(claimed.map(\.step) == ["good-1", "good-2"])
+    #expect(claimed.map(\.rule) == ["good-1", "good-2"])
     #expect(try store.counts()[.dead] == 1)
     let reason = try store.rawLastError(key: decision("bad").key)
     #expect(reason?.hasPrefix("cannot read this journal row:") == true)
@@ -186,7 +189,7 @@ struct JournalTests {
     let reopened = try Store(path: path)
     #expect(try reopened.entry(key: decision("inflight").key, channel: "email")?.state == .sending)
     #expect(try reopened.recoverInFlight(now: t0 + 60) == 1)
-    #expect(try reopened.claim(channel: "email", limit: 10, now: t0 + 60).map(\.step) == ["inflight"])
+    #expect(try reopened.claim(channel: "email", limit: 10, now: t0 + 60).map(\.rule) == ["inflight"])
     #expect(try reopened.entry(key: decision("sent").key, channel: "email")?.state == .sent)
     #expect(try reopened.entry(key: decision("sent").key, channel: "email")?.attempts == 1)
   }

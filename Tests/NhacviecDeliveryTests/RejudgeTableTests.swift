@@ -157,9 +157,11 @@ struct RejudgeTableTests {
     var about: [String] = []
     for decision in decided where decision.noticeKey?.unit.id == "D1" {
       let key = try #require(decision.noticeKey)
-      var text = key.step + (key.deadline == LocalDate(iso: "2026-11-15") ? "" : "@\(key.deadline)")
+      var text = key.step.description + (key.deadline == LocalDate(iso: "2026-11-15") ? "" : "@\(key.deadline)")
       if decision.revision > 0 { text += "#\(decision.revision)" }
-      if key.step == "escalate-3wd" { text += " → " + decision.addressees.map(\.address).joined(separator: ", ") }
+      if key.step == .escalate(Offset(3, .workingDays), repeat: 0) {
+        text += " → " + decision.addressees.map(\.address).joined(separator: ", ")
+      }
       about.append(text)
     }
     let expected = try #require(Self.table[row.correction])[Former.allCases.firstIndex(of: row.former)!]
@@ -167,7 +169,7 @@ struct RejudgeTableTests {
     // A unit added is told too: its own overdue notice and its superiors' rung.
     if row.correction == .unitAdded {
       #expect(
-        decided.filter { $0.noticeKey?.unit.id == "D4" }.map { $0.noticeKey!.step }.sorted() == [
+        decided.filter { $0.noticeKey?.unit.id == "D4" }.map { $0.noticeKey!.step.description }.sorted() == [
           "escalate-1wd", "escalate-3wd",
         ])
     }
