@@ -177,21 +177,35 @@ public struct Directory: Sendable {
   /// pass, and each one filters every record.
   private let rosters = RosterCache()
 
+  /// What is wrong with a unit id, if anything. An id is part of every notice key
+  /// (`RULE/ID@FROM/PERIOD/STEP@DEADLINE#REVISION`) and of recipients (`unit:ID.ROLE`), and is
+  /// read back from both: the characters that separate their parts cannot be in it. Letters of
+  /// any script, Vietnamese included, digits and `-`, `_` are all an id needs.
+  public static func idProblem(_ id: String) -> String? {
+    if id.isEmpty { return "must not be empty" }
+    for scalar in id.unicodeScalars {
+      switch scalar {
+      case "/": return "must not hold a slash: keys are written RULE/UNIT/PERIOD/STEP"
+      case "@": return "must not hold an @: a unit record is written ID@FIRST-DAY"
+      case ".": return "must not hold a dot: a recipient is written unit:ID.ROLE"
+      case "#": return "must not hold a #: a notice sent again is written KEY#N"
+      case _ where scalar.properties.isWhitespace: return "must not hold a space"
+      case _ where scalar.value < 0x20 || scalar.value == 0x7f || (0x80..<0xa0).contains(scalar.value):
+        return "must not hold a control character"
+      default: continue
+      }
+    }
+    return nil
+  }
+
   /// Validates the whole directory and reports every problem it finds.
   public init(units: [OrgUnit]) throws(ConfigErrors) {
     var errors: [ConfigError] = []
     var byID: [String: [Int]] = [:]
     var children: [String: [Int]] = [:]
     for (index, unit) in units.enumerated() {
-      if unit.id.isEmpty
-        || unit.id.unicodeScalars.contains(where: {
-          $0 == "/" || $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7f
-        })
-      {
-        errors.append(
-          ConfigError(
-            "unit id `\(unit.id)` must not be empty or hold a slash, a space or a control character",
-            at: unit.location))
+      if let problem = Directory.idProblem(unit.id) {
+        errors.append(ConfigError("unit id `\(unit.id)` \(problem)", at: unit.location))
       }
       if let from = unit.validFrom, let to = unit.validTo, to < from {
         errors.append(ConfigError("unit \(unit.id): valid_to \(to) is before valid_from \(from)", at: unit.location))

@@ -401,6 +401,20 @@ public struct RungID: Hashable, Sendable, Comparable, CustomStringConvertible {
   /// footer and Message-ID, and a webhook's Idempotency-Key carry.
   public var description: String { revision == 0 ? key.description : key.description + "#" + String(revision) }
 
+  /// A key's text, with `#N` for a later revision.
+  public init?(_ text: String) {
+    guard let hash = text.lastIndex(of: "#") else {
+      guard let key = NoticeKey(text) else { return nil }
+      self.init(key)
+      return
+    }
+    let number = text[text.index(after: hash)...]
+    guard let key = NoticeKey(String(text[..<hash])), let revision = Int(number), revision > 0,
+      String(revision) == number
+    else { return nil }
+    self.init(key, revision: revision)
+  }
+
   public static func < (lhs: RungID, rhs: RungID) -> Bool {
     lhs.key == rhs.key ? lhs.revision < rhs.revision : lhs.key < rhs.key
   }
