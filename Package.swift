@@ -17,6 +17,9 @@ let package = Package(
     .executable(name: "nhacviec", targets: ["nhacviec"]),
     .library(name: "NhacviecCore", targets: ["NhacviecCore"]),
     .library(name: "NhacviecConfig", targets: ["NhacviecConfig"]),
+    // For a deployment's own tests of its rules (examples/deployment-tests): an in-process daemon
+    // on a manual clock, configuration fixtures, a scripted channel, what every channel must do.
+    .library(name: "NhacviecTesting", targets: ["NhacviecTesting"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -133,7 +136,10 @@ let package = Package(
     // delivery harness and what every channel must do.
     .target(
       name: "NhacviecTesting",
-      dependencies: ["NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery"],
+      dependencies: [
+        "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery", "NhacviecControl",
+        "NhacviecDaemon",
+      ],
       swiftSettings: strictSettings
     ),
     .testTarget(

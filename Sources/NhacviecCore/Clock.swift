@@ -65,6 +65,32 @@ public final class WakeSignal: Sendable {
   }
 }
 
+/// Raised by a loop each time it has done a round of its work (a planning pass, a delivery
+/// round): whoever waits for a condition on what the loops did wakes to look again, instead of
+/// looking every few milliseconds.
+public final class Beacon: Sendable {
+  private let waiting = Locked<[ObjectIdentifier: WakeSignal]>([:])
+
+  public init() {}
+
+  public func raise() {
+    for signal in waiting.withLock({ Array($0.values) }) { signal.raise() }
+  }
+
+  /// Returns true as soon as `condition` holds, looking again at each raise; false at the real
+  /// instant `deadline`. A raise between two looks is not missed: the waiter is registered first.
+  public func wait(until deadline: Date, for condition: () throws -> Bool) rethrows -> Bool {
+    let signal = WakeSignal()
+    waiting.withLock { $0[ObjectIdentifier(signal)] = signal }
+    defer { _ = waiting.withLock { $0.removeValue(forKey: ObjectIdentifier(signal)) } }
+    while true {
+      if try condition() { return true }
+      guard deadline.timeIntervalSinceNow > 0 else { return false }
+      signal.wait(untilReal: deadline)
+    }
+  }
+}
+
 /// The system's clock, optionally shifted so that it reads `start` at the moment it is made and
 /// runs at the system's speed from there.
 public struct SystemClock: WallClock {

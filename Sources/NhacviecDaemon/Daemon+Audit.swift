@@ -1,14 +1,15 @@
 import Foundation
 import NhacviecConfig
-import NhacviecControl
+public import NhacviecControl
 import NhacviecCore
 import NhacviecStore
 
 /// Correcting facts and silencing notices: what the control API's `/v1/facts` listing and
 /// retraction and `/v1/silences` do.
 extension Daemon {
-  func recordedFacts(unit: String?, rule: String?, period: String?, retracted: Bool) throws -> [ControlAPI.RecordedFact]
-  {
+  public func recordedFacts(
+    unit: String?, rule: String?, period: String?, retracted: Bool
+  ) throws -> [ControlAPI.RecordedFact] {
     let zone = current.deployment.zone
     return try store.recordedFacts(unit: unit, rule: rule, period: period, retracted: retracted).map {
       Self.wire($0, zone: zone)
@@ -23,7 +24,7 @@ extension Daemon {
   }
 
   /// Takes a fact back and plans again at once: the reminders it had stopped are due.
-  func retract(id: Int64, reason: String, uid: UInt32) throws -> ControlAPI.RecordedFact {
+  public func retract(id: Int64, reason: String, uid: UInt32) throws -> ControlAPI.RecordedFact {
     let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
     guard !trimmed.isEmpty else { throw HTTPFailure(400, "a retraction needs a reason") }
     let zone = current.deployment.zone
@@ -43,14 +44,14 @@ extension Daemon {
     }
   }
 
-  func silences(all: Bool) throws -> [ControlAPI.Silence] {
+  public func silences(all: Bool) throws -> [ControlAPI.Silence] {
     let zone = current.deployment.zone
     let now = clock.now()
     return try store.silences().filter { all || $0.ends > now }.map { ControlAPI.Silence($0, zone: zone, now: now) }
   }
 
   /// Adds a silence from now; the next pass holds what it covers.
-  func addSilence(_ request: ControlAPI.SilenceRequest, uid: UInt32) throws -> ControlAPI.Silence {
+  public func addSilence(_ request: ControlAPI.SilenceRequest, uid: UInt32) throws -> ControlAPI.Silence {
     let deployment = current.deployment
     let zone = deployment.zone
     let now = clock.now()
@@ -82,7 +83,7 @@ extension Daemon {
   }
 
   /// Ends a silence now: what it held is judged again at once.
-  func expireSilence(id: Int64, uid: UInt32) throws -> ControlAPI.Silence {
+  public func expireSilence(id: Int64, uid: UInt32) throws -> ControlAPI.Silence {
     let zone = current.deployment.zone
     let now = clock.now()
     do {

@@ -126,7 +126,27 @@ public final class Daemon: Sendable {
     self.metrics = metrics
     delivery = DeliveryService(
       store: store, setup: { running.current.delivery }, clock: clock,
-      log: { warning, line in Log.write(warning ? .warning : .info, line) }, observe: { metrics.observe($0) })
+      log: { warning, line in Log.write(warning ? .warning : .info, line) }, observe: { metrics.observe($0) },
+      rounds: progress)
+  }
+
+  /// Raised after every pass and every delivery round.
+  public let progress = Beacon()
+
+  /// The configuration running now.
+  public var deployment: Deployment { current.deployment }
+
+  /// Whether the daemon has nothing left to do as of `now`: a pass has run at `now` or later,
+  /// every correction due by then has been judged, with the running configuration, and delivery
+  /// has nothing in flight and nothing due. For tests on a manual clock (`DaemonHarness`).
+  public func isSettled(at now: Date) throws -> Bool {
+    guard let pass = state.withLock({ $0.lastPass }), pass >= now else { return false }
+    guard try store.rejudges(dueBy: now).isEmpty, try store.plannedConfiguration() == current.hash else {
+      return false
+    }
+    // The journal first, then delivery's own state: a notice goes from due to being sent to
+    // sent, and whichever step it is at when each is read, one of them sees it.
+    return try !store.workLeft(now: now) && delivery.isIdle
   }
 
   /// The configuration running now.
@@ -179,6 +199,7 @@ public final class Daemon: Sendable {
     defer {
       state.withLock { $0.passStarted = nil }
       metrics.passEnded(duration: monotonicSeconds() - began, ok: ok, at: now)
+      progress.raise()
     }
     do {
       let pass = try Planner.pass(
@@ -335,7 +356,7 @@ public final class Daemon: Sendable {
     return metrics.exposition(scrape)
   }
 
-  func status() throws -> ControlAPI.Status {
+  public func status() throws -> ControlAPI.Status {
     let snapshot = current
     let zone = snapshot.deployment.zone
     let now = clock.now()
@@ -395,7 +416,7 @@ public final class Daemon: Sendable {
     for id in units where !deployment.directory.knows(id) { throw HTTPFailure(404, "no unit \(id) in the directory") }
   }
 
-  func findings(
+  public func findings(
     state: FindingState?, rule ruleID: String?, unit: String?, period: Period?
   ) throws
     -> [ControlAPI.Finding]
@@ -429,7 +450,7 @@ public final class Daemon: Sendable {
     }
   }
 
-  func explain(unit: String, rule: String?) throws -> ControlAPI.Explanation? {
+  public func explain(unit: String, rule: String?) throws -> ControlAPI.Explanation? {
     let engine = try engine()
     return engine.explain(unitID: unit, ruleID: rule, at: clock.now()).map {
       ControlAPI.Explanation($0, zone: engine.context.calendar.zone)
@@ -437,7 +458,7 @@ public final class Daemon: Sendable {
   }
 
   /// The notices of the coming days, as things stand, each with the subject it would have.
-  func upcoming(days: Int) throws -> [ControlAPI.Notice] {
+  public func upcoming(days: Int) throws -> [ControlAPI.Notice] {
     let deployment = current.deployment
     let zone = deployment.zone
     let engine = try engine()
@@ -455,7 +476,7 @@ public final class Daemon: Sendable {
     }
   }
 
-  func notices(state: NoticeState?, key: String?, limit: Int) throws -> [ControlAPI.Notice] {
+  public func notices(state: NoticeState?, key: String?, limit: Int) throws -> [ControlAPI.Notice] {
     let zone = current.deployment.zone
     return try store.entries(state: state, key: key, limit: limit).map { entry in
       ControlAPI.Notice(
@@ -467,7 +488,7 @@ public final class Daemon: Sendable {
   }
 
   /// One notice's history: its rows through each channel and every attempt made.
-  func history(key: String) throws -> ControlAPI.NoticeHistory? {
+  public func history(key: String) throws -> ControlAPI.NoticeHistory? {
     let zone = current.deployment.zone
     let rows = try notices(state: nil, key: key, limit: 100)
     guard !rows.isEmpty else { return nil }
@@ -481,7 +502,7 @@ public final class Daemon: Sendable {
 
   /// Checks every fact of a batch, then records them all in one transaction, or none: a refused
   /// fact is answered with where it stands (`facts.csv:7: amount: …`).
-  func record(_ batch: ControlAPI.FactBatch, uid: UInt32) throws -> (sent: [Fact], recorded: [Fact]) {
+  public func record(_ batch: ControlAPI.FactBatch, uid: UInt32) throws -> (sent: [Fact], recorded: [Fact]) {
     let deployment = current.deployment
     guard !batch.facts.isEmpty else { throw HTTPFailure(400, "no facts to record") }
     var facts: [Fact] = []
@@ -531,7 +552,7 @@ public final class Daemon: Sendable {
 
   /// An operator has seen a dead notice: it stays dead, and `status` stops failing for it.
   /// Returns what became of it; throws a 404 when no dead notice has the key.
-  func acknowledge(key: String, uid: UInt32) throws -> String {
+  public func acknowledge(key: String, uid: UInt32) throws -> String {
     switch try store.acknowledge(key: key, uid: uid, now: clock.now()) {
     case .acknowledged(let count):
       Log.write(.notice, "dead notice \(key) acknowledged by uid \(uid)")
@@ -543,7 +564,7 @@ public final class Daemon: Sendable {
     }
   }
 
-  func retry(key: String) throws -> Int {
+  public func retry(key: String) throws -> Int {
     let count = try store.retryDead(key: key, now: clock.now())
     if count > 0 { delivery.wake() }
     return count

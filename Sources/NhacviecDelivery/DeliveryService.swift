@@ -71,6 +71,8 @@ public final class DeliveryService: Sendable {
   let random: @Sendable () -> Double
   let log: @Sendable (_ warning: Bool, _ line: String) -> Void
   let observe: @Sendable (Observation) -> Void
+  /// Raised at the end of every round: for whoever waits until delivery has done something.
+  public let rounds: Beacon
   private let signal = WakeSignal()
   /// The setup running now: asked once per round, which uses it from claim to record.
   private let setup: @Sendable () -> Setup
@@ -126,10 +128,11 @@ public final class DeliveryService: Sendable {
     store: Store, setup: @escaping @Sendable () -> Setup, clock: any WallClock,
     random: @escaping @Sendable () -> Double = { .random(in: 0..<1) },
     log: @escaping @Sendable (_ warning: Bool, _ line: String) -> Void = { _, _ in },
-    observe: @escaping @Sendable (Observation) -> Void = { _ in }
+    observe: @escaping @Sendable (Observation) -> Void = { _ in }, rounds: Beacon = Beacon()
   ) {
     self.store = store
     self.setup = setup
+    self.rounds = rounds
     self.clock = clock
     self.random = random
     self.log = log
@@ -301,6 +304,7 @@ public final class DeliveryService: Sendable {
         state.idle = state.nothingInFlight && state.unrecorded.isEmpty
         return !state.finished.isEmpty
       }
+      rounds.raise()
       if busy { continue }
       clock.wait(until: next, on: signal)
     }

@@ -576,6 +576,20 @@ extension Store {
     }
   }
 
+  /// Whether anything is being sent, or may be attempted at `now`: read in one transaction, so
+  /// that a notice claimed between two reads is not missed by both.
+  public func workLeft(now: Date) throws -> Bool {
+    try writer.read { db in
+      try Bool.fetchOne(
+        db,
+        sql: """
+          SELECT EXISTS (SELECT 1 FROM journal WHERE state = 'sending')
+            OR EXISTS (SELECT 1 FROM journal WHERE state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
+            OR EXISTS (SELECT 1 FROM journal WHERE state IN ('failed', 'silenced') AND next_attempt_at <= ?1)
+          """, arguments: [now.timeIntervalSince1970]) ?? false
+    }
+  }
+
   /// Channels with notices that may be attempted at `now`.
   public func dueChannels(now: Date) throws -> [String] {
     try readiness().filter { $0.value <= now }.keys.sorted()

@@ -221,6 +221,15 @@ public final class DeliveryHarness: Sendable {
   /// paced channel waits for its turn): it returns once nothing has been in flight for 0.1 s.
   public func settle(seconds: TimeInterval = 10, waitingForTurn: Bool = false) throws {
     let until = Date().addingTimeInterval(seconds)
+    if !waitingForTurn {
+      // Delivery says when each round ends: look then, not every few milliseconds.
+      service.wake()
+      let now = clock.now()
+      guard try service.rounds.wait(until: until, for: { try !store.workLeft(now: now) && service.isIdle }) else {
+        throw HarnessError(description: "delivery did not settle within \(seconds) s")
+      }
+      return
+    }
     var quietSince: Date?
     while Date() < until {
       service.wake()

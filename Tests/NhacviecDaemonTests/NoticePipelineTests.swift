@@ -10,94 +10,13 @@ import Testing
 
 @testable import NhacviecDaemon
 
-/// A daemon in this process on a manual clock, over a copy of the shipped configuration (or a
-/// fixture's): its pass, sleep, wake, delivery and reload, with the messages read as their
-/// recipients would read them.
-final class InProcessDaemon: @unchecked Sendable {
-  let folder: URL
-  let configPath: String
-  let clock: ManualClock
-  let daemon: Daemon
+/// The in-process daemon these tests drive (`DaemonHarness`, of NhacviecTesting).
+typealias InProcessDaemon = DaemonHarness
 
-  init(configPath: String, folder: URL, at start: String) throws {
-    self.folder = folder
-    self.configPath = configPath
-    let deployment = try DeploymentLoader().load(configPath: configPath)
-    clock = ManualClock(deployment.zone.parseInstant(start)!)
-    daemon = try Daemon(configPath: configPath, deployment: deployment, clock: clock)
-    daemon.start(notify: SystemdNotifier(environment: [:]))
-  }
-
+extension DaemonHarness {
   /// A copy of the shipped Rules/ in a folder of its own.
-  static func shipped(at start: String) throws -> InProcessDaemon {
-    let folder = try temporaryFolder("shipped")
-    try FileManager.default.copyItem(
-      at: repositoryRoot.appendingPathComponent("Rules"), to: folder.appendingPathComponent("Rules"))
-    return try InProcessDaemon(
-      configPath: folder.appendingPathComponent("Rules/nhacviec.yaml").path, folder: folder, at: start)
-  }
-
-  func stop() {
-    daemon.stop(by: .now() + 10)
-    daemon.shutdown()
-  }
-
-  /// Waits (in real time) until a pass has run at the clock's instant and delivery has nothing
-  /// left to do now.
-  func settle(seconds: TimeInterval = 20) throws {
-    let until = Date().addingTimeInterval(seconds)
-    let now = clock.now()
-    while Date() < until {
-      daemon.wake()
-      usleep(20_000)
-      let status = try daemon.status()
-      let passed =
-        status.lastPass.flatMap { daemon.current.deployment.zone.parseInstant($0) }.map { $0 >= now } ?? false
-      let sending = status.journal["sending"] ?? 0
-      let due = try daemon.store.dueChannels(now: clock.now())
-      // Every correction judged, and the running configuration planned with.
-      let judged =
-        try daemon.store.rejudges(dueBy: clock.now()).isEmpty
-        && (try daemon.store.plannedConfiguration()) == daemon.current.hash
-      if passed && judged && sending == 0 && due.isEmpty && daemon.delivery.isIdle { return }
-    }
-    throw InProcessError(description: "the daemon did not settle within \(seconds) s")
-  }
-
-  /// Where the file channel writes: its `path`, or the state folder's outbox.
-  var outbox: URL {
-    let deployment = daemon.current.deployment
-    let configured = deployment.channels.values.compactMap { ($0 as? FileConfiguration)?.path }.first
-    return configured.map(URL.init(fileURLWithPath:))
-      ?? URL(fileURLWithPath: deployment.daemon.state).appendingPathComponent("outbox")
-  }
-
-  /// The messages written so far, by file name.
-  func messages() throws -> [String: Mail] {
-    var result: [String: Mail] = [:]
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: outbox.path)) ?? []
-    for name in names where name.hasSuffix(".eml") {
-      result[name] = Mail(try String(contentsOf: outbox.appendingPathComponent(name), encoding: .utf8))
-    }
-    return result
-  }
-
-  struct InProcessError: Error, CustomStringConvertible {
-    let description: String
-  }
-}
-
-/// An email as its recipient reads it: headers decoded, the text part decoded.
-struct Mail {
-  let raw: String
-  init(_ raw: String) { self.raw = raw }
-
-  func header(_ name: String) -> String? { MailReader.header(raw, name) }
-
-  var text: String {
-    let part = raw.components(separatedBy: "Content-Transfer-Encoding: base64\r\n\r\n").dropFirst().first ?? ""
-    let base64 = part.components(separatedBy: "\r\n--")[0].replacingOccurrences(of: "\r\n", with: "")
-    return String(decoding: Data(base64Encoded: base64) ?? Data(), as: UTF8.self)
+  static func shipped(at start: String) throws -> DaemonHarness {
+    try .copying(repositoryRoot.appendingPathComponent("Rules"), at: start)
   }
 }
 
@@ -182,12 +101,12 @@ struct NoticePipelineTests {
     try Store(path: path.path).execute(sql: "DROP TABLE rejudge", arguments: [])
     daemon.clock.advance(by: 60)
     daemon.daemon.changed()
-    let until = Date().addingTimeInterval(10)
-    var status = try daemon.daemon.status()
-    while status.lastPassError == nil, Date() < until {
-      usleep(20_000)
-      status = try daemon.daemon.status()
-    }
+    // A pass that fails says so when it ends, like one that succeeds.
+    #expect(
+      try daemon.daemon.progress.wait(until: Date().addingTimeInterval(10)) {
+        try daemon.daemon.status().lastPassError != nil
+      })
+    let status = try daemon.daemon.status()
     let failing = try #require(status.lastPassError)
     #expect(failing.error.contains("no such table: rejudge"))
     #expect(failing.since == "2026-11-09T09:01:00+07:00")

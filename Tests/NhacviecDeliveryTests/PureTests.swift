@@ -1,6 +1,7 @@
 import Foundation
 import NhacviecCore
 import NhacviecDelivery
+import NhacviecTesting
 import TestSupport
 import Testing
 
