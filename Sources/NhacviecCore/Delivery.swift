@@ -292,27 +292,25 @@ public enum SendCheck: Sendable {
 }
 
 extension Engine {
-  /// The send-time stages before rendering: suppress (is every obligation it names still open,
-  /// on the same ladder, with its rule and unit still configured?) and window (working time, no
-  /// holiday). Pure: the facts and the directory are the engine's, `now` is the send instant.
-  /// With `window: false`, as a simulation judges a notice at its own instant.
+  /// The send-time stages before rendering, in order, each of one shape (what the one before it
+  /// found, and the send instant): **judge** (is every obligation it names still owed, on the same
+  /// ladder, with its rule and unit still configured?), **mute** (an operator's silence, the same
+  /// rule planning holds notices by) and **window** (working time, no holiday). Pure: the facts,
+  /// silences and directory are the engine's, `now` is the send instant. With `window: false`, as
+  /// a simulation judges a notice at its own instant.
   public func check(_ decision: NoticeDecision, at now: Date, window checkWindow: Bool = true) -> SendCheck {
-    let verdict = suppress(decision, at: now)
-    guard case .send = verdict, checkWindow else { return verdict }
-    let window = ruleset.settings.sendWindow
-    if !window.contains(now, calendar: calendar) {
-      return .wait(reason: "outside the send window", until: window.next(atOrAfter: now, calendar: calendar))
-    }
-    return verdict
+    let judged = judge(decision, at: now)
+    let muted = mute(judged, at: now)
+    return checkWindow ? window(muted, at: now) : muted
   }
 
-  /// The suppress stage alone.
-  func suppress(_ decision: NoticeDecision, at now: Date) -> SendCheck {
+  /// Stage "judge": the notice as owed now, with the findings (and a summary's report) of now; a
+  /// digest keeps the items still owed.
+  func judge(_ decision: NoticeDecision, at now: Date) -> SendCheck {
     switch decision.content {
     case .obligation(let key, _, _):
       switch stillOwed(key, at: now) {
       case .owed(let finding):
-        if let silence = silence(for: key, at: now) { return .silenced(by: silence) }
         let rule = ruleset.rule(key.rule)
         let report = rule.flatMap { $0.attachReport.isEmpty ? nil : $0.attachReport }.map {
           self.report(period: key.period, ruleIDs: $0, at: now)
@@ -324,23 +322,14 @@ extension Engine {
     case .digest(let items):
       var findings: [NoticeKey: Finding] = [:]
       var open: [NoticeContent.DigestItem] = []
-      var held: [Silence] = []
       for item in items {
         switch stillOwed(item.key, at: now) {
         case .owed(let finding):
-          // A digest planned before a silence began goes without the units it holds.
-          if let silence = silence(for: item.key, at: now) {
-            held.append(silence)
-            continue
-          }
           findings[item.key] = finding
           open.append(item)
         case .not: continue
         case .unjudged(let reason): return .wait(reason: reason, until: now.addingTimeInterval(300))
         }
-      }
-      if open.isEmpty, let longest = held.max(by: { ($0.ends, $0.id) < ($1.ends, $1.id) }) {
-        return .silenced(by: longest)
       }
       guard !open.isEmpty else { return .suppress(reason: "every item of the digest is settled") }
       return .send(.init(decision: decision, findings: findings, items: open, report: nil, now: now))
@@ -351,13 +340,50 @@ extension Engine {
       guard let unit = context.directory.record(key.unit) else {
         return .suppress(reason: "unit \(key.unit) is no longer in the directory")
       }
-      if let silence = silence(for: key, at: now) { return .silenced(by: silence) }
       let report = self.report(
         period: key.period, ruleIDs: summary.rules, scope: summary.part == .children ? key.unit.id : nil, at: now)
       // The summary's own standing, for its title and due date.
       let finding = finding(on: ladder(rule, period: key.period), unit: unit, at: now)
       return .send(.init(decision: decision, findings: [key: finding], items: [], report: report, now: now))
     }
+  }
+
+  /// Stage "mute": a notice about an obligation a silence covers is held until the silence ends
+  /// (`silence(for:at:)`, the rule planning holds notices by too); a digest planned before a
+  /// silence began goes without the items it holds, and is held whole only when it holds them all.
+  func mute(_ verdict: SendCheck, at now: Date) -> SendCheck {
+    guard case .send(let evaluated) = verdict else { return verdict }
+    switch evaluated.decision.content {
+    case .obligation(let key, _, _), .summary(let key):
+      if let silence = silence(for: key, at: now) { return .silenced(by: silence) }
+      return verdict
+    case .digest:
+      var held: [Silence] = []
+      let free = evaluated.items.filter { item in
+        guard let silence = silence(for: item.key, at: now) else { return true }
+        held.append(silence)
+        return false
+      }
+      if free.isEmpty, let longest = held.max(by: { ($0.ends, $0.id) < ($1.ends, $1.id) }) {
+        return .silenced(by: longest)
+      }
+      guard !held.isEmpty else { return verdict }
+      return .send(
+        .init(
+          decision: evaluated.decision,
+          findings: evaluated.findings.filter { key, _ in free.contains { $0.key == key } },
+          items: free, report: nil, now: now))
+    }
+  }
+
+  /// Stage "window": outside working time, or on a holiday, the notice waits for the window.
+  func window(_ verdict: SendCheck, at now: Date) -> SendCheck {
+    guard case .send = verdict else { return verdict }
+    let window = ruleset.settings.sendWindow
+    guard window.contains(now, calendar: calendar) else {
+      return .wait(reason: "outside the send window", until: window.next(atOrAfter: now, calendar: calendar))
+    }
+    return verdict
   }
 
   enum Owed {
