@@ -285,6 +285,21 @@ public enum ControlAPI {
       public let at: String
       public let status: NhacviecCore.Explanation.StepStatus
       public let to: [String]
+      /// What the journal holds of the rung, each notice of it with its state (`sent`,
+      /// `suppressed: met (1/BC) before it was sent`, a revision sent after a correction as
+      /// `#1 sent`, one carried by a digest as `in a digest: sent`); empty when it was never
+      /// planned, nil when computed from the files (`explain --offline`).
+      public var journal: [String]?
+
+      public init(
+        step: String, at: String, status: NhacviecCore.Explanation.StepStatus, to: [String], journal: [String]?
+      ) {
+        self.step = step
+        self.at = at
+        self.status = status
+        self.to = to
+        self.journal = journal
+      }
     }
 
     public struct Obligation: Codable, Sendable {
@@ -307,16 +322,21 @@ public enum ControlAPI {
     public let at: String
     public let obligations: [Obligation]
 
-    public init(_ explanation: NhacviecCore.Explanation, zone: Zone) {
+    /// `journal` says what the journal holds of each rung, by its key; nil offline.
+    public init(
+      _ explanation: NhacviecCore.Explanation, zone: Zone, journal: ((NoticeKey) throws -> [String])? = nil
+    ) rethrows {
       unit = explanation.unit
       unitName = explanation.unitName
       at = zone.rfc3339(explanation.at)
-      obligations = explanation.obligations.map { o in
+      obligations = try explanation.obligations.map { o in
         Obligation(
           rule: o.rule, title: o.title, basis: o.basis, period: o.period.description,
           state: o.state?.rawValue ?? "not-judged", due: o.due, deadline: zone.rfc3339(o.deadline),
           facts: o.facts, details: o.details,
-          ladder: o.ladder.map { Step(step: $0.step, at: zone.rfc3339($0.at), status: $0.status, to: $0.to) },
+          ladder: try o.ladder.map {
+            Step(step: $0.step, at: zone.rfc3339($0.at), status: $0.status, to: $0.to, journal: try journal?($0.key))
+          },
           stops: o.stops)
       }
     }

@@ -4,7 +4,7 @@ public import Foundation
 /// on the ladder and what would stop it. Pure, like the rest of evaluation.
 public struct Explanation: Sendable {
   public enum StepStatus: String, Sendable, Codable {
-    /// Its instant has come: sent, or superseded.
+    /// Its instant has come (what became of it is the journal's to say).
     case past
     case next
     case later
@@ -15,6 +15,8 @@ public struct Explanation: Sendable {
     public let at: Date
     public let status: StepStatus
     public let to: [String]
+    /// The rung's key: what the journal holds of it is found by it.
+    public let key: NoticeKey
   }
 
   public struct Obligation: Sendable {
@@ -62,7 +64,8 @@ extension Engine {
           return Explanation.Step(
             step: step.id.description, at: step.at,
             status: step.at <= now ? .past : (index == nextIndex ? .next : .later),
-            to: channel.map { addressees(of: recipients, channel: $0).map(\.address) } ?? [])
+            to: channel.map { addressees(of: recipients, channel: $0).map(\.address) } ?? [],
+            key: ladder.key(step, unit: owing))
         }
         let facts = context.facts.facts.filter {
           $0.ruleID == rule.id && $0.period == period.description && $0.unitID == unitID && $0.isKnown(at: now)

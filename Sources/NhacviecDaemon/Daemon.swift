@@ -452,8 +452,8 @@ public final class Daemon: Sendable {
 
   public func explain(unit: String, rule: String?) throws -> ControlAPI.Explanation? {
     let engine = try engine()
-    return engine.explain(unitID: unit, ruleID: rule, at: clock.now()).map {
-      ControlAPI.Explanation($0, zone: engine.context.calendar.zone)
+    return try engine.explain(unitID: unit, ruleID: rule, at: clock.now()).map {
+      try ControlAPI.Explanation($0, zone: engine.context.calendar.zone) { try self.store.states(of: $0) }
     }
   }
 

@@ -576,6 +576,43 @@ extension Store {
     }
   }
 
+  /// What the journal holds of a rung, for `explain`: each notice of it (every revision, through
+  /// every channel) and each digest that carried it, with its state, oldest first.
+  public func states(of key: NoticeKey) throws -> [String] {
+    try writer.read { db in
+      let text = key.description
+      var result: [String] = []
+      for row in try Row.fetchAll(
+        db,
+        sql: """
+          SELECT key, channel, state, last_error FROM journal
+          WHERE key = ?1 OR (key >= ?1 || '#' AND key < ?1 || '$') ORDER BY created_at, key, channel
+          """, arguments: [text])
+      {
+        let rowKey: String = row[0]
+        let state: String = row[2]
+        let revision = rowKey.dropFirst(text.count)
+        var line = (revision.isEmpty ? "" : "\(revision) ") + state
+        if let error: String = row[3], ["suppressed", "dead", "failed", "silenced", "planned"].contains(state) {
+          line += ": \(error)"
+        }
+        result.append(line)
+      }
+      for row in try Row.fetchAll(
+        db,
+        sql: """
+          SELECT j.state, i.included FROM digest_item i JOIN journal j ON j.key = i.digest AND j.channel = i.channel
+          WHERE i.rung = ? ORDER BY j.created_at
+          """, arguments: [text])
+      {
+        let state: String = row[0]
+        result.append(
+          "in a digest: " + (state == "sent" && (row[1] as Int?) == 0 ? "sent, without it (settled by then)" : state))
+      }
+      return result
+    }
+  }
+
   /// Whether anything is being sent, or may be attempted at `now`: read in one transaction, so
   /// that a notice claimed between two reads is not missed by both.
   public func workLeft(now: Date) throws -> Bool {

@@ -62,6 +62,7 @@ struct Explain: ParsableCommand {
       for step in o.ladder {
         let status = step.status.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)
         print("  \(status) \(step.at)  \(step.step)  \(step.to.joined(separator: ", "))")
+        for line in step.journal ?? [] { print("          journal: \(line)") }
       }
       print("  stops it: \(o.stops)")
     }

@@ -71,6 +71,15 @@ struct CorrectionTests {
     #expect(revised.notices.map(\.state) == [.sent])
     let status = try daemon.daemon.status()
     #expect(status.journalConflicts == 0)
+    // `explain` says what became of each step.
+    let explained = try #require(try daemon.daemon.explain(unit: "51-SNV", rule: "iso-annual-report"))
+    let ladder = try #require(explained.obligations.first?.ladder)
+    #expect(
+      ladder.first { $0.step == "escalate-1wd" }?.journal == [
+        "suppressed: met (1/BC) before it was sent", "#1 sent",
+      ])
+    #expect(ladder.first { $0.step == "escalate-3wd" }?.journal == ["sent"])
+    #expect(ladder.first { $0.step == "remind-30d" }?.journal == ["superseded"])
 
     // Judging again once more sends nothing twice: everyone owed has heard.
     daemon.clock.advance(to: Self.at("2026-11-18T08:10:00+07:00"))
