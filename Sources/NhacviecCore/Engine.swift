@@ -421,7 +421,7 @@ public struct Engine: Sendable {
     var superseded: [Step] = []
     for audience in order {
       let missed = byAudience[audience]!
-      let newest = missed.last!
+      let newest = Engine.newest(of: audience, in: missed, through: now)!
       if newest.phase == .reminder && now >= deadline {
         superseded += missed
         continue
