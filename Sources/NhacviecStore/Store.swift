@@ -292,12 +292,14 @@ public final class Store: Sendable {
           );
           CREATE INDEX digest_item_rung ON digest_item (rung, channel);
           """)
-      // Silences already made end as one: their end is judged again like any correction.
+      // Silences still to end end as one: their end is judged again like any correction. One that
+      // has ended was judged when it did.
       try db.execute(
         sql: """
           INSERT INTO rejudge (rule, unit, period, at, cause)
             SELECT rule, unit, period, MIN(until, COALESCE(expired_at, until)), 'silence ' || id || ' ended'
-            FROM silence ORDER BY id
+            FROM silence WHERE MIN(until, COALESCE(expired_at, until)) > CAST(strftime('%s', 'now') AS REAL)
+            ORDER BY id
           """)
     }
     return migrator

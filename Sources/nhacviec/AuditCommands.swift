@@ -66,8 +66,9 @@ struct Retract: ParsableCommand {
     discussion: """
       nhacviec retract 42 --reason "recorded for the wrong unit; see 43"
       The fact stays in the audit trail (nhacviec facts --retracted), marked with who retracted \
-      it, when and why, and stops counting at once: the daemon plans again, and the reminders \
-      the fact had stopped go out (the newest step for each audience, if still due).
+      it, when and why, and stops counting at once: the daemon judges the unit's obligations \
+      again, and for each audience the newest step due goes out now, dated and counted as of \
+      now, to whoever has not heard it (a step the fact had stopped goes as KEY#1).
       """)
 
   @Argument(help: "The fact's id (nhacviec facts).") var id: Int64
