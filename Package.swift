@@ -86,7 +86,7 @@ let package = Package(
     ),
     .executableTarget(
       name: "nhacviec-bench-plan",
-      dependencies: ["NhacviecCore", "NhacviecConfig"],
+      dependencies: ["NhacviecCore", "NhacviecConfig", "NhacviecStore"],
       path: "bench/PlanBenchmark",
       swiftSettings: strictSettings
     ),

@@ -625,14 +625,22 @@ public struct Engine: Sendable {
       let at = list.lazy.map { all[$0.decision].scheduledAt }.max()!
       // One line per obligation: the Department's focal point, late on its own report and told
       // of everyone's, reads its own unit once, on the higher rung's line.
-      var byObligation: [Obligation: (rank: (Date, Int), decision: Int)] = [:]
+      var byObligation: [Obligation: (rank: (Date, Int), decision: Int, also: [RungID])] = [:]
       byObligation.reserveCapacity(list.count)
       for (d, _) in list {
-        guard case .obligation(let key, _, let audience) = all[d].content else { continue }
+        guard case .obligation(let key, _, let audience) = all[d].content, let rung = all[d].rung else { continue }
         let rank = (all[d].scheduledAt, audience == .unit ? 0 : 1)
         let obligation = Obligation(rule: key.rule, unit: key.unit, period: key.period)
-        if let other = byObligation[obligation], other.rank >= rank { continue }
-        byObligation[obligation] = (rank, d)
+        // The line that gives way is carried all the same: its reader has heard it.
+        if let other = byObligation[obligation] {
+          if other.rank >= rank {
+            byObligation[obligation]!.also.append(rung)
+            continue
+          }
+          byObligation[obligation] = (rank, d, other.also + [all[other.decision].rung!])
+        } else {
+          byObligation[obligation] = (rank, d, [])
+        }
       }
       // In the directory's order, each item's place looked up once, not in every comparison.
       var items: [NoticeContent.DigestItem] = []
@@ -643,7 +651,8 @@ public struct Engine: Sendable {
         guard case .obligation(let key, let template, _) = all[chosen.decision].content else { continue }
         items.append(
           NoticeContent.DigestItem(
-            key: key, revision: all[chosen.decision].revision, template: template, reason: all[chosen.decision].reason))
+            key: key, revision: all[chosen.decision].revision, template: template, reason: all[chosen.decision].reason,
+            also: chosen.also))
         positions.append(directory.position(of: key.unit))
       }
       let sorted = items.indices.sorted {

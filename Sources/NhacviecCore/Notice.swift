@@ -435,18 +435,26 @@ public enum NoticeContent: Hashable, Sendable, Codable {
     public let revision: Int
     public let template: String
     public let reason: NoticeReason
+    /// Other rungs of the same obligation to the same reader that this line stands for: the
+    /// Department, late on its own report and told of everyone's, reads its unit once, on the
+    /// higher rung's line, and has heard both.
+    public let also: [RungID]
 
-    public init(key: NoticeKey, revision: Int = 0, template: String, reason: NoticeReason) {
+    public init(key: NoticeKey, revision: Int = 0, template: String, reason: NoticeReason, also: [RungID] = []) {
       self.key = key
       self.revision = revision
       self.template = template
       self.reason = reason
+      self.also = also
     }
 
     public var rung: RungID { RungID(key, revision: revision) }
 
+    /// Every rung the line tells its reader of.
+    public var rungs: [RungID] { [rung] + also }
+
     enum CodingKeys: String, CodingKey {
-      case key, revision, template, reason
+      case key, revision, template, reason, also
     }
 
     public init(from decoder: any Decoder) throws {
@@ -455,11 +463,21 @@ public enum NoticeContent: Hashable, Sendable, Codable {
       revision = try container.decodeIfPresent(Int.self, forKey: .revision) ?? 0
       template = try container.decode(String.self, forKey: .template)
       reason = try container.decode(NoticeReason.self, forKey: .reason)
+      also =
+        try container.decodeIfPresent([String].self, forKey: .also)?.map { text in
+          guard let rung = RungID(text) else {
+            throw DecodingError.dataCorruptedError(
+              forKey: .also, in: container, debugDescription: "not a rung: \(text)")
+          }
+          return rung
+        } ?? []
     }
 
-    /// The revision only when it is not the first: rows journaled before revisions read the same.
+    /// The revision and the other rungs only when there are: rows journaled before them read the
+    /// same.
     public func encode(to encoder: any Encoder) throws {
       var container = encoder.container(keyedBy: CodingKeys.self)
+      if !also.isEmpty { try container.encode(also.map(\.description), forKey: .also) }
       try container.encode(key, forKey: .key)
       if revision != 0 { try container.encode(revision, forKey: .revision) }
       try container.encode(template, forKey: .template)
@@ -503,7 +521,7 @@ public struct NoticeDecision: Hashable, Sendable, Codable {
     case .obligation(let key, _, _), .summary(let key): self.key = RungID(key, revision: revision).description
     case .digest(let items):
       self.key = NoticeDecision.digestKey(
-        address: addressees.first?.address ?? "", rule: items.first?.key.rule ?? "", items: items.map(\.rung))
+        address: addressees.first?.address ?? "", rule: items.first?.key.rule ?? "", items: items.flatMap(\.rungs))
     }
     self.channel = channel
     self.reason = reason

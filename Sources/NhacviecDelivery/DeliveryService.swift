@@ -341,7 +341,7 @@ public final class DeliveryService: Sendable {
         let addressees = decision.addressees.filter { pending?.contains($0.address) ?? true }
         let renderer = setup.renderer
         message = { renderer.render(evaluated, to: addressees, parts: channel.parts) }
-        if case .digest = decision.content { carried = evaluated.items.map(\.key) }
+        if case .digest = decision.content { carried = evaluated.items.flatMap { $0.rungs.map(\.key) } }
       }
     case .rendered(let frozen):
       // Journaled by nhacviec 0.1: sent as it was rendered then, inside the window all the same.

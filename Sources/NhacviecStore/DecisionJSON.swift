@@ -58,6 +58,9 @@ extension NoticeDecision {
             out.array("items", count: items.count) { out, index in
               let item = items[index]
               out.object { out in
+                if !item.also.isEmpty {
+                  out.array("also", count: item.also.count) { out, index in out.string(item.also[index].description) }
+                }
                 out.member("key", item.key.description)
                 out.member("reason", item.reason.rawValue)
                 if item.revision != 0 { out.member("revision", item.revision) }

@@ -259,7 +259,9 @@ extension Store {
       sql: "INSERT OR IGNORE INTO digest_item (digest, channel, rung, revision, address) VALUES (?, ?, ?, ?, ?)")
     let address = digest.addressees.first?.address ?? ""
     for item in items {
-      try insert.execute(arguments: [digest.key, digest.channel, item.key.description, item.revision, address])
+      for rung in item.rungs {
+        try insert.execute(arguments: [digest.key, digest.channel, rung.key.description, rung.revision, address])
+      }
     }
   }
 
@@ -277,10 +279,19 @@ extension Store {
   public func coverage(of rungs: [Coverage.Rung]) throws -> Coverage {
     guard !rungs.isEmpty else { return Coverage() }
     return try writer.read { db in
+      // The key and its revisions (`KEY#N`) are the range [KEY, KEY + "$"): `$` follows `#`, and
+      // nothing else can follow a key's text. Read through the key's own index (`+channel` keeps
+      // the planner from scanning the whole channel by the claim index instead).
+      // What each row says of its revision and addressees, read by SQLite's JSON functions: a
+      // configuration edited at 10,000 units asks of 80,000 rungs, and decoding each row's whole
+      // decision took most of the time (bench/RESULTS-plan.md). A row of nhacviec 0.1 has no
+      // decision: its rendered message's addressees, and no revision.
       let own = try db.cachedStatement(
         sql: """
-          SELECT key, state, decision, json_extract(message, '$.to') FROM journal
-          WHERE channel = ?2 AND (key = ?1 OR (key >= ?1 || '#' AND key < ?1 || '$'))
+          SELECT state, COALESCE(json_extract(decision, '$.revision'), 0),
+            (SELECT group_concat(json_extract(value, '$.address'), char(10))
+             FROM json_each(COALESCE(json_extract(decision, '$.addressees'), json_extract(message, '$.to'))))
+          FROM journal WHERE key >= ?1 AND key < ?3 AND +channel = ?2
           """)
       let carried = try db.cachedStatement(
         sql: """
@@ -294,25 +305,11 @@ extension Store {
         let text = rung.key.description
         var heard = Coverage.Heard(lastRevision: nil, addresses: [])
         func saw(_ revision: Int) { heard.lastRevision = max(heard.lastRevision ?? revision, revision) }
-        for row in try Row.fetchAll(own, arguments: [text, rung.channel]) {
-          let state: String = row[1]
-          var addresses: [String] = []
-          if let json: String = row[2],
-            let decision = try? Store.decisionDecoder.decode(
-              NoticeDecision.self, from: Data(json.utf8))
-          {
-            saw(decision.revision)
-            addresses = decision.addressees.map(\.address)
-          } else {
-            // A row of nhacviec 0.1: its rendered message's addressees, and no revision.
-            saw(0)
-            if let json: String = row[3],
-              let to = try? JSONDecoder().decode([LegacyMessage.Addressee].self, from: Data(json.utf8))
-            {
-              addresses = to.map(\.address)
-            }
-          }
-          if live.contains(state) || state == "sent" { heard.addresses.formUnion(addresses) }
+        for row in try Row.fetchAll(own, arguments: [text, rung.channel, text + "$"]) {
+          let state: String = row[0]
+          saw(row[1])
+          guard live.contains(state) || state == "sent", let addresses: String = row[2] else { continue }
+          for address in addresses.split(separator: "\n") { heard.addresses.insert(String(address)) }
         }
         for row in try Row.fetchAll(carried, arguments: [text, rung.channel]) {
           saw(row[0])
@@ -585,9 +582,9 @@ extension Store {
       for row in try Row.fetchAll(
         db,
         sql: """
-          SELECT key, channel, state, last_error FROM journal
-          WHERE key = ?1 OR (key >= ?1 || '#' AND key < ?1 || '$') ORDER BY created_at, key, channel
-          """, arguments: [text])
+          SELECT key, channel, state, last_error FROM journal WHERE key >= ?1 AND key < ?2
+          ORDER BY created_at, key, channel
+          """, arguments: [text, text + "$"])
       {
         let rowKey: String = row[0]
         let state: String = row[2]

@@ -80,7 +80,10 @@ struct DecisionJSONTests {
       default:
         content = .digest(
           items: (0..<below(5)).map { _ in
-            .init(key: key(), template: text(), reason: NoticeReason.allCases[below(NoticeReason.allCases.count)])
+            .init(
+              key: key(), revision: below(3), template: text(),
+              reason: NoticeReason.allCases[below(NoticeReason.allCases.count)],
+              also: (0..<below(3)).map { _ in RungID(key(), revision: below(3)) })
           })
       }
       return NoticeDecision(

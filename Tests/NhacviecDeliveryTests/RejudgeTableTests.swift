@@ -4,6 +4,7 @@ import NhacviecCore
 import NhacviecDelivery
 @_spi(Testing) import NhacviecStore
 import NhacviecTesting
+import TestSupport
 import Testing
 
 /// Judging again, one row per kind of correction and per state the journal holds of the rung it
@@ -191,5 +192,29 @@ struct RejudgeTableTests {
     let again = try pass("2026-11-18T09:05:00+07:00")
     #expect(again.plan.due.isEmpty && again.plan.silenced.isEmpty)
     #expect(again.conflicts.isEmpty)
+  }
+}
+
+@Suite("Judging everything again")
+struct RejudgeEverythingTests {
+  @Test(
+    "right after a first start on the shipped rules, judging everything again sends nothing: everyone owed has heard")
+  func afterFirstStart() throws {
+    let deployment = try DeploymentLoader().load(
+      configPath: repositoryRoot.appendingPathComponent("Rules/nhacviec.yaml").path)
+    let store = try Store()
+    let zone = deployment.zone
+    func pass(_ instant: String, configuration: String) throws -> Planner.Pass {
+      try Planner.pass(now: zone.parseInstant(instant)!, store: store) {
+        let inputs = try store.planningInputs()
+        return (deployment.engine(facts: FactBook(inputs.facts), silences: SilenceBook(inputs.silences)), configuration)
+      }
+    }
+    let first = try pass("2026-11-20T10:00:00+07:00", configuration: "a")
+    #expect(first.plan.due.count > 100)
+    let again = try pass("2026-11-20T11:00:00+07:00", configuration: "b")
+    #expect(again.configurationChanged)
+    #expect(again.plan.rejudged.map(\.key) == [])
+    #expect(again.plan.due.isEmpty && again.conflicts.isEmpty)
   }
 }

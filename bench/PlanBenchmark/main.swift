@@ -1,12 +1,13 @@
 // Plans the shipped rules over a synthetic national-scale directory and reports time and memory.
 //
 //   swift run -c release nhacviec-bench-plan [--config Rules/nhacviec.yaml] [--units 10000] [--runs 15]
-//     [--only busy|first-start]
+//     [--only busy|first-start|rejudge]
 //
 // bench/plan.sh runs it and writes bench/RESULTS-plan.md.
 import Foundation
 import NhacviecConfig
 import NhacviecCore
+import NhacviecStore
 
 #if canImport(Glibc)
   import Glibc
@@ -115,6 +116,29 @@ case "first-start":
     String(
       format: "first start: median %.1f ms; %d notices due (%d messages after digests), %d superseded; peak %.0f MiB",
       m.median, m.result, plan.due.count, plan.superseded.count, peakResidentMiB()))
+  exit(0)
+case "rejudge":
+  // A configuration edited on 20/11 (a rule, the directory): every obligation judged again, the
+  // journal asked who has heard each newest rung, over a journal that holds the first start's
+  // decisions, not sent yet (planned counts as heard). Nothing is owed: everyone has heard.
+  let store = try Store()
+  let start = engine.plan(since: nil, now: at("2026-11-20T10:00"))
+  try store.journal(due: start.due, superseded: start.superseded, now: at("2026-11-20T10:00"))
+  let now = at("2026-11-20T11:00")
+  var rungs = 0
+  var owed = 0
+  let m = measure(runs: runs) {
+    let draft = engine.draft(since: at("2026-11-20T10:00"), now: now, rejudge: [.everything])
+    let plan = engine.plan(draft, coverage: try! store.coverage(of: draft.rungs))
+    rungs = draft.rungs.count
+    owed = plan.rejudged.count
+    return rungs
+  }
+  print(
+    String(
+      format:
+        "judged again, everything: median %.1f ms (min %.1f, max %.1f); %d rungs asked of the journal, %d owed; peak %.0f MiB",
+      m.median, m.min, m.max, rungs, owed, peakResidentMiB()))
   exit(0)
 default: break
 }
