@@ -436,6 +436,38 @@ struct DaemonTests {
       ])
   }
 
+  @Test("corrections on the real binary: a unit added and reloaded hears at once, an extension moves a unit to its new ladder at once, nothing twice")
+  func corrections() throws {
+    let fixture = try DaemonFixture()
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-18T09:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    // The first start: each of the 20 departments' own overdue notice and its superior's.
+    #expect(try fixture.waitForSent(40, seconds: 15) == 40)
+    // D21 joins the directory after the deadline.
+    let units = fixture.folder.appendingPathComponent("units.csv")
+    try (String(contentsOf: units, encoding: .utf8) + "D21,Sở số 21,dept,P,head@d21.example,iso@d21.example\n")
+      .write(to: units, atomically: true, encoding: .utf8)
+    #expect(try fixture.client(["reload"]).status == 0)
+    #expect(try fixture.waitForSent(42, seconds: 15) == 42)
+    var files = try FileManager.default.contentsOfDirectory(atPath: fixture.outbox.path)
+    #expect(files.contains("annual_D21_2026_escalate-1wd_2026-11-15--email.eml"))
+    #expect(files.contains("annual_D21_2026_escalate-3wd_2026-11-15--email.eml"))
+    // D1 is given until 20/11: its new ladder's newest reminder due (seven days before) goes now.
+    let extended = try fixture.client([
+      "record", "extension", "--unit", "D1", "--rule", "annual", "--period", "2026", "--due", "2026-11-20", "--by",
+      "Chủ tịch UBND tỉnh",
+    ])
+    #expect(extended.status == 0, "\(extended.stderr)")
+    #expect(try fixture.waitForSent(43, seconds: 15) == 43)
+    files = try FileManager.default.contentsOfDirectory(atPath: fixture.outbox.path)
+    #expect(files.contains("annual_D1_2026_remind-7d_2026-11-20--email.eml"), "\(files.sorted())")
+    let status = try fixture.client(["status"])
+    #expect(status.stdout.contains("journal conflicts: 0"), "\(status.stdout)")
+    // Nothing more: each correction is judged once, and what was sent is not sent again.
+    #expect(try fixture.waitForSent(44, seconds: 2) == 43)
+  }
+
   @Test("kill -9 in the middle of a burst: after a restart nothing is lost, and only what was on the wire goes twice")
   func crash() throws {
     let fixture0 = try DaemonFixture()
