@@ -436,7 +436,9 @@ struct DaemonTests {
       ])
   }
 
-  @Test("corrections on the real binary: a unit added and reloaded hears at once, an extension moves a unit to its new ladder at once, nothing twice")
+  @Test(
+    "corrections on the real binary: a unit added and reloaded hears at once, an extension moves a unit to its new ladder at once, nothing twice"
+  )
   func corrections() throws {
     let fixture = try DaemonFixture()
     let notify = try NotifyListener()
