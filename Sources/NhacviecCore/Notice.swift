@@ -517,18 +517,16 @@ public struct NoticeDecision: Hashable, Sendable, Codable {
     channel: String, reason: NoticeReason, scheduledAt: Date, addressees: [Addressee], content: NoticeContent,
     revision: Int = 0
   ) {
+    let key: String
     switch content {
-    case .obligation(let key, _, _), .summary(let key): self.key = RungID(key, revision: revision).description
+    case .obligation(let rung, _, _), .summary(let rung): key = RungID(rung, revision: revision).description
     case .digest(let items):
-      self.key = NoticeDecision.digestKey(
+      key = NoticeDecision.digestKey(
         address: addressees.first?.address ?? "", rule: items.first?.key.rule ?? "", items: items.flatMap(\.rungs))
     }
-    self.channel = channel
-    self.reason = reason
-    self.scheduledAt = scheduledAt
-    self.addressees = addressees
-    self.content = content
-    self.revision = revision
+    self.init(
+      key: key, channel: channel, reason: reason, scheduledAt: scheduledAt, addressees: addressees, content: content,
+      revision: revision)
   }
 
   /// A decision as the journal wrote it, key and all.

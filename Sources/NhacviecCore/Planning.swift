@@ -171,28 +171,28 @@ extension Engine {
     func stepsDue(on ladder: Ladder, rule: Rule, finding: Finding, unit: OrgUnit, periodText: String, from: Date) {
       wake(finding.deadline)
       if let later = ladder.steps.first(where: { $0.at > now }) { wake(later.at) }
-      if let matcher, matcher.matches(rule: rule.id, unit: unit.id, period: periodText) {
-        // Escalations stop at the ladder's end: past it, nothing is owed any more.
-        guard now <= ladder.closes else { return }
-        let caught = Engine.catchUp(ladder.steps, since: .distantPast, now: now, deadline: ladder.deadline)
-        for step in caught.due {
-          let routed = route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit)
-          rejudged += routed.decisions
-          unroutable += routed.unroutable
-        }
-        for step in caught.superseded {
-          rejudgedSuperseded += route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit).decisions
-        }
-        return
-      }
-      let caught = Engine.catchUp(ladder.steps, since: from, now: now, deadline: ladder.deadline)
+      // A corrected obligation is judged whole: its newest rung per audience, whenever it fell.
+      let corrected = matcher?.matches(rule: rule.id, unit: unit.id, period: periodText) ?? false
+      // Escalations stop at the ladder's end: past it, nothing is owed any more.
+      if corrected && now > ladder.closes { return }
+      let caught = Engine.catchUp(
+        ladder.steps, since: corrected ? .distantPast : from, now: now, deadline: ladder.deadline)
+      var due: [NoticeDecision] = []
+      var older: [NoticeDecision] = []
       for step in caught.due {
         let routed = route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit)
-        fallen += routed.decisions
+        due += routed.decisions
         unroutable += routed.unroutable
       }
       for step in caught.superseded {
-        superseded += route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit).decisions
+        older += route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit).decisions
+      }
+      if corrected {
+        rejudged += due
+        rejudgedSuperseded += older
+      } else {
+        fallen += due
+        superseded += older
       }
     }
 
