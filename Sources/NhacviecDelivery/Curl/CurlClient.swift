@@ -270,15 +270,17 @@ public final class CurlClient: Sendable {
 
     func run() {
       while true {
-        let (adds, cancels, stop) = lock.withLock { () -> ([Transfer], [Transfer], Bool) in
+        // A transfer's `cancelled` is read under the lock it is written under (ThreadSanitizer
+        // caught it read outside).
+        let (adds, cancels, stop) = lock.withLock { () -> ([(Transfer, Bool)], [Transfer], Bool) in
           defer {
             toAdd.removeAll()
             toCancel.removeAll()
           }
-          return (toAdd, toCancel, stopping)
+          return (toAdd.map { ($0, $0.cancelled) }, toCancel, stopping)
         }
-        for transfer in adds {
-          if transfer.cancelled {
+        for (transfer, cancelled) in adds {
+          if cancelled {
             transfer.finish(.failure(CancellationError()))
             continue
           }
@@ -329,7 +331,7 @@ public final class CurlClient: Sendable {
 ///
 /// Unchecked: made on the caller's thread, then handed to the transfer thread through the
 /// engine's lock, which alone uses the handle and the buffers from then on (libcurl calls back on
-/// that thread); `continuation` and `cancelled` are set under that lock.
+/// that thread); `continuation` and `cancelled` are set and read under that lock.
 private final class Transfer: @unchecked Sendable {
   let handle: UnsafeMutableRawPointer
   /// The pool and `scheme://host:port`: transfers of one pool to one server share its limit.
