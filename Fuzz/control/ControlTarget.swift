@@ -62,7 +62,7 @@ import NhacviecCore
       do {
         let deployment = try DeploymentLoader().load(configPath: config)
         let daemon = try Daemon(configPath: config, deployment: deployment, clock: clock)
-        let routes = ControlRoutes(daemon: daemon, writers: WriterPolicy(users: [], groups: []))
+        let routes = ControlRoutes(daemon: daemon)
         current = (routes, daemon)
         return routes
       } catch {

@@ -10,9 +10,9 @@ import NhacviecStore
 /// exist or a malformed period is a 400, a rule or unit nobody knows a 404, so that a typo never
 /// reads as an empty answer.
 struct ControlRoutes: Sendable {
+  /// Everyone who can open the socket may read; who may change things is the running
+  /// snapshot's `writers`.
   let daemon: Daemon
-  /// Who may change things; everyone who can open the socket may read.
-  let writers: WriterPolicy
 
   func handle(_ request: ControlRequest) -> HTTPResponse {
     do {
@@ -84,7 +84,8 @@ struct ControlRoutes: Sendable {
   }
 
   private func checkWriter(_ request: ControlRequest) throws {
-    guard writers.allows(uid: request.uid, gid: request.gid) else {
+    // The running configuration's writers: a reload that adds or removes one applies at once.
+    guard daemon.current.writers.allows(uid: request.uid, gid: request.gid, groups: request.groups) else {
       Log.write(.warning, "refused \(request.method) \(request.path) from uid \(request.uid): not an allowed writer")
       throw HTTPFailure(
         403, "uid \(request.uid) may read but not write; list the user in daemon.writers or daemon.writer_groups")
@@ -248,23 +249,21 @@ public struct WriterPolicy: Sendable {
   let uids: Set<UInt32>
   let gids: Set<UInt32>
 
+  /// Names are looked up once, here, with the reentrant calls: a policy is made at start and at
+  /// each reload, and request threads only compare numbers.
   public init(users: [String], groups: [String]) {
     var uids: Set<UInt32> = [0, getuid()]
     for user in users {
-      if let id = UInt32(user) {
+      if let id = UInt32(user) ?? WriterPolicy.uid(of: user) {
         uids.insert(id)
-      } else if let entry = getpwnam(user) {
-        uids.insert(entry.pointee.pw_uid)
       } else {
         Log.write(.warning, "writers: no user \(user)")
       }
     }
     var gids: Set<UInt32> = []
     for group in groups {
-      if let id = UInt32(group) {
+      if let id = UInt32(group) ?? WriterPolicy.gid(of: group) {
         gids.insert(id)
-      } else if let entry = getgrnam(group) {
-        gids.insert(entry.pointee.gr_gid)
       } else {
         Log.write(.warning, "writer_groups: no group \(group)")
       }
@@ -273,13 +272,25 @@ public struct WriterPolicy: Sendable {
     self.gids = gids
   }
 
-  func allows(uid: UInt32, gid: UInt32) -> Bool {
-    if uids.contains(uid) || gids.contains(gid) { return true }
-    guard !gids.isEmpty, let user = getpwuid(uid) else { return false }
-    // Supplementary groups: the peer's credentials carry only the primary one.
-    var count: Int32 = 64
-    var groups = [gid_t](repeating: 0, count: 64)
-    guard getgrouplist(user.pointee.pw_name, user.pointee.pw_gid, &groups, &count) >= 0 else { return false }
-    return groups.prefix(Int(count)).contains { gids.contains($0) }
+  /// Whether a peer may write: its user is a writer, or its primary or any supplementary group,
+  /// all as the kernel reports them for the peer's process (never as /etc/group lists them).
+  func allows(uid: UInt32, gid: UInt32, groups: [UInt32]) -> Bool {
+    uids.contains(uid) || gids.contains(gid) || groups.contains { gids.contains($0) }
+  }
+
+  static func uid(of name: String) -> UInt32? {
+    var entry = passwd()
+    var result: UnsafeMutablePointer<passwd>?
+    var buffer = [CChar](repeating: 0, count: 16_384)
+    guard getpwnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+    return entry.pw_uid
+  }
+
+  static func gid(of name: String) -> UInt32? {
+    var entry = group()
+    var result: UnsafeMutablePointer<group>?
+    var buffer = [CChar](repeating: 0, count: 65_536)
+    guard getgrnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+    return entry.gr_gid
   }
 }

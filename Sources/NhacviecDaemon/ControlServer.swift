@@ -9,11 +9,15 @@ public struct ControlRequest: Sendable {
   /// The peer's credentials from SO_PEERCRED: the kernel's word, not the client's.
   public let uid: UInt32
   public let gid: UInt32
+  /// The peer's supplementary groups from SO_PEERGROUPS, the kernel's word too: those its
+  /// process has, not those /etc/group lists for its user.
+  public let groups: [UInt32]
 
-  public init(_ http: HTTPRequest, uid: UInt32, gid: UInt32) {
+  public init(_ http: HTTPRequest, uid: UInt32, gid: UInt32, groups: [UInt32] = []) {
     self.http = http
     self.uid = uid
     self.gid = gid
+    self.groups = groups
   }
 
   public var method: String { http.method }
@@ -222,14 +226,16 @@ public final class ControlServer: Sendable {
     let fd: Int32
     let uid: UInt32
     let gid: UInt32
+    let groups: [UInt32]
     let accepted: Double
     var state: State = .reading([])
     var deadline: Double
 
-    init(fd: Int32, uid: UInt32, gid: UInt32, accepted: Double, deadline: Double) {
+    init(fd: Int32, uid: UInt32, gid: UInt32, groups: [UInt32], accepted: Double, deadline: Double) {
       self.fd = fd
       self.uid = uid
       self.gid = gid
+      self.groups = groups
       self.accepted = accepted
       self.deadline = deadline
     }
@@ -280,7 +286,9 @@ public final class ControlServer: Sendable {
             answer(connection, .error(failure))
           case .complete(let request):
             connection.state = .handling
-            dispatch(connection.fd, ControlRequest(request, uid: connection.uid, gid: connection.gid))
+            dispatch(
+              connection.fd,
+              ControlRequest(request, uid: connection.uid, gid: connection.gid, groups: connection.groups))
           }
           return
         } else if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -338,8 +346,8 @@ public final class ControlServer: Sendable {
         }
         let now = monotonicSeconds()
         connections[fd] = Connection(
-          fd: fd, uid: credentials.uid, gid: credentials.gid, accepted: now,
-          deadline: now + configuration.requestTimeout)
+          fd: fd, uid: credentials.uid, gid: credentials.gid, groups: isTCP ? [] : ControlServer.peerGroups(fd),
+          accepted: now, deadline: now + configuration.requestTimeout)
       }
     }
 
@@ -429,6 +437,25 @@ public final class ControlServer: Sendable {
     }
     thread.name = "nhacviec-request"
     thread.start()
+  }
+}
+
+extension ControlServer {
+  /// `SO_PEERGROUPS` (Linux 4.13), which Glibc's module does not export.
+  static let peerGroupsOption: Int32 = 59
+
+  /// The supplementary groups of the process at the other end of a Unix socket, as the kernel
+  /// recorded them when it connected; none when the kernel cannot say.
+  static func peerGroups(_ fd: Int32) -> [UInt32] {
+    var groups = [gid_t](repeating: 0, count: 64)
+    var length = socklen_t(groups.count * MemoryLayout<gid_t>.size)
+    if getsockopt(fd, SOL_SOCKET, peerGroupsOption, &groups, &length) != 0 {
+      // More than 64: the kernel said how many bytes it needs.
+      guard errno == ERANGE, length > 0 else { return [] }
+      groups = [gid_t](repeating: 0, count: Int(length) / MemoryLayout<gid_t>.size)
+      guard getsockopt(fd, SOL_SOCKET, peerGroupsOption, &groups, &length) == 0 else { return [] }
+    }
+    return Array(groups.prefix(Int(length) / MemoryLayout<gid_t>.size))
   }
 }
 

@@ -586,6 +586,9 @@ final class Snapshot: Sendable {
   /// SHA-256 over every file the configuration read.
   let hash: String
   let delivery: DeliveryService.Setup
+  /// Who may write through the control socket: a reload applies its `daemon.writers` and
+  /// `daemon.writer_groups` at once.
+  let writers: WriterPolicy
   private let engines: EngineCache
 
   /// Builds the channels in the one place that builds them; a channel that cannot be built (an
@@ -597,6 +600,7 @@ final class Snapshot: Sendable {
     }
     self.deployment = deployment
     hash = SHA256.hex(SHA256.hash(bytes))
+    writers = WriterPolicy(users: deployment.daemon.writers, groups: deployment.daemon.writerGroups)
     let runtime = ChannelRuntime(
       client: client, zone: deployment.zone, stateDirectory: deployment.daemon.state, clock: { clock.now() })
     let built = runtime.channels(deployment.channels)

@@ -98,8 +98,7 @@ public enum Service {
     }
     defer { daemon.shutdown() }
     let socketPath = socket ?? deployment.daemon.socket
-    let routes = ControlRoutes(
-      daemon: daemon, writers: WriterPolicy(users: deployment.daemon.writers, groups: deployment.daemon.writerGroups))
+    let routes = ControlRoutes(daemon: daemon)
     // The control socket first, so that `status` answers while the rest starts, and last to go.
     var services: [any LongRunning] = [
       Listener(name: "the control socket", server: ControlServer(path: socketPath) { routes.handle($0) })

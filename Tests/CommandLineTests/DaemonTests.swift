@@ -436,6 +436,78 @@ struct DaemonTests {
       ])
   }
 
+  /// `arguments` of nhacviec run as uid 65534 with primary group 0 (so that the socket, 0660
+  /// root:root, opens) and the supplementary `groups`.
+  func runAs(_ groups: [Int], _ arguments: [String], fixture: DaemonFixture) throws -> ProgramRun {
+    let credentials =
+      ["--reuid=65534", "--regid=0"]
+      + (groups.isEmpty ? ["--clear-groups"] : ["--groups=" + groups.map(String.init).joined(separator: ",")])
+    return try ProgramRun(
+      "/usr/bin/setpriv", credentials + [Run.binary.path] + arguments + ["--socket", fixture.socket])
+  }
+
+  @Test("a writer is judged by the groups its process holds, as the kernel says, and writers change at a reload")
+  func writersFromTheKernel() throws {
+    let fixture = try DaemonFixture(daemon: ", writer_groups: [\"4242\"]")
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-09T09:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    let record = ["record", "report", "--unit", "D1", "--rule", "annual", "--period", "2026"]
+    // Group 4242 in the process's credentials: a writer, though /etc/group lists nobody in it.
+    let writer = try runAs([4242], record, fixture: fixture)
+    #expect(writer.status == 0, "\(writer.stderr)")
+    // The same user without the group: a reader, whatever /etc/group says.
+    let reader = try runAs([], record, fixture: fixture)
+    #expect(reader.status == 1)
+    #expect(reader.stderr.contains("403"))
+    // A reload that removes the group refuses its members from then on; one that names the user
+    // lets it write at once.
+    let config = try String(contentsOfFile: fixture.config, encoding: .utf8)
+    try config.replacingOccurrences(of: ", writer_groups: [\"4242\"]", with: "")
+      .write(toFile: fixture.config, atomically: true, encoding: .utf8)
+    #expect(try fixture.client(["reload"]).status == 0)
+    #expect(try runAs([4242], record, fixture: fixture).status == 1)
+    try config.replacingOccurrences(of: ", writer_groups: [\"4242\"]", with: ", writers: [\"65534\"]")
+      .write(toFile: fixture.config, atomically: true, encoding: .utf8)
+    #expect(try fixture.client(["reload"]).status == 0)
+    let named = try runAs([], record, fixture: fixture)
+    #expect(named.status == 0, "\(named.stderr)")
+  }
+
+  @Test("a reader posting while a writer writes through a supplementary group: 10 s, no reader write accepted")
+  func readerAndWriterRace() throws {
+    let fixture = try DaemonFixture(daemon: ", writer_groups: [\"4242\"]")
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-09T09:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    let client = repositoryRoot.appendingPathComponent("Tests/Servers/control_client.py").path
+    // Two users, as in the attack: the writer holds the group, the reader does not.
+    func loop(uid: Int, _ groups: String, unit: String) throws -> Process {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+      process.arguments = [
+        "--reuid=\(uid)", "--regid=0", groups, "/usr/bin/python3", client, fixture.socket, "10", unit,
+      ]
+      process.standardOutput = Pipe()
+      try process.run()
+      return process
+    }
+    let writer = try loop(uid: 65534, "--groups=4242", unit: "D1")
+    let reader = try loop(uid: 65533, "--clear-groups", unit: "D2")
+    func answers(_ process: Process) -> [String: Int] {
+      process.waitUntilExit()
+      let data = (process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
+      return (try? JSONDecoder().decode([String: Int].self, from: data)) ?? [:]
+    }
+    let written = answers(writer)
+    let read = answers(reader)
+    // 201 for the first, 200 for the same fact again.
+    #expect(written["200"] ?? 0 > 100, "\(written)")
+    #expect(written.keys.allSatisfy { $0.hasPrefix("2") }, "the writer was refused: \(written)")
+    #expect(read["403"] ?? 0 > 100, "\(read)")
+    #expect(read.keys.sorted() == ["403"], "a reader's write was accepted: \(read)")
+  }
+
   @Test(
     "corrections on the real binary: a unit added and reloaded hears at once, an extension moves a unit to its new ladder at once, nothing twice"
   )
