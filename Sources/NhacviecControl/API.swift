@@ -370,10 +370,33 @@ public enum ControlAPI {
     /// The file's name, for errors (`facts.csv:7: …`).
     public var source: String?
     public var facts: [FactRequest]
+    /// One part of a file too big for one request: the daemon keeps the parts and records them
+    /// all in one transaction when the last arrives, or none.
+    public var part: Part?
 
-    public init(source: String?, facts: [FactRequest]) {
+    public struct Part: Codable, Sendable {
+      /// Chosen by the client, the same for every part of one file.
+      public var importID: String
+      /// 1, 2, … in the order sent.
+      public var number: Int
+      public var last: Bool
+
+      public init(importID: String, number: Int, last: Bool) {
+        self.importID = importID
+        self.number = number
+        self.last = last
+      }
+
+      enum CodingKeys: String, CodingKey {
+        case importID = "import"
+        case number, last
+      }
+    }
+
+    public init(source: String?, facts: [FactRequest], part: Part? = nil) {
       self.source = source
       self.facts = facts
+      self.part = part
     }
   }
 

@@ -13,6 +13,8 @@ struct ControlRoutes: Sendable {
   /// Everyone who can open the socket may read; who may change things is the running
   /// snapshot's `writers`.
   let daemon: Daemon
+  let refusals = RefusalLog()
+  let imports = ImportParts()
 
   func handle(_ request: ControlRequest) -> HTTPResponse {
     do {
@@ -34,7 +36,7 @@ struct ControlRoutes: Sendable {
   static let reads: [String: Set<String>] = [
     "/v1/status": [], "/v1/findings": ["state", "rule", "unit", "period"], "/v1/upcoming": ["days"],
     "/v1/explain": ["unit", "rule"], "/v1/report": ["period", "rules", "scope", "as_of", "format"],
-    "/v1/notices": ["state", "limit", "key"], "/v1/facts": ["unit", "rule", "period", "retracted"],
+    "/v1/notices": ["state", "limit", "key", "after"], "/v1/facts": ["unit", "rule", "period", "retracted"],
     "/v1/silences": ["all"],
   ]
   static let writes: Set<String> = [
@@ -43,6 +45,18 @@ struct ControlRoutes: Sendable {
   /// Collections whose items a writer may remove: `DELETE /v1/facts/ID` retracts a fact,
   /// `DELETE /v1/silences/ID` expires a silence.
   static let removable: Set<String> = ["/v1/facts", "/v1/silences"]
+
+  /// Reads whose cost grows with the journal, the directory or the days asked for.
+  static let heavyReads: Set<String> = [
+    "/v1/findings", "/v1/upcoming", "/v1/explain", "/v1/report", "/v1/notices", "/v1/facts",
+  ]
+
+  /// The handlers' lane of a request (`ControlServer.Lane`), from its method and path alone.
+  static func lane(_ request: HTTPRequest) -> ControlServer.Lane {
+    if MonitoringRoutes.paths.contains(request.path) || request.path == "/v1/status" { return .monitoring }
+    if request.method == "GET" && heavyReads.contains(request.path) { return .heavy }
+    return .ordinary
+  }
 
   private func route(_ request: ControlRequest) throws -> HTTPResponse {
     let path = request.path
@@ -67,13 +81,12 @@ struct ControlRoutes: Sendable {
         throw HTTPFailure(405, "method \(request.method) not allowed on \(path) (allowed: DELETE)")
       }
       let text = path[path.index(after: slash)...]
-      // Digits only: Int64 alone would also take "+5" for 5.
-      guard text.allSatisfy({ $0.isASCII && $0.isNumber }), let id = Int64(text), id > 0 else {
+      guard let id = Self.number(String(text)), id > 0 else {
         throw HTTPFailure(404, "no such endpoint: \(path) (an id is a positive number)")
       }
       guard request.query.isEmpty else { throw HTTPFailure(400, "\(path) takes no query parameters") }
       try checkWriter(request)
-      return try remove(collection, id: id, request)
+      return try remove(collection, id: Int64(id), request)
     }
     if readable != nil || writable {
       let allowed = (readable != nil ? ["GET"] : []) + (writable ? ["POST"] : [])
@@ -86,7 +99,13 @@ struct ControlRoutes: Sendable {
   private func checkWriter(_ request: ControlRequest) throws {
     // The running configuration's writers: a reload that adds or removes one applies at once.
     guard daemon.current.writers.allows(uid: request.uid, gid: request.gid, groups: request.groups) else {
-      Log.write(.warning, "refused \(request.method) \(request.path) from uid \(request.uid): not an allowed writer")
+      daemon.metrics.refused("not_a_writer")
+      refusals.note(uid: request.uid) { more in
+        Log.write(
+          .warning,
+          "refused \(request.method) \(request.path) from uid \(request.uid): not an allowed writer"
+            + (more > 0 ? " (and \(more) more from this uid since the last line)" : ""))
+      }
       throw HTTPFailure(
         403, "uid \(request.uid) may read but not write; list the user in daemon.writers or daemon.writer_groups")
     }
@@ -116,7 +135,7 @@ struct ControlRoutes: Sendable {
       try daemon.checkKnown(rules: query["rule"].map { [$0] } ?? [], units: query["unit"].map { [$0] } ?? [])
       return .json(try daemon.findings(state: state, rule: query["rule"], unit: query["unit"], period: period))
     case "/v1/upcoming":
-      guard let days = Int(query["days"] ?? "14"), (1...366).contains(days) else {
+      guard let days = Self.number(query["days"] ?? "14"), (1...366).contains(days) else {
         throw HTTPFailure(400, "days must be 1 to 366")
       }
       return .json(try daemon.upcoming(days: days))
@@ -148,15 +167,24 @@ struct ControlRoutes: Sendable {
         }
         return state
       }
-      guard let limit = Int(query["limit"] ?? "1000"), (1...1_000_000).contains(limit) else {
-        throw HTTPFailure(400, "limit must be 1 to 1000000")
+      // A page at most: an answer is built whole in memory, about 300 bytes a notice.
+      guard let limit = Self.number(query["limit"] ?? "\(Self.pageLimit)"), (1...Self.pageLimit).contains(limit) else {
+        throw HTTPFailure(400, "limit must be 1 to \(Self.pageLimit); read further pages with after=CHANNEL:KEY")
       }
       if let key = query["key"] {
-        guard state == nil, query["limit"] == nil else { throw HTTPFailure(400, "key goes alone") }
+        guard state == nil, query["limit"] == nil, query["after"] == nil else {
+          throw HTTPFailure(400, "key goes alone")
+        }
         guard let history = try daemon.history(key: key) else { throw HTTPFailure(404, "no notice with key \(key)") }
         return .json(history)
       }
-      return .json(try daemon.notices(state: state, key: nil, limit: limit))
+      let after = try query["after"].map { text throws -> (channel: String, key: String) in
+        guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else {
+          throw HTTPFailure(400, "after must read CHANNEL:KEY (the last notice of the page before), not \(text)")
+        }
+        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+      }
+      return .json(try daemon.notices(state: state, key: nil, limit: limit, after: after))
     case "/v1/facts":
       let period = try query["period"].map(Self.period)
       try daemon.checkKnown(rules: query["rule"].map { [$0] } ?? [], units: query["unit"].map { [$0] } ?? [])
@@ -177,12 +205,19 @@ struct ControlRoutes: Sendable {
     case "/v1/facts":
       let body = Data(request.body)
       // One fact, or a whole file's as `{"source": FILE, "facts": [...]}`: all or nothing.
-      let batch: ControlAPI.FactBatch
+      var batch: ControlAPI.FactBatch
       if let whole = try? decoder.decode(ControlAPI.FactBatch.self, from: body) {
         batch = whole
       } else {
         batch = ControlAPI.FactBatch(source: nil, facts: [try decoder.decode(ControlAPI.FactRequest.self, from: body)])
       }
+      if let part = batch.part, !part.last {
+        let staged = try imports.stage(batch, part: part, uid: request.uid)
+        return .json(
+          ControlAPI.Message("part \(part.number) of import \(part.importID) kept (\(staged) facts so far)"),
+          status: 202)
+      }
+      if let part = batch.part { batch = try imports.complete(batch, part: part, uid: request.uid) }
       let (sent, recorded) = try daemon.record(batch, uid: request.uid)
       let what: String
       if sent.count == 1 {
@@ -211,6 +246,15 @@ struct ControlRoutes: Sendable {
       let result = daemon.reload()
       return .json(result, status: result.ok ? 200 : 422)
     }
+  }
+
+  /// The most notices one answer lists.
+  static let pageLimit = 1000
+
+  /// A count written in digits only: `Int` alone would also take "+5" (and "%2B5") for 5.
+  static func number(_ text: String) -> Int? {
+    guard !text.isEmpty, text.count <= 9, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+    return Int(text)
   }
 
   /// `true` or `false`; absent is false.
@@ -292,5 +336,98 @@ public struct WriterPolicy: Sendable {
     var buffer = [CChar](repeating: 0, count: 65_536)
     guard getgrnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
     return entry.gr_gid
+  }
+}
+
+/// A refused write is logged once a minute per uid at most, with how many were refused since:
+/// a reader posting in a loop must not fill the log (and push the daemon's own errors past
+/// journald's rate limit). `nhacviec_control_refused_total` counts every one.
+final class RefusalLog: Sendable {
+  static let interval: Double = 60
+  private struct Peer {
+    var lastLine: Double
+    var since = 0
+  }
+  private let peers = Locked<[UInt32: Peer]>([:])
+
+  /// Calls `log` with the refusals not logged since this uid's last line, when one is due.
+  func note(uid: UInt32, at now: Double = monotonicSeconds(), log: (Int) -> Void) {
+    let due = peers.withLock { peers -> Int? in
+      if var peer = peers[uid], now - peer.lastLine < RefusalLog.interval {
+        peer.since += 1
+        peers[uid] = peer
+        return nil
+      }
+      let more = peers[uid]?.since ?? 0
+      // Forget peers quiet for a while, so that many uids cannot grow the table without bound.
+      if peers.count > 1000 { peers = peers.filter { now - $0.value.lastLine < RefusalLog.interval } }
+      peers[uid] = Peer(lastLine: now)
+      return more
+    }
+    if let due { log(due) }
+  }
+}
+
+/// The parts of imports too big for one request, kept in memory until their last part: then
+/// the whole file is checked and recorded in one transaction, or nothing is. Only writers send
+/// parts; an import left unfinished for `idle` seconds is dropped, and the sizes are bounded.
+final class ImportParts: Sendable {
+  static let idle: Double = 600
+  static let maxFacts = 200_000
+  static let maxImports = 8
+
+  private struct Import {
+    let uid: UInt32
+    let source: String?
+    var facts: [ControlAPI.FactRequest]
+    var parts: Int
+    var touched: Double
+  }
+  private let imports = Locked<[String: Import]>([:])
+
+  /// Keeps a part that is not the last; returns how many facts the import holds now.
+  func stage(_ batch: ControlAPI.FactBatch, part: ControlAPI.FactBatch.Part, uid: UInt32) throws -> Int {
+    let now = monotonicSeconds()
+    return try imports.withLock { imports in
+      imports = imports.filter { now - $0.value.touched < ImportParts.idle }
+      var entry =
+        imports[part.importID]
+        ?? Import(uid: uid, source: batch.source, facts: [], parts: 0, touched: now)
+      try ImportParts.check(entry, part: part, uid: uid)
+      guard imports[part.importID] != nil || imports.count < ImportParts.maxImports else {
+        throw HTTPFailure(429, "\(ImportParts.maxImports) imports are under way; finish one first")
+      }
+      guard entry.facts.count + batch.facts.count <= ImportParts.maxFacts else {
+        imports[part.importID] = nil
+        throw HTTPFailure(413, "an import holds at most \(ImportParts.maxFacts) facts; import \(part.importID) dropped")
+      }
+      entry.facts += batch.facts
+      entry.parts = part.number
+      entry.touched = now
+      imports[part.importID] = entry
+      return entry.facts.count
+    }
+  }
+
+  /// The whole import, with its last part; it is forgotten either way.
+  func complete(
+    _ batch: ControlAPI.FactBatch, part: ControlAPI.FactBatch.Part, uid: UInt32
+  ) throws -> ControlAPI.FactBatch {
+    try imports.withLock { imports in
+      let entry =
+        imports[part.importID] ?? Import(uid: uid, source: batch.source, facts: [], parts: 0, touched: 0)
+      try ImportParts.check(entry, part: part, uid: uid)
+      imports[part.importID] = nil
+      return ControlAPI.FactBatch(source: entry.source ?? batch.source, facts: entry.facts + batch.facts)
+    }
+  }
+
+  private static func check(_ entry: Import, part: ControlAPI.FactBatch.Part, uid: UInt32) throws {
+    guard entry.uid == uid else { throw HTTPFailure(409, "import \(part.importID) belongs to another user") }
+    guard part.number == entry.parts + 1 else {
+      throw HTTPFailure(
+        409,
+        "import \(part.importID): part \(part.number) came after part \(entry.parts); send the parts in order, from 1")
+    }
   }
 }

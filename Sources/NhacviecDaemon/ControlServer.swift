@@ -53,9 +53,30 @@ public final class ControlServer: Sendable {
   /// The key under which a handler's thread is marked in its thread dictionary.
   public static let threadMark = "nhacviec.thread"
 
+  /// Which handlers a request waits for. Each lane has its own threads, so that no kind of
+  /// request can keep another waiting: `status` and the health probes answer while every
+  /// expensive read is busy, and a writer's request is not queued behind a reader's report.
+  public enum Lane: Sendable, CaseIterable {
+    /// `status`, `/-/healthy`, `/-/ready`, `/metrics`: cheap, and what monitoring depends on.
+    case monitoring
+    /// Writes and cheap reads.
+    case ordinary
+    /// Reads whose cost grows with the journal or the directory (`upcoming`, `report`,
+    /// `notices`, …): a peer may have only `heavyPerPeer` in flight, and a waiting one is the
+    /// first shed when connections run out.
+    case heavy
+  }
+
   public struct Configuration: Sendable {
     public var maxConnections = 128
-    public var maxHandlers = 32
+    /// Handlers running at once, per lane.
+    public var maxHandlers: [Lane: Int] = [.monitoring: 8, .ordinary: 16, .heavy: 4]
+    /// Heavy requests one peer (one uid) may have running or waiting; more are refused with 429.
+    public var heavyPerPeer = 4
+    /// The lane of a request, from its head.
+    public var lane: @Sendable (HTTPRequest) -> Lane = { _ in .ordinary }
+    /// Told of each request refused before any handler saw it: `heavy_in_flight` or `shed`.
+    public var refused: @Sendable (String) -> Void = { _ in }
     /// From accept to the last byte of the request.
     public var requestTimeout: TimeInterval = 5
     /// From the answer being ready to its last byte leaving.
@@ -80,12 +101,16 @@ public final class ControlServer: Sendable {
   private let wakeUp = WakeSignal()
   /// The listening socket, once started.
   private let listener = Locked<Int32>(-1)
+  /// The device and inode of the socket file this server made.
+  private let created = Locked<(dev_t, ino_t)?>(nil)
   private struct State {
     var stopped = false
     /// Answers ready, by the connection's descriptor: the loop owns the connections.
     var finished: [(Int32, HTTPResponse)] = []
-    var waiting: [(Int32, ControlRequest)] = []
-    var handling = 0
+    var waiting: [Lane: [(Int32, ControlRequest)]] = [:]
+    var handling: [Lane: Int] = [:]
+    /// Heavy requests running or waiting, by peer uid.
+    var heavy: [UInt32: Int] = [:]
   }
   private let state = Locked(State())
   private let loopEnded = DispatchSemaphore(value: 0)
@@ -172,11 +197,19 @@ public final class ControlServer: Sendable {
     let directory = (path as NSString).deletingLastPathComponent
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     guard var address = UnixAddress.make(path) else { throw Failure(description: "socket path too long: \(path)") }
-    // Only a socket is removed: a typo must not delete someone's file.
+    // Only a socket is removed: a typo must not delete someone's file; and only a dead one: a
+    // socket that answers is another daemon's (with a state folder of its own, since the state
+    // folder's lock stops a second on the same one), which would be left running unreachable.
     var info = stat()
     if lstat(path, &info) == 0 {
       guard (info.st_mode & S_IFMT) == S_IFSOCK else {
         throw Failure(description: "\(path) exists and is not a socket")
+      }
+      if ControlServer.answers(address) {
+        throw Failure(
+          description:
+            "another process is serving \(path) (another nhacviec with its own state folder?); stop it, or give this daemon a socket of its own (daemon.socket or --socket)"
+        )
       }
       unlink(path)
     }
@@ -194,6 +227,7 @@ public final class ControlServer: Sendable {
       throw Failure(description: "cannot bind \(path): \(reason)")
     }
     chmod(path, 0o660)
+    if lstat(path, &info) == 0 { created.withLock { $0 = (info.st_dev, info.st_ino) } }
     guard listen(fd, 256) == 0 else {
       close(fd)
       throw Failure(description: "listen: \(String(cString: strerror(errno)))")
@@ -210,7 +244,28 @@ public final class ControlServer: Sendable {
     guard first, listener.withLock({ $0 }) >= 0 else { return }
     wakeUp.raise()
     _ = loopEnded.wait(timeout: .now() + 5)
-    if case .unix(let path) = endpoint { unlink(path) }
+    if case .unix(let path) = endpoint {
+      // Only the file this server made: one put there since is someone else's to remove.
+      var info = stat()
+      if lstat(path, &info) == 0, let (device, inode) = created.withLock({ $0 }), info.st_dev == device,
+        info.st_ino == inode
+      {
+        unlink(path)
+      }
+    }
+  }
+
+  /// Whether something accepts connections on a Unix socket's address now.
+  static func answers(_ address: sockaddr_un) -> Bool {
+    let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard probe >= 0 else { return false }
+    defer { Glibc.close(probe) }
+    var address = address
+    return withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+      }
+    }
   }
 
   // MARK: - The loop
@@ -224,6 +279,8 @@ public final class ControlServer: Sendable {
     }
 
     let fd: Int32
+    /// The peer's process, user and groups, from the kernel.
+    let pid: Int32
     let uid: UInt32
     let gid: UInt32
     let groups: [UInt32]
@@ -231,8 +288,9 @@ public final class ControlServer: Sendable {
     var state: State = .reading([])
     var deadline: Double
 
-    init(fd: Int32, uid: UInt32, gid: UInt32, groups: [UInt32], accepted: Double, deadline: Double) {
+    init(fd: Int32, pid: Int32, uid: UInt32, gid: UInt32, groups: [UInt32], accepted: Double, deadline: Double) {
       self.fd = fd
+      self.pid = pid
       self.uid = uid
       self.gid = gid
       self.groups = groups
@@ -244,6 +302,8 @@ public final class ControlServer: Sendable {
   private func loop(listener: Int32) {
     var connections: [Int32: Connection] = [:]
     var chunk = [UInt8](repeating: 0, count: 16_384)
+    // Held to be given up when descriptors run out, so that a caller can still be answered.
+    var spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
     func close(_ connection: Connection) {
       connections[connection.fd] = nil
       Glibc.close(connection.fd)
@@ -286,9 +346,8 @@ public final class ControlServer: Sendable {
             answer(connection, .error(failure))
           case .complete(let request):
             connection.state = .handling
-            dispatch(
-              connection.fd,
-              ControlRequest(request, uid: connection.uid, gid: connection.gid, groups: connection.groups))
+            let request = ControlRequest(request, uid: connection.uid, gid: connection.gid, groups: connection.groups)
+            if case .refused(let response) = dispatch(connection.fd, request) { answer(connection, response) }
           }
           return
         } else if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -303,31 +362,67 @@ public final class ControlServer: Sendable {
         }
       }
     }
-    /// Makes room for one more: the connection waiting longest for its own request goes first,
-    /// then one whose client is slowest to take its answer. Nil when every one is being handled.
+    /// Makes room for one more. First an expensive read that has not started; then a connection
+    /// still sending its request, taken from the peer holding the most connections (by user, then
+    /// by process), its longest-waiting first, so that a flood from one client sheds that
+    /// client's connections and not a newcomer's; then one whose client is slowest to take its
+    /// answer. False when every connection is being handled.
     func shed() -> Bool {
-      let candidates = connections.values.sorted { $0.accepted < $1.accepted }
-      let victim =
-        candidates.first {
-          if case .reading = $0.state { return true } else { return false }
-        }
-        ?? candidates.first {
-          if case .writing = $0.state { return true } else { return false }
-        }
-      guard let victim else { return false }
-      if case .reading = victim.state {
+      if let victim = connections.values.filter({ if case .handling = $0.state { true } else { false } })
+        .sorted(by: { $0.accepted < $1.accepted }).first(where: { withdraw($0.fd) })
+      {
+        configuration.refused("shed")
+        _ = HTTPResponse.error(HTTPFailure(503, "too many connections; expensive reads are shed first")).bytes
+          .withUnsafeBytes { send(victim.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+        close(victim)
+        return true
+      }
+      let reading = connections.values.filter { if case .reading = $0.state { true } else { false } }
+      var byUser: [UInt32: Int] = [:]
+      var byProcess: [Int32: Int] = [:]
+      for connection in reading {
+        byUser[connection.uid, default: 0] += 1
+        byProcess[connection.pid, default: 0] += 1
+      }
+      let slowest = reading.min { a, b in
+        (byUser[a.uid]!, byProcess[a.pid]!, -a.accepted) > (byUser[b.uid]!, byProcess[b.pid]!, -b.accepted)
+      }
+      if let victim = slowest {
         // Told why, in case it is a client that was only slow and is still listening.
+        configuration.refused("shed")
         _ = HTTPResponse.error(HTTPFailure(503, "too many connections; yours was the slowest")).bytes
           .withUnsafeBytes { send(victim.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+        close(victim)
+        return true
       }
+      let writing = connections.values.filter { if case .writing = $0.state { true } else { false } }
+      guard let victim = writing.min(by: { $0.accepted < $1.accepted }) else { return false }
       close(victim)
       return true
+    }
+    func refuseWithSpare() {
+      guard spare >= 0 else { return }
+      Glibc.close(spare)
+      let fd = accept(listener, nil, nil)
+      if fd >= 0 {
+        _ = HTTPResponse.error(HTTPFailure(503, "busy: the daemon has no descriptor to spare; try again"))
+          .bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+        Glibc.close(fd)
+      }
+      spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
     }
     func acceptAll() {
       while true {
         let fd = accept(listener, nil, nil)
         if fd < 0 {
           if errno == EINTR || errno == ECONNABORTED { continue }
+          if errno == EMFILE || errno == ENFILE {
+            // Out of descriptors, the caller stays in the backlog and poll reports it again at
+            // once: the loop would spin. Make room by shedding, as for too many connections;
+            // with nothing to shed, the spare descriptor lets the caller in to be told so.
+            if shed() { continue }
+            refuseWithSpare()
+          }
           return
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
@@ -346,7 +441,8 @@ public final class ControlServer: Sendable {
         }
         let now = monotonicSeconds()
         connections[fd] = Connection(
-          fd: fd, uid: credentials.uid, gid: credentials.gid, groups: isTCP ? [] : ControlServer.peerGroups(fd),
+          fd: fd, pid: credentials.pid, uid: credentials.uid, gid: credentials.gid,
+          groups: isTCP ? [] : ControlServer.peerGroups(fd),
           accepted: now, deadline: now + configuration.requestTimeout)
       }
     }
@@ -402,38 +498,75 @@ public final class ControlServer: Sendable {
     }
     // A connection whose handler still runs is closed too: its answer has nowhere to go.
     for connection in connections.values { Glibc.close(connection.fd) }
+    if spare >= 0 { Glibc.close(spare) }
     Glibc.close(listener)
   }
 
   // MARK: - Handlers
 
-  private func dispatch(_ connection: Int32, _ request: ControlRequest) {
-    let start = state.withLock { state -> Bool in
-      guard state.handling < configuration.maxHandlers else {
-        state.waiting.append((connection, request))
-        return false
-      }
-      state.handling += 1
-      return true
-    }
-    if start { run(connection, request) }
+  /// What became of a request handed to the handlers.
+  private enum Dispatched {
+    case running, waiting
+    /// Refused at once, with this answer.
+    case refused(HTTPResponse)
   }
 
-  private func run(_ connection: Int32, _ request: ControlRequest) {
+  private func dispatch(_ connection: Int32, _ request: ControlRequest) -> Dispatched {
+    let lane = configuration.lane(request.http)
+    let outcome = state.withLock { state -> Dispatched in
+      if lane == .heavy {
+        let inFlight = state.heavy[request.uid, default: 0]
+        guard inFlight < configuration.heavyPerPeer else {
+          configuration.refused("heavy_in_flight")
+          return .refused(
+            .error(
+              HTTPFailure(
+                429,
+                "uid \(request.uid) has \(inFlight) expensive reads in flight already; wait for one to finish")))
+        }
+        state.heavy[request.uid] = inFlight + 1
+      }
+      guard state.handling[lane, default: 0] < configuration.maxHandlers[lane, default: 1] else {
+        state.waiting[lane, default: []].append((connection, request))
+        return .waiting
+      }
+      state.handling[lane, default: 0] += 1
+      return .running
+    }
+    if case .running = outcome { run(connection, request, lane: lane) }
+    return outcome
+  }
+
+  /// Takes back a heavy request that has not started, to shed it; false when it has started.
+  private func withdraw(_ connection: Int32) -> Bool {
+    state.withLock { state in
+      guard let index = state.waiting[.heavy]?.firstIndex(where: { $0.0 == connection }) else { return false }
+      let request = state.waiting[.heavy]!.remove(at: index).1
+      state.heavy[request.uid, default: 1] -= 1
+      if state.heavy[request.uid] == 0 { state.heavy[request.uid] = nil }
+      return true
+    }
+  }
+
+  private func run(_ connection: Int32, _ request: ControlRequest, lane: Lane) {
     let thread = Thread { [self] in
       // A mark of whose thread this is (Foundation on Linux does not pass names to the system).
       Thread.current.threadDictionary[ControlServer.threadMark] = "request"
       let response = handler(request)
       let next = state.withLock { state -> (Int32, ControlRequest)? in
         state.finished.append((connection, response))
-        guard !state.waiting.isEmpty else {
-          state.handling -= 1
+        if lane == .heavy {
+          state.heavy[request.uid, default: 1] -= 1
+          if state.heavy[request.uid] == 0 { state.heavy[request.uid] = nil }
+        }
+        guard let waiting = state.waiting[lane], !waiting.isEmpty else {
+          state.handling[lane, default: 1] -= 1
           return nil
         }
-        return state.waiting.removeFirst()
+        return state.waiting[lane]!.removeFirst()
       }
       wakeUp.raise()
-      if let next { run(next.0, next.1) }
+      if let next { run(next.0, next.1, lane: lane) }
     }
     thread.name = "nhacviec-request"
     thread.start()

@@ -476,9 +476,12 @@ public final class Daemon: Sendable {
     }
   }
 
-  public func notices(state: NoticeState?, key: String?, limit: Int) throws -> [ControlAPI.Notice] {
+  public func notices(
+    state: NoticeState?, key: String?, limit: Int, after: (channel: String, key: String)? = nil
+  ) throws -> [ControlAPI.Notice] {
     let zone = current.deployment.zone
-    return try store.entries(state: state, key: key, limit: limit).map { entry in
+    let after = after.map { JournalKey(key: $0.key, channel: $0.channel) }
+    return try store.entries(state: state, key: key, limit: limit, after: after).map { entry in
       ControlAPI.Notice(
         key: entry.key, channel: entry.channel, at: zone.rfc3339(entry.scheduledAt),
         reason: NoticeReason(rawValue: entry.reason) ?? .nextReminder, state: entry.state, attempts: entry.attempts,

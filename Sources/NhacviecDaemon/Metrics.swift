@@ -34,6 +34,8 @@ final class Metrics: Sendable {
     var lastPassSuccess: Date?
     var reloadSuccessful = true
     var lastLoad: Date
+    /// Control requests refused, by reason.
+    var refused: [String: Int] = [:]
   }
 
   private let counts: Locked<Counts>
@@ -65,6 +67,11 @@ final class Metrics: Sendable {
       counts.passDuration.observe(max(0, duration))
       if ok { counts.lastPassSuccess = at } else { counts.passFailures += 1 }
     }
+  }
+
+  /// A control request refused: `not_a_writer`, `heavy_in_flight` (429) or `shed` (503).
+  func refused(_ reason: String) {
+    counts.withLock { $0.refused[reason, default: 0] += 1 }
   }
 
   func configLoaded(ok: Bool, at: Date) {
@@ -181,6 +188,12 @@ final class Metrics: Sendable {
     }
     out.family("nhacviec_channels_failing", .gauge, "Channels with notices failed and waiting for another attempt.")
     out.sample("nhacviec_channels_failing", [:], Double(scrape.channelsFailing.count))
+    out.family(
+      "nhacviec_control_refused_total", .counter,
+      "Control requests refused since start: not_a_writer (403), heavy_in_flight (429), shed (503).")
+    for reason in ["heavy_in_flight", "not_a_writer", "shed"] {
+      out.sample("nhacviec_control_refused_total", ["reason": reason], Double(counts.refused[reason] ?? 0))
+    }
     return out.text
   }
 }

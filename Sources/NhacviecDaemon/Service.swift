@@ -99,17 +99,24 @@ public enum Service {
     defer { daemon.shutdown() }
     let socketPath = socket ?? deployment.daemon.socket
     let routes = ControlRoutes(daemon: daemon)
+    var control = ControlServer.Configuration()
+    control.lane = ControlRoutes.lane
+    control.refused = { daemon.metrics.refused($0) }
     // The control socket first, so that `status` answers while the rest starts, and last to go.
     var services: [any LongRunning] = [
-      Listener(name: "the control socket", server: ControlServer(path: socketPath) { routes.handle($0) })
+      Listener(
+        name: "the control socket",
+        server: ControlServer(path: socketPath, configuration: control) { routes.handle($0) })
     ]
     // Monitoring over TCP, when asked for: its own connections and limits, the same server code.
     if let address = deployment.daemon.httpListen {
       let routes = MonitoringRoutes(daemon: daemon)
+      var monitoring = ControlServer.Configuration()
+      monitoring.lane = { _ in .monitoring }
       services.append(
         Listener(
           name: "daemon.http_listen",
-          server: ControlServer(endpoint: .tcp(address)) { routes.handleOnly($0.http) }))
+          server: ControlServer(endpoint: .tcp(address), configuration: monitoring) { routes.handleOnly($0.http) }))
     }
     services.append(Loops(daemon: daemon, notifier: notifier))
     let group = ServiceGroup(services: services)

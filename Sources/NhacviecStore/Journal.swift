@@ -529,10 +529,20 @@ extension Store {
 
   /// Rows, oldest first; a row that cannot be read is left out of a listing (it goes dead when
   /// it is next claimed).
-  public func entries(state: NoticeState? = nil, key: String? = nil, limit: Int = 1000) throws -> [JournalEntry] {
+  /// The journal's rows in order (when due, then key and channel), at most `limit`, from after the
+  /// row `after` names (its key and channel), so that a long journal is read a page at a time.
+  public func entries(
+    state: NoticeState? = nil, key: String? = nil, limit: Int = 1000, after: JournalKey? = nil
+  ) throws -> [JournalEntry] {
     try writer.read { db in
       var conditions: [String] = []
       var arguments: StatementArguments = []
+      if let after {
+        conditions.append(
+          "(scheduled_at, key, channel) > (SELECT scheduled_at, key, channel FROM journal WHERE key = ? AND channel = ?)"
+        )
+        arguments += [after.key, after.channel]
+      }
       if let state {
         conditions.append("state = ?")
         arguments += [state.rawValue]

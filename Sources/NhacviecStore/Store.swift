@@ -21,6 +21,9 @@ public final class Store: Sendable {
   @_spi(Testing) public init(path: String, checkpoints: CheckpointPolicy) throws {
     var configuration = Configuration()
     configuration.busyMode = .timeout(10)
+    // More readers than the control socket's expensive reads run at once (4), so that `status`
+    // and delivery never wait for a connection behind them.
+    configuration.maximumReaderCount = 8
     let checkpointer = Checkpointer(path: path, policy: checkpoints)
     // WAL with synchronous=NORMAL: a commit survives the process being killed; only a power
     // loss can undo the last few, and then a `sent` comes back as `planned` (sent again under

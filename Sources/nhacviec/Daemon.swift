@@ -230,7 +230,7 @@ struct Notices: ParsableCommand {
       """)
   @OptionGroup var options: SocketOptions
   @Option(help: "planned, sending, sent, failed, dead, suppressed or superseded.") var state: String?
-  @Option(help: "At most this many, oldest first.") var limit = 1000
+  @Option(help: "At most this many, oldest first (read from the daemon 1000 at a time).") var limit = 1000
   @Option(help: "One notice's history.") var key: String?
   @Flag(help: "Print the daemon's JSON.") var json = false
 
@@ -251,10 +251,24 @@ struct Notices: ParsableCommand {
       }
       return
     }
-    let response = try options.call(
-      "GET", "/v1/notices?limit=\(limit)" + (state.map { "&state=\(queryValue($0))" } ?? ""))
-    let notices = try options.decode([ControlAPI.Notice].self, response)
-    if json { return printJSON(response.body) }
+    guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+    // The daemon answers a page of at most 1000 at a time; the next page starts after the last
+    // notice of the one before.
+    var notices: [ControlAPI.Notice] = []
+    while notices.count < limit {
+      let page = min(1000, limit - notices.count)
+      let after = notices.last.map { "&after=\(queryValue($0.channel + ":" + $0.key))" } ?? ""
+      let response = try options.call(
+        "GET", "/v1/notices?limit=\(page)" + (state.map { "&state=\(queryValue($0))" } ?? "") + after)
+      let more = try options.decode([ControlAPI.Notice].self, response)
+      notices += more
+      if more.count < page { break }
+    }
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+      return printJSON(Array(try encoder.encode(notices)) + [0x0a])
+    }
     for n in notices {
       let error = (n.lastError.map { "  (\($0))" } ?? "") + acknowledgement(n)
       print("\(n.state?.rawValue ?? "") \(n.at)  \(n.key)  \(n.channel) attempts \(n.attempts ?? 0)\(error)")
@@ -389,8 +403,12 @@ struct ImportFacts: ParsableCommand {
     abstract: "Record every fact of a file (CSV or YAML, as for simulate --facts) with the daemon.",
     discussion: """
       The whole file is checked, here and then by the daemon, and recorded in one transaction: \
-      nothing is recorded if any line is wrong, and the error names the file and line.
+      nothing is recorded if any line is wrong, and the error names the file and line. A big \
+      file goes in parts under one import id; the daemon records them when the last arrives.
       """)
+
+  /// A part's facts, encoded, stay under this; the daemon takes 64 KiB a request.
+  static let partBytes = 48 * 1024
 
   @Argument(help: "The facts file.") var file: String
   @OptionGroup var options: SocketOptions
@@ -411,9 +429,33 @@ struct ImportFacts: ParsableCommand {
       request.line = fact.location?.line
       return request
     }
-    // One request: the daemon records every fact in one transaction, or none.
-    let batch = ControlAPI.FactBatch(source: file, facts: requests)
-    let response = try options.call("POST", "/v1/facts", body: Array(try JSONEncoder().encode(batch)))
+    // In parts that fit the daemon's request limit (64 KiB), under one import id: the daemon
+    // keeps them and records every fact in one transaction when the last arrives, or none.
+    let encoder = JSONEncoder()
+    var parts: [[ControlAPI.FactRequest]] = [[]]
+    var size = 0
+    for request in requests {
+      let length = try encoder.encode(request).count + 1
+      if size + length > ImportFacts.partBytes, !parts[parts.count - 1].isEmpty {
+        parts.append([])
+        size = 0
+      }
+      parts[parts.count - 1].append(request)
+      size += length
+    }
+    let id = UUID().uuidString.lowercased()
+    var response: (status: Int, body: [UInt8])?
+    for (index, facts) in parts.enumerated() {
+      let part =
+        parts.count == 1
+        ? nil : ControlAPI.FactBatch.Part(importID: id, number: index + 1, last: index == parts.count - 1)
+      let batch = ControlAPI.FactBatch(source: file, facts: facts, part: part)
+      let answer = try options.call("POST", "/v1/facts", body: Array(try encoder.encode(batch)))
+      // A part kept is 202; anything else ends the import here, the daemon's answer said.
+      if answer.status != 202 { response = answer }
+      if response != nil { break }
+    }
+    guard let response else { throw ValidationError("the daemon kept every part but answered none as the last") }
     print("\(try options.decode(ControlAPI.Message.self, response).message) from \(file)")
   }
 }

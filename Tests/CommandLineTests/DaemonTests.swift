@@ -20,13 +20,15 @@ final class NotifyListener: @unchecked Sendable {
     _ = withUnsafePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
-    var timeout = timeval(tv_sec: 30, tv_usec: 0)
+    // Long enough for a pass over thousands of units under ThreadSanitizer.
+    var timeout = timeval(tv_sec: 120, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
   }
 
   deinit { close(fd) }
 
-  /// Messages until one contains `wanted` (each datagram is one message); nil after 30 s.
+  /// Messages until one contains `wanted` (each datagram is one message); nil after 120 s
+  /// without one.
   func wait(for wanted: String) -> [String]? {
     var seen: [String] = []
     var buffer = [UInt8](repeating: 0, count: 4096)
@@ -64,13 +66,14 @@ struct DaemonFixture {
       channels: [email]
     """
 
-  /// `daemon` is more of the `daemon:` map, such as `, http_listen: 127.0.0.1:9469`.
-  init(channel: String? = nil, settings: String = "", daemon: String = "") throws {
+  /// `daemon` is more of the `daemon:` map, such as `, http_listen: 127.0.0.1:9469`; `units`
+  /// departments D1… under the province P.
+  init(channel: String? = nil, settings: String = "", daemon: String = "", units count: Int = 20) throws {
     folder = try temporaryFolder("daemon")
     try FileManager.default.createDirectory(
       at: folder.appendingPathComponent("rules"), withIntermediateDirectories: true)
     var units = "id,name,kind,parent_id,head.email,iso-focal.email\nP,Tỉnh Thử,province,,head@p.example,iso@p.example\n"
-    for i in 1...20 { units += "D\(i),Sở số \(i),dept,P,head@d\(i).example,iso@d\(i).example\n" }
+    for i in 1...count { units += "D\(i),Sở số \(i),dept,P,head@d\(i).example,iso@d\(i).example\n" }
     try units.write(to: folder.appendingPathComponent("units.csv"), atomically: true, encoding: .utf8)
     try DaemonFixture.rule.write(
       to: folder.appendingPathComponent("rules/annual.yaml"), atomically: true, encoding: .utf8)
@@ -85,17 +88,30 @@ struct DaemonFixture {
     """.write(toFile: config, atomically: true, encoding: .utf8)
   }
 
-  /// Starts `nhacviec run` as a real process and waits for READY=1 on a notify socket.
+  /// Starts `nhacviec run` as a real process and waits for READY=1 on a notify socket;
+  /// `launcher` runs it (such as `prlimit --nofile=40:40 --`), `log` keeps its standard error.
   func start(
-    at instant: String, notify: NotifyListener, waitForPass: Bool = true, environment extra: [String: String] = [:]
+    at instant: String, notify: NotifyListener, waitForPass: Bool = true, environment extra: [String: String] = [:],
+    launcher: [String] = [], log: URL? = nil
   ) throws -> Process {
     let process = Process()
-    process.executableURL = Run.binary
-    process.arguments = ["run", "--config", config, "--clock-start", instant]
+    let arguments = ["run", "--config", config, "--clock-start", instant]
+    if let program = launcher.first {
+      process.executableURL = URL(fileURLWithPath: program)
+      process.arguments = launcher.dropFirst() + [Run.binary.path] + arguments
+    } else {
+      process.executableURL = Run.binary
+      process.arguments = arguments
+    }
     var environment = ProcessInfo.processInfo.environment
     environment["NOTIFY_SOCKET"] = notify.path
     process.environment = environment.merging(extra) { $1 }
-    process.standardError = FileHandle.nullDevice
+    if let log {
+      _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+      process.standardError = try FileHandle(forWritingTo: log)
+    } else {
+      process.standardError = FileHandle.nullDevice
+    }
     try process.run()
     // Ready, and the first pass done (its STATUS names the next wake-up).
     guard notify.wait(for: "READY=1") != nil, !waitForPass || notify.wait(for: "STATUS=") != nil else {
@@ -474,7 +490,7 @@ struct DaemonTests {
     #expect(named.status == 0, "\(named.stderr)")
   }
 
-  @Test("a reader posting while a writer writes through a supplementary group: 10 s, no reader write accepted")
+  @Test("a reader posting while a writer writes through a supplementary group: 30 s, no reader write accepted")
   func readerAndWriterRace() throws {
     let fixture = try DaemonFixture(daemon: ", writer_groups: [\"4242\"]")
     let notify = try NotifyListener()
