@@ -85,9 +85,11 @@ struct DaemonFixture {
     """.write(toFile: config, atomically: true, encoding: .utf8)
   }
 
-  /// Starts `nhacviec run` as a real process and waits for READY=1 on a notify socket.
+  /// Starts `nhacviec run` as a real process and waits for READY=1 on a notify socket; its log
+  /// goes to `log` if given.
   func start(
-    at instant: String, notify: NotifyListener, waitForPass: Bool = true, environment extra: [String: String] = [:]
+    at instant: String, notify: NotifyListener, waitForPass: Bool = true, environment extra: [String: String] = [:],
+    log: URL? = nil
   ) throws -> Process {
     let process = Process()
     process.executableURL = Run.binary
@@ -95,7 +97,12 @@ struct DaemonFixture {
     var environment = ProcessInfo.processInfo.environment
     environment["NOTIFY_SOCKET"] = notify.path
     process.environment = environment.merging(extra) { $1 }
-    process.standardError = FileHandle.nullDevice
+    if let log {
+      _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+      process.standardError = try FileHandle(forWritingTo: log)
+    } else {
+      process.standardError = FileHandle.nullDevice
+    }
     try process.run()
     // Ready, and the first pass done (its STATUS names the next wake-up).
     guard notify.wait(for: "READY=1") != nil, !waitForPass || notify.wait(for: "STATUS=") != nil else {
