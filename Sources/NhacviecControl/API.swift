@@ -335,7 +335,9 @@ public enum ControlAPI {
           state: o.state?.rawValue ?? "not-judged", due: o.due, deadline: zone.rfc3339(o.deadline),
           facts: o.facts, details: o.details,
           ladder: try o.ladder.map {
-            Step(step: $0.step, at: zone.rfc3339($0.at), status: $0.status, to: $0.to, journal: try journal?($0.key))
+            Step(
+              step: $0.step, at: zone.rfc3339($0.at), status: $0.status, to: $0.to.map(SafeURL.shown),
+              journal: try journal?($0.key))
           },
           stops: o.stops)
       }

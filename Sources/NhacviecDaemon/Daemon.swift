@@ -472,7 +472,8 @@ public final class Daemon: Sendable {
       }
       return ControlAPI.Notice(
         key: decision.key, channel: decision.channel, at: zone.rfc3339(decision.scheduledAt), reason: decision.reason,
-        state: nil, attempts: nil, lastError: nil, to: decision.addressees.map(\.address), subject: subject)
+        state: nil, attempts: nil, lastError: nil, to: decision.addressees.map { SafeURL.shown($0.address) },
+        subject: subject)
     }
   }
 
@@ -485,7 +486,8 @@ public final class Daemon: Sendable {
       ControlAPI.Notice(
         key: entry.key, channel: entry.channel, at: zone.rfc3339(entry.scheduledAt),
         reason: NoticeReason(rawValue: entry.reason) ?? .nextReminder, state: entry.state, attempts: entry.attempts,
-        lastError: entry.lastError, to: entry.addresses, subject: entry.subject, acknowledgedBy: entry.acknowledgedBy,
+        lastError: entry.lastError, to: entry.addresses.map(SafeURL.shown), subject: entry.subject,
+        acknowledgedBy: entry.acknowledgedBy,
         acknowledgedAt: entry.acknowledgedAt.map(zone.rfc3339))
     }
   }
@@ -498,7 +500,8 @@ public final class Daemon: Sendable {
     let attempts = try store.history(key: key).map {
       ControlAPI.NoticeHistory.Attempt(
         channel: $0.channel, number: $0.number, at: zone.rfc3339($0.at), outcome: $0.outcome, detail: $0.detail,
-        reached: $0.reached)
+        // Rows journaled before addresses were kept in their safe form have them raw.
+        reached: Dictionary($0.reached.map { (SafeURL.shown($0.key), $0.value) }, uniquingKeysWith: { a, _ in a }))
     }
     return ControlAPI.NoticeHistory(key: key, notices: rows, attempts: attempts)
   }

@@ -70,29 +70,3 @@ public struct ChannelRuntime: Sendable {
     return (channels, errors)
   }
 }
-
-/// Removes secrets from any text that could reach a log, an error, the journal or status.
-public struct Redactor: Sendable {
-  private let secrets: [String]
-
-  public init(_ secrets: [String]) { self.secrets = secrets.filter { $0.count >= 3 } }
-
-  public func callAsFunction(_ text: String) -> String {
-    var text = text
-    for secret in secrets { text = text.replacingOccurrences(of: secret, with: "[redacted]") }
-    return text
-  }
-
-  public func callAsFunction(_ outcome: DeliveryOutcome) -> DeliveryOutcome {
-    switch outcome {
-    case .sent(let receipt): return .sent(receipt: self(receipt))
-    case .partial(let receipt, let refused):
-      return .partial(
-        receipt: self(receipt),
-        refused: refused.map { .init(address: $0.address, reason: self($0.reason), permanent: $0.permanent) })
-    case .transient(let reason, let after): return .transient(reason: self(reason), retryAfter: after)
-    case .permanent(let reason): return .permanent(reason: self(reason))
-    case .notAttempted(let reason): return .notAttempted(reason: self(reason))
-    }
-  }
-}

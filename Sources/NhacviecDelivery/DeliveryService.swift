@@ -492,21 +492,23 @@ public final class DeliveryService: Sendable {
     var retryAfter: TimeInterval?
     var reasons: [String] = []
     for address in addresses {
+      // What the journal's texts say of an address: a webhook's URL in its safe form.
+      let shown = SafeURL.shown(address)
       switch results[address] ?? outcome {
       case .sent(let r), .partial(let r, _):
-        reached[address] = "sent"
+        reached[shown] = "sent"
         receipt = receipt ?? r
       case .permanent(let reason):
-        reached[address] = "refused: \(reason)"
+        reached[shown] = "refused: \(reason)"
         refused.append(address)
-        reasons.append(addresses.count > 1 ? "\(address): \(reason)" : reason)
+        reasons.append(addresses.count > 1 ? "\(shown): \(reason)" : reason)
       case .transient(let reason, let after):
-        reached[address] = "failed: \(reason)"
+        reached[shown] = "failed: \(reason)"
         stillPending.append(address)
         retryAfter = after.map { max($0, retryAfter ?? 0) } ?? retryAfter
-        reasons.append(addresses.count > 1 ? "\(address): \(reason)" : reason)
+        reasons.append(addresses.count > 1 ? "\(shown): \(reason)" : reason)
       case .notAttempted(let reason):
-        reached[address] = "not tried: \(reason)"
+        reached[shown] = "not tried: \(reason)"
         stillPending.append(address)
       }
     }

@@ -13,7 +13,6 @@ public struct SMTPChannel: NoticeChannel {
   let client: CurlClient
   let password: String?
   let zone: Zone
-  let redact: Redactor
   /// The configured EHLO name as the URL's path, escaped once.
   let heloInURL: String?
   /// The name this channel gives in EHLO. The default is looked up at the first message, on the
@@ -26,7 +25,6 @@ public struct SMTPChannel: NoticeChannel {
     client = runtime.client
     zone = runtime.zone
     password = try config.password?.read()
-    redact = Redactor([password].compactMap { $0 })
     heloInURL = config.helo.map(SMTPChannel.inURL)
   }
 
@@ -100,21 +98,24 @@ public struct SMTPChannel: NoticeChannel {
     request.timeout = config.timeout
     do {
       let response = try await client.perform(request)
-      return redact(SMTPChannel.outcome(response, url: config.url, recipients: recipients.map(\.address)))
+      return SMTPChannel.outcome(response, url: SafeURL(config.url), recipients: recipients.map(\.address))
     } catch is CancellationError {
       return .notAttempted(reason: "cancelled")
     } catch CurlError.stopped {
       return .notAttempted(reason: "the daemon was stopping")
     } catch {
-      return .transient(reason: redact("\(error)"), retryAfter: nil)
+      // The client's own errors, which name no part of the request.
+      return .transient(reason: "\(error)", retryAfter: nil)
     }
   }
 
   /// SMTP 4xx, timeouts and refused connections are worth another try; 5xx, failed logins and
   /// TLS that cannot work are not. A transaction that went through with some recipients refused
-  /// is partial. An error keeps the server's reply and libcurl's message as they are: a reply
-  /// code is only ever shown with its own text.
-  static func outcome(_ response: CurlResponse, url: String, recipients: [String]) -> DeliveryOutcome {
+  /// is partial. An error keeps the server's reply and libcurl's message as the client gives
+  /// them (a reply to the login, or one repeating the password, with its code alone; see
+  /// `CurlResponse`): a reply code is only ever shown with its own text. The URL is shown in its
+  /// safe form.
+  static func outcome(_ response: CurlResponse, url: SafeURL, recipients: [String]) -> DeliveryOutcome {
     var refused: [DeliveryOutcome.Refusal] = []
     for address in recipients {
       guard let reply = response.recipientReplies[address], let first = reply.first, first == "4" || first == "5"
@@ -143,7 +144,7 @@ public struct SMTPChannel: NoticeChannel {
         "\(url) does not speak TLS from the first byte: for a plain or STARTTLS port (25, 587) use smtp://, "
         + "smtps:// is for a port such as 465 (libcurl: \(reason))"
     }
-    if failure == .timedOut && response.lastReply == nil && url.hasPrefix("smtp://") {
+    if failure == .timedOut && response.lastReply == nil && url.description.hasPrefix("smtp://") {
       // Still worth retrying (a server may be slow to greet), but a TLS port waits for us.
       reason += "; the server never greeted: if this is a TLS port such as 465, use smtps://"
     }

@@ -12,7 +12,9 @@ public struct WebhookChannel: NoticeChannel {
   let client: CurlClient
   let secret: String?
   let bearerToken: String?
-  let redact: Redactor
+  /// What the channel sends that only its server may see: the bearer token, every
+  /// `header.NAME` value, and the signing secret (which itself never leaves).
+  let secretValues: [String]
   let clock: @Sendable () -> Date
 
   init(_ config: WebhookConfiguration, runtime: ChannelRuntime) throws(ConfigError) {
@@ -22,7 +24,12 @@ public struct WebhookChannel: NoticeChannel {
     clock = runtime.clock
     secret = try config.secret?.read()
     bearerToken = try config.bearerToken?.read()
-    redact = Redactor([secret, bearerToken].compactMap { $0 })
+    secretValues =
+      [secret, bearerToken].compactMap { $0 }
+      + config.headers.map { header in
+        let value = header.drop { $0 != ":" }.dropFirst()
+        return String(value.drop { $0 == " " })
+      }
   }
 
   public var parts: MessageParts { config.bodyTemplate == nil ? .payload : [] }
@@ -74,14 +81,17 @@ public struct WebhookChannel: NoticeChannel {
       }
       if let bearerToken { request.headers.append("Authorization: Bearer \(bearerToken)") }
       request.headers += config.headers
+      request.secretValues = secretValues
       do {
-        outcomes.append((target, redact(WebhookChannel.outcome(try await client.perform(request)))))
+        let response = try await client.perform(request)
+        outcomes.append((target, WebhookChannel.outcome(response, secrets: request.secrets)))
       } catch is CancellationError {
         outcomes.append((target, .notAttempted(reason: "cancelled")))
       } catch CurlError.stopped {
         outcomes.append((target, .notAttempted(reason: "the daemon was stopping")))
       } catch {
-        outcomes.append((target, .transient(reason: redact("\(error)"), retryAfter: nil)))
+        // The client's own errors, which name no part of the request.
+        outcomes.append((target, .transient(reason: "\(error)", retryAfter: nil)))
       }
     }
     // One target: its outcome. Several (each recipient's own webhook): those that took it are
@@ -101,12 +111,17 @@ public struct WebhookChannel: NoticeChannel {
     return .partial(receipt: receipts.joined(separator: "; "), refused: refused)
   }
 
-  static func outcome(_ response: CurlResponse) -> DeliveryOutcome {
+  /// An answer's status, and the first of its text unless that repeats one of the request's
+  /// `secrets` (a server may echo its URL or headers); libcurl's message as the client gives it.
+  /// The target's URL is never part of it: whoever shows an outcome names the target in its safe
+  /// form.
+  static func outcome(_ response: CurlResponse, secrets: Secrets) -> DeliveryOutcome {
     guard let failure = response.failure else {
       let code = response.code
       if (200..<300).contains(code) { return .sent(receipt: "HTTP \(code)") }
-      let snippet = String(decoding: response.body.prefix(200), as: UTF8.self).oneLine
-      let reason = "HTTP \(code)\(snippet.isEmpty ? "" : ": \(snippet)")"
+      let text = String(decoding: response.body.prefix(200), as: UTF8.self).oneLine
+      let snippet = secrets.cleared(text) ?? "(its text is withheld: it repeats a secret of the request)"
+      let reason = "HTTP \(code)\(text.isEmpty ? "" : ": \(snippet)")"
       switch code {
       case 408, 425, 429, 500..<600:
         return .transient(reason: reason, retryAfter: retryAfter(response.headers["retry-after"]))

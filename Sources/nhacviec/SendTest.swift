@@ -62,7 +62,9 @@ struct SendTest: AsyncParsableCommand {
     case .sent(let receipt):
       print("sent: \(receipt)")
     case .partial(let receipt, let refused):
-      print("sent: \(receipt); refused: \(refused.map { "\($0.address): \($0.reason)" }.joined(separator: "; "))")
+      print(
+        "sent: \(receipt); refused: \(refused.map { "\(SafeURL.shown($0.address)): \($0.reason)" }.joined(separator: "; "))"
+      )
       throw ExitCode(1)
     case .transient(let reason, let retryAfter):
       print("failed (transient\(retryAfter.map { ", retry after \(Int($0)) s" } ?? "")): \(reason)")

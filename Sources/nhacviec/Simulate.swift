@@ -66,7 +66,8 @@ struct Simulate: ParsableCommand {
         subject = renderer.render(evaluated).subject
       }
       let key = decision.noticeKey
-      let to = decision.addressees.map(\.address)
+      // A webhook's URL without its query, as everything nhacviec prints shows it.
+      let to = decision.addressees.map { SafeURL.shown($0.address) }
       if json {
         let items: [String]? =
           if case .digest(let items) = decision.content { items.map(\.key.description) } else { nil }

@@ -159,3 +159,38 @@ extension RetryPolicy.Decision {
     return nil
   }
 }
+
+@Suite("What may be shown of a request")
+struct ShownTests {
+  @Test("a URL is shown with its scheme, host, port and path: no userinfo, query or fragment")
+  func safeURL() {
+    #expect(
+      SafeURL("https://chat.example:8443/hooks/abc?token=T0K&x=1#frag").description
+        == "https://chat.example:8443/hooks/abc")
+    #expect(SafeURL("http://user:pass@h.example/p").description == "http://h.example/p")
+    #expect(SafeURL("http://h.example?token=T").description == "http://h.example")
+    #expect(SafeURL.shown("iso@d1.example") == "iso@d1.example")
+    #expect(SafeURL.shown("http://h.example/hook?token=T") == "http://h.example/hook")
+    #expect(
+      SafeURL.inText("Failed to reach 'http://h.example/a?token=T0K': no; then https://x.example/b#s.")
+        == "Failed to reach 'http://h.example/a': no; then https://x.example/b")
+  }
+
+  @Test("a server's text is kept only if it repeats no secret, however short and in whatever form")
+  func secrets() {
+    let secrets = Secrets(["Zq", "pass-word-1"] + Secrets.ofURL("http://h.example/hook?token=T%2B0K&v=a+b#frag"))
+    #expect(secrets.cleared("HTTP 500: internal error") == "HTTP 500: internal error")
+    for echo in [
+      "bad key Zq", "bad key WnE=", "login pass-word-1 refused", Data("pass-word-1".utf8).base64EncodedString(),
+      "535 " + Data("\0nhacviec\0pass-word-1".utf8).base64EncodedString(), "token T%2B0K", "token T+0K", "v=a b",
+      "see #frag",
+    ] {
+      #expect(secrets.cleared(echo) == nil, "\(echo)")
+    }
+    var request = CurlRequest(url: "smtp://h.example")
+    request.username = "nhacviec"
+    request.password = "pw"
+    #expect(request.secrets.appear(in: "535 " + Data("\0nhacviec\0pw".utf8).base64EncodedString()))
+    #expect(!request.secrets.appear(in: "535 5.7.8 Authentication credentials invalid"))
+  }
+}

@@ -312,6 +312,39 @@ struct SMTPTests {
     #expect(try h.store.history(key: key).map(\.detail) == [receipt])
   }
 
+  @Test(
+    "a server that repeats the failed login in its reply: the password, as it is or in base64, is in no outcome, journal row, log line or channel status"
+  )
+  func echoedLogin() throws {
+    let password = "Zq-mật-khẩu-9"
+    let server = try server([
+      "--tls-cert", TestCA.cert, "--tls-key", TestCA.key, "--auth", "nhacviec:right-password", "--echo-auth",
+    ])
+    defer { server.stop() }
+    let email = try channel([
+      "url": "smtp://localhost:\(server.port)", "from": "nhacviec@skhcn.quangngai.example", "ca_file": TestCA.ca,
+      "username": "nhacviec", "password_file": try secretFile(password),
+    ])
+    let start = Zone.vietnam.parseInstant("2026-11-09T08:00:00+07:00")!
+    let h = try DeliveryHarness(
+      deployment: try ConfigurationFixture().load(), channels: ["email": email], clock: ManualClock(start))
+    try h.plan(since: start.addingTimeInterval(-60))
+    try h.settle()
+    let key = "annual/D1/2026/remind-7d@2026-11-15"
+    let entry = try #require(try h.store.entry(key: key, channel: "email"))
+    // Refused for good, by its reply code: the rest of the reply is the login's echo.
+    #expect(entry.state == .dead)
+    let error = try #require(entry.lastError)
+    #expect(error.hasPrefix("SMTP 535 (a reply to the login: its text is not kept)"), "\(error)")
+    let attempts = try h.store.history(key: key)
+    let health = try h.store.channelHealth(channels: ["email"])
+    let texts =
+      [error] + attempts.map(\.detail) + attempts.flatMap { $0.reached.map { "\($0.key) \($0.value)" } }
+      + h.logged.map(\.line) + health.compactMap(\.lastError?.error)
+    #expect(leaks(of: [password], in: texts, user: "nhacviec").isEmpty, "\(leaks(of: [password], in: texts))")
+    #expect(try server.received().isEmpty)
+  }
+
   @Test("a refused connection is transient")
   func refused() async throws {
     let email = try channel(["url": "smtp://127.0.0.1:\(closedPort())", "from": "a@b.example", "tls": "none"])

@@ -111,6 +111,75 @@ struct WebhookTests {
     #expect(keys.filter { $0 == key }.count == 2)
   }
 
+  @Test(
+    "a server that repeats the request in its error: the URL's token, the bearer token and a header's value, however short, are in no outcome"
+  )
+  func echoedRequest() async throws {
+    let token = "SECRETVALUE-in-query"
+    let bearer = "bearer-xyz-42"
+    let short = "Zq"
+    let hook = try channel(
+      "/hook/echoed?statuses=500&echo=1&token=\(token)",
+      ["bearer_token_file": try secretFile(bearer), "header.X-Api-Key": short])
+    let outcome = await hook.deliver(hookMessage())
+    guard case .transient(let reason, _) = outcome else {
+      Issue.record("a 500 is worth another try, got \(outcome)")
+      return
+    }
+    #expect(reason == "HTTP 500: (its text is withheld: it repeats a secret of the request)", "\(reason)")
+    #expect(
+      leaks(of: [token, bearer, short], in: [reason]).isEmpty, "\(leaks(of: [token, bearer, short], in: [reason]))")
+    // The server got them all, and said them back.
+    let headers = try #require(try requests("echoed").first?["headers"] as? [String: String])
+    #expect(headers["authorization"] == "Bearer \(bearer)" && headers["x-api-key"] == short)
+  }
+
+  @Test(
+    "recipients' own webhooks with a token in their URL: the journal's texts, its history, the log and the channel's status show each URL without its query"
+  )
+  func tokensInRecipientURLs() throws {
+    let base = "http://127.0.0.1:\(server.port)/hook"
+    let tokens = ["tok-D1-head-77", "tok-D1-iso-88", "tok-channel-99"]
+    let fixture = try ConfigurationFixture(
+      directory: """
+        id,name,kind,parent_id,tags,head.name,head.webhook,iso-focal.name,iso-focal.webhook
+        P,Tỉnh Thử,province,,,Chủ tịch,,,
+        S,Sở Khoa học và Công nghệ,dept,P,standing-agency,Giám đốc,,,
+        O,Văn phòng UBND tỉnh,dept,P,,Chánh Văn phòng,,,
+        D1,Sở Tư pháp,dept,P,,Giám đốc,\(base)/d1head?statuses=500&echo=1&token=\(tokens[0]),Đầu mối ISO,\(base)/d1iso?statuses=500&echo=1&token=\(tokens[1])
+        """,
+      configuration: """
+        directory: [{ file: units.csv }]
+        rules: rules
+        digest: { minimum: 0 }
+        channels:
+          email: { type: webhook, url: "\(base)/chan?statuses=500&echo=1&token=\(tokens[2])" }
+        """)
+    let deployment = try fixture.load()
+    // D1's escalation a working day after the deadline reaches its head and its focal point.
+    let clock = ManualClock(Zone.vietnam.parseInstant("2026-11-16T08:00:00+07:00")!)
+    let hook = try ChannelRuntime(client: client, zone: .vietnam).make(deployment.channels["email"]!)
+    let harness = try DeliveryHarness(
+      deployment: deployment, channels: ["email": hook], clock: clock, policy: RetryPolicy(firstDelay: 30, jitter: 0))
+    try harness.plan(since: clock.now().addingTimeInterval(-60))
+    try harness.settle()
+    let entries = try harness.store.entries()
+    let both = try #require(
+      entries.first { $0.addresses.count == 2 && $0.state == .failed },
+      "\(entries.map { ($0.key, $0.addresses, $0.state) })")
+    let attempts = try harness.store.history(key: both.key)
+    let reached = try #require(attempts.first?.reached)
+    #expect(Set(reached.keys) == ["\(base)/d1head", "\(base)/d1iso"], "\(reached)")
+    #expect(both.lastError?.contains("\(base)/d1head: HTTP 500") == true, "\(both.lastError ?? "")")
+    let texts =
+      entries.compactMap(\.lastError) + entries.compactMap(\.receipt)
+      + attempts.flatMap { [$0.detail] + $0.reached.map { "\($0.key) \($0.value)" } } + harness.logged.map(\.line)
+      + (try harness.store.channelHealth(channels: ["email"])).compactMap(\.lastError?.error)
+    #expect(leaks(of: tokens, in: texts).isEmpty, "\(leaks(of: tokens, in: texts))")
+    // The URLs the journal sends to keep their tokens: the servers got them.
+    #expect(try requests("d1head").first?["path"] as? String == "/hook/d1head?statuses=500&echo=1&token=\(tokens[0])")
+  }
+
   @Test("429 with Retry-After: the receiver's wish; 400 is permanent")
   func statuses() async throws {
     let busy = try channel("/hook/busy?statuses=429&retry_after=120")

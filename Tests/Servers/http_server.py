@@ -2,7 +2,7 @@
 """Test HTTP/1.1 webhook server for nhacviec (127.0.0.1 only, stdlib only).
 
 Behaviour is chosen by the request path (see README.md in this directory):
-  POST /hook/NAME[?statuses=500,500,200][&retry_after=N][&delay=SECONDS]
+  POST /hook/NAME[?statuses=500,500,200][&retry_after=N][&delay=SECONDS][&echo=1]
   ANY  /loop/NAME        ->  307 to itself, for ever
   ANY  /bigheaders/NAME  ->  200 with a megabyte of headers
   ANY  /hang/NAME        ->  no answer at all
@@ -187,6 +187,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if retry_after is not None and status in (429, 503):
                 extra.append(("Retry-After", retry_after))
             text = b"ok" if status == 200 else ("status %d" % status).encode()
+            if status != 200 and q("echo") == "1":
+                # As some servers do: the request's target and credentials repeated in the error.
+                told = [(k, v) for k, v in headers.items()
+                        if k == "authorization" or (k.startswith("x-") and k != "x-nhacviec-signature")]
+                text += (" for %s %s; " % (self.command, self.path)
+                         + "; ".join("%s: %s" % kv for kv in told)).encode()
             self.respond(status, text, extra_headers=extra)
         elif path.startswith("/loop/"):
             # A redirect to itself, for ever: counts how many requests a client makes.

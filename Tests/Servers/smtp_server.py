@@ -7,6 +7,7 @@ Run with Debian's system Python (/usr/bin/python3) and python3-aiosmtpd.
 
 import argparse
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -122,7 +123,7 @@ class Handler:
         return "250 2.0.0 OK queued as " + ident
 
 
-def make_authenticator(user, password):
+def make_authenticator(user, password, echo=False):
     user_b = user.encode("utf-8")
     pass_b = password.encode("utf-8")
 
@@ -133,6 +134,14 @@ def make_authenticator(user, password):
             and auth_data.password == pass_b
         ):
             return AuthResult(success=True, auth_data=auth_data)
+        if echo and isinstance(auth_data, LoginPassword):
+            # As some servers do: the credentials that failed, repeated in the reply.
+            blob = base64.b64encode(b"\0" + auth_data.login + b"\0" + auth_data.password).decode()
+            said = auth_data.password.decode("utf-8", "replace")
+            return AuthResult(
+                success=False, handled=False,
+                message="535 5.7.8 Authentication failed for %s (%s, %s)"
+                % (blob, said, base64.b64encode(auth_data.password).decode()))
         return AuthResult(success=False, handled=False)
 
     return authenticator
@@ -148,6 +157,7 @@ def parse_args(argv):
     p.add_argument("--require-tls", action="store_true", help="refuse commands other than EHLO/NOOP/STARTTLS/QUIT before STARTTLS (530)")
     p.add_argument("--implicit-tls", action="store_true", help="TLS from the first byte (smtps)")
     p.add_argument("--auth", metavar="USER:PASSWORD", help="require AUTH PLAIN/LOGIN with these credentials")
+    p.add_argument("--echo-auth", action="store_true", help="bad credentials -> 535 repeating them, plain and in base64")
     p.add_argument("--hostname", default="localhost", help="name in greeting/EHLO (default: localhost)")
     p.add_argument("--data-size-limit", type=int, default=32 * 1024 * 1024, help="max DATA bytes, 0 = unlimited (default 32 MiB)")
     p.add_argument("--verbose", action="store_true", help="aiosmtpd debug logging to stderr")
@@ -184,7 +194,7 @@ async def amain(a):
         auth_required=a.auth is not None,
     )
     if a.auth is not None:
-        kwargs["authenticator"] = make_authenticator(auth_user, auth_pass)
+        kwargs["authenticator"] = make_authenticator(auth_user, auth_pass, a.echo_auth)
     if a.implicit_tls:
         # The whole connection is TLS (asyncio's ssl= on the listener); aiosmtpd
         # only knows about STARTTLS, so give it no tls_context (no STARTTLS

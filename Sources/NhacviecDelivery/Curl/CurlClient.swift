@@ -1,6 +1,7 @@
 import CCurl
 import CCurlShim
 public import Foundation
+import NhacviecCore
 
 /// One transfer for libcurl to perform: an HTTP POST or an SMTP submission.
 public struct CurlRequest: Sendable {
@@ -31,6 +32,10 @@ public struct CurlRequest: Sendable {
   public var username: String?
   public var password: String?
   public var tls: TLS = .opportunistic
+  /// What the channel put in this request that only its server may see, beyond its password and
+  /// its URL's query (a bearer token, `header.NAME` values): a server's text that repeats any of
+  /// them is withheld (`secrets`).
+  public var secretValues: [String] = []
 
   public init(url: String) { self.url = url }
 
@@ -75,10 +80,14 @@ public struct CurlResponse: Sendable {
   /// Nil for a transfer that completed at the protocol level.
   public let failure: TransferFailure?
   /// SMTP: each recipient's reply to its RCPT (`250 OK`, `550 5.1.1 No such user`), by address.
+  /// A reply that repeats one of the request's secrets keeps only its code.
   public let recipientReplies: [String: String]
-  /// SMTP: the server's last reply (`250 2.0.0 OK queued as 000123`).
+  /// SMTP: the server's last reply (`250 2.0.0 OK queued as 000123`). A reply during the login
+  /// (AUTH), which may echo what was sent, keeps only its code, as does one that repeats one of
+  /// the request's secrets.
   public let lastReply: String?
-  /// libcurl's message for a failed transfer.
+  /// libcurl's message for a failed transfer, every URL in it in its safe form; libcurl's fixed
+  /// words for the error instead if it repeats one of the request's secrets.
   public let error: String
   public let seconds: Double
 }
@@ -350,6 +359,9 @@ private final class Transfer: @unchecked Sendable {
   private var lastReply: String?
   /// The recipient whose RCPT was sent last and awaits its reply.
   private var awaitingReply: String?
+  /// From AUTH to the reply that ends the login: the server's words then are not kept.
+  private var authenticating = false
+  private let secrets: Secrets
   private var headersTooLarge = false
   private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
   private var finished = false
@@ -361,6 +373,7 @@ private final class Transfer: @unchecked Sendable {
     queue = request.pool + " " + Transfer.server(of: request.url)
     connections = request.connections.map { max(1, $0) }
     upload = request.body
+    secrets = request.secrets
     errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
     try configure(request)
   }
@@ -460,7 +473,8 @@ private final class Transfer: @unchecked Sendable {
     var seconds = 0.0
     _ = nv_easy_getinfo_double(handle, CURLINFO_TOTAL_TIME, &seconds)
     let detail = String(cString: errorBuffer)
-    var error = result == CURLE_OK ? "" : (detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail)
+    let fixed = String(cString: curl_easy_strerror(result))
+    var error = result == CURLE_OK ? "" : (detail.isEmpty ? fixed : detail)
     let failure: TransferFailure?
     if headersTooLarge {
       failure = .responseHeadersTooLarge
@@ -470,6 +484,8 @@ private final class Transfer: @unchecked Sendable {
     } else {
       failure = Transfer.classify(result)
     }
+    // libcurl's message may name the URL it was given, or repeat what a server said.
+    error = secrets.cleared(SafeURL.inText(error)) ?? fixed
     return CurlResponse(
       code: code, headers: headers, body: received, failure: failure, recipientReplies: recipientReplies,
       lastReply: lastReply, error: error, seconds: seconds)
@@ -551,6 +567,7 @@ private final class Transfer: @unchecked Sendable {
     let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
     switch type {
     case CURLINFO_HEADER_OUT:
+      if line.uppercased().hasPrefix("AUTH ") { transfer.authenticating = true }
       if line.uppercased().hasPrefix("RCPT TO:"), let open = line.firstIndex(of: "<"),
         let close = line.lastIndex(of: ">"), open < close
       {
@@ -560,9 +577,19 @@ private final class Transfer: @unchecked Sendable {
       // A reply's last line has a space after its code; earlier lines of it have a dash.
       let bytes = Array(line.utf8)
       guard bytes.count >= 4, bytes[3] == UInt8(ascii: " ") || bytes.count == 3 else { return 0 }
-      transfer.lastReply = line
+      let code = String(line.prefix(3))
+      let reply: String
+      if transfer.authenticating {
+        // The login's replies may echo what was sent (a challenge's answer, the credentials
+        // themselves): only their code is kept, and a code other than 334 ends the login.
+        reply = code + " (a reply to the login: its text is not kept)"
+        transfer.authenticating = code == "334"
+      } else {
+        reply = transfer.secrets.cleared(line) ?? code + " (its text is withheld: it repeats a secret of the request)"
+      }
+      transfer.lastReply = reply
       if let recipient = transfer.awaitingReply {
-        transfer.recipientReplies[recipient] = line
+        transfer.recipientReplies[recipient] = reply
         transfer.awaitingReply = nil
       }
     default:
