@@ -218,7 +218,7 @@ public final class ControlServer: Sendable {
   /// Touched only by the loop's thread; a handler's thread knows it by its descriptor.
   final class Connection {
     enum State {
-      case reading([UInt8])
+      case reading(HTTPRequestParser.Incremental)
       case handling
       case writing([UInt8], Int)
     }
@@ -228,10 +228,14 @@ public final class ControlServer: Sendable {
     let gid: UInt32
     let groups: [UInt32]
     let accepted: Double
-    var state: State = .reading([])
+    var state: State
     var deadline: Double
 
-    init(fd: Int32, uid: UInt32, gid: UInt32, groups: [UInt32], accepted: Double, deadline: Double) {
+    init(
+      fd: Int32, uid: UInt32, gid: UInt32, groups: [UInt32], accepted: Double, deadline: Double,
+      limits: HTTPRequestParser.Limits
+    ) {
+      self.state = .reading(HTTPRequestParser.Incremental(limits: limits))
       self.fd = fd
       self.uid = uid
       self.gid = gid
@@ -274,16 +278,18 @@ public final class ControlServer: Sendable {
       close(connection)
     }
     func receive(_ connection: Connection) {
-      guard case .reading(var buffer) = connection.state else { return }
+      guard case .reading(var parser) = connection.state else { return }
+      // The parser is taken out while it reads, so that its bytes have one owner and are not
+      // copied at each read.
+      connection.state = .handling
       while true {
         let count = read(connection.fd, &chunk, chunk.count)
         if count > 0 {
-          buffer += chunk[0..<count]
-          switch HTTPRequestParser.parse(buffer, limits: configuration.limits) {
+          switch parser.feed(chunk[0..<count]) {
           case .incomplete:
             continue
           case .failure(let failure):
-            answer(connection, .error(failure))
+            answer(connection, .error(failure).answering(parser.method))
           case .complete(let request):
             connection.state = .handling
             dispatch(
@@ -292,7 +298,7 @@ public final class ControlServer: Sendable {
           }
           return
         } else if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-          connection.state = .reading(buffer)
+          connection.state = .reading(parser)
           return
         } else if count < 0 && errno == EINTR {
           continue
@@ -315,9 +321,10 @@ public final class ControlServer: Sendable {
           if case .writing = $0.state { return true } else { return false }
         }
       guard let victim else { return false }
-      if case .reading = victim.state {
+      if case .reading(let parser) = victim.state {
         // Told why, in case it is a client that was only slow and is still listening.
-        _ = HTTPResponse.error(HTTPFailure(503, "too many connections; yours was the slowest")).bytes
+        _ = HTTPResponse.error(HTTPFailure(503, "too many connections; yours was the slowest"))
+          .answering(parser.method).bytes
           .withUnsafeBytes { send(victim.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
       }
       close(victim)
@@ -347,7 +354,7 @@ public final class ControlServer: Sendable {
         let now = monotonicSeconds()
         connections[fd] = Connection(
           fd: fd, uid: credentials.uid, gid: credentials.gid, groups: isTCP ? [] : ControlServer.peerGroups(fd),
-          accepted: now, deadline: now + configuration.requestTimeout)
+          accepted: now, deadline: now + configuration.requestTimeout, limits: configuration.limits)
       }
     }
 
@@ -392,9 +399,11 @@ public final class ControlServer: Sendable {
       let now = monotonicSeconds()
       for connection in connections.values where connection.deadline <= now {
         switch connection.state {
-        case .reading:
+        case .reading(let parser):
           answer(
-            connection, .error(HTTPFailure(408, "the request took longer than \(Int(configuration.requestTimeout)) s")))
+            connection,
+            .error(HTTPFailure(408, "the request took longer than \(Int(configuration.requestTimeout)) s"))
+              .answering(parser.method))
         case .writing: close(connection)
         case .handling: continue
         }
@@ -423,7 +432,7 @@ public final class ControlServer: Sendable {
     let thread = Thread { [self] in
       // A mark of whose thread this is (Foundation on Linux does not pass names to the system).
       Thread.current.threadDictionary[ControlServer.threadMark] = "request"
-      let response = handler(request)
+      let response = handler(request).answering(request.method)
       let next = state.withLock { state -> (Int32, ControlRequest)? in
         state.finished.append((connection, response))
         guard !state.waiting.isEmpty else {
