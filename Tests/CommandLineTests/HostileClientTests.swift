@@ -243,6 +243,40 @@ struct HostileClientTests {
     #expect(try rawRequest(fixture.socket, "GET /v1/status?= HTTP/1.1\r\n\r\n").contains(#"{"error":"#))
   }
 
+  @Test("a reload with a rules file over the size limit is refused unread, and the daemon keeps its rules")
+  func oversizedReload() throws {
+    let fixture = try DaemonFixture()
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-09T08:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    func peakKilobytes() throws -> Int {
+      let status = try String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8)
+      let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+      return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+    }
+    let peak = try peakKilobytes()
+    // 512 MiB that take no disk: read, they would take the daemon's memory past 512 MiB.
+    let huge = fixture.folder.appendingPathComponent("rules/huge.yaml")
+    #expect(FileManager.default.createFile(atPath: huge.path, contents: nil))
+    #expect(truncate(huge.path, 512 << 20) == 0)
+    let reload = try fixture.client(["reload"])
+    #expect(reload.status == 1)
+    #expect(
+      (reload.stdout + reload.stderr).contains(
+        "huge.yaml is 536870912 bytes, over the 4 MiB (4194304 bytes) that a YAML file may hold"),
+      "\(reload.stdout)\(reload.stderr)")
+    let after = try peakKilobytes()
+    #expect(after - peak < 64 * 1024, "the daemon's peak memory went from \(peak) kB to \(after) kB")
+    // Still serving, on the rules it had.
+    let status = try fixture.client(["status"])
+    #expect(status.stdout.contains("FAILED"), "\(status.stdout)")
+    #expect(status.stdout.contains("1 rules"), "\(status.stdout)")
+    #expect(kill(daemon.processIdentifier, 0) == 0)
+    try FileManager.default.removeItem(at: huge)
+    #expect(try fixture.client(["reload"]).status == 0)
+    #expect(try fixture.client(["status"]).status == 0)
+  }
+
   @Test("facts files with a bare sign for a period are refused by every command that reads them")
   func signPeriods() throws {
     let folder = try temporaryFolder("sign")
