@@ -274,6 +274,24 @@ struct HostileInputTests {
     }
   }
 
+  @Test("a unit id with a Cyrillic letter among Latin ones is refused at its row, in CSV and in YAML")
+  func mixedScriptIDs() throws {
+    let csv = try Scratch(directoryCSV: Scratch.directory + "\n51-S\u{0422}P,Sở Tư pháp giả,dept,P,,\n")
+    #expect(
+      csv.errors() == [
+        "units.csv:5:1: unit id `51-SТP` mixes scripts: `Т` (U+0422) is a Cyrillic letter among Latin letters; an id is written in one script"
+      ])
+    let yaml = try Scratch()
+    try yaml.write(
+      "units.yaml",
+      "units:\n  - { id: P, name: Tỉnh, kind: province }\n  - { id: \"D\u{0399}\", name: Sở, kind: dept, parent: P }\n")
+    let config = try String(contentsOfFile: yaml.configPath, encoding: .utf8)
+    try yaml.write("nhacviec.yaml", config.replacingOccurrences(of: "units.csv", with: "units.yaml"))
+    #expect(
+      yaml.errors().first?.hasPrefix("units.yaml:3:5: unit id `DΙ` mixes scripts: `Ι` (U+0399) is a Greek letter")
+        == true, "\(yaml.errors())")
+  }
+
   @Test("a directory of thousands of repeated rows reports each duplicate once, naming the first")
   func repeatedRows() throws {
     var csv = Scratch.directory
