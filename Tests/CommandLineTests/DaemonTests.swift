@@ -86,12 +86,19 @@ struct DaemonFixture {
   }
 
   /// Starts `nhacviec run` as a real process and waits for READY=1 on a notify socket.
+  /// `umask`, if given, is the daemon's, set by a shell that then runs it: not this process's,
+  /// which every test running meanwhile shares.
   func start(
-    at instant: String, notify: NotifyListener, waitForPass: Bool = true, environment extra: [String: String] = [:]
+    at instant: String, notify: NotifyListener, waitForPass: Bool = true, environment extra: [String: String] = [:],
+    umask mask: String? = nil
   ) throws -> Process {
     let process = Process()
     process.executableURL = Run.binary
     process.arguments = ["run", "--config", config, "--clock-start", instant]
+    if let mask {
+      process.executableURL = URL(fileURLWithPath: "/bin/sh")
+      process.arguments = ["-c", "umask \(mask) && exec \"$0\" \"$@\"", Run.binary.path] + (process.arguments ?? [])
+    }
     var environment = ProcessInfo.processInfo.environment
     environment["NOTIFY_SOCKET"] = notify.path
     process.environment = environment.merging(extra) { $1 }

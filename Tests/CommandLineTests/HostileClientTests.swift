@@ -124,6 +124,24 @@ struct HostileClientTests {
     #expect(try mode("run/nhacviec.sock") == 0o660)
   }
 
+  @Test("run with umask 0, the file channel's messages are 0600 in an outbox of 0700")
+  func outboxModes() throws {
+    let fixture = try DaemonFixture()
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-09T08:00:00+07:00", notify: notify, umask: "0")
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    #expect(try fixture.waitForSent(1, seconds: 20) >= 1)
+    func mode(_ url: URL) throws -> Int {
+      (try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int) ?? -1
+    }
+    #expect(try mode(fixture.outbox) == 0o700)
+    let names = try FileManager.default.contentsOfDirectory(atPath: fixture.outbox.path)
+    #expect(names.contains { $0.hasSuffix(".eml") }, "\(names)")
+    for name in names {
+      #expect(try mode(fixture.outbox.appendingPathComponent(name)) == 0o600, "\(name)")
+    }
+  }
+
   @Test("200 clients sending a byte every two seconds do not keep status from answering")
   func slowClients() throws {
     let fixture = try DaemonFixture()
