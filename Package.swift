@@ -145,7 +145,8 @@ let package = Package(
     .testTarget(
       name: "NhacviecCoreTests", dependencies: ["NhacviecCore", "NhacviecRender", "TestSupport"],
       swiftSettings: strictSettings),
-    .testTarget(name: "NhacviecControlTests", dependencies: ["NhacviecControl"], swiftSettings: strictSettings),
+    .testTarget(
+      name: "NhacviecControlTests", dependencies: ["NhacviecControl", "TestSupport"], swiftSettings: strictSettings),
     .testTarget(
       name: "NhacviecConfigTests",
       dependencies: ["NhacviecCore", "NhacviecConfig", "NhacviecRender", "TestSupport"],

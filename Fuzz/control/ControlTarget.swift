@@ -23,6 +23,17 @@ import NhacviecCore
       precondition(
         early == .incomplete || early == .complete(request), "the first half of a request reads as \(early)")
     }
+    // And fed in parts, as reads bring it, it reads as the whole: in parts whose lengths come from
+    // the input itself, and a byte at a time.
+    for cuts in [cuts(bytes), Array(0..<bytes.count)] {
+      var parser = HTTPRequestParser.Incremental()
+      var start = 0
+      for end in cuts + [bytes.count] where end > start && parser.outcome == .incomplete {
+        parser.feed(bytes[start..<end])
+        start = end
+      }
+      precondition(parser.outcome == outcome, "read in parts cut at \(cuts): \(parser.outcome), whole: \(outcome)")
+    }
     let response: HTTPResponse
     switch outcome {
     case .incomplete: return
@@ -36,6 +47,23 @@ import NhacviecCore
     guard let read = HTTPResponse.parse(sent), read.status == response.status, read.body == response.body else {
       preconditionFailure("the client cannot read the answer \(response.status) back")
     }
+  }
+
+  /// Where to cut `bytes` into parts: lengths drawn from a generator seeded with a hash of the
+  /// bytes (FNV-1a), so that the same input is always cut the same way and libFuzzer, mutating
+  /// the input, tries other cuts too.
+  func cuts(_ bytes: [UInt8]) -> [Int] {
+    var state = bytes.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+    var offsets: [Int] = []
+    var offset = 0
+    while offset < bytes.count {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      // Mostly short parts, now and then a long one.
+      let length = (state >> 60) == 0 ? Int((state >> 20) % 20_000) : Int((state >> 33) % 64) + 1
+      offset += length
+      offsets.append(min(offset, bytes.count))
+    }
+    return offsets
   }
 
   /// The daemon behind the routes. Recorded facts pile up in its journal and every read loads them

@@ -27,7 +27,8 @@ public enum DirectoryLoader {
   static func csv(
     file: String, validFrom: LocalDate?, validTo: LocalDate?, reference: SourceLocation?
   ) throws(ConfigErrors) -> [OrgUnit] {
-    let text = try TextFile.read(file, referencedFrom: reference)
+    let text = try TextFile.read(
+      file, referencedFrom: reference, limit: TextFile.maximumBytes, kind: "a directory file")
     let (records, parseError) = CSVReader.parse(text)
     if let parseError {
       throw ConfigErrors([ConfigError(parseError.message, at: SourceLocation(file: file, line: parseError.line))])

@@ -39,7 +39,8 @@ public enum FactsLoader {
   }
 
   static func csv(file: String, zone: Zone) throws(ConfigErrors) -> [Fact] {
-    let text = try TextFile.read(file, referencedFrom: nil)
+    let text = try TextFile.read(
+      file, referencedFrom: nil, limit: TextFile.maximumFactsCSVBytes, kind: "a facts file in CSV")
     let (records, parseError) = CSVReader.parse(text)
     if let parseError {
       throw ConfigErrors([ConfigError(parseError.message, at: SourceLocation(file: file, line: parseError.line))])

@@ -19,7 +19,8 @@ public enum YAMLReader {
     file path: String, displayName: String? = nil, referencedFrom reference: SourceLocation? = nil
   ) throws(ConfigErrors) -> ConfigNode {
     let name = displayName ?? path
-    let text = try TextFile.read(path, displayName: name, referencedFrom: reference)
+    let text = try TextFile.read(
+      path, displayName: name, referencedFrom: reference, limit: TextFile.maximumBytes, kind: "a YAML file")
     return try parse(text, file: name)
   }
 
@@ -175,15 +176,47 @@ public enum YAMLReader {
 /// Reads a text file that configuration names, with errors that say which file and, for a file
 /// named by another, where it was named.
 public enum TextFile {
+  /// The most a configuration file may hold: the configuration, a rules file, a calendar, a
+  /// rule's tests, a directory (YAML or CSV), a facts file in YAML. The largest shipped is a
+  /// province's directory of 208 units in 40 KB; YAML takes some fifty times its size in memory
+  /// to read, so a file of this size costs the daemon about 200 MB for a moment (docs/rules.md).
+  public static let maximumBytes = 4 << 20
+  /// The most a facts file in CSV may hold: a year of facts for every unit and rule of a
+  /// province, imported at once, and read at a few times its size.
+  public static let maximumFactsCSVBytes = 16 << 20
+
+  /// Reads the file whole, refusing it unread when it holds more than `limit` bytes: `kind` (such
+  /// as "a YAML file") says which limit in the error.
   public static func read(
-    _ path: String, displayName: String? = nil, referencedFrom reference: SourceLocation?
+    _ path: String, displayName: String? = nil, referencedFrom reference: SourceLocation?, limit: Int, kind: String
   ) throws(ConfigErrors) -> String {
     let name = displayName ?? path
     let via = reference.map { " (named at \($0))" } ?? ""
-    guard let data = FileManager.default.contents(atPath: path) else {
+    guard let handle = FileHandle(forReadingAtPath: path) else {
       let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
       throw ConfigErrors([ConfigError("\(name) \(reason)", at: reference)])
     }
+    defer { try? handle.close() }
+    func tooLarge(_ size: String) -> ConfigErrors {
+      let most = limit >= 1 << 20 && limit % (1 << 20) == 0 ? "\(limit >> 20) MiB (\(limit) bytes)" : "\(limit) bytes"
+      return ConfigErrors([
+        ConfigError("\(name) is \(size), over the \(most) that \(kind) may hold; see docs/rules.md", at: reference)
+      ])
+    }
+    // Its size first, from the file system, so that a file too large is not read at all; then at
+    // most one byte more than the limit, for a file that grows meanwhile or has no size (a pipe).
+    var info = stat()
+    if fstat(handle.fileDescriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int(info.st_size) > limit {
+      throw tooLarge("\(info.st_size) bytes")
+    }
+    let data: Data
+    do {
+      // Nil at the end of the file: an empty file.
+      data = try handle.read(upToCount: limit + 1) ?? Data()
+    } catch {
+      throw ConfigErrors([ConfigError("\(name) cannot be read", at: reference)])
+    }
+    if data.count > limit { throw tooLarge("more than \(limit) bytes") }
     if let text = String(data: data, encoding: .utf8) { return text }
     // Say where the first byte that is not UTF-8 is, as an editor counts lines and columns.
     let bytes = [UInt8](data)

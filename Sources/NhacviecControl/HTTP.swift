@@ -62,66 +62,158 @@ public enum HTTPRequestParser {
   /// Parses the one request at the start of `buffer`: the request line and headers up to the
   /// empty line, then exactly Content-Length bytes of body. Anything HTTP/1.1 does not allow, and
   /// anything ambiguous (two different lengths, a length with a transfer coding), is refused.
+  /// The same as feeding `buffer` to an `Incremental` parser in one part, or in any parts.
   public static func parse(_ buffer: [UInt8], limits: Limits = Limits()) -> Outcome {
-    guard let end = headEnd(buffer) else {
-      // A head may be `headerBytes` long before its blank line (4 bytes): refused only once no
-      // blank line can still arrive within the limit, so that a request read in parts is judged
-      // as the whole would be.
-      if buffer.count > limits.headerBytes + 3 { return .failure(HTTPFailure(431, "request headers too large")) }
-      // A line feed without its carriage return is never valid: say so now rather than wait.
-      if buffer.enumerated().contains(where: { $0.element == lf && ($0.offset == 0 || buffer[$0.offset - 1] != cr) }) {
-        return .failure(HTTPFailure(400, "lines must end in CRLF"))
-      }
-      return .incomplete
+    var parser = Incremental(limits: limits)
+    return parser.feed(buffer[...])
+  }
+
+  /// A request read as it arrives, in parts: each byte of the head is looked at once, each line
+  /// judged when its CRLF arrives, and the body's bytes are counted, so a read costs what it
+  /// brought and not what came before it. The outcome is decided at the first byte that decides
+  /// it, so however the bytes are cut into parts, the outcome is the one of the whole.
+  public struct Incremental: Sendable {
+    public let limits: Limits
+    /// The request's method, once its request line has been read (a HEAD's refusal has no body).
+    public private(set) var method: String?
+    /// The outcome so far: `incomplete` until a byte decides it, then that for good.
+    public private(set) var outcome: Outcome = .incomplete
+
+    private enum Stage: Sendable {
+      case requestLine
+      case headers
+      case body(length: Int)
+      case done
     }
-    if end > limits.headerBytes { return .failure(HTTPFailure(431, "request headers too large")) }
-    var lines: [ArraySlice<UInt8>] = []
-    var start = 0
-    var index = 0
-    while index < end {
-      if buffer[index] == cr {
-        guard buffer[index + 1] == lf else { return .failure(HTTPFailure(400, "lines must end in CRLF")) }
-        lines.append(buffer[start..<index])
-        index += 2
-        start = index
-      } else if buffer[index] == lf {
-        return .failure(HTTPFailure(400, "lines must end in CRLF"))
-      } else {
-        index += 1
-      }
-    }
-    lines.append(buffer[start..<end])
-    guard let requestLine = lines.first else { return .failure(HTTPFailure(400, "empty request")) }
-    let parts = requestLine.split(separator: space, omittingEmptySubsequences: false)
-    guard parts.count == 3 else { return .failure(HTTPFailure(400, "the request line is METHOD TARGET HTTP/1.1")) }
-    let method = String(decoding: parts[0], as: UTF8.self)
-    guard !parts[0].isEmpty, parts[0].allSatisfy({ (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) else {
-      return .failure(HTTPFailure(400, "bad method"))
-    }
-    let version = String(decoding: parts[2], as: UTF8.self)
-    guard version == "HTTP/1.1" || version == "HTTP/1.0" else {
-      return .failure(HTTPFailure(version.hasPrefix("HTTP/") ? 505 : 400, "only HTTP/1.0 and HTTP/1.1 are spoken"))
-    }
-    let path: String
-    let query: [String: String]
-    switch parseTarget(parts[1]) {
-    case .failure(let failure): return .failure(failure)
-    case .success(let target): (path, query) = target
+    private var stage = Stage.requestLine
+    /// The head's line being read, without its CRLF.
+    private var line: [UInt8] = []
+    /// The last byte of the head was a carriage return: the next must be its line feed.
+    private var pendingCR = false
+    /// Bytes of the head read so far, its CRLFs included.
+    private var headBytes = 0
+    private var path = ""
+    private var query: [String: String] = [:]
+    private var headers: [HTTPRequest.Header] = []
+    private var contentLength: Int?
+    private var body: [UInt8] = []
+
+    public init(limits: Limits = Limits()) {
+      self.limits = limits
     }
 
-    var headers: [HTTPRequest.Header] = []
-    var contentLength: Int?
-    for line in lines.dropFirst() {
-      guard headers.count < limits.headerCount else { return .failure(HTTPFailure(431, "too many headers")) }
+    /// Reads the next part; bytes after a complete request, or after a refusal, are not looked at.
+    @discardableResult
+    public mutating func feed(_ bytes: ArraySlice<UInt8>) -> Outcome {
+      var index = bytes.startIndex
+      while index < bytes.endIndex {
+        switch stage {
+        case .done:
+          return outcome
+        case .body(let length):
+          let take = min(length - body.count, bytes.endIndex - index)
+          body += bytes[index..<(index + take)]
+          index += take
+          if body.count == length { finish(.complete(request)) }
+        case .requestLine, .headers:
+          let byte = bytes[index]
+          index += 1
+          if let failure = step(byte) { finish(.failure(failure)) }
+        }
+      }
+      return outcome
+    }
+
+    private var request: HTTPRequest {
+      HTTPRequest(method: method ?? "", path: path, query: query, headers: headers, body: body)
+    }
+
+    private mutating func finish(_ result: Outcome) {
+      outcome = result
+      stage = .done
+      line = []
+    }
+
+    /// One byte of the head; the refusal it decides, if any.
+    private mutating func step(_ byte: UInt8) -> HTTPFailure? {
+      headBytes += 1
+      let endsLine = pendingCR && byte == lf
+      // A head may be `headerBytes` long before its blank line (4 bytes with the last line's
+      // CRLF): past that, only the line feed that ends the blank line is still allowed.
+      if headBytes > limits.headerBytes + 3, !(endsLine && line.isEmpty && isHeaders) {
+        return HTTPFailure(431, "request headers too large")
+      }
+      if pendingCR {
+        pendingCR = false
+        // A carriage return alone, or a line feed alone, is never valid: said at once.
+        guard byte == lf else { return HTTPFailure(400, "lines must end in CRLF") }
+        defer { line.removeAll(keepingCapacity: true) }
+        return endLine()
+      }
+      switch byte {
+      case cr: pendingCR = true
+      case lf: return HTTPFailure(400, "lines must end in CRLF")
+      default: line.append(byte)
+      }
+      return nil
+    }
+
+    private var isHeaders: Bool {
+      if case .headers = stage { return true }
+      return false
+    }
+
+    /// A line of the head has arrived whole.
+    private mutating func endLine() -> HTTPFailure? {
+      switch stage {
+      case .requestLine:
+        stage = .headers
+        return readRequestLine()
+      case .headers where line.isEmpty:
+        let length = contentLength ?? 0
+        guard length <= limits.bodyBytes else { return HTTPFailure(413, "request body over \(limits.bodyBytes) bytes") }
+        if length == 0 {
+          finish(.complete(request))
+        } else {
+          stage = .body(length: length)
+        }
+        return nil
+      case .headers:
+        return readHeader()
+      case .body, .done:
+        return nil
+      }
+    }
+
+    private mutating func readRequestLine() -> HTTPFailure? {
+      let parts = line.split(separator: space, omittingEmptySubsequences: false)
+      guard parts.count == 3 else { return HTTPFailure(400, "the request line is METHOD TARGET HTTP/1.1") }
+      guard !parts[0].isEmpty, parts[0].allSatisfy({ (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) else {
+        return HTTPFailure(400, "bad method")
+      }
+      method = String(decoding: parts[0], as: UTF8.self)
+      let version = String(decoding: parts[2], as: UTF8.self)
+      guard version == "HTTP/1.1" || version == "HTTP/1.0" else {
+        return HTTPFailure(version.hasPrefix("HTTP/") ? 505 : 400, "only HTTP/1.0 and HTTP/1.1 are spoken")
+      }
+      switch parseTarget(parts[1]) {
+      case .failure(let failure): return failure
+      case .success(let target): (path, query) = target
+      }
+      return nil
+    }
+
+    private mutating func readHeader() -> HTTPFailure? {
+      guard headers.count < limits.headerCount else { return HTTPFailure(431, "too many headers") }
       guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else {
-        return .failure(HTTPFailure(400, "bad header line"))
+        return HTTPFailure(400, "bad header line")
       }
       let name = line[line.startIndex..<colon]
       // No space before the colon, no folded lines: both have been used to smuggle requests.
-      guard name.allSatisfy(isTokenByte) else { return .failure(HTTPFailure(400, "bad header name")) }
+      guard name.allSatisfy(isTokenByte) else { return HTTPFailure(400, "bad header name") }
       let rawValue = line[(colon + 1)...]
       guard rawValue.allSatisfy({ $0 == tab || ($0 >= space && $0 != 0x7f) }) else {
-        return .failure(HTTPFailure(400, "control character in a header"))
+        return HTTPFailure(400, "control character in a header")
       }
       let header = HTTPRequest.Header(
         name: String(decoding: name, as: UTF8.self).lowercased(),
@@ -130,28 +222,19 @@ public enum HTTPRequestParser {
       case "content-length":
         guard !header.value.isEmpty, header.value.utf8.count <= 12, header.value.utf8.allSatisfy(isDigit),
           let length = Int(header.value)
-        else { return .failure(HTTPFailure(400, "bad Content-Length")) }
+        else { return HTTPFailure(400, "bad Content-Length") }
         if let previous = contentLength, previous != length {
-          return .failure(HTTPFailure(400, "two different Content-Length headers"))
+          return HTTPFailure(400, "two different Content-Length headers")
         }
         contentLength = length
       case "transfer-encoding":
-        return .failure(HTTPFailure(411, "send a Content-Length, not a Transfer-Encoding"))
+        return HTTPFailure(411, "send a Content-Length, not a Transfer-Encoding")
       default:
         break
       }
       headers.append(header)
+      return nil
     }
-    let length = contentLength ?? 0
-    guard length <= limits.bodyBytes else {
-      return .failure(HTTPFailure(413, "request body over \(limits.bodyBytes) bytes"))
-    }
-    let bodyStart = end + 4
-    guard buffer.count - bodyStart >= length else { return .incomplete }
-    return .complete(
-      HTTPRequest(
-        method: method, path: path, query: query, headers: headers,
-        body: Array(buffer[bodyStart..<(bodyStart + length)])))
   }
 
   /// The index of the CRLF CRLF that ends the head, if it has arrived.
@@ -269,6 +352,14 @@ public struct HTTPResponse: Sendable {
     500: "Internal Server Error",
     503: "Service Unavailable", 505: "HTTP Version Not Supported",
   ]
+
+  /// This answer as sent for a request of `method` (nil when its request line was not read): to
+  /// HEAD, whatever the status, the headers without the body.
+  public func answering(_ method: String?) -> HTTPResponse {
+    var response = self
+    if method == "HEAD" { response.headOnly = true }
+    return response
+  }
 
   /// The whole response, for a connection that closes after it.
   public var bytes: [UInt8] {

@@ -180,7 +180,8 @@ public struct Directory: Sendable {
   /// What is wrong with a unit id, if anything. An id is part of every notice key
   /// (`RULE/ID@FROM/PERIOD/STEP@DEADLINE#REVISION`) and of recipients (`unit:ID.ROLE`), and is
   /// read back from both: the characters that separate their parts cannot be in it. Letters of
-  /// any script, Vietnamese included, digits and `-`, `_` are all an id needs.
+  /// any one script, Vietnamese included, digits and `-`, `_` are all an id needs; letters of two
+  /// scripts are refused, since a Cyrillic or Greek letter passes for a Latin one.
   public static func idProblem(_ id: String) -> String? {
     if id.isEmpty { return "must not be empty" }
     for scalar in id.unicodeScalars {
@@ -195,7 +196,64 @@ public struct Directory: Sendable {
       default: continue
       }
     }
+    return mixedScripts(id)
+  }
+
+  /// Letters of one script only: `51-SТP` with a Cyrillic `Т` reads as `51-STP` and is another
+  /// unit. Digits, `-`, `_` and combining marks belong to no script; Vietnamese letters are Latin.
+  static func mixedScripts(_ id: String) -> String? {
+    var first: Script?
+    for scalar in id.unicodeScalars {
+      guard let script = Script(scalar) else { continue }
+      guard let known = first else {
+        first = script
+        continue
+      }
+      if script != known {
+        let code = String(format: "U+%04X", scalar.value)
+        return
+          "mixes scripts: `\(scalar)` (\(code)) is \(script.letter) among \(known.letters); an id is written in one script"
+      }
+    }
     return nil
+  }
+
+  /// The script of a letter, coarsely: those whose letters are taken for Latin ones, and a few
+  /// more by name; any other letter is of "another script".
+  enum Script: String {
+    case latin = "Latin", greek = "Greek", cyrillic = "Cyrillic", armenian = "Armenian", georgian = "Georgian"
+    case cherokee = "Cherokee", hebrew = "Hebrew", arabic = "Arabic", thai = "Thai", lao = "Lao", khmer = "Khmer"
+    case hangul = "Hangul", cjk = "Han or kana", other = "another script"
+
+    var letter: String { self == .other ? "a letter of another script" : "a \(rawValue) letter" }
+    var letters: String { self == .other ? "letters of another script" : "\(rawValue) letters" }
+
+    init?(_ scalar: Unicode.Scalar) {
+      switch scalar.properties.generalCategory {
+      case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: break
+      default: return nil
+      }
+      switch scalar.value {
+      case 0x41...0x5A, 0x61...0x7A, 0xAA, 0xBA, 0xC0...0x2FF, 0x1D00...0x1DBF, 0x1E00...0x1EFF, 0x2C60...0x2C7F,
+        0xA720...0xA7FF, 0xAB30...0xAB6F, 0xFF21...0xFF3A, 0xFF41...0xFF5A:
+        self = .latin
+      case 0x370...0x3FF, 0x1F00...0x1FFF: self = .greek
+      case 0x400...0x52F, 0x1C80...0x1C8F, 0x2DE0...0x2DFF, 0xA640...0xA69F: self = .cyrillic
+      case 0x530...0x58F, 0xFB13...0xFB17: self = .armenian
+      case 0x10A0...0x10FF, 0x1C90...0x1CBF, 0x2D00...0x2D2F: self = .georgian
+      case 0x13A0...0x13FF, 0xAB70...0xABBF: self = .cherokee
+      case 0x590...0x5FF, 0xFB1D...0xFB4F: self = .hebrew
+      case 0x600...0x6FF, 0x750...0x77F, 0x8A0...0x8FF, 0xFB50...0xFDFF, 0xFE70...0xFEFF: self = .arabic
+      case 0xE00...0xE7F: self = .thai
+      case 0xE80...0xEFF: self = .lao
+      case 0x1780...0x17FF, 0x19E0...0x19FF: self = .khmer
+      case 0x1100...0x11FF, 0x3130...0x318F, 0xA960...0xA97F, 0xAC00...0xD7FF, 0xFFA0...0xFFDC: self = .hangul
+      case 0x3040...0x30FF, 0x31F0...0x31FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF, 0xFF66...0xFF9F,
+        0x20000...0x3FFFF:
+        self = .cjk
+      default: self = .other
+      }
+    }
   }
 
   /// Validates the whole directory and reports every problem it finds.

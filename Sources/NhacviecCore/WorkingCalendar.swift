@@ -124,9 +124,16 @@ public struct WorkingCalendar: Sendable {
     guard !missing.isEmpty else { return nil }
     let list = missing.map(String.init).joined(separator: " and ")
     let files = missing.map { "\($0).yaml" }.joined(separator: " and ")
+    let add = "add \(files) to the calendar overrides folder once the schedule is published"
+    // With `holidays: none` there are no rules to compute from: say what is left.
+    guard !holidayRules.holidays.isEmpty else {
+      return "no calendar override for \(list): with no holiday rules (holidays: none), its only days off are the "
+        + "weekly ones, with none of the official schedule's public holidays, swapped days and make-up Saturdays nor "
+        + "the days it gives for Tết; \(add)"
+    }
     return "no calendar override for \(list): its days off are computed from the \(holidayRules.name) holiday rules "
       + "alone, which know neither the official schedule's swapped days and make-up Saturdays nor the days it gives "
-      + "for Tết; add \(files) to the calendar overrides folder once the schedule is published"
+      + "for Tết; \(add)"
   }
 
   public func isWorkingDay(_ date: LocalDate) -> Bool {

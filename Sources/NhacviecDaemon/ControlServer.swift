@@ -273,7 +273,7 @@ public final class ControlServer: Sendable {
   /// Touched only by the loop's thread; a handler's thread knows it by its descriptor.
   final class Connection {
     enum State {
-      case reading([UInt8])
+      case reading(HTTPRequestParser.Incremental)
       case handling
       case writing([UInt8], Int)
     }
@@ -285,10 +285,14 @@ public final class ControlServer: Sendable {
     let gid: UInt32
     let groups: [UInt32]
     let accepted: Double
-    var state: State = .reading([])
+    var state: State
     var deadline: Double
 
-    init(fd: Int32, pid: Int32, uid: UInt32, gid: UInt32, groups: [UInt32], accepted: Double, deadline: Double) {
+    init(
+      fd: Int32, pid: Int32, uid: UInt32, gid: UInt32, groups: [UInt32], accepted: Double, deadline: Double,
+      limits: HTTPRequestParser.Limits
+    ) {
+      self.state = .reading(HTTPRequestParser.Incremental(limits: limits))
       self.fd = fd
       self.pid = pid
       self.uid = uid
@@ -334,16 +338,18 @@ public final class ControlServer: Sendable {
       close(connection)
     }
     func receive(_ connection: Connection) {
-      guard case .reading(var buffer) = connection.state else { return }
+      guard case .reading(var parser) = connection.state else { return }
+      // The parser is taken out while it reads, so that its bytes have one owner and are not
+      // copied at each read.
+      connection.state = .handling
       while true {
         let count = read(connection.fd, &chunk, chunk.count)
         if count > 0 {
-          buffer += chunk[0..<count]
-          switch HTTPRequestParser.parse(buffer, limits: configuration.limits) {
+          switch parser.feed(chunk[0..<count]) {
           case .incomplete:
             continue
           case .failure(let failure):
-            answer(connection, .error(failure))
+            answer(connection, .error(failure).answering(parser.method))
           case .complete(let request):
             connection.state = .handling
             let request = ControlRequest(request, uid: connection.uid, gid: connection.gid, groups: connection.groups)
@@ -351,7 +357,7 @@ public final class ControlServer: Sendable {
           }
           return
         } else if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-          connection.state = .reading(buffer)
+          connection.state = .reading(parser)
           return
         } else if count < 0 && errno == EINTR {
           continue
@@ -387,10 +393,11 @@ public final class ControlServer: Sendable {
       let slowest = reading.min { a, b in
         (byUser[a.uid]!, byProcess[a.pid]!, -a.accepted) > (byUser[b.uid]!, byProcess[b.pid]!, -b.accepted)
       }
-      if let victim = slowest {
+      if let victim = slowest, case .reading(let parser) = victim.state {
         // Told why, in case it is a client that was only slow and is still listening.
         configuration.refused("shed")
-        _ = HTTPResponse.error(HTTPFailure(503, "too many connections; yours was the slowest")).bytes
+        _ = HTTPResponse.error(HTTPFailure(503, "too many connections; yours was the slowest"))
+          .answering(parser.method).bytes
           .withUnsafeBytes { send(victim.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
         close(victim)
         return true
@@ -442,8 +449,9 @@ public final class ControlServer: Sendable {
         let now = monotonicSeconds()
         connections[fd] = Connection(
           fd: fd, pid: credentials.pid, uid: credentials.uid, gid: credentials.gid,
-          groups: isTCP ? [] : ControlServer.peerGroups(fd),
-          accepted: now, deadline: now + configuration.requestTimeout)
+          groups: isTCP ? [] : ControlServer.peerGroups(fd), accepted: now,
+          deadline: now + configuration.requestTimeout,
+          limits: configuration.limits)
       }
     }
 
@@ -488,9 +496,11 @@ public final class ControlServer: Sendable {
       let now = monotonicSeconds()
       for connection in connections.values where connection.deadline <= now {
         switch connection.state {
-        case .reading:
+        case .reading(let parser):
           answer(
-            connection, .error(HTTPFailure(408, "the request took longer than \(Int(configuration.requestTimeout)) s")))
+            connection,
+            .error(HTTPFailure(408, "the request took longer than \(Int(configuration.requestTimeout)) s"))
+              .answering(parser.method))
         case .writing: close(connection)
         case .handling: continue
         }
@@ -552,7 +562,7 @@ public final class ControlServer: Sendable {
     let thread = Thread { [self] in
       // A mark of whose thread this is (Foundation on Linux does not pass names to the system).
       Thread.current.threadDictionary[ControlServer.threadMark] = "request"
-      let response = handler(request)
+      let response = handler(request).answering(request.method)
       let next = state.withLock { state -> (Int32, ControlRequest)? in
         state.finished.append((connection, response))
         if lane == .heavy {

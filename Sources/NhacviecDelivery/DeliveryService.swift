@@ -426,7 +426,7 @@ public final class DeliveryService: Sendable {
       case .failed(let error, let at):
         log(
           true,
-          "notice \(entry.key) via \(entry.channel) to \(addresses.count) recipient\(addresses.count == 1 ? "" : "s") failed, retry at \(at): \(error)"
+          "notice \(entry.key) via \(entry.channel) to \(addresses.count) recipient\(addresses.count == 1 ? "" : "s") failed, retry at \(setup.renderer.zone.rfc3339(at)): \(error)"
         )
       case .dead(let error):
         log(

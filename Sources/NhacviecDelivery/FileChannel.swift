@@ -51,12 +51,16 @@ public struct FileChannel: NoticeChannel {
     }
     let manager = FileManager.default
     do {
-      try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
+      // A folder it makes is its owner's alone, as each message is (0600), whatever the umask:
+      // under the unit, the socket's group would otherwise read every message.
+      try manager.createDirectory(
+        atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
       let target = (folder as NSString).appendingPathComponent(
         FileChannel.fileName(key: message.key, channel: name, format: format.rawValue))
       let temporary = (folder as NSString).appendingPathComponent(".\(UUID().uuidString).tmp")
-      guard manager.createFile(atPath: temporary, contents: Data(bytes)) else {
-        return .transient(reason: "cannot write in \(folder)", retryAfter: nil)
+      if let reason = FileChannel.writeOwnerOnly(temporary, bytes) {
+        try? manager.removeItem(atPath: temporary)
+        return .transient(reason: "cannot write in \(folder): \(reason)", retryAfter: nil)
       }
       // rename(2) replaces atomically: a reader sees the whole old file or the whole new one.
       guard rename(temporary, target) == 0 else {
@@ -68,5 +72,22 @@ public struct FileChannel: NoticeChannel {
     } catch {
       return .transient(reason: "\(error)", retryAfter: nil)
     }
+  }
+
+  /// Creates `path` with mode 0600 (set again after creating it: the umask can only take bits
+  /// away, but a umask of 0277 would leave 0400) and writes `bytes`; why not, if it could not.
+  static func writeOwnerOnly(_ path: String, _ bytes: [UInt8]) -> String? {
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { return String(cString: strerror(errno)) }
+    defer { close(fd) }
+    guard fchmod(fd, 0o600) == 0 else { return String(cString: strerror(errno)) }
+    var offset = 0
+    while offset < bytes.count {
+      let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+      if written < 0 && errno == EINTR { continue }
+      guard written > 0 else { return String(cString: strerror(errno)) }
+      offset += written
+    }
+    return nil
   }
 }

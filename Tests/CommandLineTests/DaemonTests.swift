@@ -90,19 +90,17 @@ struct DaemonFixture {
 
   /// Starts `nhacviec run` as a real process and waits for READY=1 on a notify socket;
   /// `launcher` runs it (such as `prlimit --nofile=40:40 --`), `log` keeps its standard error.
+  /// `umask`, if given, is the daemon's, set by a shell that then runs it: not this process's,
+  /// which every test running meanwhile shares.
   func start(
     at instant: String, notify: NotifyListener, waitForPass: Bool = true, environment extra: [String: String] = [:],
-    launcher: [String] = [], log: URL? = nil
+    launcher: [String] = [], log: URL? = nil, umask mask: String? = nil
   ) throws -> Process {
     let process = Process()
-    let arguments = ["run", "--config", config, "--clock-start", instant]
-    if let program = launcher.first {
-      process.executableURL = URL(fileURLWithPath: program)
-      process.arguments = launcher.dropFirst() + [Run.binary.path] + arguments
-    } else {
-      process.executableURL = Run.binary
-      process.arguments = arguments
-    }
+    var command = launcher + [Run.binary.path, "run", "--config", config, "--clock-start", instant]
+    if let mask { command = ["/bin/sh", "-c", "umask \(mask) && exec \"$0\" \"$@\""] + command }
+    process.executableURL = URL(fileURLWithPath: command[0])
+    process.arguments = Array(command.dropFirst())
     var environment = ProcessInfo.processInfo.environment
     environment["NOTIFY_SOCKET"] = notify.path
     process.environment = environment.merging(extra) { $1 }

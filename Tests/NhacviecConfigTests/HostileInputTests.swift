@@ -221,6 +221,77 @@ struct HostileInputTests {
     #expect(errors.first?.contains("nhacviec.yaml:3:11") == true, "\(errors)")
   }
 
+  /// A file of `size` bytes that occupies no disk: reading it would cost its size in memory.
+  func sparse(_ url: URL, size: Int) throws {
+    #expect(FileManager.default.createFile(atPath: url.path, contents: nil))
+    #expect(truncate(url.path, off_t(size)) == 0)
+  }
+
+  @Test("a file over its size limit is refused unread, naming the file, its size and the limit")
+  func oversizedFiles() throws {
+    // A rules file of 1 GiB: refused from its size, at once.
+    let rules = try Scratch()
+    try sparse(rules.folder.appendingPathComponent("rules/huge.yaml"), size: 1 << 30)
+    let started = Date()
+    #expect(
+      rules.errors() == [
+        "rules/huge.yaml is 1073741824 bytes, over the 4 MiB (4194304 bytes) that a YAML file may hold; see docs/rules.md"
+      ])
+    #expect(Date().timeIntervalSince(started) < 5)
+    // A directory file, with the configuration's line that names it.
+    let directory = try Scratch()
+    try sparse(directory.folder.appendingPathComponent("units.csv"), size: 5 << 20)
+    #expect(
+      directory.errors().first
+        == "nhacviec.yaml:3:11: units.csv is 5242880 bytes, over the 4 MiB (4194304 bytes) that a directory file may hold; see docs/rules.md"
+    )
+    // A facts file in CSV may be larger; one over 16 MiB is refused too.
+    let facts = directory.folder.appendingPathComponent("facts.csv")
+    try sparse(facts, size: 17 << 20)
+    do {
+      _ = try FactsLoader.load(file: facts.path, zone: .vietnam)
+      Issue.record("accepted")
+    } catch {
+      #expect(
+        error.description.hasSuffix(
+          "facts.csv is 17825792 bytes, over the 16 MiB (16777216 bytes) that a facts file in CSV may hold; see docs/rules.md"
+        ))
+    }
+    // At the limit a file is read; one byte over it is not, nor a file with no size that goes on.
+    let file = directory.folder.appendingPathComponent("limit.txt")
+    try Data(repeating: UInt8(ascii: "a"), count: 100).write(to: file)
+    #expect(try TextFile.read(file.path, referencedFrom: nil, limit: 100, kind: "a test file").utf8.count == 100)
+    #expect(throws: ConfigErrors.self) {
+      try TextFile.read(file.path, referencedFrom: nil, limit: 99, kind: "a test file")
+    }
+    do {
+      _ = try TextFile.read("/dev/zero", referencedFrom: nil, limit: 1000, kind: "a test file")
+      Issue.record("accepted")
+    } catch {
+      #expect(
+        error.description
+          == "/dev/zero is more than 1000 bytes, over the 1000 bytes that a test file may hold; see docs/rules.md")
+    }
+  }
+
+  @Test("a unit id with a Cyrillic letter among Latin ones is refused at its row, in CSV and in YAML")
+  func mixedScriptIDs() throws {
+    let csv = try Scratch(directoryCSV: Scratch.directory + "\n51-S\u{0422}P,Sở Tư pháp giả,dept,P,,\n")
+    #expect(
+      csv.errors() == [
+        "units.csv:5:1: unit id `51-SТP` mixes scripts: `Т` (U+0422) is a Cyrillic letter among Latin letters; an id is written in one script"
+      ])
+    let yaml = try Scratch()
+    try yaml.write(
+      "units.yaml",
+      "units:\n  - { id: P, name: Tỉnh, kind: province }\n  - { id: \"D\u{0399}\", name: Sở, kind: dept, parent: P }\n")
+    let config = try String(contentsOfFile: yaml.configPath, encoding: .utf8)
+    try yaml.write("nhacviec.yaml", config.replacingOccurrences(of: "units.csv", with: "units.yaml"))
+    #expect(
+      yaml.errors().first?.hasPrefix("units.yaml:3:5: unit id `DΙ` mixes scripts: `Ι` (U+0399) is a Greek letter")
+        == true, "\(yaml.errors())")
+  }
+
   @Test("a directory of thousands of repeated rows reports each duplicate once, naming the first")
   func repeatedRows() throws {
     var csv = Scratch.directory

@@ -1,4 +1,5 @@
 import NhacviecControl
+import TestSupport
 import Testing
 
 @Suite("The control socket's HTTP parser")
@@ -115,6 +116,92 @@ struct HTTPParserTests {
       #expect(HTTPRequestParser.parse(Array(bytes[0..<end])) == .incomplete, "prefix of \(end) bytes")
     }
     #expect(HTTPRequestParser.parse(bytes) != .incomplete)
+  }
+
+  /// Requests valid and not, and the bytes a mutation puts in them: the generator's material.
+  static let seeds = [
+    "GET /v1/findings?state=overdue&unit=51%2DSTP HTTP/1.1\r\nHost: l\r\n\r\n",
+    "POST /v1/facts?x=1 HTTP/1.1\r\nHost: l\r\nContent-Length: 3\r\n\r\nabcdef",
+    "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+    "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "GET / HTTP/1.1\nHost: x\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
+    "HEAD /v1/status HTTP/1.0\r\nX: a\u{1}b\r\n\r\n",
+    "GET /v1/status?a=1&a=2 HTTP/1.1\r\n\r\n",
+    "\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+    "POST / HTTP/1.1\r\nContent-Length: 65537\r\n\r\n",
+  ]
+  static let material: [UInt8] = Array("\r\n\r\n :?=&%+/HTTP1.0GETCONTENT-LENGTH: 12\u{1}\u{7f}".utf8) + [0, 0xff]
+
+  /// Feeds `bytes` in the parts that `cuts` (offsets, in order) make, as the server does: until
+  /// the outcome is decided.
+  static func fed(_ bytes: [UInt8], cuts: [Int], limits: HTTPRequestParser.Limits) -> HTTPRequestParser.Outcome {
+    var parser = HTTPRequestParser.Incremental(limits: limits)
+    var start = 0
+    for end in cuts + [bytes.count] where end > start {
+      let outcome = parser.feed(bytes[start..<end])
+      if outcome != .incomplete { return outcome }
+      start = end
+    }
+    return parser.outcome
+  }
+
+  @Test("a request cut anywhere, valid or not, reads as the whole does")
+  func cutAnywhere() {
+    var generator = SplitMix(seed: 23)
+    // Small limits, so that generated heads and bodies cross them.
+    var limits = HTTPRequestParser.Limits()
+    limits.headerBytes = 96
+    limits.headerCount = 4
+    limits.bodyBytes = 8
+    var disagreements: [String] = []
+    for round in 0..<4_000 {
+      var bytes = Array(Self.seeds[round % Self.seeds.count].utf8)
+      // A few mutations: a byte of the material put in, a byte taken out, a run repeated.
+      for _ in 0..<Int.random(in: 0...4, using: &generator) {
+        let at = Int.random(in: 0...bytes.count, using: &generator)
+        switch Int.random(in: 0..<4, using: &generator) {
+        case 0: bytes.insert(Self.material.randomElement(using: &generator)!, at: at)
+        case 1 where at < bytes.count: bytes.remove(at: at)
+        case 2 where at < bytes.count:
+          bytes.insert(
+            contentsOf: Array(repeating: bytes[at], count: Int.random(in: 1...120, using: &generator)), at: at)
+        default: bytes.insert(contentsOf: Array("X-A: b\r\n".utf8), at: at)
+        }
+      }
+      let whole = HTTPRequestParser.parse(bytes, limits: limits)
+      var splits: [[Int]] = [Array(0..<bytes.count)]  // one byte at a time
+      for _ in 0..<3 {
+        let count = Int.random(in: 1...max(1, bytes.count / 2), using: &generator)
+        splits.append((0..<count).map { _ in Int.random(in: 0...bytes.count, using: &generator) }.sorted())
+      }
+      for cuts in splits {
+        let parts = Self.fed(bytes, cuts: cuts, limits: limits)
+        if parts != whole, disagreements.count < 5 {
+          disagreements.append(
+            "\(String(decoding: bytes, as: UTF8.self).debugDescription) cut at \(cuts): \(parts), whole: \(whole)")
+        }
+      }
+    }
+    #expect(disagreements.isEmpty, "\(disagreements.joined(separator: "\n"))")
+  }
+
+  @Test("with the default limits, a head at the limit and a body byte by byte read as the whole")
+  func cutAtDefaultLimits() {
+    let limits = HTTPRequestParser.Limits()
+    let start = Array("POST /v1/facts HTTP/1.1\r\nContent-Length: 300\r\nX-Pad: ".utf8)
+    let body = Array(repeating: UInt8(ascii: "b"), count: 300)
+    // At the limit, and one byte over it; with a bare line feed early in the head, or not.
+    for pad in [limits.headerBytes - start.count, limits.headerBytes - start.count + 1] {
+      for bareLF in [false, true] {
+        var head = start + Array(repeating: UInt8(ascii: "a"), count: pad)
+        if bareLF { head[start.count - 1] = 10 }
+        let bytes = head + Array("\r\n\r\n".utf8) + body
+        let whole = HTTPRequestParser.parse(bytes, limits: limits)
+        #expect(Self.fed(bytes, cuts: Array(0..<bytes.count), limits: limits) == whole, "pad \(pad), bare LF \(bareLF)")
+        #expect(Self.fed(bytes, cuts: [start.count], limits: limits) == whole, "pad \(pad), bare LF \(bareLF)")
+      }
+    }
   }
 
   @Test("a response's bytes read back")

@@ -113,4 +113,24 @@ struct IdentityTests {
     }
     #expect(Directory.idProblem("") == "must not be empty")
   }
+
+  @Test("an id mixing scripts is refused, naming the letter that does not belong; one script alone is an id")
+  func mixedScripts() {
+    // A Cyrillic Т (U+0422), a Greek Ο (U+039F), a Cyrillic а (U+0430) among Latin letters.
+    #expect(
+      Directory.idProblem("51-S\u{0422}P")
+        == "mixes scripts: `Т` (U+0422) is a Cyrillic letter among Latin letters; an id is written in one script")
+    #expect(Directory.idProblem("51-SKHCN-\u{039F}")?.contains("`Ο` (U+039F) is a Greek letter among Latin") == true)
+    #expect(Directory.idProblem("Ph\u{0430}-Tịnh")?.contains("(U+0430) is a Cyrillic letter among Latin") == true)
+    #expect(Directory.idProblem("\u{0421}\u{0422}P")?.contains("`P` (U+0050) is a Latin letter among Cyrillic") == true)
+    #expect(Directory.idProblem("x\u{0E01}")?.contains("is a Thai letter among Latin") == true)
+    // Vietnamese letters, composed or not, are Latin; digits, `-` and `_` belong to no script.
+    for id in ["51-STP", "Tịnh-Khê_2", "Đ\u{1EA1}i-Ư", "e\u{301}-9", "51", "-_-"] {
+      #expect(Directory.idProblem(id) == nil, "\(id)")
+    }
+    // One script alone, any script.
+    for id in ["\u{0421}\u{0422}\u{041F}-1", "\u{0398}\u{0395}", "東京-1", "서울"] {
+      #expect(Directory.idProblem(id) == nil, "\(id)")
+    }
+  }
 }

@@ -123,6 +123,18 @@ struct WorkingCalendarTests {
     #expect(both.overrideWarning(today: day("2026-11-15")) == nil)
     // Past the calendar's last year there is nothing to add.
     #expect(calendar.overrideWarning(today: day("2031-10-01"))?.contains("2032") == false)
+    #expect(
+      calendar.overrideWarning(today: day("2027-03-01"))?.contains("computed from the vietnam holiday rules alone")
+        == true)
+    // With `holidays: none` there are no rules to name: only the weekly days off are known.
+    let none = WorkingCalendar(holidayRules: .none, overrides: [override2026], years: 2024...2031)
+    let warning = none.overrideWarning(today: day("2027-03-01"))
+    #expect(warning?.contains("none holiday rules") == false, "\(warning ?? "")")
+    #expect(
+      warning?.hasPrefix(
+        "no calendar override for 2027: with no holiday rules (holidays: none), its only days off are the weekly ones")
+        == true, "\(warning ?? "")")
+    #expect(warning?.hasSuffix("add 2027.yaml to the calendar overrides folder once the schedule is published") == true)
   }
 
   @Test("a year's override replaces computed days and adds make-up working Saturdays")

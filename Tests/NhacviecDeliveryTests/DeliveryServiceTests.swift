@@ -90,6 +90,10 @@ struct DeliveryServiceTests {
     #expect(failed.allSatisfy { $0.warning })
     #expect(failed.first?.line.hasPrefix("notice \(key) via email to 1 recipient failed, retry at ") == true)
     #expect(failed.first?.line.hasSuffix("SMTP 451 try later") == true)
+    // The retry's time as every other time the daemon prints: in the deployment's zone.
+    #expect(
+      failed.first?.line.contains("retry at 2026-11-09T08:01:00+07:00: SMTP 451") == true, "\(failed.first?.line ?? "")"
+    )
     h.clock.advance(by: 60)
     try h.settle()
     let dead = h.logged.filter { $0.line.contains(key) && $0.line.contains("is dead") }

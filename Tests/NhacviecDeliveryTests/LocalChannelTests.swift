@@ -40,6 +40,36 @@ struct FileChannelTests {
     #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).count == 2)
   }
 
+  // With umask 0: HostileClientTests, on the daemon (a umask set here would be every test's).
+  @Test("a message and the folder made for it are the owner's alone (0600, 0700), whatever the umask")
+  func ownerOnly() async throws {
+    let parent = try temporaryFolder("outbox-mode")
+    let folder = parent.appendingPathComponent("outbox")
+    let client = CurlClient()
+    defer { client.shutdown() }
+    let runtime = ChannelRuntime(client: client, zone: .vietnam)
+    for format in ["eml", "json"] {
+      let channel = try ChannelFixture.make(
+        type: "file", name: "email", settings: ["path": folder.path, "format": format], runtime: runtime)
+      let outgoing = ChannelFixture.message(
+        key: "iso-annual-report/51-STP/2026/remind-7d@2026-11-15", channel: "email", to: ["iso@51-stp.example"],
+        subject: "[Nhắc việc] Báo cáo năm 2026")
+      guard case .sent = await channel.deliver(outgoing) else {
+        Issue.record("not sent")
+        return
+      }
+    }
+    func mode(_ url: URL) throws -> Int {
+      (try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int) ?? -1
+    }
+    #expect(try mode(folder) == 0o700)
+    let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+    #expect(names.count == 2)
+    for name in names {
+      #expect(try mode(folder.appendingPathComponent(name)) == 0o600, "\(name)")
+    }
+  }
+
   @Test("settings are checked when the channel is built")
   func settings() throws {
     let client = CurlClient()
