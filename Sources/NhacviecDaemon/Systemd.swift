@@ -52,6 +52,10 @@ public final class SystemdNotifier: Sendable {
     }
   }
 
+  /// Never waits: a receiver whose queue is full (a manager that stopped reading, or a test
+  /// that reads only when it looks for something) must not stall the thread that reports, which
+  /// may be answering a reload. A message it cannot take now is dropped; the watchdog's come
+  /// again, and systemd reads its socket at once.
   public func send(_ message: String) {
     guard let path else { return }
     let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
@@ -63,7 +67,9 @@ public final class SystemdNotifier: Sendable {
     let payload = Array(message.utf8)
     _ = withUnsafePointer(to: &address) { pointer in
       pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sockaddrPointer in
-        payload.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sockaddrPointer, length) }
+        payload.withUnsafeBytes {
+          sendto(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT), sockaddrPointer, length)
+        }
       }
     }
   }

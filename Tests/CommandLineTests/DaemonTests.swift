@@ -1,5 +1,6 @@
 import Foundation
 import NhacviecControl
+import NhacviecCore
 import NhacviecDaemon
 import TestSupport
 import Testing
@@ -7,7 +8,12 @@ import Testing
 /// A datagram socket standing in for systemd's NOTIFY_SOCKET.
 final class NotifyListener: @unchecked Sendable {
   let path: String
-  let fd: Int32
+  private let fd: Int32
+  /// Every datagram, read as it comes by a thread of its own, as systemd reads its socket: a
+  /// test that looks only now and then must not leave the daemon's queue to the socket full.
+  private let received = Locked<[String]>([])
+  private let arrived = DispatchSemaphore(value: 0)
+  private let stopped = Locked(false)
 
   init() throws {
     path = try temporaryFolder("notify").appendingPathComponent("notify.sock").path
@@ -20,25 +26,35 @@ final class NotifyListener: @unchecked Sendable {
     _ = withUnsafePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
-    // Long enough for a pass over thousands of units under ThreadSanitizer.
-    var timeout = timeval(tv_sec: 120, tv_usec: 0)
+    // A second's timeout, so that the reader sees when the listener is gone; it closes the
+    // socket itself, so that no other test's descriptor of the same number is read.
+    var timeout = timeval(tv_sec: 1, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let (socket, messages, signal, stopped) = (fd, received, arrived, stopped)
+    Thread.detachNewThread {
+      var buffer = [UInt8](repeating: 0, count: 4096)
+      while !stopped.withLock({ $0 }) {
+        let count = recv(socket, &buffer, buffer.count, 0)
+        guard count > 0 else { continue }
+        messages.withLock { $0.append(String(decoding: buffer[0..<count], as: UTF8.self)) }
+        signal.signal()
+      }
+      close(socket)
+    }
   }
 
-  deinit { close(fd) }
+  deinit { stopped.withLock { $0 = true } }
 
   /// Messages until one contains `wanted` (each datagram is one message); nil after 120 s
-  /// without one.
+  /// without one (long enough for a pass over thousands of units under ThreadSanitizer).
   func wait(for wanted: String) -> [String]? {
     var seen: [String] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-      let count = recv(fd, &buffer, buffer.count, 0)
-      guard count > 0 else { return nil }
-      let message = String(decoding: buffer[0..<count], as: UTF8.self)
+    while arrived.wait(timeout: .now() + 120) == .success {
+      let message = received.withLock { $0.removeFirst() }
       seen.append(message)
       if message.contains(wanted) { return seen }
     }
+    return nil
   }
 }
 

@@ -10,6 +10,26 @@ import Testing
 /// (`scripts/test`).
 @Suite("Concurrency", .serialized)
 struct ConcurrencyTests {
+  @Test("a notify socket nobody reads does not stall the notifier (a reload under a slow test waited on it)")
+  func notifyNeverWaits() throws {
+    let path = try temporaryFolder("notify").appendingPathComponent("n.sock").path
+    let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+    defer { close(fd) }
+    var address = try #require(UnixAddress.make(path))
+    let bound = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    #expect(bound == 0)
+    let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": path])
+    // Far more than the receiver's queue holds (net.unix.max_dgram_qlen, 512 by default).
+    let done = DispatchSemaphore(value: 0)
+    Thread.detachNewThread {
+      for _ in 0..<5_000 { notifier.send("WATCHDOG=1") }
+      done.signal()
+    }
+    #expect(done.wait(timeout: .now() + 20) == .success, "send waited for a reader")
+  }
+
   @Test("a handler that ends after the server stopped writes its wake-up into nothing of anyone else's")
   func wakeAfterStop() throws {
     let folder = try temporaryFolder("wake")
