@@ -329,34 +329,98 @@ struct Record: ParsableCommand {
   }
 }
 
+/// The notices a `retry` or `ack` is about: keys, filters, and --dry-run.
+struct NoticeSelectionOptions: ParsableArguments {
+  @Argument(help: "Notice keys (as `nhacviec notices --state dead` shows them).") var keys: [String] = []
+  @Option(help: "Only the notices through this channel.") var channel: String?
+  @Option(help: "Only the notices of this rule.") var rule: String?
+  @Option(help: "Only the notices about this unit.") var unit: String?
+  @Option(help: "Only the notices of this period (2026, 2026-Q4, 2026-11).") var period: String?
+  @Flag(help: "Count and list the notices it would change, and change nothing.") var dryRun = false
+
+  func validate() throws {
+    guard !keys.isEmpty || [channel, rule, unit, period].contains(where: { $0 != nil }) else {
+      throw ValidationError("name the notices: one or more keys, or --channel, --rule, --unit or --period")
+    }
+  }
+
+  func request(state: String?) -> ControlAPI.NoticeSelection? {
+    if keys.count == 1, [channel, rule, unit, period, state].allSatisfy({ $0 == nil }), !dryRun { return nil }
+    var request = ControlAPI.NoticeSelection()
+    request.keys = keys.isEmpty ? nil : keys
+    request.channel = channel
+    request.rule = rule
+    request.unit = unit
+    request.period = period
+    request.state = state
+    request.dryRun = dryRun
+    return request
+  }
+}
+
+/// Posts a selection and prints the answer: the count, then each notice.
+private func postSelection(
+  _ options: SocketOptions, _ target: String, _ request: ControlAPI.NoticeSelection, json: Bool
+) throws {
+  let response = try options.call("POST", target, body: Array(try JSONEncoder().encode(request)))
+  let answer = try options.decode(ControlAPI.Selected.self, response)
+  if json { return printJSON(response.body) }
+  print(answer.message)
+  for row in answer.notices {
+    print("  \(row.key)  \(row.channel)\(row.lastError.map { "  (\($0))" } ?? "")")
+  }
+  if answer.count > answer.notices.count { print("  … and \(answer.count - answer.notices.count) more") }
+}
+
 struct Retry: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Give a dead notice another chance.")
-  @Argument(help: "The notice key.") var key: String
+  static let configuration = CommandConfiguration(
+    abstract: "Give dead notices another chance: one by its key, or all those a filter selects.",
+    discussion: """
+      nhacviec retry KEY plans one dead notice again. With filters, every dead notice (or, with \
+      --state failed, every notice waiting for another attempt) that matches all of them is \
+      planned again at once, from its first attempt: after a mail outage, \
+      `nhacviec retry --channel email --dry-run` lists them, `nhacviec retry --channel email` \
+      sends them. Prints how many, and each. Needs a writer (daemon.writers, daemon.writer_groups).
+      """)
+  @OptionGroup var selection: NoticeSelectionOptions
+  @Option(help: "dead (the default), or failed: waiting for another attempt, tried now instead.") var state: String?
+  @Flag(help: "Print the daemon's JSON (for a selection).") var json = false
   @OptionGroup var options: SocketOptions
 
   func run() throws {
-    let response = try options.call(
-      "POST", "/v1/notices/retry", body: Array(try JSONEncoder().encode(ControlAPI.Retry(key: key))))
-    print(try options.decode(ControlAPI.Message.self, response).message)
+    guard let request = selection.request(state: state) else {
+      let response = try options.call(
+        "POST", "/v1/notices/retry", body: Array(try JSONEncoder().encode(ControlAPI.Retry(key: selection.keys[0]))))
+      return print(try options.decode(ControlAPI.Message.self, response).message)
+    }
+    try postSelection(options, "/v1/notices/retry", request, json: json)
   }
 }
 
 struct Ack: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Acknowledge a dead notice, so that `status` no longer fails for it.",
+    abstract: "Acknowledge dead notices, so that `status` no longer fails for them.",
     discussion: """
-      The notice stays dead and in the journal, marked with who acknowledged it (uid) and when \
+      One by its key, or every dead notice not yet acknowledged that matches all the filters \
+      given (--channel, --rule, --unit, --period); --dry-run lists them and changes nothing. \
+      A notice stays dead and in the journal, marked with who acknowledged it (uid) and when \
       (`nhacviec notices --state dead --json`). `status` exits 0 again once every dead notice is \
       acknowledged; a notice that dies later, or again after `nhacviec retry`, makes it fail \
       again. Needs a writer (daemon.writers, daemon.writer_groups).
       """)
-  @Argument(help: "The notice key (as `nhacviec notices --state dead` shows it).") var key: String
+  @OptionGroup var selection: NoticeSelectionOptions
+  @Option(help: "dead: the only state acknowledged (the default).") var state: String?
+  @Flag(help: "Print the daemon's JSON (for a selection).") var json = false
   @OptionGroup var options: SocketOptions
 
   func run() throws {
-    let response = try options.call(
-      "POST", "/v1/notices/ack", body: Array(try JSONEncoder().encode(ControlAPI.Acknowledge(key: key))))
-    print(try options.decode(ControlAPI.Message.self, response).message)
+    guard let request = selection.request(state: state) else {
+      let response = try options.call(
+        "POST", "/v1/notices/ack",
+        body: Array(try JSONEncoder().encode(ControlAPI.Acknowledge(key: selection.keys[0]))))
+      return print(try options.decode(ControlAPI.Message.self, response).message)
+    }
+    try postSelection(options, "/v1/notices/ack", request, json: json)
   }
 }
 
