@@ -65,4 +65,35 @@ struct BulkRetryTests {
     #expect(try fixture.client(["status"]).status == 0)
     #expect(try fixture.client(["retry", "--channel", "email"]).stdout == "no dead notice matches channel email\n")
   }
+
+  @Test("retry --state failed tries now the notices waiting an hour for their next attempt")
+  func failedNow() throws {
+    let port = closedPort()
+    let fixture = try DaemonFixture(
+      channel: "{ type: webhook, url: \"http://127.0.0.1:\(port)/hook\", retry: { initial: 1h } }")
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-09T08:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    #expect(try fixture.waitForChannel("email") { $0["failed"] as? Int == 20 }["failed"] as? Int == 20)
+    // Dead is the default state: none of these.
+    #expect(try fixture.client(["retry", "--rule", "annual"]).stdout == "no dead notice matches rule annual\n")
+    let dry = try fixture.client(["retry", "--rule", "annual", "--state", "failed", "--dry-run"])
+    #expect(dry.stdout.hasPrefix("20 failed notices would be planned again\n"), "\(dry.stdout) \(dry.stderr)")
+    let retry = try fixture.client(["retry", "--rule", "annual", "--unit", "D3", "--state", "failed"])
+    #expect(retry.stdout.hasPrefix("1 failed notice planned again\n  annual/D3/"), "\(retry.stdout) \(retry.stderr)")
+    let key = String(retry.stdout.split(separator: "\n")[1].split(separator: " ")[0])
+    // Its second attempt comes at once, not in an hour (asked until it shows, 20 s at most).
+    func attempts() throws -> Int {
+      let history = try fixture.client(["notices", "--key", key, "--json"])
+      let object = try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [String: Any]
+      return (object?["attempts"] as? [Any])?.count ?? 0
+    }
+    let until = Date().addingTimeInterval(20)
+    var count = try attempts()
+    while count < 2 && Date() < until {
+      usleep(50_000)
+      count = try attempts()
+    }
+    #expect(count == 2)
+  }
 }
