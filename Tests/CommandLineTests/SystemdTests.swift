@@ -53,10 +53,11 @@ struct BackupUnitTests {
       .replacingOccurrences(of: "/usr/bin/nhacviec", with: Run.binary.path)
   }
 
-  /// The value of `Key=` in a unit, with systemd's `%%` read as `%`.
+  /// The value of `Key=` in a unit, with systemd's `%%` and `$$` read as `%` and `$`.
   func setting(_ key: String, in text: String) throws -> String {
     let line = try #require(text.split(separator: "\n").first { $0.hasPrefix(key + "=") })
     return String(line.dropFirst(key.count + 1)).replacingOccurrences(of: "%%", with: "%")
+      .replacingOccurrences(of: "$$", with: "$")
   }
 
   @Test(
@@ -87,14 +88,13 @@ struct BackupUnitTests {
     let folder = try temporaryFolder("backup-units")
     let state = folder.appendingPathComponent("state")
     try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
-    // A configuration that does not load (its directory file is missing): the backup still
-    // finds the state folder it names.
+    // A configuration that does not load (its directory file is missing) and names no state
+    // folder: the backup still finds the daemon's, the first of STATE_DIRECTORY, as under the unit.
     try """
     directory: [{ file: units.csv }]
-    daemon: { state: state }
     channels: { email: { type: file, path: outbox } }
     """.write(to: folder.appendingPathComponent("nhacviec.yaml"), atomically: true, encoding: .utf8)
-    // A journal to copy: one made by a backup of an empty database is enough for the commands.
+    // A small journal to copy, made by SQLite itself.
     let journal = state.appendingPathComponent("nhacviec.sqlite").path
     let sqlite = try ProgramRun(
       "/usr/bin/env",
@@ -114,11 +114,15 @@ struct BackupUnitTests {
     }
     let start = try setting("ExecStart", in: text)
       .replacingOccurrences(
-        of: "/etc/nhacviec/nhacviec.yaml", with: folder.appendingPathComponent("nhacviec.yaml").path)
+        of: "/etc/nhacviec/nhacviec.yaml", with: folder.appendingPathComponent("nhacviec.yaml").path
+      )
+      .replacingOccurrences(of: "/var/lib/nhacviec-backup", with: backups.path)
     let post = try setting("ExecStartPost", in: text)
       .replacingOccurrences(of: "/var/lib/nhacviec-backup", with: backups.path)
     // systemd splits the line into words; the shell does the same for these two.
-    let ran = try ProgramRun("/usr/bin/env", ["STATE_DIRECTORY=\(backups.path)", "/bin/sh", "-c", start])
+    #expect(text.contains("\nStateDirectory=nhacviec nhacviec-backup\n"))
+    let ran = try ProgramRun(
+      "/usr/bin/env", ["STATE_DIRECTORY=\(state.path):\(backups.path)", "/bin/sh", "-c", start])
     #expect(ran.status == 0, "\(ran.stdout) \(ran.stderr)")
     #expect(ran.stdout.contains("integrity ok"), "\(ran.stdout)")
     #expect(ran.stdout.contains("notices: 1 (sent 1); facts: 0"), "\(ran.stdout)")
