@@ -81,7 +81,8 @@ struct BulkRetryTests {
     #expect(dry.stdout.hasPrefix("20 failed notices would be planned again\n"), "\(dry.stdout) \(dry.stderr)")
     let retry = try fixture.client(["retry", "--rule", "annual", "--unit", "D3", "--state", "failed"])
     #expect(retry.stdout.hasPrefix("1 failed notice planned again\n  annual/D3/"), "\(retry.stdout) \(retry.stderr)")
-    let key = String(retry.stdout.split(separator: "\n")[1].split(separator: " ")[0])
+    let line = try #require(retry.stdout.split(separator: "\n").dropFirst().first)
+    let key = String(try #require(line.split(separator: " ").first))
     // Its second attempt comes at once, not in an hour (asked until it shows, 20 s at most).
     func attempts() throws -> Int {
       let history = try fixture.client(["notices", "--key", key, "--json"])
