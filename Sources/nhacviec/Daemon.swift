@@ -257,7 +257,7 @@ struct Status: ParsableCommand {
     }
     if status.deadUnacknowledged > 0 {
       print(
-        "dead notices not acknowledged: \(status.deadUnacknowledged) (see `nhacviec notices --state dead`; then `nhacviec retry KEY` or `nhacviec ack KEY`)"
+        "dead notices not acknowledged: \(status.deadUnacknowledged) (see `nhacviec notices --state dead`; then `nhacviec retry` or `nhacviec ack`, with KEY or --channel NAME)"
       )
     }
     for failure in status.rulesFailing {
