@@ -60,14 +60,26 @@ public struct DaemonSettings: Sendable {
   /// directory file): its `daemon.socket` if the main file still reads as YAML, else the default
   /// for its place. The command-line client must reach a running daemon to see what is wrong.
   public static func socket(configPath: String) -> String {
-    let fallback = defaults(configPath: configPath, environment: ProcessInfo.processInfo.environment).socket
+    path("socket", configPath: configPath) ?? defaults(configPath: configPath, environment: environment).socket
+  }
+
+  /// The state folder named by a configuration that may not load, found as `socket(configPath:)`
+  /// finds the socket: a backup of the journal must not wait for a broken rule to be fixed.
+  public static func state(configPath: String) -> String {
+    path("state", configPath: configPath) ?? defaults(configPath: configPath, environment: environment).state
+  }
+
+  private static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+  /// `daemon.NAME` of the main file, resolved against its folder; nil when it does not read.
+  private static func path(_ name: String, configPath: String) -> String? {
     guard let root = try? YAMLReader.read(file: configPath), let top = try? root.fields("configuration"),
       let daemon = try? top.optional("daemon")?.fields("daemon"),
-      let socket = try? daemon.optional("socket")?.string("socket")
-    else { return fallback }
-    if socket.hasPrefix("/") { return socket }
+      let value = try? daemon.optional(name)?.string(name)
+    else { return nil }
+    if value.hasPrefix("/") { return value }
     let base = (configPath as NSString).deletingLastPathComponent
-    return ((base.isEmpty ? socket : (base as NSString).appendingPathComponent(socket)) as NSString).standardizingPath
+    return ((base.isEmpty ? value : (base as NSString).appendingPathComponent(value)) as NSString).standardizingPath
   }
 
 }

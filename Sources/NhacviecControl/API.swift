@@ -402,15 +402,67 @@ public enum ControlAPI {
     }
   }
 
-  public struct Retry: Codable, Sendable {
-    public let key: String
+  /// `POST /v1/notices/retry` and `POST /v1/notices/ack`: which notices. `{"key": K}` alone is
+  /// one notice, answered with a `Message` (404 when it has no dead row); anything else is a
+  /// selection, every filter given must hold, answered with a `Selected`.
+  public struct NoticeSelection: Codable, Sendable, Equatable {
+    public var key: String?
+    public var keys: [String]?
+    public var channel: String?
+    public var rule: String?
+    public var unit: String?
+    public var period: String?
+    /// `dead` (the default); a retry also takes `failed` (waiting for another attempt: now).
+    public var state: String?
+    /// Count and list what would change, and change nothing.
+    public var dryRun: Bool?
+
+    enum CodingKeys: String, CodingKey {
+      case key, keys, channel, rule, unit, period, state
+      case dryRun = "dry_run"
+    }
+
     public init(key: String) { self.key = key }
+    public init() {}
+
+    /// The request of one notice by its key, as before selections.
+    public var isSingleKey: Bool { self == NoticeSelection(key: key ?? "") && key != nil }
   }
 
-  /// `POST /v1/notices/ack`: an operator has seen a dead notice.
-  public struct Acknowledge: Codable, Sendable {
-    public let key: String
-    public init(key: String) { self.key = key }
+  public typealias Retry = NoticeSelection
+  /// An operator has seen dead notices.
+  public typealias Acknowledge = NoticeSelection
+
+  /// What a selection came to: how many notices (one row a channel), and each of them.
+  public struct Selected: Codable, Sendable {
+    public struct Row: Codable, Sendable {
+      public let key: String
+      public let channel: String
+      public let lastError: String?
+      enum CodingKeys: String, CodingKey {
+        case key, channel
+        case lastError = "last_error"
+      }
+      public init(key: String, channel: String, lastError: String?) {
+        self.key = key
+        self.channel = channel
+        self.lastError = lastError
+      }
+    }
+    public let message: String
+    public let count: Int
+    public let dryRun: Bool
+    public let notices: [Row]
+    enum CodingKeys: String, CodingKey {
+      case message, count, notices
+      case dryRun = "dry_run"
+    }
+    public init(message: String, count: Int, dryRun: Bool, notices: [Row]) {
+      self.message = message
+      self.count = count
+      self.dryRun = dryRun
+      self.notices = notices
+    }
   }
 
   public struct Message: Codable, Sendable {

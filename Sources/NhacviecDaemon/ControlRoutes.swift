@@ -231,21 +231,90 @@ struct ControlRoutes: Sendable {
       // 201 when something was created; the same fact again changes nothing.
       return .json(ControlAPI.Message(what), status: recorded.isEmpty ? 200 : 201)
     case "/v1/notices/retry":
-      let key = try decoder.decode(ControlAPI.Retry.self, from: Data(request.body)).key
-      let count = try daemon.retry(key: key)
-      guard count > 0 else { throw HTTPFailure(404, "no dead notice with key \(key)") }
-      return .json(ControlAPI.Message("\(key): \(count) delivery planned again"))
+      let body = try decoder.decode(ControlAPI.Retry.self, from: Data(request.body))
+      if body.isSingleKey, let key = body.key {
+        let count = try daemon.retry(key: key)
+        guard count > 0 else { throw HTTPFailure(404, "no dead notice with key \(key)") }
+        return .json(ControlAPI.Message("\(key): \(count) delivery planned again"))
+      }
+      let selection = try Self.selection(body, states: [.dead, .failed])
+      let dryRun = body.dryRun ?? false
+      let rows = try daemon.retry(selection, dryRun: dryRun, uid: request.uid)
+      let what = "\(rows.count) \(selection.state.rawValue) notice\(rows.count == 1 ? "" : "s")"
+      return .json(
+        Self.selected(
+          rows, dryRun: dryRun,
+          message: rows.isEmpty
+            ? "no \(selection.state.rawValue) notice matches \(Self.describe(body))"
+            : dryRun ? "\(what) would be planned again" : "\(what) planned again"))
     case "/v1/silences":
       let silence = try daemon.addSilence(
         try decoder.decode(ControlAPI.SilenceRequest.self, from: Data(request.body)), uid: request.uid)
       return .json(silence, status: 201)
     case "/v1/notices/ack":
-      let key = try decoder.decode(ControlAPI.Acknowledge.self, from: Data(request.body)).key
-      return .json(ControlAPI.Message(try daemon.acknowledge(key: key, uid: request.uid)))
+      let body = try decoder.decode(ControlAPI.Acknowledge.self, from: Data(request.body))
+      if body.isSingleKey, let key = body.key {
+        return .json(ControlAPI.Message(try daemon.acknowledge(key: key, uid: request.uid)))
+      }
+      let selection = try Self.selection(body, states: [.dead])
+      let dryRun = body.dryRun ?? false
+      let rows = try daemon.acknowledge(selection, dryRun: dryRun, uid: request.uid)
+      let what = "\(rows.count) dead notice\(rows.count == 1 ? "" : "s")"
+      return .json(
+        Self.selected(
+          rows, dryRun: dryRun,
+          message: rows.isEmpty
+            ? "no dead notice not yet acknowledged matches \(Self.describe(body))"
+            : dryRun ? "\(what) would be acknowledged" : "\(what) acknowledged"))
     default:
       let result = daemon.reload()
       return .json(result, status: result.ok ? 200 : 422)
     }
+  }
+
+  /// A retry's or acknowledgement's selection, checked: a known state among `states`, a
+  /// well-formed period, and at least one key or filter (all the dead notices at once must be
+  /// asked for by naming something, not by leaving the filters out by mistake).
+  static func selection(_ body: ControlAPI.NoticeSelection, states: [NoticeState]) throws -> JournalSelection {
+    var selection = JournalSelection()
+    selection.keys = (body.keys ?? []) + (body.key.map { [$0] } ?? [])
+    selection.channel = body.channel
+    selection.rule = body.rule
+    selection.unit = body.unit
+    selection.period = try body.period.map { try period($0).description }
+    if let name = body.state {
+      guard let state = NoticeState(rawValue: name), states.contains(state) else {
+        throw HTTPFailure(
+          400, "state must be \(states.map(\.rawValue).joined(separator: " or ")), not \(name)")
+      }
+      selection.state = state
+    }
+    guard !selection.keys.isEmpty || [body.channel, body.rule, body.unit, body.period].contains(where: { $0 != nil })
+    else {
+      throw HTTPFailure(400, "name the notices: keys, or one of channel, rule, unit, period")
+    }
+    return selection
+  }
+
+  /// A selection in words, for an answer that found nothing.
+  static func describe(_ body: ControlAPI.NoticeSelection) -> String {
+    var parts: [String] = []
+    let keys = (body.keys ?? []) + (body.key.map { [$0] } ?? [])
+    if !keys.isEmpty { parts.append("key \(keys.joined(separator: ", "))") }
+    for (name, value) in [("channel", body.channel), ("rule", body.rule), ("unit", body.unit), ("period", body.period)]
+    {
+      if let value { parts.append("\(name) \(value)") }
+    }
+    return parts.joined(separator: ", ")
+  }
+
+  static func selected(_ rows: [SelectedRow], dryRun: Bool, message: String) -> ControlAPI.Selected {
+    ControlAPI.Selected(
+      message: message, count: rows.count, dryRun: dryRun,
+      // At most a page listed; the count is all of them.
+      notices: rows.prefix(pageLimit).map {
+        ControlAPI.Selected.Row(key: $0.key, channel: $0.channel, lastError: $0.lastError)
+      })
   }
 
   /// The most notices one answer lists.

@@ -576,6 +576,23 @@ public final class Daemon: Sendable {
     return count
   }
 
+  /// An operator's retry of many notices at once (`nhacviec retry --channel email`).
+  func retry(_ selection: JournalSelection, dryRun: Bool, uid: UInt32) throws -> [SelectedRow] {
+    let rows = try store.retry(selection, dryRun: dryRun, now: clock.now())
+    if !dryRun && !rows.isEmpty {
+      Log.write(.notice, "\(rows.count) \(selection.state.rawValue) notices planned again by uid \(uid)")
+      delivery.wake()
+    }
+    return rows
+  }
+
+  /// An operator's acknowledgement of many dead notices at once.
+  func acknowledge(_ selection: JournalSelection, dryRun: Bool, uid: UInt32) throws -> [SelectedRow] {
+    let rows = try store.acknowledge(selection, uid: uid, dryRun: dryRun, now: clock.now())
+    if !dryRun && !rows.isEmpty { Log.write(.notice, "\(rows.count) dead notices acknowledged by uid \(uid)") }
+    return rows
+  }
+
   /// Ends what the daemon holds: libcurl's thread, and the state folder's lock.
   public func shutdown() {
     client.shutdown()

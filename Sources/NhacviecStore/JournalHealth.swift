@@ -116,3 +116,95 @@ extension Store {
     }
   }
 }
+
+/// Which of the journal's rows an operator's `retry` or `ack` is about: every filter given
+/// must hold; `keys` empty means any key.
+public struct JournalSelection: Sendable {
+  public var keys: [String] = []
+  public var channel: String?
+  public var rule: String?
+  public var unit: String?
+  public var period: String?
+  public var state: NoticeState = .dead
+
+  public init() {}
+}
+
+/// A row a selection found.
+public struct SelectedRow: Sendable, Equatable {
+  public let key: String
+  public let channel: String
+  public let lastError: String?
+}
+
+extension Store {
+  /// The rows a selection finds, in the journal's order (when due, then key and channel).
+  /// `unacknowledged`: only dead rows nobody has acknowledged.
+  static func select(_ selection: JournalSelection, unacknowledged: Bool, in db: Database) throws -> [SelectedRow] {
+    var conditions = ["state = ?"]
+    var arguments: [(any DatabaseValueConvertible)?] = [selection.state.rawValue]
+    for (column, value) in [
+      ("channel", selection.channel), ("rule", selection.rule), ("unit", selection.unit),
+      ("period", selection.period),
+    ] {
+      if let value {
+        conditions.append("\(column) = ?")
+        arguments.append(value)
+      }
+    }
+    if !selection.keys.isEmpty {
+      conditions.append("key IN (\(Array(repeating: "?", count: selection.keys.count).joined(separator: ", ")))")
+      arguments += selection.keys.map { $0 }
+    }
+    if unacknowledged { conditions.append("acknowledged_at IS NULL") }
+    return try Row.fetchAll(
+      db,
+      sql: """
+        SELECT key, channel, last_error FROM journal WHERE \(conditions.joined(separator: " AND "))
+        ORDER BY scheduled_at, key, channel
+        """, arguments: StatementArguments(arguments)
+    ).map { SelectedRow(key: $0["key"], channel: $0["channel"], lastError: $0["last_error"]) }
+  }
+
+  /// Plans the selected rows (dead, or failed) again at once: every address not reached is
+  /// tried again, from the first attempt, and an acknowledgement is cleared. With `dryRun`,
+  /// only finds them. Returns the rows.
+  public func retry(_ selection: JournalSelection, dryRun: Bool, now: Date) throws -> [SelectedRow] {
+    try writer.write { db in
+      let rows = try Store.select(selection, unacknowledged: false, in: db)
+      guard !dryRun else { return rows }
+      for row in rows {
+        try db.execute(
+          sql: """
+            UPDATE journal SET state = 'planned', attempts = 0, next_attempt_at = NULL, acknowledged_by = NULL,
+              acknowledged_at = NULL, updated_at = ?
+            WHERE key = ? AND channel = ? AND state = ?
+            """, arguments: [now.timeIntervalSince1970, row.key, row.channel, selection.state.rawValue])
+      }
+      return rows
+    }
+  }
+
+  /// Acknowledges the selected dead rows nobody has acknowledged yet (with `dryRun`, only
+  /// finds them). Returns the rows.
+  public func acknowledge(
+    _ selection: JournalSelection, uid: UInt32, dryRun: Bool, now: Date
+  ) throws
+    -> [SelectedRow]
+  {
+    try writer.write { db in
+      var dead = selection
+      dead.state = .dead
+      let rows = try Store.select(dead, unacknowledged: true, in: db)
+      guard !dryRun else { return rows }
+      for row in rows {
+        try db.execute(
+          sql: """
+            UPDATE journal SET acknowledged_by = ?, acknowledged_at = ?
+            WHERE key = ? AND channel = ? AND state = 'dead' AND acknowledged_at IS NULL
+            """, arguments: [Int64(uid), now.timeIntervalSince1970, row.key, row.channel])
+      }
+      return rows
+    }
+  }
+}

@@ -112,69 +112,163 @@ struct Status: ParsableCommand {
     abstract: "How the running daemon stands.",
     discussion: """
       Shows the configuration, the last pass, the journal's counts, and each channel: notices \
-      sent, failed (waiting for another attempt) and dead, its last error and since when it has \
-      been failing.
+      sent, failed (waiting for another attempt) and dead, its last error and since when its \
+      attempts have been failing.
 
       Exit status: 0 fine, 1 the daemon reports a problem (a failed reload, failing passes or \
       delivery, failing channels, dead notices not acknowledged with `nhacviec ack`, an external \
-      rule's program failing), 3 unreachable (with `UNREACHABLE: why` on standard output).
+      rule's program failing), 3 unreachable (with `UNREACHABLE: why` on standard output; with \
+      --json, `{"error": why, "reachable": false}`).
+
+      --plugin prints one line as the Monitoring Plugins guidelines ask (Nagios, Icinga, \
+      Naemon): `NHACVIEC OK|WARNING|CRITICAL|UNKNOWN - summary | perfdata`, exit 0, 1, 2 or 3. \
+      CRITICAL: passes, delivery, a channel or an external rule failing; WARNING: a refused \
+      reload or dead notices not acknowledged; UNKNOWN: the daemon cannot be reached.
       """
   )
 
   @OptionGroup var options: SocketOptions
-  @Flag(help: "Print the daemon's JSON.") var json = false
+  @Flag(help: "Print the daemon's JSON (when it cannot be reached: {\"error\": …, \"reachable\": false}).")
+  var json = false
+  @Flag(help: "One line for a monitoring system: NHACVIEC OK|WARNING|CRITICAL|UNKNOWN - summary | perfdata.")
+  var plugin = false
+
+  func validate() throws {
+    if json && plugin { throw ValidationError("--json and --plugin go alone") }
+  }
 
   func run() throws {
-    let response = try options.call("GET", "/v1/status")
-    let status = try options.decode(ControlAPI.Status.self, response)
+    let response: (status: Int, body: [UInt8])
+    if json || plugin {
+      // Machine-read output stays in its format when the daemon cannot be reached.
+      do {
+        response = try ControlClient.request(socket: try options.path(), method: "GET", target: "/v1/status")
+      } catch let error as ControlClient.Unreachable {
+        if json {
+          let encoder = JSONEncoder()
+          encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+          printJSON(Array(try encoder.encode(Unreachable(error: error.description, reachable: false))) + [0x0a])
+        } else {
+          print(
+            "NHACVIEC UNKNOWN - cannot reach the daemon: \(error.description.replacingOccurrences(of: "|", with: "/"))")
+        }
+        printError(error.permissionDenied ? error.description + "\n" + options.accessHint() : error.description)
+        throw ExitCode(3)
+      }
+    } else {
+      response = try options.call("GET", "/v1/status")
+    }
+    let status: ControlAPI.Status
+    do {
+      status = try options.decode(ControlAPI.Status.self, response)
+    } catch  where plugin {
+      print("NHACVIEC UNKNOWN - the daemon answered \(response.status)")
+      throw ExitCode(3)
+    }
     if json {
       printJSON(response.body)
+    } else if plugin {
+      let (line, code) = Status.pluginLine(status)
+      print(line)
+      throw ExitCode(code)
     } else {
-      print("nhacviec \(status.version), up \(status.uptimeSeconds) s, now \(status.now)")
-      print("configuration: \(status.config); \(status.rules.count) rules, hash \(status.rules.hash.prefix(12))")
-      print(
-        "last reload: \(status.lastReload.at) \(status.lastReload.ok ? "ok" : "FAILED: \(status.lastReload.error ?? "")")"
-      )
-      print("last pass: \(status.lastPass ?? "none yet"); next wake-up: \(status.nextWakeup ?? "none scheduled")")
-      if let failing = status.lastPassError {
-        print("passes FAILING since \(failing.since): \(failing.error)")
-      }
-      if let failing = status.deliveryError {
-        print("delivery FAILING since \(failing.since): \(failing.error)")
-      }
-      let journal = NoticeState.allCases.map { "\($0.rawValue) \(status.journal[$0.rawValue] ?? 0)" }
-      print("journal: \(journal.joined(separator: ", "))")
-      if let conflicts = status.journalConflicts {
-        print(
-          "journal conflicts: \(conflicts)\(conflicts > 0 ? " (decided again differently; the log says which)" : "")")
-      }
-      print(
-        "channels failing: \(status.channelsFailing.isEmpty ? "none" : status.channelsFailing.joined(separator: ", "))")
-      for channel in status.channels ?? [] {
-        let acknowledged = channel.dead - channel.deadUnacknowledged
-        var line =
-          "channel \(channel.name): sent \(channel.sent), failed \(channel.failed), dead \(channel.dead)"
-          + (acknowledged > 0 ? " (\(acknowledged) acknowledged)" : "")
-        if let since = channel.failingSince { line += "; FAILING since \(since)" }
-        if let error = channel.lastError { line += "; last error at \(channel.lastErrorAt ?? "?"): \(error)" }
-        print(line)
-      }
-      if status.deadUnacknowledged > 0 {
-        print(
-          "dead notices not acknowledged: \(status.deadUnacknowledged) (see `nhacviec notices --state dead`; then `nhacviec retry KEY` or `nhacviec ack KEY`)"
-        )
-      }
-      for failure in status.rulesFailing {
-        print(
-          "rule failing: \(failure.rule) period \(failure.period), notices held since \(failure.since ?? "the first start"): \(failure.error)"
-        )
-      }
-      for warning in status.warnings { print("warning: \(warning)") }
-      for silence in status.silences {
-        print("silence \(silence.id): \(describe(silence)) until \(silence.ends): \(silence.reason)")
-      }
+      printText(status)
     }
     if !status.isHealthy { throw ExitCode(1) }
+  }
+
+  struct Unreachable: Encodable {
+    let error: String
+    let reachable: Bool
+  }
+
+  /// The channels failing: those with notices waiting for another attempt (what makes `status`
+  /// fail), as the daemon lists them.
+  static func failing(_ status: ControlAPI.Status) -> Set<String> { Set(status.channelsFailing) }
+
+  /// The plugin's line and exit status.
+  static func pluginLine(_ status: ControlAPI.Status) -> (String, Int32) {
+    var critical: [String] = []
+    var warning: [String] = []
+    if let failing = status.lastPassError { critical.append("passes failing since \(failing.since): \(failing.error)") }
+    if let failing = status.deliveryError {
+      critical.append("delivery failing since \(failing.since): \(failing.error)")
+    }
+    if !status.channelsFailing.isEmpty {
+      critical.append("channels failing: \(status.channelsFailing.joined(separator: ", "))")
+    }
+    for failure in status.rulesFailing { critical.append("rule failing: \(failure.rule) period \(failure.period)") }
+    if !status.lastReload.ok { warning.append("last reload refused at \(status.lastReload.at)") }
+    if status.deadUnacknowledged > 0 { warning.append("\(status.deadUnacknowledged) dead notices not acknowledged") }
+    let (word, code): (String, Int32) =
+      !critical.isEmpty ? ("CRITICAL", 2) : !warning.isEmpty ? ("WARNING", 1) : ("OK", 0)
+    let journal = { (state: String) in status.journal[state] ?? 0 }
+    let summary =
+      (critical + warning).isEmpty
+      ? "\(status.rules.count) rules; sent \(journal("sent")), planned \(journal("planned")); last pass \(status.lastPass ?? "none yet")"
+      : (critical + warning).joined(separator: "; ")
+    // Performance data: 'label'=value;warn;crit;min, as the guidelines spell it.
+    let perfdata = [
+      "sent=\(journal("sent"));;;0", "planned=\(journal("planned"));;;0", "failed=\(journal("failed"));;;0",
+      "dead=\(journal("dead"));;;0", "dead_unacknowledged=\(status.deadUnacknowledged);1;;0",
+      "channels_failing=\(status.channelsFailing.count);;1;0", "rules_failing=\(status.rulesFailing.count);;1;0",
+      "uptime=\(status.uptimeSeconds)s;;;0",
+    ].joined(separator: " ")
+    // A "|" in the summary would start the performance data.
+    return ("NHACVIEC \(word) - \(summary.replacingOccurrences(of: "|", with: "/")) | \(perfdata)", code)
+  }
+
+  func printText(_ status: ControlAPI.Status) {
+    print("nhacviec \(status.version), up \(status.uptimeSeconds) s, now \(status.now)")
+    print("configuration: \(status.config); \(status.rules.count) rules, hash \(status.rules.hash.prefix(12))")
+    print(
+      "last reload: \(status.lastReload.at) \(status.lastReload.ok ? "ok" : "FAILED: \(status.lastReload.error ?? "")")"
+    )
+    print("last pass: \(status.lastPass ?? "none yet"); next wake-up: \(status.nextWakeup ?? "none scheduled")")
+    if let failing = status.lastPassError {
+      print("passes FAILING since \(failing.since): \(failing.error)")
+    }
+    if let failing = status.deliveryError {
+      print("delivery FAILING since \(failing.since): \(failing.error)")
+    }
+    let journal = NoticeState.allCases.map { "\($0.rawValue) \(status.journal[$0.rawValue] ?? 0)" }
+    print("journal: \(journal.joined(separator: ", "))")
+    if let conflicts = status.journalConflicts {
+      print(
+        "journal conflicts: \(conflicts)\(conflicts > 0 ? " (decided again differently; the log says which)" : "")")
+    }
+    // FAILING, here and on a channel's line, means one thing: notices waiting for another
+    // attempt. A channel whose latest attempts failed without leaving any (they died at once)
+    // says so in other words, and its dead notices fail `status` on their own line.
+    let failing = Status.failing(status)
+    print("channels failing: \(failing.isEmpty ? "none" : failing.sorted().joined(separator: ", "))")
+    for channel in status.channels ?? [] {
+      let acknowledged = channel.dead - channel.deadUnacknowledged
+      var line =
+        "channel \(channel.name): sent \(channel.sent), failed \(channel.failed), dead \(channel.dead)"
+        + (acknowledged > 0 ? " (\(acknowledged) acknowledged)" : "")
+      if failing.contains(channel.name) {
+        line += "; FAILING" + (channel.failingSince.map { " since \($0)" } ?? "")
+      } else if let since = channel.failingSince {
+        line += "; its attempts fail since \(since), none waiting to be tried again"
+      }
+      if let error = channel.lastError { line += "; last error at \(channel.lastErrorAt ?? "?"): \(error)" }
+      print(line)
+    }
+    if status.deadUnacknowledged > 0 {
+      print(
+        "dead notices not acknowledged: \(status.deadUnacknowledged) (see `nhacviec notices --state dead`; then `nhacviec retry` or `nhacviec ack`, with KEY or --channel NAME)"
+      )
+    }
+    for failure in status.rulesFailing {
+      print(
+        "rule failing: \(failure.rule) period \(failure.period), notices held since \(failure.since ?? "the first start"): \(failure.error)"
+      )
+    }
+    for warning in status.warnings { print("warning: \(warning)") }
+    for silence in status.silences {
+      print("silence \(silence.id): \(describe(silence)) until \(silence.ends): \(silence.reason)")
+    }
   }
 }
 
@@ -329,34 +423,98 @@ struct Record: ParsableCommand {
   }
 }
 
+/// The notices a `retry` or `ack` is about: keys, filters, and --dry-run.
+struct NoticeSelectionOptions: ParsableArguments {
+  @Argument(help: "Notice keys (as `nhacviec notices --state dead` shows them).") var keys: [String] = []
+  @Option(help: "Only the notices through this channel.") var channel: String?
+  @Option(help: "Only the notices of this rule.") var rule: String?
+  @Option(help: "Only the notices about this unit.") var unit: String?
+  @Option(help: "Only the notices of this period (2026, 2026-Q4, 2026-11).") var period: String?
+  @Flag(help: "Count and list the notices it would change, and change nothing.") var dryRun = false
+
+  func validate() throws {
+    guard !keys.isEmpty || [channel, rule, unit, period].contains(where: { $0 != nil }) else {
+      throw ValidationError("name the notices: one or more keys, or --channel, --rule, --unit or --period")
+    }
+  }
+
+  func request(state: String?) -> ControlAPI.NoticeSelection? {
+    if keys.count == 1, [channel, rule, unit, period, state].allSatisfy({ $0 == nil }), !dryRun { return nil }
+    var request = ControlAPI.NoticeSelection()
+    request.keys = keys.isEmpty ? nil : keys
+    request.channel = channel
+    request.rule = rule
+    request.unit = unit
+    request.period = period
+    request.state = state
+    request.dryRun = dryRun
+    return request
+  }
+}
+
+/// Posts a selection and prints the answer: the count, then each notice.
+private func postSelection(
+  _ options: SocketOptions, _ target: String, _ request: ControlAPI.NoticeSelection, json: Bool
+) throws {
+  let response = try options.call("POST", target, body: Array(try JSONEncoder().encode(request)))
+  let answer = try options.decode(ControlAPI.Selected.self, response)
+  if json { return printJSON(response.body) }
+  print(answer.message)
+  for row in answer.notices {
+    print("  \(row.key)  \(row.channel)\(row.lastError.map { "  (\($0))" } ?? "")")
+  }
+  if answer.count > answer.notices.count { print("  … and \(answer.count - answer.notices.count) more") }
+}
+
 struct Retry: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Give a dead notice another chance.")
-  @Argument(help: "The notice key.") var key: String
+  static let configuration = CommandConfiguration(
+    abstract: "Give dead notices another chance: one by its key, or all those a filter selects.",
+    discussion: """
+      nhacviec retry KEY plans one dead notice again. With filters, every dead notice (or, with \
+      --state failed, every notice waiting for another attempt) that matches all of them is \
+      planned again at once, from its first attempt: after a mail outage, \
+      `nhacviec retry --channel email --dry-run` lists them, `nhacviec retry --channel email` \
+      sends them. Prints how many, and each. Needs a writer (daemon.writers, daemon.writer_groups).
+      """)
+  @OptionGroup var selection: NoticeSelectionOptions
+  @Option(help: "dead (the default), or failed: waiting for another attempt, tried now instead.") var state: String?
+  @Flag(help: "Print the daemon's JSON (for a selection).") var json = false
   @OptionGroup var options: SocketOptions
 
   func run() throws {
-    let response = try options.call(
-      "POST", "/v1/notices/retry", body: Array(try JSONEncoder().encode(ControlAPI.Retry(key: key))))
-    print(try options.decode(ControlAPI.Message.self, response).message)
+    guard let request = selection.request(state: state) else {
+      let response = try options.call(
+        "POST", "/v1/notices/retry", body: Array(try JSONEncoder().encode(ControlAPI.Retry(key: selection.keys[0]))))
+      return print(try options.decode(ControlAPI.Message.self, response).message)
+    }
+    try postSelection(options, "/v1/notices/retry", request, json: json)
   }
 }
 
 struct Ack: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Acknowledge a dead notice, so that `status` no longer fails for it.",
+    abstract: "Acknowledge dead notices, so that `status` no longer fails for them.",
     discussion: """
-      The notice stays dead and in the journal, marked with who acknowledged it (uid) and when \
+      One by its key, or every dead notice not yet acknowledged that matches all the filters \
+      given (--channel, --rule, --unit, --period); --dry-run lists them and changes nothing. \
+      A notice stays dead and in the journal, marked with who acknowledged it (uid) and when \
       (`nhacviec notices --state dead --json`). `status` exits 0 again once every dead notice is \
       acknowledged; a notice that dies later, or again after `nhacviec retry`, makes it fail \
       again. Needs a writer (daemon.writers, daemon.writer_groups).
       """)
-  @Argument(help: "The notice key (as `nhacviec notices --state dead` shows it).") var key: String
+  @OptionGroup var selection: NoticeSelectionOptions
+  @Option(help: "dead: the only state acknowledged (the default).") var state: String?
+  @Flag(help: "Print the daemon's JSON (for a selection).") var json = false
   @OptionGroup var options: SocketOptions
 
   func run() throws {
-    let response = try options.call(
-      "POST", "/v1/notices/ack", body: Array(try JSONEncoder().encode(ControlAPI.Acknowledge(key: key))))
-    print(try options.decode(ControlAPI.Message.self, response).message)
+    guard let request = selection.request(state: state) else {
+      let response = try options.call(
+        "POST", "/v1/notices/ack",
+        body: Array(try JSONEncoder().encode(ControlAPI.Acknowledge(key: selection.keys[0]))))
+      return print(try options.decode(ControlAPI.Message.self, response).message)
+    }
+    try postSelection(options, "/v1/notices/ack", request, json: json)
   }
 }
 
