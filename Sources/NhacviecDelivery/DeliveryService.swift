@@ -521,7 +521,7 @@ public final class DeliveryService: Sendable {
         ? .sent(receipt: receipt ?? entry.receipt ?? "sent", error: error) : .dead(error: error ?? "refused")
     } else {
       switch policy.afterTransientFailure(
-        attempts: entry.attempts + 1, scheduledAt: entry.scheduledAt, now: now, retryAfter: retryAfter, random: random)
+        attempts: entry.attempts + 1, age: entry.age(at: now), now: now, retryAfter: retryAfter, random: random)
       {
       case .retry(let at): change = .failed(error: error ?? "failed", retryAt: at)
       case .dead(let why): change = .dead(error: "\(error ?? "failed"); \(why)")
