@@ -407,6 +407,12 @@ public enum ControlAPI {
     public init(key: String) { self.key = key }
   }
 
+  /// `POST /v1/notices/flush`: every waiting notice (of one channel, or of all) judged again now.
+  public struct Flush: Codable, Sendable {
+    public let channel: String?
+    public init(channel: String?) { self.channel = channel }
+  }
+
   /// `POST /v1/notices/ack`: an operator has seen a dead notice.
   public struct Acknowledge: Codable, Sendable {
     public let key: String

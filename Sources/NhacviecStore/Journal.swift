@@ -529,6 +529,24 @@ extension Store {
     }
   }
 
+  /// Every waiting row judged again at `now`, like `postqueue -f`: each failed one waiting for
+  /// its retry, and each planned one waiting for a later chance (the send window, a channel that
+  /// made no attempt), of `channel` or of every channel, is due now; with `windowOnly`, only the
+  /// planned ones. A silenced row stays held. Costs no attempt, and a row still outside the
+  /// window when it is judged waits again. Returns how many rows it made due.
+  @discardableResult
+  public func flush(channel: String? = nil, windowOnly: Bool = false, now: Date) throws -> Int {
+    try writer.write { db in
+      let states = windowOnly ? "state = 'planned'" : "state IN ('planned', 'failed')"
+      try db.execute(
+        sql: """
+          UPDATE journal SET next_attempt_at = ?1, updated_at = ?1
+          WHERE \(states) AND next_attempt_at > ?1 AND (?2 IS NULL OR channel = ?2)
+          """, arguments: [now.timeIntervalSince1970, channel])
+      return db.changesCount
+    }
+  }
+
   // MARK: - Reading
 
   public func counts() throws -> [NoticeState: Int] {
