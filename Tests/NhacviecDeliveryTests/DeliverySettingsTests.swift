@@ -190,6 +190,24 @@ struct DeliverySettingsTests {
     #expect(try h.store.counts()[.sent] == 4)
   }
 
+  @Test(
+    "a pace whose spacing is not a round number (3/s: 1/3 s) claims one notice per turn, not every notice due at once"
+  )
+  func rateOfThirds() throws {
+    let channel = ScriptedChannel()
+    let start = at("2026-11-09T08:00:00+07:00")
+    let h = try DeliveryHarness(
+      deployment: try ConfigurationFixture().load(), channels: ["email": channel], clock: ManualClock(start),
+      rates: ["email": try #require(RateLimit("3/s"))])
+    try h.plan(since: start.addingTimeInterval(-60))
+    for sent in 1...3 {
+      try waitFor { channel.delivered.count >= sent }
+      try h.settle(waitingForTurn: true)
+      #expect(channel.delivered.count == sent)
+      h.clock.advance(by: 1.0 / 3)
+    }
+  }
+
   @Test("a webhook channel opens at most `connections` connections to its receiver at once")
   func connections() async throws {
     let server = try TestServer("http_server.py", [])
