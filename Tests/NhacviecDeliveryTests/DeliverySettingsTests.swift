@@ -235,7 +235,7 @@ struct DeliverySettingsTests {
   }
 
   @Test(
-    "rate 10/s holds at the receiver for every request: 50 requests (10 notices at once, each to 5 webhooks of its recipients) arrive at 10/s ± 10 %"
+    "rate 10/s holds at the receiver for every request: 50 requests (45 notices at once, and one to the 5 webhooks of its recipients) arrive at 10/s ± 10 %"
   )
   func rateAtTheReceiver() async throws {
     let folder = try temporaryFolder("rate")
@@ -251,18 +251,21 @@ struct DeliverySettingsTests {
         "rate": "10/s",
       ],
       runtime: ChannelRuntime(client: client, zone: .vietnam))
-    // Ten notices handed over at once, as a channel's connections allow, each fanning out to the
-    // webhooks of its five recipients: fifty requests, which the rate paces one by one.
+    // Forty-six notices handed over at once, as a channel's connections allow, one of them
+    // fanning out to the webhooks of its five recipients: fifty requests, which the rate paces one
+    // by one. (Each waits at once: a request made only once the one before it has ended would
+    // measure how soon a busy test process gets round to making it.)
     let outcomes = await withTaskGroup(of: DeliveryOutcome.self) { group in
-      for notice in 0..<10 {
-        let targets = (0..<5).map { "http://127.0.0.1:\(server.port)/hook/n\(notice)-r\($0)" }
+      for notice in 0..<46 {
+        let targets =
+          notice == 0 ? (0..<5).map { "http://127.0.0.1:\(server.port)/hook/fan-r\($0)" } : []
         group.addTask { await hook.deliver(ChannelFixture.message(key: "k\(notice)", channel: "hook", to: targets)) }
       }
       var all: [DeliveryOutcome] = []
       for await outcome in group { all.append(outcome) }
       return all
     }
-    #expect(outcomes.count == 10)
+    #expect(outcomes.count == 46)
     #expect(outcomes.allSatisfy { if case .sent = $0 { true } else { false } }, "\(outcomes)")
     let arrivals = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").compactMap { line in
       (try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["t"] as? Double
@@ -270,10 +273,10 @@ struct DeliverySettingsTests {
     #expect(arrivals.count == 50)
     let rate = Double(arrivals.count - 1) / (arrivals.last! - arrivals.first!)
     #expect(abs(rate - 10) <= 1, "measured \(rate)/s")
-    // Never a burst: at most 10 arrivals in any second (11 with the receiver's own jitter in
-    // stamping each arrival).
+    // Never a burst: at most 10 starts in any second, 11 with a turn taken up to 50 ms early, and
+    // one more with the receiver's own jitter in stamping each arrival.
     let busiest = arrivals.indices.map { first in arrivals[first...].prefix { $0 < arrivals[first] + 1 }.count }.max()!
-    #expect(busiest <= 11, "\(busiest) requests arrived within one second")
+    #expect(busiest <= 12, "\(busiest) requests arrived within one second")
   }
 
   /// Polls in real time (at most 10 s) for something the delivery thread does.

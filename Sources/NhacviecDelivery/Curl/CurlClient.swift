@@ -128,10 +128,10 @@ public enum CurlError: Error, CustomStringConvertible {
 /// connection never counts as tried.
 ///
 /// A request with a `pace` also waits here for its turn: a transfer of a pace is handed to
-/// libcurl only once the one before it was handed over at least its spacing earlier (a token
-/// bucket holding one token, taken the instant the transfer starts), so that a channel's `rate`
-/// holds for every request it makes — each target of a webhook, each retry — across all its
-/// servers and connections, by the real clock.
+/// libcurl only at its turn, one spacing after the turn before (a token bucket holding one token,
+/// taken the instant the transfer starts; see `start(queue:)`), so that a channel's `rate` holds
+/// for every request it makes — each target of a webhook, each retry — across all its servers
+/// and connections, by the real clock.
 public final class CurlClient: Sendable {
   private let engine: Engine
 
@@ -192,7 +192,7 @@ public final class CurlClient: Sendable {
     var shares: [String: UnsafeMutableRawPointer] = [:]
     let finished = DispatchSemaphore(value: 0)
     var joined = false
-    /// For each pace, the monotonic instant its next transfer may start.
+    /// For each pace, the monotonic instant of its next transfer's turn.
     var turns: [String: Double] = [:]
     /// Queues whose first transfer waits for its pace's turn, and the earliest of those turns.
     var pacedQueues: Set<String> = []
@@ -270,14 +270,20 @@ public final class CurlClient: Sendable {
         (activeByHost[key] ?? 0) < (queue.items[queue.head].connections ?? maxConnectionsPerHost)
       {
         // A paced transfer takes its pace's turn as it starts, or waits for it.
+        // The generic cell rate algorithm with a delay variation tolerance, as ATM polices a cell
+        // rate: a turn may be taken up to half a spacing (at most 50 ms) early, so that a thread
+        // woken late on a busy machine does not slow the pace, and the next turn is one spacing
+        // after this one's. Still one at a time (never two starts closer than half a spacing),
+        // and n starts take at least n - 1 spacings less that tolerance.
         if let pace = queue.items[queue.head].pace {
           let now = monotonicSeconds()
-          if let turn = turns[pace.key], turn > now {
+          let early = min(pace.spacing / 2, 0.05)
+          if let turn = turns[pace.key], turn - early > now {
             pacedQueues.insert(key)
-            nextTurn = min(nextTurn ?? turn, turn)
+            nextTurn = min(nextTurn ?? (turn - early), turn - early)
             break
           }
-          turns[pace.key] = now + pace.spacing
+          turns[pace.key] = max(now, turns[pace.key] ?? now) + pace.spacing
         }
         let transfer = waitingByHost[key]!.removeFirst()
         if waitingByHost[key]!.isEmpty { waitingByHost[key] = nil }
