@@ -429,6 +429,12 @@ public enum ControlAPI {
     public var isSingleKey: Bool { self == NoticeSelection(key: key ?? "") && key != nil }
   }
 
+  /// `POST /v1/notices/flush`: every waiting notice (of one channel, or of all) judged again now.
+  public struct Flush: Codable, Sendable {
+    public let channel: String?
+    public init(channel: String?) { self.channel = channel }
+  }
+
   public typealias Retry = NoticeSelection
   /// An operator has seen dead notices.
   public typealias Acknowledge = NoticeSelection

@@ -149,7 +149,9 @@ public struct RetryPolicy: Sendable, Hashable {
   public var maximumDelay: TimeInterval
   /// Attempts in all, the first included.
   public var maximumAttempts: Int
-  /// After this long since the notice was scheduled, a failure is final.
+  /// After this long in the queue, a failure is final (Postfix's `maximal_queue_lifetime`): counted
+  /// from when the notice was journaled, not from when it was due, and without the time it spent
+  /// waiting for the send window or a silence.
   public var maximumAge: TimeInterval
   /// Each delay is spread by ± this fraction, so that failed notices do not retry in lockstep.
   public var jitter: Double
@@ -171,19 +173,19 @@ public struct RetryPolicy: Sendable, Hashable {
     case dead(reason: String)
   }
 
-  /// After `attempts` failed attempts of a notice scheduled at `scheduledAt`, the last one
-  /// transient. `random` is in [0, 1).
+  /// After `attempts` failed attempts of a notice that has been in the queue for `age` at `now`
+  /// (see `maximumAge`), the last one transient. `random` is in [0, 1).
   public func afterTransientFailure(
-    attempts: Int, scheduledAt: Date, now: Date, retryAfter: TimeInterval?, random: Double
+    attempts: Int, age: TimeInterval, now: Date, retryAfter: TimeInterval?, random: Double
   ) -> Decision {
     if attempts >= maximumAttempts { return .dead(reason: "gave up after \(attempts) attempts") }
     let base = min(maximumDelay, firstDelay * pow(multiplier, Double(max(0, attempts - 1))))
     var delay = base * (1 + jitter * (2 * random - 1))
     if let retryAfter { delay = max(delay, min(retryAfter, maximumAge)) }
-    let next = now.addingTimeInterval(delay)
-    if next.timeIntervalSince(scheduledAt) > maximumAge {
-      return .dead(reason: "gave up: still failing \(DurationText.text(maximumAge)) after it was due")
+    if age + delay > maximumAge {
+      return .dead(reason: "gave up: still failing \(DurationText.text(maximumAge)) after it was queued")
     }
+    let next = now.addingTimeInterval(delay)
     return .retry(at: next)
   }
 }

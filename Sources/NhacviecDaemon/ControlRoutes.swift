@@ -40,7 +40,7 @@ struct ControlRoutes: Sendable {
     "/v1/silences": ["all"],
   ]
   static let writes: Set<String> = [
-    "/v1/facts", "/v1/notices/retry", "/v1/notices/ack", "/v1/reload", "/v1/silences",
+    "/v1/facts", "/v1/notices/retry", "/v1/notices/flush", "/v1/notices/ack", "/v1/reload", "/v1/silences",
   ]
   /// Collections whose items a writer may remove: `DELETE /v1/facts/ID` retracts a fact,
   /// `DELETE /v1/silences/ID` expires a silence.
@@ -247,6 +247,15 @@ struct ControlRoutes: Sendable {
           message: rows.isEmpty
             ? "no \(selection.state.rawValue) notice matches \(Self.describe(body))"
             : dryRun ? "\(what) would be planned again" : "\(what) planned again"))
+    case "/v1/notices/flush":
+      // No body, or `{}`: every channel.
+      let channel =
+        request.body.isEmpty ? nil : try decoder.decode(ControlAPI.Flush.self, from: Data(request.body)).channel
+      let count = try daemon.flush(channel: channel, uid: request.uid)
+      return .json(
+        ControlAPI.Message(
+          "\(count) waiting notice\(count == 1 ? "" : "s")\(channel.map { " of channel \($0)" } ?? "") judged again now"
+        ))
     case "/v1/silences":
       let silence = try daemon.addSilence(
         try decoder.decode(ControlAPI.SilenceRequest.self, from: Data(request.body)), uid: request.uid)

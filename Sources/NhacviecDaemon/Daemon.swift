@@ -171,6 +171,7 @@ public final class Daemon: Sendable {
     if recovered > 0 {
       Log.write(.notice, "recovered \(recovered) notices left in sending by a crash; sending them again")
     }
+    rejudgeWindowWaits("start")
     delivery.start()
     state.withLock { $0.notifier = notify }
     notify.keepAliveWhile { [weak self] in self?.isResponsive() ?? true }
@@ -304,6 +305,7 @@ public final class Daemon: Sendable {
       let deployment = try DeploymentLoader().load(configPath: configPath)
       let fresh = try Snapshot(deployment, store: store, client: client, clock: clock)
       running.replace(fresh)
+      rejudgeWindowWaits("reload")
       result = .init(at: at, ok: true, error: nil)
       Log.write(.notice, "reloaded: \(deployment.ruleset.rules.count) rules, hash \(fresh.hash.prefix(12))")
     } catch let error as ConfigErrors {
@@ -591,6 +593,33 @@ public final class Daemon: Sendable {
     let rows = try store.acknowledge(selection, uid: uid, dryRun: dryRun, now: clock.now())
     if !dryRun && !rows.isEmpty { Log.write(.notice, "\(rows.count) dead notices acknowledged by uid \(uid)") }
     return rows
+  }
+
+  /// Every waiting notice of `channel` (nil: of every channel) judged again now: failed ones
+  /// waiting for their retry, and those waiting for the send window. Returns how many; throws a
+  /// 404 for a channel the configuration does not have.
+  public func flush(channel: String?, uid: UInt32) throws -> Int {
+    if let channel, current.deployment.channels[channel] == nil {
+      throw HTTPFailure(404, "no channel named \(channel) is configured")
+    }
+    let count = try store.flush(channel: channel, now: clock.now())
+    Log.write(
+      .notice,
+      "flush by uid \(uid): \(count) waiting notice\(count == 1 ? "" : "s")\(channel.map { " of channel \($0)" } ?? "") judged again now"
+    )
+    if count > 0 { delivery.wake() }
+    return count
+  }
+
+  /// Notices waiting for the send window are judged again: the window or the calendar a start or
+  /// a reload brings may open it sooner (or later) than when each was told to wait for.
+  func rejudgeWindowWaits(_ why: String) {
+    do {
+      let count = try store.flush(windowOnly: true, now: clock.now())
+      if count > 0 { Log.write(.info, "\(why): \(count) notices waiting for the send window judged again") }
+    } catch {
+      Log.write(.warning, "\(why): the notices waiting for the send window could not be judged again: \(error)")
+    }
   }
 
   /// Ends what the daemon holds: libcurl's thread, and the state folder's lock.

@@ -259,9 +259,11 @@ public final class DeliveryService: Sendable {
             // Paced: one at a time, and only a message handed to the channel takes a turn (a
             // notice suppressed or deferred sends nothing).
             while free > 0 {
-              // A turn further off than one spacing means the clock was set back: not a wait.
+              // A turn further off than one spacing means the clock was set back: not a wait. (With
+              // a millisecond's slack: `now + spacing - now` may exceed a spacing such as 1/3 s in
+              // its last bit, and the turn just taken would then not count.)
               let rate = setup.rates[name]!
-              if let turn = turns[name], turn > now, turn.timeIntervalSince(now) <= rate.spacing { break }
+              if let turn = turns[name], turn > now, turn.timeIntervalSince(now) <= rate.spacing + 0.001 { break }
               guard let entry = try store.claim(channel: name, limit: 1, now: now, known: takeHanded).first else {
                 break
               }
@@ -286,7 +288,7 @@ public final class DeliveryService: Sendable {
           // waits for its turn: a paced channel with notices due wakes the loop at its turn.
           next = readiness.values.filter { $0 > now }.min()
           for (name, turn) in turns where turn > now && readiness[name].map({ $0 <= now }) == true {
-            if let rate = setup.rates[name], turn.timeIntervalSince(now) <= rate.spacing {
+            if let rate = setup.rates[name], turn.timeIntervalSince(now) <= rate.spacing + 0.001 {
               next = min(next ?? turn, turn)
             }
           }
@@ -521,7 +523,7 @@ public final class DeliveryService: Sendable {
         ? .sent(receipt: receipt ?? entry.receipt ?? "sent", error: error) : .dead(error: error ?? "refused")
     } else {
       switch policy.afterTransientFailure(
-        attempts: entry.attempts + 1, scheduledAt: entry.scheduledAt, now: now, retryAfter: retryAfter, random: random)
+        attempts: entry.attempts + 1, age: entry.age(at: now), now: now, retryAfter: retryAfter, random: random)
       {
       case .retry(let at): change = .failed(error: error ?? "failed", retryAt: at)
       case .dead(let why): change = .dead(error: "\(error ?? "failed"); \(why)")

@@ -84,6 +84,7 @@ public struct SMTPChannel: NoticeChannel {
     // Connections are made with this EHLO name: a new name (a reload) needs new ones.
     request.pool = "\(name) \(helo)"
     request.connections = config.connections
+    request.pace = config.delivery.rate.map { CurlRequest.Pace(key: name, spacing: $0.spacing) }
     request.body = email.rendered(zone: zone)
     request.mailFrom = "<\(from.address)>"
     request.recipients = (recipients + config.cc).map(\.address)

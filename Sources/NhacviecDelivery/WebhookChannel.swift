@@ -66,6 +66,7 @@ public struct WebhookChannel: NoticeChannel {
       var request = CurlRequest(url: target)
       request.pool = name
       request.connections = config.connections
+      request.pace = config.delivery.rate.map { CurlRequest.Pace(key: name, spacing: $0.spacing) }
       request.body = body
       request.timeout = config.timeout
       request.maxRedirects = config.maxRedirects

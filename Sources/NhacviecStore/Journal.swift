@@ -35,6 +35,17 @@ public struct JournalEntry: Sendable {
   /// Who acknowledged it dead (uid) and when; nil while nobody has.
   public var acknowledgedBy: UInt32? = nil
   public var acknowledgedAt: Date? = nil
+  /// How long it was held for the send window or a silence before the hold running now, if any.
+  public var waited: TimeInterval = 0
+  /// When the hold running now (for the window or a silence) began; nil when none is.
+  public var heldSince: Date? = nil
+
+  /// How long the notice has been in the queue at `now`, as its retry policy's `max_age` counts:
+  /// from when it was journaled, less the time it was held for the send window or a silence.
+  public func age(at now: Date) -> TimeInterval {
+    let held = waited + (heldSince.map { max(0, now.timeIntervalSince($0)) } ?? 0)
+    return max(0, now.timeIntervalSince(createdAt) - held)
+  }
 
   /// Every address the notice is for.
   public var addresses: [String] {
@@ -129,7 +140,8 @@ extension Store {
   /// for every notice claimed and a lookup by name folds the name's case each time.
   static let entryColumns = """
     key, channel, schema, decision, message, state, pending, rule, unit, period, step, reason, scheduled_at, attempts,
-    next_attempt_at, last_error, receipt, subject, created_at, sent_at, acknowledged_by, acknowledged_at
+    next_attempt_at, last_error, receipt, subject, created_at, sent_at, acknowledged_by, acknowledged_at, waited,
+    held_since
     """
 
   /// A row of `entryColumns` as a `JournalEntry`; a row that cannot be read throws, and is dealt
@@ -161,7 +173,8 @@ extension Store {
       receipt: row[16], pending: pending, subject: row[17], createdAt: Date(timeIntervalSince1970: row[18]),
       sentAt: (row[19] as Double?).map { Date(timeIntervalSince1970: $0) },
       acknowledgedBy: (row[20] as Int64?).map { UInt32(truncatingIfNeeded: $0) },
-      acknowledgedAt: (row[21] as Double?).map { Date(timeIntervalSince1970: $0) })
+      acknowledgedAt: (row[21] as Double?).map { Date(timeIntervalSince1970: $0) }, waited: row[22],
+      heldSince: (row[23] as Double?).map { Date(timeIntervalSince1970: $0) })
   }
 
   // MARK: - Writing decisions
@@ -204,8 +217,8 @@ extension Store {
         sql: """
           INSERT OR IGNORE INTO journal
             (key, channel, schema, rule, unit, period, step, reason, scheduled_at, state, decision,
-             next_attempt_at, last_error, created_at, updated_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             next_attempt_at, last_error, created_at, updated_at, held_since)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           """)
       var result = Journaled()
       let rows: [(NoticeDecision, NoticeState, Plan.Held?)] =
@@ -219,6 +232,7 @@ extension Store {
           key?.period.description ?? "", key?.step.description ?? "digest", decision.reason.rawValue,
           decision.scheduledAt.timeIntervalSince1970, state.rawValue, json, held?.silence.ends.timeIntervalSince1970,
           held?.reason, now.timeIntervalSince1970, now.timeIntervalSince1970,
+          held == nil ? nil : now.timeIntervalSince1970,
         ])
         guard db.changesCount > 0 else {
           if let conflict = try Store.conflict(decision, in: db) { result.conflicts.append(conflict) }
@@ -370,7 +384,8 @@ extension Store {
     let rows = try Row.fetchCursor(
       try db.cachedStatement(
         sql: """
-          UPDATE journal SET state = 'sending', updated_at = ?1
+          UPDATE journal SET state = 'sending', updated_at = ?1,
+            waited = waited + COALESCE(MAX(0, ?1 - held_since), 0), held_since = NULL
           WHERE rowid IN (
             SELECT rowid FROM (
               SELECT * FROM (
@@ -415,7 +430,7 @@ extension Store {
       sql: """
         UPDATE journal SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?,
           receipt = COALESCE(?, receipt), pending = ?, sent_at = COALESCE(?, sent_at), subject = COALESCE(?, subject),
-          updated_at = ?
+          updated_at = ?, held_since = ?
         WHERE key = ? AND channel = ? AND state = 'sending'
         """)
     let history = try db.cachedStatement(
@@ -445,9 +460,15 @@ extension Store {
         (state, next, error) = (.silenced, until, why)
       }
       let pending = outcome.pending.map { JSONBytes.text($0) }
+      // Held for the window or a silence, or not tried: the wait does not age it (see `age(at:)`).
+      var held: Double?
+      switch outcome.change {
+      case .deferred, .silenced: held = outcome.at.timeIntervalSince1970
+      default: held = nil
+      }
       try update.execute(arguments: [
         state.rawValue, outcome.attempted ? 1 : 0, next?.timeIntervalSince1970, error, receipt, pending,
-        sentAt?.timeIntervalSince1970, outcome.subject, outcome.at.timeIntervalSince1970, outcome.entry.key,
+        sentAt?.timeIntervalSince1970, outcome.subject, outcome.at.timeIntervalSince1970, held, outcome.entry.key,
         outcome.entry.channel,
       ])
       guard outcome.attempted, db.changesCount == 1 else { continue }
@@ -501,9 +522,27 @@ extension Store {
       try db.execute(
         sql: """
           UPDATE journal SET state = 'planned', attempts = 0, next_attempt_at = NULL, acknowledged_by = NULL,
-            acknowledged_at = NULL, updated_at = ?
-          WHERE key = ? AND state = 'dead'
+            acknowledged_at = NULL, updated_at = ?1, waited = ?1 - created_at, held_since = NULL
+          WHERE key = ?2 AND state = 'dead'
           """, arguments: [now.timeIntervalSince1970, key])
+      return db.changesCount
+    }
+  }
+
+  /// Every waiting row judged again at `now`, like `postqueue -f`: each failed one waiting for
+  /// its retry, and each planned one waiting for a later chance (the send window, a channel that
+  /// made no attempt), of `channel` or of every channel, is due now; with `windowOnly`, only the
+  /// planned ones. A silenced row stays held. Costs no attempt, and a row still outside the
+  /// window when it is judged waits again. Returns how many rows it made due.
+  @discardableResult
+  public func flush(channel: String? = nil, windowOnly: Bool = false, now: Date) throws -> Int {
+    try writer.write { db in
+      let states = windowOnly ? "state = 'planned'" : "state IN ('planned', 'failed')"
+      try db.execute(
+        sql: """
+          UPDATE journal SET next_attempt_at = ?1, updated_at = ?1
+          WHERE \(states) AND next_attempt_at > ?1 AND (?2 IS NULL OR channel = ?2)
+          """, arguments: [now.timeIntervalSince1970, channel])
       return db.changesCount
     }
   }

@@ -167,7 +167,9 @@ extension Store {
   }
 
   /// Plans the selected rows (dead, or failed) again at once: every address not reached is
-  /// tried again, from the first attempt, and an acknowledgement is cleared. With `dryRun`,
+  /// tried again, from the first attempt and with its age in the queue started again (as
+  /// `retryDead` does: a notice retried must not die of the age it had), and an acknowledgement
+  /// is cleared. With `dryRun`,
   /// only finds them. Returns the rows.
   public func retry(_ selection: JournalSelection, dryRun: Bool, now: Date) throws -> [SelectedRow] {
     try writer.write { db in
@@ -177,8 +179,8 @@ extension Store {
         try db.execute(
           sql: """
             UPDATE journal SET state = 'planned', attempts = 0, next_attempt_at = NULL, acknowledged_by = NULL,
-              acknowledged_at = NULL, updated_at = ?
-            WHERE key = ? AND channel = ? AND state = ?
+              acknowledged_at = NULL, updated_at = ?1, waited = ?1 - created_at, held_since = NULL
+            WHERE key = ?2 AND channel = ?3 AND state = ?4
             """, arguments: [now.timeIntervalSince1970, row.key, row.channel, selection.state.rawValue])
       }
       return rows

@@ -305,6 +305,19 @@ public final class Store: Sendable {
             ORDER BY id
           """)
     }
+    migrator.registerMigration("v8-queue-age") { db in
+      // A notice's age, which bounds its retries, counts from when it was journaled, less the time
+      // it was held for the send window or a silence: `waited` is that time so far, `held_since`
+      // when the hold now running began (NULL when none is). A row waiting now has waited since
+      // it was last written; every other row has waited nothing.
+      try db.execute(
+        sql: """
+          ALTER TABLE journal ADD COLUMN waited REAL NOT NULL DEFAULT 0;
+          ALTER TABLE journal ADD COLUMN held_since REAL;
+          UPDATE journal SET held_since = updated_at
+            WHERE state = 'silenced' OR (state = 'planned' AND next_attempt_at IS NOT NULL);
+          """)
+    }
     return migrator
   }
 

@@ -491,6 +491,25 @@ struct Retry: ParsableCommand {
   }
 }
 
+struct Flush: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Judge every waiting notice again now (like `postqueue -f`).",
+    discussion: """
+      Every notice waiting for its next retry, or for the send window, is due at once: it is sent \
+      if it may be now, and waits again (for the window, or a retry after a failure) if not. \
+      Silenced notices stay held; dead ones stay dead (see `nhacviec retry`). A flush costs no \
+      attempt. Needs a writer (daemon.writers, daemon.writer_groups).
+      """)
+  @Option(help: "Only the notices of this channel.") var channel: String?
+  @OptionGroup var options: SocketOptions
+
+  func run() throws {
+    let response = try options.call(
+      "POST", "/v1/notices/flush", body: Array(try JSONEncoder().encode(ControlAPI.Flush(channel: channel))))
+    print(try options.decode(ControlAPI.Message.self, response).message)
+  }
+}
+
 struct Ack: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Acknowledge dead notices, so that `status` no longer fails for them.",

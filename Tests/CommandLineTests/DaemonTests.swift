@@ -466,6 +466,112 @@ struct DaemonTests {
       ])
   }
 
+  /// The journal's rows as `nhacviec notices --json` lists them, but for those superseded (the
+  /// catch-up's older rungs, which are never sent).
+  func notices(_ fixture: DaemonFixture) throws -> [[String: Any]] {
+    let run = try fixture.client(["notices", "--json"])
+    let rows = (try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]]) ?? []
+    return rows.filter { ($0["state"] as? String) != "superseded" }
+  }
+
+  /// Polls (at most 10 s of real time) until `condition` holds of the journal's rows.
+  func waitForNotices(_ fixture: DaemonFixture, _ condition: ([[String: Any]]) -> Bool) throws -> [[String: Any]] {
+    let until = Date().addingTimeInterval(10)
+    while true {
+      let rows = try notices(fixture)
+      if condition(rows) || Date() >= until { return rows }
+      usleep(50_000)
+    }
+  }
+
+  @Test("widening the send window then reloading releases at once what waited for Monday 08:00")
+  func reloadReleasesWindowWaits() throws {
+    let fixture = try DaemonFixture(units: 2)
+    let notify = try NotifyListener()
+    // Friday 20/11 at 17:30, after the window closed: the catch-up notices wait for Monday 08:00.
+    let daemon = try fixture.start(at: "2026-11-20T17:30:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    let waiting = try waitForNotices(fixture) { rows in
+      !rows.isEmpty
+        && rows.allSatisfy { ($0["state"] as? String) == "planned" && ($0["last_error"] as? String) != nil }
+    }
+    #expect(waiting.count == 4, "\(waiting)")
+    #expect(waiting.allSatisfy { ($0["last_error"] as? String)?.contains("send window") == true }, "\(waiting)")
+    #expect(try fixture.waitForSent(1, seconds: 0.5) == 0)
+    // The window now takes in the whole week: a reload sends them now, not on Monday.
+    var text = try String(contentsOfFile: fixture.config, encoding: .utf8)
+    text = text.replacingOccurrences(
+      of: "digest: { minimum: 0 }",
+      with: """
+        digest: { minimum: 0 }
+        send_window: { opens: "00:00", closes: "23:59" }
+        calendar: { working_days: [mon, tue, wed, thu, fri, sat, sun], holidays: none }
+        """)
+    try text.write(toFile: fixture.config, atomically: true, encoding: .utf8)
+    #expect(try fixture.client(["reload"]).status == 0)
+    #expect(try fixture.waitForSent(waiting.count, seconds: 10) == waiting.count)
+  }
+
+  @Test("a start judges again what waited for the send window: a window widened while it was stopped applies at once")
+  func startReleasesWindowWaits() throws {
+    let fixture = try DaemonFixture(units: 2)
+    let notify = try NotifyListener()
+    let first = try fixture.start(at: "2026-11-20T17:30:00+07:00", notify: notify)
+    let waiting = try waitForNotices(fixture) { rows in
+      !rows.isEmpty
+        && rows.allSatisfy { ($0["state"] as? String) == "planned" && ($0["last_error"] as? String) != nil }
+    }
+    #expect(waiting.count == 4, "\(waiting)")
+    kill(first.processIdentifier, SIGTERM)
+    #expect(reap(first) == 0)
+    var text = try String(contentsOfFile: fixture.config, encoding: .utf8)
+    text = text.replacingOccurrences(
+      of: "digest: { minimum: 0 }",
+      with: """
+        digest: { minimum: 0 }
+        send_window: { opens: "00:00", closes: "23:59" }
+        calendar: { working_days: [mon, tue, wed, thu, fri, sat, sun], holidays: none }
+        """)
+    try text.write(toFile: fixture.config, atomically: true, encoding: .utf8)
+    let second = try fixture.start(at: "2026-11-20T17:31:00+07:00", notify: try NotifyListener())
+    defer { kill(second.processIdentifier, SIGKILL) }
+    #expect(try fixture.waitForSent(waiting.count, seconds: 10) == waiting.count)
+  }
+
+  @Test(
+    "flush: the notices failed against a mail server that was down go at once once it is up, not at their retry; writers only"
+  )
+  func flush() throws {
+    let port = closedPort()
+    let fixture = try DaemonFixture(
+      channel: "{ type: smtp, url: \"smtp://127.0.0.1:\(port)\", from: a@b.example, tls: none }", units: 2)
+    let notify = try NotifyListener()
+    // Friday 20/11 at 09:00, inside the window: every catch-up notice fails, its retry a minute on.
+    let daemon = try fixture.start(at: "2026-11-20T09:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    let failed = try waitForNotices(fixture) { rows in
+      !rows.isEmpty && rows.allSatisfy { ($0["state"] as? String) == "failed" }
+    }
+    #expect(failed.count == 4 && failed.allSatisfy { ($0["state"] as? String) == "failed" }, "\(failed)")
+    let maildir = try temporaryFolder("mail")
+    let server = try TestServer("smtp_server.py", ["--port", "\(port)", "--maildir", maildir.path])
+    defer { server.stop() }
+    // Not a writer: refused, and nothing moves.
+    let reader = try runAs([], ["flush"], fixture: fixture)
+    #expect(reader.status == 1)
+    #expect(reader.stderr.contains("may read but not write"), "\(reader.stderr)")
+    let unknown = try fixture.client(["flush", "--channel", "sms"])
+    #expect(unknown.status == 1)
+    #expect(unknown.stderr.contains("no channel named sms is configured"), "\(unknown.stderr)")
+    let flushed = try fixture.client(["flush", "--channel", "email"])
+    #expect(flushed.status == 0, "\(flushed.stderr)")
+    #expect(flushed.stdout == "\(failed.count) waiting notices of channel email judged again now\n")
+    // Their retries were 48 s away at the soonest: within 10 s only the flush sends them.
+    #expect(try fixture.waitForSent(failed.count, seconds: 10) == failed.count)
+    let stored = try FileManager.default.contentsOfDirectory(atPath: maildir.path).filter { $0.hasSuffix(".eml") }
+    #expect(stored.count == failed.count)
+  }
+
   /// `arguments` of nhacviec run as uid 65534 with primary group 0 (so that the socket, 0660
   /// root:root, opens) and the supplementary `groups`.
   func runAs(_ groups: [Int], _ arguments: [String], fixture: DaemonFixture) throws -> ProgramRun {

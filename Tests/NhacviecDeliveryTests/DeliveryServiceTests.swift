@@ -127,6 +127,37 @@ struct DeliveryServiceTests {
     #expect(channel.delivered.last?.date == at("2026-11-17T08:00:00+07:00"))
   }
 
+  @Test("a weekend waiting for the send window does not age a failing notice: max_age counts failing time only")
+  func windowDoesNotAge() throws {
+    let channel = ScriptedChannel([
+      .transient(reason: "SMTP 451", retryAfter: nil), .transient(reason: "SMTP 451", retryAfter: nil),
+      .sent(receipt: "250 ok"),
+    ])
+    // Friday 20/11 at 16:59, a day's max_age: the retry falls after the window closes, and waits
+    // for Monday 08:00, 2.6 days later.
+    let h = try harness(
+      channel, at: "2026-11-20T16:59:00+07:00", policy: RetryPolicy(firstDelay: 60, maximumAge: 86_400, jitter: 0))
+    let notice = decision("escalate-1wd", at: h.clock.now())
+    try h.store.journal(due: [notice], now: h.clock.now())
+    h.service.wake()
+    try h.settle()
+    h.clock.advance(to: at("2026-11-20T17:00:00+07:00"))
+    try h.settle()
+    let waiting = try #require(try h.store.entry(key: notice.key, channel: "email"))
+    #expect(waiting.state == .planned)
+    #expect(waiting.nextAttemptAt == at("2026-11-23T08:00:00+07:00"))
+    // Monday: it fails again, and is one minute and a bit old, not 2.6 days.
+    h.clock.advance(to: at("2026-11-23T08:00:00+07:00"))
+    try h.settle()
+    let failed = try #require(try h.store.entry(key: notice.key, channel: "email"))
+    #expect(failed.state == .failed, "\(failed.lastError ?? "")")
+    #expect(failed.attempts == 2)
+    #expect(failed.age(at: h.clock.now()) == 60)
+    h.clock.advance(by: 120)
+    try h.settle()
+    #expect(try h.store.entry(key: notice.key, channel: "email")?.state == .sent)
+  }
+
   @Test("a refused recipient loses only itself: the 4xx one is tried again alone, the 5xx one is recorded")
   func perRecipient() throws {
     let channel = ScriptedChannel(

@@ -157,15 +157,16 @@ struct DeliverySettingsTests {
     for attempts in 1...6 {
       guard
         case .retry(let next) = policy.afterTransientFailure(
-          attempts: attempts, scheduledAt: start, now: now, retryAfter: nil, random: 0.5)
+          attempts: attempts, age: now.timeIntervalSince(start), now: now, retryAfter: nil, random: 0.5)
       else { break }
       delays.append(next.timeIntervalSince(now))
       now = next
     }
     #expect(delays == [30, 90, 270, 600, 600])
     #expect(
-      policy.afterTransientFailure(attempts: 6, scheduledAt: start, now: now, retryAfter: nil, random: 0.5)
-        == .dead(reason: "gave up: still failing 30m after it was due"))
+      policy.afterTransientFailure(
+        attempts: 6, age: now.timeIntervalSince(start), now: now, retryAfter: nil, random: 0.5)
+        == .dead(reason: "gave up: still failing 30m after it was queued"))
   }
 
   @Test("a paced channel starts one message per turn: rate 1/min sends at 0, 60, 120 and 180 s by the clock")
@@ -187,6 +188,24 @@ struct DeliverySettingsTests {
     // Each message is dated the instant it was sent by the injected clock.
     #expect(channel.delivered.map { $0.date.timeIntervalSince(start) } == [0, 60, 120, 180])
     #expect(try h.store.counts()[.sent] == 4)
+  }
+
+  @Test(
+    "a pace whose spacing is not a round number (3/s: 1/3 s) claims one notice per turn, not every notice due at once"
+  )
+  func rateOfThirds() throws {
+    let channel = ScriptedChannel()
+    let start = at("2026-11-09T08:00:00+07:00")
+    let h = try DeliveryHarness(
+      deployment: try ConfigurationFixture().load(), channels: ["email": channel], clock: ManualClock(start),
+      rates: ["email": try #require(RateLimit("3/s"))])
+    try h.plan(since: start.addingTimeInterval(-60))
+    for sent in 1...3 {
+      try waitFor { channel.delivered.count >= sent }
+      try h.settle(waitingForTurn: true)
+      #expect(channel.delivered.count == sent)
+      h.clock.advance(by: 1.0 / 3)
+    }
   }
 
   @Test("a webhook channel opens at most `connections` connections to its receiver at once")
@@ -213,6 +232,51 @@ struct DeliverySettingsTests {
     let run = try ProgramRun("/usr/bin/curl", ["-s", "http://127.0.0.1:\(server.port)/connections"])
     let counts = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Int]
     #expect(counts?["max"] == 3, "\(run.stdout)")
+  }
+
+  @Test(
+    "rate 10/s holds at the receiver for every request: 50 requests (45 notices at once, and one to the 5 webhooks of its recipients) arrive at 10/s ± 10 %"
+  )
+  func rateAtTheReceiver() async throws {
+    let folder = try temporaryFolder("rate")
+    let log = folder.appendingPathComponent("requests.jsonl")
+    let server = try TestServer("http_server.py", ["--log", log.path])
+    defer { server.stop() }
+    let client = CurlClient()
+    defer { client.shutdown() }
+    let hook = try ChannelFixture.make(
+      type: "webhook", name: "hook",
+      settings: [
+        "url": "http://127.0.0.1:\(server.port)/hook/main",
+        "rate": "10/s",
+      ],
+      runtime: ChannelRuntime(client: client, zone: .vietnam))
+    // Forty-six notices handed over at once, as a channel's connections allow, one of them
+    // fanning out to the webhooks of its five recipients: fifty requests, which the rate paces one
+    // by one. (Each waits at once: a request made only once the one before it has ended would
+    // measure how soon a busy test process gets round to making it.)
+    let outcomes = await withTaskGroup(of: DeliveryOutcome.self) { group in
+      for notice in 0..<46 {
+        let targets =
+          notice == 0 ? (0..<5).map { "http://127.0.0.1:\(server.port)/hook/fan-r\($0)" } : []
+        group.addTask { await hook.deliver(ChannelFixture.message(key: "k\(notice)", channel: "hook", to: targets)) }
+      }
+      var all: [DeliveryOutcome] = []
+      for await outcome in group { all.append(outcome) }
+      return all
+    }
+    #expect(outcomes.count == 46)
+    #expect(outcomes.allSatisfy { if case .sent = $0 { true } else { false } }, "\(outcomes)")
+    let arrivals = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").compactMap { line in
+      (try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["t"] as? Double
+    }.sorted()
+    #expect(arrivals.count == 50)
+    let rate = Double(arrivals.count - 1) / (arrivals.last! - arrivals.first!)
+    #expect(abs(rate - 10) <= 1, "measured \(rate)/s")
+    // Never a burst: at most 10 starts in any second, 11 with a turn taken up to 50 ms early, and
+    // one more with the receiver's own jitter in stamping each arrival.
+    let busiest = arrivals.indices.map { first in arrivals[first...].prefix { $0 < arrivals[first] + 1 }.count }.max()!
+    #expect(busiest <= 12, "\(busiest) requests arrived within one second")
   }
 
   /// Polls in real time (at most 10 s) for something the delivery thread does.

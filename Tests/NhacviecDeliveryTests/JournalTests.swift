@@ -41,6 +41,52 @@ struct JournalTests {
     #expect(try store.claim(channel: "email", limit: 100, now: t0).map(\.rule).sorted() == ["a", "b", "c"])
   }
 
+  @Test(
+    "a notice's age counts from when it was journaled, less its holds: a silence of 4 days and a wait for the window do not age it, a failure's wait does; retry starts it again"
+  )
+  func age() throws {
+    let store = try Store()
+    let notice = decision("remind-7d", at: t0.addingTimeInterval(-5 * 86_400))
+    let row = JournalKey(key: notice.key, channel: "email")
+    try store.journal(due: [notice], now: t0)
+    func claim(at now: Date) throws -> JournalEntry {
+      try #require(try store.claim(channel: "email", limit: 1, now: now).first)
+    }
+    func record(_ change: JournalOutcome.Change, attempted: Bool = false, at now: Date) throws {
+      try store.record([JournalOutcome(entry: row, change: change, attempted: attempted, pending: nil, at: now)])
+    }
+    // Due five days before it was journaled: its age starts at 0 all the same.
+    #expect(try claim(at: t0.addingTimeInterval(60)).age(at: t0.addingTimeInterval(60)) == 60)
+    // Held by a silence for four days: none of it counts.
+    try record(.silenced(until: t0.addingTimeInterval(4 * 86_400), reason: "silence 1"), at: t0.addingTimeInterval(60))
+    #expect(try store.entry(key: row.key, channel: "email")?.age(at: t0.addingTimeInterval(86_400)) == 60)
+    let back = try claim(at: t0.addingTimeInterval(4 * 86_400))
+    #expect(back.age(at: t0.addingTimeInterval(4 * 86_400)) == 60)
+    // A failure: the wait for its retry counts.
+    try record(
+      .failed(error: "SMTP 451", retryAt: t0.addingTimeInterval(4 * 86_400 + 600)), attempted: true,
+      at: t0.addingTimeInterval(4 * 86_400))
+    let retried = try claim(at: t0.addingTimeInterval(4 * 86_400 + 600))
+    #expect(retried.age(at: t0.addingTimeInterval(4 * 86_400 + 600)) == 660)
+    // Then outside the window until Monday: that wait does not.
+    try record(
+      .deferred(until: t0.addingTimeInterval(7 * 86_400), reason: "outside the send window"),
+      at: t0.addingTimeInterval(4 * 86_400 + 600))
+    let monday = try claim(at: t0.addingTimeInterval(7 * 86_400))
+    #expect(monday.age(at: t0.addingTimeInterval(7 * 86_400)) == 660)
+    // Dead, then given another chance: its age starts again.
+    try record(.dead(error: "gave up"), attempted: true, at: t0.addingTimeInterval(7 * 86_400))
+    #expect(try store.retryDead(key: row.key, now: t0.addingTimeInterval(8 * 86_400)) == 1)
+    #expect(try store.entry(key: row.key, channel: "email")?.age(at: t0.addingTimeInterval(8 * 86_400 + 5)) == 5)
+    // So does a retry by selection (`nhacviec retry --channel email`).
+    _ = try claim(at: t0.addingTimeInterval(8 * 86_400 + 5))
+    try record(.dead(error: "gave up"), attempted: true, at: t0.addingTimeInterval(9 * 86_400))
+    var selection = JournalSelection()
+    selection.channel = "email"
+    #expect(try store.retry(selection, dryRun: false, now: t0.addingTimeInterval(10 * 86_400)).count == 1)
+    #expect(try store.entry(key: row.key, channel: "email")?.age(at: t0.addingTimeInterval(10 * 86_400 + 7)) == 7)
+  }
+
   @Test("the journal holds the decision, typed, and gives it back whole")
   func typed() throws {
     let store = try Store()

@@ -107,30 +107,30 @@ struct RetryPolicyTests {
   func backoff() {
     let now = scheduled
     #expect(
-      policy.afterTransientFailure(attempts: 1, scheduledAt: scheduled, now: now, retryAfter: nil, random: 0.5)
+      policy.afterTransientFailure(attempts: 1, age: 0, now: now, retryAfter: nil, random: 0.5)
         == .retry(at: now + 60))
     #expect(
-      policy.afterTransientFailure(attempts: 3, scheduledAt: scheduled, now: now, retryAfter: nil, random: 0.5)
+      policy.afterTransientFailure(attempts: 3, age: 0, now: now, retryAfter: nil, random: 0.5)
         == .retry(at: now + 240))
     #expect(
-      policy.afterTransientFailure(attempts: 1, scheduledAt: scheduled, now: now, retryAfter: nil, random: 0)
+      policy.afterTransientFailure(attempts: 1, age: 0, now: now, retryAfter: nil, random: 0)
         == .retry(at: now + 48))
     #expect(
-      policy.afterTransientFailure(attempts: 1, scheduledAt: scheduled, now: now, retryAfter: nil, random: 0.999_999)
+      policy.afterTransientFailure(attempts: 1, age: 0, now: now, retryAfter: nil, random: 0.999_999)
         .retryDelay(from: now)! < 72.001)
     let capped = RetryPolicy(firstDelay: 60, maximumDelay: 300, maximumAttempts: 50, maximumAge: 86_400 * 30, jitter: 0)
     #expect(
-      capped.afterTransientFailure(attempts: 20, scheduledAt: scheduled, now: now, retryAfter: nil, random: 0.5)
+      capped.afterTransientFailure(attempts: 20, age: 0, now: now, retryAfter: nil, random: 0.5)
         == .retry(at: now + 300))
   }
 
   @Test("Retry-After is honoured when it asks for longer")
   func retryAfter() {
     #expect(
-      policy.afterTransientFailure(attempts: 1, scheduledAt: scheduled, now: scheduled, retryAfter: 600, random: 0.5)
+      policy.afterTransientFailure(attempts: 1, age: 0, now: scheduled, retryAfter: 600, random: 0.5)
         == .retry(at: scheduled + 600))
     #expect(
-      policy.afterTransientFailure(attempts: 1, scheduledAt: scheduled, now: scheduled, retryAfter: 1, random: 0.5)
+      policy.afterTransientFailure(attempts: 1, age: 0, now: scheduled, retryAfter: 1, random: 0.5)
         == .retry(at: scheduled + 60))
   }
 
@@ -138,14 +138,14 @@ struct RetryPolicyTests {
   func bounds() {
     guard
       case .dead = policy.afterTransientFailure(
-        attempts: 5, scheduledAt: scheduled, now: scheduled, retryAfter: nil, random: 0.5)
+        attempts: 5, age: 0, now: scheduled, retryAfter: nil, random: 0.5)
     else {
       Issue.record("the fifth failure should be final")
       return
     }
     guard
       case .dead = policy.afterTransientFailure(
-        attempts: 2, scheduledAt: scheduled, now: scheduled + 86_300, retryAfter: nil, random: 0.5)
+        attempts: 2, age: 86_300, now: scheduled + 86_300, retryAfter: nil, random: 0.5)
     else {
       Issue.record("a notice a day old should not be retried")
       return

@@ -345,6 +345,45 @@ struct SMTPTests {
     #expect(try server.received().isEmpty)
   }
 
+  @Test(
+    "a first start on 20/11 with the mail server down kills no catch-up notice: max_age counts from when each was queued, and all go once it is up"
+  )
+  func outageAtFirstStart() throws {
+    // The server's port, refusing connections until the server starts on it.
+    let port = closedPort()
+    let email = try channel(["url": "smtp://127.0.0.1:\(port)", "from": "a@b.example", "tls": "none"])
+    let start = Zone.vietnam.parseInstant("2026-11-20T08:00:00+07:00")!
+    // The defaults: 3d, counted from when each notice was queued, not from its due date (the
+    // catch-up notices were due days ago).
+    let h = try DeliveryHarness(
+      deployment: try ConfigurationFixture().load(), channels: ["email": email], clock: ManualClock(start))
+    let plan = try h.plan(since: nil)
+    let keys = plan.due.filter { $0.channel == "email" }.map(\.key)
+    #expect(keys.count >= 3, "\(keys)")
+    #expect(
+      plan.due.contains { $0.scheduledAt < start.addingTimeInterval(-3 * 86_400) }, "\(plan.due.map(\.scheduledAt))")
+    try h.settle()
+    for key in keys {
+      let entry = try #require(try h.store.entry(key: key, channel: "email"))
+      #expect(entry.state == .failed, "\(key): \(entry.state) \(entry.lastError ?? "")")
+    }
+    // Still down a minute later: the second attempt fails too, and nothing is dead.
+    h.clock.advance(by: 60)
+    try h.settle()
+    for key in keys { #expect(try h.store.entry(key: key, channel: "email")?.state == .failed) }
+    // The server comes up; the next retry (two minutes after the second failure) delivers all.
+    let server = try server(["--port", "\(port)"])
+    defer { server.stop() }
+    h.clock.advance(by: 120)
+    try h.settle()
+    for key in keys {
+      let entry = try #require(try h.store.entry(key: key, channel: "email"))
+      #expect(entry.state == .sent, "\(key): \(entry.state) \(entry.lastError ?? "")")
+      #expect(entry.attempts == 3)
+    }
+    #expect(try server.received().count == keys.count)
+  }
+
   @Test("a refused connection is transient")
   func refused() async throws {
     let email = try channel(["url": "smtp://127.0.0.1:\(closedPort())", "from": "a@b.example", "tls": "none"])

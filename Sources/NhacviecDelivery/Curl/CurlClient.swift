@@ -26,6 +26,20 @@ public struct CurlRequest: Sendable {
   /// `maxConnectionsPerHost`), and a named pool's connections serve only its own transfers.
   public var pool = ""
   public var connections: Int?
+  /// A channel's `rate`: transfers of one pace (its `key`, the channel's name) start one at a
+  /// time, each at least `spacing` seconds of real time after the one before, whatever their
+  /// servers and however many connections are free (see `CurlClient`).
+  public var pace: Pace?
+
+  public struct Pace: Sendable, Hashable {
+    public let key: String
+    public let spacing: TimeInterval
+
+    public init(key: String, spacing: TimeInterval) {
+      self.key = key
+      self.spacing = spacing
+    }
+  }
   // SMTP only.
   public var mailFrom: String?
   public var recipients: [String] = []
@@ -112,6 +126,12 @@ public enum CurlError: Error, CustomStringConvertible {
 /// libcurl, because libcurl starts a transfer's time limit when it is added. A transfer that
 /// times out has therefore really been waiting for its server, and one that never got a
 /// connection never counts as tried.
+///
+/// A request with a `pace` also waits here for its turn: a transfer of a pace is handed to
+/// libcurl only at its turn, one spacing after the turn before (a token bucket holding one token,
+/// taken the instant the transfer starts; see `start(queue:)`), so that a channel's `rate` holds
+/// for every request it makes — each target of a webhook, each retry — across all its servers
+/// and connections, by the real clock.
 public final class CurlClient: Sendable {
   private let engine: Engine
 
@@ -172,6 +192,11 @@ public final class CurlClient: Sendable {
     var shares: [String: UnsafeMutableRawPointer] = [:]
     let finished = DispatchSemaphore(value: 0)
     var joined = false
+    /// For each pace, the monotonic instant of its next transfer's turn.
+    var turns: [String: Double] = [:]
+    /// Queues whose first transfer waits for its pace's turn, and the earliest of those turns.
+    var pacedQueues: Set<String> = []
+    var nextTurn: Double?
 
     init(maxConnectionsPerHost: Int) {
       multi = curl_multi_init()
@@ -244,6 +269,22 @@ public final class CurlClient: Sendable {
       while let queue = waitingByHost[key], !queue.isEmpty,
         (activeByHost[key] ?? 0) < (queue.items[queue.head].connections ?? maxConnectionsPerHost)
       {
+        // A paced transfer takes its pace's turn as it starts, or waits for it.
+        // The generic cell rate algorithm with a delay variation tolerance, as ATM polices a cell
+        // rate: a turn may be taken up to half a spacing (at most 50 ms) early, so that a thread
+        // woken late on a busy machine does not slow the pace, and the next turn is one spacing
+        // after this one's. Still one at a time (never two starts closer than half a spacing),
+        // and n starts take at least n - 1 spacings less that tolerance.
+        if let pace = queue.items[queue.head].pace {
+          let now = monotonicSeconds()
+          let early = min(pace.spacing / 2, 0.05)
+          if let turn = turns[pace.key], turn - early > now {
+            pacedQueues.insert(key)
+            nextTurn = min(nextTurn ?? (turn - early), turn - early)
+            break
+          }
+          turns[pace.key] = max(now, turns[pace.key] ?? now) + pace.spacing
+        }
         let transfer = waitingByHost[key]!.removeFirst()
         if waitingByHost[key]!.isEmpty { waitingByHost[key] = nil }
         if !transfer.pool.isEmpty, let share = share(transfer.pool) {
@@ -315,6 +356,14 @@ public final class CurlClient: Sendable {
           break
         }
 
+        // Queues whose turn has come: each takes it in turn (a pace's next turn moves on as one
+        // of them starts, and the others wait again).
+        if let turn = nextTurn, turn <= monotonicSeconds() {
+          let queues = pacedQueues.sorted()
+          (pacedQueues, nextTurn) = ([], nil)
+          for key in queues { start(queue: key) }
+        }
+
         var running: Int32 = 0
         curl_multi_perform(multi, &running)
         var remaining: Int32 = 0
@@ -329,7 +378,13 @@ public final class CurlClient: Sendable {
         }
         // Idle, it sleeps until woken (a new request, a cancellation, a stop all call
         // curl_multi_wakeup): a daemon with nothing due should not wake every second.
-        curl_multi_poll(multi, nil, 0, active.isEmpty ? 3_600_000 : 1000, nil)
+        var timeout: Int32 = active.isEmpty ? 3_600_000 : 1000
+        if let turn = nextTurn {
+          // Rounded up: woken before the turn, it would only wait again.
+          let wait = max(0, (turn - monotonicSeconds()) * 1000).rounded(.up)
+          timeout = min(timeout, Int32(min(wait, 3_600_000)))
+        }
+        curl_multi_poll(multi, nil, 0, timeout, nil)
       }
       finished.signal()
     }
@@ -347,6 +402,7 @@ private final class Transfer: @unchecked Sendable {
   let queue: String
   let pool: String
   let connections: Int?
+  let pace: CurlRequest.Pace?
   var continuation: CheckedContinuation<CurlResponse, any Error>?
   var cancelled = false
   private var slists: [UnsafeMutablePointer<curl_slist>] = []
@@ -372,6 +428,7 @@ private final class Transfer: @unchecked Sendable {
     pool = request.pool
     queue = request.pool + " " + Transfer.server(of: request.url)
     connections = request.connections.map { max(1, $0) }
+    pace = request.pace
     upload = request.body
     secrets = request.secrets
     errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
