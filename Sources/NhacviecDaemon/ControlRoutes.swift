@@ -237,16 +237,10 @@ struct ControlRoutes: Sendable {
         guard count > 0 else { throw HTTPFailure(404, "no dead notice with key \(key)") }
         return .json(ControlAPI.Message("\(key): \(count) delivery planned again"))
       }
-      let selection = try Self.selection(body, states: [.dead, .failed])
-      let dryRun = body.dryRun ?? false
-      let rows = try daemon.retry(selection, dryRun: dryRun, uid: request.uid)
-      let what = "\(rows.count) \(selection.state.rawValue) notice\(rows.count == 1 ? "" : "s")"
       return .json(
-        Self.selected(
-          rows, dryRun: dryRun,
-          message: rows.isEmpty
-            ? "no \(selection.state.rawValue) notice matches \(Self.describe(body))"
-            : dryRun ? "\(what) would be planned again" : "\(what) planned again"))
+        try Self.bySelection(body, states: [.dead, .failed], done: "planned again") { selection, dryRun in
+          try daemon.retry(selection, dryRun: dryRun, uid: request.uid)
+        })
     case "/v1/notices/flush":
       // No body, or `{}`: every channel.
       let channel =
@@ -265,16 +259,10 @@ struct ControlRoutes: Sendable {
       if body.isSingleKey, let key = body.key {
         return .json(ControlAPI.Message(try daemon.acknowledge(key: key, uid: request.uid)))
       }
-      let selection = try Self.selection(body, states: [.dead])
-      let dryRun = body.dryRun ?? false
-      let rows = try daemon.acknowledge(selection, dryRun: dryRun, uid: request.uid)
-      let what = "\(rows.count) dead notice\(rows.count == 1 ? "" : "s")"
       return .json(
-        Self.selected(
-          rows, dryRun: dryRun,
-          message: rows.isEmpty
-            ? "no dead notice not yet acknowledged matches \(Self.describe(body))"
-            : dryRun ? "\(what) would be acknowledged" : "\(what) acknowledged"))
+        try Self.bySelection(body, states: [.dead], done: "acknowledged", unmatched: "not yet acknowledged ") {
+          selection, dryRun in try daemon.acknowledge(selection, dryRun: dryRun, uid: request.uid)
+        })
     default:
       let result = daemon.reload()
       return .json(result, status: result.ok ? 200 : 422)
@@ -317,9 +305,22 @@ struct ControlRoutes: Sendable {
     return parts.joined(separator: ", ")
   }
 
-  static func selected(_ rows: [SelectedRow], dryRun: Bool, message: String) -> ControlAPI.Selected {
-    ControlAPI.Selected(
-      message: message, count: rows.count, dryRun: dryRun,
+  /// A retry or an acknowledgement of the notices a body selects: `act` changes them (or, dry,
+  /// only finds them), and the answer says how many and lists them.
+  static func bySelection(
+    _ body: ControlAPI.NoticeSelection, states: [NoticeState], done: String, unmatched: String = "",
+    act: (JournalSelection, Bool) throws -> [SelectedRow]
+  ) throws -> ControlAPI.Selected {
+    let selection = try selection(body, states: states)
+    let dryRun = body.dryRun ?? false
+    let rows = try act(selection, dryRun)
+    let state = selection.state.rawValue
+    let what = "\(rows.count) \(state) notice\(rows.count == 1 ? "" : "s")"
+    return ControlAPI.Selected(
+      message: rows.isEmpty
+        ? "no \(state) notice \(unmatched)matches \(describe(body))"
+        : dryRun ? "\(what) would be \(done)" : "\(what) \(done)",
+      count: rows.count, dryRun: dryRun,
       // At most a page listed; the count is all of them.
       notices: rows.prefix(pageLimit).map {
         ControlAPI.Selected.Row(key: $0.key, channel: $0.channel, lastError: $0.lastError)
