@@ -44,6 +44,12 @@ let package = Package(
     // libcurl from the system (libcurl4-openssl-dev), and typed wrappers for its variadic calls.
     .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
     .target(name: "CCurlShim", dependencies: ["CCurl"]),
+    // libsodium from the system (libsodium-dev): HMAC-SHA256 for units' links, argon2id for
+    // officers' passwords, random bytes for sessions. Never hand-written.
+    .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+    // The signed links by which a unit answers its reminder: tokens bound to (rule, unit, period),
+    // signed and checked with rotating keys.
+    .target(name: "NhacviecLinks", dependencies: ["NhacviecCore", "CSodium"], swiftSettings: strictSettings),
     // The journal and facts, in SQLite.
     .target(
       name: "NhacviecStore",
@@ -58,7 +64,8 @@ let package = Package(
     .target(
       name: "NhacviecDelivery",
       dependencies: [
-        "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecExternal", "CCurl", "CCurlShim",
+        "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecExternal", "NhacviecLinks",
+        "CCurl", "CCurlShim",
       ],
       swiftSettings: strictSettings
     ),
@@ -67,12 +74,22 @@ let package = Package(
     .target(name: "CBuildInfo"),
     // The control API's request and response types. No networking.
     .target(name: "NhacviecControl", dependencies: ["NhacviecCore"], swiftSettings: strictSettings),
+    // The desk: web pages for the Department's officers (accounts, sessions, forms), and the
+    // page a unit's signed link opens. Served by the daemon's own HTTP server on TCP.
+    .target(
+      name: "NhacviecWeb",
+      dependencies: [
+        "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecControl", "NhacviecLinks",
+        "CSodium",
+      ],
+      swiftSettings: strictSettings
+    ),
     // `nhacviec run`: the loop, the control socket, signals and systemd's notify protocol.
     .target(
       name: "NhacviecDaemon",
       dependencies: [
         "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery", "NhacviecControl",
-        "CBuildInfo",
+        "NhacviecWeb", "CBuildInfo",
       ],
       swiftSettings: strictSettings
     ),

@@ -13,6 +13,8 @@ public struct Deployment: Sendable {
   /// Every file read, for `check`'s summary and for reload's hash.
   public let files: [String]
   public let daemon: DaemonSettings
+  /// The desk (web pages for officers) and the signed links in units' messages; nil: off.
+  public let web: WebSettings?
   /// Ladders worked out once for every engine of this configuration.
   public let ladders = LadderCache()
 
@@ -250,13 +252,14 @@ public struct DeploymentLoader {
 
     // Channels.
     var channels: [String: any ChannelConfiguration] = [:]
+    let secretContext = ChannelContext(
+      resolve: { @Sendable path in
+        let joined =
+          path.hasPrefix("/") ? path : (base.isEmpty ? path : (base as NSString).appendingPathComponent(path))
+        return (joined as NSString).standardizingPath
+      }, credentials: credentials)
     if let node = fields.optional("channels") {
-      let context = ChannelContext(
-        resolve: { @Sendable path in
-          let joined =
-            path.hasPrefix("/") ? path : (base.isEmpty ? path : (base as NSString).appendingPathComponent(path))
-          return (joined as NSString).standardizingPath
-        }, credentials: credentials)
+      let context = secretContext
       _ = collect {
         for entry in try node.fields("channels").all() {
           if let channel = collect({ try channel(name: entry.key, at: entry.keyLocation, node: entry.value, context) })
@@ -304,6 +307,14 @@ public struct DeploymentLoader {
     } else {
       errors.append(ConfigError("the configuration needs `rules` (a folder of rule files)", at: root.location))
     }
+    // The desk.
+    var web: WebSettings?
+    if let node = fields.optional("web") {
+      web = collect { () throws(ConfigError) -> WebSettings in
+        try WebSettings(node: node, context: secretContext)
+      }
+    }
+
     _ = collect { try fields.finish() }
 
     let specs = channels.mapValues { $0.spec }
@@ -312,7 +323,7 @@ public struct DeploymentLoader {
     return Deployment(
       configPath: configPath, zone: zone, directory: directory!, calendar: calendar,
       ruleset: Ruleset(rules: rules, channels: specs, settings: settings), channels: channels, files: files,
-      daemon: daemon)
+      daemon: daemon, web: web)
   }
 
   static func time(_ node: ConfigNode) throws(ConfigError) -> TimeOfDay {
