@@ -45,13 +45,15 @@ public struct EmailMessage: Sendable {
     if !cc.isEmpty { headers.append(("Cc", cc.map(EmailMessage.mailbox).joined(separator: ",\r\n "))) }
     if let replyTo { headers.append(("Reply-To", EmailMessage.mailbox(replyTo))) }
     headers += [
-      ("Subject", EmailMessage.encodeWords(subject)),
+      ("Subject", EmailMessage.encodeWords(subject, used: "Subject: ".count)),
       ("Message-ID", EmailMessage.singleLine(messageID)),
       ("MIME-Version", "1.0"),
       ("Auto-Submitted", "auto-generated"),
       ("X-Auto-Response-Suppress", "All"),
     ]
-    for (name, value) in extraHeaders { headers.append((name, EmailMessage.encodeWords(value))) }
+    for (name, value) in extraHeaders {
+      headers.append((name, EmailMessage.encodeWords(value, used: name.count + 2)))
+    }
     var out = ""
     for (name, value) in headers { out += "\(name): \(value)\r\n" }
     var body = ""
@@ -128,23 +130,76 @@ public struct EmailMessage: Sendable {
     return text.split(whereSeparator: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" }).joined(separator: " ")
   }
 
-  /// RFC 2047 encoded words for any text that is not plain printable ASCII, folded so that no
-  /// line exceeds 78 characters (36 bytes of text make a 60-character word). Splits only between characters, so no letter is ever cut.
-  static func encodeWords(_ raw: String) -> String {
+  /// RFC 2047 encoded words for any text that is not plain printable ASCII, each line within 76
+  /// characters (`used`: what the line holds before the value, as `Subject: `).
+  ///
+  /// Each encoded word holds whole words, the space before a word carried inside it: the
+  /// whitespace between two encoded words is not part of the text (RFC 2047, 6.2), and readers
+  /// that show each word as it comes (some ticketing and archiving tools) must not see "Qu ảng".
+  /// Only a word longer than a whole line is split, between characters, never inside one.
+  static func encodeWords(_ raw: String, used: Int = 0) -> String {
     let text = singleLine(raw)
-    let plain = text.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7f } && !text.contains("=?")
-    if plain && text.count <= 900 { return text }
-    var words: [String] = []
-    var chunk: [UInt8] = []
+    // Words, each with the spaces before it.
+    var tokens: [[UInt8]] = []
+    var current: [UInt8] = []
     for character in text {
-      if chunk.count + character.utf8.count > 36 {
-        words.append("=?UTF-8?B?\(Data(chunk).base64EncodedString())?=")
-        chunk = []
+      if character == " ", let last = current.last, last != 0x20 {
+        tokens.append(current)
+        current = []
       }
-      chunk.append(contentsOf: character.utf8)
+      current += character.utf8
     }
-    if !chunk.isEmpty { words.append("=?UTF-8?B?\(Data(chunk).base64EncodedString())?=") }
-    return words.joined(separator: "\r\n ")
+    if !current.isEmpty { tokens.append(current) }
+    let plain = text.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7f } && !text.contains("=?")
+    if plain {
+      // Folded before a space, where unfolding gives the same text back; a word longer than a
+      // line stays whole (a header line may reach 998).
+      var lines: [String] = []
+      var line = ""
+      var width = used
+      for token in tokens.map({ String(decoding: $0, as: UTF8.self) }) {
+        if !line.isEmpty, width + token.count > 76 {
+          lines.append(line)
+          line = ""
+          width = 0
+        }
+        line += token
+        width += token.count
+      }
+      lines.append(line)
+      return lines.joined(separator: "\r\n")
+    }
+    // Bytes of text an encoded word may hold on a line that has `taken` characters before it:
+    // `=?UTF-8?B?` and `?=` are 12, and base64 writes 4 characters for every 3 bytes.
+    func capacity(_ taken: Int) -> Int { max(3, (76 - taken - 12) / 4 * 3) }
+    var words: [[UInt8]] = []
+    var chunk: [UInt8] = []
+    var limit = capacity(used)
+    func flush() {
+      guard !chunk.isEmpty else { return }
+      words.append(chunk)
+      chunk = []
+      limit = capacity(1)
+    }
+    for token in tokens {
+      if chunk.count + token.count <= limit {
+        chunk += token
+        continue
+      }
+      flush()
+      if token.count <= limit {
+        chunk = token
+        continue
+      }
+      // A word longer than a line: cut between characters.
+      for character in String(decoding: token, as: UTF8.self) {
+        let bytes = Array(character.utf8)
+        if chunk.count + bytes.count > limit { flush() }
+        chunk += bytes
+      }
+    }
+    flush()
+    return words.map { "=?UTF-8?B?\(Data($0).base64EncodedString())?=" }.joined(separator: "\r\n ")
   }
 
   static func mailbox(_ mailbox: Mailbox) -> String {
@@ -153,7 +208,8 @@ public struct EmailMessage: Sendable {
     let safe = name.unicodeScalars.allSatisfy {
       $0.value >= 0x20 && $0.value < 0x7f && !"\"\\()<>[]:;@,.".unicodeScalars.contains($0)
     }
-    return safe ? "\(name) <\(address)>" : "\(encodeWords(name))\r\n <\(address)>"
+    // Within 76 after any address header's name (`Reply-To: `, the longest, is 10).
+    return safe ? "\(name) <\(address)>" : "\(encodeWords(name, used: 12))\r\n <\(address)>"
   }
 
   /// Base64 in lines of 76 characters, each ended by CRLF.
