@@ -13,6 +13,10 @@ struct SendTest: AsyncParsableCommand {
       email address for email channels, a URL for webhook channels (optional when the channel \
       has its own url). An SMTP channel first prints the name it gives in EHLO (its helo \
       setting, or the machine's own name). Exit status 0 when the message was accepted, 1 when not.
+
+      Secrets the channel names by file name (password_file: smtp-password) are read as the \
+      daemon reads them: from $CREDENTIALS_DIRECTORY under systemd (LoadCredential=), else \
+      beside the configuration; --credentials DIR reads them from DIR, as `check` does.
       """)
 
   @OptionGroup var options: ConfigOptions
@@ -23,8 +27,23 @@ struct SendTest: AsyncParsableCommand {
   @Option(help: ArgumentHelp("Where to send: an email address or a webhook URL.", valueName: "ADDRESS"))
   var to: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "Read secrets named by file name from this folder, as the daemon reads them from $CREDENTIALS_DIRECTORY.",
+      valueName: "DIR"))
+  var credentials: String?
+
+  func validate() throws {
+    var isFolder: ObjCBool = false
+    if let credentials,
+      !FileManager.default.fileExists(atPath: credentials, isDirectory: &isFolder) || !isFolder.boolValue
+    {
+      throw ValidationError("--credentials: no folder \(credentials)")
+    }
+  }
+
   func run() async throws {
-    let deployment = try options.load()
+    let deployment = try loadDeployment(options.path, credentials: credentials)
     guard let config = deployment.channels[channel] else {
       throw ValidationError(
         "no channel \(channel); configured: \(deployment.channels.keys.sorted().joined(separator: ", "))")

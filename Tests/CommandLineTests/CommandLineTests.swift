@@ -453,6 +453,31 @@ struct SendTestCommandTests {
     #expect(run.stdout.contains("\nfailed (transient): "))
   }
 
+  @Test("--credentials DIR reads a secret named by file name from DIR, as the daemon reads $CREDENTIALS_DIRECTORY")
+  func credentialsFolder() throws {
+    let http = try TestServer("http_server.py", [])
+    defer { http.stop() }
+    let folder = try configuration(
+      channels:
+        "  email: { type: webhook, url: \"http://127.0.0.1:\(http.port)/hook/cred\", bearer_token_file: hook-token }")
+    let credentials = folder.appendingPathComponent("credentials")
+    try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+    try "token-from-credentials\n".write(
+      to: credentials.appendingPathComponent("hook-token"), atomically: true, encoding: .utf8)
+    // Without it, the secret is looked for beside the configuration, and is not there.
+    let without = try Run(["send-test", "--config", "config.yaml", "--channel", "email"], in: folder)
+    #expect(without.status == 1)
+    #expect(without.stderr.contains("bearer_token_file: cannot read"), "\(without.stderr)")
+    let run = try Run(
+      ["send-test", "--config", "config.yaml", "--channel", "email", "--credentials", credentials.path], in: folder)
+    #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+    #expect(run.stdout.hasPrefix("sent: "), "\(run.stdout)")
+    let missing = try Run(
+      ["send-test", "--config", "config.yaml", "--channel", "email", "--credentials", "/nonexistent"], in: folder)
+    #expect(missing.status == 2)
+    #expect(missing.stderr.contains("--credentials: no folder /nonexistent"))
+  }
+
   @Test("check reports a channel whose secret cannot be read")
   func missingSecret() throws {
     let folder = try configuration(
