@@ -303,13 +303,15 @@ public final class Daemon: Sendable {
     let result: ControlAPI.Status.Reload
     do {
       let deployment = try DeploymentLoader().load(configPath: configPath)
+      try Daemon.reloadable(from: current.deployment, to: deployment)
       let fresh = try Snapshot(deployment, store: store, client: client, clock: clock)
       running.replace(fresh)
       rejudgeWindowWaits("reload")
       result = .init(at: at, ok: true, error: nil)
       Log.write(.notice, "reloaded: \(deployment.ruleset.rules.count) rules, hash \(fresh.hash.prefix(12))")
     } catch let error as ConfigErrors {
-      result = .init(at: at, ok: false, error: error.description)
+      let hint = Daemon.restartHint(for: error)
+      result = .init(at: at, ok: false, error: error.description + (hint.map { "\n" + $0 } ?? ""))
       Log.write(.error, "reload failed, keeping the running configuration: \(error.description)")
     } catch {
       result = .init(at: at, ok: false, error: "\(error)")
@@ -320,6 +322,38 @@ public final class Daemon: Sendable {
     notify?.send("READY=1\nSTATUS=\(result.ok ? "reloaded" : "reload failed, running the previous configuration")")
     changed()
     return result
+  }
+
+  /// Settings a running daemon cannot take without a restart: where it listens and keeps its
+  /// state. A reload that changes one is refused whole, rather than answering "ok" while the
+  /// old listener stays, so that the operator knows to restart.
+  static func reloadable(from running: Deployment, to fresh: Deployment) throws(ConfigErrors) {
+    var changed: [(String, String, String)] = []
+    func compare(_ name: String, _ old: String?, _ new: String?) {
+      if old != new { changed.append((name, old ?? "none", new ?? "none")) }
+    }
+    compare("daemon.socket", running.daemon.socket, fresh.daemon.socket)
+    compare("daemon.state", running.daemon.state, fresh.daemon.state)
+    compare("daemon.http_listen", running.daemon.httpListen?.description, fresh.daemon.httpListen?.description)
+    compare("web.listen", running.web?.listen.description, fresh.web?.listen.description)
+    guard !changed.isEmpty else { return }
+    throw ConfigErrors(
+      changed.map { name, old, new in
+        ConfigError(
+          "\(fresh.configPath): \(name) changed from \(old) to \(new): a reload cannot apply it; restart the daemon (systemctl restart nhacviec)",
+          at: nil)
+      })
+  }
+
+  /// A secret that a reload cannot read is, under systemd, most often one handed over by a
+  /// `LoadCredential=` line added since the start: systemd reads those only when it starts the
+  /// service.
+  static func restartHint(for error: ConfigErrors) -> String? {
+    guard error.errors.contains(where: { $0.message.contains("cannot read") }),
+      ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] != nil
+    else { return nil }
+    return
+      "hint: systemd hands secrets over (LoadCredential=) only when it starts the service: after adding one, restart it (systemctl restart nhacviec)"
   }
 
   // MARK: - What the control API shows

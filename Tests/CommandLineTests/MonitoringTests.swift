@@ -316,6 +316,30 @@ struct MonitoringTests {
     #expect(refused.value("nhacviec_config_info", ["hash": hash]) == 1)
   }
 
+  @Test("a reload that moves http_listen is refused whole, says to restart, and exits 1; the listener stays")
+  func reloadMovingListener() throws {
+    let port = closedPort()
+    let fixture = try DaemonFixture(daemon: ", http_listen: 127.0.0.1:\(port)")
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-09T08:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    let moved = closedPort()
+    let text = try String(contentsOfFile: fixture.config, encoding: .utf8)
+    try text.replacingOccurrences(of: "127.0.0.1:\(port)", with: "127.0.0.1:\(moved)")
+      .write(toFile: fixture.config, atomically: true, encoding: .utf8)
+    let reload = try fixture.client(["reload"])
+    #expect(reload.status == 1)
+    #expect(
+      reload.stderr.contains(
+        "daemon.http_listen changed from 127.0.0.1:\(port) to 127.0.0.1:\(moved): a reload cannot apply it; restart the daemon"
+      ), "\(reload.stderr)")
+    // The running listener answers as before; status shows the refused reload.
+    #expect(try Exchange.tcp(port: port, "GET", "/-/healthy").status == 200)
+    let status = try fixture.client(["status"])
+    #expect(status.status == 1)
+    #expect(status.stdout.contains("restart the daemon"), "\(status.stdout)")
+  }
+
   @Test("check refuses a malformed http_listen with FILE:LINE:COL")
   func badListenAddress() throws {
     for (address, why) in [
