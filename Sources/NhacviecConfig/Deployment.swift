@@ -252,6 +252,7 @@ public struct DeploymentLoader {
 
     // Channels.
     var channels: [String: any ChannelConfiguration] = [:]
+    var brokenChannels: Set<String> = []
     let secretContext = ChannelContext(
       resolve: { @Sendable path in
         let joined =
@@ -265,6 +266,8 @@ public struct DeploymentLoader {
           if let channel = collect({ try channel(name: entry.key, at: entry.keyLocation, node: entry.value, context) })
           {
             channels[entry.key] = channel
+          } else {
+            brokenChannels.insert(entry.key)
           }
         }
       }
@@ -318,7 +321,7 @@ public struct DeploymentLoader {
     _ = collect { try fields.finish() }
 
     let specs = channels.mapValues { $0.spec }
-    errors += RuleParser.crossCheck(rules: rules, directory: directory, channels: specs)
+    errors += RuleParser.crossCheck(rules: rules, directory: directory, channels: specs, broken: brokenChannels)
     if !errors.isEmpty || directory == nil { throw ConfigErrors(errors) }
     return Deployment(
       configPath: configPath, zone: zone, directory: directory!, calendar: calendar,

@@ -283,8 +283,10 @@ public struct RuleParser {
 
   /// Checks that need every rule and the directory: unique ids, known channels, named units and
   /// rules that exist.
+  /// `broken` names channels declared with an error of their own: a rule naming one is not
+  /// reported again, so that one typo in a channel gives one error, not one per rule.
   public static func crossCheck(
-    rules: [Rule], directory: Directory?, channels: [String: ChannelSpec]
+    rules: [Rule], directory: Directory?, channels: [String: ChannelSpec], broken: Set<String> = []
   )
     -> [ConfigError]
   {
@@ -298,7 +300,7 @@ public struct RuleParser {
             "duplicate rule id \(rule.id)\(first.map { " (first defined at \($0))" } ?? "")", at: rule.location))
       }
       seen[rule.id] = rule.location
-      for channel in rule.channels where channels[channel] == nil {
+      for channel in rule.channels where channels[channel] == nil && !broken.contains(channel) {
         errors.append(ConfigError("rule \(rule.id): unknown channel \(channel)", at: rule.location))
       }
       for other in rule.kind.referencedRules + rule.attachReport where !ids.contains(other) {

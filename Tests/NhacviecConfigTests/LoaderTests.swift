@@ -235,6 +235,16 @@ struct LoaderTests {
     let channel = try Scratch(rules: Scratch.rules.replacingOccurrences(of: "[email]", with: "[sms]"))
     #expect(channel.errors().first?.hasSuffix("rule annual: unknown channel sms") == true)
 
+    // One typo in a channel is one error, not one more for every rule that names the channel.
+    let typo = try Scratch(
+      rules: Scratch.rules + "\n" + Scratch.rules.replacingOccurrences(of: "id: annual", with: "id: second"))
+    try typo.write(
+      "nhacviec.yaml",
+      try String(contentsOfFile: typo.configPath, encoding: .utf8)
+        .replacingOccurrences(of: "format: eml", with: "fromat: eml"))
+    #expect(typo.errors().count == 1, "\(typo.errors())")
+    #expect(typo.errors().first?.contains("fromat") == true, "\(typo.errors())")
+
     let syntax = try Scratch(
       rules: Scratch.rules.replacingOccurrences(of: "remind: [7d, 1wd]", with: "remind: [7d, 1wd"))
     #expect(syntax.errors().first?.hasPrefix("rules/main.yaml:") == true)
