@@ -31,6 +31,11 @@ public struct Deployment: Sendable {
 
 }
 
+/// How much the daemon logs, by syslog's priorities.
+public enum LogLevel: String, Sendable, CaseIterable {
+  case error, warning, notice, info, debug
+}
+
 /// Where the daemon keeps its state and socket, and who may change things through the socket.
 public struct DaemonSettings: Sendable {
   public var socket: String
@@ -42,6 +47,9 @@ public struct DaemonSettings: Sendable {
   public var writerGroups: [String] = []
   /// A TCP address serving only `/metrics`, `/-/healthy` and `/-/ready`; nil (the default): none.
   public var httpListen: ListenAddress?
+  /// The least urgent log lines written: `info` by default; `notice` leaves out one line per
+  /// notice sent, `warning` every line that needs no attention.
+  public var logLevel: LogLevel = .info
 
   /// The defaults: under systemd, its `STATE_DIRECTORY` and `RUNTIME_DIRECTORY`; installed
   /// (configuration under /etc), /var/lib/nhacviec and /run/nhacviec; otherwise a `.nhacviec`
@@ -282,6 +290,14 @@ public struct DeploymentLoader {
         if let state = d.optional("state") { daemon.state = resolve(try state.string("state")) }
         daemon.writers = try d.optional("writers")?.strings("writers") ?? []
         daemon.writerGroups = try d.optional("writer_groups")?.strings("writer_groups") ?? []
+        if let node = d.optional("log_level") {
+          let text = try node.string("log_level")
+          guard let level = LogLevel(rawValue: text) else {
+            throw node.error(
+              "log_level must be one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", ")), not `\(text)`")
+          }
+          daemon.logLevel = level
+        }
         if let node = d.optional("http_listen") {
           switch ListenAddress.parse(try node.string("http_listen")) {
           case .success(let address): daemon.httpListen = address

@@ -8,11 +8,103 @@ import NhacviecStore
 
 /// One line per event on standard error, with the priority prefix journald reads (`<6>`).
 public enum Log {
-  public enum Priority: Int { case error = 3, warning = 4, notice = 5, info = 6 }
+  public enum Priority: Int, Comparable, Sendable {
+    case error = 3, warning = 4, notice = 5, info = 6, debug = 7
+    public static func < (a: Priority, b: Priority) -> Bool { a.rawValue < b.rawValue }
+  }
 
-  public static func write(_ priority: Priority, _ message: String) {
-    let line = "<\(priority.rawValue)>" + message.oneLine + "\n"
-    FileHandle.standardError.write(Data(line.utf8))
+  /// The least urgent priority written (`daemon.log_level`): info by default.
+  static let threshold = Locked(Priority.info)
+
+  public static func setLevel(_ level: LogLevel) {
+    let priority: Priority =
+      switch level {
+      case .error: .error
+      case .warning: .warning
+      case .notice: .notice
+      case .info: .info
+      case .debug: .debug
+      }
+    threshold.withLock { $0 = priority }
+  }
+
+  /// One event, one line. `fields` (NOTICE_KEY, RULE, UNIT, CHANNEL) go to the journal as fields
+  /// of their own when standard error is journald's, so that `journalctl NOTICE_KEY=…` finds every
+  /// line about a notice; elsewhere the message alone is written, with journald's priority prefix.
+  public static func write(_ priority: Priority, _ message: String, _ fields: [String: String] = [:]) {
+    guard priority <= threshold.withLock({ $0 }) else { return }
+    let text = message.oneLine
+    if let journal = Journald.shared, journal.send(priority: priority, message: text, fields: fields) { return }
+    FileHandle.standardError.write(Data(("<\(priority.rawValue)>" + text + "\n").utf8))
+  }
+}
+
+/// journald's native protocol: a datagram of `KEY=value` lines to its socket, used when standard
+/// error is a journal stream (systemd sets `JOURNAL_STREAM` to its device and inode), as
+/// sd_journal_send does without linking libsystemd.
+public final class Journald: Sendable {
+  static let shared: Journald? = Journald(environment: ProcessInfo.processInfo.environment)
+
+  /// Whether standard error is journald's stream (`JOURNAL_STREAM` names it).
+  public static let standardErrorIsJournal: Bool =
+    ProcessInfo.processInfo.environment["JOURNAL_STREAM"].map(
+      isStandardError) ?? false
+
+  private let path: String
+
+  init?(environment: [String: String]) {
+    guard let stream = environment["JOURNAL_STREAM"], Journald.isStandardError(stream) else { return nil }
+    // Tests give a socket of their own; under systemd it is always this one.
+    path = environment["NHACVIEC_JOURNAL_SOCKET"] ?? "/run/systemd/journal/socket"
+  }
+
+  /// Whether `DEVICE:INODE` is standard error's: a daemon whose standard error was redirected
+  /// (a file, a pipe) writes there, not to the journal it inherited the variable from.
+  static func isStandardError(_ stream: String) -> Bool {
+    let parts = stream.split(separator: ":")
+    guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+    var status = stat()
+    guard fstat(2, &status) == 0 else { return false }
+    return UInt64(status.st_dev) == device && UInt64(status.st_ino) == inode
+  }
+
+  /// Whether journald took it; a message it cannot take goes to standard error instead.
+  func send(priority: Log.Priority, message: String, fields: [String: String]) -> Bool {
+    var payload: [UInt8] = []
+    func field(_ name: String, _ value: String) {
+      let bytes = Array(value.utf8)
+      if bytes.contains(0x0A) {
+        // The binary form: the name, a newline, the length as 64-bit little endian, the value.
+        payload += Array(name.utf8) + [0x0A]
+        withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { payload += $0 }
+        payload += bytes + [0x0A]
+      } else {
+        payload += Array("\(name)=".utf8) + bytes + [0x0A]
+      }
+    }
+    field("MESSAGE", message)
+    field("PRIORITY", String(priority.rawValue))
+    field("SYSLOG_IDENTIFIER", "nhacviec")
+    for (name, value) in fields.sorted(by: { $0.key < $1.key }) where Journald.isFieldName(name) {
+      field(name, value)
+    }
+    let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    guard var address = UnixAddress.make(path) else { return false }
+    let length = socklen_t(MemoryLayout<sockaddr_un>.size)
+    let sent = withUnsafePointer(to: &address) { pointer in
+      pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sockaddrPointer in
+        payload.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT), sockaddrPointer, length) }
+      }
+    }
+    return sent == payload.count
+  }
+
+  /// journald's rule for field names: capitals, digits and underscores, not starting with one.
+  static func isFieldName(_ name: String) -> Bool {
+    guard let first = name.utf8.first, first != UInt8(ascii: "_"), name.utf8.count <= 64 else { return false }
+    return name.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: "_") }
   }
 }
 
@@ -126,7 +218,8 @@ public final class Daemon: Sendable {
     self.metrics = metrics
     delivery = DeliveryService(
       store: store, setup: { running.current.delivery }, clock: clock,
-      log: { warning, line in Log.write(warning ? .warning : .info, line) }, observe: { metrics.observe($0) },
+      log: { warning, line, fields in Log.write(warning ? .warning : .info, line, fields) },
+      observe: { metrics.observe($0) },
       rounds: progress)
   }
 
@@ -306,6 +399,7 @@ public final class Daemon: Sendable {
       try Daemon.reloadable(from: current.deployment, to: deployment)
       let fresh = try Snapshot(deployment, store: store, client: client, clock: clock)
       running.replace(fresh)
+      Log.setLevel(deployment.daemon.logLevel)
       rejudgeWindowWaits("reload")
       result = .init(at: at, ok: true, error: nil)
       Log.write(.notice, "reloaded: \(deployment.ruleset.rules.count) rules, hash \(fresh.hash.prefix(12))")

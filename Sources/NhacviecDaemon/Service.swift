@@ -88,6 +88,7 @@ public enum Service {
     configPath: String, deployment: Deployment, socket: String?, clock: any WallClock
   ) -> Int32 {
     signal(SIGPIPE, SIG_IGN)
+    Log.setLevel(deployment.daemon.logLevel)
     let notifier = SystemdNotifier()
     let daemon: Daemon
     do {

@@ -69,7 +69,9 @@ public final class DeliveryService: Sendable {
   let store: Store
   let clock: any WallClock
   let random: @Sendable () -> Double
-  let log: @Sendable (_ warning: Bool, _ line: String) -> Void
+  /// A line for the log, and the fields that name what it is about (NOTICE_KEY, CHANNEL, RULE,
+  /// UNIT), which journald keeps apart so that `journalctl NOTICE_KEY=…` finds them.
+  let log: @Sendable (_ warning: Bool, _ line: String, _ fields: [String: String]) -> Void
   let observe: @Sendable (Observation) -> Void
   /// Raised at the end of every round: for whoever waits until delivery has done something.
   public let rounds: Beacon
@@ -127,7 +129,7 @@ public final class DeliveryService: Sendable {
   public init(
     store: Store, setup: @escaping @Sendable () -> Setup, clock: any WallClock,
     random: @escaping @Sendable () -> Double = { .random(in: 0..<1) },
-    log: @escaping @Sendable (_ warning: Bool, _ line: String) -> Void = { _, _ in },
+    log: @escaping @Sendable (_ warning: Bool, _ line: String, _ fields: [String: String]) -> Void = { _, _, _ in },
     observe: @escaping @Sendable (Observation) -> Void = { _ in }, rounds: Beacon = Beacon()
   ) {
     self.store = store
@@ -142,7 +144,7 @@ public final class DeliveryService: Sendable {
   /// A service that always delivers with the same setup.
   public convenience init(
     store: Store, setup: Setup, clock: any WallClock, random: @escaping @Sendable () -> Double = { .random(in: 0..<1) },
-    log: @escaping @Sendable (_ warning: Bool, _ line: String) -> Void = { _, _ in },
+    log: @escaping @Sendable (_ warning: Bool, _ line: String, _ fields: [String: String]) -> Void = { _, _, _ in },
     observe: @escaping @Sendable (Observation) -> Void = { _ in }
   ) {
     self.init(store: store, setup: { setup }, clock: clock, random: random, log: log, observe: observe)
@@ -233,7 +235,7 @@ public final class DeliveryService: Sendable {
           if now.timeIntervalSince(lastReclaim) >= 60 || now < lastReclaim {
             let held = state.withLock { $0.inFlight.values.reduce(into: Set<JournalKey>()) { $0.formUnion($1) } }
             let back = try store.reclaim(except: held, now: now)
-            if back > 0 { log(true, "reclaimed \(back) notices left in sending") }
+            if back > 0 { log(true, "reclaimed \(back) notices left in sending", [:]) }
             lastReclaim = now
           }
           // The engine is asked once per round, and only when something was claimed.
@@ -299,7 +301,7 @@ public final class DeliveryService: Sendable {
         state.withLock { state in
           if state.lastError == nil { state.lastError = (message, now) } else { state.lastError?.message = message }
         }
-        log(true, "delivery failed: \(error); trying again in a minute")
+        log(true, "delivery failed: \(error); trying again in a minute", [:])
         next = now.addingTimeInterval(60)
       }
       let busy = state.withLock { state -> Bool in
@@ -397,6 +399,13 @@ public final class DeliveryService: Sendable {
     }
   }
 
+  /// An error as one short line: its first line, at most 200 characters. The whole answer stays
+  /// in the journal (`notices --key`), where a reader looks for it; the log names the event.
+  static func short(_ error: String) -> String {
+    let first = error.split(whereSeparator: \.isNewline).first.map(String.init) ?? error
+    return first.count <= 200 ? first : String(first.prefix(199)) + "…"
+  }
+
   /// Records every outcome known so far, and claims the free slots of `channels`, in one
   /// transaction. If it fails, the outcomes are kept and recorded at the next turn; their rows
   /// stay `sending` and held meanwhile, and nothing is claimed.
@@ -422,19 +431,22 @@ public final class DeliveryService: Sendable {
       case .dead: observe(Observation(entry, .dead, attemptDuration: took, at: item.at))
       default: break
       }
+      let fields = ["NOTICE_KEY": entry.key, "CHANNEL": entry.channel, "RULE": entry.rule, "UNIT": entry.unit]
+      let recipients = "\(addresses.count) recipient\(addresses.count == 1 ? "" : "s")"
       switch result.change {
       case .sent(_, let refused):
-        if let refused { log(true, "notice \(entry.key) via \(entry.channel) sent, but refused for: \(refused)") }
+        if let refused {
+          log(true, "notice \(entry.key) via \(entry.channel) sent, but refused for: \(refused)", fields)
+        }
       case .failed(let error, let at):
         log(
           true,
-          "notice \(entry.key) via \(entry.channel) to \(addresses.count) recipient\(addresses.count == 1 ? "" : "s") failed, retry at \(setup.renderer.zone.rfc3339(at)): \(error)"
-        )
+          "notice \(entry.key) via \(entry.channel) to \(recipients) failed, retry at \(setup.renderer.zone.rfc3339(at)): \(DeliveryService.short(error))",
+          fields)
       case .dead(let error):
         log(
-          true,
-          "notice \(entry.key) via \(entry.channel) to \(addresses.count) recipient\(addresses.count == 1 ? "" : "s") is dead: \(error)"
-        )
+          true, "notice \(entry.key) via \(entry.channel) to \(recipients) is dead: \(DeliveryService.short(error))",
+          fields)
       default: break
       }
     }

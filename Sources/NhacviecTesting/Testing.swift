@@ -196,7 +196,7 @@ public final class DeliveryHarness: Sendable {
         channels: channels, policy: policy, policies: policies, rates: rates,
         renderer: MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar),
         engine: { deployment.engine(facts: FactBook(try store.facts())) }),
-      clock: clock, random: { 0.5 }, log: { [log] warning, line in log.append(warning, line) })
+      clock: clock, random: { 0.5 }, log: { [log] warning, line, _ in log.append(warning, line) })
     service.start()
   }
 

@@ -33,6 +33,9 @@ struct Check: ParsableCommand {
   @Option(help: ArgumentHelp("Also check a facts file (CSV or YAML).", valueName: "FILE"))
   var facts: String?
 
+  @Flag(help: "Print only warnings, errors and one line when the configuration passes (the unit's ExecStartPre=).")
+  var quiet = false
+
   func validate() throws {
     var isFolder: ObjCBool = false
     if let credentials,
@@ -43,6 +46,11 @@ struct Check: ParsableCommand {
   }
 
   func run() throws {
+    // Quiet, as the unit's ExecStartPre= runs it: only what needs attention (warnings, errors)
+    // and one line to say the configuration passed, not the summary on every start.
+    func say(_ line: String) {
+      if !quiet || line.trimmingCharacters(in: .whitespaces).hasPrefix("warning:") { print(line) }
+    }
     let deployment = try loadDeployment(options.path, credentials: credentials)
     let zone = deployment.zone
     // Channels are built as the daemon builds them: secret files read, settings checked.
@@ -69,28 +77,28 @@ struct Check: ParsableCommand {
     if let facts {
       let loaded = try loadFacts(facts, for: deployment)
       book = FactBook(loaded)
-      print("facts: \(loaded.count) in \(facts)")
+      say("facts: \(loaded.count) in \(facts)")
     }
     let today = zone.localDate(of: at)
     let calendar = deployment.calendar
     let weekdays = Weekday.allCases.filter { calendar.workingWeekdays.contains($0) }.map { "\($0)".prefix(3) }
-    print("configuration OK: \(deployment.configPath)")
-    print(
+    say("configuration OK: \(deployment.configPath)")
+    say(
       "time: \(zone.identifier); working days \(weekdays.joined(separator: " ")); holidays \(calendar.holidayRules.name)"
     )
-    if let warning = calendar.overrideWarning(today: today) { print("warning: \(warning)") }
+    if let warning = calendar.overrideWarning(today: today) { say("warning: \(warning)") }
     let units = deployment.directory.units(on: today)
     let byKind = Dictionary(grouping: units, by: \.kind).map { "\($0.value.count) \($0.key)" }.sorted()
-    print(
+    say(
       "directory: \(deployment.directory.units.count) unit records; as of \(today): \(units.count) units (\(byKind.joined(separator: ", ")))"
     )
     let textWarnings = deployment.directory.textWarnings
-    for warning in textWarnings.prefix(20) { print("warning: \(warning)") }
-    if textWarnings.count > 20 { print("warning: … and \(textWarnings.count - 20) more names to tidy") }
+    for warning in textWarnings.prefix(20) { say("warning: \(warning)") }
+    if textWarnings.count > 20 { say("warning: … and \(textWarnings.count - 20) more names to tidy") }
     let channels = deployment.channels.values.sorted { $0.spec.name < $1.spec.name }
       .map { "\($0.spec.name) (\($0.spec.type))" }
-    print("channels: \(channels.joined(separator: ", "))")
-    print("rules: \(deployment.ruleset.rules.count)")
+    say("channels: \(channels.joined(separator: ", "))")
+    say("rules: \(deployment.ruleset.rules.count)")
     let engine = deployment.engine(facts: book)
     var failures = 0
     for rule in deployment.ruleset.rules {
@@ -98,15 +106,15 @@ struct Check: ParsableCommand {
       let deadline = rule.due.deadline(for: period, calendar: calendar)
       let named = rule.due.namedDate(for: period, calendar: calendar)
       let owing = engine.roster(of: rule, deadline: deadline).count
-      print(
+      say(
         "  \(rule.id) [\(rule.kindName), \(rule.period.rawValue)] period \(period): due \(rule.due.convention) \(named.vietnamese) → \(zone.rfc3339(deadline)); \(owing) unit\(owing == 1 ? "" : "s") \(rule.kind.isObligation ? (owing == 1 ? "owes" : "owe") : (owing == 1 ? "receives" : "receive")) it"
       )
       let gaps = engine.routingGaps(rule: rule, period: period)
       for gap in gaps.prefix(5) {
         let to = gap.selectors.map(\.description).joined(separator: ", ")
-        print("    warning: \(gap.rung) of \(gap.unitID) reaches nobody through \(gap.channel) (to: \(to))")
+        say("    warning: \(gap.rung) of \(gap.unitID) reaches nobody through \(gap.channel) (to: \(to))")
       }
-      if gaps.count > 5 { print("    warning: … and \(gaps.count - 5) more rungs that reach nobody") }
+      if gaps.count > 5 { say("    warning: … and \(gaps.count - 5) more rungs that reach nobody") }
       // An external rule's program is run once, as the daemon would run it, so that a broken
       // plugin shows here rather than as silence in the season.
       guard rule.kind is ExecKind else { continue }
@@ -116,12 +124,16 @@ struct Check: ParsableCommand {
         failures += 1
       } else {
         let met = trial.findings.filter { $0.state.isClosed }.count
-        print("    program answered for \(trial.findings.count) units: \(met) done, \(trial.findings.count - met) not")
+        say("    program answered for \(trial.findings.count) units: \(met) done, \(trial.findings.count - met) not")
       }
     }
     if failures > 0 {
       printError("\(failures) external rule\(failures == 1 ? "" : "s") could not be judged: \(options.path)")
       throw ExitCode(1)
+    }
+    if quiet {
+      print(
+        "configuration OK: \(deployment.configPath) (\(deployment.ruleset.rules.count) rules, \(units.count) units)")
     }
   }
 }

@@ -99,7 +99,15 @@ func queryValue(_ text: String) -> String {
 }
 
 func printError(_ text: String) {
-  FileHandle.standardError.write(Data((text + "\n").utf8))
+  FileHandle.standardError.write(Data((errorLines(text) + "\n").utf8))
+}
+
+/// Under systemd (`ExecStartPre=nhacviec check`, `ExecReload=nhacviec reload`), standard error
+/// is a journal stream: each line of an error carries the error priority, so that
+/// `journalctl -p err` shows why the unit failed to start, not only systemd's "Failed to start".
+func errorLines(_ text: String) -> String {
+  guard Journald.standardErrorIsJournal else { return text }
+  return text.split(separator: "\n", omittingEmptySubsequences: false).map { "<3>" + $0 }.joined(separator: "\n")
 }
 
 /// Parses `--now`, `--from` and `--to` values: a date or an instant, in the deployment's zone.
