@@ -219,6 +219,9 @@ public enum ControlAPI {
     /// A dead notice an operator has acknowledged: who (uid) and when.
     public let acknowledgedBy: UInt32?
     public let acknowledgedAt: String?
+    /// In `upcoming`, for a notice already in the queue: what it waits for (`window`, `retry`,
+    /// `silence`), or `due` when it goes at the next turn; nil for one not planned yet.
+    public var waits: String? = nil
 
     public init(
       key: String, channel: String, at: String, reason: NoticeReason, state: NoticeState?, attempts: Int?,
@@ -238,7 +241,7 @@ public enum ControlAPI {
     }
 
     enum CodingKeys: String, CodingKey {
-      case key, channel, at, reason, state, attempts, to, subject
+      case key, channel, at, reason, state, attempts, to, subject, waits
       case lastError = "last_error"
       case acknowledgedBy = "acknowledged_by"
       case acknowledgedAt = "acknowledged_at"

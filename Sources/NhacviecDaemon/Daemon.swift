@@ -587,24 +587,46 @@ public final class Daemon: Sendable {
     }
   }
 
-  /// The notices of the coming days, as things stand, each with the subject it would have.
+  /// What goes out in the coming days, soonest first: the notices already in the queue, each with
+  /// what it waits for (the send window, a retry, a silence), then those the rules will plan, each
+  /// with the subject it would have.
   public func upcoming(days: Int) throws -> [ControlAPI.Notice] {
     let deployment = current.deployment
     let zone = deployment.zone
     let engine = try engine()
     let now = clock.now()
+    let until = now.addingTimeInterval(Double(days) * 86_400)
     let renderer = MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar)
-    return engine.simulate(from: now.addingTimeInterval(1), to: now.addingTimeInterval(Double(days) * 86_400)).map {
-      decision in
+    let queued = try store.waiting(until: until).map { entry in
+      var notice = ControlAPI.Notice(
+        key: entry.key, channel: entry.channel, at: zone.rfc3339(max(now, entry.nextAttemptAt ?? now)),
+        reason: NoticeReason(rawValue: entry.reason) ?? .nextReminder, state: entry.state, attempts: entry.attempts,
+        lastError: entry.lastError, to: entry.addresses.map(SafeURL.shown), subject: entry.subject)
+      let later = (entry.nextAttemptAt ?? now) > now
+      notice.waits =
+        switch entry.state {
+        case .failed: "retry"
+        case .silenced: "silence"
+        default: later ? "window" : "due"
+        }
+      return (at: max(now, entry.nextAttemptAt ?? now), notice: notice)
+    }
+    let inQueue = Set(queued.map { JournalKey(key: $0.notice.key, channel: $0.notice.channel) })
+    let planned = engine.simulate(from: now.addingTimeInterval(1), to: until).filter {
+      !inQueue.contains(JournalKey(key: $0.key, channel: $0.channel))
+    }
+    .map { decision in
       var subject: String?
       if case .send(let evaluated) = engine.check(decision, at: decision.scheduledAt) {
         subject = renderer.render(evaluated).subject
       }
-      return ControlAPI.Notice(
+      let notice = ControlAPI.Notice(
         key: decision.key, channel: decision.channel, at: zone.rfc3339(decision.scheduledAt), reason: decision.reason,
         state: nil, attempts: nil, lastError: nil, to: decision.addressees.map { SafeURL.shown($0.address) },
         subject: subject)
+      return (at: decision.scheduledAt, notice: notice)
     }
+    return (queued + planned).sorted { ($0.at, $0.notice.key) < ($1.at, $1.notice.key) }.map(\.notice)
   }
 
   public func notices(

@@ -598,6 +598,21 @@ extension Store {
     }
   }
 
+  /// Rows in the queue that go out by `until`: planned (now, or when the send window opens),
+  /// failed (at their retry) and held by a silence (when it ends), soonest first.
+  public func waiting(until: Date, limit: Int = 10_000) throws -> [JournalEntry] {
+    try writer.read { db in
+      let rows = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT \(Store.entryColumns) FROM journal
+          WHERE state IN ('planned', 'failed', 'silenced') AND COALESCE(next_attempt_at, 0) <= ?
+          ORDER BY COALESCE(next_attempt_at, 0), key, channel LIMIT ?
+          """, arguments: [until.timeIntervalSince1970, limit])
+      return rows.compactMap { try? Store.entry($0) }
+    }
+  }
+
   public func entry(key: String, channel: String) throws -> JournalEntry? {
     try writer.read { db in
       try Row.fetchOne(

@@ -302,7 +302,17 @@ struct Findings: ParsableCommand {
 }
 
 struct Upcoming: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Notices the daemon will send in the coming days.")
+  static let configuration = CommandConfiguration(
+    abstract: "Notices the daemon will send in the coming days.",
+    discussion: """
+      Soonest first: the notices already in the queue, each marked with what it waits for \
+      ([in the queue, due now], [waiting for the send window], [waiting to retry], [held by a \
+      silence]), then those the rules will plan as things stand.
+      """)
+  static let why = [
+    "due": "in the queue, due now", "window": "waiting for the send window", "retry": "waiting to retry",
+    "silence": "held by a silence",
+  ]
   @OptionGroup var options: SocketOptions
   @Option(help: "How many days ahead.") var days = 14
   @Flag(help: "Print the daemon's JSON.") var json = false
@@ -311,7 +321,10 @@ struct Upcoming: ParsableCommand {
     let response = try options.call("GET", "/v1/upcoming?days=\(days)")
     let notices = try options.decode([ControlAPI.Notice].self, response)
     if json { return printJSON(response.body) }
-    for n in notices { print("\(n.at)  \(n.key)  \(n.reason)  \(n.channel) → \(n.to.joined(separator: ", "))") }
+    for n in notices {
+      let waits = n.waits.map { "  [\(Upcoming.why[$0] ?? $0)]" } ?? ""
+      print("\(n.at)  \(n.key)  \(n.reason.rawValue)  \(n.channel) → \(n.to.joined(separator: ", "))\(waits)")
+    }
   }
 }
 
@@ -371,6 +384,8 @@ struct Notices: ParsableCommand {
     guard notices.count == limit else { return }
     let status = try options.decode(ControlAPI.Status.self, try options.call("GET", "/v1/status"))
     let total = state.map { status.journal[$0] ?? 0 } ?? status.journal.values.reduce(0, +)
+    // After the list, wherever both streams go: standard output is buffered when piped.
+    fflush(nil)
     if total > limit { printError("… and \(total - limit) more not shown; raise --limit") }
   }
 }

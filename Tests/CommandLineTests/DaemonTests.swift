@@ -237,6 +237,34 @@ struct DaemonTests {
     #expect(try ControlClient.request(socket: socketPath, method: "DELETE", target: "/v1/status").status == 405)
   }
 
+  @Test("upcoming shows what waits in the queue and why, with the JSON's names, then what the rules will plan")
+  func upcomingWaits() throws {
+    // Saturday 14/11, 10:00: the last reminders, caught up, wait for Monday's window; the
+    // escalations the rules plan for Monday follow (15/11 is the deadline).
+    let fixture = try DaemonFixture(settings: "send_window: { opens: \"08:00\", closes: \"17:00\" }", units: 3)
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-14T10:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    let text = try fixture.client(["upcoming", "--days", "3"])
+    #expect(text.status == 0, "\(text.stderr)")
+    let lines = text.stdout.split(separator: "\n").map(String.init)
+    let waiting = lines.filter { $0.contains("[waiting for the send window]") }
+    #expect(waiting.count == 3, "\(text.stdout)")
+    #expect(
+      waiting.allSatisfy {
+        $0.hasPrefix("2026-11-16T08:00:00+07:00") && $0.contains("/remind-1wd@2026-11-15  catch-up  ")
+      },
+      "\(text.stdout)")
+    #expect(lines.contains { $0.contains("/escalate-1wd@2026-11-15  escalation  ") && !$0.contains("[") })
+    let json = try fixture.client(["upcoming", "--days", "3", "--json"])
+    let notices = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+    #expect(notices.filter { $0["waits"] as? String == "window" }.count == 3, "\(json.stdout)")
+    // The JSON's names, as docs/daemon.md lists them, never Swift's (catchUp, nextReminder).
+    #expect(
+      notices.allSatisfy { ($0["reason"] as? String)?.allSatisfy { $0.isLowercase || $0 == "-" } == true },
+      "\(json.stdout)")
+  }
+
   @Test("recording a report stops that unit's pending reminders; a writer who is not allowed is refused")
   func record() throws {
     let fixture = try DaemonFixture()
