@@ -26,8 +26,8 @@ struct FactsCommand: ParsableCommand {
       retracted facts too, with who took them back and why.
       """)
 
-  @Option(help: "Only this unit's facts.") var unit: String?
-  @Option(help: "Only this rule's facts.") var rule: String?
+  @Option(help: "Only this unit's facts.", completion: Completions.units) var unit: String?
+  @Option(help: "Only this rule's facts.", completion: Completions.rules) var rule: String?
   @Option(help: "Only this period's facts.") var period: String?
   @Flag(help: "Show retracted facts too.") var retracted = false
   @Flag(help: "Print the daemon's JSON.") var json = false
@@ -103,8 +103,9 @@ struct SilenceAdd: ParsableCommand {
       nhacviec silence add --rule iso-budget --period 2027 --until 2026-07-01T08:00:00+07:00 --reason "…"
       """)
 
-  @Option(help: "Only notices of this rule.") var rule: String?
-  @Option(help: "Only notices about this unit (its own and its superiors').") var unit: String?
+  @Option(help: "Only notices of this rule.", completion: Completions.rules) var rule: String?
+  @Option(help: "Only notices about this unit (its own and its superiors').", completion: Completions.units) var unit:
+    String?
   @Option(help: "Only this period (2026, 2026-Q3, 2026-09).") var period: String?
   @Option(help: ArgumentHelp("When it ends: a date (its start) or an instant.", valueName: "INSTANT"))
   var until: String

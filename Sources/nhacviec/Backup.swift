@@ -18,10 +18,15 @@ struct BackupCommand: ParsableCommand {
       Exit status: 0 copied and checked, 1 failed (nothing is left at FILE).
       """)
 
-  @Argument(help: ArgumentHelp("The copy to write: a new file.", valueName: "FILE")) var file: String
-  @Option(help: ArgumentHelp("The configuration file, to find the state folder.", valueName: "FILE"))
+  @Argument(help: ArgumentHelp("The copy to write: a new file.", valueName: "FILE"), completion: .file()) var file:
+    String
+  @Option(
+    help: ArgumentHelp("The configuration file, to find the state folder.", valueName: "FILE"),
+    completion: Completions.configFile)
   var config: String?
-  @Option(help: ArgumentHelp("The journal to copy (default: nhacviec.sqlite in the state folder).", valueName: "FILE"))
+  @Option(
+    help: ArgumentHelp("The journal to copy (default: nhacviec.sqlite in the state folder).", valueName: "FILE"),
+    completion: .file())
   var database: String?
 
   func run() throws {

@@ -30,7 +30,7 @@ struct Check: ParsableCommand {
   @Option(help: ArgumentHelp("Summarise as of this date or instant instead of now.", valueName: "INSTANT"))
   var now: String?
 
-  @Option(help: ArgumentHelp("Also check a facts file (CSV or YAML).", valueName: "FILE"))
+  @Option(help: ArgumentHelp("Also check a facts file (CSV or YAML).", valueName: "FILE"), completion: .file())
   var facts: String?
 
   @Flag(help: "Print only warnings, errors and one line when the configuration passes (the unit's ExecStartPre=).")

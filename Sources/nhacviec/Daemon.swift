@@ -33,7 +33,9 @@ struct Run: ParsableCommand {
 
 /// Options of the commands that talk to a running daemon.
 struct SocketOptions: ParsableArguments {
-  @Option(help: ArgumentHelp("The configuration file, to find the socket.", valueName: "FILE"))
+  @Option(
+    help: ArgumentHelp("The configuration file, to find the socket.", valueName: "FILE"),
+    completion: Completions.configFile)
   var config: String?
 
   @Option(help: ArgumentHelp("The daemon's control socket.", valueName: "PATH"))
@@ -275,9 +277,11 @@ struct Status: ParsableCommand {
 struct Findings: ParsableCommand {
   static let configuration = CommandConfiguration(abstract: "Obligations as the daemon sees them now.")
   @OptionGroup var options: SocketOptions
-  @Option(help: "upcoming, due-soon, overdue, met-on-time, met-late, extended or exempt.") var state: String?
-  @Option var rule: String?
-  @Option var unit: String?
+  @Option(
+    help: "upcoming, due-soon, overdue, met-on-time, met-late, extended or exempt.",
+    completion: Completions.findingStates) var state: String?
+  @Option(completion: Completions.rules) var rule: String?
+  @Option(completion: Completions.units) var unit: String?
   @Option var period: String?
   @Flag(help: "Print the daemon's JSON.") var json = false
 
@@ -336,7 +340,8 @@ struct Notices: ParsableCommand {
       came to, and who it reached.
       """)
   @OptionGroup var options: SocketOptions
-  @Option(help: "planned, sending, sent, failed, dead, suppressed or superseded.") var state: String?
+  @Option(help: "planned, sending, sent, failed, dead, suppressed or superseded.", completion: Completions.noticeStates)
+  var state: String?
   @Option(help: "At most this many, oldest first (read from the daemon 1000 at a time).") var limit = 1000
   @Option(help: "One notice's history.") var key: String?
   @Flag(help: "Print the daemon's JSON.") var json = false
@@ -406,8 +411,8 @@ struct Record: ParsableCommand {
 
   @Argument(help: "report, budget, extension or exemption.") var kind: String
   @OptionGroup var options: SocketOptions
-  @Option var unit: String
-  @Option var rule: String
+  @Option(completion: Completions.units) var unit: String
+  @Option(completion: Completions.rules) var rule: String
   @Option var period: String
   @Option(help: "When it happened (default for a report or budget line: now, by the daemon's clock).")
   var at: String?
@@ -441,9 +446,9 @@ struct Record: ParsableCommand {
 /// The notices a `retry` or `ack` is about: keys, filters, and --dry-run.
 struct NoticeSelectionOptions: ParsableArguments {
   @Argument(help: "Notice keys (as `nhacviec notices --state dead` shows them).") var keys: [String] = []
-  @Option(help: "Only the notices through this channel.") var channel: String?
-  @Option(help: "Only the notices of this rule.") var rule: String?
-  @Option(help: "Only the notices about this unit.") var unit: String?
+  @Option(help: "Only the notices through this channel.", completion: Completions.channels) var channel: String?
+  @Option(help: "Only the notices of this rule.", completion: Completions.rules) var rule: String?
+  @Option(help: "Only the notices about this unit.", completion: Completions.units) var unit: String?
   @Option(help: "Only the notices of this period (2026, 2026-Q4, 2026-11).") var period: String?
   @Flag(help: "Count and list the notices it would change, and change nothing.") var dryRun = false
 
@@ -492,7 +497,9 @@ struct Retry: ParsableCommand {
       sends them. Prints how many, and each. Needs a writer (daemon.writers, daemon.writer_groups).
       """)
   @OptionGroup var selection: NoticeSelectionOptions
-  @Option(help: "dead (the default), or failed: waiting for another attempt, tried now instead.") var state: String?
+  @Option(
+    help: "dead (the default), or failed: waiting for another attempt, tried now instead.",
+    completion: Completions.noticeStates) var state: String?
   @Flag(help: "Print the daemon's JSON (for a selection).") var json = false
   @OptionGroup var options: SocketOptions
 
@@ -515,7 +522,7 @@ struct Flush: ParsableCommand {
       Silenced notices stay held; dead ones stay dead (see `nhacviec retry`). A flush costs no \
       attempt. Needs a writer (daemon.writers, daemon.writer_groups).
       """)
-  @Option(help: "Only the notices of this channel.") var channel: String?
+  @Option(help: "Only the notices of this channel.", completion: Completions.channels) var channel: String?
   @OptionGroup var options: SocketOptions
 
   func run() throws {
@@ -537,7 +544,8 @@ struct Ack: ParsableCommand {
       again. Needs a writer (daemon.writers, daemon.writer_groups).
       """)
   @OptionGroup var selection: NoticeSelectionOptions
-  @Option(help: "dead: the only state acknowledged (the default).") var state: String?
+  @Option(help: "dead: the only state acknowledged (the default).", completion: Completions.noticeStates) var state:
+    String?
   @Flag(help: "Print the daemon's JSON (for a selection).") var json = false
   @OptionGroup var options: SocketOptions
 

@@ -13,10 +13,11 @@ struct Explain: ParsableCommand {
       --offline, --at or --facts, computes from the configuration files instead.
       """)
 
-  @Option(help: "The unit's id.") var unit: String
-  @Option(help: "Only this rule.") var rule: String?
+  @Option(help: "The unit's id.", completion: Completions.units) var unit: String
+  @Option(help: "Only this rule.", completion: Completions.rules) var rule: String?
   @Option(help: ArgumentHelp("Explain as of this instant (offline).", valueName: "INSTANT")) var at: String?
-  @Option(help: ArgumentHelp("Facts to take into account (offline).", valueName: "FILE")) var facts: String?
+  @Option(help: ArgumentHelp("Facts to take into account (offline).", valueName: "FILE"), completion: .file())
+  var facts: String?
   @Flag(help: "Compute from the files even if the daemon runs.") var offline = false
   @Flag(help: "Print JSON.") var json = false
   @OptionGroup var options: SocketOptions

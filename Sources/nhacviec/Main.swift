@@ -52,7 +52,8 @@ enum NhacviecVersion {
 
 /// Options every command that reads the configuration shares.
 struct ConfigOptions: ParsableArguments {
-  @Option(name: .long, help: ArgumentHelp("The configuration file.", valueName: "FILE"))
+  @Option(
+    name: .long, help: ArgumentHelp("The configuration file.", valueName: "FILE"), completion: Completions.configFile)
   var config: String?
 
   var path: String { ConfigLocator.path(explicit: config) }

@@ -21,14 +21,20 @@ struct ReportCommand: ParsableCommand {
       """)
 
   @Option(help: ArgumentHelp("The period: 2026, 2026-Q4 or 2026-11.", valueName: "PERIOD")) var period: String
-  @Option(help: ArgumentHelp("Only this rule (repeatable). Default: every rule of the period's kind.", valueName: "ID"))
+  @Option(
+    help: ArgumentHelp("Only this rule (repeatable). Default: every rule of the period's kind.", valueName: "ID"),
+    completion: Completions.rules)
   var rule: [String] = []
-  @Option(help: ArgumentHelp("Only the units under this parent unit (a district's communes).", valueName: "UNIT"))
+  @Option(
+    help: ArgumentHelp("Only the units under this parent unit (a district's communes).", valueName: "UNIT"),
+    completion: Completions.units)
   var scope: String?
   @Option(help: ArgumentHelp("As of this instant instead of now.", valueName: "INSTANT")) var asOf: String?
-  @Option(help: "html, csv, md or json.") var format: String?
-  @Option(help: ArgumentHelp("Write to this file instead of standard output.", valueName: "FILE")) var output: String?
-  @Option(help: ArgumentHelp("Facts to take into account (offline).", valueName: "FILE")) var facts: String?
+  @Option(help: "html, csv, md or json.", completion: Completions.formats) var format: String?
+  @Option(help: ArgumentHelp("Write to this file instead of standard output.", valueName: "FILE"), completion: .file())
+  var output: String?
+  @Option(help: ArgumentHelp("Facts to take into account (offline).", valueName: "FILE"), completion: .file())
+  var facts: String?
   @Flag(help: "Compute from the files even if the daemon runs.") var offline = false
   @OptionGroup var options: SocketOptions
 

@@ -22,7 +22,7 @@ struct Simulate: ParsableCommand {
   @Option(help: ArgumentHelp("End: a date (through its last minute) or an instant.", valueName: "DATE"))
   var to: String
 
-  @Option(help: ArgumentHelp("Facts to take into account (CSV or YAML).", valueName: "FILE"))
+  @Option(help: ArgumentHelp("Facts to take into account (CSV or YAML).", valueName: "FILE"), completion: .file())
   var facts: String?
 
   @Flag(help: "Print one JSON object per line.")

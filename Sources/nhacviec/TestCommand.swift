@@ -15,7 +15,9 @@ struct TestCommand: ParsableCommand {
 
   @Argument(help: "Test files (YAML).") var files: [String]
 
-  @Option(help: ArgumentHelp("The configuration for files that name none.", valueName: "FILE"))
+  @Option(
+    help: ArgumentHelp("The configuration for files that name none.", valueName: "FILE"),
+    completion: Completions.configFile)
   var config: String?
 
   func run() throws {

@@ -396,6 +396,29 @@ struct SimulateCommandTests {
   }
 }
 
+@Suite("shell completion")
+struct CompletionTests {
+  @Test("offers the configuration's unit ids, rules and channels, the states, and the bash script asks for them")
+  func values() throws {
+    // As bash asks: the words typed so far, the index of the word completed, the cursor in it.
+    let units = try Run(["---completion", "explain", "--", "--unit", "3", "4", "nhacviec", "explain", "--unit", "51-S"])
+    #expect(units.status == 0, "\(units.stderr)")
+    let offered = units.stdout.split(separator: "\n").map(String.init)
+    #expect(offered.contains("51-SKHCN") && offered.contains("51-SNV"), "\(units.stdout)")
+    #expect(offered.allSatisfy { $0.hasPrefix("51-S") })
+    let rules = try Run(["---completion", "retry", "--", "--rule", "3", "0", "nhacviec", "retry", "--rule", ""])
+    #expect(rules.stdout.split(separator: "\n").contains("iso-annual-report"), "\(rules.stdout)")
+    let channels = try Run([
+      "---completion", "retry", "--", "--channel", "3", "0", "nhacviec", "retry", "--channel", "",
+    ])
+    #expect(channels.stdout == "email\n")
+    let script = try Run(["--generate-completion-script", "bash"])
+    #expect(script.stdout.contains("---completion findings -- --unit"))
+    #expect(script.stdout.contains("due-soon") && script.stdout.contains("superseded"))
+    #expect(script.stdout.contains("yaml"))
+  }
+}
+
 @Suite("nhacviec send-test")
 struct SendTestCommandTests {
   func configuration(channels: String) throws -> URL {
