@@ -16,7 +16,8 @@ struct Nhacviec: AsyncParsableCommand {
       """,
     version: NhacviecVersion.current,
     subcommands: [
-      Run.self, Check.self, TestCommand.self, Explain.self, CalendarCommand.self, Simulate.self, SendTest.self,
+      Init.self, Run.self, Check.self, TestCommand.self, Explain.self, CalendarCommand.self, Simulate.self,
+      SendTest.self,
       Status.self,
       Findings.self,
       Upcoming.self, Notices.self, Record.self, Import.self, FactsCommand.self, Retract.self, SilenceCommand.self,

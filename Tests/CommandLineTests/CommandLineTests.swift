@@ -396,6 +396,27 @@ struct SimulateCommandTests {
   }
 }
 
+@Suite("nhacviec init")
+struct InitCommandTests {
+  @Test("writes a small commented deployment that passes check, and never into a folder that has files")
+  func template() throws {
+    let folder = try temporaryFolder("init").appendingPathComponent("tinh")
+    let run = try Run(["init", folder.path])
+    #expect(run.status == 0, "\(run.stderr)")
+    let config = folder.appendingPathComponent("nhacviec.yaml").path
+    let check = try Run(["check", "--config", config, "--now", "2026-11-01"])
+    #expect(check.status == 0, "\(check.stderr)")
+    #expect(
+      check.stdout.contains("annual-report [deadline, yearly] period 2026: due before 15/11/2026"), "\(check.stdout)")
+    #expect(check.stdout.contains("2 units owe it"))
+    let text = try String(contentsOfFile: config, encoding: .utf8)
+    #expect(text.split(separator: "\n").filter { $0.hasPrefix("#") }.count >= 5, "the template explains itself")
+    let again = try Run(["init", folder.path])
+    #expect(again.status == 1)
+    #expect(again.stderr.contains("exists and is not an empty folder"))
+  }
+}
+
 @Suite("shell completion")
 struct CompletionTests {
   @Test("offers the configuration's unit ids, rules and channels, the states, and the bash script asks for them")
