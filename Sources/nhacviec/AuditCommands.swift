@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NhacviecConfig
 import NhacviecControl
 import NhacviecCore
 
@@ -100,12 +101,23 @@ struct SilenceAdd: ParsableCommand {
     commandName: "add", abstract: "Start a silence now.",
     discussion: """
       nhacviec silence add --unit 51-STP --until 2026-11-20 --reason "contact being replaced"
+      nhacviec silence add --unit 51-STP --unit 51-SNV --until 2026-11-20 --reason "…"
+      nhacviec silence add --scope 51 --rule iso-annual-report --until 2026-11-20 --reason "…"
       nhacviec silence add --rule iso-budget --period 2027 --until 2026-07-01T08:00:00+07:00 --reason "…"
+
+      --unit may be given several times, and --scope PARENT silences each unit directly under \
+      PARENT today: one silence per unit, each listed and expired on its own. Every unit is \
+      checked before any silence is made.
       """)
 
   @Option(help: "Only notices of this rule.", completion: Completions.rules) var rule: String?
-  @Option(help: "Only notices about this unit (its own and its superiors').", completion: Completions.units) var unit:
-    String?
+  @Option(
+    help: "Only notices about this unit (its own and its superiors'); repeatable.", completion: Completions.units)
+  var unit: [String] = []
+  @Option(
+    help: ArgumentHelp("Each unit directly under this one today (a district's communes).", valueName: "PARENT"),
+    completion: Completions.units)
+  var scope: String?
   @Option(help: "Only this period (2026, 2026-Q3, 2026-09).") var period: String?
   @Option(help: ArgumentHelp("When it ends: a date (its start) or an instant.", valueName: "INSTANT"))
   var until: String
@@ -113,14 +125,38 @@ struct SilenceAdd: ParsableCommand {
   @OptionGroup var options: SocketOptions
 
   func validate() throws {
-    guard rule != nil || unit != nil else { throw ValidationError("a silence needs --rule, --unit or both") }
+    guard rule != nil || !unit.isEmpty || scope != nil else {
+      throw ValidationError("a silence needs --rule, --unit, --scope, or a rule with units")
+    }
   }
 
   func run() throws {
-    let request = ControlAPI.SilenceRequest(rule: rule, unit: unit, period: period, until: until, reason: reason)
-    let response = try options.call("POST", "/v1/silences", body: Array(try JSONEncoder().encode(request)))
-    let silence = try options.decode(ControlAPI.Silence.self, response)
-    print("silence \(silence.id) holds notices (\(describe(silence))) until \(silence.ends)")
+    var units = unit
+    if scope != nil || units.count > 1 {
+      // Every unit is checked against the configuration before any silence is made, so that a
+      // typo in the fifth does not leave four made; the daemon checks each again.
+      let deployment = try loadDeployment(ConfigLocator.path(explicit: options.config))
+      let today = deployment.zone.localDate(of: Date())
+      if let scope {
+        guard deployment.directory.unit(scope, on: today) != nil else {
+          throw ValidationError("--scope: no unit \(scope) in the directory today")
+        }
+        let children = deployment.directory.children(of: scope, on: today).map { $0.id }
+        guard !children.isEmpty else { throw ValidationError("--scope: \(scope) has no units under it today") }
+        units += children
+      }
+      let unknown = units.filter { deployment.directory.unit($0, on: today) == nil }
+      guard unknown.isEmpty else {
+        throw ValidationError("--unit: no unit \(unknown.joined(separator: ", ")) in the directory today")
+      }
+    }
+    let targets: [String?] = units.isEmpty ? [nil] : units.map { Optional($0) }
+    for target in targets {
+      let request = ControlAPI.SilenceRequest(rule: rule, unit: target, period: period, until: until, reason: reason)
+      let response = try options.call("POST", "/v1/silences", body: Array(try JSONEncoder().encode(request)))
+      let silence = try options.decode(ControlAPI.Silence.self, response)
+      print("silence \(silence.id) holds notices (\(describe(silence))) until \(silence.ends)")
+    }
   }
 }
 
@@ -148,14 +184,48 @@ struct SilenceList: ParsableCommand {
 
 struct SilenceExpire: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "expire", abstract: "End a silence now: what it held is judged again and sent if still owed.")
+    commandName: "expire", abstract: "End silences now: what they held is judged again and sent if still owed.",
+    discussion: """
+      nhacviec silence expire 12
+      nhacviec silence expire --unit 51-STP          # every silence in force on 51-STP
+      nhacviec silence expire --rule iso-annual-report --dry-run
 
-  @Argument(help: "The silence's id (silence list).") var id: Int64
+      By id, or every silence in force whose rule, unit and period are those given.
+      """)
+
+  @Argument(help: "The silence's id (silence list).") var id: Int64?
+  @Option(help: "Every silence in force on this rule.", completion: Completions.rules) var rule: String?
+  @Option(help: "Every silence in force on this unit.", completion: Completions.units) var unit: String?
+  @Option(help: "Every silence in force for this period.") var period: String?
+  @Flag(help: "Say which silences would end, and end none.") var dryRun = false
   @OptionGroup var options: SocketOptions
 
+  func validate() throws {
+    let filtered = rule != nil || unit != nil || period != nil
+    guard (id != nil) != filtered else {
+      throw ValidationError("name a silence by its id, or select silences with --rule, --unit or --period")
+    }
+  }
+
   func run() throws {
-    let silence = try options.decode(ControlAPI.Silence.self, try options.call("DELETE", "/v1/silences/\(id)"))
-    print("silence \(silence.id) expired (\(describe(silence)))")
+    var ids: [Int64] = id.map { [$0] } ?? []
+    if id == nil {
+      let silences = try options.decode([ControlAPI.Silence].self, try options.call("GET", "/v1/silences"))
+      let chosen = silences.filter {
+        $0.active && (rule == nil || $0.rule == rule) && (unit == nil || $0.unit == unit)
+          && (period == nil || $0.period == period)
+      }
+      if chosen.isEmpty { return print("no silence in force matches") }
+      if dryRun {
+        for silence in chosen { print("would expire silence \(silence.id) (\(describe(silence)))") }
+        return
+      }
+      ids = chosen.map(\.id)
+    }
+    for id in ids {
+      let silence = try options.decode(ControlAPI.Silence.self, try options.call("DELETE", "/v1/silences/\(id)"))
+      print("silence \(silence.id) expired (\(describe(silence)))")
+    }
   }
 }
 

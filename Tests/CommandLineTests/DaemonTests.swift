@@ -237,6 +237,43 @@ struct DaemonTests {
     #expect(try ControlClient.request(socket: socketPath, method: "DELETE", target: "/v1/status").status == 405)
   }
 
+  @Test("silences for several units or every unit under a parent, checked first; expired by filter")
+  func silencesInBulk() throws {
+    let fixture = try DaemonFixture(units: 4)
+    let notify = try NotifyListener()
+    let daemon = try fixture.start(at: "2026-11-10T09:00:00+07:00", notify: notify)
+    defer { kill(daemon.processIdentifier, SIGKILL) }
+    // A typo in the second unit: nothing is made.
+    let typo = try fixture.client([
+      "silence", "add", "--unit", "D1", "--unit", "D9", "--until", "2026-12-01", "--reason", "thử", "--config",
+      fixture.config,
+    ])
+    #expect(typo.status == 2, "\(typo.stderr)")
+    #expect(typo.stderr.contains("no unit D9"))
+    #expect(try fixture.client(["silence", "list"]).stdout == "no silences in force\n")
+    let two = try fixture.client([
+      "silence", "add", "--unit", "D1", "--unit", "D2", "--until", "2026-12-01", "--reason", "đổi đầu mối",
+      "--config", fixture.config,
+    ])
+    #expect(two.status == 0, "\(two.stderr)")
+    #expect(two.stdout.split(separator: "\n").count == 2, "\(two.stdout)")
+    let scoped = try fixture.client([
+      "silence", "add", "--scope", "P", "--rule", "annual", "--until", "2026-12-01", "--reason", "Tết",
+      "--config", fixture.config,
+    ])
+    #expect(scoped.status == 0, "\(scoped.stderr)")
+    #expect(scoped.stdout.split(separator: "\n").count == 4, "\(scoped.stdout)")
+    let dry = try fixture.client(["silence", "expire", "--unit", "D1", "--dry-run"])
+    #expect(dry.stdout.split(separator: "\n").count == 2, "\(dry.stdout)")
+    #expect(try fixture.client(["silence", "list"]).stdout.split(separator: "\n").count == 6)
+    let expired = try fixture.client(["silence", "expire", "--rule", "annual"])
+    #expect(expired.status == 0, "\(expired.stderr)")
+    #expect(expired.stdout.split(separator: "\n").count == 4, "\(expired.stdout)")
+    let left = try fixture.client(["silence", "list"]).stdout.split(separator: "\n")
+    #expect(left.count == 2 && left.allSatisfy { $0.contains("unit=D1") || $0.contains("unit=D2") }, "\(left)")
+    #expect(try fixture.client(["silence", "expire"]).status == 2)
+  }
+
   @Test("upcoming shows what waits in the queue and why, with the JSON's names, then what the rules will plan")
   func upcomingWaits() throws {
     // Saturday 14/11, 10:00: the last reminders, caught up, wait for Monday's window; the
