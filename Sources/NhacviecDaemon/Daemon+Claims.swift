@@ -85,7 +85,9 @@ extension Daemon {
     for entry in recorded {
       let f = entry.fact
       let obligation = "\(f.ruleID)\u{0}\(f.unitID)\u{0}\(f.period)"
-      guard seen.insert(obligation).inserted, let finding = self.finding(engine, f.ruleID, f.unitID, f.period, now)
+      // A claim whose obligation is met or exempted since waits for nothing.
+      guard seen.insert(obligation).inserted, let finding = self.finding(engine, f.ruleID, f.unitID, f.period, now),
+        !finding.state.isClosed
       else { continue }
       for pending in [finding.claimFact, finding.requestFact].compactMap({ $0 }) {
         guard
@@ -169,12 +171,13 @@ extension Daemon {
     guard let finding = finding(engine, rule, unit, parsed.description, clock.now()) else {
       throw HTTPFailure(404, "\(unit) does not owe \(rule) for \(period)")
     }
-    let found: Fact?
+    var found: Fact?
     switch kind {
     case .claim: found = finding.claimFact
     case .request: found = finding.requestFact
     default: found = finding.claimFact ?? finding.requestFact
     }
+    if finding.state.isClosed { found = nil }
     guard let found else {
       let what = kind.map { "no \($0.rawValue)" } ?? "no claim or request"
       let state = finding.state.isClosed ? " (the obligation is \(finding.state.rawValue))" : ""

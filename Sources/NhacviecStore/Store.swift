@@ -777,6 +777,25 @@ public final class Store: Sendable {
     try writer.read { db in try String.fetchOne(db, sql: sql, arguments: StatementArguments(arguments)) }
   }
 
+  /// A store as the release before claims left it (migrated up to `v8-queue-age`), holding a
+  /// report recorded through the socket and an extension retracted since.
+  public static func writeV8Store(at path: String) throws {
+    let queue = try DatabaseQueue(path: path)
+    try migrator.migrate(queue, upTo: "v8-queue-age")
+    try queue.write { db in
+      try db.execute(
+        sql: """
+          INSERT INTO fact (kind, unit, rule, period, at, reference, recorded_at, recorded_by_uid, source)
+            VALUES ('report', '51-STP', 'iso-annual-report', '2026', 1794800000, '123/BC-STP', 1794800100, 1000,
+                    'socket');
+          INSERT INTO fact (kind, unit, rule, period, due, decided_by, reason, recorded_at, recorded_by_uid, source,
+                            retracted_at, retracted_by_uid, retraction_reason)
+            VALUES ('extension', '51-SNV', 'iso-annual-report', '2026', '2026-11-30', 'Giám đốc Sở', 'bão',
+                    1794800200, 1000, 'import facts.csv', 1794800300, 1001, 'wrong unit');
+          """)
+    }
+  }
+
   /// A journal as nhacviec 0.1 left it: one rendered message in the old table.
   public static func writeLegacyJournal(at path: String, key: String, state: String, at: Date) throws {
     let queue = try DatabaseQueue(path: path)
