@@ -146,16 +146,27 @@ extension Daemon {
   ) throws -> ControlAPI.RecordedFact {
     let zone = current.deployment.zone
     let now = clock.now()
-    _ = try store.record([fact], by: .init(uid: uid, source: source, name: name), now: now)
-    Log.write(
-      .notice,
-      "\(pending.kind.rawValue) of \(fact.unitID) \(fact.ruleID) \(fact.period) \(verb) by \(name) via \(source)")
-    changed()
-    let recorded = try store.recordedFacts(unit: fact.unitID, rule: fact.ruleID, period: fact.period)
-    guard let entry = recorded.last(where: { $0.fact.kind == fact.kind }) else {
-      throw HTTPFailure(500, "the verdict was not found after it was recorded")
+    // The pending word's row: the verdict is refused if anything answered it since.
+    let rows = try store.recordedFacts(unit: fact.unitID, rule: fact.ruleID, period: fact.period)
+    guard
+      let answering = rows.last(where: {
+        $0.fact.kind == pending.kind && $0.fact.at == pending.at && $0.fact.reference == pending.reference
+          && $0.fact.due == pending.due && $0.fact.reason == pending.reason
+      })
+    else { throw HTTPFailure(409, "the \(pending.kind.rawValue) was retracted meanwhile") }
+    do {
+      let recorded = try store.recordVerdict(
+        fact, answering: answering.id, by: .init(uid: uid, source: source, name: name), now: now)
+      Log.write(
+        .notice,
+        "\(pending.kind.rawValue) \(answering.id) of \(fact.unitID) \(fact.ruleID) \(fact.period) \(verb) by \(name) "
+          + "via \(source)")
+      changed()
+      return Self.wire(recorded, zone: zone)
+    } catch Store.VerdictError.alreadyAnswered {
+      throw HTTPFailure(
+        409, "the \(pending.kind.rawValue) of \(fact.unitID) for \(fact.ruleID) \(fact.period) was answered meanwhile")
     }
-    return Self.wire(entry, zone: zone)
   }
 
   /// The claim or request of an obligation waiting for a verdict; a 404 when none waits.

@@ -479,6 +479,44 @@ public final class Store: Sendable {
     }
   }
 
+  public enum VerdictError: Error, Equatable {
+    /// A verdict (or a report, extension or exemption) was recorded for the obligation after the
+    /// claim or request: another officer answered it first.
+    case alreadyAnswered
+  }
+
+  /// Records the Department's verdict on the unit's word (fact `answering`): the `report` or
+  /// `extension` that accepts it, or the `returned` that refuses it. Refused when something
+  /// that settles the obligation's word was recorded after it, so that two officers deciding at
+  /// once record one verdict, and the unit hears of one.
+  public func recordVerdict(
+    _ fact: Fact, answering id: Int64, by provenance: Provenance, now: Date
+  ) throws -> RecordedFact {
+    try writer.write { db in
+      let answered = try Bool.fetchOne(
+        db,
+        sql: """
+          SELECT EXISTS (SELECT 1 FROM fact WHERE unit = ?1 AND rule = ?2 AND period = ?3 AND id > ?4
+            AND kind IN ('returned', 'report', 'extension', 'exemption') AND retracted_at IS NULL)
+          """, arguments: [fact.unitID, fact.ruleID, fact.period, id])
+      if answered == true { throw VerdictError.alreadyAnswered }
+      try db.execute(
+        sql: """
+          INSERT INTO fact (kind, unit, rule, period, at, reference, amount, due, decided_by, reason,
+                            recorded_at, recorded_by_uid, source, recorded_by)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          fact.kind.rawValue, fact.unitID, fact.ruleID, fact.period, fact.at?.timeIntervalSince1970, fact.reference,
+          fact.amount, fact.due?.description, fact.decidedBy, fact.reason, now.timeIntervalSince1970,
+          provenance.uid.map { Int64($0) }, provenance.source, provenance.name,
+        ])
+      let inserted = db.lastInsertedRowID
+      try Store.factsRecorded([fact], now: now, in: db)
+      return Store.recordedFact(try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [inserted])!)
+    }
+  }
+
   /// The facts in force: every one recorded and not retracted, in the order they were recorded.
   public func facts() throws -> [Fact] {
     try writer.read { db in

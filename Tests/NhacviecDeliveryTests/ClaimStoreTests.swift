@@ -76,6 +76,15 @@ struct ClaimStoreTests {
           kind: .returned, unitID: "D1", ruleID: "annual", period: "2026", at: Self.now.addingTimeInterval(120),
           decidedBy: "hoa.nt", reason: "Sai số văn bản")
       ], by: .init(uid: nil, source: "desk", name: "hoa.nt"), now: Self.now.addingTimeInterval(120))
+    // A second officer deciding on the same claim after the first is refused, and records nothing.
+    let late = Fact(
+      kind: .report, unitID: "D1", ruleID: "annual", period: "2026", at: Self.now, reference: "12/BC")
+    #expect(throws: Store.VerdictError.alreadyAnswered) {
+      try store.recordVerdict(
+        late, answering: first.fact.id, by: .init(uid: nil, source: "desk", name: "lan.pt"),
+        now: Self.now.addingTimeInterval(150))
+    }
+    #expect(try store.facts().filter { $0.kind == .report }.isEmpty)
     let third = try store.recordUnitsWord(
       Fact(
         kind: .claim, unitID: "D1", ruleID: "annual", period: "2026", at: Self.now.addingTimeInterval(180),
