@@ -157,6 +157,22 @@ struct ClaimTests {
     #expect(!later.due.contains { $0.step.hasPrefix("returned-") })
   }
 
+  @Test("a refused request is told to the unit the same way, naming the day it asked for")
+  func refusedRequest() throws {
+    let request = Self.fact(.request, "2026-11-12T09:00:00+07:00", due: "2026-11-30", reason: "Chờ số liệu")
+    let returned = Self.fact(
+      .returned, "2026-11-13T14:00:00+07:00", by: "hoa.nt", reason: "Không có căn cứ gia hạn")
+    let engine = Fixture.engine([Fixture.annualRule()], facts: [request, returned])
+    let plan = engine.plan(
+      since: Self.at("2026-11-13T13:59:00+07:00"), now: Self.at("2026-11-13T14:00:05+07:00"),
+      rejudge: [RejudgeScope(rule: nil, unit: "D1", period: "2026")])
+    let verdict = try #require(plan.due.first { $0.unitID == "D1" && $0.step.hasPrefix("returned-") })
+    let message = MessageRenderer(ruleset: engine.ruleset, calendar: Fixture.calendar).render(verdict, engine: engine)
+    #expect(message.text.contains("Đề nghị gia hạn đến ngày 30/11/2026 của Sở Tư pháp"), "\(message.text)")
+    #expect(message.text.contains("Lý do: Không có căn cứ gia hạn"))
+    #expect(message.text.contains("trước ngày 15/11/2026 (Chủ nhật); hôm nay là ngày làm việc cuối cùng trước hạn."))
+  }
+
   @Test("the report counts a claimed unit apart from those in and those missing")
   func reportCountsClaimed() throws {
     let engine = Fixture.engine([Fixture.annualRule()], facts: [Self.claim])
