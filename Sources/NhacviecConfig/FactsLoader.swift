@@ -82,6 +82,10 @@ public enum FactsLoader {
     .budget: (["amount"], ["at", "reference", "reason"]),
     .extension: (["due", "by"], ["at", "reference", "reason"]),
     .exemption: (["by"], ["at", "reference", "reason"]),
+    // A claim's `due` is the date its document bears, not a deadline.
+    .claim: (["at", "reference"], ["due", "reason"]),
+    .request: (["at", "due", "reason"], []),
+    .returned: (["at", "by", "reason"], []),
   ]
 
   /// Builds one fact from its fields, checking what each kind needs and allows. Each error names
@@ -176,7 +180,7 @@ public enum FactsLoader {
       guard roster.contains(fact.unitID) else {
         return fail("unit: \(fact.unitID) does not owe \(rule.id) for \(fact.period)")
       }
-      if let due = fact.due {
+      if let due = fact.due, fact.kind == .extension || fact.kind == .request {
         let named = rule.due.namedDate(for: period, calendar: deployment.calendar)
         guard due > named else {
           return fail("due: an extension moves the deadline later than \(named), not to \(due)")

@@ -164,9 +164,10 @@ public struct RuleParser {
         after: try Self.offset(try e.required("after")), to: try Self.recipients(try e.required("to")),
         repeatEvery: try e.optional("repeat").map(Self.offset), template: try e.optional("template")?.string("template")
       )
-      if let template = step.template, !MessageTemplate.ruleTemplateNames.contains(template) {
-        throw item.error(
-          "unknown template \(template) (known: \(MessageTemplate.ruleTemplateNames.joined(separator: ", ")))")
+      // `returned` speaks of a verdict, which an escalation step has none of.
+      let stepTemplates = MessageTemplate.ruleTemplateNames.filter { $0 != Engine.verdictTemplate }
+      if let template = step.template, !stepTemplates.contains(template) {
+        throw item.error("unknown template \(template) (known: \(stepTemplates.joined(separator: ", ")))")
       }
       if step.after.amount == 0 && step.after.unit == .workingDays {
         throw item.error(

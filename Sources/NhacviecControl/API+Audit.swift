@@ -20,8 +20,11 @@ extension ControlAPI {
     public let recordedAt: String
     /// The uid that recorded it through the socket; nil when unknown.
     public let recordedBy: UInt32?
-    /// `socket`, `import FILE`.
+    /// `socket`, `import FILE`, `link` (a unit through its signed link), `desk`.
     public let source: String
+    /// Who recorded it, by name: an officer's account, `unit` for a link, the Unix user through
+    /// the socket; nil for a fact recorded before names were kept.
+    public let recordedByName: String?
     public let retracted: Retraction?
 
     public struct Retraction: Codable, Sendable {
@@ -38,7 +41,7 @@ extension ControlAPI {
 
     public init(
       id: Int64, fact: Fact, zone: Zone, recordedAt: String, recordedBy: UInt32?, source: String,
-      retracted: Retraction?
+      recordedByName: String? = nil, retracted: Retraction?
     ) {
       self.id = id
       kind = fact.kind.rawValue
@@ -54,6 +57,7 @@ extension ControlAPI {
       self.recordedAt = recordedAt
       self.recordedBy = recordedBy
       self.source = source
+      self.recordedByName = recordedByName
       self.retracted = retracted
     }
 
@@ -61,6 +65,7 @@ extension ControlAPI {
       case id, kind, unit, rule, period, at, reference, amount, due, by, reason, source, retracted
       case recordedAt = "recorded_at"
       case recordedBy = "recorded_by"
+      case recordedByName = "recorded_by_name"
     }
   }
 

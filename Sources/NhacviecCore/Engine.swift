@@ -313,11 +313,14 @@ public struct Engine: Sendable {
       .last { $0.due != nil }
     let deadline = extensionFact?.due.map { rule.due.deadline(on: $0, zone: zone) } ?? ruleDeadline
     let assessment = rule.kind.assess(unit: unit, rule: rule, period: period, now: now, context: context)
+    let word = unitsWord(rule: rule.id, period: periodText, unit: unit.id, now: now)
     let state: FindingState
     if exemption != nil {
       state = .exempt
     } else if let met = assessment.satisfiedAt, met <= now {
       state = met < deadline ? .metOnTime : .metLate
+    } else if word.claim != nil {
+      state = .claimed
     } else if now >= deadline {
       state = .overdue
     } else if extensionFact != nil {
@@ -331,7 +334,58 @@ public struct Engine: Sendable {
     return Finding(
       ruleID: rule.id, unit: unit, parent: parent, period: period, state: state, deadline: deadline,
       ruleDeadline: ruleDeadline,
-      extensionFact: extensionFact, exemptionFact: exemption, assessment: assessment, at: now)
+      extensionFact: extensionFact, exemptionFact: exemption, assessment: assessment, at: now,
+      claimFact: word.claim, requestFact: word.request, returnedFact: word.returned, returnedWord: word.answered)
+  }
+
+  /// What the unit said through its link and what the Department answered: the claim and the
+  /// request still waiting for a verdict, and the latest `returned`. A `returned` refuses whatever
+  /// was pending before it; a request is also settled by an extension recorded after it or to
+  /// the day it asked for.
+  func unitsWord(
+    rule: String, period: String, unit: String, now: Date
+  ) -> (
+    claim: Fact?, request: Fact?, returned: Fact?, answered: Fact?
+  ) {
+    let all = context.facts.facts(rule: rule, period: period, unit: unit, at: now)
+    // Most obligations hold no fact at all, and few of those that do hold the unit's word.
+    guard all.contains(where: { $0.kind.isUnitsWord }) else { return (nil, nil, nil, nil) }
+    let returned = all.last { $0.kind == .returned }
+    let since = returned?.at ?? .distantPast
+    let answered = returned.flatMap { _ in
+      all.last { ($0.kind == .claim || $0.kind == .request) && ($0.at ?? .distantPast) <= since }
+    }
+    func pending(_ fact: Fact) -> Bool { returned == nil || (fact.at ?? .distantPast) > since }
+    let claim = all.last { $0.kind == .claim && pending($0) }
+    let request = all.last { $0.kind == .request && pending($0) }.flatMap { asked in
+      let answered = all.contains { fact in
+        fact.kind == .extension && (fact.due == asked.due || (fact.at ?? .distantPast) >= (asked.at ?? .distantPast))
+      }
+      return answered ? nil : asked
+    }
+    return (claim, request, returned, answered)
+  }
+
+  /// The template of the notice that tells a unit its claim or request was returned, and why.
+  public static let verdictTemplate = "returned"
+
+  /// The notice telling the unit that the Department returned its claim or request: one per
+  /// verdict (its step names the verdict's instant), to the unit's own people only, on the ladder
+  /// in force. Nil when the verdict has no instant or nobody of the unit is addressed by the rule.
+  func verdictNotice(
+    _ returned: Fact, on ladder: Ladder, rule: Rule, unit: OrgUnit
+  ) -> (decisions: [NoticeDecision], unroutable: [Plan.Unroutable])? {
+    guard let at = returned.at else { return nil }
+    var own: [RecipientSelector] = []
+    for selector in ladder.steps.flatMap(\.to) {
+      if case .unit = selector, !own.contains(selector) { own.append(selector) }
+    }
+    guard !own.isEmpty else { return nil }
+    let step = Step(
+      id: .returned(at: Int64(at.timeIntervalSince1970.rounded(.down))), phase: .escalation, at: at, to: own,
+      template: Engine.verdictTemplate, reason: .returned,
+      audience: .unit)
+    return route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit)
   }
 
   /// Judges one unit on one ladder of the rule.
@@ -575,7 +629,10 @@ public struct Engine: Sendable {
     var members: [[(decision: Int, addressee: Int)]] = []
     var numberOf: [Int] = []
     for (d, decision) in all.enumerated() {
-      guard case .obligation(let key, _, _) = decision.content else { continue }
+      // A verdict's notice says why, which a digest's line cannot: it always goes alone.
+      guard case .obligation(let key, let template, _) = decision.content, template != Engine.verdictTemplate else {
+        continue
+      }
       for (a, addressee) in decision.addressees.enumerated() {
         let mailbox = Mailbox(channel: decision.channel, address: addressee.address, rule: key.rule)
         let number: Int
@@ -596,7 +653,7 @@ public struct Engine: Sendable {
     var result: [NoticeDecision] = []
     var next = 0
     for decision in all {
-      guard case .obligation = decision.content else {
+      guard case .obligation(_, let template, _) = decision.content, template != Engine.verdictTemplate else {
         result.append(decision)
         continue
       }

@@ -92,6 +92,11 @@ extension Engine {
         }
         if let note = a.note { details.append(note) }
         if let failure = a.failure { details.append("not judged: \(failure)") }
+        if let request = finding.requestFact {
+          let day = request.due.map { " to \($0.vietnamese)" } ?? ""
+          details.append(
+            "the unit asks for more time\(day) (\(request.reason ?? "")); the deadline stands until it is accepted")
+        }
         if let silence = context.silences.active(
           rule: rule.id, unit: unitID, period: period.description, at: now)
         {
@@ -102,6 +107,11 @@ extension Engine {
         case _ where a.failure != nil:
           stops = "no notice goes out until the rule's program answers; the daemon retries every 5 minutes"
         case .metOnTime, .metLate, .exempt: stops = "nothing is owed: no more notices"
+        case .claimed:
+          let reference = finding.claimFact?.reference.map { " (\($0))" } ?? ""
+          stops =
+            "the unit claims to have sent its report\(reference): no notices while the Department verifies it "
+            + "(nhacviec claims accept, or return with a reason to resume the ladder)"
         default:
           switch rule.kindName {
           case "budget": stops = "a budget line of at least the minimum (record budget), an extension or an exemption"

@@ -11,6 +11,19 @@ public struct Fact: Hashable, Sendable {
     case `extension`
     /// The unit does not owe the obligation for the period.
     case exemption
+    /// The unit says it has sent its report: `reference` (the document's number), `at` (when it
+    /// said so) and, optionally, `due` (the document's own date). The Department verifies it:
+    /// accepting records a `report` with that reference; returning records a `returned`.
+    case claim
+    /// The unit asks for its deadline to move to `due`, for `reason`. The deadline stands until
+    /// the Department accepts (an `extension` to that day) or refuses (a `returned`).
+    case request
+    /// The Department refuses the pending claim or request: `reason` is why, `by` who decided.
+    case returned
+
+    /// Whether the kind is the unit's own word or the verdict on it, rather than a fact the
+    /// Department records of its own knowledge.
+    public var isUnitsWord: Bool { self == .claim || self == .request || self == .returned }
   }
 
   public let kind: Kind

@@ -9,9 +9,16 @@ public enum FindingState: String, Sendable, CaseIterable, Codable {
   case metLate = "met-late"
   case extended
   case exempt
+  /// The unit says it has sent its report; the Department has not verified it yet.
+  case claimed
 
   /// Whether nothing more is owed.
   public var isClosed: Bool { self == .metOnTime || self == .metLate || self == .exempt }
+
+  /// Whether no reminder or escalation goes out: nothing is owed, or the unit's claim waits for
+  /// the Department, which verifies it on its desk rather than by pressing the unit or its
+  /// superiors.
+  public var stopsNotices: Bool { isClosed || self == .claimed }
 
   public var vietnamese: String {
     switch self {
@@ -22,6 +29,7 @@ public enum FindingState: String, Sendable, CaseIterable, Codable {
     case .metLate: return "đã hoàn thành trễ hạn"
     case .extended: return "được gia hạn"
     case .exempt: return "được miễn"
+    case .claimed: return "đơn vị báo đã gửi, chờ xác minh"
     }
   }
 }
@@ -42,5 +50,13 @@ public struct Finding: Sendable, Hashable {
   public let exemptionFact: Fact?
   public let assessment: Assessment
   public let at: Date
+  /// The unit's claim waiting for the Department's verdict.
+  public var claimFact: Fact? = nil
+  /// The unit's request for more time waiting for the Department's verdict.
+  public var requestFact: Fact? = nil
+  /// The Department's latest refusal of a claim or request: its reason goes to the unit.
+  public var returnedFact: Fact? = nil
+  /// The claim or request that `returnedFact` answered: the unit's latest word before it.
+  public var returnedWord: Fact? = nil
 
 }

@@ -12,6 +12,8 @@ public enum NoticeReason: String, Sendable, Codable, CaseIterable {
   case digest
   /// A `summary` rule's scheduled report.
   case summary
+  /// The Department returned the unit's claim or request: the unit is told why.
+  case returned
 }
 
 /// Where a journaled notice stands.
@@ -91,6 +93,9 @@ public enum StepID: Hashable, Sendable, CustomStringConvertible {
   /// `repeat` 0 is the rung itself; its repeats count from 1.
   case escalate(Offset, repeat: Int)
   case summary(LocalDate)
+  /// The Department's verdict returning a unit's claim or request, by its instant in whole
+  /// seconds since 1970: one notice per verdict.
+  case returned(at: Int64)
 
   public var isReminder: Bool {
     if case .remind = self { return true }
@@ -104,6 +109,7 @@ public enum StepID: Hashable, Sendable, CustomStringConvertible {
     case .remind(let offset): return "remind-\(offset)"
     case .escalate(let offset, let count): return "escalate-\(offset)" + (count == 0 ? "" : "-r\(count)")
     case .summary(let date): return "summary-\(date)"
+    case .returned(let at): return "returned-\(at)"
     }
   }
 
@@ -112,6 +118,8 @@ public enum StepID: Hashable, Sendable, CustomStringConvertible {
       self = .remind(offset)
     } else if text.hasPrefix("summary-"), let date = LocalDate(iso: String(text.dropFirst(8))) {
       self = .summary(date)
+    } else if text.hasPrefix("returned-"), let seconds = Int64(text.dropFirst(9)), seconds >= 0 {
+      self = .returned(at: seconds)
     } else if text.hasPrefix("escalate-") {
       let parts = text.dropFirst(9).split(separator: "-", omittingEmptySubsequences: false)
       guard let offset = Offset(String(parts[0])), parts.count <= 2 else { return nil }

@@ -187,6 +187,14 @@ extension Engine {
       for step in caught.superseded {
         older += route(step, key: ladder.key(step, unit: unit), rule: rule, unit: unit).decisions
       }
+      // A verdict returning the unit's word is told to the unit once, whatever rung it heard
+      // before it spoke: the rungs it has heard already would otherwise say nothing new.
+      if let returned = finding.returnedFact, let at = returned.at, at <= now, corrected || at > from,
+        let verdict = verdictNotice(returned, on: ladder, rule: rule, unit: unit)
+      {
+        due += verdict.decisions
+        unroutable += verdict.unroutable
+      }
       if corrected {
         rejudged += due
         rejudgedSuperseded += older
@@ -218,7 +226,7 @@ extension Engine {
             failures.insert(RuleFailure(ruleID: rule.id, period: periodText, message: failure))
             continue
           }
-          if finding.state.isClosed { continue }
+          if finding.state.stopsNotices { continue }
           // The rule's ladder is passed on, not copied into a local: a ladder holds its rule, and
           // copying a rule for every unit of a pass cost more than judging the unit.
           if finding.extensionFact?.due == nil {

@@ -16,6 +16,9 @@ public struct ConsolidatedReport: Sendable, Hashable {
     case exempt
     /// A budget line was sent, below the minimum: not "missing", and not met either.
     case belowMinimum = "below-minimum"
+    /// The unit says it has sent its report; not in until the Department verifies it, and not
+    /// missing either.
+    case claimed
 
     public var vietnamese: String {
       switch self {
@@ -26,6 +29,7 @@ public struct ConsolidatedReport: Sendable, Hashable {
       case .extended: return "Được gia hạn"
       case .exempt: return "Được miễn"
       case .belowMinimum: return "Dưới mức tối thiểu"
+      case .claimed: return "Báo đã gửi, chờ xác minh"
       }
     }
 
@@ -237,13 +241,15 @@ extension Engine {
     case .exempt: status = .exempt
     case .extended: status = .extended
     case .dueSoon, .upcoming: status = belowMinimum ? .belowMinimum : .pending
+    case .claimed: status = .claimed
     }
     let received = a.satisfiedAt.flatMap { $0 == .distantPast ? nil : $0 }
     return ConsolidatedReport.Row(
       unit: finding.unit.id, unitName: finding.unit.name, kind: finding.unit.kind, parent: finding.parent?.id,
       parentName: finding.parent?.name, status: status, deadline: finding.deadline,
       duePhrase: rule.due.phrase(named: dueDate), dueDate: dueDate, lastDay: lastDay,
-      receivedAt: status.isIn ? received : nil, reference: a.reference, daysLate: daysLate,
+      receivedAt: status.isIn ? received : nil,
+      reference: a.reference ?? (status == .claimed ? finding.claimFact?.reference : nil), daysLate: daysLate,
       extendedTo: finding.extensionFact?.due, amount: a.amount, minimum: a.minimumAmount, childrenIn: a.childrenIn,
       childrenTotal: a.childrenTotal, missingChildren: a.childrenTotal == nil ? nil : a.missingChildren.map(\.name),
       note: a.note ?? finding.exemptionFact?.reason)

@@ -246,7 +246,9 @@ public protocol RuleKind: Sendable {
 extension RuleKind {
   public var referencedRules: [String] { [] }
   public var isObligation: Bool { true }
-  public var factKinds: Set<Fact.Kind> { isObligation ? [.report, .extension, .exemption] : [] }
+  public var factKinds: Set<Fact.Kind> {
+    isObligation ? [.report, .extension, .exemption, .claim, .request, .returned] : []
+  }
   public func schedule(rule: Rule, deadline: Date, calendar: WorkingCalendar, window: SendWindow) -> [Step]? { nil }
 }
 

@@ -139,6 +139,9 @@ extension Engine {
       let reference = finding.assessment.reference.map { " (\($0))" } ?? ""
       return .not("met\(reference) before it was sent")
     case .exempt: return .not("exempted before it was sent")
+    case .claimed:
+      let reference = finding.claimFact?.reference.map { " (\($0))" } ?? ""
+      return .not("the unit claims to have sent its report\(reference); the Department verifies it")
     default: break
     }
     let named = rule.due.namedDate(ofDeadline: finding.deadline, zone: zone)

@@ -14,7 +14,7 @@ public struct MessageTemplate: Sendable, Hashable {
 
   public static let names = ["reminder", "overdue", "escalation", "digest"]
   /// The templates a rule can override; the digest gathers many rules and is the deployment's.
-  public static let ruleTemplateNames = ["reminder", "overdue", "escalation", "summary"]
+  public static let ruleTemplateNames = ["reminder", "overdue", "escalation", "summary", "returned"]
 
   /// Names a template may use; `check` rejects any other.
   public static let variables: Set<String> = [
@@ -22,7 +22,7 @@ public struct MessageTemplate: Sendable, Hashable {
     "due", "due.phrase", "due.weekday", "due.last_day", "days.left", "days.overdue", "days.phrase", "state", "step",
     "reason", "key", "rule.deadline_basis",
     "recipients", "detail", "detail.html", "sent.date", "count", "items", "items.html", "summary", "report.heading",
-    "report.as_of", "scope.name",
+    "report.as_of", "scope.name", "verdict.what", "verdict.reason", "verdict.date",
   ]
 
   /// Names a rule's title may use: the obligation's own, since a title is rendered before the

@@ -37,10 +37,11 @@ struct ControlRoutes: Sendable {
     "/v1/status": [], "/v1/findings": ["state", "rule", "unit", "period"], "/v1/upcoming": ["days"],
     "/v1/explain": ["unit", "rule"], "/v1/report": ["period", "rules", "scope", "as_of", "format"],
     "/v1/notices": ["state", "limit", "key", "after"], "/v1/facts": ["unit", "rule", "period", "retracted"],
-    "/v1/silences": ["all"],
+    "/v1/silences": ["all"], "/v1/claims": [],
   ]
   static let writes: Set<String> = [
     "/v1/facts", "/v1/notices/retry", "/v1/notices/flush", "/v1/notices/ack", "/v1/reload", "/v1/silences",
+    "/v1/claims", "/v1/claims/accept", "/v1/claims/return",
   ]
   /// Collections whose items a writer may remove: `DELETE /v1/facts/ID` retracts a fact,
   /// `DELETE /v1/silences/ID` expires a silence.
@@ -194,6 +195,8 @@ struct ControlRoutes: Sendable {
           retracted: try Self.flag(query["retracted"], "retracted")))
     case "/v1/silences":
       return .json(try daemon.silences(all: try Self.flag(query["all"], "all")))
+    case "/v1/claims":
+      return .json(try daemon.pendingWords())
     default:
       throw HTTPFailure(404, "no such endpoint: \(path)")
     }
@@ -250,6 +253,49 @@ struct ControlRoutes: Sendable {
         ControlAPI.Message(
           "\(count) waiting notice\(count == 1 ? "" : "s")\(channel.map { " of channel \($0)" } ?? "") judged again now"
         ))
+    case "/v1/claims":
+      let body = try decoder.decode(ControlAPI.WordRequest.self, from: Data(request.body))
+      let name = Daemon.userName(uid: request.uid)
+      let answer: (fact: ControlAPI.RecordedFact, recorded: Bool)
+      switch body.kind {
+      case "claim":
+        let date = try body.due.map { text throws -> LocalDate in
+          guard let date = LocalDate(iso: text) else { throw HTTPFailure(400, "due: not a date YYYY-MM-DD: \(text)") }
+          return date
+        }
+        answer = try daemon.recordClaim(
+          rule: body.rule, unit: body.unit, period: body.period, reference: body.reference ?? "", documentDate: date,
+          source: "socket", by: name, uid: request.uid)
+      case "request":
+        guard let text = body.due, let date = LocalDate(iso: text) else {
+          throw HTTPFailure(400, "due: a request needs the day it asks for, YYYY-MM-DD")
+        }
+        answer = try daemon.recordRequest(
+          rule: body.rule, unit: body.unit, period: body.period, until: date, reason: body.reason ?? "",
+          source: "socket", by: name, uid: request.uid)
+      default:
+        throw HTTPFailure(400, "kind: claim or request, not \(body.kind)")
+      }
+      return .json(answer.fact, status: answer.recorded ? 201 : 200)
+    case "/v1/claims/accept", "/v1/claims/return":
+      let body = try decoder.decode(ControlAPI.Verdict.self, from: Data(request.body))
+      let kind = try body.kind.map { text throws -> Fact.Kind in
+        guard let kind = Fact.Kind(rawValue: text) else {
+          throw HTTPFailure(400, "kind: claim or request, not \(text)")
+        }
+        return kind
+      }
+      let name = Daemon.userName(uid: request.uid)
+      if path == "/v1/claims/accept" {
+        return .json(
+          try daemon.acceptWord(
+            rule: body.rule, unit: body.unit, period: body.period, kind: kind, by: name, source: "socket",
+            uid: request.uid), status: 201)
+      }
+      return .json(
+        try daemon.returnWord(
+          rule: body.rule, unit: body.unit, period: body.period, reason: body.reason ?? "", kind: kind, by: name,
+          source: "socket", uid: request.uid), status: 201)
     case "/v1/silences":
       let silence = try daemon.addSilence(
         try decoder.decode(ControlAPI.SilenceRequest.self, from: Data(request.body)), uid: request.uid)

@@ -19,7 +19,7 @@ extension Daemon {
   static func wire(_ recorded: Store.RecordedFact, zone: Zone) -> ControlAPI.RecordedFact {
     ControlAPI.RecordedFact(
       id: recorded.id, fact: recorded.fact, zone: zone, recordedAt: zone.rfc3339(recorded.recordedAt),
-      recordedBy: recorded.recordedBy, source: recorded.source,
+      recordedBy: recorded.recordedBy, source: recorded.source, recordedByName: recorded.recordedByName,
       retracted: recorded.retraction.map { .init(at: zone.rfc3339($0.at), by: $0.by, reason: $0.reason) })
   }
 

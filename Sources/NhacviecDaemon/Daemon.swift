@@ -695,7 +695,8 @@ public final class Daemon: Sendable {
     errors += FactsLoader.check(facts, against: deployment)
     if !errors.isEmpty { throw ConfigErrors(errors) }
     let source = batch.source.map { "import \($0)" } ?? "socket"
-    let recorded = try store.record(facts, by: .init(uid: uid, source: source), now: now, undated: undated)
+    let recorded = try store.record(
+      facts, by: .init(uid: uid, source: source, name: Self.userName(uid: uid)), now: now, undated: undated)
     for fact in recorded.prefix(20) {
       Log.write(
         .notice, "fact recorded by uid \(uid): \(fact.kind.rawValue) \(fact.unitID) \(fact.ruleID) \(fact.period)")

@@ -217,6 +217,20 @@ public struct MessageRenderer: Sendable {
       detail.append(
         "Đơn vị được gia hạn đến \(due.vietnamese)\(ext.decidedBy.map { " theo quyết định của \($0)" } ?? "").")
     }
+    if let returned = finding.returnedFact {
+      if let word = finding.returnedWord, word.kind == .request {
+        values["verdict.what"] = "Đề nghị gia hạn" + (word.due.map { " đến ngày \($0.vietnamese)" } ?? "")
+      } else {
+        let word = finding.returnedWord
+        var what = "Thông tin đơn vị báo đã gửi báo cáo"
+        if let reference = word?.reference {
+          what += " (số \(reference)" + (word?.due.map { ", ngày \($0.vietnamese)" } ?? "") + ")"
+        }
+        values["verdict.what"] = what
+      }
+      values["verdict.reason"] = returned.reason ?? ""
+      values["verdict.date"] = returned.at.map { zone.localDate(of: $0).vietnamese } ?? ""
+    }
     values["detail"] = detail.joined(separator: "\n")
     values["detail.html"] = detail.map { "<p>\(TemplateText.escapeHTML($0))</p>" }.joined(separator: "\n")
     return values
@@ -323,6 +337,32 @@ public struct MessageRenderer: Sendable {
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
         <p>Đề nghị đôn đốc đơn vị khẩn trương thực hiện.</p>
+        """)),
+    "returned": MessageTemplate(
+      subject: "[Trả lại] {{rule.title}} — chưa được chấp nhận, {{days.phrase}}",
+      text: """
+        Kính gửi: {{recipients}}
+
+        {{verdict.what}} của {{unit.name}} về việc "{{rule.title}}" đã được xem xét ngày {{verdict.date}} và chưa được chấp nhận.
+        Lý do: {{verdict.reason}}
+
+        {{unit.name}} cần hoàn thành "{{rule.title}}" {{due.phrase}} ({{due.weekday}}); {{days.phrase}}. Hệ thống tiếp tục nhắc việc cho đến khi đơn vị hoàn thành.
+        {{detail}}
+
+        Căn cứ: {{rule.basis}}.
+        Thời hạn: {{rule.deadline_basis}}.
+
+        \(footer)
+        """,
+      html: html(
+        """
+        <p>Kính gửi: {{recipients}}</p>
+        <p>{{verdict.what}} của <strong>{{unit.name}}</strong> về việc “{{rule.title}}” đã được xem xét ngày {{verdict.date}} và <strong>chưa được chấp nhận</strong>.</p>
+        <p>Lý do: {{verdict.reason}}</p>
+        <p><strong>{{unit.name}}</strong> cần hoàn thành “{{rule.title}}” <strong>{{due.phrase}}</strong> ({{due.weekday}}); <strong>{{days.phrase}}</strong>. Hệ thống tiếp tục nhắc việc cho đến khi đơn vị hoàn thành.</p>
+        {{detail.html}}
+        <p>Căn cứ: {{rule.basis}}.</p>
+        <p>Thời hạn: {{rule.deadline_basis}}.</p>
         """)),
     "summary": MessageTemplate(
       subject: "[Nhắc việc] {{rule.title}} — số liệu đến {{sent.date}}",

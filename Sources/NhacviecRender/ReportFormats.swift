@@ -253,10 +253,12 @@ public struct ReportDocument: Sendable {
     return out
   }
 
-  /// The statuses a section's tallies count: "below the minimum" only where there is one.
+  /// The statuses a section's tallies count: "below the minimum" only where there is one, and
+  /// "claimed" only where a unit's claim waits (a season without links reads as it always did).
   static func statuses(_ section: Section) -> [Status] {
     let budget = section.rows.contains { $0.minimum != nil }
-    return Status.allCases.filter { $0 != .belowMinimum || budget }
+    let claims = section.rows.contains { $0.status == .claimed }
+    return Status.allCases.filter { ($0 != .belowMinimum || budget) && ($0 != .claimed || claims) }
   }
 
   static func tallyHeader(_ section: Section) -> [String] {

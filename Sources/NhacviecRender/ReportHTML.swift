@@ -122,8 +122,12 @@ extension ReportDocument {
     let most = max(1, tallies.map { $0.total - $0.count(.exempt) }.max() ?? 1)
     let segments: [(String, String, [Status])] = [
       ("Đúng hạn", "#2e7d32", [.onTime]), ("Trễ hạn", "#f9a825", [.late]), ("Chưa nộp", "#c62828", [.missing]),
-      ("Dưới mức tối thiểu", "#6a1b9a", [.belowMinimum]), ("Chưa đến hạn, gia hạn", "#9e9e9e", [.pending, .extended]),
-    ].filter { segment in segment.2 != [.belowMinimum] || tallies.contains { $0.count(.belowMinimum) > 0 } }
+      ("Dưới mức tối thiểu", "#6a1b9a", [.belowMinimum]), ("Báo đã gửi, chờ xác minh", "#1565c0", [.claimed]),
+      ("Chưa đến hạn, gia hạn", "#9e9e9e", [.pending, .extended]),
+    ].filter { segment in
+      (segment.2 != [.belowMinimum] || tallies.contains { $0.count(.belowMinimum) > 0 })
+        && (segment.2 != [.claimed] || tallies.contains { $0.count(.claimed) > 0 })
+    }
     var out =
       "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(width) \(height)\" width=\"\(width)\" height=\"\(height)\" role=\"img\" aria-label=\"\(escape(title))\" font-family=\"Times New Roman, serif\" font-size=\"12\">\n"
     for (index, tally) in tallies.enumerated() {

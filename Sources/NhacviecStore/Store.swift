@@ -318,6 +318,45 @@ public final class Store: Sendable {
             WHERE state = 'silenced' OR (state = 'planned' AND next_attempt_at IS NOT NULL);
           """)
     }
+    migrator.registerMigration("v9-claims") { db in
+      // A unit's own word (`claim`, `request`) and the verdict on it (`returned`) are facts: the
+      // kind's CHECK is widened, which SQLite does only by building the table again. Who
+      // recorded a fact is kept as a name too (an officer's account, `unit` for a link, the Unix
+      // user through the socket); the rows before it keep their uid and no name.
+      try db.execute(
+        sql: """
+          CREATE TABLE fact_v9 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL CHECK (kind IN ('report', 'budget', 'extension', 'exemption', 'claim', 'request',
+                                               'returned')),
+            unit TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            period TEXT NOT NULL,
+            at REAL,
+            reference TEXT,
+            amount INTEGER,
+            due TEXT,
+            decided_by TEXT,
+            reason TEXT,
+            recorded_at REAL NOT NULL,
+            recorded_by_uid INTEGER,
+            source TEXT NOT NULL,
+            retracted_at REAL,
+            retracted_by_uid INTEGER,
+            retraction_reason TEXT,
+            recorded_by TEXT
+          );
+          INSERT INTO fact_v9 (id, kind, unit, rule, period, at, reference, amount, due, decided_by, reason,
+                               recorded_at, recorded_by_uid, source, retracted_at, retracted_by_uid,
+                               retraction_reason)
+            SELECT id, kind, unit, rule, period, at, reference, amount, due, decided_by, reason, recorded_at,
+                   recorded_by_uid, source, retracted_at, retracted_by_uid, retraction_reason
+            FROM fact ORDER BY id;
+          DROP TABLE fact;
+          ALTER TABLE fact_v9 RENAME TO fact;
+          CREATE INDEX fact_obligation ON fact (rule, period, unit);
+          """)
+    }
     return migrator
   }
 
@@ -326,12 +365,15 @@ public final class Store: Sendable {
   /// Who recorded a fact and how: kept beside it for the audit.
   public struct Provenance: Sendable, Hashable {
     public let uid: UInt32?
-    /// `socket`, `import FILE`, …
+    /// `socket`, `import FILE`, `link` (a unit through its signed link), `desk` (an officer).
     public let source: String
+    /// Who, by name: the officer's account, `unit` for a link, the Unix user through the socket.
+    public let name: String?
 
-    public init(uid: UInt32?, source: String) {
+    public init(uid: UInt32?, source: String, name: String? = nil) {
       self.uid = uid
       self.source = source
+      self.name = name
     }
   }
 
@@ -364,24 +406,114 @@ public final class Store: Sendable {
         try db.execute(
           sql: """
             INSERT INTO fact (kind, unit, rule, period, at, reference, amount, due, decided_by, reason,
-                              recorded_at, recorded_by_uid, source)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              recorded_at, recorded_by_uid, source, recorded_by)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
-          arguments: fields + [now.timeIntervalSince1970, provenance.uid.map { Int64($0) }, provenance.source])
+          arguments: fields + [
+            now.timeIntervalSince1970, provenance.uid.map { Int64($0) }, provenance.source, provenance.name,
+          ])
         recorded.append(fact)
       }
-      if !recorded.isEmpty {
-        try Store.inputsChanged(db)
-        // Every obligation of the unit for the period is judged again, and those above it: an
-        // extension moves a ladder, a report closes one, a child's report counts for its parent.
-        var scopes: [RejudgeScope] = []
-        for fact in recorded {
-          let scope = RejudgeScope(rule: nil, unit: fact.unitID, period: fact.period)
-          if !scopes.contains(scope) { scopes.append(scope) }
-        }
-        for scope in scopes { try Store.rejudge(scope, at: now, cause: "a fact recorded", in: db) }
-      }
+      try Store.factsRecorded(recorded, now: now, in: db)
       return recorded
+    }
+  }
+
+  /// What recording facts writes besides them, in their transaction: the inputs' version, and
+  /// the obligations to judge again.
+  static func factsRecorded(_ recorded: [Fact], now: Date, in db: Database) throws {
+    if !recorded.isEmpty {
+      try Store.inputsChanged(db)
+      // Every obligation of the unit for the period is judged again, and those above it: an
+      // extension moves a ladder, a report closes one, a child's report counts for its parent.
+      var scopes: [RejudgeScope] = []
+      for fact in recorded {
+        let scope = RejudgeScope(rule: nil, unit: fact.unitID, period: fact.period)
+        if !scopes.contains(scope) { scopes.append(scope) }
+      }
+      for scope in scopes { try Store.rejudge(scope, at: now, cause: "a fact recorded", in: db) }
+    }
+  }
+
+  /// Records the unit's word (a `claim` or a `request`) unless the same is already waiting: one
+  /// with the same reference, document date, asked day and reason, recorded after the latest
+  /// `returned` of the obligation. A form submitted twice is one claim; the same claim made again
+  /// after the Department returned it is a new one. Returns the fact waiting, and whether it was
+  /// recorded now.
+  public func recordUnitsWord(
+    _ fact: Fact, by provenance: Provenance, now: Date
+  ) throws -> (
+    fact: RecordedFact, recorded: Bool
+  ) {
+    precondition(fact.kind == .claim || fact.kind == .request, "only a unit's claim or request")
+    return try writer.write { db in
+      let existing = try Row.fetchOne(
+        db,
+        sql: """
+          SELECT * FROM fact WHERE kind = ?1 AND unit = ?2 AND rule = ?3 AND period = ?4 AND reference IS ?5
+            AND due IS ?6 AND reason IS ?7 AND retracted_at IS NULL
+            AND id > COALESCE((SELECT MAX(id) FROM fact WHERE kind = 'returned' AND unit = ?2 AND rule = ?3
+                                AND period = ?4 AND retracted_at IS NULL), 0)
+          ORDER BY id DESC LIMIT 1
+          """,
+        arguments: [
+          fact.kind.rawValue, fact.unitID, fact.ruleID, fact.period, fact.reference, fact.due?.description,
+          fact.reason,
+        ])
+      if let existing { return (Store.recordedFact(existing), false) }
+      try db.execute(
+        sql: """
+          INSERT INTO fact (kind, unit, rule, period, at, reference, amount, due, decided_by, reason,
+                            recorded_at, recorded_by_uid, source, recorded_by)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          fact.kind.rawValue, fact.unitID, fact.ruleID, fact.period, fact.at?.timeIntervalSince1970, fact.reference,
+          fact.amount, fact.due?.description, fact.decidedBy, fact.reason, now.timeIntervalSince1970,
+          provenance.uid.map { Int64($0) }, provenance.source, provenance.name,
+        ])
+      let id = db.lastInsertedRowID
+      try Store.factsRecorded([fact], now: now, in: db)
+      let row = try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [id])!
+      return (Store.recordedFact(row), true)
+    }
+  }
+
+  public enum VerdictError: Error, Equatable {
+    /// A verdict (or a report, extension or exemption) was recorded for the obligation after the
+    /// claim or request: another officer answered it first.
+    case alreadyAnswered
+  }
+
+  /// Records the Department's verdict on the unit's word (fact `answering`): the `report` or
+  /// `extension` that accepts it, or the `returned` that refuses it. Refused when something
+  /// that settles the obligation's word was recorded after it, so that two officers deciding at
+  /// once record one verdict, and the unit hears of one.
+  public func recordVerdict(
+    _ fact: Fact, answering id: Int64, by provenance: Provenance, now: Date
+  ) throws -> RecordedFact {
+    try writer.write { db in
+      let answered = try Bool.fetchOne(
+        db,
+        sql: """
+          SELECT EXISTS (SELECT 1 FROM fact WHERE unit = ?1 AND rule = ?2 AND period = ?3 AND id > ?4
+            AND kind IN ('returned', 'report', 'extension', 'exemption') AND retracted_at IS NULL)
+          """, arguments: [fact.unitID, fact.ruleID, fact.period, id])
+      if answered == true { throw VerdictError.alreadyAnswered }
+      try db.execute(
+        sql: """
+          INSERT INTO fact (kind, unit, rule, period, at, reference, amount, due, decided_by, reason,
+                            recorded_at, recorded_by_uid, source, recorded_by)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          fact.kind.rawValue, fact.unitID, fact.ruleID, fact.period, fact.at?.timeIntervalSince1970, fact.reference,
+          fact.amount, fact.due?.description, fact.decidedBy, fact.reason, now.timeIntervalSince1970,
+          provenance.uid.map { Int64($0) }, provenance.source, provenance.name,
+        ])
+      let inserted = db.lastInsertedRowID
+      try Store.factsRecorded([fact], now: now, in: db)
+      return Store.recordedFact(try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [inserted])!)
     }
   }
 
@@ -408,6 +540,8 @@ public final class Store: Sendable {
     public let recordedAt: Date
     public let recordedBy: UInt32?
     public let source: String
+    /// Who recorded it, by name; nil for a fact recorded before names were kept.
+    public let recordedByName: String?
     public let retraction: Retraction?
 
     public struct Retraction: Sendable {
@@ -443,7 +577,7 @@ public final class Store: Sendable {
     }
     return RecordedFact(
       id: row["id"], fact: fact(row), recordedAt: Date(timeIntervalSince1970: row["recorded_at"]), recordedBy: uid,
-      source: row["source"], retraction: retraction)
+      source: row["source"], recordedByName: row["recorded_by"], retraction: retraction)
   }
 
   public enum RetractionError: Error, Equatable {
@@ -679,6 +813,25 @@ public final class Store: Sendable {
 
   public func value(sql: String, arguments: [String?]) throws -> String? {
     try writer.read { db in try String.fetchOne(db, sql: sql, arguments: StatementArguments(arguments)) }
+  }
+
+  /// A store as the release before claims left it (migrated up to `v8-queue-age`), holding a
+  /// report recorded through the socket and an extension retracted since.
+  public static func writeV8Store(at path: String) throws {
+    let queue = try DatabaseQueue(path: path)
+    try migrator.migrate(queue, upTo: "v8-queue-age")
+    try queue.write { db in
+      try db.execute(
+        sql: """
+          INSERT INTO fact (kind, unit, rule, period, at, reference, recorded_at, recorded_by_uid, source)
+            VALUES ('report', '51-STP', 'iso-annual-report', '2026', 1794800000, '123/BC-STP', 1794800100, 1000,
+                    'socket');
+          INSERT INTO fact (kind, unit, rule, period, due, decided_by, reason, recorded_at, recorded_by_uid, source,
+                            retracted_at, retracted_by_uid, retraction_reason)
+            VALUES ('extension', '51-SNV', 'iso-annual-report', '2026', '2026-11-30', 'Giám đốc Sở', 'bão',
+                    1794800200, 1000, 'import facts.csv', 1794800300, 1001, 'wrong unit');
+          """)
+    }
   }
 
   /// A journal as nhacviec 0.1 left it: one rendered message in the old table.

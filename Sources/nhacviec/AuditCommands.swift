@@ -23,8 +23,10 @@ struct FactsCommand: ParsableCommand {
     abstract: "The facts the daemon has recorded, with their ids (for retract).",
     discussion: """
       nhacviec facts --unit 51-STP --rule iso-annual-report --period 2026
-      Each fact shows who recorded it, when and how (socket, import FILE); with --retracted, \
-      retracted facts too, with who took them back and why.
+      Each fact shows who recorded it (a Unix user, an officer of the desk, `unit` for a unit's \
+      own link), when and how (socket, import FILE, desk, link); with --retracted, retracted \
+      facts too, with who took them back and why. Kinds: report, budget, extension, exemption, \
+      and a unit's word: claim, request, and the Department's returned (see nhacviec claims).
       """)
 
   @Option(help: "Only this unit's facts.", completion: Completions.units) var unit: String?
@@ -53,7 +55,8 @@ struct FactsCommand: ParsableCommand {
       if let by = fact.by { what.append("by \(by)") }
       if let reason = fact.reason { what.append("(\(reason))") }
       print("\(fact.id)\t\(what.joined(separator: " "))")
-      print("\trecorded \(fact.recordedAt) by \(userLabel(fact.recordedBy)) via \(fact.source)")
+      let who = fact.recordedByName ?? userLabel(fact.recordedBy)
+      print("\trecorded \(fact.recordedAt) by \(who) via \(fact.source)")
       if let retraction = fact.retracted {
         print("\tRETRACTED \(retraction.at) by \(userLabel(retraction.by)): \(retraction.reason)")
       }
@@ -233,4 +236,99 @@ struct SilenceExpire: ParsableCommand {
 func describe(_ silence: ControlAPI.Silence) -> String {
   [("rule", silence.rule), ("unit", silence.unit), ("period", silence.period)]
     .compactMap { name, value in value.map { "\(name)=\($0)" } }.joined(separator: " ")
+}
+
+struct ClaimsCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "claims",
+    abstract: "A unit's own word waiting for the Department: claims that a report was sent, requests for time.",
+    discussion: """
+      A unit answers its reminder through the link in its message: "đã gửi báo cáo" (a claim, \
+      with the document's number and date) or "xin gia hạn" (a request, with the day and why). \
+      A claim stops the unit's reminders and the escalations about it at once, until the \
+      Department verifies it; a request stops nothing until it is accepted.
+        nhacviec claims                      the claims and requests waiting
+        nhacviec claims accept iso-annual-report 51-STP 2026
+        nhacviec claims return iso-annual-report 51-STP 2026 --reason "Chưa nhận được văn bản"
+      Accepting a claim records the report fact with the claimed reference, by you; accepting a \
+      request, the extension to the day asked. Returning one records a `returned` fact: the unit \
+      is sent a message with the reason at once, and its ladder resumes.
+      """,
+    subcommands: [ClaimsList.self, ClaimsAccept.self, ClaimsReturn.self], defaultSubcommand: ClaimsList.self)
+}
+
+struct ClaimsList: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "list", abstract: "The claims and requests waiting for a verdict, oldest first.")
+
+  @Flag(help: "Print the daemon's JSON.") var json = false
+  @OptionGroup var options: SocketOptions
+
+  func run() throws {
+    let pending = try options.decode([ControlAPI.PendingWord].self, try options.call("GET", "/v1/claims"))
+    if json { return try printPrettyJSON(pending) }
+    if pending.isEmpty { return print("no claims or requests wait for a verdict") }
+    for word in pending {
+      var what = [word.kind, word.rule, word.unit, word.period]
+      if word.kind == "claim" {
+        if let reference = word.reference { what.append(reference) }
+        if let date = word.due { what.append("dated \(date)") }
+      } else if let due = word.due {
+        what.append("until \(due)")
+      }
+      if let reason = word.reason { what.append("(\(reason))") }
+      print("\(word.id)\t\(what.joined(separator: " "))")
+      print(
+        "\t\(word.unitName); said \(word.at ?? "?") via \(word.source); deadline \(word.deadline); \(word.state.rawValue)"
+      )
+    }
+  }
+}
+
+/// The obligation a verdict is on.
+struct VerdictArguments: ParsableArguments {
+  @Argument(help: "The rule's id.") var rule: String
+  @Argument(help: "The unit's id.") var unit: String
+  @Argument(help: "The period: 2026, 2026-Q3, 2026-09.") var period: String
+  @Option(help: "claim or request, when both wait (default: the claim).") var kind: String?
+
+  func validate() throws {
+    if let kind, kind != "claim", kind != "request" { throw ValidationError("--kind must be claim or request") }
+  }
+}
+
+struct ClaimsAccept: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "accept",
+    abstract: "Accept a claim (records the report with its reference) or a request (records the extension).")
+
+  @OptionGroup var verdict: VerdictArguments
+  @OptionGroup var options: SocketOptions
+
+  func run() throws {
+    let body = ControlAPI.Verdict(rule: verdict.rule, unit: verdict.unit, period: verdict.period, kind: verdict.kind)
+    let fact = try options.decode(
+      ControlAPI.RecordedFact.self,
+      try options.call("POST", "/v1/claims/accept", body: Array(try JSONEncoder().encode(body))))
+    print("accepted: recorded \(fact.kind) \(fact.id) for \(fact.unit) \(fact.rule) \(fact.period)")
+  }
+}
+
+struct ClaimsReturn: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "return",
+    abstract: "Return a claim or request with a reason: the unit is told why at once and reminded again.")
+
+  @OptionGroup var verdict: VerdictArguments
+  @Option(help: "Why, in Vietnamese: the unit reads it.") var reason: String
+  @OptionGroup var options: SocketOptions
+
+  func run() throws {
+    let body = ControlAPI.Verdict(
+      rule: verdict.rule, unit: verdict.unit, period: verdict.period, kind: verdict.kind, reason: reason)
+    let fact = try options.decode(
+      ControlAPI.RecordedFact.self,
+      try options.call("POST", "/v1/claims/return", body: Array(try JSONEncoder().encode(body))))
+    print("returned: recorded fact \(fact.id) for \(fact.unit) \(fact.rule) \(fact.period); the unit is told why")
+  }
 }

@@ -21,6 +21,7 @@ struct Nhacviec: AsyncParsableCommand {
       Status.self,
       Findings.self,
       Upcoming.self, Notices.self, Record.self, Import.self, FactsCommand.self, Retract.self, SilenceCommand.self,
+      ClaimsCommand.self,
       Retry.self, Flush.self, Ack.self, Reload.self, ReportCommand.self, BackupCommand.self,
     ]
   )

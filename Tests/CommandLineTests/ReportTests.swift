@@ -84,6 +84,7 @@ struct ReportTests {
     #expect(
       counts == [
         "on-time": 9, "late": 3, "missing": 159, "pending": 0, "extended": 1, "exempt": 1, "below-minimum": 0,
+        "claimed": 0,
       ])
     // 9 of the 172 that owe, to one decimal.
     #expect(total["on_time_share"] as? Double == 5.2)

@@ -103,7 +103,8 @@ struct HostileInputTests {
     func check(_ fact: Fact) -> String? { FactsLoader.check([fact], against: deployment).first?.message }
     #expect(
       check(Fact(kind: .budget, unitID: "D", ruleID: "annual", period: "2026", amount: 5_000_000))
-        == "kind: rule annual (deadline) takes report, extension, exemption facts, not budget")
+        == "kind: rule annual (deadline) takes report, extension, exemption, claim, request, returned facts, not budget"
+    )
     #expect(
       check(Fact(kind: .report, unitID: "D", ruleID: "money", period: "2027", at: Date()))
         == "kind: rule money (budget) takes budget, extension, exemption facts, not report")
