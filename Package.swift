@@ -89,7 +89,7 @@ let package = Package(
       name: "NhacviecDaemon",
       dependencies: [
         "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery", "NhacviecControl",
-        "NhacviecWeb", "CBuildInfo",
+        "NhacviecLinks", "NhacviecWeb", "CBuildInfo",
       ],
       swiftSettings: strictSettings
     ),
@@ -97,7 +97,7 @@ let package = Package(
       name: "nhacviec",
       dependencies: [
         "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery", "NhacviecControl",
-        "NhacviecDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "NhacviecDaemon", "NhacviecLinks", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings
     ),
@@ -174,8 +174,8 @@ let package = Package(
     .testTarget(
       name: "NhacviecDeliveryTests",
       dependencies: [
-        "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery", "NhacviecTesting",
-        "TestSupport",
+        "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery", "NhacviecLinks",
+        "NhacviecTesting", "TestSupport",
       ],
       swiftSettings: strictSettings
     ),
@@ -183,7 +183,7 @@ let package = Package(
       name: "NhacviecDaemonTests",
       dependencies: [
         "NhacviecCore", "NhacviecConfig", "NhacviecStore", "NhacviecDelivery", "NhacviecControl", "NhacviecDaemon",
-        "NhacviecExternal", "NhacviecTesting", "TestSupport",
+        "NhacviecExternal", "NhacviecLinks", "NhacviecTesting", "TestSupport",
       ],
       swiftSettings: strictSettings
     ),
