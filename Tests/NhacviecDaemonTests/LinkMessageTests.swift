@@ -127,6 +127,27 @@ struct LinkMessageTests {
       #expect(target.unit.id == "51-SKHCN")
     }
     #expect(!digest.text.contains("Sở Tư pháp: hạn trước ngày 15/11/2026; đã quá hạn 6 ngày\n  Đơn vị đã gửi"))
+
+    // 9 December: the Department's own consolidated report, whose rule has a text of its own
+    // that names no link, still carries one, before its footer; the inspection reminders, to
+    // the Department about the units it inspects, carry none.
+    try daemon.advance(to: "2026-12-09T10:00:00+07:00")
+    try daemon.settle()
+    let all = try daemon.messages()
+    let consolidated = try #require(
+      all.first { $0.key.hasPrefix("iso-consolidated-report_51-SKHCN_") && $0.key.contains("_remind-") }?.value)
+    let consolidatedLink = try #require(links(in: consolidated.text).first)
+    #expect(
+      consolidated.text.contains(
+        "Trả lời tại:\n\(consolidatedLink)\n\nĐây là thư nhắc việc tự động do hệ thống nhacviec gửi"))
+    let consolidatedTarget = try signer.verify(String(consolidatedLink.dropFirst(34)), at: daemon.clock.now()).get()
+    #expect(consolidatedTarget.rule == "iso-consolidated-report")
+    #expect(consolidatedTarget.unit.id == "51-SKHCN")
+    let inspections = all.filter { $0.key.contains("iso-inspection") }
+    #expect(!inspections.isEmpty)
+    for (name, mail) in inspections {
+      #expect(links(in: mail.text).isEmpty && links(in: html(of: mail)).isEmpty, "\(name)")
+    }
   }
 
   @Test("without a web: section, messages are as they were: no link, and the footer asks for no reply")
