@@ -3,7 +3,7 @@ public import NhacviecConfig
 public import NhacviecControl
 public import NhacviecCore
 import NhacviecDelivery
-import NhacviecLinks
+public import NhacviecLinks
 import NhacviecRender
 import NhacviecStore
 
@@ -149,6 +149,10 @@ public final class Daemon: Sendable {
 
   /// The configuration running now.
   public var deployment: Deployment { current.deployment }
+
+  /// The links of the configuration running now, whose signer checks the tokens the desk is
+  /// given (`/c/TOKEN`); nil without `web:`. Read at each request: a reload may change the keys.
+  public var replyLinks: ReplyLinks? { current.links }
 
   /// Whether the daemon has nothing left to do as of `now`: a pass has run at `now` or later,
   /// every correction due by then has been judged, with the running configuration, and delivery

@@ -81,6 +81,8 @@ struct LinkMessageTests {
     // It opens STP's 2026 annual report, of its 2025 record, until 30 days after its ladder's end.
     let token = String(link.dropFirst("https://nhacviec.example.gov.vn/c/".count))
     #expect(token.split(separator: ".")[1] == "k2026")
+    // The running daemon's own signer, which the desk checks tokens with, takes it.
+    #expect(try daemon.daemon.replyLinks?.signer.verify(token, at: daemon.clock.now()).get().unit.id == "51-STP")
     guard case .success(let target) = signer.verify(token, at: daemon.clock.now()) else {
       Issue.record("refused: \(signer.verify(token, at: daemon.clock.now()))")
       return
@@ -184,6 +186,7 @@ struct LinkMessageTests {
     defer { daemon.stop() }
     try Data("k2026\n".utf8).write(to: folder.appendingPathComponent("link-keys"))
     #expect(throws: (any Error).self) { try daemon.reload() }
+    #expect(daemon.daemon.replyLinks?.signer.keys.keys.map(\.id) == ["k2026", "k2025"])
     let missing = folder.appendingPathComponent("link-keys")
     try FileManager.default.removeItem(at: missing)
     do {
