@@ -117,6 +117,18 @@ public struct LinkTarget: Sendable, Hashable {
     self.expires = Date(timeIntervalSince1970: expires.timeIntervalSince1970.rounded(.down))
   }
 
+  /// The obligation the target names, as the configuration has it now: its rule and the unit
+  /// record on the rule's roster for the period. Nil when the rule is gone or is not an
+  /// obligation, or when the roster holds no such record (a code reused by another record, a unit
+  /// merged away): a token opens its own obligation or nothing.
+  public func obligation(in engine: Engine) -> (rule: Rule, unit: OrgUnit)? {
+    guard let rule = engine.ruleset.rule(self.rule), rule.kind.isObligation else { return nil }
+    let ladder = engine.ladder(rule, period: period)
+    guard let unit = engine.roster(of: rule, deadline: ladder.deadline).first(where: { UnitRef($0) == self.unit })
+    else { return nil }
+    return (rule, unit)
+  }
+
   /// How long a link lives after the last rung of the ladder it was sent on.
   public static let lifetimeAfterLastRung: TimeInterval = 30 * 86_400
 

@@ -1,6 +1,8 @@
 import Foundation
+import NhacviecConfig
 import NhacviecCore
 import NhacviecLinks
+import TestSupport
 import Testing
 
 /// A key line with a secret of `count` bytes, each `byte`.
@@ -171,5 +173,31 @@ struct LinkKeysTests {
     #expect(try LinkKeys(parsing: a, file: "k").keys.map(\.id) == ["k20261206"])
     #expect(LinkKeys.newLine(id: "not valid") == nil)
     #expect(LinkKeys.id(madeOn: LocalDate(iso: "2026-12-06")!) == "k20261206")
+  }
+}
+
+@Suite("Signed links: the obligation a target names")
+struct LinkObligationTests {
+  @Test("21025 of 2025 owes its 2026 report; 21025 of the 2021 era, a summary rule or an unknown rule opens nothing")
+  func reusedCode() throws {
+    let deployment = try DeploymentLoader().load(
+      configPath: repositoryRoot.appendingPathComponent("Rules/nhacviec.yaml").path)
+    let engine = deployment.engine()
+    func target(_ rule: String, _ unit: UnitRef, _ period: String = "2026") -> LinkTarget {
+      LinkTarget(rule: rule, unit: unit, period: Period(period)!, expires: now)
+    }
+    let ward2025 = UnitRef(id: "21025", validFrom: LocalDate(iso: "2025-07-01"))
+    let found = try #require(target("iso-annual-report", ward2025).obligation(in: engine))
+    #expect(found.rule.id == "iso-annual-report")
+    #expect(found.unit.name == "Phường Cẩm Thành")
+    #expect(target("iso-annual-report", UnitRef(id: "21025", validFrom: nil)).obligation(in: engine) == nil)
+    #expect(
+      target("iso-summary-standing-agency", UnitRef(id: "51-SKHCN", validFrom: LocalDate(iso: "2025-07-01")))
+        .obligation(in: engine) == nil)
+    #expect(target("no-such-rule", ward2025).obligation(in: engine) == nil)
+    // The 2021 record owed the FY2026 budget line, due in June 2025, before the reorganisation.
+    let ward2021 = try #require(
+      target("iso-budget-estimate", UnitRef(id: "21025", validFrom: nil)).obligation(in: engine))
+    #expect(ward2021.unit.name == "Phường Nguyễn Nghiêm")
   }
 }
