@@ -89,7 +89,7 @@ let package = Package(
       name: "NhacviecDaemon",
       dependencies: [
         "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery", "NhacviecControl",
-        "NhacviecWeb", "CBuildInfo",
+        "NhacviecLinks", "NhacviecWeb", "CBuildInfo",
       ],
       swiftSettings: strictSettings
     ),
@@ -97,7 +97,7 @@ let package = Package(
       name: "nhacviec",
       dependencies: [
         "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery", "NhacviecControl",
-        "NhacviecDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "NhacviecDaemon", "NhacviecLinks", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings
     ),
@@ -149,6 +149,13 @@ let package = Package(
       exclude: fuzzData,
       swiftSettings: strictSettings
     ),
+    .executableTarget(
+      name: "fuzz-links",
+      dependencies: ["FuzzSupport", "NhacviecCore", "NhacviecLinks"],
+      path: "Fuzz/links",
+      exclude: fuzzData,
+      swiftSettings: strictSettings
+    ),
     // For tests, ours and a deployment's own: a manual clock, a scripted channel, fixtures, a
     // delivery harness and what every channel must do.
     .target(
@@ -174,8 +181,8 @@ let package = Package(
     .testTarget(
       name: "NhacviecDeliveryTests",
       dependencies: [
-        "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery", "NhacviecTesting",
-        "TestSupport",
+        "NhacviecCore", "NhacviecConfig", "NhacviecRender", "NhacviecStore", "NhacviecDelivery", "NhacviecLinks",
+        "NhacviecTesting", "TestSupport",
       ],
       swiftSettings: strictSettings
     ),
@@ -183,7 +190,7 @@ let package = Package(
       name: "NhacviecDaemonTests",
       dependencies: [
         "NhacviecCore", "NhacviecConfig", "NhacviecStore", "NhacviecDelivery", "NhacviecControl", "NhacviecDaemon",
-        "NhacviecExternal", "NhacviecTesting", "TestSupport",
+        "NhacviecExternal", "NhacviecLinks", "NhacviecTesting", "TestSupport",
       ],
       swiftSettings: strictSettings
     ),
@@ -196,7 +203,7 @@ let package = Package(
     // Every kept input of every fuzz target, replayed: the regression tests for what fuzzing found.
     .testTarget(
       name: "FuzzReplayTests",
-      dependencies: ["fuzz-config", "fuzz-deployment", "fuzz-facts", "fuzz-control", "TestSupport"],
+      dependencies: ["fuzz-config", "fuzz-deployment", "fuzz-facts", "fuzz-control", "fuzz-links", "TestSupport"],
       swiftSettings: strictSettings
     ),
   ],

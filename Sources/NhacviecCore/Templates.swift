@@ -22,7 +22,8 @@ public struct MessageTemplate: Sendable, Hashable {
     "due", "due.phrase", "due.weekday", "due.last_day", "days.left", "days.overdue", "days.phrase", "state", "step",
     "reason", "key", "rule.deadline_basis",
     "recipients", "detail", "detail.html", "sent.date", "count", "items", "items.html", "summary", "report.heading",
-    "report.as_of", "scope.name", "verdict.what", "verdict.reason", "verdict.date",
+    "report.as_of", "scope.name", "verdict.what", "verdict.reason", "verdict.date", "reply.url", "reply.line",
+    "reply.html", "reply.note", "reply.done",
   ]
 
   /// Names a rule's title may use: the obligation's own, since a title is rendered before the

@@ -3,6 +3,7 @@ public import NhacviecConfig
 public import NhacviecControl
 public import NhacviecCore
 import NhacviecDelivery
+public import NhacviecLinks
 import NhacviecRender
 import NhacviecStore
 
@@ -206,12 +207,25 @@ public final class Daemon: Sendable {
     started = clock.now()
     let folder = deployment.daemon.state
     try StateFolder.create(folder)
-    stateLock = try StateFolder.lock(folder)
+    let lock = try StateFolder.lock(folder)
+    stateLock = lock
     let database = (folder as NSString).appendingPathComponent("nhacviec.sqlite")
-    try StateFolder.createPrivateFile(database)
-    store = try Store(path: database)
-    client = CurlClient()
-    let running = Running(try Snapshot(deployment, store: store, client: client, clock: clock))
+    let client = CurlClient()
+    self.client = client
+    let snapshot: Snapshot
+    do {
+      try StateFolder.createPrivateFile(database)
+      store = try Store(path: database)
+      snapshot = try Snapshot(deployment, store: store, client: client, clock: clock)
+    } catch {
+      // A refused configuration (a secret or key file that cannot be read) lets go of the
+      // folder, so that a process that goes on (a test, a supervisor in the same process) can
+      // start a daemon on it once the file is fixed.
+      client.shutdown()
+      close(lock)
+      throw error
+    }
+    let running = Running(snapshot)
     self.running = running
     self.state = Locked(State(lastReload: .init(at: deployment.zone.rfc3339(started), ok: true, error: nil)))
     let metrics = Metrics(configLoadedAt: started)
@@ -228,6 +242,10 @@ public final class Daemon: Sendable {
 
   /// The configuration running now.
   public var deployment: Deployment { current.deployment }
+
+  /// The links of the configuration running now, whose signer checks the tokens the desk is
+  /// given (`/c/TOKEN`); nil without `web:`. Read at each request: a reload may change the keys.
+  public var replyLinks: ReplyLinks? { current.links }
 
   /// Whether the daemon has nothing left to do as of `now`: a pass has run at `now` or later,
   /// every correction due by then has been judged, with the running configuration, and delivery
@@ -792,6 +810,9 @@ final class Snapshot: Sendable {
   /// Who may write through the control socket: a reload applies its `daemon.writers` and
   /// `daemon.writer_groups` at once.
   let writers: WriterPolicy
+  /// The links in units' messages, signed with the keys of `web.link_keys_file`; nil without
+  /// `web:`. The desk checks the tokens it is given with the same signer.
+  let links: ReplyLinks?
   private let engines: EngineCache
 
   /// Builds the channels in the one place that builds them; a channel that cannot be built (an
@@ -808,13 +829,15 @@ final class Snapshot: Sendable {
       client: client, zone: deployment.zone, stateDirectory: deployment.daemon.state, clock: { clock.now() })
     let built = runtime.channels(deployment.channels)
     if !built.errors.isEmpty { throw ConfigErrors(built.errors) }
+    let links = try ReplyLinks.load(for: deployment)
+    self.links = links
     let engines = EngineCache(deployment: deployment, store: store)
     self.engines = engines
     delivery = DeliveryService.Setup(
       channels: built.channels, capacity: deployment.channels.mapValues(\.connections),
       policies: deployment.channels.mapValues(\.delivery.retry),
       rates: deployment.channels.compactMapValues(\.delivery.rate),
-      renderer: MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar),
+      renderer: MessageRenderer(deployment: deployment, links: links),
       engine: { try engines.engine() })
   }
 

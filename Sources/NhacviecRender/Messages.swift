@@ -8,10 +8,16 @@ public struct MessageRenderer: Sendable {
   /// For the working days a message speaks of ("the last working day before the deadline").
   public let calendar: WorkingCalendar
   public var zone: Zone { calendar.zone }
+  /// The link by which a unit answers a message about its own obligation (`URL/c/TOKEN`), made
+  /// at the edge where the signing keys are; nil: no `web:` section, and messages carry none.
+  public let replyLink: (@Sendable (NoticeKey) -> String?)?
 
-  public init(ruleset: Ruleset, calendar: WorkingCalendar) {
+  public init(
+    ruleset: Ruleset, calendar: WorkingCalendar, replyLink: (@Sendable (NoticeKey) -> String?)? = nil
+  ) {
     self.ruleset = ruleset
     self.calendar = calendar
+    self.replyLink = replyLink
   }
 
   /// The message for what `Engine.check` found at the send instant, for `addressees` (all of the
@@ -42,16 +48,25 @@ public struct MessageRenderer: Sendable {
     // A YAML block (`text: |`) ends in a line break that is not part of the message.
     var text = TemplateText.render(custom?.text ?? fallback.text!, values)
     while text.last?.isNewline == true { text.removeLast() }
+    // A rule's own text that does not place the link still carries it: a unit must be able to
+    // answer whatever its message says.
+    let reply = values["reply.url", default: ""]
+    if !reply.isEmpty, let own = custom?.text, !MessageRenderer.placesReply(own) {
+      text = MessageRenderer.inserting(values["reply.line", default: ""], into: text)
+    }
     let key = decision.noticeKey
     let sendDate = zone.localDate(of: evaluated.now)
     let document = evaluated.report.map { ReportDocument($0, zone: zone) }
     // A summary's HTML is the report itself, as `nhacviec report` prints it; a rule that attaches
     // a report keeps its own text and carries the page as a file too.
     let isSummary = template == "summary"
-    let html =
+    var html =
       !parts.contains(.html)
       ? ""
       : (isSummary ? document?.html() : nil) ?? TemplateText.render(custom?.html ?? fallback.html!, values, html: true)
+    if !reply.isEmpty, !html.isEmpty, let own = custom?.html, !MessageRenderer.placesReply(own) {
+      html = MessageRenderer.inserting(html: values["reply.html", default: ""], into: html)
+    }
     var attachments: [OutgoingMessage.Attachment] = []
     if let document {
       if !isSummary {
@@ -86,10 +101,17 @@ public struct MessageRenderer: Sendable {
     // The groups of values below share no name, so the order they are added in does not matter;
     // an obligation's, the most, start the dictionary rather than being merged into it.
     var values: [String: String] = [:]
+    var linked = false
     switch decision.content {
     case .obligation(let key, _, _), .summary(let key):
       if let finding = evaluated.findings[key] { values = self.values(for: finding, sendDate: sendDate) }
       if let report = evaluated.report { values.merge(self.values(for: report)) { _, new in new } }
+      if case .obligation(_, _, .unit) = decision.content, let link = link(for: key, to: decision.addressees) {
+        values["reply.url"] = link
+        values["reply.line"] = MessageRenderer.replyLine(link)
+        values["reply.html"] = MessageRenderer.replyHTML(link)
+        linked = true
+      }
     case .digest(let all):
       // One duty, many units: the duty is named once, as a report names its section.
       if let first = all.first, let rule = ruleset.rule(first.key.rule) {
@@ -111,16 +133,26 @@ public struct MessageRenderer: Sendable {
         let status = v["days.phrase", default: ""]
         let unit = v["unit.name", default: finding.unit.name]
         let due = v["due.phrase", default: ""]
-        lines.append("- \(unit): hạn \(due); \(status)")
+        let link = self.link(for: item.key, to: decision.addressees)
+        lines.append(
+          "- \(unit): hạn \(due); \(status)" + (link.map { "\n  \(MessageRenderer.replyPrompt)\n  \($0)" } ?? ""))
+        let answer = link.map { "<br>" + MessageRenderer.replyAnchor($0, text: MessageRenderer.replyPrompt) } ?? ""
         rows.append(
           "<tr><td>\(TemplateText.escapeHTML(unit))</td>"
-            + "<td>\(TemplateText.escapeHTML(due))</td><td>\(TemplateText.escapeHTML(status))</td></tr>")
+            + "<td>\(TemplateText.escapeHTML(due))</td><td>\(TemplateText.escapeHTML(status))\(answer)</td></tr>")
+        linked = linked || link != nil
       }
       values["items"] = lines.joined(separator: "\n")
       values["items.html"] = rows.joined(separator: "\n")
     }
     values["key"] = decision.key
     values["step"] = decision.noticeKey?.step.description ?? "digest"
+    if case .digest = decision.content {
+      values["reply.note"] = linked ? MessageRenderer.replyNoteDigest : MessageRenderer.replyNote
+    } else {
+      values["reply.note"] = linked ? MessageRenderer.replyNoteWithLink : MessageRenderer.replyNote
+    }
+    values["reply.done"] = linked ? MessageRenderer.replyDoneWithLink : MessageRenderer.replyDone
     values["reason"] = decision.reason.rawValue
     values["sent.date"] = sendDate.vietnamese
     values["recipients"] = decision.addressees.map(MessageRenderer.salutation).joined(separator: "; ")
@@ -247,13 +279,70 @@ public struct MessageRenderer: Sendable {
     return "\(name), \(addressee.unitName)"
   }
 
+  /// The link for an obligation's rung when the message speaks to the unit that owes it, and to
+  /// no one else: a link lets whoever holds it answer for the unit, so it never goes to a
+  /// superior, to the Department about another unit, or to a mailbox shared with another unit.
+  func link(for key: NoticeKey, to addressees: [Addressee]) -> String? {
+    guard let replyLink, !addressees.isEmpty, addressees.allSatisfy({ $0.unit == key.unit }) else { return nil }
+    return replyLink(key)
+  }
+
+  static let replyPrompt = "Đơn vị đã gửi báo cáo hoặc cần xin gia hạn? Trả lời tại:"
+  static let replyNote = "xin không trả lời thư này."
+  static let replyNoteDigest = "thư trả lời qua email không được đọc; đơn vị trả lời qua đường dẫn ghi dưới tên đơn vị."
+  /// What a unit that has done its duty should do: ignore the message, or say so by its link.
+  static let replyDone = "Nếu đơn vị đã hoàn thành, xin bỏ qua thư này."
+  static let replyDoneWithLink = "Nếu đơn vị đã hoàn thành, xin xác nhận qua đường dẫn dưới đây."
+  static let replyNoteWithLink = "thư trả lời qua email không được đọc; xin trả lời qua đường dẫn ở trên."
+
+  /// The link on a line of its own: nothing around it for a mail reader to take into the address.
+  static func replyLine(_ link: String) -> String { "\(replyPrompt)\n\(link)\n" }
+
+  /// An anchor showing the address itself unless `text` is given: a printed message still
+  /// carries it.
+  static func replyAnchor(_ link: String, text: String? = nil) -> String {
+    let escaped = TemplateText.escapeHTML(link)
+    return "<a href=\"\(escaped)\">\(text.map(TemplateText.escapeHTML) ?? escaped)</a>"
+  }
+
+  static func replyHTML(_ link: String) -> String {
+    "<p>\(TemplateText.escapeHTML(replyPrompt)) \(replyAnchor(link))</p>"
+  }
+
+  /// Whether a template says where the link goes.
+  static func placesReply(_ template: String) -> Bool {
+    TemplateText.placeholders(in: template).contains { ["reply.url", "reply.line", "reply.html"].contains($0) }
+  }
+
+  /// `line` before the footer of a rule's own text (its line "Đây là thư nhắc việc tự động"),
+  /// else at its end.
+  static func inserting(_ line: String, into text: String) -> String {
+    var lines = text.components(separatedBy: "\n")
+    let block = line.hasSuffix("\n") ? String(line.dropLast()) : line
+    if let footer = lines.firstIndex(where: { $0.hasPrefix("Đây là thư nhắc việc tự động") }) {
+      lines.insert(contentsOf: block.components(separatedBy: "\n") + [""], at: footer)
+      return lines.joined(separator: "\n")
+    }
+    return text + "\n\n" + block
+  }
+
+  /// `paragraph` before `</body>` of a rule's own HTML, else at its end.
+  static func inserting(html paragraph: String, into html: String) -> String {
+    guard let body = html.range(of: "</body>", options: [.caseInsensitive, .backwards]) else {
+      return html + "\n" + paragraph
+    }
+    return html.replacingCharacters(in: body, with: paragraph + "\n</body>")
+  }
+
   static let footer = """
-    Đây là thư nhắc việc tự động do hệ thống nhacviec gửi; xin không trả lời thư này.
+    {{reply.line}}
+    Đây là thư nhắc việc tự động do hệ thống nhacviec gửi; {{reply.note}}
     Mã thông báo: {{key}}
     """
 
   static let htmlFooter = """
-    <p style="color:#666;font-size:small">Đây là thư nhắc việc tự động do hệ thống nhacviec gửi; xin không trả lời thư này.<br>Mã thông báo: {{key}}</p>
+    {{reply.html}}
+    <p style="color:#666;font-size:small">Đây là thư nhắc việc tự động do hệ thống nhacviec gửi; {{reply.note}}<br>Mã thông báo: {{key}}</p>
     """
 
   static func html(_ body: String) -> String {
@@ -279,7 +368,7 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
-        Nếu đơn vị đã hoàn thành, xin bỏ qua thư này.
+        {{reply.done}}
 
         \(footer)
         """,
@@ -290,7 +379,7 @@ public struct MessageRenderer: Sendable {
         {{detail.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
-        <p>Nếu đơn vị đã hoàn thành, xin bỏ qua thư này.</p>
+        <p>{{reply.done}}</p>
         """)),
     "overdue": MessageTemplate(
       subject: "[Quá hạn] {{rule.title}} — {{days.phrase}}",
@@ -302,7 +391,7 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
-        Đề nghị đơn vị khẩn trương hoàn thành. Nếu đơn vị đã hoàn thành, xin bỏ qua thư này.
+        Đề nghị đơn vị khẩn trương hoàn thành. {{reply.done}}
 
         \(footer)
         """,
@@ -313,7 +402,7 @@ public struct MessageRenderer: Sendable {
         {{detail.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
-        <p>Đề nghị đơn vị khẩn trương hoàn thành. Nếu đơn vị đã hoàn thành, xin bỏ qua thư này.</p>
+        <p>Đề nghị đơn vị khẩn trương hoàn thành. {{reply.done}}</p>
         """)),
     "escalation": MessageTemplate(
       subject: "[Quá hạn] {{unit.name}} chưa hoàn thành: {{rule.title}}",

@@ -3,6 +3,7 @@ import Foundation
 import NhacviecConfig
 import NhacviecCore
 import NhacviecDelivery
+import NhacviecLinks
 
 struct Check: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -12,6 +13,9 @@ struct Check: ParsableCommand {
       current period. The program of each external rule (kind: exec) is run once for that \
       period, and its answer checked. Errors are printed as FILE:LINE:COL: message. Exit status \
       0 when valid, 1 when not.
+
+      With a web: section, its link_keys_file is read and checked too; a mistake in it is \
+      printed as FILE:LINE: message.
 
       Secrets a channel names by file name (password_file: smtp-password) are read as the \
       daemon reads them: from $CREDENTIALS_DIRECTORY under systemd (LoadCredential=), else \
@@ -57,7 +61,14 @@ struct Check: ParsableCommand {
     let client = CurlClient()
     defer { client.shutdown() }
     let runtime = ChannelRuntime(client: client, zone: zone, stateDirectory: deployment.daemon.state)
-    let channelErrors = runtime.channels(deployment.channels).errors
+    var channelErrors = runtime.channels(deployment.channels).errors
+    // The keys of units' links are read as the daemon reads them at start and reload.
+    var links: ReplyLinks?
+    do throws(ConfigErrors) {
+      links = try ReplyLinks.load(for: deployment)
+    } catch {
+      channelErrors += error.errors
+    }
     if !channelErrors.isEmpty {
       printError(ConfigErrors(channelErrors).description)
       // A secret that cannot be read outside systemd is most often one LoadCredential= hands over.
@@ -98,6 +109,12 @@ struct Check: ParsableCommand {
     let channels = deployment.channels.values.sorted { $0.spec.name < $1.spec.name }
       .map { "\($0.spec.name) (\($0.spec.type))" }
     say("channels: \(channels.joined(separator: ", "))")
+    if let web = deployment.web, let links {
+      let keys = links.signer.keys.keys.map(\.id)
+      say(
+        "web: \(web.url), listening on \(web.listen); links signed with key \(keys[0])\(keys.count > 1 ? ", also verifying \(keys.dropFirst().joined(separator: ", "))" : "")"
+      )
+    }
     say("rules: \(deployment.ruleset.rules.count)")
     let engine = deployment.engine(facts: book)
     var failures = 0
