@@ -189,7 +189,7 @@ let package = Package(
     ),
     .testTarget(
       name: "CommandLineTests",
-      dependencies: ["nhacviec", "NhacviecDaemon", "NhacviecControl", "TestSupport"],
+      dependencies: ["nhacviec", "NhacviecDaemon", "NhacviecControl", "NhacviecWeb", "TestSupport"],
       exclude: ["Fixtures"],
       swiftSettings: strictSettings
     ),

@@ -12,12 +12,16 @@ public struct ControlRequest: Sendable {
   /// The peer's supplementary groups from SO_PEERGROUPS, the kernel's word too: those its
   /// process has, not those /etc/group lists for its user.
   public let groups: [UInt32]
+  /// A TCP peer's numeric address (`127.0.0.1`, `::1`), for the desk's login throttling and
+  /// its trusted proxy; nil on the Unix socket.
+  public let peer: String?
 
-  public init(_ http: HTTPRequest, uid: UInt32, gid: UInt32, groups: [UInt32] = []) {
+  public init(_ http: HTTPRequest, uid: UInt32, gid: UInt32, groups: [UInt32] = [], peer: String? = nil) {
     self.http = http
     self.uid = uid
     self.gid = gid
     self.groups = groups
+    self.peer = peer
   }
 
   public var method: String { http.method }
@@ -82,6 +86,8 @@ public final class ControlServer: Sendable {
     /// From the answer being ready to its last byte leaving.
     public var responseTimeout: TimeInterval = 10
     public var limits = HTTPRequestParser.Limits()
+    /// The loop thread's name; by default after the endpoint (`nhacviec-control`, `nhacviec-metrics`).
+    public var threadName: String?
 
     public init() {}
   }
@@ -149,7 +155,7 @@ public final class ControlServer: Sendable {
       loop(listener: fd)
       loopEnded.signal()
     }
-    thread.name = isTCP ? "nhacviec-metrics" : "nhacviec-control"
+    thread.name = configuration.threadName ?? (isTCP ? "nhacviec-metrics" : "nhacviec-control")
     thread.start()
   }
 
@@ -284,13 +290,14 @@ public final class ControlServer: Sendable {
     let uid: UInt32
     let gid: UInt32
     let groups: [UInt32]
+    let peer: String?
     let accepted: Double
     var state: State
     var deadline: Double
 
     init(
-      fd: Int32, pid: Int32, uid: UInt32, gid: UInt32, groups: [UInt32], accepted: Double, deadline: Double,
-      limits: HTTPRequestParser.Limits
+      fd: Int32, pid: Int32, uid: UInt32, gid: UInt32, groups: [UInt32], peer: String?, accepted: Double,
+      deadline: Double, limits: HTTPRequestParser.Limits
     ) {
       self.state = .reading(HTTPRequestParser.Incremental(limits: limits))
       self.fd = fd
@@ -298,6 +305,7 @@ public final class ControlServer: Sendable {
       self.uid = uid
       self.gid = gid
       self.groups = groups
+      self.peer = peer
       self.accepted = accepted
       self.deadline = deadline
     }
@@ -352,7 +360,8 @@ public final class ControlServer: Sendable {
             answer(connection, .error(failure).answering(parser.method))
           case .complete(let request):
             connection.state = .handling
-            let request = ControlRequest(request, uid: connection.uid, gid: connection.gid, groups: connection.groups)
+            let request = ControlRequest(
+              request, uid: connection.uid, gid: connection.gid, groups: connection.groups, peer: connection.peer)
             if case .refused(let response) = dispatch(connection.fd, request) { answer(connection, response) }
           }
           return
@@ -420,7 +429,11 @@ public final class ControlServer: Sendable {
     }
     func acceptAll() {
       while true {
-        let fd = accept(listener, nil, nil)
+        var peerAddress = sockaddr_storage()
+        var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let fd = withUnsafeMutablePointer(to: &peerAddress) {
+          $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listener, $0, &peerLength) }
+        }
         if fd < 0 {
           if errno == EINTR || errno == ECONNABORTED { continue }
           if errno == EMFILE || errno == ENFILE {
@@ -449,7 +462,8 @@ public final class ControlServer: Sendable {
         let now = monotonicSeconds()
         connections[fd] = Connection(
           fd: fd, pid: credentials.pid, uid: credentials.uid, gid: credentials.gid,
-          groups: isTCP ? [] : ControlServer.peerGroups(fd), accepted: now,
+          groups: isTCP ? [] : ControlServer.peerGroups(fd),
+          peer: isTCP ? ControlServer.numeric(peerAddress) : nil, accepted: now,
           deadline: now + configuration.requestTimeout,
           limits: configuration.limits)
       }
@@ -584,6 +598,29 @@ public final class ControlServer: Sendable {
 }
 
 extension ControlServer {
+  /// An IPv4 or IPv6 peer's address as text; an IPv4 peer on a dual-stack socket reads as IPv4.
+  static func numeric(_ address: sockaddr_storage) -> String? {
+    var address = address
+    var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+    let family = Int32(address.ss_family)
+    let written: UnsafePointer<CChar>? = withUnsafePointer(to: &address) { pointer in
+      if family == AF_INET {
+        return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { v4 in
+          var bytes = v4.pointee.sin_addr
+          return inet_ntop(AF_INET, &bytes, &text, socklen_t(text.count))
+        }
+      }
+      guard family == AF_INET6 else { return nil }
+      return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { v6 in
+        var bytes = v6.pointee.sin6_addr
+        return inet_ntop(AF_INET6, &bytes, &text, socklen_t(text.count))
+      }
+    }
+    guard written != nil else { return nil }
+    let result = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return result.hasPrefix("::ffff:") && result.contains(".") ? String(result.dropFirst(7)) : result
+  }
+
   /// `SO_PEERGROUPS` (Linux 4.13), which Glibc's module does not export.
   static let peerGroupsOption: Int32 = 59
 

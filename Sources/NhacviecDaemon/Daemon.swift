@@ -480,11 +480,11 @@ public final class Daemon: Sendable {
   }
 
   public func notices(
-    state: NoticeState?, key: String?, limit: Int, after: (channel: String, key: String)? = nil
+    state: NoticeState?, key: String?, unit: String? = nil, limit: Int, after: (channel: String, key: String)? = nil
   ) throws -> [ControlAPI.Notice] {
     let zone = current.deployment.zone
     let after = after.map { JournalKey(key: $0.key, channel: $0.channel) }
-    return try store.entries(state: state, key: key, limit: limit, after: after).map { entry in
+    return try store.entries(state: state, key: key, unit: unit, limit: limit, after: after).map { entry in
       ControlAPI.Notice(
         key: entry.key, channel: entry.channel, at: zone.rfc3339(entry.scheduledAt),
         reason: NoticeReason(rawValue: entry.reason) ?? .nextReminder, state: entry.state, attempts: entry.attempts,
@@ -510,7 +510,10 @@ public final class Daemon: Sendable {
 
   /// Checks every fact of a batch, then records them all in one transaction, or none: a refused
   /// fact is answered with where it stands (`facts.csv:7: amount: …`).
-  public func record(_ batch: ControlAPI.FactBatch, uid: UInt32) throws -> (sent: [Fact], recorded: [Fact]) {
+  /// `via` says how the facts came when it is not the socket or a file (`desk NAME`).
+  public func record(
+    _ batch: ControlAPI.FactBatch, uid: UInt32, via: String? = nil
+  ) throws -> (sent: [Fact], recorded: [Fact]) {
     let deployment = current.deployment
     guard !batch.facts.isEmpty else { throw HTTPFailure(400, "no facts to record") }
     var facts: [Fact] = []
@@ -544,7 +547,7 @@ public final class Daemon: Sendable {
     }
     errors += FactsLoader.check(facts, against: deployment)
     if !errors.isEmpty { throw ConfigErrors(errors) }
-    let source = batch.source.map { "import \($0)" } ?? "socket"
+    let source = via ?? batch.source.map { "import \($0)" } ?? "socket"
     let recorded = try store.record(facts, by: .init(uid: uid, source: source), now: now, undated: undated)
     for fact in recorded.prefix(20) {
       Log.write(

@@ -318,6 +318,7 @@ public final class Store: Sendable {
             WHERE state = 'silenced' OR (state = 'planned' AND next_attempt_at IS NOT NULL);
           """)
     }
+    migrator.registerMigration("v10-accounts", migrate: Store.createAccounts)
     return migrator
   }
 

@@ -20,7 +20,7 @@ struct Nhacviec: AsyncParsableCommand {
       Status.self,
       Findings.self,
       Upcoming.self, Notices.self, Record.self, Import.self, FactsCommand.self, Retract.self, SilenceCommand.self,
-      Retry.self, Flush.self, Ack.self, Reload.self, ReportCommand.self, BackupCommand.self,
+      Retry.self, Flush.self, Ack.self, Reload.self, ReportCommand.self, BackupCommand.self, UserCommand.self,
     ]
   )
 }
