@@ -71,4 +71,48 @@ struct DaemonDesk: DeskBackend {
   func retract(id: Int64, reason: String, officer: String) throws -> ControlAPI.RecordedFact {
     try daemon.retract(id: id, reason: "\(reason) [desk: \(officer)]", uid: getuid())
   }
+
+  func troubled(limit: Int) throws -> [ControlAPI.Notice] {
+    let failed = try daemon.notices(state: .failed, key: nil, limit: limit)
+    let dead = try daemon.notices(state: .dead, key: nil, limit: limit)
+    return Array((failed + dead).sorted { ($0.at, $0.key, $0.channel) < ($1.at, $1.key, $1.channel) }.prefix(limit))
+  }
+
+  /// The same calls as `POST /v1/notices/retry` with a selection of keys, dead ones then failed.
+  func retry(keys: [String], officer: String) throws -> Int {
+    guard !keys.isEmpty else { return 0 }
+    var count = 0
+    for state in [NoticeState.dead, .failed] {
+      var selection = JournalSelection()
+      selection.keys = keys
+      selection.state = state
+      count += try daemon.retry(selection, dryRun: false, uid: getuid()).count
+    }
+    Log.write(.notice, "desk: \(officer) planned \(count) notices again")
+    return count
+  }
+
+  func acknowledge(keys: [String], officer: String) throws -> Int {
+    guard !keys.isEmpty else { return 0 }
+    var selection = JournalSelection()
+    selection.keys = keys
+    let count = try daemon.acknowledge(selection, dryRun: false, uid: getuid()).count
+    Log.write(.notice, "desk: \(officer) acknowledged \(count) dead notices")
+    return count
+  }
+
+  func silences(all: Bool) throws -> [ControlAPI.Silence] { try daemon.silences(all: all) }
+
+  /// The officer's name goes with the reason, as for a retraction.
+  func addSilence(_ request: ControlAPI.SilenceRequest, officer: String) throws -> ControlAPI.Silence {
+    var request = request
+    request.reason += " [desk: \(officer)]"
+    return try daemon.addSilence(request, uid: getuid())
+  }
+
+  func expireSilence(id: Int64, officer: String) throws -> ControlAPI.Silence {
+    let silence = try daemon.expireSilence(id: id, uid: getuid())
+    Log.write(.notice, "desk: \(officer) expired silence \(id)")
+    return silence
+  }
 }

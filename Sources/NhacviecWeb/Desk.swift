@@ -87,7 +87,7 @@ public final class Desk: Sendable {
       default: throw DeskFailure.method
       }
     }
-    let pages = ["/", "/facts", "/facts/retract", "/logout"]
+    let pages = ["/", "/facts", "/facts/retract", "/logout", "/queue", "/silences", "/silences/expire"]
     guard pages.contains(path) || path.hasPrefix("/units/") else { throw DeskFailure.notFound }
     guard let officer = try signedIn(request, peer: peer) else {
       guard method == "GET" else {
@@ -128,6 +128,16 @@ public final class Desk: Sendable {
       response = try recordFact(form, officer: officer)
     case ("POST", "/facts/retract"):
       response = try retractFact(form, officer: officer)
+    case ("GET", "/queue"):
+      response = try queuePage(officer: officer)
+    case ("POST", "/queue"):
+      response = try queueAction(form, officer: officer)
+    case ("GET", "/silences"):
+      response = try silencesPage(officer: officer, all: request.query["all"] == "true")
+    case ("POST", "/silences"):
+      response = try addSilence(form, officer: officer)
+    case ("POST", "/silences/expire"):
+      response = try expireSilence(form, officer: officer)
     default:
       throw DeskFailure.method
     }

@@ -24,6 +24,15 @@ public protocol DeskBackend: Sendable {
   /// Records one fact for an officer; what happened, in English (the CLI's words).
   func record(_ fact: ControlAPI.FactRequest, officer: String) throws -> String
   func retract(id: Int64, reason: String, officer: String) throws -> ControlAPI.RecordedFact
+  /// The notices that need someone: failed (another attempt planned) and dead, oldest first.
+  func troubled(limit: Int) throws -> [ControlAPI.Notice]
+  /// Plans again the failed and dead notices with these keys; how many rows.
+  func retry(keys: [String], officer: String) throws -> Int
+  /// Acknowledges the dead notices with these keys; how many rows.
+  func acknowledge(keys: [String], officer: String) throws -> Int
+  func silences(all: Bool) throws -> [ControlAPI.Silence]
+  func addSilence(_ request: ControlAPI.SilenceRequest, officer: String) throws -> ControlAPI.Silence
+  func expireSilence(id: Int64, officer: String) throws -> ControlAPI.Silence
 }
 
 /// A rule as the season's filter names it.

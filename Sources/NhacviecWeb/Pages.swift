@@ -15,6 +15,8 @@ extension Desk {
         <nav>
         <a href="/">Tình hình nộp báo cáo</a>
         <a href="/facts">Dữ kiện</a>
+        <a href="/queue">Hàng đợi gửi</a>
+        <a href="/silences">Tạm dừng</a>
         <span class="who">\(officer.name) (\(officer.canWrite ? "được ghi" : "chỉ xem"))</span>
         <form method="post" action="/logout" class="inline">
         <input type="hidden" name="csrf" value="\(officer.csrf)">

@@ -28,7 +28,8 @@ extension Desk {
     th { background: #eee; }
     td.n { text-align: right; white-space: nowrap; }
     tr.total td { font-weight: bold; }
-    td form label { font-weight: normal; }
+    td form label, label.quiet { font-weight: normal; }
+    label.quiet { display: inline; font-size: 0.8rem; color: #555; }
     figure { margin: 0.5rem 0; }
     svg { max-width: 100%; height: auto; }
     .on-time, .met-on-time { color: #1b5e20; }

@@ -93,11 +93,12 @@ struct DeskFixture {
 
   static let password = "mật-khẩu-đủ-dài"
 
-  init(trustedProxy: Bool = false) throws {
+  init(trustedProxy: Bool = false, channel: String? = nil) throws {
     port = closedPort()
     let keys = try secretFile("k1 0123456789abcdef0123456789abcdef")
     let proxy = trustedProxy ? ", trusted_proxy: { address: 127.0.0.1, header: X-Remote-User }" : ""
     fixture = try DaemonFixture(
+      channel: channel,
       settings:
         "web: { listen: \"127.0.0.1:\(port)\", url: \"http://127.0.0.1:\(port)\", link_keys_file: \(keys)\(proxy) }",
       units: 3)
@@ -336,6 +337,55 @@ struct DeskTests {
     #expect(signed.cookie("nhacviec_session") != nil)
     let unknown = try DeskExchange.send(port: desk.port, "GET", "/", headers: ["X-Remote-User: ai.do"])
     #expect(unknown.status == 403)
+  }
+}
+
+@Suite("the desk's queue and silences", .serialized)
+struct DeskQueueTests {
+  @Test("a dead notice is listed on the queue, acknowledged and retried in bulk; a silence is added and expired")
+  func queueAndSilences() throws {
+    let setup = try temporaryFolder("program")
+    let desk = try DeskFixture(channel: "{ type: exec, command: \(try refusingD1(in: setup)), timeout: 30s }")
+    defer { desk.stop() }
+    _ = try desk.fixture.waitForChannel("email") { $0["dead"] as? Int == 1 }
+    #expect(try desk.user(["add", "can.bo", "--role", "writer"], input: DeskFixture.password).status == 0)
+    let session = try desk.session("can.bo")
+    let queue = try desk.get("/queue", session: session)
+    #expect(queue.status == 200)
+    #expect(queue.body.contains("annual/D1/2026/remind-7d@2026-11-15"))
+    #expect(queue.body.contains("gateway refused"))
+    #expect(!queue.body.contains("annual/D2/"))
+    let csrf = try #require(queue.csrf)
+    let key = "annual/D1/2026/remind-7d@2026-11-15"
+    let acknowledged = try desk.post("/queue", session: session, [("csrf", csrf), ("key", key), ("action", "ack")])
+    #expect(acknowledged.status == 200)
+    #expect(acknowledged.body.contains("Đã xác nhận 1 thông báo"))
+    let notices = try desk.fixture.client(["notices", "--state", "dead", "--json"]).stdout
+    #expect(notices.contains("acknowledged_by"), "\(notices)")
+    let retried = try desk.post("/queue", session: session, [("csrf", csrf), ("key", key), ("action", "retry")])
+    #expect(retried.body.contains("Đã lên lịch gửi lại 1 thông báo"), "\(retried.body)")
+
+    let added = try desk.post(
+      "/silences", session: session,
+      [("csrf", csrf), ("unit", "D2"), ("until", "2026-11-20"), ("reason", "đang thay người phụ trách")])
+    #expect(added.status == 201, "\(added.body)")
+    let listed = try desk.fixture.client(["silence", "list"]).stdout
+    #expect(listed.contains("unit=D2"), "\(listed)")
+    #expect(listed.contains("đang thay người phụ trách [desk: can.bo]"), "\(listed)")
+    let id = try #require(listed.split(separator: "\t").first.map(String.init))
+    let expired = try desk.post("/silences/expire", session: session, [("csrf", csrf), ("id", id)])
+    #expect(expired.status == 200, "\(expired.body)")
+    #expect(try desk.fixture.client(["silence", "list"]).stdout.contains("no silences in force"))
+    // Both pages parse as strict HTML5 with a label for every field.
+    let folder = try temporaryFolder("desk-queue")
+    var files: [String] = []
+    for (name, target) in [("queue", "/queue"), ("silences", "/silences?all=true")] {
+      let file = folder.appendingPathComponent("\(name).html")
+      try (try desk.get(target, session: session)).body.write(to: file, atomically: true, encoding: .utf8)
+      files.append(file.path)
+    }
+    let check = try ProgramRun("/usr/bin/python3", [serversPath("check_desk_html.py")] + files)
+    #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
   }
 }
 
