@@ -86,6 +86,9 @@ public final class ControlServer: Sendable {
     /// From the answer being ready to its last byte leaving.
     public var responseTimeout: TimeInterval = 10
     public var limits = HTTPRequestParser.Limits()
+    /// The answer to a request refused before any handler saw it (malformed, too large, too
+    /// slow, shed): the control API's JSON error by default; the desk's is a page.
+    public var refusal: @Sendable (HTTPFailure) -> HTTPResponse = { HTTPResponse.error($0) }
     /// The loop thread's name; by default after the endpoint (`nhacviec-control`, `nhacviec-metrics`).
     public var threadName: String?
 
@@ -357,7 +360,7 @@ public final class ControlServer: Sendable {
           case .incomplete:
             continue
           case .failure(let failure):
-            answer(connection, .error(failure).answering(parser.method))
+            answer(connection, configuration.refusal(failure).answering(parser.method))
           case .complete(let request):
             connection.state = .handling
             let request = ControlRequest(
@@ -387,7 +390,7 @@ public final class ControlServer: Sendable {
         .sorted(by: { $0.accepted < $1.accepted }).first(where: { withdraw($0.fd) })
       {
         configuration.refused("shed")
-        _ = HTTPResponse.error(HTTPFailure(503, "too many connections; expensive reads are shed first")).bytes
+        _ = configuration.refusal(HTTPFailure(503, "too many connections; expensive reads are shed first")).bytes
           .withUnsafeBytes { send(victim.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
         close(victim)
         return true
@@ -405,7 +408,7 @@ public final class ControlServer: Sendable {
       if let victim = slowest, case .reading(let parser) = victim.state {
         // Told why, in case it is a client that was only slow and is still listening.
         configuration.refused("shed")
-        _ = HTTPResponse.error(HTTPFailure(503, "too many connections; yours was the slowest"))
+        _ = configuration.refusal(HTTPFailure(503, "too many connections; yours was the slowest"))
           .answering(parser.method).bytes
           .withUnsafeBytes { send(victim.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
         close(victim)
@@ -421,7 +424,7 @@ public final class ControlServer: Sendable {
       Glibc.close(spare)
       let fd = accept(listener, nil, nil)
       if fd >= 0 {
-        _ = HTTPResponse.error(HTTPFailure(503, "busy: the daemon has no descriptor to spare; try again"))
+        _ = configuration.refusal(HTTPFailure(503, "busy: the daemon has no descriptor to spare; try again"))
           .bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
         Glibc.close(fd)
       }
@@ -454,7 +457,7 @@ public final class ControlServer: Sendable {
           continue
         }
         if connections.count >= configuration.maxConnections && !shed() {
-          _ = HTTPResponse.error(HTTPFailure(503, "busy: every connection is being answered; try again"))
+          _ = configuration.refusal(HTTPFailure(503, "busy: every connection is being answered; try again"))
             .bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
           Glibc.close(fd)
           continue
@@ -513,8 +516,10 @@ public final class ControlServer: Sendable {
         case .reading(let parser):
           answer(
             connection,
-            .error(HTTPFailure(408, "the request took longer than \(Int(configuration.requestTimeout)) s"))
-              .answering(parser.method))
+            configuration.refusal(
+              HTTPFailure(408, "the request took longer than \(Int(configuration.requestTimeout)) s")
+            )
+            .answering(parser.method))
         case .writing: close(connection)
         case .handling: continue
         }

@@ -129,6 +129,7 @@ public enum Service {
       configuration.lane = { _ in .ordinary }
       configuration.maxHandlers = [.ordinary: 8]
       configuration.threadName = "nhacviec-desk"
+      configuration.refusal = { desk.refusal($0) }
       // Browsers keep connections open longer than the CLI does, and a phone is slower.
       configuration.requestTimeout = 15
       services.append(

@@ -68,6 +68,24 @@ public final class Desk: Sendable {
     return response
   }
 
+  /// A request the server refused before the desk saw it: a Vietnamese page, with the headers
+  /// every answer has. Said in the page's words, not the parser's.
+  public func refusal(_ failure: HTTPFailure) -> HTTPResponse {
+    let message: String
+    switch failure.status {
+    case 413: message = "Biểu mẫu hoặc tệp gửi lên quá lớn."
+    case 408: message = "Yêu cầu gửi đến quá chậm. Vui lòng thử lại."
+    case 503: message = "Hệ thống đang bận. Vui lòng thử lại sau ít phút."
+    case 431: message = "Yêu cầu có phần đầu quá lớn. Vui lòng xoá cookie của trang rồi thử lại."
+    default: message = "Trình duyệt đã gửi một yêu cầu không hợp lệ."
+    }
+    var response = page(
+      status: failure.status, title: "Yêu cầu không được xử lý", officer: nil, body: "<p>\(message)</p>\n")
+    response.headers += Self.securityHeaders
+    response.headers.append(.init(name: "Cache-Control", value: "no-store"))
+    return response
+  }
+
   // MARK: - Routing
 
   private func route(_ request: HTTPRequest, peer: String?) throws -> HTTPResponse {

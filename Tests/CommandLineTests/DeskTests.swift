@@ -270,6 +270,14 @@ struct DeskTests {
       [("csrf", csrf), ("kind", "report"), ("unit", "D1"), ("rule", "annual"), ("period", "2026")])
     #expect(refused.status == 403)
     #expect(try desk.facts().contains("no facts recorded"))
+    // An oversized form is refused by the server before any handler, with a page, not JSON.
+    let huge = try DeskExchange.send(
+      port: desk.port, "POST", "/facts", cookies: ["nhacviec_session": writer],
+      form: [("csrf", csrf), ("reason", String(repeating: "x", count: 70_000))])
+    #expect(huge.status == 413)
+    #expect(huge.header("Content-Type") == "text/html; charset=utf-8")
+    #expect(huge.body.contains("quá lớn"))
+    #expect(huge.header("Content-Security-Policy") != nil)
     // The stylesheet is the desk's own, at its fixed path.
     let css = try desk.get("/desk.css")
     #expect(css.status == 200 && css.header("Content-Type") == "text/css; charset=utf-8")
