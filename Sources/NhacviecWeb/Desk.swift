@@ -32,7 +32,10 @@ public final class Desk: Sendable {
     self.settings = settings
     self.store = store
     self.backend = backend
-    self.log = log
+    // Names typed into the login form reach the log: one line each, whatever they hold.
+    self.log = { line in
+      log(String(line.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) }))
+    }
   }
 
   /// The security headers every answer carries: nothing loads but the desk's stylesheet and

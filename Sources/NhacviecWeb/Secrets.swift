@@ -30,6 +30,8 @@ public enum Passwords {
   /// verifies the old hashes.
   public static func hash(_ password: String) throws(Failure) -> String {
     guard Sodium.ready else { throw Failure(description: "libsodium could not start") }
+    slots.wait()
+    defer { slots.signal() }
     var out = [CChar](repeating: 0, count: crypto_pwhash_strbytes())
     // Every byte, a NUL too: the length is given, so nothing is cut at a NUL.
     let chars = password.utf8.map { CChar(bitPattern: $0) } + [0]
@@ -42,9 +44,15 @@ public enum Passwords {
 
   public static func verify(_ password: String, hash: String) -> Bool {
     guard Sodium.ready, password.utf8.count <= maximumLength else { return false }
+    slots.wait()
+    defer { slots.signal() }
     let chars = password.utf8.map { CChar(bitPattern: $0) } + [0]
     return crypto_pwhash_str_verify(hash, chars, UInt64(chars.count - 1)) == 0
   }
+
+  /// At most two hashes at once (128 MiB): eight logins at the same moment would otherwise take
+  /// the 512 MiB the service unit allows the whole daemon. The others wait on their own threads.
+  static let slots = DispatchSemaphore(value: 2)
 
   /// A hash to verify against when the account does not exist, so that a wrong name takes as
   /// long as a wrong password and does not tell which names exist.
