@@ -81,21 +81,32 @@ extension Desk {
     let now = backend.now()
     let zone = backend.zone
     let periodText = query["period"].flatMap { $0.isEmpty ? nil : $0 }
-    let period: Period
+    let rules = backend.rules()
+    let rule = query["rule"].flatMap { $0.isEmpty ? nil : $0 }
+    if let rule, !rules.contains(where: { $0.id == rule }) {
+      throw DeskFailure(status: 404, title: "Không có nghĩa vụ này", message: "Không có nghĩa vụ báo cáo \(rule).")
+    }
+    // A period asked for, or the current one of each kind the rules use: this year, this quarter,
+    // this month.
+    var periods: [Period] = []
     if let periodText {
       guard let parsed = Period(periodText) else {
         throw DeskFailure(
           status: 400, title: "Kỳ báo cáo không hợp lệ",
           message: "Kỳ báo cáo phải viết như 2026, 2026-Q4 hoặc 2026-11.")
       }
-      period = parsed
+      periods = [parsed]
     } else {
-      period = Period(kind: .yearly, year: zone.localDate(of: now).year)
-    }
-    let rules = backend.rules()
-    let rule = query["rule"].flatMap { $0.isEmpty ? nil : $0 }
-    if let rule, !rules.contains(where: { $0.id == rule }) {
-      throw DeskFailure(status: 404, title: "Không có nghĩa vụ này", message: "Không có nghĩa vụ báo cáo \(rule).")
+      let today = zone.localDate(of: now)
+      let used = Set(rules.filter { rule == nil || $0.id == rule }.map(\.period))
+      for kind in PeriodKind.allCases where used.contains(kind) {
+        switch kind {
+        case .yearly: periods.append(Period(kind: .yearly, year: today.year))
+        case .quarterly: periods.append(Period(kind: .quarterly, year: today.year, index: (today.month - 1) / 3 + 1))
+        case .monthly: periods.append(Period(kind: .monthly, year: today.year, index: today.month))
+        }
+      }
+      if periods.isEmpty { periods = [Period(kind: .yearly, year: today.year)] }
     }
     let state = query["state"].flatMap { $0.isEmpty ? nil : $0 }
     let status = try state.map { text throws -> ConsolidatedReport.Status in
@@ -105,17 +116,19 @@ extension Desk {
       return status
     }
     let kind = query["kind"].flatMap { $0.isEmpty ? nil : $0 }
-    let report = try backend.report(period: period, rules: rule.map { [$0] }, scope: nil)
-    let document = ReportDocument(report, zone: zone)
+    let documents = try periods.map {
+      ReportDocument(try backend.report(period: $0, rules: rule.map { [$0] }, scope: nil), zone: zone)
+    }
+    let sections = documents.flatMap { document in document.report.sections.map { (document, $0) } }
     var kinds: [String] = []
-    for section in report.sections {
+    for (_, section) in sections {
       for row in section.rows where !kinds.contains(row.kind) { kinds.append(row.kind) }
     }
     var body: HTML = """
-      <p class="asof">\(document.heading). Số liệu tính đến \(zone.vietnamese(report.asOf)).</p>
+      <p class="asof">\(documents.map(\.heading).joined(separator: "; ")). Số liệu tính đến \(zone.vietnamese(now)).</p>
       <form method="get" action="/" class="filters">
       <p><label for="period">Kỳ báo cáo</label>
-      <input id="period" name="period" type="text" value="\(period.description)" size="8"></p>
+      <input id="period" name="period" type="text" value="\(periodText ?? "")" size="8" placeholder="kỳ hiện tại"></p>
       <p>\(Self.select("rule", label: "Nghĩa vụ", options: rules.map { ($0.id, $0.title) }, selected: rule, any: "Tất cả"))</p>
       <p>\(Self.select("state", label: "Tình trạng", options: ConsolidatedReport.Status.allCases.map { ($0.rawValue, $0.vietnamese) }, selected: state, any: "Tất cả"))</p>
       <p>\(Self.select("kind", label: "Loại đơn vị", options: kinds.map { ($0, ConsolidatedReport.kindName($0)) }, selected: kind, any: "Tất cả"))</p>
@@ -123,10 +136,10 @@ extension Desk {
       </form>
 
       """
-    if report.sections.isEmpty {
-      body += "<p>Không có nghĩa vụ báo cáo nào cho \(period.vietnamese).</p>\n"
+    if sections.isEmpty {
+      body += "<p>Không có nghĩa vụ báo cáo nào cho \(periods.map(\.vietnamese).joined(separator: ", ")).</p>\n"
     }
-    for (index, section) in report.sections.enumerated() {
+    for (index, (document, section)) in sections.enumerated() {
       body += "<section>\n<h2>\(index + 1). \(section.title)</h2>\n"
       body += "<p>Căn cứ: \(section.basis). Thời hạn: \(section.dueLine).</p>\n"
       if let error = section.error {

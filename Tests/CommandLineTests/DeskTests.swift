@@ -259,6 +259,12 @@ struct DeskTests {
       files.append(file.path)
     }
     #expect(answers.map(\.1.status) == [200, 200, 200, 200, 200, 200, 404, 404, 400])
+    // By default the current period of each kind the rules use; another period on asking.
+    #expect(answers[1].1.body.contains("Báo cáo ISO năm 2026"))
+    #expect(
+      try desk.get("/?period=2026-Q4", session: reader).body.contains("Không có nghĩa vụ báo cáo nào cho quý IV/2026"))
+    let pending = answers[2].1.body
+    #expect(pending.contains("Chi tiết (3/3 đơn vị)"), "\(pending)")
     let check = try ProgramRun("/usr/bin/python3", [serversPath("check_desk_html.py")] + files)
     #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
     // A reader sees the facts but no form to change them, and a POST is refused.
