@@ -156,6 +156,13 @@ let package = Package(
       exclude: fuzzData,
       swiftSettings: strictSettings
     ),
+    .executableTarget(
+      name: "fuzz-desk",
+      dependencies: ["FuzzSupport", "NhacviecWeb"],
+      path: "Fuzz/desk",
+      exclude: fuzzData,
+      swiftSettings: strictSettings
+    ),
     // For tests, ours and a deployment's own: a manual clock, a scripted channel, fixtures, a
     // delivery harness and what every channel must do.
     .target(
@@ -196,14 +203,16 @@ let package = Package(
     ),
     .testTarget(
       name: "CommandLineTests",
-      dependencies: ["nhacviec", "NhacviecDaemon", "NhacviecControl", "TestSupport"],
+      dependencies: ["nhacviec", "NhacviecDaemon", "NhacviecControl", "NhacviecWeb", "TestSupport"],
       exclude: ["Fixtures"],
       swiftSettings: strictSettings
     ),
     // Every kept input of every fuzz target, replayed: the regression tests for what fuzzing found.
     .testTarget(
       name: "FuzzReplayTests",
-      dependencies: ["fuzz-config", "fuzz-deployment", "fuzz-facts", "fuzz-control", "fuzz-links", "TestSupport"],
+      dependencies: [
+        "fuzz-config", "fuzz-deployment", "fuzz-facts", "fuzz-control", "fuzz-links", "fuzz-desk", "TestSupport",
+      ],
       swiftSettings: strictSettings
     ),
   ],

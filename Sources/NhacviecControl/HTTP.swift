@@ -294,6 +294,11 @@ public enum HTTPRequestParser {
     return String(validating: out, as: UTF8.self)
   }
 
+  /// A path segment's percent escapes decoded (`+` stays a plus); nil when broken or not UTF-8.
+  public static func decodePath(_ text: String) -> String? {
+    decode(text.utf8.flatMap { $0 == UInt8(ascii: "+") ? Array("%2B".utf8) : [$0] }[...])
+  }
+
   static func hex(_ byte: UInt8) -> UInt8? {
     switch byte {
     case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
@@ -337,6 +342,9 @@ public struct HTTPResponse: Sendable {
   public let contentType: String
   /// An answer to HEAD: the headers a GET would get (its Content-Length too), without the body.
   public var headOnly = false
+  /// Headers beyond the framing's (the desk's cookies, redirects and security policy), sent in
+  /// this order. Names and values must not hold CR or LF: they are the server's own words.
+  public var headers: [HTTPRequest.Header] = []
 
   public init(status: Int, body: [UInt8], contentType: String = "application/json; charset=utf-8") {
     self.status = status
@@ -345,7 +353,8 @@ public struct HTTPResponse: Sendable {
   }
 
   static let reasons = [
-    200: "OK", 201: "Created", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+    200: "OK", 201: "Created", 202: "Accepted", 303: "See Other", 400: "Bad Request", 401: "Unauthorized",
+    403: "Forbidden", 404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout", 409: "Conflict", 411: "Length Required", 413: "Payload Too Large",
     422: "Unprocessable Entity", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
@@ -366,6 +375,7 @@ public struct HTTPResponse: Sendable {
     let head =
       "HTTP/1.1 \(status) \(Self.reasons[status] ?? "Status")\r\n"
       + "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n"
+      + headers.map { "\($0.name): \($0.value)\r\n" }.joined()
       + "Connection: close\r\n\r\n"
     return Array(head.utf8) + (headOnly ? [] : body)
   }

@@ -350,14 +350,16 @@ public struct Engine: Sendable {
     let all = context.facts.facts(rule: rule, period: period, unit: unit, at: now)
     // Most obligations hold no fact at all, and few of those that do hold the unit's word.
     guard all.contains(where: { $0.kind.isUnitsWord }) else { return (nil, nil, nil, nil) }
-    let returned = all.last { $0.kind == .returned }
-    let since = returned?.at ?? .distantPast
-    let answered = returned.flatMap { _ in
-      all.last { ($0.kind == .claim || $0.kind == .request) && ($0.at ?? .distantPast) <= since }
+    // In the order they happened: by time, and in the order recorded for the same second (facts
+    // are dated to the second, and a unit may answer again the very second it was returned).
+    let returnedAt = all.lastIndex { $0.kind == .returned }
+    let returned = returnedAt.map { all[$0] }
+    let answered = returnedAt.flatMap { index in
+      all[..<index].last { $0.kind == .claim || $0.kind == .request }
     }
-    func pending(_ fact: Fact) -> Bool { returned == nil || (fact.at ?? .distantPast) > since }
-    let claim = all.last { $0.kind == .claim && pending($0) }
-    let request = all.last { $0.kind == .request && pending($0) }.flatMap { asked in
+    let pending = all[((returnedAt ?? -1) + 1)...]
+    let claim = pending.last { $0.kind == .claim }
+    let request = pending.last { $0.kind == .request }.flatMap { asked in
       let answered = all.contains { fact in
         fact.kind == .extension && (fact.due == asked.due || (fact.at ?? .distantPast) >= (asked.at ?? .distantPast))
       }

@@ -37,11 +37,11 @@ struct ControlRoutes: Sendable {
     "/v1/status": [], "/v1/findings": ["state", "rule", "unit", "period"], "/v1/upcoming": ["days"],
     "/v1/explain": ["unit", "rule"], "/v1/report": ["period", "rules", "scope", "as_of", "format"],
     "/v1/notices": ["state", "limit", "key", "after"], "/v1/facts": ["unit", "rule", "period", "retracted"],
-    "/v1/silences": ["all"], "/v1/claims": [],
+    "/v1/silences": ["all"], "/v1/claims": [], "/v1/users": [],
   ]
   static let writes: Set<String> = [
     "/v1/facts", "/v1/notices/retry", "/v1/notices/flush", "/v1/notices/ack", "/v1/reload", "/v1/silences",
-    "/v1/claims", "/v1/claims/accept", "/v1/claims/return",
+    "/v1/claims", "/v1/claims/accept", "/v1/claims/return", "/v1/users", "/v1/users/password",
   ]
   /// Collections whose items a writer may remove: `DELETE /v1/facts/ID` retracts a fact,
   /// `DELETE /v1/silences/ID` expires a silence.
@@ -75,6 +75,16 @@ struct ControlRoutes: Sendable {
       guard request.query.isEmpty else { throw HTTPFailure(400, "\(path) takes no query parameters") }
       try checkWriter(request)
       return try write(path, request)
+    }
+    // An account is removed by its name, not a number.
+    if path.hasPrefix("/v1/users/"), !writable {
+      guard request.method == "DELETE" else {
+        throw HTTPFailure(405, "method \(request.method) not allowed on \(path) (allowed: DELETE)")
+      }
+      guard request.query.isEmpty else { throw HTTPFailure(400, "\(path) takes no query parameters") }
+      try checkWriter(request)
+      let name = HTTPRequestParser.decodePath(String(path.dropFirst("/v1/users/".count))) ?? ""
+      return .json(ControlAPI.Message(try daemon.removeUser(name, uid: request.uid)))
     }
     if let slash = path.lastIndex(of: "/"), Self.removable.contains(String(path[..<slash])) {
       let collection = String(path[..<slash])
@@ -197,6 +207,8 @@ struct ControlRoutes: Sendable {
       return .json(try daemon.silences(all: try Self.flag(query["all"], "all")))
     case "/v1/claims":
       return .json(try daemon.pendingWords())
+    case "/v1/users":
+      return .json(try daemon.users())
     default:
       throw HTTPFailure(404, "no such endpoint: \(path)")
     }
@@ -300,6 +312,12 @@ struct ControlRoutes: Sendable {
       let silence = try daemon.addSilence(
         try decoder.decode(ControlAPI.SilenceRequest.self, from: Data(request.body)), uid: request.uid)
       return .json(silence, status: 201)
+    case "/v1/users":
+      let body = try decoder.decode(ControlAPI.UserRequest.self, from: Data(request.body))
+      return .json(ControlAPI.Message(try daemon.addUser(body, uid: request.uid)), status: 201)
+    case "/v1/users/password":
+      let body = try decoder.decode(ControlAPI.UserRequest.self, from: Data(request.body))
+      return .json(ControlAPI.Message(try daemon.changeUser(body, uid: request.uid)))
     case "/v1/notices/ack":
       let body = try decoder.decode(ControlAPI.Acknowledge.self, from: Data(request.body))
       if body.isSingleKey, let key = body.key {

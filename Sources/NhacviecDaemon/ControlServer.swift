@@ -12,12 +12,16 @@ public struct ControlRequest: Sendable {
   /// The peer's supplementary groups from SO_PEERGROUPS, the kernel's word too: those its
   /// process has, not those /etc/group lists for its user.
   public let groups: [UInt32]
+  /// A TCP peer's numeric address (`127.0.0.1`, `::1`), for the desk's login throttling and
+  /// its trusted proxy; nil on the Unix socket.
+  public let peer: String?
 
-  public init(_ http: HTTPRequest, uid: UInt32, gid: UInt32, groups: [UInt32] = []) {
+  public init(_ http: HTTPRequest, uid: UInt32, gid: UInt32, groups: [UInt32] = [], peer: String? = nil) {
     self.http = http
     self.uid = uid
     self.gid = gid
     self.groups = groups
+    self.peer = peer
   }
 
   public var method: String { http.method }
@@ -82,6 +86,11 @@ public final class ControlServer: Sendable {
     /// From the answer being ready to its last byte leaving.
     public var responseTimeout: TimeInterval = 10
     public var limits = HTTPRequestParser.Limits()
+    /// The answer to a request refused before any handler saw it (malformed, too large, too
+    /// slow, shed): the control API's JSON error by default; the desk's is a page.
+    public var refusal: @Sendable (HTTPFailure) -> HTTPResponse = { HTTPResponse.error($0) }
+    /// The loop thread's name; by default after the endpoint (`nhacviec-control`, `nhacviec-metrics`).
+    public var threadName: String?
 
     public init() {}
   }
@@ -149,7 +158,7 @@ public final class ControlServer: Sendable {
       loop(listener: fd)
       loopEnded.signal()
     }
-    thread.name = isTCP ? "nhacviec-metrics" : "nhacviec-control"
+    thread.name = configuration.threadName ?? (isTCP ? "nhacviec-metrics" : "nhacviec-control")
     thread.start()
   }
 
@@ -284,13 +293,14 @@ public final class ControlServer: Sendable {
     let uid: UInt32
     let gid: UInt32
     let groups: [UInt32]
+    let peer: String?
     let accepted: Double
     var state: State
     var deadline: Double
 
     init(
-      fd: Int32, pid: Int32, uid: UInt32, gid: UInt32, groups: [UInt32], accepted: Double, deadline: Double,
-      limits: HTTPRequestParser.Limits
+      fd: Int32, pid: Int32, uid: UInt32, gid: UInt32, groups: [UInt32], peer: String?, accepted: Double,
+      deadline: Double, limits: HTTPRequestParser.Limits
     ) {
       self.state = .reading(HTTPRequestParser.Incremental(limits: limits))
       self.fd = fd
@@ -298,6 +308,7 @@ public final class ControlServer: Sendable {
       self.uid = uid
       self.gid = gid
       self.groups = groups
+      self.peer = peer
       self.accepted = accepted
       self.deadline = deadline
     }
@@ -349,10 +360,11 @@ public final class ControlServer: Sendable {
           case .incomplete:
             continue
           case .failure(let failure):
-            answer(connection, .error(failure).answering(parser.method))
+            answer(connection, configuration.refusal(failure).answering(parser.method))
           case .complete(let request):
             connection.state = .handling
-            let request = ControlRequest(request, uid: connection.uid, gid: connection.gid, groups: connection.groups)
+            let request = ControlRequest(
+              request, uid: connection.uid, gid: connection.gid, groups: connection.groups, peer: connection.peer)
             if case .refused(let response) = dispatch(connection.fd, request) { answer(connection, response) }
           }
           return
@@ -378,7 +390,7 @@ public final class ControlServer: Sendable {
         .sorted(by: { $0.accepted < $1.accepted }).first(where: { withdraw($0.fd) })
       {
         configuration.refused("shed")
-        _ = HTTPResponse.error(HTTPFailure(503, "too many connections; expensive reads are shed first")).bytes
+        _ = configuration.refusal(HTTPFailure(503, "too many connections; expensive reads are shed first")).bytes
           .withUnsafeBytes { send(victim.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
         close(victim)
         return true
@@ -396,7 +408,7 @@ public final class ControlServer: Sendable {
       if let victim = slowest, case .reading(let parser) = victim.state {
         // Told why, in case it is a client that was only slow and is still listening.
         configuration.refused("shed")
-        _ = HTTPResponse.error(HTTPFailure(503, "too many connections; yours was the slowest"))
+        _ = configuration.refusal(HTTPFailure(503, "too many connections; yours was the slowest"))
           .answering(parser.method).bytes
           .withUnsafeBytes { send(victim.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
         close(victim)
@@ -412,7 +424,7 @@ public final class ControlServer: Sendable {
       Glibc.close(spare)
       let fd = accept(listener, nil, nil)
       if fd >= 0 {
-        _ = HTTPResponse.error(HTTPFailure(503, "busy: the daemon has no descriptor to spare; try again"))
+        _ = configuration.refusal(HTTPFailure(503, "busy: the daemon has no descriptor to spare; try again"))
           .bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
         Glibc.close(fd)
       }
@@ -420,7 +432,11 @@ public final class ControlServer: Sendable {
     }
     func acceptAll() {
       while true {
-        let fd = accept(listener, nil, nil)
+        var peerAddress = sockaddr_storage()
+        var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let fd = withUnsafeMutablePointer(to: &peerAddress) {
+          $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listener, $0, &peerLength) }
+        }
         if fd < 0 {
           if errno == EINTR || errno == ECONNABORTED { continue }
           if errno == EMFILE || errno == ENFILE {
@@ -441,7 +457,7 @@ public final class ControlServer: Sendable {
           continue
         }
         if connections.count >= configuration.maxConnections && !shed() {
-          _ = HTTPResponse.error(HTTPFailure(503, "busy: every connection is being answered; try again"))
+          _ = configuration.refusal(HTTPFailure(503, "busy: every connection is being answered; try again"))
             .bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
           Glibc.close(fd)
           continue
@@ -449,7 +465,8 @@ public final class ControlServer: Sendable {
         let now = monotonicSeconds()
         connections[fd] = Connection(
           fd: fd, pid: credentials.pid, uid: credentials.uid, gid: credentials.gid,
-          groups: isTCP ? [] : ControlServer.peerGroups(fd), accepted: now,
+          groups: isTCP ? [] : ControlServer.peerGroups(fd),
+          peer: isTCP ? ControlServer.numeric(peerAddress) : nil, accepted: now,
           deadline: now + configuration.requestTimeout,
           limits: configuration.limits)
       }
@@ -499,8 +516,10 @@ public final class ControlServer: Sendable {
         case .reading(let parser):
           answer(
             connection,
-            .error(HTTPFailure(408, "the request took longer than \(Int(configuration.requestTimeout)) s"))
-              .answering(parser.method))
+            configuration.refusal(
+              HTTPFailure(408, "the request took longer than \(Int(configuration.requestTimeout)) s")
+            )
+            .answering(parser.method))
         case .writing: close(connection)
         case .handling: continue
         }
@@ -584,6 +603,29 @@ public final class ControlServer: Sendable {
 }
 
 extension ControlServer {
+  /// An IPv4 or IPv6 peer's address as text; an IPv4 peer on a dual-stack socket reads as IPv4.
+  static func numeric(_ address: sockaddr_storage) -> String? {
+    var address = address
+    var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+    let family = Int32(address.ss_family)
+    let written: UnsafePointer<CChar>? = withUnsafePointer(to: &address) { pointer in
+      if family == AF_INET {
+        return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { v4 in
+          var bytes = v4.pointee.sin_addr
+          return inet_ntop(AF_INET, &bytes, &text, socklen_t(text.count))
+        }
+      }
+      guard family == AF_INET6 else { return nil }
+      return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { v6 in
+        var bytes = v6.pointee.sin6_addr
+        return inet_ntop(AF_INET6, &bytes, &text, socklen_t(text.count))
+      }
+    }
+    guard written != nil else { return nil }
+    let result = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return result.hasPrefix("::ffff:") && result.contains(".") ? String(result.dropFirst(7)) : result
+  }
+
   /// `SO_PEERGROUPS` (Linux 4.13), which Glibc's module does not export.
   static let peerGroupsOption: Int32 = 59
 

@@ -121,7 +121,7 @@ extension Daemon {
         kind: .report, unitID: unit, ruleID: rule, period: period, at: pending.at, reference: pending.reference)
     } else {
       accepted = Fact(
-        kind: .extension, unitID: unit, ruleID: rule, period: period, at: clock.now(), due: pending.due,
+        kind: .extension, unitID: unit, ruleID: rule, period: period, at: wholeSecond(clock.now()), due: pending.due,
         decidedBy: name, reason: pending.reason)
     }
     return try recordVerdict(accepted, of: pending, name: name, source: source, uid: uid, verb: "accepted")
@@ -137,7 +137,8 @@ extension Daemon {
     guard !reason.isEmpty else { throw HTTPFailure(400, "returning a claim or request needs a reason") }
     let pending = try pendingWord(rule: rule, unit: unit, period: period, kind: kind)
     let returned = Fact(
-      kind: .returned, unitID: unit, ruleID: rule, period: period, at: clock.now(), decidedBy: name, reason: reason)
+      kind: .returned, unitID: unit, ruleID: rule, period: period, at: wholeSecond(clock.now()), decidedBy: name,
+      reason: reason)
     return try recordVerdict(returned, of: pending, name: name, source: source, uid: uid, verb: "returned")
   }
 
@@ -167,6 +168,13 @@ extension Daemon {
       throw HTTPFailure(
         409, "the \(pending.kind.rawValue) of \(fact.unitID) for \(fact.ruleID) \(fact.period) was answered meanwhile")
     }
+  }
+
+  /// Facts are dated to the second, as a fact recorded through the socket is (its `at` is read
+  /// from RFC 3339): a verdict dated 09:00:01.8 would otherwise come after a claim the unit made
+  /// at 09:00:01.3, later, and be taken to answer it.
+  private func wholeSecond(_ instant: Date) -> Date {
+    Date(timeIntervalSince1970: instant.timeIntervalSince1970.rounded(.down))
   }
 
   /// The claim or request of an obligation waiting for a verdict; a 404 when none waits.

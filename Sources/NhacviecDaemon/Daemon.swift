@@ -648,11 +648,11 @@ public final class Daemon: Sendable {
   }
 
   public func notices(
-    state: NoticeState?, key: String?, limit: Int, after: (channel: String, key: String)? = nil
+    state: NoticeState?, key: String?, unit: String? = nil, limit: Int, after: (channel: String, key: String)? = nil
   ) throws -> [ControlAPI.Notice] {
     let zone = current.deployment.zone
     let after = after.map { JournalKey(key: $0.key, channel: $0.channel) }
-    return try store.entries(state: state, key: key, limit: limit, after: after).map { entry in
+    return try store.entries(state: state, key: key, unit: unit, limit: limit, after: after).map { entry in
       ControlAPI.Notice(
         key: entry.key, channel: entry.channel, at: zone.rfc3339(entry.scheduledAt),
         reason: NoticeReason(rawValue: entry.reason) ?? .nextReminder, state: entry.state, attempts: entry.attempts,
@@ -678,7 +678,10 @@ public final class Daemon: Sendable {
 
   /// Checks every fact of a batch, then records them all in one transaction, or none: a refused
   /// fact is answered with where it stands (`facts.csv:7: amount: …`).
-  public func record(_ batch: ControlAPI.FactBatch, uid: UInt32) throws -> (sent: [Fact], recorded: [Fact]) {
+  /// `officer` names who recorded them at the desk (source `desk`); otherwise the socket's user.
+  public func record(
+    _ batch: ControlAPI.FactBatch, uid: UInt32, officer: String? = nil
+  ) throws -> (sent: [Fact], recorded: [Fact]) {
     let deployment = current.deployment
     guard !batch.facts.isEmpty else { throw HTTPFailure(400, "no facts to record") }
     var facts: [Fact] = []
@@ -712,9 +715,11 @@ public final class Daemon: Sendable {
     }
     errors += FactsLoader.check(facts, against: deployment)
     if !errors.isEmpty { throw ConfigErrors(errors) }
-    let source = batch.source.map { "import \($0)" } ?? "socket"
+    // An officer at the desk is named; through the socket, the Unix user is.
+    let source = officer != nil ? "desk" : batch.source.map { "import \($0)" } ?? "socket"
     let recorded = try store.record(
-      facts, by: .init(uid: uid, source: source, name: Self.userName(uid: uid)), now: now, undated: undated)
+      facts, by: .init(uid: uid, source: source, name: officer ?? Self.userName(uid: uid)), now: now,
+      undated: undated)
     for fact in recorded.prefix(20) {
       Log.write(
         .notice, "fact recorded by uid \(uid): \(fact.kind.rawValue) \(fact.unitID) \(fact.ruleID) \(fact.period)")

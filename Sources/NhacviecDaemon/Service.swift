@@ -2,6 +2,7 @@ public import Foundation
 public import NhacviecConfig
 import NhacviecControl
 public import NhacviecCore
+import NhacviecWeb
 
 /// A long-running part of the daemon: started in order, stopped in reverse.
 protocol LongRunning: Sendable {
@@ -119,6 +120,26 @@ public enum Service {
           name: "daemon.http_listen",
           server: ControlServer(endpoint: .tcp(address), configuration: monitoring) { routes.handleOnly($0.http) }))
     }
+    // The desk, when a `web:` section asks for it: its own listener, connections and threads,
+    // nothing shared with the control socket's lanes, and no route to the control API.
+    if let web = deployment.web {
+      let desk = Desk(settings: web, store: daemon.store, backend: DaemonDesk(daemon: daemon)) {
+        Log.write(.notice, $0)
+      }
+      var configuration = ControlServer.Configuration()
+      configuration.lane = { _ in .ordinary }
+      configuration.maxHandlers = [.ordinary: 8]
+      configuration.threadName = "nhacviec-desk"
+      configuration.refusal = { desk.refusal($0) }
+      // Browsers keep connections open longer than the CLI does, and a phone is slower.
+      configuration.requestTimeout = 15
+      services.append(
+        Listener(
+          name: "web.listen",
+          server: ControlServer(endpoint: .tcp(web.listen), configuration: configuration) {
+            desk.handle($0.http, peer: $0.peer)
+          }))
+    }
     services.append(Loops(daemon: daemon, notifier: notifier))
     let group = ServiceGroup(services: services)
     do {
@@ -129,6 +150,7 @@ public enum Service {
     }
     Log.write(.info, "control socket \(socketPath)")
     if let address = deployment.daemon.httpListen { Log.write(.info, "metrics on http://\(address)/metrics") }
+    if let web = deployment.web { Log.write(.info, "desk on http://\(web.listen)/ (public address \(web.url))") }
 
     // Handlers only set things in motion: a reload, or the end of the wait below.
     let stopRequested = DispatchSemaphore(value: 0)

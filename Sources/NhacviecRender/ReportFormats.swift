@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import NhacviecCore
 
 /// The consolidated report as a document: HTML to print and read, CSV for spreadsheets,
@@ -69,7 +69,7 @@ public struct ReportDocument: Sendable {
     return text
   }
 
-  func when(_ instant: Date?) -> String { instant.map(zone.vietnamese) ?? "" }
+  public func when(_ instant: Date?) -> String { instant.map(zone.vietnamese) ?? "" }
 
   static func day(_ date: LocalDate?) -> String { date?.vietnamese ?? "" }
 
@@ -261,24 +261,24 @@ public struct ReportDocument: Sendable {
     return Status.allCases.filter { ($0 != .belowMinimum || budget) && ($0 != .claimed || claims) }
   }
 
-  static func tallyHeader(_ section: Section) -> [String] {
+  public static func tallyHeader(_ section: Section) -> [String] {
     ["Loại đơn vị", "Số đơn vị"] + statuses(section).map(\.vietnamese) + [
       "Tỷ lệ đúng hạn", "Tỷ lệ trễ hạn", "Tỷ lệ chưa nộp",
     ]
   }
 
-  static func tallyCells(_ tally: Tally, _ section: Section) -> [String] {
+  public static func tallyCells(_ tally: Tally, _ section: Section) -> [String] {
     [tally.label, String(tally.total)] + statuses(section).map { String(tally.count($0)) }
       + [percent(tally.onTimeShare), percent(tally.lateShare), percent(tally.missingShare)]
   }
 
-  struct Column {
-    let title: String
-    let value: (Int, Row) -> String
+  public struct Column {
+    public let title: String
+    public let value: (Int, Row) -> String
   }
 
   /// The detail table's columns: amounts only for a budget, children only for a roll-up.
-  func detailColumns(_ section: Section) -> [Column] {
+  public func detailColumns(_ section: Section) -> [Column] {
     var columns = [
       Column(title: "STT") { i, _ in String(i + 1) },
       Column(title: "Đơn vị") { _, row in row.unitName },
@@ -311,5 +311,5 @@ public struct ReportDocument: Sendable {
 
 extension ConsolidatedReport.Section {
   /// `trước ngày 15/11/2026`, with where the date comes from when the letter sets none.
-  var dueLine: String { duePhrase + (deadlineBasis.map { " (\($0))" } ?? "") }
+  public var dueLine: String { duePhrase + (deadlineBasis.map { " (\($0))" } ?? "") }
 }

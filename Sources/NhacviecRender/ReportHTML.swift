@@ -1,5 +1,5 @@
 import Foundation
-import NhacviecCore
+public import NhacviecCore
 
 extension ReportDocument {
   /// A self-contained page (no outside assets) that prints on A4: the picture first (a chart of
@@ -111,7 +111,7 @@ extension ReportDocument {
 
   /// Stacked horizontal bars: on time, late, missing, and not yet due or extended, per row.
   /// Exempt units owe nothing and are left out.
-  static func chart(_ tallies: [Tally], title: String) -> String {
+  public static func chart(_ tallies: [Tally], title: String) -> String {
     let labelWidth = 190
     let barWidth = 400
     let rowHeight = 22

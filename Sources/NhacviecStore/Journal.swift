@@ -571,7 +571,7 @@ extension Store {
   /// The journal's rows in order (when due, then key and channel), at most `limit`, from after the
   /// row `after` names (its key and channel), so that a long journal is read a page at a time.
   public func entries(
-    state: NoticeState? = nil, key: String? = nil, limit: Int = 1000, after: JournalKey? = nil
+    state: NoticeState? = nil, key: String? = nil, unit: String? = nil, limit: Int = 1000, after: JournalKey? = nil
   ) throws -> [JournalEntry] {
     try writer.read { db in
       var conditions: [String] = []
@@ -589,6 +589,10 @@ extension Store {
       if let key {
         conditions.append("key = ?")
         arguments += [key]
+      }
+      if let unit {
+        conditions.append("unit = ?")
+        arguments += [unit]
       }
       let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
       let rows = try Row.fetchAll(

@@ -357,6 +357,7 @@ public final class Store: Sendable {
           CREATE INDEX fact_obligation ON fact (rule, period, unit);
           """)
     }
+    migrator.registerMigration("v10-accounts", migrate: Store.createAccounts)
     return migrator
   }
 

@@ -11,7 +11,9 @@ struct Run: ParsableCommand {
     discussion: """
       Answers on the control socket (see `nhacviec status`). SIGHUP re-reads the configuration \
       and keeps the running one if the new one has an error; SIGTERM lets deliveries in flight \
-      finish and exits. Speaks systemd's notify protocol when NOTIFY_SOCKET is set.
+      finish and exits. Speaks systemd's notify protocol when NOTIFY_SOCKET is set. With a \
+      `web:` section, also serves the desk, the Department's web pages, on web.listen (accounts: \
+      `nhacviec user`).
       """)
 
   @OptionGroup var options: ConfigOptions

@@ -23,6 +23,7 @@ struct Nhacviec: AsyncParsableCommand {
       Upcoming.self, Notices.self, Record.self, Import.self, FactsCommand.self, Retract.self, SilenceCommand.self,
       ClaimsCommand.self,
       Retry.self, Flush.self, Ack.self, Reload.self, ReportCommand.self, BackupCommand.self, LinkKey.self,
+      UserCommand.self,
     ]
   )
 }

@@ -7,7 +7,7 @@ import Testing
 /// so a crash fails its own test and names its file.
 @Suite("fuzz inputs replayed")
 struct FuzzReplayTests {
-  static let targets = ["config", "deployment", "facts", "control", "links"]
+  static let targets = ["config", "deployment", "facts", "control", "links", "desk"]
 
   static func program(_ target: String) -> String {
     var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

@@ -1,0 +1,118 @@
+import Foundation
+import NhacviecConfig
+import NhacviecControl
+import NhacviecCore
+import NhacviecStore
+import NhacviecWeb
+
+/// The daemon as the desk sees it: the same calls the control API's routes make, with the
+/// officer's account name where the socket has a uid.
+struct DaemonDesk: DeskBackend {
+  let daemon: Daemon
+
+  func now() -> Date { daemon.clock.now() }
+
+  var zone: Zone { daemon.current.deployment.zone }
+
+  func rules() -> [DeskRule] {
+    daemon.current.deployment.ruleset.rules.filter { $0.kind.isObligation }.map {
+      DeskRule(id: $0.id, title: Self.plainTitle($0.title, id: $0.id), period: $0.period)
+    }
+  }
+
+  /// A rule's title without its placeholders (`Báo cáo ISO {{period.name}}` → `Báo cáo ISO`).
+  static func plainTitle(_ title: String, id: String) -> String {
+    var out = ""
+    var rest = Substring(title)
+    while let open = rest.range(of: "{{") {
+      out += rest[..<open.lowerBound]
+      guard let close = rest[open.upperBound...].range(of: "}}") else { break }
+      rest = rest[close.upperBound...]
+    }
+    if !rest.contains("{{") { out += rest }
+    let trimmed = out.trimmingCharacters(in: .whitespaces)
+    return trimmed.isEmpty ? id : "\(trimmed) (\(id))"
+  }
+
+  func unitName(_ id: String) -> String? {
+    let deployment = daemon.current.deployment
+    guard deployment.directory.knows(id) else { return nil }
+    return deployment.directory.unit(id, on: deployment.zone.localDate(of: daemon.clock.now()))?.name ?? id
+  }
+
+  func report(period: Period, rules: [String]?, scope: String?) throws -> ConsolidatedReport {
+    try daemon.engine().report(period: period, ruleIDs: rules, scope: scope, at: daemon.clock.now())
+  }
+
+  func findings(unit: String) throws -> [ControlAPI.Finding] {
+    try daemon.findings(state: nil, rule: nil, unit: unit, period: nil)
+  }
+
+  func recordedFacts(unit: String?, retracted: Bool) throws -> [ControlAPI.RecordedFact] {
+    try daemon.recordedFacts(unit: unit, rule: nil, period: nil, retracted: retracted)
+  }
+
+  func notices(unit: String, limit: Int) throws -> [ControlAPI.Notice] {
+    try daemon.notices(state: nil, key: nil, unit: unit, limit: limit)
+  }
+
+  func history(key: String) throws -> ControlAPI.NoticeHistory? { try daemon.history(key: key) }
+
+  /// Recorded as the daemon's own uid, with source `desk` and the officer's name (`recorded_by`),
+  /// until facts carry the name of who recorded them.
+  func record(_ fact: ControlAPI.FactRequest, officer: String) throws -> String {
+    let (sent, recorded) = try daemon.record(
+      ControlAPI.FactBatch(source: nil, facts: [fact]), uid: getuid(), officer: officer)
+    let named = sent.first.map { "\($0.kind.rawValue) for \($0.unitID) \($0.ruleID) \($0.period)" } ?? ""
+    return recorded.isEmpty ? "already recorded: \(named)" : "recorded \(named)"
+  }
+
+  /// The officer's name goes with the reason, the only text a retraction keeps besides the uid.
+  func retract(id: Int64, reason: String, officer: String) throws -> ControlAPI.RecordedFact {
+    try daemon.retract(id: id, reason: "\(reason) [desk: \(officer)]", uid: getuid())
+  }
+
+  func troubled(limit: Int) throws -> [ControlAPI.Notice] {
+    let failed = try daemon.notices(state: .failed, key: nil, limit: limit)
+    let dead = try daemon.notices(state: .dead, key: nil, limit: limit)
+    return Array((failed + dead).sorted { ($0.at, $0.key, $0.channel) < ($1.at, $1.key, $1.channel) }.prefix(limit))
+  }
+
+  /// The same calls as `POST /v1/notices/retry` with a selection of keys, dead ones then failed.
+  func retry(keys: [String], officer: String) throws -> Int {
+    guard !keys.isEmpty else { return 0 }
+    var count = 0
+    for state in [NoticeState.dead, .failed] {
+      var selection = JournalSelection()
+      selection.keys = keys
+      selection.state = state
+      count += try daemon.retry(selection, dryRun: false, uid: getuid()).count
+    }
+    Log.write(.notice, "desk: \(officer) planned \(count) notices again")
+    return count
+  }
+
+  func acknowledge(keys: [String], officer: String) throws -> Int {
+    guard !keys.isEmpty else { return 0 }
+    var selection = JournalSelection()
+    selection.keys = keys
+    let count = try daemon.acknowledge(selection, dryRun: false, uid: getuid()).count
+    Log.write(.notice, "desk: \(officer) acknowledged \(count) dead notices")
+    return count
+  }
+
+  func silences(all: Bool) throws -> [ControlAPI.Silence] { try daemon.silences(all: all) }
+
+  /// The officer's name goes with the reason, as for a retraction.
+  func addSilence(_ request: ControlAPI.SilenceRequest, officer: String) throws -> ControlAPI.Silence {
+    var request = request
+    request.reason += " [desk: \(officer)]"
+    return try daemon.addSilence(request, uid: getuid())
+  }
+
+  func expireSilence(id: Int64, officer: String) throws -> ControlAPI.Silence {
+    let silence = try daemon.expireSilence(id: id, uid: getuid())
+    Log.write(.notice, "desk: \(officer) expired silence \(id)")
+    return silence
+  }
+}

@@ -1,0 +1,131 @@
+import Foundation
+
+/// A form posted as `application/x-www-form-urlencoded`: its fields in order, a name possibly
+/// repeated (checkboxes). UTF-8 only; `+` is a space, `%XX` a byte.
+public struct Form: Sendable, Equatable {
+  public let fields: [(name: String, value: String)]
+
+  public static func == (lhs: Form, rhs: Form) -> Bool {
+    lhs.fields.map(\.name) == rhs.fields.map(\.name) && lhs.fields.map(\.value) == rhs.fields.map(\.value)
+  }
+
+  public struct Limits: Sendable {
+    public var bytes = 65_536
+    public var fields = 512
+    public var valueBytes = 8_192
+
+    public init() {}
+  }
+
+  public enum Failure: Error, Equatable, CustomStringConvertible {
+    case tooLarge
+    case tooManyFields
+    case badEncoding
+
+    public var description: String {
+      switch self {
+      case .tooLarge: return "the form is too large"
+      case .tooManyFields: return "the form has too many fields"
+      case .badEncoding: return "the form is not valid UTF-8 URL encoding"
+      }
+    }
+  }
+
+  public init(fields: [(name: String, value: String)]) { self.fields = fields }
+
+  /// Parses a body; a broken escape, bytes that are not UTF-8 or a form over the limits are refused whole.
+  public static func parse(_ body: [UInt8], limits: Limits = Limits()) throws(Failure) -> Form {
+    guard body.count <= limits.bytes else { throw .tooLarge }
+    var fields: [(String, String)] = []
+    for pair in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+      guard fields.count < limits.fields else { throw .tooManyFields }
+      let equals = pair.firstIndex(of: UInt8(ascii: "="))
+      guard let name = decode(pair[pair.startIndex..<(equals ?? pair.endIndex)]),
+        let value = equals.map({ decode(pair[($0 + 1)...]) }) ?? ""
+      else { throw .badEncoding }
+      guard value.utf8.count <= limits.valueBytes else { throw .tooLarge }
+      if name.isEmpty { continue }
+      fields.append((name, value))
+    }
+    return Form(fields: fields)
+  }
+
+  /// The first value of a field.
+  public subscript(_ name: String) -> String? { fields.first { $0.name == name }?.value }
+
+  /// Every value of a field, in order.
+  public func values(_ name: String) -> [String] { fields.filter { $0.name == name }.map(\.value) }
+
+  /// A field's value trimmed, nil when absent or blank.
+  public func given(_ name: String) -> String? {
+    guard let value = self[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else { return nil }
+    return value
+  }
+
+  static func decode(_ bytes: ArraySlice<UInt8>) -> String? {
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count)
+    var i = bytes.startIndex
+    while i < bytes.endIndex {
+      let byte = bytes[i]
+      if byte == UInt8(ascii: "%") {
+        guard i + 2 < bytes.endIndex, let high = hex(bytes[i + 1]), let low = hex(bytes[i + 2]) else { return nil }
+        out.append(high << 4 | low)
+        i += 3
+      } else {
+        out.append(byte == UInt8(ascii: "+") ? 32 : byte)
+        i += 1
+      }
+    }
+    return String(validating: out, as: UTF8.self)
+  }
+
+  static func hex(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+    default: return nil
+    }
+  }
+
+  /// Percent-encodes a value for a query string or a form.
+  public static func encode(_ text: String) -> String {
+    var out = ""
+    for byte in text.utf8 {
+      switch byte {
+      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+        UInt8(ascii: "~"):
+        out.unicodeScalars.append(Unicode.Scalar(byte))
+      default:
+        out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+      }
+    }
+    return out
+  }
+}
+
+/// The `Cookie` header's pairs. A name sent twice counts once, the first (as browsers send the
+/// most specific path first); a malformed pair is skipped, not fatal.
+public enum Cookies {
+  public static func parse(_ header: String) -> [String: String] {
+    var cookies: [String: String] = [:]
+    for part in header.split(separator: ";") {
+      let pair = part.trimmingCharacters(in: .whitespaces)
+      guard let equals = pair.firstIndex(of: "=") else { continue }
+      let name = String(pair[..<equals])
+      var value = String(pair[pair.index(after: equals)...])
+      if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+      guard !name.isEmpty, name.utf8.count <= 64, value.utf8.count <= 512, cookies[name] == nil else { continue }
+      cookies[name] = value
+    }
+    return cookies
+  }
+}
+
+extension String {
+  fileprivate func leftPadded(to width: Int) -> String {
+    count >= width ? self : String(repeating: "0", count: width - count) + self
+  }
+}
