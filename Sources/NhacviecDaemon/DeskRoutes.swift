@@ -2,6 +2,7 @@ import Foundation
 import NhacviecConfig
 import NhacviecControl
 import NhacviecCore
+import NhacviecLinks
 import NhacviecStore
 import NhacviecWeb
 
@@ -114,5 +115,68 @@ struct DaemonDesk: DeskBackend {
     let silence = try daemon.expireSilence(id: id, uid: getuid())
     Log.write(.notice, "desk: \(officer) expired silence \(id)")
     return silence
+  }
+}
+
+/// A unit's link and the claims page: the daemon's own entry points for a unit's word
+/// (`recordClaim`, `acceptWord`, …), with the token checked against the running keys.
+extension DaemonDesk {
+  func open(link token: String) -> LinkOpening {
+    switch target(token) {
+    case .failure(let refusal):
+      return .refused(reason: refusal.rawValue, message: refusal.vietnamese, expired: refusal == .expired)
+    case .success(let target):
+      guard let engine = try? daemon.engine(), let (rule, unit) = target.obligation(in: engine) else { return .gone }
+      let zone = daemon.current.deployment.zone
+      let now = daemon.clock.now()
+      let ladder = engine.ladder(rule, period: target.period)
+      // The deadline in force: the rule's, or an extension's (the finding reads it from the facts).
+      let finding = engine.finding(on: ladder, unit: unit, at: now)
+      let named = rule.due.namedDate(ofDeadline: finding.deadline, zone: zone)
+      let overdue = max(0, Int(now.timeIntervalSince(finding.deadline) / 86_400))
+      let left = max(0, Int((finding.deadline.timeIntervalSince(now) / 86_400).rounded(.up)))
+      return .open(
+        LinkObligation(
+          rule: rule.id, unit: unit.id, period: target.period.description, title: rule.title(for: finding, zone: zone),
+          unitName: unit.name, basis: rule.basis, duePhrase: rule.due.phrase(named: named), state: finding.state,
+          daysOverdue: overdue, daysLeft: left,
+          claim: finding.claimFact.map { ($0.reference ?? "", $0.due?.vietnamese) },
+          request: finding.requestFact.map { ($0.due?.vietnamese ?? "", $0.reason ?? "") }))
+    }
+  }
+
+  func claim(link token: String, reference: String, documentDate: LocalDate?) throws -> Bool {
+    let target = try target(token).get()
+    return try daemon.recordClaim(
+      rule: target.rule, unit: target.unit.id, period: target.period.description, reference: reference,
+      documentDate: documentDate
+    ).recorded
+  }
+
+  func request(link token: String, until: LocalDate, reason: String) throws -> Bool {
+    let target = try target(token).get()
+    return try daemon.recordRequest(
+      rule: target.rule, unit: target.unit.id, period: target.period.description, until: until, reason: reason
+    ).recorded
+  }
+
+  func pendingWords() throws -> [ControlAPI.PendingWord] { try daemon.pendingWords() }
+
+  func accept(_ word: WordOf, officer: String) throws -> ControlAPI.RecordedFact {
+    try daemon.acceptWord(
+      rule: word.rule, unit: word.unit, period: word.period, kind: Fact.Kind(rawValue: word.kind), by: officer,
+      source: "desk")
+  }
+
+  func giveBack(_ word: WordOf, reason: String, officer: String) throws -> ControlAPI.RecordedFact {
+    try daemon.returnWord(
+      rule: word.rule, unit: word.unit, period: word.period, reason: reason, kind: Fact.Kind(rawValue: word.kind),
+      by: officer, source: "desk")
+  }
+
+  /// The obligation a token names, checked with the keys the daemon runs now.
+  private func target(_ token: String) -> Result<LinkTarget, LinkRefusal> {
+    guard let links = daemon.replyLinks else { return .failure(.unknownKey) }
+    return links.signer.verify(token, at: daemon.clock.now())
   }
 }

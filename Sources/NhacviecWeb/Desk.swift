@@ -2,6 +2,7 @@ public import Foundation
 public import NhacviecConfig
 public import NhacviecControl
 import NhacviecCore
+import NhacviecLinks
 public import NhacviecStore
 
 /// The desk: the Department's web pages, served by the daemon's own HTTP server on the
@@ -108,7 +109,15 @@ public final class Desk: Sendable {
       default: throw DeskFailure.method
       }
     }
-    let pages = ["/", "/facts", "/facts/retract", "/logout", "/queue", "/silences", "/silences/expire"]
+    // A unit's link: its own key, no account; it opens that obligation's page and nothing else.
+    if let token = ReplyLinks.token(inPath: path) {
+      guard method == "GET" || method == "POST" else { throw DeskFailure.method }
+      return try linkPage(token: token, method: method, request: request, peer: peer)
+    }
+    let pages = [
+      "/", "/facts", "/facts/retract", "/logout", "/queue", "/silences", "/silences/expire", "/claims",
+      "/claims/accept", "/claims/return",
+    ]
     guard pages.contains(path) || path.hasPrefix("/units/") else { throw DeskFailure.notFound }
     guard let officer = try signedIn(request, peer: peer) else {
       guard method == "GET" else {
@@ -159,6 +168,12 @@ public final class Desk: Sendable {
       response = try addSilence(form, officer: officer)
     case ("POST", "/silences/expire"):
       response = try expireSilence(form, officer: officer)
+    case ("GET", "/claims"):
+      response = try claimsPage(officer: officer)
+    case ("POST", "/claims/accept"):
+      response = try verdict(form, accept: true, officer: officer)
+    case ("POST", "/claims/return"):
+      response = try verdict(form, accept: false, officer: officer)
     default:
       throw DeskFailure.method
     }

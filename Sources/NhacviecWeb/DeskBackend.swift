@@ -5,7 +5,7 @@ public import NhacviecCore
 /// What the desk asks of the daemon. The daemon answers with what its control API already
 /// answers with (`report`, `findings`, `facts`, `record`, `retract`, notices), so that a page and
 /// a command show the same figures; the desk adds only who did it.
-public protocol DeskBackend: Sendable {
+public protocol DeskBackend: UnitsWordBackend {
   /// Now, by the daemon's clock.
   func now() -> Date
   var zone: Zone { get }
@@ -46,4 +46,83 @@ public struct DeskRule: Sendable, Hashable {
     self.title = title
     self.period = period
   }
+}
+
+/// What a unit's link opens: its obligation as things stand, or why it opens nothing.
+public enum LinkOpening: Sendable {
+  /// The token was refused: `reason` for the log (never the token), `message` for the unit,
+  /// `expired` to answer 410 rather than 403.
+  case refused(reason: String, message: String, expired: Bool)
+  /// The token is good but names nothing owed now (the unit left the roster, the rule is gone).
+  case gone
+  case open(LinkObligation)
+}
+
+/// One obligation as the unit's link page shows it, in the words of its messages.
+public struct LinkObligation: Sendable {
+  public let rule: String
+  public let unit: String
+  public let period: String
+  /// The duty's name (`Báo cáo tình hình … năm 2026`), the unit's name and what it rests on.
+  public let title: String
+  public let unitName: String
+  public let basis: String
+  /// `trước ngày 15/11/2026`, or the extension's day.
+  public let duePhrase: String
+  public let state: FindingState
+  /// Days past the deadline in force; 0 before it.
+  public let daysOverdue: Int
+  /// Whole days left before the deadline in force; 0 once it has passed.
+  public let daysLeft: Int
+  /// A claim waiting for the Department: its document number and date.
+  public let claim: (reference: String, date: String?)?
+  /// A request for time waiting: the day asked for and why.
+  public let request: (until: String, reason: String)?
+
+  public init(
+    rule: String, unit: String, period: String, title: String, unitName: String, basis: String, duePhrase: String,
+    state: FindingState, daysOverdue: Int, daysLeft: Int, claim: (reference: String, date: String?)?,
+    request: (until: String, reason: String)?
+  ) {
+    self.rule = rule
+    self.unit = unit
+    self.period = period
+    self.title = title
+    self.unitName = unitName
+    self.basis = basis
+    self.duePhrase = duePhrase
+    self.state = state
+    self.daysOverdue = daysOverdue
+    self.daysLeft = daysLeft
+    self.claim = claim
+    self.request = request
+  }
+}
+
+/// A claim or request on the desk, named by its obligation.
+public struct WordOf: Sendable, Hashable {
+  public let rule: String
+  public let unit: String
+  public let period: String
+  /// `claim` or `request`.
+  public let kind: String
+
+  public init(rule: String, unit: String, period: String, kind: String) {
+    self.rule = rule
+    self.unit = unit
+    self.period = period
+    self.kind = kind
+  }
+}
+
+/// What the unit's link and the claims page ask of the daemon.
+public protocol UnitsWordBackend: Sendable {
+  func open(link token: String) -> LinkOpening
+  /// Records the unit's claim through its link; false when the same claim already waits.
+  func claim(link token: String, reference: String, documentDate: LocalDate?) throws -> Bool
+  /// Records the unit's request for time through its link; false when the same one waits.
+  func request(link token: String, until: LocalDate, reason: String) throws -> Bool
+  func pendingWords() throws -> [ControlAPI.PendingWord]
+  func accept(_ word: WordOf, officer: String) throws -> ControlAPI.RecordedFact
+  func giveBack(_ word: WordOf, reason: String, officer: String) throws -> ControlAPI.RecordedFact
 }

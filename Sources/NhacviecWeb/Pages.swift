@@ -14,6 +14,7 @@ extension Desk {
       navigation = """
         <nav>
         <a href="/">Tình hình nộp báo cáo</a>
+        <a href="/claims">Xác nhận chờ xác minh</a>
         <a href="/facts">Dữ kiện</a>
         <a href="/queue">Hàng đợi gửi</a>
         <a href="/silences">Tạm dừng</a>

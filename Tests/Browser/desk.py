@@ -35,6 +35,8 @@ from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLOCK = "2026-10-30T09:00:00+07:00"
@@ -173,7 +175,8 @@ class Browser:
         for label, width in (("phone", 390), ("desktop", 1280)):
             self.driver.set_window_size(width, 900)
             height = self.driver.execute_script("return document.documentElement.scrollHeight")
-            self.driver.set_window_size(width, min(max(height, 600), 6000))
+            # The window's height holds the browser's own frame besides the page.
+            self.driver.set_window_size(width, min(max(height + 160, 600), 2000))
             self.driver.save_screenshot(f"{self.screenshots}/{name}-{label}.png")
         self.driver.set_window_size(1280, 900)
 
@@ -191,7 +194,10 @@ class Browser:
                 element.send_keys(value)
 
     def submit(self, form_selector="form"):
-        self.driver.find_element(By.CSS_SELECTOR, f"{form_selector} [type=submit]").click()
+        """Sends the form and waits for the page it leads to (click returns before it loads)."""
+        button = self.driver.find_element(By.CSS_SELECTOR, f"{form_selector} [type=submit]")
+        button.click()
+        WebDriverWait(self.driver, 30).until(staleness_of(button))
 
     @property
     def text(self):
@@ -205,9 +211,11 @@ class Browser:
         self.driver.quit()
 
 
-def unit_link(daemon):
+def unit_link(daemon, skip=()):
     """A unit's own reminder in the outbox, and the link it carries (text and HTML agree)."""
     for message in daemon.messages():
+        if message["To"] in skip:
+            continue
         text = message.get_body(preferencelist=("plain",)).get_content()
         found = re.search(re.escape(daemon.url) + r"/c/[A-Za-z0-9_.~-]+", text)
         if not found:
@@ -227,9 +235,10 @@ def main():
     options = arguments.parse_args()
 
     daemon = Daemon(options.binary)
+    daemon.start()
+    # Accounts go through the control socket, as every change does: the daemon must run.
     daemon.cli("user", "add", OFFICER, "--role", "writer", stdin=PASSWORD + "\n")
     daemon.cli("user", "add", READER, "--role", "reader", stdin=READER_PASSWORD + "\n")
-    daemon.start()
     browser = Browser(options.screenshots and os.path.abspath(options.screenshots))
     steps = 0
     try:
@@ -287,12 +296,13 @@ def main():
         browser.submit("form.record")
         facts = json.loads(daemon.cli("facts", "--json").stdout)
         recorded = [f for f in facts if f.get("reference") == "99/BC-SNV"]
-        assert recorded and recorded[0].get("recorded_by") == OFFICER, recorded
+        assert recorded and recorded[0].get("recorded_by_name") == OFFICER, recorded
         step("a fact recorded on the desk, by the officer's name")
 
         browser.open(daemon.url + "/facts")
-        browser.driver.find_element(By.CSS_SELECTOR, "form.retract [name=reason]").send_keys("ghi nhầm")
-        browser.submit("form.retract")
+        retract = "form[action='/facts/retract']"
+        browser.driver.find_element(By.CSS_SELECTOR, f"{retract} [name=reason]").send_keys("ghi nhầm")
+        browser.submit(retract)
         facts = json.loads(daemon.cli("facts", "--json").stdout)
         assert not [f for f in facts if f.get("reference") == "99/BC-SNV"], "the fact is still in force"
         step("the fact retracted")
@@ -303,6 +313,7 @@ def main():
         browser.open(link)
         assert "15/11/2026" in browser.text or "14/11/2026" in browser.text, browser.text[:800]
         browser.shoot("link")
+        check_page("a unit's link", *http_get(daemon.url, urllib.parse.urlsplit(link).path))
         browser.fill({"reference": "123/BC-UBND", "date": "29/10/2026"})
         browser.submit("form.claim")
         assert "đã ghi nhận" in browser.text.lower(), browser.text[:800]
@@ -330,12 +341,42 @@ def main():
         browser.submit()
         browser.open(daemon.url + "/claims")
         assert "123/BC-UBND" in browser.text, browser.text[:800]
+        signed_in = "; ".join(f"{c['name']}={c['value']}" for c in browser.driver.get_cookies())
+        check_page("/claims with a claim", *http_get(daemon.url, "/claims", cookie=signed_in))
         browser.shoot("claims")
         browser.submit("form.accept")
         facts = json.loads(daemon.cli("facts", "--json").stdout)
         reports = [f for f in facts if f.get("kind") == "report" and f.get("reference") == "123/BC-UBND"]
-        assert reports and reports[0].get("recorded_by") == OFFICER, reports
+        assert reports and reports[0].get("recorded_by_name") == OFFICER, reports
         step("the claim accepted: the report recorded by the officer")
+
+        # Another unit claims, and the officer returns its claim with a reason: the unit hears
+        # why, in a new message carrying its link again.
+        other, other_link = unit_link(daemon, skip=(message["To"],))
+        browser.driver.delete_all_cookies()
+        browser.open(other_link)
+        browser.fill({"reference": "45/BC-UBND", "date": "28/10/2026"})
+        browser.submit("form.claim")
+        browser.open(daemon.url + "/login")
+        browser.fill({"user": OFFICER, "password": PASSWORD})
+        browser.submit()
+        browser.open(daemon.url + "/claims")
+        assert "45/BC-UBND" in browser.text, browser.text[:800]
+        reason = "Số văn bản không khớp với sổ văn bản đến của Sở"
+        browser.driver.find_element(By.CSS_SELECTOR, "form.return [name=reason]").send_keys(reason)
+        browser.submit("form.return")
+        until = time.monotonic() + 60
+        told = []
+        while time.monotonic() < until and not told:
+            told = [m for m in daemon.messages()
+                    if reason in m.get_body(preferencelist=("plain",)).get_content()]
+            time.sleep(0.2)
+        assert told, "the unit was not told why its claim was returned"
+        # To the unit's own people (its head too), no one else's: the directory gives each unit a domain.
+        assert {a.domain for a in told[0]["To"].addresses} == {a.domain for a in other["To"].addresses}, \
+            (told[0]["To"], other["To"])
+        assert "/c/" in told[0].get_body(preferencelist=("plain",)).get_content(), "the return carries no link"
+        step("a claim returned: the unit is told why, with its link")
 
         # A reader sees but cannot change.
         browser.driver.delete_all_cookies()
