@@ -68,6 +68,12 @@ struct DaemonDesk: DeskBackend {
     return recorded.isEmpty ? "already recorded: \(named)" : "recorded \(named)"
   }
 
+  func importFacts(_ facts: [ControlAPI.FactRequest], file: String, officer: String) throws -> String {
+    let (sent, recorded) = try daemon.record(
+      ControlAPI.FactBatch(source: file, facts: facts), uid: getuid(), officer: officer)
+    return "recorded \(recorded.count) of \(sent.count) facts from \(file)"
+  }
+
   /// The officer's name goes with the reason, the only text a retraction keeps besides the uid.
   func retract(id: Int64, reason: String, officer: String) throws -> ControlAPI.RecordedFact {
     try daemon.retract(id: id, reason: "\(reason) [desk: \(officer)]", uid: getuid())

@@ -115,7 +115,7 @@ public final class Desk: Sendable {
       return try linkPage(token: token, method: method, request: request, peer: peer)
     }
     let pages = [
-      "/", "/facts", "/facts/retract", "/logout", "/queue", "/silences", "/silences/expire", "/claims",
+      "/", "/facts", "/facts/retract", "/facts/import", "/logout", "/queue", "/silences", "/silences/expire", "/claims",
       "/claims/accept", "/claims/return",
     ]
     guard pages.contains(path) || path.hasPrefix("/units/") else { throw DeskFailure.notFound }
@@ -158,6 +158,8 @@ public final class Desk: Sendable {
       response = try recordFact(form, officer: officer)
     case ("POST", "/facts/retract"):
       response = try retractFact(form, officer: officer)
+    case ("POST", "/facts/import"):
+      response = try importFacts(form, officer: officer)
     case ("GET", "/queue"):
       response = try queuePage(officer: officer)
     case ("POST", "/queue"):
@@ -182,8 +184,19 @@ public final class Desk: Sendable {
   }
 
   static func form(_ request: HTTPRequest) throws -> Form {
-    let type = request.headers.first { $0.name == "content-type" }?.value.lowercased() ?? ""
-    guard type.hasPrefix("application/x-www-form-urlencoded") else {
+    let type = request.headers.first { $0.name == "content-type" }?.value ?? ""
+    if type.lowercased().hasPrefix("multipart/form-data") {
+      // A file input's form (the facts CSV): its boundary is a parameter of the type.
+      let boundary = type.split(separator: ";").dropFirst().map { $0.trimmingCharacters(in: .whitespaces) }
+        .first { $0.lowercased().hasPrefix("boundary=") }
+        .map { String($0.dropFirst("boundary=".count)).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+      do {
+        return try Form.parseMultipart(request.body, boundary: boundary ?? "")
+      } catch {
+        throw DeskFailure(status: 400, title: "Biểu mẫu không hợp lệ", message: "Biểu mẫu không đọc được (\(error)).")
+      }
+    }
+    guard type.lowercased().hasPrefix("application/x-www-form-urlencoded") else {
       throw DeskFailure(
         status: 415, title: "Biểu mẫu không hợp lệ", message: "Biểu mẫu phải được gửi từ trang của hệ thống.")
     }

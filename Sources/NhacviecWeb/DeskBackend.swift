@@ -23,6 +23,8 @@ public protocol DeskBackend: UnitsWordBackend {
   func history(key: String) throws -> ControlAPI.NoticeHistory?
   /// Records one fact for an officer; what happened, in English (the CLI's words).
   func record(_ fact: ControlAPI.FactRequest, officer: String) throws -> String
+  /// Records every fact of a file, or none: an error names the file's line.
+  func importFacts(_ facts: [ControlAPI.FactRequest], file: String, officer: String) throws -> String
   func retract(id: Int64, reason: String, officer: String) throws -> ControlAPI.RecordedFact
   /// The notices that need someone: failed (another attempt planned) and dead, oldest first.
   func troubled(limit: Int) throws -> [ControlAPI.Notice]

@@ -50,6 +50,59 @@ public struct Form: Sendable, Equatable {
     return Form(fields: fields)
   }
 
+  /// Parses a `multipart/form-data` body (a file input's form): each part's `name` and its content
+  /// as text; a file must be UTF-8 (a CSV). The same limits hold, a file's content counting
+  /// against the whole body only.
+  public static func parseMultipart(
+    _ body: [UInt8], boundary: String, limits: Limits = Limits()
+  ) throws(Failure) -> Form {
+    guard body.count <= limits.bytes else { throw .tooLarge }
+    guard !boundary.isEmpty, boundary.utf8.count <= 70 else { throw .badEncoding }
+    let delimiter = Array("--\(boundary)".utf8)
+    let separator = Array("\r\n--\(boundary)".utf8)
+    guard body.starts(with: delimiter) else { throw .badEncoding }
+    var fields: [(String, String)] = []
+    var position = delimiter.count
+    while true {
+      // After a delimiter: `--` ends the body, CRLF starts a part.
+      if body[position...].starts(with: Array("--".utf8)) { break }
+      guard body[position...].starts(with: [13, 10]) else { throw .badEncoding }
+      position += 2
+      guard let end = Form.find(separator, in: body, from: position) else { throw .badEncoding }
+      let part = body[position..<end]
+      guard let split = Form.find([13, 10, 13, 10], in: Array(part), from: 0) else { throw .badEncoding }
+      let head = String(decoding: part.prefix(split), as: UTF8.self)
+      let content = Array(part.dropFirst(split + 4))
+      var name: String?
+      var file: String?
+      for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-disposition:") {
+        for parameter in line.split(separator: ";").dropFirst() {
+          let pair = parameter.trimmingCharacters(in: .whitespaces)
+          let unquoted = { (text: Substring) in text.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+          if pair.hasPrefix("name=") { name = unquoted(pair.dropFirst(5)) }
+          if pair.hasPrefix("filename=") { file = unquoted(pair.dropFirst(9)) }
+        }
+      }
+      guard let name, let value = String(validating: content, as: UTF8.self) else { throw .badEncoding }
+      guard fields.count + 1 < limits.fields else { throw .tooManyFields }
+      fields.append((name, value))
+      // A file's name, as the browser gave it, for the messages that point into it.
+      if let file { fields.append((name + ".filename", file)) }
+      position = end + separator.count
+    }
+    return Form(fields: fields)
+  }
+
+  static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+    guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
+    var i = start
+    while i <= haystack.count - needle.count {
+      if haystack[i] == needle[0], haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
+      i += 1
+    }
+    return nil
+  }
+
   /// The first value of a field.
   public subscript(_ name: String) -> String? { fields.first { $0.name == name }?.value }
 

@@ -354,6 +354,15 @@ extension Desk {
         \(field("reason", "Lý do"))\
         <p><button type="submit">Ghi nhận</button></p>
         </form>
+        <h2>Ghi nhận cả một tệp CSV</h2>
+        <form method="post" action="/facts/import" enctype="multipart/form-data" class="upload">
+        <input type="hidden" name="csrf" value="\(officer.csrf)">
+        <p><label for="f-csv">Tệp CSV</label>
+        <input id="f-csv" name="csv" type="file" accept=".csv,text/csv" required>
+        <small>cột kind,unit,rule,period,at,reference,amount,due,by,reason; ghi nhận tất cả hoặc không \
+        dữ kiện nào, dòng sai được chỉ rõ</small></p>
+        <p><button type="submit">Ghi nhận cả tệp</button></p>
+        </form>
 
         """
     }

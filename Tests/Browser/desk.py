@@ -32,10 +32,9 @@ import urllib.parse
 
 import html5lib
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -197,7 +196,17 @@ class Browser:
         """Sends the form and waits for the page it leads to (click returns before it loads)."""
         button = self.driver.find_element(By.CSS_SELECTOR, f"{form_selector} [type=submit]")
         button.click()
-        WebDriverWait(self.driver, 30).until(staleness_of(button))
+
+        def left(driver):
+            # The old page's button is gone once the new page is in; chromedriver says so with a
+            # stale-element error, or now and then with an inspector error about the node.
+            try:
+                button.is_enabled()
+                return False
+            except WebDriverException:
+                return driver.execute_script("return document.readyState") == "complete"
+
+        WebDriverWait(self.driver, 30).until(left)
 
     @property
     def text(self):
@@ -306,6 +315,30 @@ def main():
         facts = json.loads(daemon.cli("facts", "--json").stdout)
         assert not [f for f in facts if f.get("reference") == "99/BC-SNV"], "the fact is still in force"
         step("the fact retracted")
+
+        # A CSV uploaded: all or none, the wrong line named; then the corrected file, whole.
+        upload = f"{daemon.folder}/nop-bao-cao.csv"
+        rows = ["kind,unit,rule,period,at,reference",
+                "report,51-STP,iso-annual-report,2026,2026-10-29T10:00:00+07:00,11/BC-STP",
+                "report,51-KHONGCO,iso-annual-report,2026,2026-10-29T10:00:00+07:00,12/BC-X"]
+        with open(upload, "w") as f:
+            f.write("\n".join(rows) + "\n")
+        browser.open(daemon.url + "/facts")
+        browser.field("csv").send_keys(upload)
+        browser.submit("form.upload")
+        assert "nop-bao-cao.csv:3" in browser.text, browser.text[:800]
+        facts = json.loads(daemon.cli("facts", "--json").stdout)
+        assert not [f for f in facts if f.get("reference") == "11/BC-STP"], "a refused file recorded a fact"
+        rows[2] = "report,51-SNV,iso-annual-report,2026,2026-10-29T10:00:00+07:00,12/BC-SNV"
+        with open(upload, "w") as f:
+            f.write("\n".join(rows) + "\n")
+        browser.open(daemon.url + "/facts")
+        browser.field("csv").send_keys(upload)
+        browser.submit("form.upload")
+        facts = json.loads(daemon.cli("facts", "--json").stdout)
+        uploaded = [f for f in facts if f.get("reference") in ("11/BC-STP", "12/BC-SNV")]
+        assert len(uploaded) == 2 and all(f.get("recorded_by_name") == OFFICER for f in uploaded), uploaded
+        step("a CSV uploaded: refused whole with the wrong line named, then recorded whole")
 
         # A unit answers its reminder through the link of a real .eml, without any account.
         message, link = unit_link(daemon)
