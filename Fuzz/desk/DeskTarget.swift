@@ -1,7 +1,8 @@
 import FuzzSupport
 import NhacviecWeb
 
-/// One input is what a browser sends the desk: a form body, read as a `Cookie` header and as a
+/// One input is what a browser sends the desk: a form body (URL-encoded, and multipart as a file
+/// upload sends it), read as a `Cookie` header and as a
 /// `next=` path too. Forms that parse must read back the same once encoded again; a cookie's
 /// value stays within its bound; a path to go back to after login is always on this site; and
 /// text put into a page never becomes markup.
@@ -12,6 +13,14 @@ func fuzzDesk(_ bytes: [UInt8]) {
       preconditionFailure("a form does not read back the same once encoded: \(form.fields)")
     }
     note("\(form.fields.count) fields")
+  }
+  // The same bytes as a file input's form (the facts CSV upload), under a fixed boundary and
+  // after a delimiter: whatever parses holds no more fields than the limit.
+  for body in [bytes, Array("--b\r\n".utf8) + bytes] {
+    if let form = try? Form.parseMultipart(body, boundary: "b") {
+      precondition(form.fields.count <= Form.Limits().fields, "a multipart form beyond its limit")
+      note("\(form.fields.count) multipart fields")
+    }
   }
   let text = String(decoding: bytes, as: UTF8.self)
   for (name, value) in Cookies.parse(text) {

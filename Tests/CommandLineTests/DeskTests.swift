@@ -422,6 +422,25 @@ struct DeskParsingTests {
     #expect(Form.encode("Sở số 1/&=") == "S%E1%BB%9F%20s%E1%BB%91%201%2F%26%3D")
   }
 
+  @Test("a file input's form (multipart): fields, the file's text and name; a broken one refused whole")
+  func multipart() throws {
+    let body =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc\r\n"
+      + "--XyZ\r\nContent-Disposition: form-data; name=\"csv\"; filename=\"nộp.csv\"\r\n"
+      + "Content-Type: text/csv\r\n\r\nkind,unit\r\nreport,Sở\r\n--XyZ--\r\n"
+    let form = try Form.parseMultipart(Array(body.utf8), boundary: "XyZ")
+    #expect(form["csrf"] == "abc")
+    #expect(form["csv"] == "kind,unit\r\nreport,Sở")
+    #expect(form["csv.filename"] == "nộp.csv")
+    #expect(throws: Form.Failure.badEncoding) {
+      try Form.parseMultipart(Array(body.dropLast(12).utf8), boundary: "XyZ")
+    }
+    #expect(throws: Form.Failure.badEncoding) { try Form.parseMultipart(Array(body.utf8), boundary: "other") }
+    #expect(throws: Form.Failure.tooLarge) {
+      try Form.parseMultipart([UInt8](repeating: 45, count: 70_000), boundary: "XyZ")
+    }
+  }
+
   @Test("cookies, local paths and escaping")
   func cookiesPathsAndEscaping() {
     #expect(Cookies.parse("a=1; b=\"2\"; a=3; junk; c=") == ["a": "1", "b": "2", "c": ""])
