@@ -352,6 +352,12 @@ def main():
         assert "đã ghi nhận" in browser.text.lower(), browser.text[:800]
         claims = [f for f in json.loads(daemon.cli("facts", "--json").stdout) if f.get("kind") == "claim"]
         assert len(claims) == 1 and claims[0].get("source") == "link", claims
+        # Its reminders stop: nothing more goes out about its report (the escalations neither).
+        unit = claims[0]["unit"]
+        coming = json.loads(daemon.cli("upcoming", "--days", "30", "--json").stdout)
+        about = [n["key"] for n in coming if n["key"].startswith(f"iso-annual-report/{unit}/")]
+        assert not about, about
+        assert any(n["key"].startswith("iso-annual-report/") for n in coming), "nothing else goes out either"
         # Twice is one claim.
         browser.open(link)
         browser.fill({"reference": "123/BC-UBND", "date": "29/10/2026"})
