@@ -275,8 +275,8 @@ public enum HTTPRequestParser {
   }
 
   /// application/x-www-form-urlencoded: `+` is a space, `%XX` a byte; nil for a broken escape or
-  /// bytes that are not UTF-8.
-  static func decode(_ bytes: ArraySlice<UInt8>) -> String? {
+  /// bytes that are not UTF-8. A query string's and the desk's forms' one decoder.
+  public static func decode(_ bytes: ArraySlice<UInt8>) -> String? {
     var out: [UInt8] = []
     out.reserveCapacity(bytes.count)
     var i = bytes.startIndex

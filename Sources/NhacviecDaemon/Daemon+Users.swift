@@ -38,13 +38,7 @@ extension Daemon {
   func addUser(_ request: ControlAPI.UserRequest, uid: UInt32) throws -> String {
     try Self.checkAccountName(request.name)
     let role = try Self.role(request.role) ?? .reader
-    let hash: String
-    do {
-      try Passwords.check(request.password)
-      hash = try Passwords.hash(request.password)
-    } catch {
-      throw HTTPFailure(400, error.description)
-    }
+    let hash = try Self.hashed(request.password)
     do {
       try store.addAccount(name: request.name, role: role, passwordHash: hash, now: clock.now())
     } catch Store.AccountError.exists {
@@ -56,13 +50,7 @@ extension Daemon {
 
   func changeUser(_ request: ControlAPI.UserRequest, uid: UInt32) throws -> String {
     let role = try Self.role(request.role)
-    let hash: String
-    do {
-      try Passwords.check(request.password)
-      hash = try Passwords.hash(request.password)
-    } catch {
-      throw HTTPFailure(400, error.description)
-    }
+    let hash = try Self.hashed(request.password)
     do {
       try store.changeAccount(name: request.name, passwordHash: hash, role: role, now: clock.now())
     } catch Store.AccountError.noSuchAccount {
@@ -70,6 +58,16 @@ extension Daemon {
     }
     Log.write(.notice, "desk account \(request.name): password changed by uid \(uid); its sessions ended")
     return "account \(request.name): password changed\(role.map { ", role \($0.rawValue)" } ?? ""); its sessions ended"
+  }
+
+  /// A password checked (length, not empty) and hashed with argon2id; a bad one is a 400.
+  static func hashed(_ password: String) throws -> String {
+    do {
+      try Passwords.check(password)
+      return try Passwords.hash(password)
+    } catch {
+      throw HTTPFailure(400, error.description)
+    }
   }
 
   func removeUser(_ name: String, uid: UInt32) throws -> String {

@@ -94,20 +94,7 @@ extension ReportDocument {
 
   static func f1(_ value: Double) -> String { String(format: "%.1f", value) }
 
-  static func escape(_ text: String) -> String {
-    var out = ""
-    for character in text {
-      switch character {
-      case "&": out += "&amp;"
-      case "<": out += "&lt;"
-      case ">": out += "&gt;"
-      case "\"": out += "&quot;"
-      case "'": out += "&#39;"
-      default: out.append(character)
-      }
-    }
-    return out
-  }
+  static func escape(_ text: String) -> String { TemplateText.escapeHTML(text) }
 
   /// Stacked horizontal bars: on time, late, missing, and not yet due or extended, per row.
   /// Exempt units owe nothing and are left out.

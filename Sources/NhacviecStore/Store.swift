@@ -462,22 +462,27 @@ public final class Store: Sendable {
           fact.reason,
         ])
       if let existing { return (Store.recordedFact(existing), false) }
-      try db.execute(
-        sql: """
-          INSERT INTO fact (kind, unit, rule, period, at, reference, amount, due, decided_by, reason,
-                            recorded_at, recorded_by_uid, source, recorded_by)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-          """,
-        arguments: [
-          fact.kind.rawValue, fact.unitID, fact.ruleID, fact.period, fact.at?.timeIntervalSince1970, fact.reference,
-          fact.amount, fact.due?.description, fact.decidedBy, fact.reason, now.timeIntervalSince1970,
-          provenance.uid.map { Int64($0) }, provenance.source, provenance.name,
-        ])
-      let id = db.lastInsertedRowID
-      try Store.factsRecorded([fact], now: now, in: db)
-      let row = try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [id])!
-      return (Store.recordedFact(row), true)
+      return (try Store.insertWord(fact, by: provenance, now: now, in: db), true)
     }
+  }
+
+  /// One fact of the unit's word or of a verdict on it, inserted with its re-judge rows in the
+  /// caller's transaction, read back as listed.
+  static func insertWord(_ fact: Fact, by provenance: Provenance, now: Date, in db: Database) throws -> RecordedFact {
+    try db.execute(
+      sql: """
+        INSERT INTO fact (kind, unit, rule, period, at, reference, amount, due, decided_by, reason,
+                          recorded_at, recorded_by_uid, source, recorded_by)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+      arguments: [
+        fact.kind.rawValue, fact.unitID, fact.ruleID, fact.period, fact.at?.timeIntervalSince1970, fact.reference,
+        fact.amount, fact.due?.description, fact.decidedBy, fact.reason, now.timeIntervalSince1970,
+        provenance.uid.map { Int64($0) }, provenance.source, provenance.name,
+      ])
+    let id = db.lastInsertedRowID
+    try Store.factsRecorded([fact], now: now, in: db)
+    return Store.recordedFact(try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [id])!)
   }
 
   public enum VerdictError: Error, Equatable {
@@ -501,20 +506,7 @@ public final class Store: Sendable {
             AND kind IN ('returned', 'report', 'extension', 'exemption') AND retracted_at IS NULL)
           """, arguments: [fact.unitID, fact.ruleID, fact.period, id])
       if answered == true { throw VerdictError.alreadyAnswered }
-      try db.execute(
-        sql: """
-          INSERT INTO fact (kind, unit, rule, period, at, reference, amount, due, decided_by, reason,
-                            recorded_at, recorded_by_uid, source, recorded_by)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-          """,
-        arguments: [
-          fact.kind.rawValue, fact.unitID, fact.ruleID, fact.period, fact.at?.timeIntervalSince1970, fact.reference,
-          fact.amount, fact.due?.description, fact.decidedBy, fact.reason, now.timeIntervalSince1970,
-          provenance.uid.map { Int64($0) }, provenance.source, provenance.name,
-        ])
-      let inserted = db.lastInsertedRowID
-      try Store.factsRecorded([fact], now: now, in: db)
-      return Store.recordedFact(try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [inserted])!)
+      return try Store.insertWord(fact, by: provenance, now: now, in: db)
     }
   }
 

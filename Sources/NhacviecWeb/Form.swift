@@ -1,4 +1,5 @@
 import Foundation
+import NhacviecControl
 
 /// A form posted as `application/x-www-form-urlencoded`: its fields in order, a name possibly
 /// repeated (checkboxes). UTF-8 only; `+` is a space, `%XX` a byte.
@@ -115,32 +116,8 @@ public struct Form: Sendable, Equatable {
     return value
   }
 
-  static func decode(_ bytes: ArraySlice<UInt8>) -> String? {
-    var out: [UInt8] = []
-    out.reserveCapacity(bytes.count)
-    var i = bytes.startIndex
-    while i < bytes.endIndex {
-      let byte = bytes[i]
-      if byte == UInt8(ascii: "%") {
-        guard i + 2 < bytes.endIndex, let high = hex(bytes[i + 1]), let low = hex(bytes[i + 2]) else { return nil }
-        out.append(high << 4 | low)
-        i += 3
-      } else {
-        out.append(byte == UInt8(ascii: "+") ? 32 : byte)
-        i += 1
-      }
-    }
-    return String(validating: out, as: UTF8.self)
-  }
-
-  static func hex(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-    default: return nil
-    }
-  }
+  /// The query string's decoder: one way to read `+` and `%XX` on the desk and the socket.
+  static func decode(_ bytes: ArraySlice<UInt8>) -> String? { HTTPRequestParser.decode(bytes) }
 
   /// Percent-encodes a value for a query string or a form.
   public static func encode(_ text: String) -> String {

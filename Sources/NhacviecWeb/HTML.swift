@@ -1,3 +1,5 @@
+import NhacviecCore
+
 /// A piece of HTML. Text interpolated into it is escaped; only HTML interpolates as is. The
 /// literal parts are the desk's own source, so a unit's name, a reference or a reason read from
 /// the store can never become markup, whichever page shows it.
@@ -42,20 +44,8 @@ public struct HTML: Sendable, ExpressibleByStringInterpolation, CustomStringConv
     public mutating func appendInterpolation(_ pieces: [HTML]) { markup += pieces.map(\.markup).joined() }
   }
 
-  /// Escapes the five characters that matter in text and in quoted attribute values.
-  public static func escape(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.utf8.count)
-    for character in text.unicodeScalars {
-      switch character {
-      case "&": out += "&amp;"
-      case "<": out += "&lt;"
-      case ">": out += "&gt;"
-      case "\"": out += "&quot;"
-      case "'": out += "&#39;"
-      default: out.unicodeScalars.append(character)
-      }
-    }
-    return out
-  }
+  /// Escapes the five characters that matter in text and in quoted attribute values: the same
+  /// escaping as every message's HTML part (`TemplateText.escapeHTML`).
+  public static func escape(_ text: String) -> String { TemplateText.escapeHTML(text) }
+
 }
