@@ -174,6 +174,15 @@ extension DueSpec {
     }
   }
 
+  /// The day counts every reader is told on `today`, by named days, not hours: `left` from the
+  /// named day (`còn 16 ngày` on 30/10 for "trước ngày 15/11"), `late` from the last day allowed
+  /// (15/11 is the first day late: `đã quá hạn 1 ngày`), at least 1.
+  public func dayCounts(ofDeadline deadline: Date, zone: Zone, on today: LocalDate) -> (left: Int, late: Int) {
+    let named = namedDate(ofDeadline: deadline, zone: zone)
+    let last = lastDay(ofDeadline: deadline, zone: zone)
+    return (max(0, named.dayNumber - today.dayNumber), max(1, today.dayNumber - last.dayNumber))
+  }
+
   /// The deadline as the letter words it: `trước ngày 15/11/2026`, `chậm nhất ngày 15/07/2025`.
   public func phrase(named date: LocalDate) -> String {
     switch convention {

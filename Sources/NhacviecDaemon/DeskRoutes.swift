@@ -139,8 +139,8 @@ extension DaemonDesk {
       // The deadline in force: the rule's, or an extension's (the finding reads it from the facts).
       let finding = engine.finding(on: ladder, unit: unit, at: now)
       let named = rule.due.namedDate(ofDeadline: finding.deadline, zone: zone)
-      let overdue = max(0, Int(now.timeIntervalSince(finding.deadline) / 86_400))
-      let left = max(0, Int((finding.deadline.timeIntervalSince(now) / 86_400).rounded(.up)))
+      // The day counts the unit's messages give, so that the page and the mail agree.
+      let (left, overdue) = rule.due.dayCounts(ofDeadline: finding.deadline, zone: zone, on: zone.localDate(of: now))
       return .open(
         LinkObligation(
           rule: rule.id, unit: unit.id, period: target.period.description, title: rule.title(for: finding, zone: zone),

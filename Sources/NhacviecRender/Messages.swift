@@ -208,10 +208,8 @@ public struct MessageRenderer: Sendable {
     // Room for all of them and a notice's own: the table is not rebuilt as they are added.
     values.reserveCapacity(32)
     let due = rule?.due ?? DueSpec(anchor: .date(month: 1, day: 1, yearOffset: 0), convention: .before)
-    let named = due.namedDate(ofDeadline: finding.deadline, zone: zone)
     let last = due.lastDay(ofDeadline: finding.deadline, zone: zone)
-    let left = max(0, named.dayNumber - sendDate.dayNumber)
-    let late = max(1, sendDate.dayNumber - last.dayNumber)
+    let (left, late) = due.dayCounts(ofDeadline: finding.deadline, zone: zone, on: sendDate)
     values["days.left"] = String(left)
     values["days.overdue"] = String(late)
     values["due.last_day"] = last.vietnamese

@@ -345,6 +345,9 @@ def main():
         browser.driver.delete_all_cookies()
         browser.open(link)
         assert "15/11/2026" in browser.text or "14/11/2026" in browser.text, browser.text[:800]
+        # The page counts the days as the message did.
+        said = re.search(r"còn (\d+) ngày", message.get_body(preferencelist=("plain",)).get_content())
+        assert said and f"Còn {said.group(1)} ngày đến hạn" in browser.text, (said, browser.text[:800])
         browser.shoot("link")
         check_page("a unit's link", *http_get(daemon.url, urllib.parse.urlsplit(link).path))
         browser.fill({"reference": "123/BC-UBND", "date": "29/10/2026"})
