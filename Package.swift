@@ -50,11 +50,14 @@ let package = Package(
     // The signed links by which a unit answers its reminder: tokens bound to (rule, unit, period),
     // signed and checked with rotating keys.
     .target(name: "NhacviecLinks", dependencies: ["NhacviecCore", "CSodium"], swiftSettings: strictSettings),
-    // The journal and facts, in SQLite.
+    // libpq from the system (libpq-dev): the PostgreSQL client, called on the store's own
+    // threads as SQLite is (docs/architecture.md says why not postgres-nio).
+    .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+    // The journal and facts, in SQLite (embedded, the default) or PostgreSQL (shared by several daemons).
     .target(
       name: "NhacviecStore",
       dependencies: [
-        "NhacviecCore", .product(name: "GRDB", package: "GRDB.swift"),
+        "NhacviecCore", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift"),
         // SQLite's own API, for the write-ahead log's hook (Checkpointer).
         .product(name: "GRDBSQLite", package: "GRDB.swift"),
       ],

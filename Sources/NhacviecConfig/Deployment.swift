@@ -50,6 +50,9 @@ public struct DaemonSettings: Sendable {
   /// The least urgent log lines written: `info` by default; `notice` leaves out one line per
   /// notice sent, `warning` every line that needs no attention.
   public var logLevel: LogLevel = .info
+  /// Where the journal and the facts are: nil (the default) a SQLite file in `state`; or a
+  /// PostgreSQL database, which several daemons may share.
+  public var store: PostgresStore?
 
   /// The defaults: under systemd, its `STATE_DIRECTORY` and `RUNTIME_DIRECTORY`; installed
   /// (configuration under /etc), /var/lib/nhacviec and /run/nhacviec; otherwise a `.nhacviec`
@@ -92,6 +95,33 @@ public struct DaemonSettings: Sendable {
     return ((base.isEmpty ? value : (base as NSString).appendingPathComponent(value)) as NSString).standardizingPath
   }
 
+}
+
+/// `daemon.store`: a PostgreSQL database, by libpq's URL (host, port, user, database, and TLS
+/// settings by libpq's names: `?sslmode=verify-full&sslrootcert=…`), its password from a
+/// credentials file, never in the URL.
+public struct PostgresStore: Sendable, Hashable, CustomStringConvertible {
+  public let url: String
+  public let passwordFile: SecretFile?
+
+  /// The URL, which holds no secret: said in logs and `status`.
+  public var description: String { url }
+
+  /// A URL libpq takes, without a password in it.
+  static func check(_ url: String) -> String? {
+    guard url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") else {
+      return
+        "store must be a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE), not `\(url)`; leave it out for SQLite"
+    }
+    let authority = url.drop(while: { $0 != "/" }).dropFirst(2).prefix(while: { $0 != "/" && $0 != "?" })
+    if let at = authority.lastIndex(of: "@"), authority[..<at].contains(":") {
+      return "store: put the password in store_password_file (a credentials file), not in the URL"
+    }
+    if url.contains("password=") {
+      return "store: put the password in store_password_file (a credentials file), not in the URL"
+    }
+    return nil
+  }
 }
 
 /// Finds the configuration: `--config FILE`, else `Rules/nhacviec.yaml` in a checkout, else
@@ -303,6 +333,14 @@ public struct DeploymentLoader {
           case .success(let address): daemon.httpListen = address
           case .failure(let why): throw node.error("http_listen: \(why)")
           }
+        }
+        let password = try d.secret("store_password_file", secretContext)
+        if let node = d.optional("store") {
+          let url = try node.string("store")
+          if let why = PostgresStore.check(url) { throw node.error(why) }
+          daemon.store = PostgresStore(url: url, passwordFile: password)
+        } else if let password {
+          throw ConfigError("store_password_file needs `store` (a PostgreSQL URL)", at: password.location)
         }
         try d.finish()
       }

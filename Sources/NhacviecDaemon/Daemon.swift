@@ -214,8 +214,12 @@ public final class Daemon: Sendable {
     self.client = client
     let snapshot: Snapshot
     do {
-      try StateFolder.createPrivateFile(database)
-      store = try Store(path: database)
+      if let shared = deployment.daemon.store {
+        store = try Store(postgresql: shared.url, password: try shared.passwordFile?.read())
+      } else {
+        try StateFolder.createPrivateFile(database)
+        store = try Store(path: database)
+      }
       snapshot = try Snapshot(deployment, store: store, client: client, clock: clock)
     } catch {
       // A refused configuration (a secret or key file that cannot be read) lets go of the
@@ -446,6 +450,7 @@ public final class Daemon: Sendable {
     }
     compare("daemon.socket", running.daemon.socket, fresh.daemon.socket)
     compare("daemon.state", running.daemon.state, fresh.daemon.state)
+    compare("daemon.store", running.daemon.store?.url, fresh.daemon.store?.url)
     compare("daemon.http_listen", running.daemon.httpListen?.description, fresh.daemon.httpListen?.description)
     compare("web.listen", running.web?.listen.description, fresh.web?.listen.description)
     guard !changed.isEmpty else { return }

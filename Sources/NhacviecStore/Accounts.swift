@@ -55,16 +55,16 @@ extension Store {
   }
 
   public func accounts() throws -> [Account] {
-    try writer.read { db in try Row.fetchAll(db, sql: "SELECT * FROM account ORDER BY name").map(Store.account) }
+    try engine.read { db in try db.fetchAll(sql: "SELECT * FROM account ORDER BY name").map(Store.account) }
   }
 
   public func account(named name: String) throws -> Account? {
-    try writer.read { db in
-      try Row.fetchOne(db, sql: "SELECT * FROM account WHERE name = ?", arguments: [name]).map(Store.account)
+    try engine.read { db in
+      try db.fetchOne(sql: "SELECT * FROM account WHERE name = ?", arguments: [name]).map(Store.account)
     }
   }
 
-  static func account(_ row: Row) -> Account {
+  static func account(_ row: SQLRow) -> Account {
     Account(
       name: row["name"], role: Role(rawValue: row["role"]) ?? .reader, passwordHash: row["password_hash"],
       createdAt: Date(timeIntervalSince1970: row["created_at"]),
@@ -72,9 +72,10 @@ extension Store {
   }
 
   public func addAccount(name: String, role: Role, passwordHash: String, now: Date) throws {
-    try writer.write { db in
+    try engine.write { db in
       guard
-        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM account WHERE name = ?)", arguments: [name]) != true
+        try db.fetchOne(Bool.self, sql: "SELECT EXISTS (SELECT 1 FROM account WHERE name = ?)", arguments: [name])
+          != true
       else { throw AccountError.exists }
       try db.execute(
         sql: "INSERT INTO account (name, role, password_hash, created_at, changed_at) VALUES (?, ?, ?, ?, ?)",
@@ -85,7 +86,7 @@ extension Store {
   /// A new password, and a new role if given; every session of the account ends, since a
   /// password is changed when it may be known to someone else.
   public func changeAccount(name: String, passwordHash: String, role: Role?, now: Date) throws {
-    try writer.write { db in
+    try engine.write { db in
       try db.execute(
         sql: "UPDATE account SET password_hash = ?, role = COALESCE(?, role), changed_at = ? WHERE name = ?",
         arguments: [passwordHash, role?.rawValue, now.timeIntervalSince1970, name])
@@ -96,7 +97,7 @@ extension Store {
 
   /// Removes an account and ends its sessions at once.
   public func removeAccount(name: String) throws {
-    try writer.write { db in
+    try engine.write { db in
       try db.execute(sql: "DELETE FROM session WHERE account = ?", arguments: [name])
       try db.execute(sql: "DELETE FROM account WHERE name = ?", arguments: [name])
       guard db.changesCount > 0 else { throw AccountError.noSuchAccount }
@@ -114,7 +115,7 @@ extension Store {
   public func createSession(
     idHash: String, account: String, csrf: String, now: Date, idle: TimeInterval, lifetime: TimeInterval
   ) throws {
-    try writer.write { db in
+    try engine.write { db in
       // Ended sessions are swept here, at each login, rather than by a timer that would wake an idle daemon.
       try db.execute(
         sql: "DELETE FROM session WHERE idle_until <= ?1 OR expires <= ?1", arguments: [now.timeIntervalSince1970])
@@ -132,11 +133,10 @@ extension Store {
 
   /// The session with this id's hash if it is still alive, its idle time started again.
   public func useSession(idHash: String, now: Date, idle: TimeInterval) throws -> Session? {
-    try writer.write { db in
+    try engine.write { db in
       let t = now.timeIntervalSince1970
       guard
-        let row = try Row.fetchOne(
-          db,
+        let row = try db.fetchOne(
           sql: """
             SELECT session.account, session.csrf, session.expires, account.role FROM session
               JOIN account ON account.name = session.account
@@ -144,7 +144,9 @@ extension Store {
             """, arguments: [idHash, t])
       else { return nil }
       try db.execute(
-        sql: "UPDATE session SET last_used = ?, idle_until = MIN(expires, ?) WHERE id_hash = ?",
+        sql: db.pick(
+          sqlite: "UPDATE session SET last_used = ?, idle_until = MIN(expires, ?) WHERE id_hash = ?",
+          postgresql: "UPDATE session SET last_used = ?, idle_until = LEAST(expires, ?) WHERE id_hash = ?"),
         arguments: [t, t + idle, idHash])
       return Session(
         account: row["account"], role: Role(rawValue: row["role"]) ?? .reader, csrf: row["csrf"],
@@ -153,12 +155,12 @@ extension Store {
   }
 
   public func endSession(idHash: String) throws {
-    try writer.write { db in try db.execute(sql: "DELETE FROM session WHERE id_hash = ?", arguments: [idHash]) }
+    try engine.write { db in try db.execute(sql: "DELETE FROM session WHERE id_hash = ?", arguments: [idHash]) }
   }
 
   public func sessionCount(account: String) throws -> Int {
-    try writer.read { db in
-      try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM session WHERE account = ?", arguments: [account]) ?? 0
+    try engine.read { db in
+      try db.fetchOne(Int.self, sql: "SELECT COUNT(*) FROM session WHERE account = ?", arguments: [account]) ?? 0
     }
   }
 
@@ -172,13 +174,13 @@ extension Store {
   }
 
   public func loginFailures(address: String, account: String, since: Date) throws -> LoginFailures {
-    try writer.read { db in
+    try engine.read { db in
       let t = since.timeIntervalSince1970
-      let byAddress = try Row.fetchOne(
-        db, sql: "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failure WHERE address = ? AND at > ?",
+      let byAddress = try db.fetchOne(
+        sql: "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failure WHERE address = ? AND at > ?",
         arguments: [address, t])
-      let byAccount = try Row.fetchOne(
-        db, sql: "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failure WHERE account = ? AND at > ?",
+      let byAccount = try db.fetchOne(
+        sql: "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failure WHERE account = ? AND at > ?",
         arguments: [account, t])
       return LoginFailures(
         byAddress: byAddress?["n"] ?? 0, byAccount: byAccount?["n"] ?? 0,
@@ -189,7 +191,7 @@ extension Store {
 
   /// Notes a failed login, and forgets those older than `forgetBefore`.
   public func noteLoginFailure(address: String, account: String, now: Date, forgetBefore: Date) throws {
-    try writer.write { db in
+    try engine.write { db in
       try db.execute(sql: "DELETE FROM login_failure WHERE at < ?", arguments: [forgetBefore.timeIntervalSince1970])
       try db.execute(
         sql: "INSERT INTO login_failure (at, address, account) VALUES (?, ?, ?)",

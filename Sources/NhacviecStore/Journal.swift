@@ -1,5 +1,4 @@
 public import Foundation
-import GRDB
 public import NhacviecCore
 
 /// One notice through one channel, as the journal holds it.
@@ -146,7 +145,7 @@ extension Store {
 
   /// A row of `entryColumns` as a `JournalEntry`; a row that cannot be read throws, and is dealt
   /// with alone.
-  static func entry(_ row: Row, known: (JournalKey) -> NoticeDecision? = { _ in nil }) throws -> JournalEntry {
+  static func entry(_ row: SQLRow, known: (JournalKey) -> NoticeDecision? = { _ in nil }) throws -> JournalEntry {
     let schema: Int = row[2]
     let payload: JournalEntry.Payload
     switch schema {
@@ -212,14 +211,14 @@ extension Store {
   public func journalNew(
     due: [NoticeDecision], superseded: [NoticeDecision] = [], silenced: [Plan.Held] = [], now: Date
   ) throws -> Journaled {
-    try writer.write { db in
-      let statement = try db.cachedStatement(
-        sql: """
-          INSERT OR IGNORE INTO journal
-            (key, channel, schema, rule, unit, period, step, reason, scheduled_at, state, decision,
-             next_attempt_at, last_error, created_at, updated_at, held_since)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-          """)
+    try engine.write { db in
+      let insert = """
+        INSERT INTO journal
+          (key, channel, schema, rule, unit, period, step, reason, scheduled_at, state, decision,
+           next_attempt_at, last_error, created_at, updated_at, held_since)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT DO NOTHING
+        """
       var result = Journaled()
       let rows: [(NoticeDecision, NoticeState, Plan.Held?)] =
         due.map { ($0, .planned, nil) } + superseded.map { ($0, .superseded, nil) }
@@ -227,13 +226,15 @@ extension Store {
       for (decision, state, held) in rows {
         let json = try decision.json()
         let key = decision.noticeKey
-        try statement.execute(arguments: [
-          decision.key, decision.channel, NoticeDecision.schema, key?.rule ?? "", key?.unit.description ?? "",
-          key?.period.description ?? "", key?.step.description ?? "digest", decision.reason.rawValue,
-          decision.scheduledAt.timeIntervalSince1970, state.rawValue, json, held?.silence.ends.timeIntervalSince1970,
-          held?.reason, now.timeIntervalSince1970, now.timeIntervalSince1970,
-          held == nil ? nil : now.timeIntervalSince1970,
-        ])
+        try db.execute(
+          sql: insert,
+          arguments: [
+            decision.key, decision.channel, NoticeDecision.schema, key?.rule ?? "", key?.unit.description ?? "",
+            key?.period.description ?? "", key?.step.description ?? "digest", decision.reason.rawValue,
+            decision.scheduledAt.timeIntervalSince1970, state.rawValue, json, held?.silence.ends.timeIntervalSince1970,
+            held?.reason, now.timeIntervalSince1970, now.timeIntervalSince1970,
+            held == nil ? nil : now.timeIntervalSince1970,
+          ])
         guard db.changesCount > 0 else {
           if let conflict = try Store.conflict(decision, in: db) { result.conflicts.append(conflict) }
           continue
@@ -244,8 +245,8 @@ extension Store {
       if !result.conflicts.isEmpty {
         try db.execute(
           sql: """
-            INSERT INTO meta (name, value) VALUES ('journal_conflicts', ?1)
-            ON CONFLICT(name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ?1 AS TEXT)
+            INSERT INTO meta (name, value) VALUES ('journal_conflicts', CAST(CAST(?1 AS INTEGER) AS TEXT))
+            ON CONFLICT(name) DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + CAST(?1 AS INTEGER) AS TEXT)
             """, arguments: [result.conflicts.count])
       }
       return result
@@ -253,10 +254,10 @@ extension Store {
   }
 
   /// A decision whose key the journal holds: nil when the row says the same to the same people.
-  static func conflict(_ decision: NoticeDecision, in db: Database) throws -> Conflict? {
+  static func conflict(_ decision: NoticeDecision, in db: any SQLSession) throws -> Conflict? {
     guard
-      let row = try Row.fetchOne(
-        db, sql: "SELECT schema, decision, state FROM journal WHERE key = ? AND channel = ?",
+      let row = try db.fetchOne(
+        sql: "SELECT schema, decision, state FROM journal WHERE key = ? AND channel = ?",
         arguments: [decision.key, decision.channel])
     else { return nil }
     if (row[0] as Int) == NoticeDecision.schema, let text: String = row[1],
@@ -268,21 +269,25 @@ extension Store {
   }
 
   /// Which rungs a digest carries, to whom: what `coverage` reads.
-  static func writeItems(of digest: NoticeDecision, _ items: [NoticeContent.DigestItem], in db: Database) throws {
-    let insert = try db.cachedStatement(
-      sql: "INSERT OR IGNORE INTO digest_item (digest, channel, rung, revision, address) VALUES (?, ?, ?, ?, ?)")
+  static func writeItems(of digest: NoticeDecision, _ items: [NoticeContent.DigestItem], in db: any SQLSession) throws {
+    let insert = """
+      INSERT INTO digest_item (digest, channel, rung, revision, address) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT DO NOTHING
+      """
     let address = digest.addressees.first?.address ?? ""
     for item in items {
       for rung in item.rungs {
-        try insert.execute(arguments: [digest.key, digest.channel, rung.key.description, rung.revision, address])
+        try db.execute(
+          sql: insert, arguments: [digest.key, digest.channel, rung.key.description, rung.revision, address])
       }
     }
   }
 
   /// Conflicts met since the journal was made (`journalNew`).
   public func journalConflicts() throws -> Int {
-    try writer.read { db in
-      try String.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'journal_conflicts'").flatMap { Int($0) } ?? 0
+    try engine.read { db in
+      try db.fetchOne(String.self, sql: "SELECT value FROM meta WHERE name = 'journal_conflicts'").flatMap { Int($0) }
+        ?? 0
     }
   }
 
@@ -292,7 +297,7 @@ extension Store {
   /// for nobody; a digest sent counts for a rung only if the rung was still in it when it went.
   public func coverage(of rungs: [Coverage.Rung]) throws -> Coverage {
     guard !rungs.isEmpty else { return Coverage() }
-    return try writer.read { db in
+    return try engine.read { db in
       // The key and its revisions (`KEY#N`) are the range [KEY, KEY + "$"): `$` follows `#`, and
       // nothing else can follow a key's text. Read through the key's own index (`+channel` keeps
       // the planner from scanning the whole channel by the claim index instead).
@@ -300,32 +305,38 @@ extension Store {
       // configuration edited at 10,000 units asks of 80,000 rungs, and decoding each row's whole
       // decision took most of the time (bench/RESULTS-plan.md). A row of nhacviec 0.1 has no
       // decision: its rendered message's addressees, and no revision.
-      let own = try db.cachedStatement(
-        sql: """
+      // PostgreSQL reads the same with its own JSON functions.
+      let own = db.pick(
+        sqlite: """
           SELECT state, COALESCE(json_extract(decision, '$.revision'), 0),
             (SELECT group_concat(json_extract(value, '$.address'), char(10))
              FROM json_each(COALESCE(json_extract(decision, '$.addressees'), json_extract(message, '$.to'))))
           FROM journal WHERE key >= ?1 AND key < ?3 AND +channel = ?2
+          """,
+        postgresql: """
+          SELECT state, COALESCE((decision::jsonb ->> 'revision')::bigint, 0),
+            (SELECT string_agg(a ->> 'address', chr(10))
+             FROM jsonb_array_elements(COALESCE(decision::jsonb -> 'addressees', message::jsonb -> 'to')) a)
+          FROM journal WHERE key >= ?1 AND key < ?3 AND channel = ?2
           """)
-      let carried = try db.cachedStatement(
-        sql: """
-          SELECT i.revision, i.address, i.included, j.state FROM digest_item i
-          JOIN journal j ON j.key = i.digest AND j.channel = i.channel
-          WHERE i.rung = ? AND i.channel = ?
-          """)
+      let carried = """
+        SELECT i.revision, i.address, i.included, j.state FROM digest_item i
+        JOIN journal j ON j.key = i.digest AND j.channel = i.channel
+        WHERE i.rung = ? AND i.channel = ?
+        """
       var result = Coverage()
       let live: Set<String> = ["planned", "sending", "failed", "silenced"]
       for rung in Set(rungs) {
         let text = rung.key.description
         var heard = Coverage.Heard(lastRevision: nil, addresses: [])
         func saw(_ revision: Int) { heard.lastRevision = max(heard.lastRevision ?? revision, revision) }
-        for row in try Row.fetchAll(own, arguments: [text, rung.channel, text + "$"]) {
+        for row in try db.fetchAll(sql: own, arguments: [text, rung.channel, text + "$"]) {
           let state: String = row[0]
           saw(row[1])
           guard live.contains(state) || state == "sent", let addresses: String = row[2] else { continue }
           for address in addresses.split(separator: "\n") { heard.addresses.insert(String(address)) }
         }
-        for row in try Row.fetchAll(carried, arguments: [text, rung.channel]) {
+        for row in try db.fetchAll(sql: carried, arguments: [text, rung.channel]) {
           saw(row[0])
           let state: String = row[3]
           if live.contains(state) || (state == "sent" && (row[2] as Int?) == 1) { heard.addresses.insert(row[1]) }
@@ -346,7 +357,7 @@ extension Store {
     known: (JournalKey) -> NoticeDecision? = { _ in nil }
   ) throws -> [String: [JournalEntry]] {
     guard !outcomes.isEmpty || claims.contains(where: { $0.limit > 0 }) else { return [:] }
-    return try writer.write { db in
+    return try engine.write { db in
       try Store.record(outcomes, in: db)
       var claimed: [String: [JournalEntry]] = [:]
       for (channel, limit) in claims where limit > 0 {
@@ -367,7 +378,7 @@ extension Store {
   /// Records what became of claimed notices, many in one transaction: see `settle`.
   public func record(_ outcomes: [JournalOutcome]) throws {
     guard !outcomes.isEmpty else { return }
-    try writer.write { try Store.record(outcomes, in: $0) }
+    try engine.write { try Store.record(outcomes, in: $0) }
   }
 
   /// Claims up to `limit` notices of one channel that may be attempted at `now` (planned and
@@ -378,12 +389,11 @@ extension Store {
   ///
   /// `known` may give a row's decision as it was journaled, which then is not decoded again.
   static func claim(
-    channel: String, limit: Int, now: Date, known: (JournalKey) -> NoticeDecision?, in db: Database
+    channel: String, limit: Int, now: Date, known: (JournalKey) -> NoticeDecision?, in db: any SQLSession
   ) throws -> [JournalEntry] {
-    // Read in place: a handed decision's JSON is never copied out of SQLite.
-    let rows = try Row.fetchCursor(
-      try db.cachedStatement(
-        sql: """
+    let rows = try db.fetchAll(
+      sql: db.pick(
+        sqlite: """
           UPDATE journal SET state = 'sending', updated_at = ?1,
             waited = waited + COALESCE(MAX(0, ?1 - held_since), 0), held_since = NULL
           WHERE rowid IN (
@@ -404,10 +414,21 @@ extension Store {
                 ORDER BY scheduled_at, key LIMIT ?3))
             ORDER BY scheduled_at, key LIMIT ?3)
           RETURNING \(Store.entryColumns)
+          """,
+        // Rows another daemon is claiming at this instant are passed over, not waited for.
+        postgresql: """
+          UPDATE journal SET state = 'sending', updated_at = ?1,
+            waited = waited + COALESCE(GREATEST(0, ?1 - held_since), 0), held_since = NULL
+          WHERE (key, channel) IN (
+            SELECT key, channel FROM journal
+            WHERE channel = ?2 AND ((state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
+              OR (state IN ('failed', 'silenced') AND next_attempt_at <= ?1))
+            ORDER BY scheduled_at, key LIMIT ?3 FOR UPDATE SKIP LOCKED)
+          RETURNING \(Store.entryColumns)
           """), arguments: [now.timeIntervalSince1970, channel, limit])
     var claimed: [JournalEntry] = []
     var unreadable: [(key: String, error: any Error)] = []
-    while let row = try rows.next() {
+    for row in rows {
       do {
         claimed.append(try Store.entry(row, known: known))
       } catch {
@@ -424,20 +445,18 @@ extension Store {
 
   /// Records what became of claimed notices. Only a notice still being sent is changed: an
   /// outcome for one an operator retried meanwhile changes nothing.
-  static func record(_ outcomes: [JournalOutcome], in db: Database) throws {
+  static func record(_ outcomes: [JournalOutcome], in db: any SQLSession) throws {
     guard !outcomes.isEmpty else { return }
-    let update = try db.cachedStatement(
-      sql: """
-        UPDATE journal SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?,
-          receipt = COALESCE(?, receipt), pending = ?, sent_at = COALESCE(?, sent_at), subject = COALESCE(?, subject),
-          updated_at = ?, held_since = ?
-        WHERE key = ? AND channel = ? AND state = 'sending'
-        """)
-    let history = try db.cachedStatement(
-      sql: """
-        INSERT INTO attempt (key, channel, number, at, outcome, detail, reached)
-        SELECT key, channel, attempts, ?, ?, ?, ? FROM journal WHERE key = ? AND channel = ?
-        """)
+    let update = """
+      UPDATE journal SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?,
+        receipt = COALESCE(?, receipt), pending = ?, sent_at = COALESCE(?, sent_at), subject = COALESCE(?, subject),
+        updated_at = ?, held_since = ?
+      WHERE key = ? AND channel = ? AND state = 'sending'
+      """
+    let history = """
+      INSERT INTO attempt (key, channel, number, at, outcome, detail, reached)
+      SELECT key, channel, attempts, ?, ?, ?, ? FROM journal WHERE key = ? AND channel = ?
+      """
     for outcome in outcomes {
       let state: NoticeState
       var next: Date?
@@ -466,27 +485,31 @@ extension Store {
       case .deferred, .silenced: held = outcome.at.timeIntervalSince1970
       default: held = nil
       }
-      try update.execute(arguments: [
-        state.rawValue, outcome.attempted ? 1 : 0, next?.timeIntervalSince1970, error, receipt, pending,
-        sentAt?.timeIntervalSince1970, outcome.subject, outcome.at.timeIntervalSince1970, held, outcome.entry.key,
-        outcome.entry.channel,
-      ])
+      try db.execute(
+        sql: update,
+        arguments: [
+          state.rawValue, outcome.attempted ? 1 : 0, next?.timeIntervalSince1970, error, receipt, pending,
+          sentAt?.timeIntervalSince1970, outcome.subject, outcome.at.timeIntervalSince1970, held, outcome.entry.key,
+          outcome.entry.channel,
+        ])
       guard outcome.attempted, db.changesCount == 1 else { continue }
       if case .sent = outcome.change, let carried = outcome.carried {
         try db.execute(
           sql: "UPDATE digest_item SET included = 0 WHERE digest = ? AND channel = ?",
           arguments: [outcome.entry.key, outcome.entry.channel])
-        let include = try db.cachedStatement(
-          sql: "UPDATE digest_item SET included = 1 WHERE digest = ? AND channel = ? AND rung = ?")
         for key in carried {
-          try include.execute(arguments: [outcome.entry.key, outcome.entry.channel, key.description])
+          try db.execute(
+            sql: "UPDATE digest_item SET included = 1 WHERE digest = ? AND channel = ? AND rung = ?",
+            arguments: [outcome.entry.key, outcome.entry.channel, key.description])
         }
       }
       let detail = receipt ?? error ?? ""
       let reached = JSONBytes.text(outcome.reached)
-      try history.execute(arguments: [
-        outcome.at.timeIntervalSince1970, state.rawValue, detail, reached, outcome.entry.key, outcome.entry.channel,
-      ])
+      try db.execute(
+        sql: history,
+        arguments: [
+          outcome.at.timeIntervalSince1970, state.rawValue, detail, reached, outcome.entry.key, outcome.entry.channel,
+        ])
     }
   }
 
@@ -494,8 +517,8 @@ extension Store {
   /// `planned`, to be checked and sent again under the same key. Returns how many.
   @discardableResult
   public func reclaim(except inFlight: Set<JournalKey> = [], now: Date) throws -> Int {
-    try writer.write { db in
-      let rows = try Row.fetchAll(db, sql: "SELECT key, channel FROM journal WHERE state = 'sending'")
+    try engine.write { db in
+      let rows = try db.fetchAll(sql: "SELECT key, channel FROM journal WHERE state = 'sending'")
       var count = 0
       for row in rows {
         let entry = JournalKey(key: row["key"], channel: row["channel"])
@@ -518,7 +541,7 @@ extension Store {
   /// again. Returns how many channels it covered.
   @discardableResult
   public func retryDead(key: String, now: Date) throws -> Int {
-    try writer.write { db in
+    try engine.write { db in
       try db.execute(
         sql: """
           UPDATE journal SET state = 'planned', attempts = 0, next_attempt_at = NULL, acknowledged_by = NULL,
@@ -536,12 +559,12 @@ extension Store {
   /// window when it is judged waits again. Returns how many rows it made due.
   @discardableResult
   public func flush(channel: String? = nil, windowOnly: Bool = false, now: Date) throws -> Int {
-    try writer.write { db in
+    try engine.write { db in
       let states = windowOnly ? "state = 'planned'" : "state IN ('planned', 'failed')"
       try db.execute(
         sql: """
           UPDATE journal SET next_attempt_at = ?1, updated_at = ?1
-          WHERE \(states) AND next_attempt_at > ?1 AND (?2 IS NULL OR channel = ?2)
+          WHERE \(states) AND next_attempt_at > ?1 AND (CAST(?2 AS TEXT) IS NULL OR channel = ?2)
           """, arguments: [now.timeIntervalSince1970, channel])
       return db.changesCount
     }
@@ -550,9 +573,9 @@ extension Store {
   // MARK: - Reading
 
   public func counts() throws -> [NoticeState: Int] {
-    try writer.read { db in
+    try engine.read { db in
       var counts = Dictionary(uniqueKeysWithValues: NoticeState.allCases.map { ($0, 0) })
-      for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM journal GROUP BY state") {
+      for row in try db.fetchAll(sql: "SELECT state, COUNT(*) AS n FROM journal GROUP BY state") {
         if let state = NoticeState(rawValue: row["state"]) { counts[state] = row["n"] }
       }
       return counts
@@ -561,8 +584,8 @@ extension Store {
 
   /// Channels with notices failed and waiting for another attempt.
   public func failingChannels() throws -> [String] {
-    try writer.read { db in
-      try String.fetchAll(db, sql: "SELECT DISTINCT channel FROM journal WHERE state = 'failed' ORDER BY channel")
+    try engine.read { db in
+      try db.fetchAll(String.self, sql: "SELECT DISTINCT channel FROM journal WHERE state = 'failed' ORDER BY channel")
     }
   }
 
@@ -573,9 +596,9 @@ extension Store {
   public func entries(
     state: NoticeState? = nil, key: String? = nil, unit: String? = nil, limit: Int = 1000, after: JournalKey? = nil
   ) throws -> [JournalEntry] {
-    try writer.read { db in
+    try engine.read { db in
       var conditions: [String] = []
-      var arguments: StatementArguments = []
+      var arguments: SQLArguments = []
       if let after {
         conditions.append(
           "(scheduled_at, key, channel) > (SELECT scheduled_at, key, channel FROM journal WHERE key = ? AND channel = ?)"
@@ -595,8 +618,8 @@ extension Store {
         arguments += [unit]
       }
       let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-      let rows = try Row.fetchAll(
-        db, sql: "SELECT \(Store.entryColumns) FROM journal \(filter) ORDER BY scheduled_at, key, channel LIMIT ?",
+      let rows = try db.fetchAll(
+        sql: "SELECT \(Store.entryColumns) FROM journal \(filter) ORDER BY scheduled_at, key, channel LIMIT ?",
         arguments: arguments + [limit])
       return rows.compactMap { try? Store.entry($0) }
     }
@@ -605,9 +628,8 @@ extension Store {
   /// Rows in the queue that go out by `until`: planned (now, or when the send window opens),
   /// failed (at their retry) and held by a silence (when it ends), soonest first.
   public func waiting(until: Date, limit: Int = 10_000) throws -> [JournalEntry] {
-    try writer.read { db in
-      let rows = try Row.fetchAll(
-        db,
+    try engine.read { db in
+      let rows = try db.fetchAll(
         sql: """
           SELECT \(Store.entryColumns) FROM journal
           WHERE state IN ('planned', 'failed', 'silenced') AND COALESCE(next_attempt_at, 0) <= ?
@@ -618,9 +640,9 @@ extension Store {
   }
 
   public func entry(key: String, channel: String) throws -> JournalEntry? {
-    try writer.read { db in
-      try Row.fetchOne(
-        db, sql: "SELECT \(Store.entryColumns) FROM journal WHERE key = ? AND channel = ?", arguments: [key, channel]
+    try engine.read { db in
+      try db.fetchOne(
+        sql: "SELECT \(Store.entryColumns) FROM journal WHERE key = ? AND channel = ?", arguments: [key, channel]
       )
       .map { try Store.entry($0) }
     }
@@ -628,9 +650,9 @@ extension Store {
 
   /// Every attempt made for a key, through every channel, oldest first.
   public func history(key: String) throws -> [JournalAttempt] {
-    try writer.read { db in
-      try Row.fetchAll(
-        db, sql: "SELECT * FROM attempt WHERE key = ? ORDER BY id", arguments: [key]
+    try engine.read { db in
+      try db.fetchAll(
+        sql: "SELECT * FROM attempt WHERE key = ? ORDER BY id", arguments: [key]
       ).map { row in
         let reached =
           (try? JSONDecoder().decode([String: String].self, from: Data((row["reached"] as String).utf8))) ?? [:]
@@ -644,11 +666,10 @@ extension Store {
   /// What the journal holds of a rung, for `explain`: each notice of it (every revision, through
   /// every channel) and each digest that carried it, with its state, oldest first.
   public func states(of key: NoticeKey) throws -> [String] {
-    try writer.read { db in
+    try engine.read { db in
       let text = key.description
       var result: [String] = []
-      for row in try Row.fetchAll(
-        db,
+      for row in try db.fetchAll(
         sql: """
           SELECT key, channel, state, last_error FROM journal WHERE key >= ?1 AND key < ?2
           ORDER BY created_at, key, channel
@@ -663,8 +684,7 @@ extension Store {
         }
         result.append(line)
       }
-      for row in try Row.fetchAll(
-        db,
+      for row in try db.fetchAll(
         sql: """
           SELECT j.state, i.included FROM digest_item i JOIN journal j ON j.key = i.digest AND j.channel = i.channel
           WHERE i.rung = ? ORDER BY j.created_at
@@ -681,9 +701,9 @@ extension Store {
   /// Whether anything is being sent, or may be attempted at `now`: read in one transaction, so
   /// that a notice claimed between two reads is not missed by both.
   public func workLeft(now: Date) throws -> Bool {
-    try writer.read { db in
-      try Bool.fetchOne(
-        db,
+    try engine.read { db in
+      try db.fetchOne(
+        Bool.self,
         sql: """
           SELECT EXISTS (SELECT 1 FROM journal WHERE state = 'sending')
             OR EXISTS (SELECT 1 FROM journal WHERE state = 'planned' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1))
@@ -700,15 +720,14 @@ extension Store {
   /// For each channel with notices to attempt, the earliest instant one may be: a notice planned
   /// without a later chance is due at once (the epoch). Reads only the index of claimable rows.
   public func readiness() throws -> [String: Date] {
-    try writer.read { db in
+    try engine.read { db in
       var due: [String: Date] = [:]
-      let rows = try Row.fetchCursor(
-        db.cachedStatement(
-          sql: """
-            SELECT channel, MIN(CASE WHEN state = 'planned' THEN COALESCE(next_attempt_at, 0) ELSE next_attempt_at END)
-            FROM journal WHERE state IN ('planned', 'failed', 'silenced') GROUP BY channel
-            """))
-      while let row = try rows.next() {
+      let rows = try db.fetchAll(
+        sql: """
+          SELECT channel, MIN(CASE WHEN state = 'planned' THEN COALESCE(next_attempt_at, 0) ELSE next_attempt_at END)
+          FROM journal WHERE state IN ('planned', 'failed', 'silenced') GROUP BY channel
+          """)
+      for row in rows {
         if let at = row[1] as Double? { due[row[0]] = Date(timeIntervalSince1970: at) }
       }
       return due

@@ -1,5 +1,4 @@
 public import Foundation
-import GRDB
 public import NhacviecCore
 
 /// How one channel stands, from the journal and its attempts: what `status` and `/metrics` show.
@@ -37,7 +36,7 @@ extension Store {
   /// Marks a dead notice as seen by an operator: it stays dead and in the journal, but no longer
   /// makes `status` fail. A row already acknowledged keeps its first acknowledgement.
   public func acknowledge(key: String, uid: UInt32, now: Date) throws -> Acknowledgement {
-    try writer.write { db in
+    try engine.write { db in
       try db.execute(
         sql: """
           UPDATE journal SET acknowledged_by = ?, acknowledged_at = ?
@@ -45,8 +44,7 @@ extension Store {
           """, arguments: [Int64(uid), now.timeIntervalSince1970, key])
       let changed = db.changesCount
       if changed > 0 { return .acknowledged(changed) }
-      if let row = try Row.fetchOne(
-        db,
+      if let row = try db.fetchOne(
         sql: """
           SELECT acknowledged_by, acknowledged_at FROM journal
           WHERE key = ? AND state = 'dead' AND acknowledged_at IS NOT NULL ORDER BY acknowledged_at LIMIT 1
@@ -61,12 +59,11 @@ extension Store {
 
   /// Every channel that is configured (`channels`) or has rows in the journal, by name.
   public func channelHealth(channels: [String] = []) throws -> [ChannelHealth] {
-    try writer.read { db in
+    try engine.read { db in
       var counts: [String: [NoticeState: Int]] = [:]
       for name in channels { counts[name] = [:] }
       // Read from the index on (channel, state): no row is read for counting.
-      for row in try Row.fetchAll(db, sql: "SELECT channel, state, COUNT(*) AS n FROM journal GROUP BY channel, state")
-      {
+      for row in try db.fetchAll(sql: "SELECT channel, state, COUNT(*) AS n FROM journal GROUP BY channel, state") {
         let channel: String = row["channel"]
         guard let state = NoticeState(rawValue: row["state"]) else { continue }
         counts[channel, default: [:]][state] = row["n"]
@@ -78,32 +75,33 @@ extension Store {
         let unacknowledged =
           byState[.dead] == 0
           ? 0
-          : try Int.fetchOne(
-            db,
+          : try db.fetchOne(
+            Int.self,
             sql: "SELECT COUNT(*) FROM journal WHERE channel = ? AND state = 'dead' AND acknowledged_at IS NULL",
             arguments: [channel]) ?? 0
         // Each a lookup in the index on (channel, outcome, id), however many attempts were made.
         func last(_ outcome: String) throws -> Int64? {
-          try Int64.fetchOne(
-            db, sql: "SELECT MAX(id) FROM attempt WHERE channel = ? AND outcome = ?", arguments: [channel, outcome])
+          try db.fetchOne(
+            Int64.self, sql: "SELECT MAX(id) FROM attempt WHERE channel = ? AND outcome = ?",
+            arguments: [channel, outcome])
         }
         func first(_ outcome: String, after id: Int64) throws -> Int64? {
-          try Int64.fetchOne(
-            db, sql: "SELECT MIN(id) FROM attempt WHERE channel = ? AND outcome = ? AND id > ?",
+          try db.fetchOne(
+            Int64.self, sql: "SELECT MIN(id) FROM attempt WHERE channel = ? AND outcome = ? AND id > ?",
             arguments: [channel, outcome, id])
         }
         let lastSent = try last("sent") ?? 0
         var lastError: (error: String, at: Date)?
         var failingSince: Date?
         if let id = [try last("failed"), try last("dead")].compactMap({ $0 }).max(),
-          let row = try Row.fetchOne(db, sql: "SELECT detail, at FROM attempt WHERE id = ?", arguments: [id])
+          let row = try db.fetchOne(sql: "SELECT detail, at FROM attempt WHERE id = ?", arguments: [id])
         {
           lastError = (row["detail"], Date(timeIntervalSince1970: row["at"]))
           if id > lastSent,
             let since = [try first("failed", after: lastSent), try first("dead", after: lastSent)].compactMap({ $0 })
               .min()
           {
-            failingSince = try Double.fetchOne(db, sql: "SELECT at FROM attempt WHERE id = ?", arguments: [since])
+            failingSince = try db.fetchOne(Double.self, sql: "SELECT at FROM attempt WHERE id = ?", arguments: [since])
               .map { Date(timeIntervalSince1970: $0) }
           }
         }
@@ -140,9 +138,10 @@ public struct SelectedRow: Sendable, Equatable {
 extension Store {
   /// The rows a selection finds, in the journal's order (when due, then key and channel).
   /// `unacknowledged`: only dead rows nobody has acknowledged.
-  static func select(_ selection: JournalSelection, unacknowledged: Bool, in db: Database) throws -> [SelectedRow] {
+  static func select(_ selection: JournalSelection, unacknowledged: Bool, in db: any SQLSession) throws -> [SelectedRow]
+  {
     var conditions = ["state = ?"]
-    var arguments: [(any DatabaseValueConvertible)?] = [selection.state.rawValue]
+    var arguments: [(any SQLBindable)?] = [selection.state.rawValue]
     for (column, value) in [
       ("channel", selection.channel), ("rule", selection.rule), ("unit", selection.unit),
       ("period", selection.period),
@@ -157,12 +156,11 @@ extension Store {
       arguments += selection.keys.map { $0 }
     }
     if unacknowledged { conditions.append("acknowledged_at IS NULL") }
-    return try Row.fetchAll(
-      db,
+    return try db.fetchAll(
       sql: """
         SELECT key, channel, last_error FROM journal WHERE \(conditions.joined(separator: " AND "))
         ORDER BY scheduled_at, key, channel
-        """, arguments: StatementArguments(arguments)
+        """, arguments: SQLArguments(arguments)
     ).map { SelectedRow(key: $0["key"], channel: $0["channel"], lastError: $0["last_error"]) }
   }
 
@@ -172,7 +170,7 @@ extension Store {
   /// is cleared. With `dryRun`,
   /// only finds them. Returns the rows.
   public func retry(_ selection: JournalSelection, dryRun: Bool, now: Date) throws -> [SelectedRow] {
-    try writer.write { db in
+    try engine.write { db in
       let rows = try Store.select(selection, unacknowledged: false, in: db)
       guard !dryRun else { return rows }
       for row in rows {
@@ -194,7 +192,7 @@ extension Store {
   ) throws
     -> [SelectedRow]
   {
-    try writer.write { db in
+    try engine.write { db in
       var dead = selection
       dead.state = .dead
       let rows = try Store.select(dead, unacknowledged: true, in: db)

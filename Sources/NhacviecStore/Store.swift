@@ -2,15 +2,20 @@ public import Foundation
 import GRDB
 public import NhacviecCore
 
-/// nhacviec's durable state in SQLite: the journal of notices, and small bookkeeping.
+/// nhacviec's durable state: the journal of notices, the facts, and small bookkeeping, in
+/// SQLite (embedded, the default) or PostgreSQL (shared by several daemons). Each function is
+/// written once against `SQLSession`; the engine runs it.
 ///
 /// Every write is named after what it means (`journal`, `claimDue`, `recordSent`). A notice is
 /// journaled before anything is sent and claimed by a conditional update, so that two processes
-/// sharing the file can never both send it.
+/// sharing the database can never both send it.
 public final class Store: Sendable {
-  let writer: any DatabaseWriter
+  let engine: any SQLEngine
   /// For a database in a file: copies the log into it beside the writer, not in its commits.
   let checkpointer: Checkpointer?
+
+  /// Which engine holds this store.
+  public var dialect: SQLDialect { engine.dialect }
 
   /// Opens (creating if needed) the database at `path` in WAL mode and migrates it forward.
   public convenience init(path: String) throws {
@@ -40,8 +45,9 @@ public final class Store: Sendable {
     }
     self.checkpointer = checkpointer
     do {
-      writer = try DatabasePool(path: path, configuration: configuration)
-      try Store.migrator.migrate(writer)
+      let pool = try DatabasePool(path: path, configuration: configuration)
+      try Store.migrator.migrate(pool)
+      engine = SQLiteEngine(pool)
     } catch {
       checkpointer.stop()
       throw error
@@ -50,12 +56,26 @@ public final class Store: Sendable {
 
   /// A private database in memory, for tests and `simulate`.
   public init() throws {
-    writer = try DatabaseQueue()
+    let queue = try DatabaseQueue()
+    try Store.migrator.migrate(queue)
+    engine = SQLiteEngine(queue)
     checkpointer = nil
-    try Store.migrator.migrate(writer)
   }
 
-  deinit { checkpointer?.stop() }
+  /// A PostgreSQL database (`postgresql://USER@HOST:PORT/DB?sslmode=…`, libpq's own syntax,
+  /// TLS settings by libpq's names), migrated forward; `password` from the deployment's
+  /// credentials file, or nil for libpq's own (a `.pgpass`, peer authentication).
+  public init(postgresql url: String, password: String?) throws {
+    let engine = try PostgresEngine(url: url, password: password)
+    try Store.migratePostgres(engine)
+    self.engine = engine
+    checkpointer = nil
+  }
+
+  deinit {
+    checkpointer?.stop()
+    engine.close()
+  }
 
   /// How many times the log has been copied into the file after the writer paused.
   @_spi(Testing) public var checkpointsAfterPause: Int { checkpointer?.completed ?? 0 }
@@ -388,20 +408,21 @@ public final class Store: Sendable {
   public func record(
     _ facts: [Fact], by provenance: Provenance, now: Date, undated: Set<Int> = []
   ) throws -> [Fact] {
-    try writer.write { db in
+    try engine.write { db in
       var recorded: [Fact] = []
       for (index, fact) in facts.enumerated() {
-        let fields: StatementArguments = [
+        let fields: SQLArguments = [
           fact.kind.rawValue, fact.unitID, fact.ruleID, fact.period, fact.at?.timeIntervalSince1970, fact.reference,
           fact.amount, fact.due?.description, fact.decidedBy, fact.reason,
         ]
         let anyTime = undated.contains(index)
-        let known = try Bool.fetchOne(
-          db,
+        let known = try db.fetchOne(
+          Bool.self,
           sql: """
             SELECT EXISTS (SELECT 1 FROM fact WHERE kind = ?1 AND unit = ?2 AND rule = ?3 AND period = ?4
-              AND (?11 OR at IS ?5) AND reference IS ?6 AND amount IS ?7 AND due IS ?8 AND decided_by IS ?9
-              AND reason IS ?10 AND retracted_at IS NULL)
+              AND (?11 OR at IS NOT DISTINCT FROM ?5) AND reference IS NOT DISTINCT FROM ?6
+              AND amount IS NOT DISTINCT FROM ?7 AND due IS NOT DISTINCT FROM ?8 AND decided_by IS NOT DISTINCT FROM ?9
+              AND reason IS NOT DISTINCT FROM ?10 AND retracted_at IS NULL)
             """, arguments: fields + [anyTime])
         if known == true { continue }
         try db.execute(
@@ -422,7 +443,7 @@ public final class Store: Sendable {
 
   /// What recording facts writes besides them, in their transaction: the inputs' version, and
   /// the obligations to judge again.
-  static func factsRecorded(_ recorded: [Fact], now: Date, in db: Database) throws {
+  static func factsRecorded(_ recorded: [Fact], now: Date, in db: any SQLSession) throws {
     if !recorded.isEmpty {
       try Store.inputsChanged(db)
       // Every obligation of the unit for the period is judged again, and those above it: an
@@ -447,12 +468,11 @@ public final class Store: Sendable {
     fact: RecordedFact, recorded: Bool
   ) {
     precondition(fact.kind == .claim || fact.kind == .request, "only a unit's claim or request")
-    return try writer.write { db in
-      let existing = try Row.fetchOne(
-        db,
+    return try engine.write { db in
+      let existing = try db.fetchOne(
         sql: """
-          SELECT * FROM fact WHERE kind = ?1 AND unit = ?2 AND rule = ?3 AND period = ?4 AND reference IS ?5
-            AND due IS ?6 AND reason IS ?7 AND retracted_at IS NULL
+          SELECT * FROM fact WHERE kind = ?1 AND unit = ?2 AND rule = ?3 AND period = ?4 AND reference IS NOT DISTINCT FROM ?5
+            AND due IS NOT DISTINCT FROM ?6 AND reason IS NOT DISTINCT FROM ?7 AND retracted_at IS NULL
             AND id > COALESCE((SELECT MAX(id) FROM fact WHERE kind = 'returned' AND unit = ?2 AND rule = ?3
                                 AND period = ?4 AND retracted_at IS NULL), 0)
           ORDER BY id DESC LIMIT 1
@@ -468,21 +488,23 @@ public final class Store: Sendable {
 
   /// One fact of the unit's word or of a verdict on it, inserted with its re-judge rows in the
   /// caller's transaction, read back as listed.
-  static func insertWord(_ fact: Fact, by provenance: Provenance, now: Date, in db: Database) throws -> RecordedFact {
-    try db.execute(
+  static func insertWord(
+    _ fact: Fact, by provenance: Provenance, now: Date, in db: any SQLSession
+  ) throws -> RecordedFact {
+    let id = try db.fetchOne(
+      Int64.self,
       sql: """
         INSERT INTO fact (kind, unit, rule, period, at, reference, amount, due, decided_by, reason,
                           recorded_at, recorded_by_uid, source, recorded_by)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
         """,
       arguments: [
         fact.kind.rawValue, fact.unitID, fact.ruleID, fact.period, fact.at?.timeIntervalSince1970, fact.reference,
         fact.amount, fact.due?.description, fact.decidedBy, fact.reason, now.timeIntervalSince1970,
         provenance.uid.map { Int64($0) }, provenance.source, provenance.name,
-      ])
-    let id = db.lastInsertedRowID
+      ])!
     try Store.factsRecorded([fact], now: now, in: db)
-    return Store.recordedFact(try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [id])!)
+    return Store.recordedFact(try db.fetchOne(sql: "SELECT * FROM fact WHERE id = ?", arguments: [id])!)
   }
 
   public enum VerdictError: Error, Equatable {
@@ -498,9 +520,9 @@ public final class Store: Sendable {
   public func recordVerdict(
     _ fact: Fact, answering id: Int64, by provenance: Provenance, now: Date
   ) throws -> RecordedFact {
-    try writer.write { db in
-      let answered = try Bool.fetchOne(
-        db,
+    try engine.write { db in
+      let answered = try db.fetchOne(
+        Bool.self,
         sql: """
           SELECT EXISTS (SELECT 1 FROM fact WHERE unit = ?1 AND rule = ?2 AND period = ?3 AND id > ?4
             AND kind IN ('returned', 'report', 'extension', 'exemption') AND retracted_at IS NULL)
@@ -512,12 +534,12 @@ public final class Store: Sendable {
 
   /// The facts in force: every one recorded and not retracted, in the order they were recorded.
   public func facts() throws -> [Fact] {
-    try writer.read { db in
-      try Row.fetchAll(db, sql: "SELECT * FROM fact WHERE retracted_at IS NULL ORDER BY id").map(Store.fact)
+    try engine.read { db in
+      try db.fetchAll(sql: "SELECT * FROM fact WHERE retracted_at IS NULL ORDER BY id").map(Store.fact)
     }
   }
 
-  static func fact(_ row: Row) -> Fact {
+  static func fact(_ row: SQLRow) -> Fact {
     Fact(
       kind: Fact.Kind(rawValue: row["kind"]) ?? .report, unitID: row["unit"], ruleID: row["rule"],
       period: row["period"], at: (row["at"] as Double?).map { Date(timeIntervalSince1970: $0) },
@@ -549,11 +571,11 @@ public final class Store: Sendable {
   public func recordedFacts(
     unit: String? = nil, rule: String? = nil, period: String? = nil, retracted: Bool = false
   ) throws -> [RecordedFact] {
-    try writer.read { db in
-      try Row.fetchAll(
-        db,
+    try engine.read { db in
+      try db.fetchAll(
         sql: """
-          SELECT * FROM fact WHERE (?1 IS NULL OR unit = ?1) AND (?2 IS NULL OR rule = ?2) AND (?3 IS NULL OR period = ?3)
+          SELECT * FROM fact WHERE (CAST(?1 AS TEXT) IS NULL OR unit = ?1) AND (CAST(?2 AS TEXT) IS NULL OR rule = ?2)
+            AND (CAST(?3 AS TEXT) IS NULL OR period = ?3)
             AND (?4 OR retracted_at IS NULL)
           ORDER BY id
           """, arguments: [unit, rule, period, retracted]
@@ -561,7 +583,7 @@ public final class Store: Sendable {
     }
   }
 
-  static func recordedFact(_ row: Row) -> RecordedFact {
+  static func recordedFact(_ row: SQLRow) -> RecordedFact {
     let uid = (row["recorded_by_uid"] as Int64?).flatMap { UInt32(exactly: $0) }
     let retraction = (row["retracted_at"] as Double?).map {
       RecordedFact.Retraction(
@@ -589,10 +611,10 @@ public final class Store: Sendable {
   /// Takes several facts back in one transaction, all or none: one pass judges them together.
   @discardableResult
   public func retract(ids: [Int64], by uid: UInt32?, reason: String, now: Date) throws -> [RecordedFact] {
-    try writer.write { db in
+    try engine.write { db in
       var retracted: [RecordedFact] = []
       for id in ids {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [id]) else {
+        guard let row = try db.fetchOne(sql: "SELECT * FROM fact WHERE id = ?", arguments: [id]) else {
           throw RetractionError.noSuchFact
         }
         if let at = row["retracted_at"] as Double? {
@@ -605,7 +627,7 @@ public final class Store: Sendable {
           RejudgeScope(rule: nil, unit: row["unit"] as String, period: row["period"] as String), at: now,
           cause: "fact \(id) retracted", in: db)
         retracted.append(
-          Store.recordedFact(try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [id])!))
+          Store.recordedFact(try db.fetchOne(sql: "SELECT * FROM fact WHERE id = ?", arguments: [id])!))
       }
       if !retracted.isEmpty { try Store.inputsChanged(db) }
       return retracted
@@ -631,10 +653,10 @@ public final class Store: Sendable {
   }
 
   public func planningInputs() throws -> PlanningInputs {
-    try writer.read { db in
+    try engine.read { db in
       PlanningInputs(
-        facts: try Row.fetchAll(db, sql: "SELECT * FROM fact WHERE retracted_at IS NULL ORDER BY id").map(Store.fact),
-        silences: try Row.fetchAll(db, sql: "SELECT * FROM silence ORDER BY id").map(Store.silence),
+        facts: try db.fetchAll(sql: "SELECT * FROM fact WHERE retracted_at IS NULL ORDER BY id").map(Store.fact),
+        silences: try db.fetchAll(sql: "SELECT * FROM silence ORDER BY id").map(Store.silence),
         version: try Store.inputsVersion(db))
     }
   }
@@ -643,11 +665,11 @@ public final class Store: Sendable {
   /// with the ids `recordPass` clears. Read afresh by every pass: one falls due with time (a
   /// silence's end) without any other input changing.
   public func rejudges(dueBy now: Date = .distantFuture) throws -> [Rejudge] {
-    try writer.read { try Store.rejudges(dueBy: now, in: $0) }
+    try engine.read { try Store.rejudges(dueBy: now, in: $0) }
   }
 
-  static func rejudges(dueBy now: Date, in db: Database) throws -> [Rejudge] {
-    try Row.fetchAll(db, sql: "SELECT * FROM rejudge WHERE at <= ? ORDER BY id", arguments: [now.timeIntervalSince1970])
+  static func rejudges(dueBy now: Date, in db: any SQLSession) throws -> [Rejudge] {
+    try db.fetchAll(sql: "SELECT * FROM rejudge WHERE at <= ? ORDER BY id", arguments: [now.timeIntervalSince1970])
       .map { row in
         Rejudge(
           id: row["id"], scope: RejudgeScope(rule: row["rule"], unit: row["unit"], period: row["period"]),
@@ -656,26 +678,25 @@ public final class Store: Sendable {
   }
 
   /// Asks for the obligations in `scope` to be judged again at `at` (now, or a silence's end).
-  static func rejudge(_ scope: RejudgeScope, at: Date, cause: String, in db: Database) throws {
+  static func rejudge(_ scope: RejudgeScope, at: Date, cause: String, in db: any SQLSession) throws {
     try db.execute(
       sql: "INSERT INTO rejudge (rule, unit, period, at, cause) VALUES (?, ?, ?, ?, ?)",
       arguments: [scope.rule, scope.unit, scope.period, at.timeIntervalSince1970, cause])
   }
 
   /// See `PlanningInputs.version`.
-  public func inputsVersion() throws -> Int64 { try writer.read(Store.inputsVersion) }
+  public func inputsVersion() throws -> Int64 { try engine.read { try Store.inputsVersion($0) } }
 
-  static func inputsVersion(_ db: Database) throws -> Int64 {
+  static func inputsVersion(_ db: any SQLSession) throws -> Int64 {
     // Asked before every judgement at the send instant: the statement is compiled once.
-    try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE name = 'inputs_version'"))
-      .flatMap { Int64($0) } ?? 0
+    try db.fetchOne(String.self, sql: "SELECT value FROM meta WHERE name = 'inputs_version'").flatMap { Int64($0) } ?? 0
   }
 
-  static func inputsChanged(_ db: Database) throws {
+  static func inputsChanged(_ db: any SQLSession) throws {
     try db.execute(
       sql: """
         INSERT INTO meta (name, value) VALUES ('inputs_version', '1')
-        ON CONFLICT(name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)
+        ON CONFLICT(name) DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)
         """)
   }
 
@@ -683,10 +704,10 @@ public final class Store: Sendable {
 
   /// Every silence, ended ones too, oldest first.
   public func silences() throws -> [Silence] {
-    try writer.read { db in try Row.fetchAll(db, sql: "SELECT * FROM silence ORDER BY id").map(Store.silence) }
+    try engine.read { db in try db.fetchAll(sql: "SELECT * FROM silence ORDER BY id").map(Store.silence) }
   }
 
-  static func silence(_ row: Row) -> Silence {
+  static func silence(_ row: SQLRow) -> Silence {
     Silence(
       id: row["id"], ruleID: row["rule"], unitID: row["unit"], period: row["period"],
       starts: Date(timeIntervalSince1970: row["starts_at"]), until: Date(timeIntervalSince1970: row["until"]),
@@ -698,17 +719,17 @@ public final class Store: Sendable {
   public func addSilence(
     rule: String?, unit: String?, period: String?, until: Date, reason: String, by uid: UInt32?, now: Date
   ) throws -> Silence {
-    try writer.write { db in
-      try db.execute(
+    try engine.write { db in
+      let id = try db.fetchOne(
+        Int64.self,
         sql: """
           INSERT INTO silence (rule, unit, period, starts_at, until, reason, created_at, created_by_uid)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
           """,
         arguments: [
           rule, unit, period, now.timeIntervalSince1970, until.timeIntervalSince1970, reason, now.timeIntervalSince1970,
           uid.map { Int64($0) },
-        ])
-      let id = db.lastInsertedRowID
+        ])!
       try Store.inputsChanged(db)
       // Its end is a correction like any other: what it held is judged again then.
       try Store.rejudge(
@@ -726,8 +747,8 @@ public final class Store: Sendable {
   /// Ends a silence now. What it held is judged again at once: notices still owed go out.
   @discardableResult
   public func expireSilence(id: Int64, by uid: UInt32?, now: Date) throws -> Silence {
-    try writer.write { db in
-      guard let row = try Row.fetchOne(db, sql: "SELECT * FROM silence WHERE id = ?", arguments: [id]) else {
+    try engine.write { db in
+      guard let row = try db.fetchOne(sql: "SELECT * FROM silence WHERE id = ?", arguments: [id]) else {
         throw SilenceError.noSuchSilence
       }
       let silence = Store.silence(row)
@@ -744,7 +765,7 @@ public final class Store: Sendable {
         sql:
           "UPDATE journal SET next_attempt_at = ?1, updated_at = ?1 WHERE state = 'silenced' AND next_attempt_at > ?1",
         arguments: [now.timeIntervalSince1970])
-      return Store.silence(try Row.fetchOne(db, sql: "SELECT * FROM silence WHERE id = ?", arguments: [id])!)
+      return Store.silence(try db.fetchOne(sql: "SELECT * FROM silence WHERE id = ?", arguments: [id])!)
     }
   }
 
@@ -752,8 +773,8 @@ public final class Store: Sendable {
 
   /// The instant of the last completed planning pass: the `since` of the next one.
   public func lastPass() throws -> Date? {
-    try writer.read { db in
-      try String.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'last_pass'").flatMap(Double.init)
+    try engine.read { db in
+      try db.fetchOne(String.self, sql: "SELECT value FROM meta WHERE name = 'last_pass'").flatMap(Double.init)
         .map { Date(timeIntervalSince1970: $0) }
     }
   }
@@ -767,7 +788,7 @@ public final class Store: Sendable {
   ) throws {
     let behind = rulesBehind.mapValues(\.timeIntervalSince1970)
     let json = String(decoding: try JSONEncoder().encode(behind), as: UTF8.self)
-    try writer.write { db in
+    try engine.write { db in
       for id in rejudged { try db.execute(sql: "DELETE FROM rejudge WHERE id = ?", arguments: [id]) }
       let upsert =
         "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value"
@@ -779,15 +800,15 @@ public final class Store: Sendable {
 
   /// The hash of the configuration the last pass planned with; nil before any pass recorded one.
   public func plannedConfiguration() throws -> String? {
-    try writer.read { db in
-      try String.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'planned_configuration'")
+    try engine.read { db in
+      try db.fetchOne(String.self, sql: "SELECT value FROM meta WHERE name = 'planned_configuration'")
     }
   }
 
   /// What the last pass recorded as `rulesBehind`.
   public func rulesBehind() throws -> [String: Date] {
-    try writer.read { db in
-      guard let json = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'rules_behind'") else {
+    try engine.read { db in
+      guard let json = try db.fetchOne(String.self, sql: "SELECT value FROM meta WHERE name = 'rules_behind'") else {
         return [:]
       }
       let seconds = (try? JSONDecoder().decode([String: Double].self, from: Data(json.utf8))) ?? [:]
@@ -801,11 +822,11 @@ public final class Store: Sendable {
 @_spi(Testing) extension Store {
   /// Runs a statement as is: for tests that damage a row on purpose.
   public func execute(sql: String, arguments: [String?]) throws {
-    try writer.write { db in try db.execute(sql: sql, arguments: StatementArguments(arguments)) }
+    try engine.write { db in try db.execute(sql: sql, arguments: SQLArguments(arguments.map { $0 })) }
   }
 
   public func value(sql: String, arguments: [String?]) throws -> String? {
-    try writer.read { db in try String.fetchOne(db, sql: sql, arguments: StatementArguments(arguments)) }
+    try engine.read { db in try db.fetchOne(String.self, sql: sql, arguments: SQLArguments(arguments.map { $0 })) }
   }
 
   /// A store as the release before claims left it (migrated up to `v8-queue-age`), holding a

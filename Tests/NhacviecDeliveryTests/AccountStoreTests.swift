@@ -8,7 +8,7 @@ struct AccountStoreTests {
 
   @Test("a session ends after its idle time without use, and after its lifetime whatever its use")
   func sessionExpiry() throws {
-    let store = try Store()
+    let store = try TestStore.make()
     try store.addAccount(name: "can.bo", role: .writer, passwordHash: "$argon2id$x", now: t0)
     try store.createSession(idHash: "h1", account: "can.bo", csrf: "c1", now: t0, idle: 600, lifetime: 3600)
     // Used every 9 minutes it lives on, each use starting its idle time again, up to its lifetime.
@@ -26,7 +26,7 @@ struct AccountStoreTests {
 
   @Test("failed logins are counted per address and per account within the window, and old ones forgotten")
   func failures() throws {
-    let store = try Store()
+    let store = try TestStore.make()
     for i in 0..<3 {
       try store.noteLoginFailure(
         address: "10.0.0.1", account: "a", now: t0 + Double(i), forgetBefore: t0 - 900)
@@ -43,7 +43,7 @@ struct AccountStoreTests {
 
   @Test("removing an account or changing its password ends its sessions")
   func endSessions() throws {
-    let store = try Store()
+    let store = try TestStore.make()
     try store.addAccount(name: "a", role: .reader, passwordHash: "h", now: t0)
     #expect(throws: Store.AccountError.exists) {
       try store.addAccount(name: "a", role: .reader, passwordHash: "h", now: t0)

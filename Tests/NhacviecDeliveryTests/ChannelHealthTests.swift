@@ -23,7 +23,7 @@ struct ChannelHealthTests {
 
   @Test("the last error, and since when a channel fails: from its first failure after its last success")
   func failingSince() throws {
-    let store = try Store()
+    let store = try TestStore.make()
     try store.journal(due: ["a", "b", "c", "d"].map { decision($0) } + [decision("x", channel: "hook")], now: t0)
     try attempt(store, "a", .sent(receipt: "250 ok", error: nil), minutes: 0)
     #expect(try store.channelHealth(channels: ["email", "sms"]).map(\.channel) == ["email", "hook", "sms"])
@@ -50,7 +50,7 @@ struct ChannelHealthTests {
 
   @Test("an acknowledgement is kept with who and when, once; a retry clears it")
   func acknowledge() throws {
-    let store = try Store()
+    let store = try TestStore.make()
     try store.journal(due: [decision("a"), decision("b")], now: t0)
     #expect(try store.acknowledge(key: decision("a").key, uid: 1000, now: t0) == .noDeadNotice)
     try attempt(store, "a", .dead(error: "550 no such user"), minutes: 0)

@@ -54,7 +54,7 @@ struct ClaimStoreTests {
 
   @Test("the same claim submitted twice is one claim; made again after a return, it is a new one")
   func idempotentClaim() throws {
-    let store = try Store()
+    let store = try TestStore.make()
     let claim = Fact(
       kind: .claim, unitID: "D1", ruleID: "annual", period: "2026", at: Self.now, reference: "12/BC")
     let by = Store.Provenance(uid: nil, source: "link", name: "unit")

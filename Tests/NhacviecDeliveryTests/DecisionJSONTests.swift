@@ -154,7 +154,7 @@ struct DecisionJSONTests {
         addressees: $0.addressees,
         content: $0.content)
     }
-    let store = try Store()
+    let store = try TestStore.make()
     #expect(try store.journal(due: written, now: Date(timeIntervalSince1970: 1_794_700_800)) == written.count)
     let claimed = try store.claim(channel: "hook", limit: 1000, now: Date(timeIntervalSince1970: 1_794_700_800))
     var read: [String: NoticeDecision] = [:]

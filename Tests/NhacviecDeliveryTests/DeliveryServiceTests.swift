@@ -192,7 +192,7 @@ struct DeliveryServiceTests {
     channel.hold()
     let deployment = try ConfigurationFixture().load()
     let clock = ManualClock(at("2026-11-09T08:00:00+07:00"))
-    let store = try Store()
+    let store = try TestStore.make()
     let service = running(["email": channel], capacity: 2, store: store, deployment: deployment, clock: clock)
     defer { service.stop(grace: 1) }
     let decisions = (1...10).map { decision("remind-\($0)d", at: clock.now()) }
@@ -227,7 +227,7 @@ struct DeliveryServiceTests {
       runtime: ChannelRuntime(client: client, zone: .vietnam))
     let deployment = try ConfigurationFixture().load()
     let clock = ManualClock(at("2026-11-09T08:00:00+07:00"))
-    let store = try Store()
+    let store = try TestStore.make()
     let service = running(["hook": hook], capacity: 2, store: store, deployment: deployment, clock: clock)
     defer { service.stop(grace: 1) }
     try store.journal(
@@ -252,10 +252,16 @@ struct DeliveryServiceTests {
     let channel = ScriptedChannel()
     let deployment = try ConfigurationFixture().load()
     let clock = ManualClock(at("2026-11-09T08:00:00+07:00"))
-    let store = try Store()
+    let store = try TestStore.make()
     // The database refuses every outcome until the trigger is dropped: a full disk, say.
     try store.execute(
-      sql: """
+      sql: TestStore.onPostgres
+        ? """
+        CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN IF NEW.state = 'sent' THEN RAISE EXCEPTION 'disk full'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER refuse BEFORE UPDATE OF state ON journal FOR EACH ROW EXECUTE FUNCTION refuse()
+        """
+        : """
         CREATE TRIGGER refuse BEFORE UPDATE OF state ON journal WHEN NEW.state = 'sent'
         BEGIN SELECT RAISE(ABORT, 'disk full'); END
         """, arguments: [])
@@ -269,7 +275,8 @@ struct DeliveryServiceTests {
     // One sent, its outcome unrecorded: nothing else is claimed meanwhile.
     #expect(channel.delivered.count == 1)
     #expect(try store.counts()[.sending] == 1)
-    try store.execute(sql: "DROP TRIGGER refuse", arguments: [])
+    try store.execute(
+      sql: TestStore.onPostgres ? "DROP TRIGGER refuse ON journal" : "DROP TRIGGER refuse", arguments: [])
     // The loop tries again a minute later: the outcome kept is recorded, and its slot serves the rest.
     clock.advance(by: 61)
     let done = Date().addingTimeInterval(10)

@@ -29,7 +29,7 @@ struct JournalTests {
 
   @Test("a notice is journaled once, whatever the number of plans that name it")
   func insertIfAbsent() throws {
-    let store = try Store()
+    let store = try TestStore.make()
     #expect(try store.journal(due: [decision("a"), decision("b")], now: t0) == 2)
     #expect(try store.journal(due: [decision("a"), decision("c")], now: t0) == 1)
     #expect(try store.counts()[.planned] == 3)
@@ -45,7 +45,7 @@ struct JournalTests {
     "a notice's age counts from when it was journaled, less its holds: a silence of 4 days and a wait for the window do not age it, a failure's wait does; retry starts it again"
   )
   func age() throws {
-    let store = try Store()
+    let store = try TestStore.make()
     let notice = decision("remind-7d", at: t0.addingTimeInterval(-5 * 86_400))
     let row = JournalKey(key: notice.key, channel: "email")
     try store.journal(due: [notice], now: t0)
@@ -89,7 +89,7 @@ struct JournalTests {
 
   @Test("the journal holds the decision, typed, and gives it back whole")
   func typed() throws {
-    let store = try Store()
+    let store = try TestStore.make()
     let original = decision("remind-7d", to: ["iso@d1.example", "vanthu@d1.example"])
     try store.journal(due: [original], now: t0)
     let entry = try #require(try store.claim(channel: "email", limit: 1, now: t0).first)
@@ -103,7 +103,7 @@ struct JournalTests {
 
   @Test("a pass hands delivery the decisions it journaled new; a claim takes those instead of decoding them")
   func handed() throws {
-    let store = try Store()
+    let store = try TestStore.make()
     try store.journal(due: [decision("a")], now: t0)
     let new = try store.journalNew(due: [decision("a"), decision("b"), decision("c")], now: t0).inserted
     #expect(new.map { $0.noticeKey?.rule } == ["b", "c"])
@@ -114,7 +114,7 @@ struct JournalTests {
     }
     #expect(asked.count == 3)
     // The same entries as a claim that decodes every row.
-    let other = try Store()
+    let other = try TestStore.make()
     try other.journal(due: [decision("a"), decision("b"), decision("c")], now: t0)
     func decisions(_ entries: [JournalEntry]) -> [NoticeDecision?] {
       entries.map {
@@ -129,7 +129,7 @@ struct JournalTests {
 
   @Test("a claim takes the oldest due notices whatever their state, and none not yet due")
   func claimOrder() throws {
-    let store = try Store()
+    let store = try TestStore.make()
     let at = { (seconds: Double) in self.t0.addingTimeInterval(seconds) }
     try store.journal(
       due: [decision("a", at: at(0)), decision("b", at: at(10)), decision("c", at: at(20))], now: at(0))
@@ -154,7 +154,7 @@ struct JournalTests {
 
   @Test("one settle records its outcomes before it claims: a notice failed and due again at once is claimed in it")
   func settleOrder() throws {
-    let store = try Store()
+    let store = try TestStore.make()
     try store.journal(due: [decision("a"), decision("b"), decision("c")], now: t0)
     let first = try store.claim(channel: "email", limit: 2, now: t0)
     #expect(first.map(\.rule) == ["a", "b"])
@@ -177,8 +177,8 @@ struct JournalTests {
   @Test("two processes sharing the database can never both claim a notice")
   func exclusiveClaim() throws {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).sqlite").path
-    let first = try Store(path: path)
-    let second = try Store(path: path)
+    let first = try TestStore.open(path: path)
+    let second = try TestStore.open(path: path)
     try first.journal(due: (0..<200).map { decision("k\($0)") }, now: t0)
     let results = ConcurrentResults()
     DispatchQueue.concurrentPerform(iterations: 2) { i in
@@ -197,7 +197,7 @@ struct JournalTests {
   @Test("a row that cannot be read goes dead alone, with why, and the others are claimed")
   func corruptRow() throws {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("corrupt-\(UUID().uuidString).sqlite").path
-    let store = try Store(path: path)
+    let store = try TestStore.open(path: path)
     try store.journal(due: [decision("good-1"), decision("bad"), decision("good-2")], now: t0)
     try store.damage(key: decision("bad").key, decision: "{not json")
     let claimed = try store.claim(channel: "email", limit: 10, now: t0)
@@ -209,7 +209,7 @@ struct JournalTests {
 
   @Test("rows left sending that no one holds are reclaimed; those in flight are not")
   func reclaim() throws {
-    let store = try Store()
+    let store = try TestStore.make()
     try store.journal(due: [decision("held"), decision("stranded")], now: t0)
     _ = try store.claim(channel: "email", limit: 10, now: t0)
     let held = JournalKey(key: decision("held").key, channel: "email")
@@ -222,7 +222,7 @@ struct JournalTests {
   func crashRecovery() throws {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString).sqlite").path
     do {
-      let store = try Store(path: path)
+      let store = try TestStore.open(path: path)
       try store.journal(due: [decision("sent"), decision("inflight")], now: t0)
       #expect(try store.claim(channel: "email", limit: 10, now: t0).count == 2)
       try store.record([
@@ -232,7 +232,7 @@ struct JournalTests {
       ])
       // The process dies here with "inflight" in `sending`.
     }
-    let reopened = try Store(path: path)
+    let reopened = try TestStore.open(path: path)
     #expect(try reopened.entry(key: decision("inflight").key, channel: "email")?.state == .sending)
     #expect(try reopened.recoverInFlight(now: t0 + 60) == 1)
     #expect(try reopened.claim(channel: "email", limit: 10, now: t0 + 60).map(\.rule) == ["inflight"])

@@ -84,7 +84,7 @@ struct RejudgeTableTests {
     let fixture = try ConfigurationFixture()
     var deployment = try fixture.load()
     var configuration = "first"
-    let store = try Store()
+    let store = try TestStore.make()
     func pass(_ instant: String) throws -> Planner.Pass {
       try Planner.pass(now: Self.at(instant), store: store) {
         let inputs = try store.planningInputs()
@@ -202,7 +202,7 @@ struct RejudgeEverythingTests {
   func afterFirstStart() throws {
     let deployment = try DeploymentLoader().load(
       configPath: repositoryRoot.appendingPathComponent("Rules/nhacviec.yaml").path)
-    let store = try Store()
+    let store = try TestStore.make()
     let zone = deployment.zone
     func pass(_ instant: String, configuration: String) throws -> Planner.Pass {
       try Planner.pass(now: zone.parseInstant(instant)!, store: store) {
