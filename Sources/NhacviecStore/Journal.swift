@@ -212,6 +212,7 @@ extension Store {
     due: [NoticeDecision], superseded: [NoticeDecision] = [], silenced: [Plan.Held] = [], now: Date
   ) throws -> Journaled {
     try engine.write { db in
+      try checkFence(db)
       let insert = """
         INSERT INTO journal
           (key, channel, schema, rule, unit, period, step, reason, scheduled_at, state, decision,
@@ -358,10 +359,11 @@ extension Store {
   ) throws -> [String: [JournalEntry]] {
     guard !outcomes.isEmpty || claims.contains(where: { $0.limit > 0 }) else { return [:] }
     return try engine.write { db in
-      try Store.record(outcomes, in: db)
+      try Store.record(outcomes, node: node, in: db)
       var claimed: [String: [JournalEntry]] = [:]
       for (channel, limit) in claims where limit > 0 {
-        let entries = try Store.claim(channel: channel, limit: limit, now: now, known: known, in: db)
+        let entries = try Store.claim(
+          channel: channel, limit: limit, now: now, node: node, lease: lease, known: known, in: db)
         if !entries.isEmpty { claimed[channel] = entries }
       }
       return claimed
@@ -378,7 +380,7 @@ extension Store {
   /// Records what became of claimed notices, many in one transaction: see `settle`.
   public func record(_ outcomes: [JournalOutcome]) throws {
     guard !outcomes.isEmpty else { return }
-    try engine.write { try Store.record(outcomes, in: $0) }
+    try engine.write { try Store.record(outcomes, node: node, in: $0) }
   }
 
   /// Claims up to `limit` notices of one channel that may be attempted at `now` (planned and
@@ -389,12 +391,14 @@ extension Store {
   ///
   /// `known` may give a row's decision as it was journaled, which then is not decoded again.
   static func claim(
-    channel: String, limit: Int, now: Date, known: (JournalKey) -> NoticeDecision?, in db: any SQLSession
+    channel: String, limit: Int, now: Date, node: String, lease: TimeInterval,
+    known: (JournalKey) -> NoticeDecision?, in db: any SQLSession
   ) throws -> [JournalEntry] {
     let rows = try db.fetchAll(
       sql: db.pick(
         sqlite: """
-          UPDATE journal SET state = 'sending', updated_at = ?1,
+          UPDATE journal SET state = 'sending', updated_at = ?1, claimed_by = ?4,
+            lease_until = \(Store.databaseNow(.sqlite)) + ?5,
             waited = waited + COALESCE(MAX(0, ?1 - held_since), 0), held_since = NULL
           WHERE rowid IN (
             SELECT rowid FROM (
@@ -417,7 +421,8 @@ extension Store {
           """,
         // Rows another daemon is claiming at this instant are passed over, not waited for.
         postgresql: """
-          UPDATE journal SET state = 'sending', updated_at = ?1,
+          UPDATE journal SET state = 'sending', updated_at = ?1, claimed_by = ?4,
+            lease_until = \(Store.databaseNow(.postgresql)) + ?5,
             waited = waited + COALESCE(GREATEST(0, ?1 - held_since), 0), held_since = NULL
           WHERE (key, channel) IN (
             SELECT key, channel FROM journal
@@ -425,7 +430,7 @@ extension Store {
               OR (state IN ('failed', 'silenced') AND next_attempt_at <= ?1))
             ORDER BY scheduled_at, key LIMIT ?3 FOR UPDATE SKIP LOCKED)
           RETURNING \(Store.entryColumns)
-          """), arguments: [now.timeIntervalSince1970, channel, limit])
+          """), arguments: [now.timeIntervalSince1970, channel, limit, node, lease])
     var claimed: [JournalEntry] = []
     var unreadable: [(key: String, error: any Error)] = []
     for row in rows {
@@ -445,13 +450,13 @@ extension Store {
 
   /// Records what became of claimed notices. Only a notice still being sent is changed: an
   /// outcome for one an operator retried meanwhile changes nothing.
-  static func record(_ outcomes: [JournalOutcome], in db: any SQLSession) throws {
+  static func record(_ outcomes: [JournalOutcome], node: String, in db: any SQLSession) throws {
     guard !outcomes.isEmpty else { return }
     let update = """
       UPDATE journal SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?,
         receipt = COALESCE(?, receipt), pending = ?, sent_at = COALESCE(?, sent_at), subject = COALESCE(?, subject),
-        updated_at = ?, held_since = ?
-      WHERE key = ? AND channel = ? AND state = 'sending'
+        updated_at = ?, held_since = ?, claimed_by = NULL, lease_until = NULL
+      WHERE key = ? AND channel = ? AND state = 'sending' AND claimed_by = ?
       """
     let history = """
       INSERT INTO attempt (key, channel, number, at, outcome, detail, reached)
@@ -490,7 +495,7 @@ extension Store {
         arguments: [
           state.rawValue, outcome.attempted ? 1 : 0, next?.timeIntervalSince1970, error, receipt, pending,
           sentAt?.timeIntervalSince1970, outcome.subject, outcome.at.timeIntervalSince1970, held, outcome.entry.key,
-          outcome.entry.channel,
+          outcome.entry.channel, node,
         ])
       guard outcome.attempted, db.changesCount == 1 else { continue }
       if case .sent = outcome.change, let carried = outcome.carried {
@@ -518,14 +523,19 @@ extension Store {
   @discardableResult
   public func reclaim(except inFlight: Set<JournalKey> = [], now: Date) throws -> Int {
     try engine.write { db in
-      let rows = try db.fetchAll(sql: "SELECT key, channel FROM journal WHERE state = 'sending'")
+      // Only this node's: another daemon's rows come back when its lease ends (`expireLeases`).
+      let rows = try db.fetchAll(
+        sql: "SELECT key, channel FROM journal WHERE state = 'sending' AND (claimed_by = ? OR claimed_by IS NULL)",
+        arguments: [node])
       var count = 0
       for row in rows {
         let entry = JournalKey(key: row["key"], channel: row["channel"])
         guard !inFlight.contains(entry) else { continue }
         try db.execute(
-          sql:
-            "UPDATE journal SET state = 'planned', updated_at = ? WHERE key = ? AND channel = ? AND state = 'sending'",
+          sql: """
+            UPDATE journal SET state = 'planned', updated_at = ?, claimed_by = NULL, lease_until = NULL
+            WHERE key = ? AND channel = ? AND state = 'sending'
+            """,
           arguments: [now.timeIntervalSince1970, entry.key, entry.channel])
         count += db.changesCount
       }
@@ -533,9 +543,24 @@ extension Store {
     }
   }
 
-  /// After a crash, everything that was `sending`: see `reclaim`.
+  /// After a crash, what was `sending`: see `reclaim`. In a SQLite file, every such row (the
+  /// state folder's lock makes this daemon the only one); on a shared database, this node's,
+  /// and those whose lease has ended.
   @discardableResult
-  public func recoverInFlight(now: Date) throws -> Int { try reclaim(now: now) }
+  public func recoverInFlight(now: Date) throws -> Int {
+    if fence == nil {
+      try engine.write { db in
+        try db.execute(
+          sql: """
+            UPDATE journal SET state = 'planned', updated_at = ?, claimed_by = NULL, lease_until = NULL
+            WHERE state = 'sending'
+            """, arguments: [now.timeIntervalSince1970])
+        return db.changesCount
+      }
+    } else {
+      try reclaim(now: now) + expireLeases(now: now)
+    }
+  }
 
   /// An operator's second chance for a dead notice: every address it has not reached is tried
   /// again. Returns how many channels it covered.

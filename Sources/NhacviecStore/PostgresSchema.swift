@@ -8,7 +8,7 @@ import Foundation
 ///
 /// Migrations are forward-only and named as SQLite's are: a PostgreSQL database starts at the
 /// schema SQLite reaches after `v10-accounts`, recorded as every migration up to it, and each
-/// migration after it is written for both.
+/// migration after it (`v11-cluster`) is written for both.
 extension Store {
   static let postgresMigrations: [(names: [String], sql: String)] = [
     (
@@ -140,7 +140,23 @@ extension Store {
       CREATE INDEX login_failure_address ON login_failure(address, at);
       CREATE INDEX login_failure_account ON login_failure(account, at);
       """
-    )
+    ),
+    (
+      ["v11-cluster"],
+      """
+      ALTER TABLE journal ADD COLUMN claimed_by TEXT COLLATE "C";
+      ALTER TABLE journal ADD COLUMN lease_until DOUBLE PRECISION;
+      CREATE TABLE node (
+        name TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+        host TEXT NOT NULL,
+        pid BIGINT NOT NULL,
+        role TEXT NOT NULL,
+        epoch BIGINT,
+        started_at DOUBLE PRECISION NOT NULL,
+        seen_at DOUBLE PRECISION NOT NULL
+      );
+      """
+    ),
   ]
 
   /// Brings a PostgreSQL database to the current schema, under the write lock: daemons started

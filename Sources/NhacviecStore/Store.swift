@@ -11,6 +11,15 @@ public import NhacviecCore
 /// sharing the database can never both send it.
 public final class Store: Sendable {
   let engine: any SQLEngine
+  /// This daemon's name among those sharing the database: the rows it claims carry it.
+  public let node: String
+  /// How long a claim holds a notice for its node without being renewed: after it, another
+  /// node may send it (`expireLeases`).
+  public let lease: TimeInterval
+  /// On a database several daemons may share, the epoch of leadership this node holds, if any:
+  /// planning writes only under it. Nil for SQLite, where the state folder's lock makes one
+  /// daemon the only one.
+  let fence: Locked<Int64?>?
   /// For a database in a file: copies the log into it beside the writer, not in its commits.
   let checkpointer: Checkpointer?
 
@@ -18,12 +27,15 @@ public final class Store: Sendable {
   public var dialect: SQLDialect { engine.dialect }
 
   /// Opens (creating if needed) the database at `path` in WAL mode and migrates it forward.
-  public convenience init(path: String) throws {
-    try self.init(path: path, checkpoints: CheckpointPolicy())
+  public convenience init(path: String, node: String = Store.defaultNode) throws {
+    try self.init(path: path, checkpoints: CheckpointPolicy(), node: node)
   }
 
   /// The same, with the log copied into the file when `checkpoints` says.
-  @_spi(Testing) public init(path: String, checkpoints: CheckpointPolicy) throws {
+  @_spi(Testing) public init(path: String, checkpoints: CheckpointPolicy, node: String = Store.defaultNode) throws {
+    self.node = node
+    lease = Store.defaultLease
+    fence = nil
     var configuration = Configuration()
     configuration.busyMode = .timeout(10)
     // More readers than the control socket's expensive reads run at once (4), so that `status`
@@ -56,6 +68,9 @@ public final class Store: Sendable {
 
   /// A private database in memory, for tests and `simulate`.
   public init() throws {
+    node = Store.defaultNode
+    lease = Store.defaultLease
+    fence = nil
     let queue = try DatabaseQueue()
     try Store.migrator.migrate(queue)
     engine = SQLiteEngine(queue)
@@ -65,7 +80,13 @@ public final class Store: Sendable {
   /// A PostgreSQL database (`postgresql://USER@HOST:PORT/DB?sslmode=…`, libpq's own syntax,
   /// TLS settings by libpq's names), migrated forward; `password` from the deployment's
   /// credentials file, or nil for libpq's own (a `.pgpass`, peer authentication).
-  public init(postgresql url: String, password: String?) throws {
+  public init(
+    postgresql url: String, password: String?, node: String = Store.defaultNode, lease: TimeInterval = Store.defaultLease
+  ) throws {
+    self.node = node
+    self.lease = lease
+    // Several daemons may share it: only the leader of the moment may plan (`Fence`).
+    fence = Locked(nil)
     let engine = try PostgresEngine(url: url, password: password)
     try Store.migratePostgres(engine)
     self.engine = engine
@@ -378,6 +399,7 @@ public final class Store: Sendable {
           """)
     }
     migrator.registerMigration("v10-accounts", migrate: Store.createAccounts)
+    migrator.registerMigration("v11-cluster") { db in try db.execute(sql: Store.clusterMigration) }
     return migrator
   }
 
@@ -789,6 +811,7 @@ public final class Store: Sendable {
     let behind = rulesBehind.mapValues(\.timeIntervalSince1970)
     let json = String(decoding: try JSONEncoder().encode(behind), as: UTF8.self)
     try engine.write { db in
+      try checkFence(db)
       for id in rejudged { try db.execute(sql: "DELETE FROM rejudge WHERE id = ?", arguments: [id]) }
       let upsert =
         "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value"

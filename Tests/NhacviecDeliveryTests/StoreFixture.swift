@@ -1,4 +1,5 @@
 import Foundation
+import NhacviecCore
 @_spi(Testing) import NhacviecStore
 import Testing
 
@@ -21,7 +22,10 @@ enum TestStore {
   /// A new empty store: SQLite in memory, or a database of its own on the PostgreSQL server.
   static func make() throws -> Store {
     guard let server = postgresServer else { return try Store() }
-    return try Store(postgresql: Store.postgresDatabase(server: server, name: "t_\(fresh())"), password: nil)
+    let store = try Store(postgresql: Store.postgresDatabase(server: server, name: "t_\(fresh())"), password: nil)
+    // The one daemon of its database: it leads, so that it may plan.
+    try store.becomeLeader()
+    return store
   }
 
   /// The store at `path`, opened again by every call with the same path (two daemons on one
@@ -34,8 +38,14 @@ enum TestStore {
         UInt64(
           truncatingIfNeeded: path.utf8.reduce(14_695_981_039_346_656_037) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }),
         radix: 36)
-    return try Store(postgresql: Store.postgresDatabase(server: server, name: name), password: nil)
+    let store = try Store(postgresql: Store.postgresDatabase(server: server, name: name), password: nil)
+    // The first to open the database leads; the others (a second daemon, the same one restarted)
+    // deliver.
+    if opened.withLock({ $0.insert(name).inserted }) { try store.becomeLeader() }
+    return store
   }
+
+  static let opened = Locked<Set<String>>([])
 
   static func fresh() -> String { UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "") }
 }
