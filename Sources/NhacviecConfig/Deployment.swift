@@ -53,6 +53,11 @@ public struct DaemonSettings: Sendable {
   /// Where the journal and the facts are: nil (the default) a SQLite file in `state`; or a
   /// PostgreSQL database, which several daemons may share.
   public var store: PostgresStore?
+  /// This daemon's name among those sharing `store`: the host's by default.
+  public var node: String = ProcessInfo.processInfo.hostName
+  /// How long a notice this daemon is sending stays its own without word from it: after it,
+  /// another daemon on the same store sends it. Renewed every third of it.
+  public var lease: TimeInterval = 30
 
   /// The defaults: under systemd, its `STATE_DIRECTORY` and `RUNTIME_DIRECTORY`; installed
   /// (configuration under /etc), /var/lib/nhacviec and /run/nhacviec; otherwise a `.nhacviec`
@@ -334,6 +339,15 @@ public struct DeploymentLoader {
           case .failure(let why): throw node.error("http_listen: \(why)")
           }
         }
+        if let node = d.optional("node") {
+          let name = try node.string("node")
+          guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
+          else {
+            throw node.error("node must be a name of letters, digits, `-`, `_` and `.` (at most 64), not `\(name)`")
+          }
+          daemon.node = name
+        }
+        daemon.lease = try d.duration("lease", default: daemon.lease, in: 1...3600)
         let password = try d.secret("store_password_file", secretContext)
         if let node = d.optional("store") {
           let url = try node.string("store")

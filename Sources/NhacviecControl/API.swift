@@ -54,6 +54,54 @@ public enum ControlAPI {
     /// the journal was made: the journal's row stood, and the log said which (nil from a daemon
     /// older than the client). 0 in a healthy deployment.
     public let journalConflicts: Int?
+    /// Several daemons on one PostgreSQL store: this one's role and the nodes seen; nil on SQLite.
+    public var cluster: Cluster?
+
+    public struct Cluster: Codable, Sendable {
+      /// `leader` (plans and delivers), `follower` (delivers) or `cut-off` (the store cannot be reached).
+      public let role: String
+      public let node: String
+      /// The leadership epoch this node holds; nil unless it leads.
+      public let epoch: Int64?
+      /// Set while the store cannot be reached: why, and since when.
+      public let error: Failing?
+      public let nodes: [Node]
+
+      public struct Node: Codable, Sendable {
+        public let node: String
+        public let host: String
+        public let pid: Int
+        public let role: String
+        public let epoch: Int64?
+        public let seenAt: String
+        public let secondsAgo: Int
+
+        public init(node: String, host: String, pid: Int, role: String, epoch: Int64?, seenAt: String, secondsAgo: Int)
+        {
+          self.node = node
+          self.host = host
+          self.pid = pid
+          self.role = role
+          self.epoch = epoch
+          self.seenAt = seenAt
+          self.secondsAgo = secondsAgo
+        }
+
+        enum CodingKeys: String, CodingKey {
+          case node, host, pid, role, epoch
+          case seenAt = "seen_at"
+          case secondsAgo = "seconds_ago"
+        }
+      }
+
+      public init(role: String, node: String, epoch: Int64?, error: Failing?, nodes: [Node]) {
+        self.role = role
+        self.node = node
+        self.epoch = epoch
+        self.error = error
+        self.nodes = nodes
+      }
+    }
 
     public struct Failing: Codable, Sendable {
       public let error: String
@@ -69,7 +117,7 @@ public enum ControlAPI {
     /// acknowledged no longer is: it stays dead and visible, but has been seen.
     public var isHealthy: Bool {
       lastReload.ok && lastPassError == nil && deliveryError == nil && channelsFailing.isEmpty
-        && deadUnacknowledged == 0 && rulesFailing.isEmpty
+        && deadUnacknowledged == 0 && rulesFailing.isEmpty && cluster?.error == nil
     }
 
     /// Dead notices nobody has acknowledged (`nhacviec ack`); every dead one for a daemon that
@@ -134,8 +182,9 @@ public enum ControlAPI {
       version: String, uptimeSeconds: Int, config: String, now: String, rules: Rules, lastReload: Reload,
       lastPass: String?, lastPassError: Failing? = nil, deliveryError: Failing? = nil, nextWakeup: String?,
       journal: [String: Int], channelsFailing: [String], channels: [Channel]? = nil, rulesFailing: [RuleFailure] = [],
-      warnings: [String] = [], silences: [Silence] = [], journalConflicts: Int? = nil
+      warnings: [String] = [], silences: [Silence] = [], journalConflicts: Int? = nil, cluster: Cluster? = nil
     ) {
+      self.cluster = cluster
       self.silences = silences
       self.journalConflicts = journalConflicts
       self.version = version
@@ -156,7 +205,7 @@ public enum ControlAPI {
     }
 
     enum CodingKeys: String, CodingKey {
-      case version, config, now, rules, journal, warnings, channels, silences
+      case version, config, now, rules, journal, warnings, channels, silences, cluster
       case uptimeSeconds = "uptime_seconds"
       case lastReload = "last_reload"
       case lastPass = "last_pass"

@@ -181,6 +181,8 @@ public final class Daemon: Sendable {
   let running: Running
   let delivery: DeliveryService
   let metrics: Metrics
+  /// On a store several daemons share: this one's part (leader or follower); nil on SQLite.
+  let cluster: ClusterMember?
   private let signal = WakeSignal()
   /// How the loops stand, for `status`, `/-/healthy` and the watchdog.
   private struct State {
@@ -215,7 +217,9 @@ public final class Daemon: Sendable {
     let snapshot: Snapshot
     do {
       if let shared = deployment.daemon.store {
-        store = try Store(postgresql: shared.url, password: try shared.passwordFile?.read())
+        store = try Store(
+          postgresql: shared.url, password: try shared.passwordFile?.read(), node: deployment.daemon.node,
+          lease: deployment.daemon.lease)
       } else {
         try StateFolder.createPrivateFile(database)
         store = try Store(path: database)
@@ -234,6 +238,14 @@ public final class Daemon: Sendable {
     self.state = Locked(State(lastReload: .init(at: deployment.zone.rfc3339(started), ok: true, error: nil)))
     let metrics = Metrics(configLoadedAt: started)
     self.metrics = metrics
+    cluster = ClusterMember(store: store, lease: deployment.daemon.lease, started: started)
+    do {
+      try cluster?.checkName()
+    } catch {
+      client.shutdown()
+      close(lock)
+      throw error
+    }
     delivery = DeliveryService(
       store: store, setup: { running.current.delivery }, clock: clock,
       log: { warning, line, fields in Log.write(warning ? .warning : .info, line, fields) },
@@ -282,6 +294,13 @@ public final class Daemon: Sendable {
   /// Starts the planning loop on a thread of its own and delivery on another, and returns at
   /// once. `stop(by:)` ends them.
   public func start(notify: SystemdNotifier) {
+    // Leading or not is settled before the first pass, so that a lone daemon plans at once.
+    if let cluster {
+      cluster.tick(now: clock.now(), plan: {}, deliver: {})
+      cluster.start(
+        now: { [clock] in clock.now() }, plan: { [weak self] in self?.wake() },
+        deliver: { [weak self] in self?.delivery.wake() })
+    }
     let recovered = (try? store.recoverInFlight(now: clock.now())) ?? 0
     if recovered > 0 {
       Log.write(.notice, "recovered \(recovered) notices left in sending by a crash; sending them again")
@@ -309,6 +328,11 @@ public final class Daemon: Sendable {
   @discardableResult
   func pass() -> Date? {
     let now = clock.now()
+    // A follower delivers what the leader plans; it plans again once it leads (`ClusterMember`).
+    if let cluster, !cluster.isLeader {
+      state.withLock { $0.nextWakeup = nil }
+      return nil
+    }
     let began = monotonicSeconds()
     state.withLock { $0.passStarted = began }
     var ok = false
@@ -451,6 +475,8 @@ public final class Daemon: Sendable {
     compare("daemon.socket", running.daemon.socket, fresh.daemon.socket)
     compare("daemon.state", running.daemon.state, fresh.daemon.state)
     compare("daemon.store", running.daemon.store?.url, fresh.daemon.store?.url)
+    compare("daemon.node", running.daemon.node, fresh.daemon.node)
+    compare("daemon.lease", "\(running.daemon.lease)", "\(fresh.daemon.lease)")
     compare("daemon.http_listen", running.daemon.httpListen?.description, fresh.daemon.httpListen?.description)
     compare("web.listen", running.web?.listen.description, fresh.web?.listen.description)
     guard !changed.isEmpty else { return }
@@ -493,7 +519,9 @@ public final class Daemon: Sendable {
     } else if let running, running > Daemon.passLimit {
       why = "a pass has been running for \(Int(running)) s"
     }
-    return Liveness(ready: pass != nil, alive: why == nil, why: why)
+    // A follower plans nothing: it is ready once it has found its place among the nodes.
+    let following = cluster.map { $0.role == .follower } ?? false
+    return Liveness(ready: pass != nil || following, alive: why == nil, why: why)
   }
 
   /// The exposition of `/metrics`: the counters kept since start, and the journal read now.
@@ -505,7 +533,7 @@ public final class Daemon: Sendable {
       rulesFailing: Set(failures.map(\.ruleID)).count,
       channels: try store.channelHealth(channels: Array(snapshot.deployment.channels.keys)),
       channelsFailing: Set(try store.failingChannels()), inFlight: delivery.status.inFlight, nextWakeup: next,
-      journalConflicts: try store.journalConflicts())
+      journalConflicts: try store.journalConflicts(), cluster: cluster.map { ($0.store.node, $0.role.rawValue) })
     return metrics.exposition(scrape)
   }
 
@@ -545,7 +573,7 @@ public final class Daemon: Sendable {
       }, warnings: warnings,
       silences: try store.silences().filter { $0.isActive(at: now) }.map {
         ControlAPI.Silence($0, zone: zone, now: now)
-      }, journalConflicts: try store.journalConflicts())
+      }, journalConflicts: try store.journalConflicts(), cluster: try cluster?.status(zone: zone))
   }
 
   /// The consolidated report from the recorded facts, as of now or `asOf`, in `format`.
@@ -803,6 +831,7 @@ public final class Daemon: Sendable {
 
   /// Ends what the daemon holds: libcurl's thread, and the state folder's lock.
   public func shutdown() {
+    cluster?.stop()
     client.shutdown()
     close(stateLock)
   }

@@ -95,6 +95,8 @@ final class Metrics: Sendable {
     var inFlight: Int
     var nextWakeup: Date?
     var journalConflicts: Int
+    /// On a shared store: this node's name and role.
+    var cluster: (node: String, role: String)?
   }
 
   func exposition(_ scrape: Scrape) -> String {
@@ -172,6 +174,13 @@ final class Metrics: Sendable {
       "nhacviec_journal_conflicts_total", .counter,
       "Decisions planned under a key the journal already held with something else in it (the row stood).")
     out.sample("nhacviec_journal_conflicts_total", [:], Double(scrape.journalConflicts))
+    if let cluster = scrape.cluster {
+      out.family(
+        "nhacviec_cluster_leader", .gauge, "1 while this node leads the daemons sharing its store (and plans), else 0.")
+      out.sample("nhacviec_cluster_leader", ["node": cluster.node], cluster.role == "leader" ? 1 : 0)
+      out.family("nhacviec_cluster_reachable", .gauge, "1 while this node reaches its shared store, else 0.")
+      out.sample("nhacviec_cluster_reachable", ["node": cluster.node], cluster.role == "cut-off" ? 0 : 1)
+    }
     out.family(
       "nhacviec_journal_dead_unacknowledged", .gauge, "Dead notices nobody has acknowledged (nhacviec ack), by channel."
     )

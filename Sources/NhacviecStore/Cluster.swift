@@ -1,5 +1,5 @@
-public import Foundation
 import CLibPQ
+public import Foundation
 import NhacviecCore
 
 /// Several daemons on one database (PostgreSQL): one plans, the leader; every one delivers.
@@ -70,7 +70,8 @@ extension Store {
   public func becomeLeader() throws -> Int64 {
     guard let fence else { return 0 }
     let epoch = try engine.write { db in
-      let last = try db.fetchOne(String.self, sql: "SELECT value FROM meta WHERE name = 'leader_epoch'")
+      let last =
+        try db.fetchOne(String.self, sql: "SELECT value FROM meta WHERE name = 'leader_epoch'")
         .flatMap { Int64($0) } ?? 0
       try db.execute(
         sql: """
@@ -156,7 +157,8 @@ extension Store {
       ).map { row in
         Node(
           name: row["name"], host: row["host"], pid: row["pid"], role: row["role"], epoch: row["epoch"],
-          startedAt: Date(timeIntervalSince1970: row["started_at"]), seenAt: Date(timeIntervalSince1970: row["seen_at"]),
+          startedAt: Date(timeIntervalSince1970: row["started_at"]),
+          seenAt: Date(timeIntervalSince1970: row["seen_at"]),
           age: row["age"])
       }
     }
@@ -188,9 +190,10 @@ public final class LeaderLock: @unchecked Sendable {
   public func hold() throws -> Bool {
     if let connection, connection.isOK {
       // Held already if this session has it: asked of the server, which knows.
-      let held = try connection.run(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted", []
-      ).rows.first.map { $0[0] as Int } ?? 0
+      let held =
+        try connection.run(
+          "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted", []
+        ).rows.first.map { $0[0] as Int } ?? 0
       if held > 0 { return true }
     } else {
       connection = nil
@@ -198,7 +201,8 @@ public final class LeaderLock: @unchecked Sendable {
     }
     guard let connection else { return false }
     do {
-      return try connection.run("SELECT pg_try_advisory_lock(\(Self.key))", []).rows.first.map { $0[0] as Bool } ?? false
+      return try connection.run("SELECT pg_try_advisory_lock(\(Self.key))", []).rows.first.map { $0[0] as Bool }
+        ?? false
     } catch {
       if !connection.isOK { self.connection = nil }
       throw error

@@ -81,7 +81,8 @@ public final class Store: Sendable {
   /// TLS settings by libpq's names), migrated forward; `password` from the deployment's
   /// credentials file, or nil for libpq's own (a `.pgpass`, peer authentication).
   public init(
-    postgresql url: String, password: String?, node: String = Store.defaultNode, lease: TimeInterval = Store.defaultLease
+    postgresql url: String, password: String?, node: String = Store.defaultNode,
+    lease: TimeInterval = Store.defaultLease
   ) throws {
     self.node = node
     self.lease = lease
