@@ -54,6 +54,9 @@ public enum ControlAPI {
     /// the journal was made: the journal's row stood, and the log said which (nil from a daemon
     /// older than the client). 0 in a healthy deployment.
     public let journalConflicts: Int?
+    /// Set while the store (a PostgreSQL server) cannot be read: why; the journal's counts are
+    /// then empty, not zero.
+    public var storeError: String?
     /// Several daemons on one PostgreSQL store: this one's role and the nodes seen; nil on SQLite.
     public var cluster: Cluster?
 
@@ -118,6 +121,7 @@ public enum ControlAPI {
     public var isHealthy: Bool {
       lastReload.ok && lastPassError == nil && deliveryError == nil && channelsFailing.isEmpty
         && deadUnacknowledged == 0 && rulesFailing.isEmpty && cluster?.error == nil
+        && storeError == nil
     }
 
     /// Dead notices nobody has acknowledged (`nhacviec ack`); every dead one for a daemon that
@@ -215,6 +219,7 @@ public enum ControlAPI {
       case channelsFailing = "channels_failing"
       case rulesFailing = "rules_failing"
       case journalConflicts = "journal_conflicts"
+      case storeError = "store_error"
     }
   }
 

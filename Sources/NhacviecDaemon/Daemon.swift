@@ -538,6 +538,25 @@ public final class Daemon: Sendable {
   }
 
   public func status() throws -> ControlAPI.Status {
+    do {
+      return try statusFromStore()
+    } catch let error where cluster != nil {
+      // A shared store that cannot be reached: the daemon still answers, and says why.
+      let snapshot = current
+      let zone = snapshot.deployment.zone
+      let now = clock.now()
+      let (reload, pass, next) = state.withLock { ($0.lastReload, $0.lastPass, $0.nextWakeup) }
+      var status = ControlAPI.Status(
+        version: Daemon.version, uptimeSeconds: Int(now.timeIntervalSince(started)), config: configPath,
+        now: zone.rfc3339(now), rules: .init(count: snapshot.deployment.ruleset.rules.count, hash: snapshot.hash),
+        lastReload: reload, lastPass: pass.map(zone.rfc3339), nextWakeup: next.map(zone.rfc3339), journal: [:],
+        channelsFailing: [], cluster: try cluster?.status(zone: zone))
+      status.storeError = "the store cannot be read: \(error)"
+      return status
+    }
+  }
+
+  func statusFromStore() throws -> ControlAPI.Status {
     let snapshot = current
     let zone = snapshot.deployment.zone
     let now = clock.now()

@@ -167,7 +167,7 @@ extension Store {
   /// The leader's lock on this store's database, on a connection of its own; nil for SQLite.
   public func leaderLock() -> LeaderLock? {
     guard let engine = engine as? PostgresEngine else { return nil }
-    return LeaderLock(conninfo: engine.conninfo, password: engine.password)
+    return LeaderLock(conninfo: engine.conninfo, password: engine.password, node: node)
   }
 }
 
@@ -177,11 +177,13 @@ public final class LeaderLock: @unchecked Sendable {
   static let key: Int64 = 0x6E68_6163_6C65_6164
   let conninfo: String
   let password: String?
+  let node: String
   private var connection: PostgresConnection?
 
-  init(conninfo: String, password: String?) {
+  init(conninfo: String, password: String?, node: String) {
     self.conninfo = conninfo
     self.password = password
+    self.node = node
   }
 
   /// Whether this node holds the lock now: taken if it is free, kept if already held. A lost
@@ -197,7 +199,7 @@ public final class LeaderLock: @unchecked Sendable {
       if held > 0 { return true }
     } else {
       connection = nil
-      connection = try PostgresConnection(conninfo: conninfo, password: password)
+      connection = try PostgresConnection(conninfo: conninfo, password: password, application: "nhacviec-leader/\(node)")
     }
     guard let connection else { return false }
     do {

@@ -17,9 +17,11 @@ final class PostgresConnection {
   let connection: OpaquePointer
   private var prepared: [String: String] = [:]
 
-  init(conninfo: String, password: String?) throws {
+  /// `application` names the connection in `pg_stat_activity`: `nhacviec/NODE`, and
+  /// `nhacviec-leader/NODE` for the leader's lock.
+  init(conninfo: String, password: String?, application: String = "nhacviec") throws {
     var keys = ["dbname", "fallback_application_name"]
-    var values = [conninfo, "nhacviec"]
+    var values = [conninfo, application]
     if let password {
       keys.append("password")
       values.append(password)
@@ -163,21 +165,23 @@ final class PostgresEngine: SQLEngine, @unchecked Sendable {
 
   let conninfo: String
   let password: String?
+  let application: String
   private let writeMutex = NSLock()
   private var writerConnection: PostgresConnection?
   private let readers = Locked<[PostgresConnection]>([])
 
-  init(url: String, password: String?) throws {
+  init(url: String, password: String?, node: String) throws {
     conninfo = url
     self.password = password
+    application = "nhacviec/\(node)"
     // Connects at once, so that a wrong address or password is said when the daemon starts.
-    writerConnection = try PostgresConnection(conninfo: url, password: password)
+    writerConnection = try PostgresConnection(conninfo: url, password: password, application: application)
   }
 
   var dialect: SQLDialect { .postgresql }
 
   func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-    let connection = try readers.withLock { $0.popLast() } ?? PostgresConnection(conninfo: conninfo, password: password)
+    let connection = try readers.withLock { $0.popLast() } ?? PostgresConnection(conninfo: conninfo, password: password, application: application)
     do {
       _ = try connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [])
       let value = try body(PostgresSession(connection))
@@ -201,7 +205,7 @@ final class PostgresEngine: SQLEngine, @unchecked Sendable {
       connection = current
     } else {
       writerConnection = nil
-      connection = try PostgresConnection(conninfo: conninfo, password: password)
+      connection = try PostgresConnection(conninfo: conninfo, password: password, application: application)
       writerConnection = connection
     }
     do {

@@ -198,6 +198,10 @@ struct Status: ParsableCommand {
     if let failing = status.deliveryError {
       critical.append("delivery failing since \(failing.since): \(failing.error)")
     }
+    if let error = status.storeError { critical.append(error) }
+    if let failing = status.cluster?.error {
+      critical.append("store unreachable since \(failing.since): \(failing.error)")
+    }
     if !status.channelsFailing.isEmpty {
       critical.append("channels failing: \(status.channelsFailing.joined(separator: ", "))")
     }
@@ -234,6 +238,15 @@ struct Status: ParsableCommand {
     }
     if let failing = status.deliveryError {
       print("delivery FAILING since \(failing.since): \(failing.error)")
+    }
+    if let error = status.storeError { print("store FAILING: \(error)") }
+    if let cluster = status.cluster {
+      print(
+        "cluster: node \(cluster.node), \(cluster.role)\(cluster.epoch.map { " (epoch \($0))" } ?? "")"
+          + (cluster.error.map { "; store unreachable since \($0.since): \($0.error)" } ?? ""))
+      for node in cluster.nodes {
+        print("  \(node.node): \(node.role), \(node.host) pid \(node.pid), seen \(node.secondsAgo) s ago")
+      }
     }
     let journal = NoticeState.allCases.map { "\($0.rawValue) \(status.journal[$0.rawValue] ?? 0)" }
     print("journal: \(journal.joined(separator: ", "))")

@@ -152,4 +152,126 @@ struct SharedStoreTests {
     #expect(Set(nodes.compactMap { $0["node"] as? String }) == ["n1", "n2"])
     #expect(cluster["epoch"] as? Int == 2)
   }
+
+  /// The burst's two daemons on `database`, each with its own state and socket.
+  func burstNodes(_ database: String, port: Int) throws -> (DaemonFixture, DaemonFixture) {
+    let channel =
+      "{ type: webhook, url: \"http://127.0.0.1:\(port)/hook/burst?delay=0.2\", connections: 4, retry: { initial: 1s } }"
+    func node(_ name: String) throws -> DaemonFixture {
+      try DaemonFixture(channel: channel, daemon: ", store: \"\(database)\", node: \(name), lease: 3s", units: 111)
+    }
+    return (try node("n1"), try node("n2"))
+  }
+
+  static func status(_ fixture: DaemonFixture) throws -> [String: Any] {
+    let status = try fixture.client(["status", "--json"])
+    return try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any] ?? [:]
+  }
+
+  @Test(
+    "PostgreSQL stopped for 30 s in a burst: both daemons say why, wait, and resume when it is back; nothing is lost"
+  )
+  func outage() throws {
+    // A server of this test's own, since it is stopped.
+    let serverFolder = try temporaryFolder("pg-outage")
+    let script = repositoryRoot.appendingPathComponent("scripts/postgres").path
+    let started = try ProgramRun(script, ["start", serverFolder.path])
+    try #require(started.status == 0, "\(started.stderr)")
+    defer { _ = try? ProgramRun(script, ["stop", serverFolder.path]) }
+    let server = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    #expect(try ProgramRun("/usr/bin/psql", [server, "-qAtc", "CREATE DATABASE burst"]).status == 0)
+    let database = "postgresql://nhacviec@/burst?host=\(serverFolder.path)"
+    let log = serverFolder.appendingPathComponent("requests.jsonl")
+    let http = try TestServer("http_server.py", ["--log", log.path])
+    defer { http.stop() }
+    let (first, second) = try burstNodes(database, port: http.port)
+    let (notifyFirst, notifySecond) = (try NotifyListener(), try NotifyListener())
+    let one = try first.start(at: "2026-11-09T08:00:00+07:00", notify: notifyFirst)
+    defer { kill(one.processIdentifier, SIGKILL) }
+    let two = try second.start(at: "2026-11-09T08:00:00+07:00", notify: notifySecond)
+    defer { kill(two.processIdentifier, SIGKILL) }
+    let until = Date().addingTimeInterval(30)
+    while Self.keys(log).count < 22, Date() < until { usleep(5_000) }
+    let inFlight = try #require(
+      Int(try SharedStore.value(database, "SELECT count(*) FROM journal WHERE state = 'sending'")))
+    let stopped = try ProgramRun(script, ["stop", serverFolder.path])
+    try #require(stopped.status == 0, "\(stopped.stderr)")
+    let stoppedAt = Date()
+    let arrivedAtStop = Self.keys(log).count
+    // Within a few ticks each daemon says why, and `status` fails.
+    var said: [String: Any] = [:]
+    while Date() < stoppedAt.addingTimeInterval(10) {
+      said = try Self.status(second)
+      if said["store_error"] != nil || (said["cluster"] as? [String: Any])?["error"] != nil { break }
+      usleep(100_000)
+    }
+    let error =
+      (said["store_error"] as? String) ?? ((said["cluster"] as? [String: Any])?["error"] as? [String: Any])?["error"]
+      as? String
+    #expect(error?.contains("PostgreSQL") == true || error?.contains("connect") == true, "\(said)")
+    #expect(try second.client(["status"]).status == 1)
+    // The outage lasts 30 s: what was being sent may finish; nothing new is claimed.
+    usleep(useconds_t(max(0, 30 - Date().timeIntervalSince(stoppedAt)) * 1_000_000))
+    let duringOutage = Self.keys(log).count - arrivedAtStop
+    #expect(duringOutage <= inFlight, "\(duringOutage) arrived while PostgreSQL was down, \(inFlight) in flight")
+    let restarted = try ProgramRun(script, ["start", serverFolder.path])
+    try #require(restarted.status == 0, "\(restarted.stderr)")
+    let back = Date()
+    while Date() < back.addingTimeInterval(60) {
+      if Set(Self.keys(log)).count == 111,
+        (try? SharedStore.value(database, "SELECT count(*) FROM journal WHERE state = 'sent'")) == "111"
+      {
+        break
+      }
+      usleep(100_000)
+    }
+    let keys = Self.keys(log)
+    print(
+      "outage: \(arrivedAtStop) arrived before, \(inFlight) in flight, \(duringOutage) during; all \(Set(keys).count) after \(Date().timeIntervalSince(back)) s, \(keys.count - Set(keys).count) duplicates"
+    )
+    #expect(Set(keys).count == 111, "delivered \(Set(keys).count) of 111")
+    #expect(keys.count - Set(keys).count <= inFlight, "\(keys.count - Set(keys).count) duplicates")
+    #expect(try SharedStore.value(database, "SELECT count(*) FROM journal WHERE state = 'sent'") == "111")
+    // Healthy again, one of them leading.
+    let roles = try [first, second].map { try Self.cluster($0)?["role"] as? String }
+    #expect(roles.compactMap { $0 }.sorted() == ["follower", "leader"], "\(roles)")
+    #expect(try second.client(["status"]).status == 0)
+  }
+
+  @Test(
+    "a leader whose lock is lost (its session ended by the server) is deposed: the other leads under a new epoch, and the old one plans nothing"
+  )
+  func deposed() throws {
+    let database = try SharedStore.database()
+    let http = try TestServer("http_server.py", [])
+    defer { http.stop() }
+    let (first, second) = try burstNodes(database, port: http.port)
+    let (notifyFirst, notifySecond) = (try NotifyListener(), try NotifyListener())
+    let logFirst = first.folder.appendingPathComponent("daemon.log")
+    let one = try first.start(at: "2026-11-09T08:00:00+07:00", notify: notifyFirst, log: logFirst)
+    defer { kill(one.processIdentifier, SIGKILL) }
+    let two = try second.start(at: "2026-11-09T08:00:00+07:00", notify: notifySecond)
+    defer { kill(two.processIdentifier, SIGKILL) }
+    #expect(try Self.cluster(first)?["epoch"] as? Int == 1)
+    // The server ends n1's lock session, as it would on a network cut or a failover.
+    let ended = try SharedStore.value(
+      database,
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'nhacviec-leader/n1'")
+    #expect(ended == "1")
+    let until = Date().addingTimeInterval(15)
+    var roles: [String?] = []
+    while Date() < until {
+      roles = try [first, second].map { try Self.cluster($0)?["role"] as? String }
+      if roles == ["follower", "leader"] { break }
+      usleep(100_000)
+    }
+    #expect(roles == ["follower", "leader"])
+    #expect(try Self.cluster(second)?["epoch"] as? Int == 2)
+    #expect(try SharedStore.value(database, "SELECT value FROM meta WHERE name = 'leader_epoch'") == "2")
+    let text = try String(contentsOf: logFirst, encoding: .utf8)
+    #expect(text.contains("node n1 no longer leads"), "\(text)")
+    // n1 passes no more: a fact recorded through it is planned by n2 (n1's pass is refused).
+    let recorded = try first.client(["record", "report", "--unit", "D5", "--rule", "annual", "--period", "2026"])
+    #expect(recorded.status == 0, "\(recorded.stderr)")
+  }
 }
