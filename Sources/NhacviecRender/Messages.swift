@@ -513,7 +513,7 @@ public struct MessageRenderer: Sendable {
         <p>Đề nghị đôn đốc đơn vị khẩn trương thực hiện.</p>
         """)),
     "returned": MessageTemplate(
-      subject: "[Trả lại] {{rule.short_title}} — chưa được chấp nhận, {{days.phrase}}",
+      subject: "[Trả lại] {{rule.short_title}}, hạn {{due.phrase}} — chưa được chấp nhận",
       text: """
         Kính gửi: {{recipients}}
 

@@ -328,21 +328,41 @@ struct ShippedTextTests {
     Self.coverage(messages, year: year)
   }
 
+  /// Phường Cẩm Thành says it has sent its 2026 report; the Department returns the claim.
+  static let returned = [
+    Fact(
+      kind: .claim, unitID: "21025", ruleID: "iso-annual-report", period: "2026",
+      at: Zone.vietnam.parseInstant("2026-11-12T10:00:00+07:00"), reference: "45/BC-UBND",
+      due: LocalDate(iso: "2026-11-12")),
+    Fact(
+      kind: .returned, unitID: "21025", ruleID: "iso-annual-report", period: "2026",
+      at: Zone.vietnam.parseInstant("2026-11-13T15:00:00+07:00"), decidedBy: "Sở Khoa học và Công nghệ",
+      reason: "Sở chưa nhận được văn bản số 45/BC-UBND"),
+  ]
+
   @Test(
     "a daemon started mid-season sends messages that read right",
-    arguments: ["2026-11-18T09:00:00+07:00", "2025-06-10T08:00:00+07:00"])
+    arguments: ["2026-11-18T09:00:00+07:00", "2025-06-10T08:00:00+07:00", "2026-11-13T16:00:00+07:00"])
   func started(at start: String) throws {
-    let messages = try Self.start(start, facts: Self.facts2026)
+    let messages = try Self.start(start, facts: Self.facts2026 + Self.returned)
     #expect(!messages.isEmpty)
+    if start.hasPrefix("2026-11-13") {
+      let returned = try #require(messages.first { $0.template == "returned" })
+      #expect(
+        returned.message.subject
+          == "[Trả lại] Báo cáo ISO 9001:2015 năm 2026, hạn trước ngày 15/11/2026 — chưa được chấp nhận")
+      #expect(returned.message.text.hasPrefix("Kính gửi: Chủ tịch UBND phường Cẩm Thành; Đầu mối ISO; Văn thư\n"))
+    }
     let problems = messages.flatMap(Self.problems)
     #expect(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(10).joined(separator: "\n"))")
-    if start.hasPrefix("2026") {
+    if start.hasPrefix("2026-11-18") {
       // 18/11: the annual report is late everywhere; the digest says so.
       let digest = try #require(messages.first { $0.template == "digest" && $0.rule == "iso-annual-report" })
       #expect(
         digest.message.subject
           == "[Quá hạn] Báo cáo ISO 9001:2015 năm 2026, hạn trước ngày 15/11/2026 — 109 đơn vị quá hạn")
-      let ward = try #require(messages.first { $0.key.hasPrefix("iso-annual-report/21025@") })
+      let ward = try #require(
+        messages.first { $0.template == "overdue" && $0.key.hasPrefix("iso-annual-report/21025@") })
       #expect(ward.message.text.hasPrefix("Kính gửi: Chủ tịch UBND phường Cẩm Thành; Đầu mối ISO\n"))
       #expect(ward.message.text.contains("UBND phường Cẩm Thành chưa hoàn thành \""))
       // Sở Xây dựng, extended to 30/11, is reminded with the day it was allowed.
