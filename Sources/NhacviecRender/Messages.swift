@@ -459,7 +459,7 @@ public struct MessageRenderer: Sendable {
         <p>{{reply.done}}</p>
         """)),
     "overdue": MessageTemplate(
-      subject: "[Quá hạn] {{rule.short_title}} — hạn {{due.phrase}}, {{days.phrase}}",
+      subject: "[Quá hạn] {{rule.short_title}}, hạn {{due.phrase}}",
       text: """
         Kính gửi: {{recipients}}
 

@@ -194,6 +194,13 @@ struct ShippedTextTests {
     // 5. The subject fits an inbox line, and says by when before anything is cut.
     if m.subject.count > 100 { found.append("a subject of \(m.subject.count) characters: \(m.subject)") }
     if dates(in: m.subject).isEmpty { found.append("a subject without its date: \(m.subject)") }
+    // Cut only in a name at its end, after what and by when; never in a count.
+    if m.subject.hasSuffix("…") {
+      let head = m.subject.components(separatedBy: " — ").dropLast().joined(separator: " — ")
+      if dates(in: head).isEmpty || ["digest", "overdue", "returned", "summary"].contains(rendered.template) {
+        found.append("a subject cut before it says what, by when and how late: \(m.subject)")
+      }
+    }
     // 6. An extension allows its day, and cites its decision.
     if m.text.contains("gia hạn đến") {
       if !m.text.contains("gia hạn đến hết ngày") || !m.text.contains("theo Quyết định số ") {
