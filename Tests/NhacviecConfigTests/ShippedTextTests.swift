@@ -357,7 +357,7 @@ struct ShippedTextTests {
       let returned = try #require(messages.first { $0.template == "returned" })
       #expect(
         returned.message.subject
-          == "[Trả lại] Báo cáo ISO 9001:2015 năm 2026, hạn trước ngày 15/11/2026 — chưa được chấp nhận")
+          == "[Trả lại] Báo cáo ISO năm 2026, hạn trước ngày 15/11/2026 — chưa được chấp nhận")
       #expect(returned.message.text.hasPrefix("Kính gửi: Chủ tịch UBND phường Cẩm Thành; Đầu mối ISO; Văn thư\n"))
     }
     let problems = messages.flatMap(Self.problems)
@@ -367,7 +367,7 @@ struct ShippedTextTests {
       let digest = try #require(messages.first { $0.template == "digest" && $0.rule == "iso-annual-report" })
       #expect(
         digest.message.subject
-          == "[Quá hạn] Báo cáo ISO 9001:2015 năm 2026, hạn trước ngày 15/11/2026 — 109 đơn vị quá hạn")
+          == "[Quá hạn] Báo cáo ISO năm 2026, hạn trước ngày 15/11/2026 — 109 đơn vị quá hạn")
       let ward = try #require(
         messages.first { $0.template == "overdue" && $0.key.hasPrefix("iso-annual-report/21025@") })
       #expect(ward.message.text.hasPrefix("Kính gửi: Chủ tịch UBND phường Cẩm Thành; Đầu mối ISO\n"))
