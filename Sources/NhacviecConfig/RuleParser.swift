@@ -134,6 +134,16 @@ public struct RuleParser {
         "title names one unit with {{\(name)}}: add a report_title for the rule's section of the consolidated report, which is about every unit"
       )
     }
+    let shortTitleNode = f.optional("short_title")
+    let shortTitle = try shortTitleNode?.string("short_title")
+    if let shortTitleNode, let shortTitle {
+      for name in TemplateText.placeholders(in: shortTitle)
+      where !MessageTemplate.reportTitleVariables.contains(name) {
+        throw shortTitleNode.error(
+          "short_title: unknown placeholder {{\(name)}} (a subject's title names no unit; it may use \(MessageTemplate.reportTitleVariables.sorted().joined(separator: ", ")))"
+        )
+      }
+    }
     let basis = try f.required("basis").string("basis")
     let deadlineBasis = try f.optional("deadline_basis")?.string("deadline_basis")
     let appliesNode = try f.required("applies_to")
@@ -217,7 +227,7 @@ public struct RuleParser {
       id: id, kindName: kindName, kind: kind, title: title, basis: basis, appliesTo: appliesTo, period: period,
       due: due, remind: remind, remindTo: remindTo, escalate: escalate, stopAfter: stopAfter, channels: channels,
       templates: templates, location: node.location, deadlineBasis: deadlineBasis,
-      reportTitle: reportTitle, attachReport: attachReport)
+      reportTitle: reportTitle, attachReport: attachReport, shortTitle: shortTitle)
   }
 
   static func checkPlaceholders(_ text: String?, at location: SourceLocation, what: String) throws(ConfigError) {

@@ -520,3 +520,18 @@ public enum EmailAddress {
     }
   }
 }
+
+extension OrgUnit {
+  /// The kinds of unit that are a territory: its People's Committee acts for it.
+  public static let territoryKinds: Set<String> = [
+    "province", "district", "city", "town", "commune", "ward", "township", "special-zone",
+  ]
+
+  /// Who acts for the unit, as the letter addresses it ("UBND các xã, phường, thị trấn"): a
+  /// territory's People's Committee ("UBND phường Cẩm Thành", the kind of area in lower case),
+  /// an agency itself.
+  public var actor: String {
+    guard Self.territoryKinds.contains(kind), let first = name.first else { return name }
+    return "UBND " + first.lowercased() + name.dropFirst()
+  }
+}

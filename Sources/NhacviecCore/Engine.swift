@@ -174,10 +174,12 @@ public struct Engine: Sendable {
 
   // MARK: - Stage 1: ladders
 
-  /// The rule's ladder for a period: its deadline, or an extension's named day.
+  /// The rule's ladder for a period: its deadline, or an extension's day (read as
+  /// `DueSpec.extended`: "gia hạn đến ngày D" allows D).
   public func ladder(_ rule: Rule, period: Period, named: LocalDate? = nil) -> Ladder {
-    let day = named ?? rule.due.namedDate(for: period, calendar: calendar)
-    let deadline = rule.due.deadline(on: day, zone: zone)
+    let own = rule.due.namedDate(for: period, calendar: calendar)
+    let day = named ?? own
+    let deadline = (day == own ? rule.due : rule.due.extended).deadline(on: day, zone: zone)
     let steps = cache.steps(rule: rule.id, named: day) { self.steps(for: rule, deadline: deadline) }
     return Ladder(
       rule: rule, period: period, named: day, deadline: deadline, steps: steps,
@@ -311,7 +313,7 @@ public struct Engine: Sendable {
     let exemption = facts.facts(.exemption, rule: rule.id, period: periodText, unit: unit.id, at: now).last
     let extensionFact = facts.facts(.extension, rule: rule.id, period: periodText, unit: unit.id, at: now)
       .last { $0.due != nil }
-    let deadline = extensionFact?.due.map { rule.due.deadline(on: $0, zone: zone) } ?? ruleDeadline
+    let deadline = extensionFact?.due.map { rule.due.extended.deadline(on: $0, zone: zone) } ?? ruleDeadline
     let assessment = rule.kind.assess(unit: unit, rule: rule, period: period, now: now, context: context)
     let word = unitsWord(rule: rule.id, period: periodText, unit: unit.id, now: now)
     let state: FindingState

@@ -36,7 +36,7 @@ public struct Fact: Hashable, Sendable {
   public let reference: String?
   /// In đồng.
   public let amount: Int64?
-  /// An extension's new named day (the rule's convention applies to it).
+  /// An extension's new day, allowed itself ("gia hạn đến ngày D": `DueSpec.extended`).
   public let due: LocalDate?
   /// Who decided an extension or exemption.
   public let decidedBy: String?

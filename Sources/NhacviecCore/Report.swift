@@ -225,8 +225,9 @@ extension Engine {
 
   func row(for finding: Finding, rule: Rule) -> ConsolidatedReport.Row {
     let a = finding.assessment
-    let dueDate = rule.due.namedDate(ofDeadline: finding.deadline, zone: zone)
-    let lastDay = rule.due.lastDay(ofDeadline: finding.deadline, zone: zone)
+    let due = rule.due(for: finding)
+    let dueDate = due.namedDate(ofDeadline: finding.deadline, zone: zone)
+    let lastDay = due.lastDay(ofDeadline: finding.deadline, zone: zone)
     let status: ConsolidatedReport.Status
     var daysLate: Int?
     let belowMinimum = a.amount.map { amount in a.minimumAmount.map { amount < $0 } ?? false } ?? false
@@ -247,7 +248,7 @@ extension Engine {
     return ConsolidatedReport.Row(
       unit: finding.unit.id, unitName: finding.unit.name, kind: finding.unit.kind, parent: finding.parent?.id,
       parentName: finding.parent?.name, status: status, deadline: finding.deadline,
-      duePhrase: rule.due.phrase(named: dueDate), dueDate: dueDate, lastDay: lastDay,
+      duePhrase: due.phrase(named: dueDate), dueDate: dueDate, lastDay: lastDay,
       receivedAt: status.isIn ? received : nil,
       reference: a.reference ?? (status == .claimed ? finding.claimFact?.reference : nil), daysLate: daysLate,
       extendedTo: finding.extensionFact?.due, amount: a.amount, minimum: a.minimumAmount, childrenIn: a.childrenIn,

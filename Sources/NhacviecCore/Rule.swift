@@ -100,6 +100,8 @@ public struct Rule: Sendable {
   public let title: String
   /// The title of the rule's section in a consolidated report, when `title` names one unit.
   public let reportTitleTemplate: String?
+  /// The duty's name in a subject (`short_title`), with the period's placeholders only.
+  public let shortTitleTemplate: String?
   /// The legal basis cited in every message: document number and clause.
   public let basis: String
   /// Where the date itself comes from, when it is not the basis's own (a date the deployment chose,
@@ -127,9 +129,10 @@ public struct Rule: Sendable {
     period: PeriodKind, due: DueSpec, remind: [Offset], remindTo: [RecipientSelector], escalate: [EscalationStep],
     stopAfter: Offset, channels: [String], templates: [String: MessageTemplate] = [:],
     location: SourceLocation? = nil, deadlineBasis: String? = nil, reportTitle: String? = nil,
-    attachReport: [String] = []
+    attachReport: [String] = [], shortTitle: String? = nil
   ) {
     self.id = id
+    self.shortTitleTemplate = shortTitle
     self.attachReport = attachReport
     self.reportTitleTemplate = reportTitle
     self.deadlineBasis = deadlineBasis

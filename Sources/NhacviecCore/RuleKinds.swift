@@ -63,7 +63,12 @@ public struct RollupKind: RuleKind {
         missing.append(child)
       }
     }
-    var assessment = Assessment(childrenIn: owing - missing.count, childrenTotal: owing, missingChildren: missing)
+    // A unit with no children to consolidate (Lý Sơn, a district without communes until 2025)
+    // reports for itself: no count of children is shown or asked for.
+    var assessment =
+      owing == 0
+      ? Assessment()
+      : Assessment(childrenIn: owing - missing.count, childrenTotal: owing, missingChildren: missing)
     switch completeWhen {
     case .report:
       let own = context.facts.facts(.report, rule: rule.id, period: period.description, unit: unit.id, at: now).first

@@ -144,7 +144,7 @@ extension Engine {
       return .not("the unit claims to have sent its report\(reference); the Department verifies it")
     default: break
     }
-    let named = rule.due.namedDate(ofDeadline: finding.deadline, zone: zone)
+    let named = rule.due(for: finding).namedDate(ofDeadline: finding.deadline, zone: zone)
     if named != key.deadline || rule.due.time != key.time {
       let moved = "\(named)" + (rule.due.time.map { " \($0)" } ?? "")
       return .not("the deadline moved to \(moved) before it was sent; the new ladder takes over")

@@ -23,7 +23,8 @@ public struct MessageTemplate: Sendable, Hashable {
     "reason", "key", "rule.deadline_basis",
     "recipients", "detail", "detail.html", "sent.date", "count", "items", "items.html", "summary", "report.heading",
     "report.as_of", "scope.name", "verdict.what", "verdict.reason", "verdict.date", "reply.url", "reply.line",
-    "reply.html", "reply.note", "reply.done",
+    "reply.html", "reply.note", "reply.done", "unit.actor", "rule.short_title", "report.figures",
+    "report.figures.html", "report.files", "digest.label", "count.phrase", "count.text", "items.heading",
   ]
 
   /// Names a rule's title may use: the obligation's own, since a title is rendered before the
@@ -174,13 +175,22 @@ extension DueSpec {
     }
   }
 
-  /// The day counts every reader is told on `today`, by named days, not hours: `left` from the
-  /// named day (`còn 16 ngày` on 30/10 for "trước ngày 15/11"), `late` from the last day allowed
-  /// (15/11 is the first day late: `đã quá hạn 1 ngày`), at least 1.
+  /// The day counts every reader is told on `today`, by named days, not hours, both from the last
+  /// day allowed so that one rule holds whatever the wording: `left` is the days on which the duty
+  /// can still be met on time, today included (`còn 16 ngày` on 30/10 for "trước ngày 15/11",
+  /// whose last day is 14/11; `còn 2 ngày` on 14/12 for "chậm nhất ngày 15/12"), 0 once it has
+  /// passed; `late` the days since it (15/11 is the first day late for "trước ngày 15/11":
+  /// `đã quá hạn 1 ngày`), at least 1.
   public func dayCounts(ofDeadline deadline: Date, zone: Zone, on today: LocalDate) -> (left: Int, late: Int) {
-    let named = namedDate(ofDeadline: deadline, zone: zone)
     let last = lastDay(ofDeadline: deadline, zone: zone)
-    return (max(0, named.dayNumber - today.dayNumber), max(1, today.dayNumber - last.dayNumber))
+    return (max(0, last.dayNumber - today.dayNumber + 1), max(1, today.dayNumber - last.dayNumber))
+  }
+
+  /// The convention an extension's day is read with: "gia hạn đến ngày D" allows D itself, so an
+  /// extension of a "trước ngày D" duty is "chậm nhất" its day.
+  public var extended: DueSpec {
+    guard case .before = convention else { return self }
+    return DueSpec(anchor: anchor, convention: .by, lead: lead)
   }
 
   /// The deadline as the letter words it: `trước ngày 15/11/2026`, `chậm nhất ngày 15/07/2025`.
@@ -194,8 +204,14 @@ extension DueSpec {
 }
 
 extension Rule {
+  /// The convention of the deadline in force for one obligation: the rule's, or its extension's.
+  public func due(for finding: Finding) -> DueSpec {
+    finding.extensionFact?.due == nil ? due : due.extended
+  }
+
   /// The values of one obligation a title may use (`MessageTemplate.titleVariables`).
   public func titleValues(for finding: Finding, zone: Zone) -> [String: String] {
+    let due = self.due(for: finding)
     let named = due.namedDate(ofDeadline: finding.deadline, zone: zone)
     return [
       "rule.id": id, "unit.id": finding.unit.id, "unit.name": finding.unit.name,
@@ -213,13 +229,29 @@ extension Rule {
   /// The duty's name for a period, where no one unit is meant (a report's section): the
   /// `report_title`, else the title, which then names no unit.
   public func reportTitle(period: Period, calendar: WorkingCalendar) -> String {
+    TemplateText.render(reportTitleTemplate ?? title, periodValues(period: period, calendar: calendar))
+  }
+
+  /// The duty's name in a subject, where an inbox line has room for about 100 characters: the
+  /// `short_title`, else the report title.
+  public func shortTitle(period: Period, calendar: WorkingCalendar) -> String {
+    TemplateText.render(
+      shortTitleTemplate ?? reportTitleTemplate ?? title, periodValues(period: period, calendar: calendar))
+  }
+
+  /// The values of a period, where no one unit is meant.
+  public func periodValues(period: Period, calendar: WorkingCalendar) -> [String: String] {
     let named = due.namedDate(for: period, calendar: calendar)
-    return TemplateText.render(
-      reportTitleTemplate ?? title,
-      [
-        "rule.id": id, "period": period.description, "period.name": period.vietnamese, "due": named.vietnamese,
-        "due.phrase": due.phrase(named: named), "due.weekday": named.weekday.vietnamese,
-      ])
+    return [
+      "rule.id": id, "period": period.description, "period.name": period.vietnamese, "due": named.vietnamese,
+      "due.phrase": due.phrase(named: named), "due.weekday": named.weekday.vietnamese,
+    ]
+  }
+
+  /// Whether the title names the unit the obligation is about: then the duty is done about that
+  /// unit (an inspection of it) by whoever the messages go to, not by the unit.
+  public var titleNamesUnit: Bool {
+    TemplateText.placeholders(in: title).contains { !MessageTemplate.reportTitleVariables.contains($0) }
   }
 }
 

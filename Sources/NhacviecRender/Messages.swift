@@ -44,7 +44,7 @@ public struct MessageRenderer: Sendable {
     let custom = ruleset.rule(ruleID)?.templates[template]
     let fallback = MessageRenderer.defaults[template] ?? MessageRenderer.defaults["reminder"]!
     // A subject is one line whatever the data holds: no CR or LF reaches a header.
-    let subject = TemplateText.render(custom?.subject ?? fallback.subject!, values).oneLine
+    let subject = MessageRenderer.fitted(TemplateText.render(custom?.subject ?? fallback.subject!, values).oneLine)
     // A YAML block (`text: |`) ends in a line break that is not part of the message.
     var text = TemplateText.render(custom?.text ?? fallback.text!, values)
     while text.last?.isNewline == true { text.removeLast() }
@@ -102,9 +102,14 @@ public struct MessageRenderer: Sendable {
     // an obligation's, the most, start the dictionary rather than being merged into it.
     var values: [String: String] = [:]
     var linked = false
+    // Who acts for each unit named in the salutation: its People's Committee for a territory.
+    var actors: [UnitRef: String] = [:]
     switch decision.content {
     case .obligation(let key, _, _), .summary(let key):
-      if let finding = evaluated.findings[key] { values = self.values(for: finding, sendDate: sendDate) }
+      if let finding = evaluated.findings[key] {
+        values = self.values(for: finding, sendDate: sendDate)
+        for unit in [finding.unit] + (finding.parent.map { [$0] } ?? []) { actors[UnitRef(unit)] = unit.actor }
+      }
       if let report = evaluated.report { values.merge(self.values(for: report)) { _, new in new } }
       if case .obligation(_, _, .unit) = decision.content, let link = link(for: key, to: decision.addressees) {
         values["reply.url"] = link
@@ -114,9 +119,13 @@ public struct MessageRenderer: Sendable {
       }
     case .digest(let all):
       // One duty, many units: the duty is named once, as a report names its section.
+      var namesUnit = false
       if let first = all.first, let rule = ruleset.rule(first.key.rule) {
-        values["rule.id"] = rule.id
+        // The period's deadline: what and by when, as the subject says it first.
+        values = rule.periodValues(period: first.key.period, calendar: calendar)
+        namesUnit = rule.titleNamesUnit
         values["rule.title"] = rule.reportTitle(period: first.key.period, calendar: calendar)
+        values["rule.short_title"] = rule.shortTitle(period: first.key.period, calendar: calendar)
         values["rule.basis"] = rule.basis
         values["rule.deadline_basis"] = rule.deadlineBasis ?? ""
         values["period"] = first.key.period.description
@@ -125,13 +134,18 @@ public struct MessageRenderer: Sendable {
       values["count"] = String(evaluated.items.count)
       var lines: [String] = []
       var rows: [String] = []
+      var overdue = 0
       for item in evaluated.items {
         guard let finding = evaluated.findings[item.key] else { continue }
+        for unit in [finding.unit] + (finding.parent.map { [$0] } ?? []) { actors[UnitRef(unit)] = unit.actor }
+        if finding.state == .overdue { overdue += 1 }
         // Read with defaults, never forced: a renderer must not fall over a value its rules do
         // not give (its snapshot's engine judged the item, so they should).
         let v = self.values(for: finding, sendDate: sendDate)
         let status = v["days.phrase", default: ""]
-        let unit = v["unit.name", default: finding.unit.name]
+        // A duty done about the unit by the reader (an inspection of it) is named by its own
+        // title: the unit itself is not late.
+        let unit = namesUnit ? v["rule.title", default: finding.unit.name] : v["unit.actor", default: finding.unit.name]
         let due = v["due.phrase", default: ""]
         let link = self.link(for: item.key, to: decision.addressees)
         lines.append(
@@ -144,6 +158,21 @@ public struct MessageRenderer: Sendable {
       }
       values["items"] = lines.joined(separator: "\n")
       values["items.html"] = rows.joined(separator: "\n")
+      values["items.heading"] = namesUnit ? "Việc" : "Đơn vị"
+      // Whether the digest chases late work or reminds of work to come, as a notice's subject does.
+      let count = evaluated.items.count
+      let noun = namesUnit ? "việc" : "đơn vị"
+      values["digest.label"] = overdue == count ? "[Quá hạn]" : "[Nhắc việc]"
+      // Short for the subject, whole for the text.
+      values["count.phrase"] =
+        overdue == count
+        ? "\(count) \(noun) quá hạn" : overdue == 0 ? "\(count) \(noun)" : "\(count) \(noun), \(overdue) quá hạn"
+      values["count.text"] =
+        overdue == count
+        ? "\(count) \(noun) chưa hoàn thành, đều đã quá hạn"
+        : overdue == 0
+          ? "\(count) \(noun) chưa hoàn thành"
+          : "\(count) \(noun) chưa hoàn thành, trong đó \(overdue) \(noun) đã quá hạn"
     }
     values["key"] = decision.key
     values["step"] = decision.noticeKey?.step.description ?? "digest"
@@ -155,7 +184,7 @@ public struct MessageRenderer: Sendable {
     values["reply.done"] = linked ? MessageRenderer.replyDoneWithLink : MessageRenderer.replyDone
     values["reason"] = decision.reason.rawValue
     values["sent.date"] = sendDate.vietnamese
-    values["recipients"] = decision.addressees.map(MessageRenderer.salutation).joined(separator: "; ")
+    values["recipients"] = MessageRenderer.salutation(decision.addressees, actors: actors)
     return values
   }
 
@@ -187,9 +216,19 @@ public struct MessageRenderer: Sendable {
     }
     if paragraphs.isEmpty { paragraphs.append("Trong kỳ này không có đơn vị nào phải thực hiện.") }
     let document = ReportDocument(report, zone: zone)
+    let summary = paragraphs.joined(separator: "\n\n")
+    let asOf = "\(zone.timeOfDay(of: report.asOf)) ngày \(zone.localDate(of: report.asOf).vietnamese)"
     return [
-      "summary": paragraphs.joined(separator: "\n\n"), "report.heading": document.heading,
-      "report.as_of": zone.vietnamese(report.asOf), "scope.name": report.scopeName ?? "",
+      "summary": summary, "report.heading": document.heading, "report.as_of": asOf,
+      "scope.name": report.scopeName ?? "",
+      // A notice that carries the report gives its figures in both parts, text and HTML: most
+      // mail clients show only the HTML one.
+      "report.figures": "\nSố liệu tổng hợp tính đến \(asOf):\n\n\(summary)",
+      "report.figures.html": "<p>Số liệu tổng hợp tính đến \(TemplateText.escapeHTML(asOf)):</p>\n"
+        + paragraphs.map {
+          "<p>" + TemplateText.escapeHTML($0).replacingOccurrences(of: "\n", with: "<br>\n") + "</p>"
+        }.joined(separator: "\n"),
+      "report.files": "Báo cáo tổng hợp đầy đủ và bảng số liệu ở các tệp đính kèm (HTML, CSV).",
     ]
   }
 
@@ -207,7 +246,7 @@ public struct MessageRenderer: Sendable {
     let title = rule.map { TemplateText.render($0.title, values) } ?? finding.ruleID
     // Room for all of them and a notice's own: the table is not rebuilt as they are added.
     values.reserveCapacity(32)
-    let due = rule?.due ?? DueSpec(anchor: .date(month: 1, day: 1, yearOffset: 0), convention: .before)
+    let due = rule?.due(for: finding) ?? DueSpec(anchor: .date(month: 1, day: 1, yearOffset: 0), convention: .before)
     let last = due.lastDay(ofDeadline: finding.deadline, zone: zone)
     let (left, late) = due.dayCounts(ofDeadline: finding.deadline, zone: zone, on: sendDate)
     values["days.left"] = String(left)
@@ -230,9 +269,11 @@ public struct MessageRenderer: Sendable {
     values["rule.basis"] = rule?.basis ?? ""
     values["rule.deadline_basis"] = rule?.deadlineBasis ?? ""
     values["rule.title"] = title
+    values["rule.short_title"] = rule?.shortTitle(period: finding.period, calendar: calendar) ?? title
+    values["unit.actor"] = finding.unit.actor
     var detail: [String] = []
     let a = finding.assessment
-    if let total = a.childrenTotal, let done = a.childrenIn {
+    if let total = a.childrenTotal, let done = a.childrenIn, total > 0 {
       detail.append("Đơn vị trực thuộc đã báo cáo: \(done)/\(total).")
       if !a.missingChildren.isEmpty {
         detail.append("Chưa báo cáo: \(a.missingChildren.map(\.name).joined(separator: "; ")).")
@@ -244,8 +285,11 @@ public struct MessageRenderer: Sendable {
     }
     if let note = a.note { detail.append("Ghi nhận hiện tại: \(note).") }
     if let ext = finding.extensionFact, let due = ext.due {
+      // The decision that allowed it, as officials cite one: its number, then who signed it.
+      let decision = [ext.reference.map { "số \($0)" }, ext.decidedBy.map { "của \($0)" }].compactMap { $0 }
       detail.append(
-        "Đơn vị được gia hạn đến \(due.vietnamese)\(ext.decidedBy.map { " theo quyết định của \($0)" } ?? "").")
+        "Đơn vị được gia hạn đến hết ngày \(due.vietnamese)"
+          + (decision.isEmpty ? "" : " theo Quyết định " + decision.joined(separator: " ")) + ".")
     }
     if let returned = finding.returnedFact {
       if let word = finding.returnedWord, word.kind == .request {
@@ -266,15 +310,46 @@ public struct MessageRenderer: Sendable {
     return values
   }
 
-  /// How an addressee is greeted: the person's title with the unit, once. A title that already
-  /// names the unit ("Giám đốc Sở Tư pháp", "Chủ tịch UBND xã Tịnh Khê") stands alone.
-  static func salutation(_ addressee: Addressee) -> String {
-    guard let name = addressee.name, !name.isEmpty else { return addressee.unitName }
-    if addressee.unitName.isEmpty || name.lowercased().utf8.firstRange(of: addressee.unitName.lowercased().utf8) != nil
-    {
-      return name
+  /// The salutation: each unit named once, as an official letter names it. A title that holds
+  /// the unit's name stands alone and names it ("Chủ tịch UBND xã Tịnh Khê; Đầu mối ISO"); roles
+  /// that do not are gathered before the unit's name ("Đầu mối ISO và Văn thư, Sở Tư pháp"), which
+  /// for a territory is its People's Committee's (`actors`).
+  static func salutation(_ addressees: [Addressee], actors: [UnitRef: String] = [:]) -> String {
+    var order: [UnitRef] = []
+    var byUnit: [UnitRef: [Addressee]] = [:]
+    for addressee in addressees {
+      if byUnit[addressee.unit] == nil { order.append(addressee.unit) }
+      byUnit[addressee.unit, default: []].append(addressee)
     }
-    return "\(name), \(addressee.unitName)"
+    return order.map { ref in
+      let group = byUnit[ref] ?? []
+      let unitName = group.first?.unitName ?? ""
+      let unit = actors[ref] ?? unitName
+      var titled: [String] = []
+      var roles: [String] = []
+      for addressee in group {
+        guard let name = addressee.name, !name.isEmpty else { continue }
+        let folded = name.lowercased()
+        if !unitName.isEmpty, folded.contains(unitName.lowercased()) || folded.contains(unit.lowercased()) {
+          if !titled.contains(name) { titled.append(name) }
+        } else if !roles.contains(name) {
+          roles.append(name)
+        }
+      }
+      if !titled.isEmpty { return (titled + roles).joined(separator: "; ") }
+      if roles.isEmpty || unit.isEmpty { return roles.isEmpty ? unit : roles.joined(separator: " và ") }
+      return roles.joined(separator: " và ") + ", " + unit
+    }.joined(separator: "; ")
+  }
+
+  /// A subject that fits an inbox line: at most `limit` characters, cut at a word with "…" when
+  /// a long name makes it longer. Subjects say what and by when first, so a cut loses the least.
+  static func fitted(_ subject: String, limit: Int = 100) -> String {
+    guard subject.count > limit else { return subject }
+    var cut = String(subject.prefix(limit - 1))
+    if let space = cut.lastIndex(of: " ") { cut = String(cut[..<space]) }
+    while let last = cut.last, [",", ";", ":", "—", " "].contains(last) { cut.removeLast() }
+    return cut + "…"
   }
 
   /// The link for an obligation's rung when the message speaks to the unit that owes it, and to
@@ -357,15 +432,17 @@ public struct MessageRenderer: Sendable {
   /// The default texts, in Vietnamese, for each kind of step.
   public static let defaults: [String: MessageTemplate] = [
     "reminder": MessageTemplate(
-      subject: "[Nhắc việc] {{rule.title}} — hạn {{due.phrase}}",
+      subject: "[Nhắc việc] {{rule.short_title}} — hạn {{due.phrase}}",
       text: """
         Kính gửi: {{recipients}}
 
-        Hệ thống nhắc việc tự động xin nhắc: {{unit.name}} cần hoàn thành "{{rule.title}}" {{due.phrase}} ({{due.weekday}}); {{days.phrase}}.
+        Hệ thống nhắc việc tự động xin nhắc: {{unit.actor}} cần hoàn thành "{{rule.title}}" {{due.phrase}} ({{due.weekday}}); {{days.phrase}}.
         {{detail}}
+        {{report.figures}}
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
+        {{report.files}}
         {{reply.done}}
 
         \(footer)
@@ -373,22 +450,26 @@ public struct MessageRenderer: Sendable {
       html: html(
         """
         <p>Kính gửi: {{recipients}}</p>
-        <p>Hệ thống nhắc việc tự động xin nhắc: <strong>{{unit.name}}</strong> cần hoàn thành “{{rule.title}}” <strong>{{due.phrase}}</strong> ({{due.weekday}}); {{days.phrase}}.</p>
+        <p>Hệ thống nhắc việc tự động xin nhắc: <strong>{{unit.actor}}</strong> cần hoàn thành “{{rule.title}}” <strong>{{due.phrase}}</strong> ({{due.weekday}}); {{days.phrase}}.</p>
         {{detail.html}}
+        {{report.figures.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>{{report.files}}</p>
         <p>{{reply.done}}</p>
         """)),
     "overdue": MessageTemplate(
-      subject: "[Quá hạn] {{rule.title}} — {{days.phrase}}",
+      subject: "[Quá hạn] {{rule.short_title}}, hạn {{due.phrase}}",
       text: """
         Kính gửi: {{recipients}}
 
-        Hệ thống nhắc việc tự động thông báo: {{unit.name}} chưa hoàn thành "{{rule.title}}", hạn {{due.phrase}}; {{days.phrase}}.
+        Hệ thống nhắc việc tự động thông báo: {{unit.actor}} chưa hoàn thành "{{rule.title}}", hạn {{due.phrase}}; {{days.phrase}}.
         {{detail}}
+        {{report.figures}}
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
+        {{report.files}}
         Đề nghị đơn vị khẩn trương hoàn thành. {{reply.done}}
 
         \(footer)
@@ -396,22 +477,26 @@ public struct MessageRenderer: Sendable {
       html: html(
         """
         <p>Kính gửi: {{recipients}}</p>
-        <p>Hệ thống nhắc việc tự động thông báo: <strong>{{unit.name}}</strong> chưa hoàn thành “{{rule.title}}”, hạn {{due.phrase}}; <strong>{{days.phrase}}</strong>.</p>
+        <p>Hệ thống nhắc việc tự động thông báo: <strong>{{unit.actor}}</strong> chưa hoàn thành “{{rule.title}}”, hạn {{due.phrase}}; <strong>{{days.phrase}}</strong>.</p>
         {{detail.html}}
+        {{report.figures.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>{{report.files}}</p>
         <p>Đề nghị đơn vị khẩn trương hoàn thành. {{reply.done}}</p>
         """)),
     "escalation": MessageTemplate(
-      subject: "[Quá hạn] {{unit.name}} chưa hoàn thành: {{rule.title}}",
+      subject: "[Quá hạn] {{rule.short_title}}, hạn {{due.phrase}} — {{unit.actor}}",
       text: """
         Kính gửi: {{recipients}}
 
-        Hệ thống nhắc việc tự động xin báo cáo: {{unit.name}} chưa hoàn thành "{{rule.title}}", hạn {{due.phrase}}; {{days.phrase}}.
+        Hệ thống nhắc việc tự động xin báo cáo: {{unit.actor}} chưa hoàn thành "{{rule.title}}", hạn {{due.phrase}}; {{days.phrase}}.
         {{detail}}
+        {{report.figures}}
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
+        {{report.files}}
         Đề nghị đôn đốc đơn vị khẩn trương thực hiện.
 
         \(footer)
@@ -419,21 +504,23 @@ public struct MessageRenderer: Sendable {
       html: html(
         """
         <p>Kính gửi: {{recipients}}</p>
-        <p>Hệ thống nhắc việc tự động xin báo cáo: <strong>{{unit.name}}</strong> chưa hoàn thành “{{rule.title}}”, hạn {{due.phrase}}; <strong>{{days.phrase}}</strong>.</p>
+        <p>Hệ thống nhắc việc tự động xin báo cáo: <strong>{{unit.actor}}</strong> chưa hoàn thành “{{rule.title}}”, hạn {{due.phrase}}; <strong>{{days.phrase}}</strong>.</p>
         {{detail.html}}
+        {{report.figures.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>{{report.files}}</p>
         <p>Đề nghị đôn đốc đơn vị khẩn trương thực hiện.</p>
         """)),
     "returned": MessageTemplate(
-      subject: "[Trả lại] {{rule.title}} — chưa được chấp nhận, {{days.phrase}}",
+      subject: "[Trả lại] {{rule.short_title}}, hạn {{due.phrase}} — chưa được chấp nhận",
       text: """
         Kính gửi: {{recipients}}
 
-        {{verdict.what}} của {{unit.name}} về việc "{{rule.title}}" đã được xem xét ngày {{verdict.date}} và chưa được chấp nhận.
+        {{verdict.what}} của {{unit.actor}} về việc "{{rule.title}}" đã được xem xét ngày {{verdict.date}} và chưa được chấp nhận.
         Lý do: {{verdict.reason}}
 
-        {{unit.name}} cần hoàn thành "{{rule.title}}" {{due.phrase}} ({{due.weekday}}); {{days.phrase}}. Hệ thống tiếp tục nhắc việc cho đến khi đơn vị hoàn thành.
+        {{unit.actor}} cần hoàn thành "{{rule.title}}" {{due.phrase}} ({{due.weekday}}); {{days.phrase}}. Hệ thống tiếp tục nhắc việc cho đến khi đơn vị hoàn thành.
         {{detail}}
 
         Căn cứ: {{rule.basis}}.
@@ -444,15 +531,15 @@ public struct MessageRenderer: Sendable {
       html: html(
         """
         <p>Kính gửi: {{recipients}}</p>
-        <p>{{verdict.what}} của <strong>{{unit.name}}</strong> về việc “{{rule.title}}” đã được xem xét ngày {{verdict.date}} và <strong>chưa được chấp nhận</strong>.</p>
+        <p>{{verdict.what}} của <strong>{{unit.actor}}</strong> về việc “{{rule.title}}” đã được xem xét ngày {{verdict.date}} và <strong>chưa được chấp nhận</strong>.</p>
         <p>Lý do: {{verdict.reason}}</p>
-        <p><strong>{{unit.name}}</strong> cần hoàn thành “{{rule.title}}” <strong>{{due.phrase}}</strong> ({{due.weekday}}); <strong>{{days.phrase}}</strong>. Hệ thống tiếp tục nhắc việc cho đến khi đơn vị hoàn thành.</p>
+        <p><strong>{{unit.actor}}</strong> cần hoàn thành “{{rule.title}}” <strong>{{due.phrase}}</strong> ({{due.weekday}}); <strong>{{days.phrase}}</strong>. Hệ thống tiếp tục nhắc việc cho đến khi đơn vị hoàn thành.</p>
         {{detail.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
         """)),
     "summary": MessageTemplate(
-      subject: "[Nhắc việc] {{rule.title}} — số liệu đến {{sent.date}}",
+      subject: "[Nhắc việc] {{rule.short_title}} — số liệu đến ngày {{sent.date}}",
       text: """
         Kính gửi: {{recipients}}
 
@@ -460,17 +547,17 @@ public struct MessageRenderer: Sendable {
 
         {{summary}}
 
-        Báo cáo đầy đủ ở phần HTML của thư; bảng số liệu ở tệp CSV đính kèm.
+        Bảng số liệu chi tiết của từng đơn vị ở tệp CSV đính kèm.
 
         \(footer)
         """,
       html: ""),
     "digest": MessageTemplate(
-      subject: "[Nhắc việc] {{rule.title}} — {{count}} đơn vị cần theo dõi ngày {{sent.date}}",
+      subject: "{{digest.label}} {{rule.short_title}}, hạn {{due.phrase}} — {{count.phrase}}",
       text: """
         Kính gửi: {{recipients}}
 
-        Hệ thống nhắc việc tự động tổng hợp {{count}} đơn vị cần theo dõi ngày {{sent.date}} về việc "{{rule.title}}":
+        Hệ thống nhắc việc tự động tổng hợp tình hình thực hiện "{{rule.title}}", hạn {{due.phrase}}, đến ngày {{sent.date}}: {{count.text}}.
         {{items}}
 
         Căn cứ: {{rule.basis}}.
@@ -481,9 +568,9 @@ public struct MessageRenderer: Sendable {
       html: html(
         """
         <p>Kính gửi: {{recipients}}</p>
-        <p>Hệ thống nhắc việc tự động tổng hợp {{count}} đơn vị cần theo dõi ngày {{sent.date}} về việc “{{rule.title}}”:</p>
+        <p>Hệ thống nhắc việc tự động tổng hợp tình hình thực hiện “{{rule.title}}”, hạn {{due.phrase}}, đến ngày {{sent.date}}: {{count.text}}.</p>
         <table border="1" cellpadding="4" style="border-collapse:collapse">
-        <tr><th>Đơn vị</th><th>Thời hạn</th><th>Tình trạng</th></tr>
+        <tr><th>{{items.heading}}</th><th>Thời hạn</th><th>Tình trạng</th></tr>
         {{items.html}}
         </table>
         <p>Căn cứ: {{rule.basis}}.</p>

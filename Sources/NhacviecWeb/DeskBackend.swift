@@ -74,7 +74,8 @@ public struct LinkObligation: Sendable {
   public let state: FindingState
   /// Days past the deadline in force; 0 before it.
   public let daysOverdue: Int
-  /// Whole days left before the deadline in force; 0 once it has passed.
+  /// The days on which the duty can still be met on time, today included (`DueSpec.dayCounts`);
+  /// 0 once the deadline in force has passed.
   public let daysLeft: Int
   /// A claim waiting for the Department: its document number and date.
   public let claim: (reference: String, date: String?)?

@@ -112,7 +112,7 @@ extension Desk {
     case .exempt: standing = "Đơn vị được miễn nghĩa vụ này."
     case .claimed: standing = "Đơn vị đã báo đã gửi báo cáo; đang chờ Sở xác minh."
     case .extended: standing = "Đơn vị đã được gia hạn."
-    default: standing = o.daysLeft > 0 ? "Còn \(o.daysLeft) ngày đến hạn." : "Đến hạn hôm nay."
+    default: standing = o.daysLeft > 1 ? "Còn \(o.daysLeft) ngày đến hạn." : "Hôm nay là hạn cuối."
     }
     body += """
       <section class="duty">

@@ -251,7 +251,7 @@ struct ClaimsCommand: ParsableCommand {
         nhacviec claims accept iso-annual-report 51-STP 2026
         nhacviec claims return iso-annual-report 51-STP 2026 --reason "Chưa nhận được văn bản"
       Accepting a claim records the report fact with the claimed reference, by you; accepting a \
-      request, the extension to the day asked. Returning one records a `returned` fact: the unit \
+      request, the extension to the day asked (that day itself allowed). Returning one records a `returned` fact: the unit \
       is sent a message with the reason at once, and its ladder resumes.
       """,
     subcommands: [ClaimsList.self, ClaimsAccept.self, ClaimsReturn.self], defaultSubcommand: ClaimsList.self)

@@ -383,7 +383,7 @@ struct SummaryEmailTests {
     let parsed = try ProgramRun("/usr/bin/python3", ["-c", reader, message.path])
     #expect(parsed.status == 0, "\(parsed.stderr)")
     let root = try #require(try JSONSerialization.jsonObject(with: Data(parsed.stdout.utf8)) as? [String: Any])
-    #expect(root["subject"] as? String == "[Nhắc việc] Tổng hợp báo cáo ISO năm 2026 — số liệu đến 16/11/2026")
+    #expect(root["subject"] as? String == "[Nhắc việc] Tổng hợp báo cáo ISO năm 2026 — số liệu đến ngày 16/11/2026")
     let parts = try #require(root["parts"] as? [Any])
     #expect(parts.compactMap { $0 as? String } == ["multipart/mixed", "multipart/alternative"])
     let leaves = parts.compactMap { $0 as? [String: Any] }

@@ -89,13 +89,16 @@ struct FindingTests {
     #expect(state([report("D1", "2026-11-17T10:00")], at: "2026-11-18T09:00") == .metLate)
   }
 
-  @Test("an extension moves the deadline; an exemption closes the obligation")
+  @Test("an extension moves the deadline to the end of its day; an exemption closes the obligation")
   func extensionAndExemption() {
     let ext = Fact(
       kind: .extension, unitID: "D1", ruleID: "annual", period: "2026", at: Fixture.at("2026-11-10T09:00"),
       due: day("2026-11-30"), decidedBy: "Giám đốc Sở KH&CN", reason: "thay đổi nhân sự")
     #expect(state([ext], at: "2026-11-20T09:00") == .extended)
-    #expect(state([ext], at: "2026-11-30T09:00") == .overdue)
+    // "Gia hạn đến ngày 30/11" allows 30/11 itself, though the rule's own date is "trước ngày".
+    #expect(state([ext], at: "2026-11-30T16:00") == .extended)
+    #expect(state([ext, report("D1", "2026-11-30T16:00")], at: "2026-12-01T09:00") == .metOnTime)
+    #expect(state([ext], at: "2026-12-01T09:00") == .overdue)
     let exempt = Fact(kind: .exemption, unitID: "D1", ruleID: "annual", period: "2026", decidedBy: "UBND tỉnh")
     #expect(state([exempt], at: "2026-11-20T09:00") == .exempt)
   }
@@ -357,8 +360,10 @@ struct MessageTests {
       ("before", "2026-11-14", "hôm nay là hạn cuối"),
       ("before", "2026-11-15", "đã quá hạn 1 ngày"),
       ("before", "2026-11-20", "đã quá hạn 6 ngày"),
-      // "chậm nhất ngày 15/12/2026", a Tuesday: the day itself is the last.
-      ("by", "2026-12-14", "còn 1 ngày"),
+      // "chậm nhất ngày 15/12/2026", a Tuesday: the day itself is the last, and counted as one of
+      // the days left, as 14/11 is for "trước ngày 15/11".
+      ("by", "2026-12-13", "còn 3 ngày"),
+      ("by", "2026-12-14", "còn 2 ngày"),
       ("by", "2026-12-15", "hôm nay là hạn cuối"),
       ("by", "2026-12-20", "đã quá hạn 5 ngày"),
     ])
