@@ -64,15 +64,19 @@ final class ClusterMember: Sendable {
   /// One round; `plan` wakes planning (leadership taken, or facts recorded through another
   /// node), `deliver` wakes delivery (notices journaled by the leader, or put back).
   func tick(now: Date, plan: () -> Void, deliver: () -> Void) {
+    let wasLeader = role == .leader
     do {
-      let holds = try lock.hold()
-      if holds, store.leaderEpoch == nil {
+      let hold = try lock.hold()
+      let holds = hold != .none
+      // Taken anew, the lock makes a new leadership, under a new epoch, even for the node that
+      // led before: another node may have led while it was free.
+      if hold == .taken || (holds && store.leaderEpoch == nil) {
         let epoch = try store.becomeLeader()
         state.withLock { $0.role = .leader }
         Log.write(.notice, "node \(store.node) leads (epoch \(epoch)): it plans", ["NODE": store.node])
         plan()
       } else if !holds {
-        if store.leaderEpoch != nil {
+        if wasLeader {
           Log.write(.warning, "node \(store.node) no longer leads: another node plans", ["NODE": store.node])
         }
         store.resign()
@@ -110,6 +114,9 @@ final class ClusterMember: Sendable {
         return state.error == nil
       }
       if first { Log.write(.error, "the store cannot be reached: \(error); not planning", ["NODE": store.node]) }
+      if wasLeader {
+        Log.write(.warning, "node \(store.node) no longer leads: it cannot reach the store", ["NODE": store.node])
+      }
     }
   }
 

@@ -186,25 +186,29 @@ public final class LeaderLock: @unchecked Sendable {
     self.node = node
   }
 
-  /// Whether this node holds the lock now: taken if it is free, kept if already held. A lost
-  /// connection is a lock lost; the next call tries again on a new one. Throws when the
-  /// database cannot be reached.
-  public func hold() throws -> Bool {
-    if let connection, connection.isOK {
-      // Held already if this session has it: asked of the server, which knows.
-      let held =
-        try connection.run(
-          "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted", []
-        ).rows.first.map { $0[0] as Int } ?? 0
-      if held > 0 { return true }
-    } else {
-      connection = nil
-      connection = try PostgresConnection(conninfo: conninfo, password: password, application: "nhacviec-leader/\(node)")
+  /// Whether this node holds the lock now: `kept` on the same session as before, `taken` anew
+  /// (on a new session, or after it was free: another node may have led meanwhile), or `none`.
+  /// Throws when the database cannot be reached.
+  public enum Hold: Sendable { case kept, taken, none }
+
+  public func hold() throws -> Hold {
+    // Held already if this session has it: asked of the server, which knows. A session the
+    // server ended (a failover, a cut) has lost the lock; a new one asks for it again.
+    if let connection {
+      let held = try? connection.run(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted", []
+      ).rows.first.map { $0[0] as Int }
+      if let held, held > 0 { return .kept }
+      if held == nil { self.connection = nil }
     }
-    guard let connection else { return false }
+    let connection =
+      try self.connection
+      ?? PostgresConnection(conninfo: conninfo, password: password, application: "nhacviec-leader/\(node)")
+    self.connection = connection
     do {
-      return try connection.run("SELECT pg_try_advisory_lock(\(Self.key))", []).rows.first.map { $0[0] as Bool }
-        ?? false
+      let taken =
+        try connection.run("SELECT pg_try_advisory_lock(\(Self.key))", []).rows.first.map { $0[0] as Bool } ?? false
+      return taken ? .taken : .none
     } catch {
       if !connection.isOK { self.connection = nil }
       throw error

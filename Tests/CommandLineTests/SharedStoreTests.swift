@@ -253,25 +253,35 @@ struct SharedStoreTests {
     let two = try second.start(at: "2026-11-09T08:00:00+07:00", notify: notifySecond)
     defer { kill(two.processIdentifier, SIGKILL) }
     #expect(try Self.cluster(first)?["epoch"] as? Int == 1)
-    // The server ends n1's lock session, as it would on a network cut or a failover.
+    // n1 stands still (a long pause, a cut) while the server ends its lock session, as it
+    // would on a network cut or a failover: n2 takes the lock.
+    kill(one.processIdentifier, SIGSTOP)
     let ended = try SharedStore.value(
       database,
       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'nhacviec-leader/n1'")
     #expect(ended == "1")
     let until = Date().addingTimeInterval(15)
+    while Date() < until, try Self.cluster(second)?["role"] as? String != "leader" { usleep(100_000) }
+    #expect(try Self.cluster(second)?["epoch"] as? Int == 2)
+    #expect(try SharedStore.value(database, "SELECT value FROM meta WHERE name = 'leader_epoch'") == "2")
+    // n1 comes back believing it leads: a fact recorded through it wakes its planning, whose
+    // writes are refused (epoch 1 is not the database's 2) until it learns it follows.
+    kill(one.processIdentifier, SIGCONT)
+    let recorded = try first.client(["record", "report", "--unit", "D5", "--rule", "annual", "--period", "2026"])
+    #expect(recorded.status == 0, "\(recorded.stderr)")
     var roles: [String?] = []
-    while Date() < until {
+    while Date() < until.addingTimeInterval(10) {
       roles = try [first, second].map { try Self.cluster($0)?["role"] as? String }
       if roles == ["follower", "leader"] { break }
       usleep(100_000)
     }
     #expect(roles == ["follower", "leader"])
-    #expect(try Self.cluster(second)?["epoch"] as? Int == 2)
-    #expect(try SharedStore.value(database, "SELECT value FROM meta WHERE name = 'leader_epoch'") == "2")
     let text = try String(contentsOf: logFirst, encoding: .utf8)
     #expect(text.contains("node n1 no longer leads"), "\(text)")
-    // n1 passes no more: a fact recorded through it is planned by n2 (n1's pass is refused).
-    let recorded = try first.client(["record", "report", "--unit", "D5", "--rule", "annual", "--period", "2026"])
-    #expect(recorded.status == 0, "\(recorded.stderr)")
+    // Whatever n1 tried to plan meanwhile was refused, never journaled under its old epoch.
+    for line in text.split(separator: "\n") where line.contains("pass failed") {
+      #expect(line.contains("is not the leader"), "\(line)")
+    }
+    #expect(try SharedStore.value(database, "SELECT value FROM meta WHERE name = 'leader_epoch'") == "2")
   }
 }

@@ -84,11 +84,11 @@ struct ClusterStoreTests {
     let (a, b) = try twoNodes()
     let first = try #require(a.leaderLock())
     let second = try #require(b.leaderLock())
-    #expect(try first.hold())
-    #expect(try first.hold())
-    #expect(try !second.hold())
+    #expect(try first.hold() == .taken)
+    #expect(try first.hold() == .kept)
+    #expect(try second.hold() == .none)
     first.release()
-    #expect(try second.hold())
-    #expect(try !first.hold())
+    #expect(try second.hold() == .taken)
+    #expect(try first.hold() == .none)
   }
 }
