@@ -19,7 +19,7 @@ struct StoreCopyCommand: ParsableCommand {
       state folder) or a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE, TLS settings by \
       libpq's names). Every table is copied with its ids: the journal, attempts, facts \
       (retracted ones too), silences, rejudges, digests, accounts and their sessions, login \
-      failures, nodes and the daemon's bookkeeping. Both stores are first brought to this \
+      failures, nodes and the daemon's bookkeeping (meta). Both stores are first brought to this \
       version's schema; the destination must then be empty (a new SQLite file is created; a \
       PostgreSQL database must exist, with nothing in it but what nhacviec's migrations make).
 
@@ -34,17 +34,18 @@ struct StoreCopyCommand: ParsableCommand {
 
       Exit status: 0 copied and verified, 1 refused or failed.
         nhacviec store copy --from sqlite:/var/lib/nhacviec/nhacviec.sqlite \\
-          --to postgresql://nhacviec@db.example:5432/nhacviec --password-file /etc/nhacviec/pg-password
+          --to postgresql://nhacviec@db.example:5432/nhacviec \\
+          --password-file /etc/nhacviec/pg-password
       """)
 
   @Option(
     help: ArgumentHelp("The store to copy: sqlite:PATH or postgresql://…", valueName: "SOURCE"),
-    completion: .file(extensions: ["sqlite"]))
+    completion: Completions.stores)
   var from: String
   @Option(
     help: ArgumentHelp(
       "The empty store to copy into: sqlite:PATH (a new file) or postgresql://…", valueName: "DESTINATION"),
-    completion: .file(extensions: ["sqlite"]))
+    completion: Completions.stores)
   var to: String
   @Option(
     help: ArgumentHelp("A file holding the PostgreSQL password (for either side).", valueName: "FILE"),
@@ -88,9 +89,17 @@ struct StoreCopyCommand: ParsableCommand {
         throw Refusal(description: "no store at \(path)")
       }
       var created: String?
-      if case .sqlite(let path) = destination, !FileManager.default.fileExists(atPath: path) { created = path }
+      if case .sqlite(let path) = destination, !FileManager.default.fileExists(atPath: path) {
+        // Made here, 0600 whatever the umask, as the daemon makes its journal: it holds every
+        // message. SQLite gives its log files beside it the same mode.
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw Refusal(description: "cannot create \(path): \(String(cString: strerror(errno)))") }
+        fchmod(fd, 0o600)
+        close(fd)
+        created = path
+      }
       do {
-        let summary = try open(source, password: password).copy(to: open(destination, password: password))
+        let summary = try store(at: source, password: password).copy(to: store(at: destination, password: password))
         func line(_ name: String, _ rows: String) -> String {
           name.padding(toLength: 14, withPad: " ", startingAt: 0)
             + String(repeating: " ", count: max(0, 9 - rows.count))
@@ -109,7 +118,7 @@ struct StoreCopyCommand: ParsableCommand {
     }
   }
 
-  func open(_ address: Address, password: String?) throws -> Store {
+  func store(at address: Address, password: String?) throws -> Store {
     switch address {
     case .sqlite(let path): try Store(path: path)
     case .postgresql(let url): try Store(postgresql: url, password: password)

@@ -51,6 +51,8 @@ struct StoreCopyCommandTests {
     let returned = try Run(["store", "copy", "--from", database, "--to", "sqlite:\(back)"], in: shared.folder)
     #expect(returned.status == 0, "\(returned.stderr)")
     #expect(returned.stdout.contains("counts verified"), "\(returned.stdout)")
+    var info = stat()
+    #expect(stat(back, &info) == 0 && info.st_mode & 0o777 == 0o600)
     let backup2 = try Run(["backup", "--database", back, back + ".copy"], in: shared.folder)
     #expect(backup2.stdout.contains("sent 20"), "\(backup2.stdout)")
 
@@ -67,5 +69,33 @@ struct StoreCopyCommandTests {
     #expect(none.stderr.contains("no store at"), "\(none.stderr)")
     #expect(!FileManager.default.fileExists(atPath: missing))
     #expect(!FileManager.default.fileExists(atPath: back + ".2"))
+  }
+}
+
+@Suite("nhacviec store copy, without a server")
+struct StoreCopyCommandLineTests {
+  @Test("the shells are offered sqlite: and postgresql://, then the .sqlite files after sqlite:")
+  func completion() throws {
+    let folder = try temporaryFolder("store-completion")
+    try Data().write(to: folder.appendingPathComponent("nhacviec.sqlite"))
+    try Data().write(to: folder.appendingPathComponent("notes.txt"))
+    let start = try Run([
+      "---completion", "store", "copy", "--", "--from", "4", "0", "nhacviec", "store", "copy", "--from", "",
+    ])
+    #expect(start.stdout == "postgresql://\nsqlite:\n", "\(start.stdout)")
+    let typed = "sqlite:\(folder.path)/"
+    let files = try Run([
+      "---completion", "store", "copy", "--", "--to", "4", "\(typed.count)", "nhacviec", "store", "copy", "--to", typed,
+    ])
+    #expect(files.stdout == "\(typed)nhacviec.sqlite\n", "\(files.stdout)")
+  }
+
+  @Test("a store that is neither sqlite:PATH nor a PostgreSQL URL is a usage error")
+  func usage() throws {
+    let run = try Run(["store", "copy", "--from", "mysql://db/x", "--to", "sqlite:/tmp/x.sqlite"])
+    #expect(run.status == 2)
+    #expect(run.stderr.contains("--from must be sqlite:PATH or a PostgreSQL URL"), "\(run.stderr)")
+    let same = try Run(["store", "copy", "--from", "sqlite:/tmp/a.sqlite", "--to", "sqlite:/tmp/a.sqlite"])
+    #expect(same.status == 2)
   }
 }

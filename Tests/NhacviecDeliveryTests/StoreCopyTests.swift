@@ -150,4 +150,19 @@ struct StoreCopyTests {
     #expect(throws: StoreCopyError.self) { try sqlite.copy(to: other) }
     #expect(try other.entries().map(\.rule) == ["z"])
   }
+
+  @Test("a row the destination refuses fails the copy and leaves nothing of it there")
+  func refusedRow() throws {
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let sqlite = try Store(path: try file("nhacviec.sqlite"))
+    _ = try province(sqlite)
+    // SQLite keeps a text where a number belongs; PostgreSQL will not, late in the copy.
+    try sqlite.execute(sql: "UPDATE login_failure SET at = 'hôm qua'", arguments: [])
+    let shared = try Store(postgresql: try postgres(), password: nil)
+    #expect(throws: PostgresError.self) { try sqlite.copy(to: shared) }
+    #expect(try shared.entries().isEmpty)
+    #expect(try shared.accounts().isEmpty)
+    #expect(try shared.recordedFacts(retracted: true).isEmpty)
+    #expect(try shared.value(sql: "SELECT COUNT(*) FROM attempt", arguments: []) == "0")
+  }
 }
