@@ -121,6 +121,12 @@ struct StoreCopyTests {
     #expect(again.rows == summary.rows + 2)
     #expect(again.tables.first { $0.name == "fact" }?.rows == 4)
     #expect(try reads(back, keys: keys) == reads(shared, keys: keys))
+    // Through both engines and back, a time is still a REAL, an absent error NULL, a count an INTEGER.
+    #expect(
+      try back.value(
+        sql:
+          "SELECT typeof(sent_at) || ' ' || typeof(last_error) || ' ' || typeof(attempts) FROM journal WHERE state = 'sent'",
+        arguments: []) == "real null integer")
     try back.record(
       [Fact(kind: .report, unitID: "D8", ruleID: "annual", period: "2026", at: t0)],
       by: Store.Provenance(uid: nil, source: "socket"), now: t0)
