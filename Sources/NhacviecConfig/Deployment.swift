@@ -87,6 +87,15 @@ public struct DaemonSettings: Sendable {
     path("state", configPath: configPath) ?? defaults(configPath: configPath, environment: environment).state
   }
 
+  /// `daemon.store` as written in a configuration that may not load (its password file
+  /// unreadable by whoever runs `backup`): nil when it names none, or the file does not read.
+  public static func store(configPath: String) -> String? {
+    guard let root = try? YAMLReader.read(file: configPath), let top = try? root.fields("configuration"),
+      let daemon = try? top.optional("daemon")?.fields("daemon")
+    else { return nil }
+    return try? daemon.optional("store")?.string("store")
+  }
+
   private static var environment: [String: String] { ProcessInfo.processInfo.environment }
 
   /// `daemon.NAME` of the main file, resolved against its folder; nil when it does not read.

@@ -13,7 +13,8 @@ struct BackupCommand: ParsableCommand {
       stood at one instant, whether the daemon is running (it is neither stopped nor held up) \
       or not. The copy is then checked with PRAGMA integrity_check and its notices and facts \
       are counted. FILE must not exist; it is written 0600. Run it as root or as the daemon's \
-      user, who may read the state folder.
+      user, who may read the state folder. A configuration whose daemon.store is PostgreSQL is \
+      refused: back that database up with pg_dump, or copy it with nhacviec store copy.
 
       Exit status: 0 copied and checked, 1 failed (nothing is left at FILE).
       """)
@@ -35,10 +36,16 @@ struct BackupCommand: ParsableCommand {
       source = database
     } else {
       let configPath = ConfigLocator.path(explicit: config)
+      let deployment = try? DeploymentLoader().load(configPath: configPath)
+      // A shared store is the database server's to back up: there is no file here to copy.
+      if deployment?.daemon.store != nil || DaemonSettings.store(configPath: configPath) != nil {
+        printError(
+          "backup failed: the journal is in PostgreSQL (daemon.store): back it up with pg_dump, "
+            + "or copy it with nhacviec store copy")
+        throw ExitCode(1)
+      }
       // The loaded configuration's state folder; from a broken one, its daemon.state as written.
-      let state =
-        (try? DeploymentLoader().load(configPath: configPath).daemon.state)
-        ?? DaemonSettings.state(configPath: configPath)
+      let state = deployment?.daemon.state ?? DaemonSettings.state(configPath: configPath)
       source = (state as NSString).appendingPathComponent("nhacviec.sqlite")
     }
     do {

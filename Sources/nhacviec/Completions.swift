@@ -37,4 +37,21 @@ enum Completions {
   static let noticeStates = CompletionKind.list(NoticeState.allCases.map(\.rawValue))
   static let formats = CompletionKind.list(["html", "csv", "md", "json"])
   static let configFile = CompletionKind.file(extensions: ["yaml", "yml"])
+
+  /// A store as `store copy` names it: `sqlite:` then a path (folders, and the files that end in
+  /// .sqlite), or the start of a PostgreSQL URL, whose rest only the operator knows.
+  static let stores = CompletionKind.custom { _, _, prefix in
+    guard prefix.hasPrefix("sqlite:") else { return matching(["sqlite:", "postgresql://"], prefix) }
+    let typed = String(prefix.dropFirst("sqlite:".count))
+    let folder = typed.hasSuffix("/") ? typed : (typed as NSString).deletingLastPathComponent
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)) ?? []
+    let paths = names.compactMap { name -> String? in
+      let path = folder.isEmpty ? name : (folder as NSString).appendingPathComponent(name)
+      var isFolder: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { return nil }
+      if isFolder.boolValue { return "sqlite:" + path + "/" }
+      return name.hasSuffix(".sqlite") ? "sqlite:" + path : nil
+    }
+    return matching(paths, prefix)
+  }
 }

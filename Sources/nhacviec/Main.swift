@@ -22,7 +22,8 @@ struct Nhacviec: AsyncParsableCommand {
       Findings.self,
       Upcoming.self, Notices.self, Record.self, Import.self, FactsCommand.self, Retract.self, SilenceCommand.self,
       ClaimsCommand.self,
-      Retry.self, Flush.self, Ack.self, Reload.self, ReportCommand.self, BackupCommand.self, LinkKey.self,
+      Retry.self, Flush.self, Ack.self, Reload.self, ReportCommand.self, BackupCommand.self, StoreCommand.self,
+      LinkKey.self,
       UserCommand.self,
     ]
   )
