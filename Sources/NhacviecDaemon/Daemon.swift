@@ -533,7 +533,10 @@ public final class Daemon: Sendable {
       rulesFailing: Set(failures.map(\.ruleID)).count,
       channels: try store.channelHealth(channels: Array(snapshot.deployment.channels.keys)),
       channelsFailing: Set(try store.failingChannels()), inFlight: delivery.status.inFlight, nextWakeup: next,
-      journalConflicts: try store.journalConflicts(), cluster: cluster.map { ($0.store.node, $0.role.rawValue) })
+      journalConflicts: try store.journalConflicts(),
+      cluster: cluster.map { member in
+        (member.store.node, member.role.rawValue, ((try? store.nodes()) ?? []).map { ($0.name, $0.age) })
+      })
     return metrics.exposition(scrape)
   }
 

@@ -96,7 +96,7 @@ final class Metrics: Sendable {
     var nextWakeup: Date?
     var journalConflicts: Int
     /// On a shared store: this node's name and role.
-    var cluster: (node: String, role: String)?
+    var cluster: (node: String, role: String, seen: [(node: String, age: TimeInterval)])?
   }
 
   func exposition(_ scrape: Scrape) -> String {
@@ -180,6 +180,12 @@ final class Metrics: Sendable {
       out.sample("nhacviec_cluster_leader", ["node": cluster.node], cluster.role == "leader" ? 1 : 0)
       out.family("nhacviec_cluster_reachable", .gauge, "1 while this node reaches its shared store, else 0.")
       out.sample("nhacviec_cluster_reachable", ["node": cluster.node], cluster.role == "cut-off" ? 0 : 1)
+      out.family(
+        "nhacviec_cluster_node_last_seen_seconds", .gauge,
+        "Seconds since each node sharing the store last said it was alive, on the database's clock.")
+      for seen in cluster.seen {
+        out.sample("nhacviec_cluster_node_last_seen_seconds", ["node": seen.node], seen.age)
+      }
     }
     out.family(
       "nhacviec_journal_dead_unacknowledged", .gauge, "Dead notices nobody has acknowledged (nhacviec ack), by channel."

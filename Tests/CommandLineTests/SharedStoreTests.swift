@@ -151,6 +151,9 @@ struct SharedStoreTests {
     let nodes = try #require(cluster["nodes"] as? [[String: Any]])
     #expect(Set(nodes.compactMap { $0["node"] as? String }) == ["n1", "n2"])
     #expect(cluster["epoch"] as? Int == 2)
+    let metrics = try ProgramRun("/usr/bin/curl", ["-s", "--unix-socket", second.socket, "http://localhost/metrics"])
+    #expect(metrics.stdout.contains("nhacviec_cluster_leader{node=\"n2\"} 1"), "\(metrics.stdout.prefix(300))")
+    #expect(metrics.stdout.contains("nhacviec_cluster_node_last_seen_seconds{node=\"n1\"}"))
   }
 
   /// The burst's two daemons on `database`, each with its own state and socket.
