@@ -156,7 +156,8 @@ if [ -z "${SKIP_BUILD:-}" ]; then
     strip "$work/$name.stripped"
     fig[$c.size]=$(mib "$built")
     fig[$c.stripped]=$(mib "$work/$name.stripped")
-    fig[$c.modules]=$(find "$(dirname "$built")" -maxdepth 1 -name '*.build' -type d | wc -l)
+    # Modules with object code: SwiftPM makes a folder for every module of the graph, built or not.
+    fig[$c.modules]=$(cd "$(dirname "$built")" && find . -path './*.build/*.o' | cut -d/ -f2 | sort -u | wc -l)
   done
   # What each links besides the Swift runtime, and Debian's libpq itself.
   fig[libpq.so]=$(mib "$(readlink -f /usr/lib/x86_64-linux-gnu/libpq.so.5)")
