@@ -122,7 +122,8 @@ extension Engine {
         }
         obligations.append(
           Explanation.Obligation(
-            rule: rule.id, title: rule.title(for: finding, zone: zone), basis: rule.basis,
+            rule: rule.id, title: rule.title(for: finding, zone: zone),
+            basis: rule.cited(for: finding.unit, parent: finding.parent, period: period, calendar: calendar).basis,
             period: period, state: a.failure == nil ? finding.state : nil,
             due: rule.due.phrase(named: ladder.named), deadline: finding.deadline,
             facts: facts, details: details, ladder: steps, stops: stops))

@@ -117,8 +117,11 @@ public struct MessageRenderer: Sendable {
       if let first = all.first, let rule = ruleset.rule(first.key.rule) {
         values["rule.id"] = rule.id
         values["rule.title"] = rule.reportTitle(period: first.key.period, calendar: calendar)
-        values["rule.basis"] = rule.basis
-        values["rule.deadline_basis"] = rule.deadlineBasis ?? ""
+        let cited = rule.cited(for: nil, parent: nil, period: first.key.period, calendar: calendar)
+        values["rule.basis"] = cited.basis
+        values["rule.deadline_basis"] = cited.deadlineBasis ?? ""
+        values["rule.applies_basis"] = cited.appliesBasis ?? ""
+        values["rule.send_to"] = rule.sendTo ?? ""
         values["period"] = first.key.period.description
         values["period.name"] = first.key.period.vietnamese
       }
@@ -208,8 +211,8 @@ public struct MessageRenderer: Sendable {
     // Room for all of them and a notice's own: the table is not rebuilt as they are added.
     values.reserveCapacity(32)
     let due = rule?.due ?? DueSpec(anchor: .date(month: 1, day: 1, yearOffset: 0), convention: .before)
-    let last = due.lastDay(ofDeadline: finding.deadline, zone: zone)
-    let (left, late) = due.dayCounts(ofDeadline: finding.deadline, zone: zone, on: sendDate)
+    let last = due.lastDay(ofDeadline: finding.deadline, calendar: calendar)
+    let (left, late) = due.dayCounts(ofDeadline: finding.deadline, calendar: calendar, on: sendDate)
     values["days.left"] = String(left)
     values["days.overdue"] = String(late)
     values["due.last_day"] = last.vietnamese
@@ -227,8 +230,11 @@ public struct MessageRenderer: Sendable {
     }
     values["days.phrase"] = phrase
     values["state"] = finding.state.vietnamese
-    values["rule.basis"] = rule?.basis ?? ""
-    values["rule.deadline_basis"] = rule?.deadlineBasis ?? ""
+    let cited = rule?.cited(for: finding.unit, parent: finding.parent, period: finding.period, calendar: calendar)
+    values["rule.basis"] = cited?.basis ?? ""
+    values["rule.deadline_basis"] = cited?.deadlineBasis ?? ""
+    values["rule.applies_basis"] = cited?.appliesBasis ?? ""
+    values["rule.send_to"] = rule?.sendTo ?? ""
     values["rule.title"] = title
     var detail: [String] = []
     let a = finding.assessment
@@ -243,6 +249,13 @@ public struct MessageRenderer: Sendable {
       detail.append("Mức kinh phí tối thiểu: \(Money.vietnamese(minimum))\(basis).")
     }
     if let note = a.note { detail.append("Ghi nhận hiện tại: \(note).") }
+    // The letter's day is still cited; the reader learns why the last day is a later one.
+    if last != due.lastDay(ofDeadline: finding.deadline, zone: zone) {
+      let until = due.time.map { "\($0) ngày" } ?? "hết ngày"
+      detail.append(
+        "Hạn rơi vào ngày nghỉ nên được tính đến \(until) \(last.vietnamese) (\(last.weekday.vietnamese)), ngày làm "
+          + "việc tiếp theo (khoản 5 Điều 148 Bộ luật Dân sự năm 2015).")
+    }
     if let ext = finding.extensionFact, let due = ext.due {
       detail.append(
         "Đơn vị được gia hạn đến \(due.vietnamese)\(ext.decidedBy.map { " theo quyết định của \($0)" } ?? "").")
@@ -366,6 +379,8 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
+        Phạm vi áp dụng: {{rule.applies_basis}}.
+        Nơi nhận báo cáo: {{rule.send_to}}.
         {{reply.done}}
 
         \(footer)
@@ -377,6 +392,8 @@ public struct MessageRenderer: Sendable {
         {{detail.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>Phạm vi áp dụng: {{rule.applies_basis}}.</p>
+        <p>Nơi nhận báo cáo: {{rule.send_to}}.</p>
         <p>{{reply.done}}</p>
         """)),
     "overdue": MessageTemplate(
@@ -389,6 +406,8 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
+        Phạm vi áp dụng: {{rule.applies_basis}}.
+        Nơi nhận báo cáo: {{rule.send_to}}.
         Đề nghị đơn vị khẩn trương hoàn thành. {{reply.done}}
 
         \(footer)
@@ -400,6 +419,8 @@ public struct MessageRenderer: Sendable {
         {{detail.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>Phạm vi áp dụng: {{rule.applies_basis}}.</p>
+        <p>Nơi nhận báo cáo: {{rule.send_to}}.</p>
         <p>Đề nghị đơn vị khẩn trương hoàn thành. {{reply.done}}</p>
         """)),
     "escalation": MessageTemplate(
@@ -412,6 +433,8 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
+        Phạm vi áp dụng: {{rule.applies_basis}}.
+        Nơi nhận báo cáo: {{rule.send_to}}.
         Đề nghị đôn đốc đơn vị khẩn trương thực hiện.
 
         \(footer)
@@ -423,6 +446,8 @@ public struct MessageRenderer: Sendable {
         {{detail.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>Phạm vi áp dụng: {{rule.applies_basis}}.</p>
+        <p>Nơi nhận báo cáo: {{rule.send_to}}.</p>
         <p>Đề nghị đôn đốc đơn vị khẩn trương thực hiện.</p>
         """)),
     "returned": MessageTemplate(
@@ -438,6 +463,8 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
+        Phạm vi áp dụng: {{rule.applies_basis}}.
+        Nơi nhận báo cáo: {{rule.send_to}}.
 
         \(footer)
         """,
@@ -450,6 +477,8 @@ public struct MessageRenderer: Sendable {
         {{detail.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>Phạm vi áp dụng: {{rule.applies_basis}}.</p>
+        <p>Nơi nhận báo cáo: {{rule.send_to}}.</p>
         """)),
     "summary": MessageTemplate(
       subject: "[Nhắc việc] {{rule.title}} — số liệu đến {{sent.date}}",
@@ -475,6 +504,8 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
+        Phạm vi áp dụng: {{rule.applies_basis}}.
+        Nơi nhận báo cáo: {{rule.send_to}}.
 
         \(footer)
         """,
@@ -488,6 +519,8 @@ public struct MessageRenderer: Sendable {
         </table>
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>Phạm vi áp dụng: {{rule.applies_basis}}.</p>
+        <p>Nơi nhận báo cáo: {{rule.send_to}}.</p>
         """)),
   ]
 }

@@ -22,9 +22,9 @@ struct ShippedTextTests {
   ///
   /// Digests as shipped, and every notice again as it would read alone (digests off), so that
   /// each template is read for every kind of unit, not only those few enough to go alone.
-  static func season(_ year: Int, facts: [Fact]) throws -> [Rendered] {
+  static func season(_ year: Int, facts: [Fact], configPath: String? = nil) throws -> [Rendered] {
     let deployment = try DeploymentLoader().load(
-      configPath: repositoryRoot.appendingPathComponent("Rules/nhacviec.yaml").path)
+      configPath: configPath ?? repositoryRoot.appendingPathComponent("Rules/nhacviec.yaml").path)
     let shipped = deployment.engine(facts: FactBook(facts))
     let settings = deployment.ruleset.settings
     let alone = Engine(
@@ -32,14 +32,39 @@ struct ShippedTextTests {
         rules: deployment.ruleset.rules, channels: deployment.ruleset.channels,
         settings: PlanSettings(sendWindow: settings.sendWindow, digestMinimum: 0)),
       context: shipped.context)
-    let renderer = MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar)
     let zone = deployment.zone
     let (from, to) = (zone.parseInstant("\(year)-04-01")!, zone.parseInstant("\(year + 1)-01-31T23:59")!)
     let digests = shipped.simulate(from: from, to: to).filter { $0.reason == .digest }
+    return render(digests + alone.simulate(from: from, to: to), shipped: shipped, alone: alone, deployment: deployment)
+  }
+
+  /// What a daemon started at `start` with an empty journal sends in its first pass (every
+  /// ladder under way caught up), each notice also as it would read alone.
+  static func firstStart(_ start: String, configPath: String? = nil) throws -> [Rendered] {
+    let deployment = try DeploymentLoader().load(
+      configPath: configPath ?? repositoryRoot.appendingPathComponent("Rules/nhacviec.yaml").path)
+    let shipped = deployment.engine()
+    let settings = deployment.ruleset.settings
+    let alone = Engine(
+      ruleset: Ruleset(
+        rules: deployment.ruleset.rules, channels: deployment.ruleset.channels,
+        settings: PlanSettings(sendWindow: settings.sendWindow, digestMinimum: 0)),
+      context: shipped.context)
+    let now = deployment.zone.parseInstant(start)!
+    let digests = shipped.plan(since: nil, now: now).due.filter { $0.reason == .digest }
+    return render(
+      digests + alone.plan(since: nil, now: now).due, shipped: shipped, alone: alone, deployment: deployment, at: now)
+  }
+
+  /// Each decision rendered as sent: at its own instant in a season, at the start's for a catch-up.
+  static func render(
+    _ decisions: [NoticeDecision], shipped: Engine, alone: Engine, deployment: Deployment, at now: Date? = nil
+  ) -> [Rendered] {
+    let renderer = MessageRenderer(ruleset: deployment.ruleset, calendar: deployment.calendar)
     var out: [Rendered] = []
-    for decision in digests + alone.simulate(from: from, to: to) {
+    for decision in decisions {
       let engine = decision.reason == .digest ? shipped : alone
-      guard case .send(let evaluated) = engine.check(decision, at: decision.scheduledAt, window: false) else {
+      guard case .send(let evaluated) = engine.check(decision, at: now ?? decision.scheduledAt, window: false) else {
         continue
       }
       let template: String
@@ -187,6 +212,133 @@ struct ShippedTextTests {
       "no footer", "HTML not marked",
     ] {
       #expect(found.contains { $0.contains(expected) }, "\(expected) not caught")
+    }
+  }
+}
+
+/// Issue 27's points on what the messages cite and when a deadline ends, checked over the
+/// seasons and daemon starts the issue names.
+extension ShippedTextTests {
+  static let runs = ["2021", "2026", "2026-11-18T09:00:00+07:00", "2025-06-10T08:00:00+07:00"]
+
+  static func messages(of run: String) throws -> [Rendered] {
+    run.count == 4 ? try season(Int(run)!, facts: []) : try firstStart(run)
+  }
+
+  static func lines(_ m: OutgoingMessage, starting prefix: String) -> [String] {
+    m.text.components(separatedBy: "\n").filter { $0.hasPrefix(prefix) }
+  }
+
+  @Test("citations, where to send and the bases by kind of unit, in every season and start", arguments: runs)
+  func citations(run: String) throws {
+    let messages = try Self.messages(of: run)
+    #expect(!messages.isEmpty)
+    var problems: [String] = []
+    for r in messages {
+      let m = r.message
+      let cited = (Self.lines(m, starting: "Căn cứ:") + Self.lines(m, starting: "Thời hạn:")).joined(separator: "\n")
+      // Point 2: the budget date and its decree as in force on the deadline's day; the estimates
+      // made from 2026 (FY2027 on) fall under Decree 73/2026, those made before under 163/2016.
+      if r.rule == "iso-budget-estimate", r.template != "digest", let fy = Int(m.period) {
+        let (cites, never) =
+          fy >= 2027
+          ? (["73/2026/NĐ-CP", "26/2026/TT-BTC", "ngày 10/7"], "163/2016")
+          : (["163/2016/NĐ-CP", "ngày 20/7"], "/2026/")
+        for expected in cites where !cited.contains(expected) {
+          problems.append("\(r.key): FY\(fy) does not cite \(expected)")
+        }
+        if cited.contains(never) { problems.append("\(r.key): FY\(fy) cites \(never), not in force: \(cited)") }
+      }
+      if cited.contains("/2026/"), m.date < Zone.vietnam.parseInstant("2026-01-01")! {
+        problems.append("\(r.key): a 2026 text cited on \(m.date): \(cited)")
+      }
+      // Point 9: where the report goes, as the letter says; the letter without an invented number.
+      if ["iso-annual-report", "iso-district-report"].contains(r.rule) {
+        for part in [m.text, m.html]
+        where !part.contains("Nơi nhận báo cáo: Sở Khoa học và Công nghệ (cơ quan thường trực).") {
+          problems.append("\(r.key) [\(r.template)]: does not say where the report goes")
+        }
+      }
+      if m.text.contains("Công văn số") { problems.append("\(r.key): a number of the letter no one set") }
+      if r.rule.hasPrefix("iso-"), !m.text.contains("Công văn của Chủ tịch UBND tỉnh Quảng Ngãi"),
+        r.template != "summary"
+      {
+        problems.append("\(r.key) [\(r.template)]: the letter is not cited")
+      }
+      // Point 10: communes cite clause 2 and 903/QĐ-UBND of 2018, agencies 832/QĐ-UBND of 2015;
+      // the former Kon Tum communes are told that applying the letter to them is the deployment's choice.
+      if r.rule == "iso-annual-report", r.template != "digest" {
+        let commune = ["commune", "ward", "township", "special-zone"].contains(r.unitKind)
+        let (wanted, unwanted) = commune ? ("903/QĐ-UBND", "832/QĐ-UBND") : ("832/QĐ-UBND", "903/QĐ-UBND")
+        if !cited.contains(wanted) || cited.contains(unwanted) {
+          problems.append("\(r.key) (\(r.unitKind)): cites \(cited)")
+        }
+        let konTum = m.unit?.id.hasPrefix("23") ?? false
+        let scope = Self.lines(m, starting: "Phạm vi áp dụng:").joined()
+        if konTum != scope.contains("tỉnh Kon Tum cũ là theo kế hoạch của Sở Khoa học và Công nghệ") {
+          problems.append("\(r.key): the scope line is \(scope.isEmpty ? "missing" : "wrong: \(scope)")")
+        }
+      }
+    }
+    #expect(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(8).joined(separator: "\n"))")
+    if run != "2026-11-18T09:00:00+07:00" {
+      #expect(messages.contains { $0.rule == "iso-budget-estimate" }, "no budget message to check")
+    }
+    if run.hasPrefix("2026") {
+      #expect(messages.contains { $0.rule == "iso-annual-report" && $0.message.unit?.id.hasPrefix("23") == true })
+      #expect(messages.contains { $0.rule == "iso-annual-report" && $0.unitKind == "board" })
+    }
+  }
+
+  /// Point 12: "trước ngày 15/11/2026" when 14/11 and 15/11 are a weekend.
+  @Test("a deadline on a day off ends with the next working day; the other reading is a setting")
+  func deadlineOnDayOff() throws {
+    let monday = "2026-11-16T08:00:00+07:00"
+    let civil = try Self.firstStart(monday).filter { $0.rule == "iso-annual-report" }
+    #expect(civil.count >= 111)
+    for r in civil {
+      #expect(!r.message.text.contains("quá hạn"), "\(r.key): \(r.message.subject)")
+      #expect(r.message.to.allSatisfy { !$0.address.hasPrefix("lanhdao@") }, "\(r.key) reaches a head")
+    }
+    let alone = civil.filter { $0.template != "digest" }
+    #expect(!alone.isEmpty)
+    for r in alone {
+      #expect(r.message.text.contains("hôm nay là hạn cuối"), "\(r.key)")
+      #expect(
+        r.message.text.contains(
+          "Hạn rơi vào ngày nghỉ nên được tính đến hết ngày 16/11/2026 (Thứ Hai), ngày làm việc tiếp theo (khoản 5 Điều 148 Bộ luật Dân sự năm 2015)."
+        ), "\(r.key)")
+    }
+    // The next day the unit is one day late, counted from Monday.
+    let season = try Self.season(2026, facts: [])
+    let tuesday = season.filter { $0.rule == "iso-annual-report" && $0.key.contains("escalate-1wd") }
+    #expect(!tuesday.isEmpty)
+    for r in tuesday {
+      #expect(Zone.vietnam.rfc3339(r.message.date) == "2026-11-17T08:00:00+07:00", "\(r.key)")
+      #expect(r.message.text.contains("đã quá hạn 1 ngày"), "\(r.key)")
+    }
+    let wednesday = try Self.firstStart("2026-11-18T09:00:00+07:00").filter {
+      $0.rule == "iso-annual-report" && $0.template != "digest"
+    }
+    #expect(!wednesday.isEmpty)
+    for r in wednesday { #expect(r.message.text.contains("đã quá hạn 2 ngày"), "\(r.key): \(r.message.text)") }
+
+    // The literal reading, for a deployment that chooses it: Monday is two days late.
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("nhacviec-dayoff-\(UUID().uuidString)")
+    try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("Rules"), to: folder)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let config = folder.appendingPathComponent("nhacviec.yaml")
+    let text = try String(contentsOf: config, encoding: .utf8)
+    #expect(text.contains("deadline_on_day_off: next-working-day"))
+    try text.replacingOccurrences(of: "deadline_on_day_off: next-working-day", with: "deadline_on_day_off: stands")
+      .write(to: config, atomically: true, encoding: .utf8)
+    let literal = try Self.firstStart(monday, configPath: config.path).filter {
+      $0.rule == "iso-annual-report" && $0.template != "digest"
+    }
+    #expect(!literal.isEmpty)
+    for r in literal {
+      #expect(r.message.text.contains("đã quá hạn 2 ngày"), "\(r.key)")
+      #expect(!r.message.text.contains("Bộ luật Dân sự"), "\(r.key)")
     }
   }
 }
