@@ -342,3 +342,145 @@ extension ShippedTextTests {
     }
   }
 }
+
+/// Point 14: the examples of docs/rules.md and docs/calendar.md that state what the shipped
+/// rules do are produced here from the shipped rules, so that they cannot drift. Each sits
+/// between `<!-- generated: ID -->` and `<!-- end generated -->`; run with
+/// `NHACVIEC_WRITE_DOCS=1` to write them after a change of the rules.
+extension ShippedTextTests {
+  static func shipped() throws -> Deployment {
+    try DeploymentLoader().load(configPath: repositoryRoot.appendingPathComponent("Rules/nhacviec.yaml").path)
+  }
+
+  static func day(_ instant: Date, _ zone: Zone, time: Bool = true) -> String {
+    let date = zone.localDate(of: instant)
+    let weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][date.weekday.rawValue]
+    let (day, month) = (
+      date.day < 10 ? "0\(date.day)" : "\(date.day)", date.month < 10 ? "0\(date.month)" : "\(date.month)"
+    )
+    return "\(weekday) \(day)/\(month)/\(date.year)" + (time ? " \(zone.timeOfDay(of: instant))" : "")
+  }
+
+  /// Every generated block, by id.
+  static func generatedBlocks() throws -> [String: String] {
+    let deployment = try shipped()
+    let engine = deployment.engine()
+    let zone = deployment.zone
+    let calendar = deployment.calendar
+    var blocks: [String: String] = [:]
+
+    // The 2026 ladder of the annual report.
+    let annual = deployment.ruleset.rule("iso-annual-report")!
+    let ladder = engine.ladder(annual, period: Period(kind: .yearly, year: 2026))
+    var table = "| step | sent | to |\n|---|---|---|\n"
+    for step in ladder.steps {
+      table += "| `\(step.id)` | \(day(step.at, zone)) | \(step.to.map { "`\($0)`" }.joined(separator: ", ")) |\n"
+    }
+    let lastByLetter = annual.due.lastDay(ofDeadline: ladder.deadline, zone: zone)
+    let lastAllowed = annual.due.lastDay(ofDeadline: ladder.deadline, calendar: calendar)
+    table +=
+      "\nThe letter's last day, \(day(zone.instant(lastByLetter), zone, time: false)), is a day off, so under "
+      + "`deadline_on_day_off: \(calendar.dayOff.rawValue)` the time limit ends with "
+      + "\(day(zone.instant(lastAllowed), zone, time: false)); the ladder hangs on \(day(ladder.ends, zone)). "
+      + "Escalations stop \(annual.stopAfter) after it: nothing of this ladder goes out after "
+      + "\(day(ladder.stop, zone)).\n"
+    blocks["ladder-2026"] = table
+
+    // Which deadlines of 2026 a day off moves.
+    var moved = "| rule | deadline | last day by the letter | last day allowed |\n|---|---|---|---|\n"
+    for rule in deployment.ruleset.rules where rule.kind.isObligation {
+      for year in [2026, 2027] {
+        let ladder = engine.ladder(rule, period: Period(kind: .yearly, year: year))
+        let named = rule.due.namedDate(for: Period(kind: .yearly, year: year), calendar: calendar)
+        let letter = rule.due.lastDay(ofDeadline: ladder.deadline, zone: zone)
+        let allowed = rule.due.lastDay(ofDeadline: ladder.deadline, calendar: calendar)
+        guard named.year == 2026 else { continue }
+        moved +=
+          "| `\(rule.id)` \(year) | \(rule.due.phrase(named: named)) | \(day(zone.instant(letter), zone, time: false)) | "
+          + (letter == allowed ? "the same" : "**\(day(zone.instant(allowed), zone, time: false))**") + " |\n"
+      }
+    }
+    blocks["day-off-2026"] = moved
+
+    // Who the FY2026 budget reminder of 21025 reaches in June 2025.
+    let budget = deployment.ruleset.rule("iso-budget-estimate")!
+    let fy2026 = engine.ladder(budget, period: Period(kind: .yearly, year: 2026))
+    let owing = engine.roster(of: budget, deadline: fy2026.deadline).first { $0.id == "21025" }!
+    let named = budget.due.namedDate(for: Period(kind: .yearly, year: 2026), calendar: calendar)
+    blocks["budget-21025"] =
+      "- **recipients**: resolved from the record that owes the period, when each step is planned: its\n"
+      + "  own contacts and its parent while the record is valid ([§6](#6-findings-and-notices)). The FY2026\n"
+      + "  budget estimate is due \(budget.due.phrase(named: named)), when the 2021 directory is in force, so\n"
+      + "  its reminders of June 2025 for `21025` reach \(owing.name) (the record valid until \(owing.validTo.map { "\(day(zone.instant($0), zone, time: false))" } ?? "now")),\n"
+      + "  not the unit that holds the code from 01/07/2025.\n"
+    return blocks
+  }
+
+  @Test("the docs' examples of the shipped rules are what the shipped rules do")
+  func docsAgree() throws {
+    let blocks = try Self.generatedBlocks()
+    let write = ProcessInfo.processInfo.environment["NHACVIEC_WRITE_DOCS"] == "1"
+    var found: Set<String> = []
+    for doc in ["docs/rules.md", "docs/calendar.md"] {
+      let url = repositoryRoot.appendingPathComponent(doc)
+      var text = try String(contentsOf: url, encoding: .utf8)
+      for (id, content) in blocks {
+        let open = "<!-- generated: \(id) -->\n"
+        guard let start = text.range(of: open) else { continue }
+        found.insert(id)
+        let end = text.range(of: "<!-- end generated -->", range: start.upperBound..<text.endIndex)!
+        let current = String(text[start.upperBound..<end.lowerBound])
+        if write {
+          text.replaceSubrange(start.upperBound..<end.lowerBound, with: content)
+        } else {
+          #expect(current == content, "\(doc) \(id) drifted from the shipped rules; it should read:\n\(content)")
+        }
+      }
+      if write { try text.write(to: url, atomically: true, encoding: .utf8) }
+    }
+    #expect(found == Set(blocks.keys), "blocks missing from the docs: \(Set(blocks.keys).subtracting(found))")
+  }
+}
+
+/// Point 16: every agency of 2021 is accounted for in 2025, and each change cites its source.
+extension ShippedTextTests {
+  @Test("every provincial agency of 2021 is in the 2025 directory or in the documented changes, with a source")
+  func directoryAfterReorganisation() throws {
+    let deployment = try Self.shipped()
+    let directory = deployment.directory
+    let (before, after) = (LocalDate(iso: "2025-06-30")!, LocalDate(iso: "2025-07-01")!)
+    let agencies2021 = directory.units(on: before).filter { ["dept", "board"].contains($0.kind) }
+    let agencies2025 = Dictionary(
+      uniqueKeysWithValues: directory.units(on: after).filter { ["dept", "board"].contains($0.kind) }.map {
+        ($0.id, $0)
+      })
+    let doc = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/rules.md"), encoding: .utf8)
+    let table = try #require(
+      doc.components(separatedBy: "<!-- directory changes -->").dropFirst().first?
+        .components(separatedBy: "<!-- end directory changes -->").first)
+    var changes: [String: (successor: String, source: String)] = [:]
+    for row in table.split(separator: "\n") where row.hasPrefix("| `") {
+      let cells = row.split(separator: "|", omittingEmptySubsequences: false).map {
+        $0.trimmingCharacters(in: .whitespaces)
+      }
+      func id(_ cell: String) -> String { cell.components(separatedBy: "`").dropFirst().first ?? "" }
+      changes[id(cells[1])] = (id(cells[2]), cells[3])
+    }
+    #expect(agencies2021.count == 20)
+    for agency in agencies2021 {
+      if let change = changes[agency.id] {
+        #expect(agencies2025[change.successor] != nil, "\(agency.id) → \(change.successor), not in the 2025 directory")
+        #expect(change.source.count > 20, "\(agency.id): no source")
+      } else {
+        #expect(agencies2025[agency.id]?.name == agency.name, "\(agency.id) \(agency.name) is gone and not documented")
+      }
+    }
+    // The economic zone board was re-established by merger, not abolished (Decision 1499/QĐ-TTg).
+    let board = try #require(agencies2025["51-BQLKKT"])
+    #expect(board.kind == "board" && board.parentID == "51")
+    #expect(changes["51-BQLKKT"]?.source.contains("1499/QĐ-TTg") == true)
+    let owing = deployment.engine().roster(
+      of: deployment.ruleset.rule("iso-annual-report")!, deadline: Zone.vietnam.parseInstant("2026-11-15")!)
+    #expect(owing.contains { $0.id == "51-BQLKKT" })
+  }
+}
