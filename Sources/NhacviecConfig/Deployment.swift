@@ -17,6 +17,8 @@ public struct Deployment: Sendable {
   public let web: WebSettings?
   /// Ladders worked out once for every engine of this configuration.
   public let ladders = LadderCache()
+  /// How the rules cite the letter (`{{letter}}`): with its number and date once set.
+  public internal(set) var letter = "Công văn"
 
   /// An engine over these facts. Each engine asks the programs of `exec` rules afresh (once per
   /// rule, period and instant), since the facts are part of the question.
@@ -365,10 +367,12 @@ public struct DeploymentLoader {
     let specs = channels.mapValues { $0.spec }
     errors += RuleParser.crossCheck(rules: rules, directory: directory, channels: specs, broken: brokenChannels)
     if !errors.isEmpty || directory == nil { throw ConfigErrors(errors) }
-    return Deployment(
+    var deployment = Deployment(
       configPath: configPath, zone: zone, directory: directory!, calendar: calendar,
       ruleset: Ruleset(rules: rules, channels: specs, settings: settings), channels: channels, files: files,
       daemon: daemon, web: web)
+    deployment.letter = letter
+    return deployment
   }
 
   static func time(_ node: ConfigNode) throws(ConfigError) -> TimeOfDay {

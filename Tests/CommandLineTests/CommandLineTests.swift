@@ -38,6 +38,8 @@ struct CheckCommandTests {
         "iso-annual-report [deadline, yearly] period 2026: due before 15/11/2026 → 2026-11-15T00:00:00+07:00; 111 units owe it"
       ))
     #expect(run.stdout.contains("1 board, 1 province, 1 special-zone, 14 dept, 86 commune, 9 ward"))
+    // Our copy of the letter has no number or date: said, not invented.
+    #expect(run.stdout.contains("letter: cited without number or date (set letter.number and letter.date once known)"))
   }
 
   @Test("fails with FILE:LINE:COL on a broken directory and an unknown rule kind")
