@@ -234,6 +234,33 @@ extension ShippedTextTests {
     let messages = try Self.messages(of: run)
     #expect(!messages.isEmpty)
     var problems: [String] = []
+    // Point 12, in every era: nobody is told late while the time limit runs (15/11/2021, a
+    // Monday, has its last day on a Sunday too), and whoever is told of a moved end is told why.
+    let deployment = try Self.shipped()
+    let engine = deployment.engine()
+    let zone = deployment.zone
+    var moved = 0
+    for r in messages where !["digest", "summary"].contains(r.template) {
+      guard let rule = deployment.ruleset.rule(r.rule), rule.kind.isObligation, let period = Period(r.message.period)
+      else { continue }
+      let deadline = engine.ladder(rule, period: period).deadline
+      let (letter, allowed) = (
+        rule.due.lastDay(ofDeadline: deadline, zone: zone),
+        rule.due.lastDay(ofDeadline: deadline, calendar: deployment.calendar)
+      )
+      let sent = zone.localDate(of: r.message.date)
+      guard sent <= allowed else { continue }
+      if r.message.text.contains("quá hạn") {
+        problems.append("\(r.key): told late on \(sent), the limit runs to \(allowed)")
+      }
+      if letter != allowed {
+        moved += 1
+        if !r.message.text.contains("(khoản 5 Điều 148 Bộ luật Dân sự năm 2015).") {
+          problems.append("\(r.key): not told that the day off moves the end to \(allowed)")
+        }
+      }
+    }
+    if run.count == 4 { #expect(moved > 0, "no message before a moved end in \(run)") }
     for r in messages {
       let m = r.message
       let cited = (Self.lines(m, starting: "Căn cứ:") + Self.lines(m, starting: "Thời hạn:")).joined(separator: "\n")
