@@ -140,7 +140,7 @@ public struct RuleParser {
         "title names one unit with {{\(name)}}: add a report_title for the rule's section of the consolidated report, which is about every unit"
       )
     }
-    let basis = cite(try f.required("basis").string("basis"))
+    let basis = try cite(try f.required("basis"))
     let deadlineBasis = try f.optional("deadline_basis")?.string("deadline_basis")
     let appliesBasis = try f.optional("applies_basis")?.string("applies_basis")
     let sendTo = try f.optional("send_to")?.string("send_to")
@@ -178,7 +178,7 @@ public struct RuleParser {
       }
       let base = RuleBasis(
         validFrom: validFrom, validTo: validTo, appliesTo: selectors,
-        basis: try b.optional("basis").map { n throws(ConfigError) in cite(try n.string("basis")) },
+        basis: try b.optional("basis").map { n throws(ConfigError) in try cite(n) },
         deadlineBasis: try b.optional("deadline_basis")?.string("deadline_basis"),
         appliesBasis: try b.optional("applies_basis")?.string("applies_basis"))
       if let dueNode = b.optional("due") {
@@ -273,8 +273,14 @@ public struct RuleParser {
       reportTitle: reportTitle, attachReport: attachReport, appliesBasis: appliesBasis, bases: bases, sendTo: sendTo)
   }
 
-  /// A basis with the letter's citation in place of `{{letter}}`.
-  func cite(_ text: String) -> String { text.replacingOccurrences(of: "{{letter}}", with: letter) }
+  /// A basis with the letter's citation in place of `{{letter}}`, its only placeholder.
+  func cite(_ node: ConfigNode) throws(ConfigError) -> String {
+    let text = try node.string("basis")
+    if let name = TemplateText.placeholders(in: text).first(where: { $0 != "letter" }) {
+      throw node.error("basis: unknown placeholder {{\(name)}} (a basis may use {{letter}})")
+    }
+    return text.replacingOccurrences(of: "{{letter}}", with: letter)
+  }
 
   static func checkPlaceholders(_ text: String?, at location: SourceLocation, what: String) throws(ConfigError) {
     guard let text else { return }

@@ -465,6 +465,9 @@ struct BasesLoaderTests {
     #expect(
       reversed.errors().first?.contains("valid_to 2025-12-31 is before valid_from 2026-01-01") == true,
       "\(reversed.errors())")
+    let typo = try Scratch(rules: Self.rules.replacingOccurrences(of: "khoản 1 {{letter}}", with: "khoản 1 {{leter}}"))
+    #expect(
+      typo.errors() == ["rules/main.yaml:4:10: basis: unknown placeholder {{leter}} (a basis may use {{letter}})"])
     let unconditional = try Scratch(rules: Self.rules.replacingOccurrences(of: "applies_to: { ids: [D] }\n", with: ""))
     #expect(
       unconditional.errors().first?.contains("a basis says when it is in force") == true, "\(unconditional.errors())")
