@@ -215,7 +215,8 @@ extension Engine {
       let totalLabel = scopeName.map { "Toàn \($0)" } ?? "Tổng cộng"
       sections.append(
         ConsolidatedReport.Section(
-          rule: rule.id, kind: rule.kindName, title: title, basis: cited.basis,
+          rule: rule.id, kind: rule.kindName, title: title,
+          basis: rule.citedBasis(for: findings.map { ($0.unit, $0.parent) }, period: period, calendar: calendar),
           duePhrase: rule.due.phrase(named: named), deadlineBasis: cited.deadlineBasis, deadline: deadline,
           rows: rows,
           groups: groups,

@@ -215,6 +215,29 @@ public struct Rule: Sendable {
       deadlineBasis: fitting.lazy.compactMap(\.deadlineBasis).first ?? deadlineBasis,
       appliesBasis: fitting.lazy.compactMap(\.appliesBasis).first ?? appliesBasis)
   }
+
+  /// What a text about many units cites (a report's section, a digest): their one basis, or
+  /// each basis with the kinds of unit it is for, in the order the units come.
+  public func citedBasis(
+    for units: [(unit: OrgUnit, parent: OrgUnit?)], period: Period, calendar: WorkingCalendar
+  )
+    -> String
+  {
+    var order: [String] = []
+    var kinds: [String: [String]] = [:]
+    for (unit, parent) in units {
+      let basis = cited(for: unit, parent: parent, period: period, calendar: calendar).basis
+      if kinds[basis] == nil { order.append(basis) }
+      if !kinds[basis, default: []].contains(unit.kind) { kinds[basis, default: []].append(unit.kind) }
+    }
+    guard order.count > 1 else {
+      return order.first ?? cited(for: nil, parent: nil, period: period, calendar: calendar).basis
+    }
+    return order.map { basis in
+      let who = kinds[basis, default: []].map { ConsolidatedReport.kindName($0).lowercased() }
+      return "\(basis) (đối với \(who.joined(separator: ", ")))"
+    }.joined(separator: "; ")
+  }
 }
 
 /// What the rule kind says about one unit's obligation at an instant.

@@ -118,7 +118,8 @@ public struct MessageRenderer: Sendable {
         values["rule.id"] = rule.id
         values["rule.title"] = rule.reportTitle(period: first.key.period, calendar: calendar)
         let cited = rule.cited(for: nil, parent: nil, period: first.key.period, calendar: calendar)
-        values["rule.basis"] = cited.basis
+        let listed = evaluated.items.compactMap { evaluated.findings[$0.key] }.map { ($0.unit, $0.parent) }
+        values["rule.basis"] = rule.citedBasis(for: listed, period: first.key.period, calendar: calendar)
         values["rule.deadline_basis"] = cited.deadlineBasis ?? ""
         values["rule.applies_basis"] = cited.appliesBasis ?? ""
         values["rule.send_to"] = rule.sendTo ?? ""

@@ -311,6 +311,16 @@ extension ShippedTextTests {
     if run != "2026-11-18T09:00:00+07:00" {
       #expect(messages.contains { $0.rule == "iso-budget-estimate" }, "no budget message to check")
     }
+    if run == "2026" {
+      // A digest about agencies and communes cites each basis for the units it is for.
+      #expect(
+        messages.contains {
+          $0.template == "digest"
+            && $0.message.text.contains("832/QĐ-UBND ngày 29/5/2015 của UBND tỉnh Quảng Ngãi (đối với sở, ban, ngành")
+            && $0.message.text.contains(
+              "903/QĐ-UBND ngày 07/6/2018 của UBND tỉnh Quảng Ngãi (đối với xã, phường, đặc khu)")
+        })
+    }
     if run.hasPrefix("2026") {
       #expect(messages.contains { $0.rule == "iso-annual-report" && $0.message.unit?.id.hasPrefix("23") == true })
       #expect(messages.contains { $0.rule == "iso-annual-report" && $0.unitKind == "board" })
@@ -509,5 +519,23 @@ extension ShippedTextTests {
     let owing = deployment.engine().roster(
       of: deployment.ruleset.rule("iso-annual-report")!, deadline: Zone.vietnam.parseInstant("2026-11-15")!)
     #expect(owing.contains { $0.id == "51-BQLKKT" })
+  }
+}
+
+extension ShippedTextTests {
+  @Test("a report's section about agencies and communes cites each basis for the units it is for")
+  func reportBases() throws {
+    let engine = try Self.shipped().engine()
+    let report = engine.report(
+      period: Period(kind: .yearly, year: 2026), ruleIDs: ["iso-annual-report"],
+      at: Zone.vietnam.parseInstant("2026-11-20T09:00:00+07:00")!)
+    let basis = try #require(report.sections.first?.basis)
+    #expect(basis.contains("832/QĐ-UBND ngày 29/5/2015 của UBND tỉnh Quảng Ngãi (đối với sở, ban, ngành, ban quản lý)"))
+    #expect(basis.contains("903/QĐ-UBND ngày 07/6/2018 của UBND tỉnh Quảng Ngãi (đối với xã, phường, đặc khu)"))
+    // In 2021 the agencies alone owe it: one basis, no label.
+    let agencies = engine.report(
+      period: Period(kind: .yearly, year: 2021), ruleIDs: ["iso-annual-report"],
+      at: Zone.vietnam.parseInstant("2021-11-20T09:00:00+07:00")!)
+    #expect(agencies.sections.first.map { !$0.basis.contains("(đối với") && $0.basis.contains("832/QĐ-UBND") } == true)
   }
 }
