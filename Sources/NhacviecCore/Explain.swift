@@ -79,6 +79,11 @@ extension Engine {
           return parts.joined(separator: ", ")
         }
         var details: [String] = []
+        if finding.ends != finding.deadline {
+          details.append(
+            "its last day is a day off: the time limit ends \(zone.rfc3339(finding.ends)) (deadline_on_day_off: "
+              + "\(calendar.dayOff.rawValue))")
+        }
         let a = finding.assessment
         if let total = a.childrenTotal, let done = a.childrenIn {
           details.append("children in: \(done) of \(total)")

@@ -623,6 +623,10 @@ struct ExplainCommandTests {
     #expect(run.stdout.contains("due trước ngày 15/11/2026 → 2026-11-15T00:00:00+07:00"))
     #expect(
       run.stdout.contains(
+        "  its last day is a day off: the time limit ends 2026-11-17T00:00:00+07:00 (deadline_on_day_off: next-working-day)"
+      ))
+    #expect(
+      run.stdout.contains(
         "  next  2026-11-16T08:00:00+07:00  remind-1wd  iso@51-syt.quangngai.example, vanthu@51-syt.quangngai.example"))
     #expect(
       run.stdout.contains(
