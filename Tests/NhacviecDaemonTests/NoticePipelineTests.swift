@@ -49,12 +49,13 @@ struct NoticePipelineTests {
     let stpLate = try #require(own.first { $0.key.hasPrefix("iso-annual-report_51-STP_") }?.value)
     #expect(stpLate.header("Date") == "Fri, 20 Nov 2026 10:00:00 +0700")
     #expect(stpLate.header("To")?.contains("lanhdao@51-stp.quangngai.example") == true)
-    // "Trước ngày 15/11": 14/11 was the last day, so 20/11 is the sixth day late.
-    #expect(stpLate.text.contains("hạn trước ngày 15/11/2026; đã quá hạn 6 ngày."))
+    // "Trước ngày 15/11": 14/11 and 15/11 are a weekend, so Monday 16/11 was the last day
+    // (Civil Code 2015 art. 148(5)) and 20/11 is the fourth day late.
+    #expect(stpLate.text.contains("hạn trước ngày 15/11/2026; đã quá hạn 4 ngày."))
     // The Department hears once, in its digest, with the same count.
     let digest = try #require(
       late.first { $0.key.hasPrefix("digest_iso_51-skhcn.quangngai.example_iso-annual-report_") }?.value)
-    #expect(digest.text.contains("- Sở Tư pháp: hạn trước ngày 15/11/2026; đã quá hạn 6 ngày"))
+    #expect(digest.text.contains("- Sở Tư pháp: hạn trước ngày 15/11/2026; đã quá hạn 4 ngày"))
     #expect(digest.header("Date") == "Fri, 20 Nov 2026 10:00:00 +0700")
     // No stale reminder went out, and the missed ones are recorded as superseded.
     #expect(!late.keys.contains { $0.contains("_remind-") && $0.hasPrefix("iso-annual-report_") })
