@@ -29,9 +29,10 @@ struct NoticePipelineTests {
     let early = try first.messages()
     #expect(early.count >= 110, "\(early.count)")
     let stp = try #require(early.first { $0.key.hasPrefix("iso-annual-report_51-STP_") }?.value)
-    // Sent on 30/10, it says so, and counts from that day: 16 days to 15/11, not 30.
+    // Sent on 30/10, it says so, and counts from that day, both included, to Monday 16/11, the
+    // last day allowed (15/11 is a Sunday): 18 days, not 30.
     #expect(stp.header("Date") == "Fri, 30 Oct 2026 10:00:00 +0700")
-    #expect(stp.text.contains("trước ngày 15/11/2026 (Chủ nhật); còn 16 ngày."))
+    #expect(stp.text.contains("trước ngày 15/11/2026 (Chủ nhật); còn 18 ngày."))
     for (name, mail) in early where name.hasPrefix("iso-annual-report_") {
       #expect(mail.header("Date") == "Fri, 30 Oct 2026 10:00:00 +0700", "\(name)")
     }
