@@ -17,6 +17,8 @@ public struct Deployment: Sendable {
   public let web: WebSettings?
   /// Ladders worked out once for every engine of this configuration.
   public let ladders = LadderCache()
+  /// How the rules cite the letter (`{{letter}}`): with its number and date once set.
+  public internal(set) var letter = "Công văn"
 
   /// An engine over these facts. Each engine asks the programs of `exec` rules afresh (once per
   /// rule, period and instant), since the facts are part of the question.
@@ -210,6 +212,7 @@ public struct DeploymentLoader {
     var workingWeekdays: Set<Weekday> = [.monday, .tuesday, .wednesday, .thursday, .friday]
     var holidayRules = HolidayRules.vietnam
     var overrides: [WorkingCalendar.YearOverride] = []
+    var dayOff = WorkingCalendar.DayOffRule.stands
     if let node = fields.optional("calendar") {
       _ = collect {
         let calendarFields = try node.fields("calendar")
@@ -230,6 +233,13 @@ public struct DeploymentLoader {
           case "none": holidayRules = .none
           case let other: throw holidays.error("unknown holiday rules \(other); use vietnam or none")
           }
+        }
+        if let rule = calendarFields.optional("deadline_on_day_off") {
+          let text = try rule.string("deadline_on_day_off")
+          guard let value = WorkingCalendar.DayOffRule(rawValue: text) else {
+            throw rule.error("unknown deadline_on_day_off \(text); use next-working-day or stands")
+          }
+          dayOff = value
         }
         if let folder = calendarFields.optional("overrides") {
           let path = resolve(try folder.string("overrides"))
@@ -254,7 +264,7 @@ public struct DeploymentLoader {
       }
     }
     let calendar = WorkingCalendar(
-      zone: zone, workingWeekdays: workingWeekdays, holidayRules: holidayRules, overrides: overrides)
+      zone: zone, workingWeekdays: workingWeekdays, holidayRules: holidayRules, overrides: overrides, dayOff: dayOff)
 
     // Directory.
     var units: [OrgUnit] = []
@@ -369,6 +379,24 @@ public struct DeploymentLoader {
       }
     }
 
+    // The letter the rules cite as `{{letter}}`: its number and date are not in the copy the
+    // deployment was built from, so they are cited only once the Department sets them.
+    var letter = "Công văn"
+    if let node = fields.optional("letter") {
+      _ = collect {
+        let l = try node.fields("letter")
+        if let number = l.optional("number") {
+          let text = try number.string("number")
+          guard text.contains("/"), !text.contains(where: { $0.isWhitespace }) else {
+            throw number.error("letter number must read like 1234/UBND-KGVX, not `\(text)`")
+          }
+          letter += " số \(text)"
+        }
+        if let date = l.optional("date") { letter += " ngày \(try DirectoryLoader.date(date).vietnamese)" }
+        try l.finish()
+      }
+    }
+
     // Rules.
     var rules: [Rule] = []
     if let node = fields.optional("rules") {
@@ -378,7 +406,7 @@ public struct DeploymentLoader {
         if ruleFiles.isEmpty { throw node.error("no rule files (*.yaml) in \(path)") }
         for file in ruleFiles {
           files.append(file)
-          let parser = RuleParser(registry: registry)
+          let parser = RuleParser(registry: registry, letter: letter)
           let parsed = parser.parseCollecting(file: file)
           rules += parsed.rules
           errors += parsed.errors
@@ -400,10 +428,12 @@ public struct DeploymentLoader {
     let specs = channels.mapValues { $0.spec }
     errors += RuleParser.crossCheck(rules: rules, directory: directory, channels: specs, broken: brokenChannels)
     if !errors.isEmpty || directory == nil { throw ConfigErrors(errors) }
-    return Deployment(
+    var deployment = Deployment(
       configPath: configPath, zone: zone, directory: directory!, calendar: calendar,
       ruleset: Ruleset(rules: rules, channels: specs, settings: settings), channels: channels, files: files,
       daemon: daemon, web: web)
+    deployment.letter = letter
+    return deployment
   }
 
   static func time(_ node: ConfigNode) throws(ConfigError) -> TimeOfDay {

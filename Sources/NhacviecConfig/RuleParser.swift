@@ -4,8 +4,14 @@ public import NhacviecCore
 /// Reads rule files: a YAML list of rules, or a map with `rules:`.
 public struct RuleParser {
   public let registry: RuleKindRegistry
+  /// What `{{letter}}` in a basis stands for: the letter as the deployment cites it
+  /// (`letter:` in the configuration), with its number and date once the Department sets them.
+  public var letter: String
 
-  public init(registry: RuleKindRegistry = .builtIn) { self.registry = registry }
+  public init(registry: RuleKindRegistry = .builtIn, letter: String = "Công văn") {
+    self.registry = registry
+    self.letter = letter
+  }
 
   public func parse(file: String) throws(ConfigErrors) -> [Rule] {
     let (rules, errors) = parseCollecting(file: file)
@@ -144,8 +150,10 @@ public struct RuleParser {
         )
       }
     }
-    let basis = try f.required("basis").string("basis")
+    let basis = try cite(try f.required("basis"))
     let deadlineBasis = try f.optional("deadline_basis")?.string("deadline_basis")
+    let appliesBasis = try f.optional("applies_basis")?.string("applies_basis")
+    let sendTo = try f.optional("send_to")?.string("send_to")
     let appliesNode = try f.required("applies_to")
     var appliesTo: [UnitSelector] = []
     if case .list(let items) = appliesNode.value {
@@ -157,7 +165,52 @@ public struct RuleParser {
     guard let period = PeriodKind(rawValue: try periodNode.string("period")) else {
       throw periodNode.error("period must be yearly, quarterly or monthly")
     }
-    let due = try Self.due(try f.required("due"), period: period)
+    var due = try Self.due(try f.required("due"), period: period)
+    var bases: [RuleBasis] = []
+    var versions: [DueSpec.Version] = []
+    for item in try f.optional("bases")?.list("bases") ?? [] {
+      let b = try item.fields("a basis")
+      let validFrom = try b.optional("valid_from").map(DirectoryLoader.date)
+      let validTo = try b.optional("valid_to").map(DirectoryLoader.date)
+      if let validFrom, let validTo, validTo < validFrom {
+        throw item.error("valid_to \(validTo) is before valid_from \(validFrom)")
+      }
+      var selectors: [UnitSelector] = []
+      if let node = b.optional("applies_to") {
+        if case .list(let items) = node.value {
+          for selector in items { selectors.append(try Self.selector(selector)) }
+        } else {
+          selectors = [try Self.selector(node)]
+        }
+      }
+      if validFrom == nil && validTo == nil && selectors.isEmpty {
+        throw item.error("a basis says when it is in force (valid_from, valid_to) or for whom (applies_to)")
+      }
+      let base = RuleBasis(
+        validFrom: validFrom, validTo: validTo, appliesTo: selectors,
+        basis: try b.optional("basis").map { n throws(ConfigError) in try cite(n) },
+        deadlineBasis: try b.optional("deadline_basis")?.string("deadline_basis"),
+        appliesBasis: try b.optional("applies_basis")?.string("applies_basis"))
+      if let dueNode = b.optional("due") {
+        guard selectors.isEmpty else {
+          throw dueNode.error("a deadline is the same for every unit of a rule: a basis with applies_to cannot move it")
+        }
+        let version = try Self.due(dueNode, period: period)
+        guard version.convention == due.convention else {
+          throw dueNode.error(
+            "a basis's due keeps the rule's convention (\(due.convention)); only the date and the lead change")
+        }
+        versions.append(
+          DueSpec.Version(validFrom: validFrom, validTo: validTo, anchor: version.anchor, lead: version.lead))
+      } else if base.basis == nil && base.deadlineBasis == nil && base.appliesBasis == nil {
+        throw item.error("a basis gives at least one of basis, deadline_basis, applies_basis or due")
+      }
+      try b.finish()
+      bases.append(base)
+    }
+    if !versions.isEmpty {
+      due = DueSpec(anchor: due.anchor, convention: due.convention, lead: due.lead, versions: versions)
+    }
     var remind: [Offset] = []
     for item in try f.optional("remind")?.list("remind") ?? [] {
       let offset = try Self.offset(item)
@@ -227,7 +280,17 @@ public struct RuleParser {
       id: id, kindName: kindName, kind: kind, title: title, basis: basis, appliesTo: appliesTo, period: period,
       due: due, remind: remind, remindTo: remindTo, escalate: escalate, stopAfter: stopAfter, channels: channels,
       templates: templates, location: node.location, deadlineBasis: deadlineBasis,
-      reportTitle: reportTitle, attachReport: attachReport, shortTitle: shortTitle)
+      reportTitle: reportTitle, attachReport: attachReport, shortTitle: shortTitle, appliesBasis: appliesBasis,
+      bases: bases, sendTo: sendTo)
+  }
+
+  /// A basis with the letter's citation in place of `{{letter}}`, its only placeholder.
+  func cite(_ node: ConfigNode) throws(ConfigError) -> String {
+    let text = try node.string("basis")
+    if let name = TemplateText.placeholders(in: text).first(where: { $0 != "letter" }) {
+      throw node.error("basis: unknown placeholder {{\(name)}} (a basis may use {{letter}})")
+    }
+    return text.replacingOccurrences(of: "{{letter}}", with: letter)
   }
 
   static func checkPlaceholders(_ text: String?, at location: SourceLocation, what: String) throws(ConfigError) {

@@ -105,14 +105,17 @@ public struct Ladder: Sendable {
   public let named: LocalDate
   /// The deadline as an instant, under the rule's convention.
   public let deadline: Date
+  /// When the time limit ends: `deadline`, or the end of the next working day when its last day
+  /// is a day off and the calendar moves it. The steps hang on this instant.
+  public let ends: Date
   public let steps: [Step]
   /// When escalations stop.
   public let stop: Date
 
   /// When the ladder starts: its first step, or its deadline if it has none before.
-  public var opens: Date { min(steps.first?.at ?? deadline, deadline) }
+  public var opens: Date { min(steps.first?.at ?? ends, ends) }
   /// When nothing more can happen on it.
-  public var closes: Date { max(steps.last?.at ?? deadline, stop) }
+  public var closes: Date { max(steps.last?.at ?? ends, stop) }
 
   public func key(_ step: Step, unit: OrgUnit) -> NoticeKey {
     NoticeKey(rule: rule.id, unit: UnitRef(unit), period: period, step: step.id, deadline: named, time: rule.due.time)
@@ -179,11 +182,13 @@ public struct Engine: Sendable {
   public func ladder(_ rule: Rule, period: Period, named: LocalDate? = nil) -> Ladder {
     let own = rule.due.namedDate(for: period, calendar: calendar)
     let day = named ?? own
-    let deadline = (day == own ? rule.due : rule.due.extended).deadline(on: day, zone: zone)
-    let steps = cache.steps(rule: rule.id, named: day) { self.steps(for: rule, deadline: deadline) }
+    let due = day == own ? rule.due : rule.due.extended
+    let deadline = due.deadline(on: day, zone: zone)
+    let ends = due.ends(ofDeadline: deadline, calendar: calendar)
+    let steps = cache.steps(rule: rule.id, named: day) { self.steps(for: rule, deadline: ends) }
     return Ladder(
-      rule: rule, period: period, named: day, deadline: deadline, steps: steps,
-      stop: stopInstant(of: rule, deadline: deadline))
+      rule: rule, period: period, named: day, deadline: deadline, ends: ends, steps: steps,
+      stop: stopInstant(of: rule, deadline: ends))
   }
 
   /// The steps of a rule's ladder for a deadline, in time order.
@@ -313,17 +318,19 @@ public struct Engine: Sendable {
     let exemption = facts.facts(.exemption, rule: rule.id, period: periodText, unit: unit.id, at: now).last
     let extensionFact = facts.facts(.extension, rule: rule.id, period: periodText, unit: unit.id, at: now)
       .last { $0.due != nil }
-    let deadline = extensionFact?.due.map { rule.due.extended.deadline(on: $0, zone: zone) } ?? ruleDeadline
+    let due = extensionFact?.due == nil ? rule.due : rule.due.extended
+    let deadline = extensionFact?.due.map { due.deadline(on: $0, zone: zone) } ?? ruleDeadline
+    let ends = due.ends(ofDeadline: deadline, calendar: calendar)
     let assessment = rule.kind.assess(unit: unit, rule: rule, period: period, now: now, context: context)
     let word = unitsWord(rule: rule.id, period: periodText, unit: unit.id, now: now)
     let state: FindingState
     if exemption != nil {
       state = .exempt
     } else if let met = assessment.satisfiedAt, met <= now {
-      state = met < deadline ? .metOnTime : .metLate
+      state = met < ends ? .metOnTime : .metLate
     } else if word.claim != nil {
       state = .claimed
-    } else if now >= deadline {
+    } else if now >= ends {
       state = .overdue
     } else if extensionFact != nil {
       state = .extended
@@ -335,7 +342,7 @@ public struct Engine: Sendable {
     let parent = context.directory.parent(of: unit, on: zone.lastDay(before: ruleDeadline))
     return Finding(
       ruleID: rule.id, unit: unit, parent: parent, period: period, state: state, deadline: deadline,
-      ruleDeadline: ruleDeadline,
+      ends: ends, ruleDeadline: ruleDeadline,
       extensionFact: extensionFact, exemptionFact: exemption, assessment: assessment, at: now,
       claimFact: word.claim, requestFact: word.request, returnedFact: word.returned, returnedWord: word.answered)
   }

@@ -79,6 +79,11 @@ extension Engine {
           return parts.joined(separator: ", ")
         }
         var details: [String] = []
+        if finding.ends != finding.deadline {
+          details.append(
+            "its last day is a day off: the time limit ends \(zone.rfc3339(finding.ends)) (deadline_on_day_off: "
+              + "\(calendar.dayOff.rawValue))")
+        }
         let a = finding.assessment
         if let total = a.childrenTotal, let done = a.childrenIn {
           details.append("children in: \(done) of \(total)")
@@ -122,7 +127,8 @@ extension Engine {
         }
         obligations.append(
           Explanation.Obligation(
-            rule: rule.id, title: rule.title(for: finding, zone: zone), basis: rule.basis,
+            rule: rule.id, title: rule.title(for: finding, zone: zone),
+            basis: rule.cited(for: finding.unit, parent: finding.parent, period: period, calendar: calendar).basis,
             period: period, state: a.failure == nil ? finding.state : nil,
             due: rule.due.phrase(named: ladder.named), deadline: finding.deadline,
             facts: facts, details: details, ladder: steps, stops: stops))

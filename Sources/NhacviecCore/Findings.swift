@@ -44,6 +44,9 @@ public struct Finding: Sendable, Hashable {
   public let state: FindingState
   /// The deadline in force: the rule's, or an extension's.
   public let deadline: Date
+  /// When the time limit in force ends: `deadline`, or later when its last day is a day off and
+  /// the calendar moves it to the next working day. Lateness is judged against this.
+  public var ends: Date
   /// The rule's deadline before any extension.
   public let ruleDeadline: Date
   public let extensionFact: Fact?

@@ -158,11 +158,34 @@ public struct DueSpec: Sendable, Hashable {
     }
   }
 
+  /// An earlier rule for the date, in force for the deadlines whose named day falls within
+  /// `validFrom`…`validTo` (a budget date of a decree since replaced).
+  public struct Version: Sendable, Hashable {
+    public let validFrom: LocalDate?
+    public let validTo: LocalDate?
+    public let anchor: Anchor
+    public let lead: Offset?
+
+    public init(validFrom: LocalDate?, validTo: LocalDate?, anchor: Anchor, lead: Offset?) {
+      self.validFrom = validFrom
+      self.validTo = validTo
+      self.anchor = anchor
+      self.lead = lead
+    }
+
+    public func contains(_ day: LocalDate) -> Bool {
+      (validFrom.map { day >= $0 } ?? true) && (validTo.map { day <= $0 } ?? true)
+    }
+  }
+
   public let anchor: Anchor
   public let convention: Convention
   /// So long before the anchor's day: a date derived from someone else's (an agency's budget
   /// line so many working days before the province's own estimate is due).
   public let lead: Offset?
+  /// Rules for the date that were in force before (or apart from) this one, tried first: a
+  /// period whose named day under one of them falls in its validity takes that day.
+  public let versions: [Version]
 
   /// The stated time of a rule due at a time of day.
   public var time: TimeOfDay? {
@@ -170,15 +193,24 @@ public struct DueSpec: Sendable, Hashable {
     return nil
   }
 
-  public init(anchor: Anchor, convention: Convention, lead: Offset? = nil) {
+  public init(anchor: Anchor, convention: Convention, lead: Offset? = nil, versions: [Version] = []) {
     self.anchor = anchor
     self.convention = convention
     self.lead = lead
+    self.versions = versions
   }
 
-  /// The named day for a period (the `D` of the convention).
+  /// The named day for a period (the `D` of the convention), under the rule in force on it.
   public func namedDate(for period: Period, calendar: WorkingCalendar) -> LocalDate {
-    let anchored = anchorDate(for: period, calendar: calendar)
+    for version in versions {
+      let day = Self.namedDate(anchor: version.anchor, lead: version.lead, period: period, calendar: calendar)
+      if version.contains(day) { return day }
+    }
+    return Self.namedDate(anchor: anchor, lead: lead, period: period, calendar: calendar)
+  }
+
+  static func namedDate(anchor: Anchor, lead: Offset?, period: Period, calendar: WorkingCalendar) -> LocalDate {
+    let anchored = anchorDate(anchor, for: period, calendar: calendar)
     guard let lead else { return anchored }
     switch lead.unit {
     case .days: return anchored.adding(days: -lead.amount)
@@ -187,7 +219,7 @@ public struct DueSpec: Sendable, Hashable {
   }
 
   /// The anchor's own day, before any lead.
-  public func anchorDate(for period: Period, calendar: WorkingCalendar) -> LocalDate {
+  static func anchorDate(_ anchor: Anchor, for period: Period, calendar: WorkingCalendar) -> LocalDate {
     switch anchor {
     case .date(let month, let day, let yearOffset):
       let year = period.year + yearOffset

@@ -169,14 +169,14 @@ extension Engine {
     let matcher = RejudgeMatcher(rejudge, directory: context.directory)
     func wake(_ instant: Date) { if instant > now, next.map({ instant < $0 }) ?? true { next = instant } }
     func stepsDue(on ladder: Ladder, rule: Rule, finding: Finding, unit: OrgUnit, periodText: String, from: Date) {
-      wake(finding.deadline)
+      wake(finding.ends)
       if let later = ladder.steps.first(where: { $0.at > now }) { wake(later.at) }
       // A corrected obligation is judged whole: its newest rung per audience, whenever it fell.
       let corrected = matcher?.matches(rule: rule.id, unit: unit.id, period: periodText) ?? false
       // Escalations stop at the ladder's end: past it, nothing is owed any more.
       if corrected && now > ladder.closes { return }
       let caught = Engine.catchUp(
-        ladder.steps, since: corrected ? .distantPast : from, now: now, deadline: ladder.deadline)
+        ladder.steps, since: corrected ? .distantPast : from, now: now, deadline: ladder.ends)
       var due: [NoticeDecision] = []
       var older: [NoticeDecision] = []
       for step in caught.due {

@@ -181,6 +181,8 @@ extension Engine {
       if findings.isEmpty, judged.failure == nil { continue }
       let rows = findings.map { row(for: $0, rule: rule) }
       let named = rule.due.namedDate(for: period, calendar: calendar)
+      // What holds for every unit the section is about; a base for some units is cited to them.
+      let cited = rule.cited(for: nil, parent: nil, period: period, calendar: calendar)
       // The section is about every unit: a title made for one unit would name the first.
       let title = rule.reportTitle(period: period, calendar: calendar)
       var groups: [ConsolidatedReport.Group] = []
@@ -213,8 +215,9 @@ extension Engine {
       let totalLabel = scopeName.map { "Toàn \($0)" } ?? "Tổng cộng"
       sections.append(
         ConsolidatedReport.Section(
-          rule: rule.id, kind: rule.kindName, title: title, basis: rule.basis,
-          duePhrase: rule.due.phrase(named: named), deadlineBasis: rule.deadlineBasis, deadline: deadline,
+          rule: rule.id, kind: rule.kindName, title: title,
+          basis: rule.citedBasis(for: findings.map { ($0.unit, $0.parent) }, period: period, calendar: calendar),
+          duePhrase: rule.due.phrase(named: named), deadlineBasis: cited.deadlineBasis, deadline: deadline,
           rows: rows,
           groups: groups,
           byKind: byKind, byParent: byParent, total: ConsolidatedReport.Tally(key: "", label: totalLabel, rows: rows),
@@ -227,7 +230,7 @@ extension Engine {
     let a = finding.assessment
     let due = rule.due(for: finding)
     let dueDate = due.namedDate(ofDeadline: finding.deadline, zone: zone)
-    let lastDay = due.lastDay(ofDeadline: finding.deadline, zone: zone)
+    let lastDay = due.lastDay(ofDeadline: finding.deadline, calendar: calendar)
     let status: ConsolidatedReport.Status
     var daysLate: Int?
     let belowMinimum = a.amount.map { amount in a.minimumAmount.map { amount < $0 } ?? false } ?? false

@@ -91,6 +91,39 @@ public struct EscalationStep: Sendable, Hashable {
   public var templateName: String { template ?? (to.contains(where: \.isSuperior) ? "escalation" : "overdue") }
 }
 
+/// A legal basis for some of a rule's obligations: those whose deadline falls within its
+/// validity and whose unit it selects. Laws change and one letter addresses several kinds of
+/// unit, so a message cites what was in force on its deadline's day, for its unit.
+public struct RuleBasis: Sendable {
+  public let validFrom: LocalDate?
+  public let validTo: LocalDate?
+  /// Empty: every unit.
+  public let appliesTo: [UnitSelector]
+  public let basis: String?
+  public let deadlineBasis: String?
+  public let appliesBasis: String?
+
+  public init(
+    validFrom: LocalDate? = nil, validTo: LocalDate? = nil, appliesTo: [UnitSelector] = [], basis: String? = nil,
+    deadlineBasis: String? = nil, appliesBasis: String? = nil
+  ) {
+    self.validFrom = validFrom
+    self.validTo = validTo
+    self.appliesTo = appliesTo
+    self.basis = basis
+    self.deadlineBasis = deadlineBasis
+    self.appliesBasis = appliesBasis
+  }
+}
+
+/// What one obligation cites: its legal basis, where its date comes from, and why the unit
+/// owes it when the letter does not name it.
+public struct CitedBasis: Sendable, Hashable {
+  public let basis: String
+  public let deadlineBasis: String?
+  public let appliesBasis: String?
+}
+
 /// A rule: who owes what, for which period, by when, and how to remind and escalate.
 public struct Rule: Sendable {
   public let id: String
@@ -107,6 +140,13 @@ public struct Rule: Sendable {
   /// Where the date itself comes from, when it is not the basis's own (a date the deployment chose,
   /// a plan of the Department): officials ask why this day, and the message answers.
   public let deadlineBasis: String?
+  /// Why some units owe the rule although the letter does not address them: the deployment's
+  /// choice, said as such.
+  public let appliesBasis: String?
+  /// Other bases, by date and by unit; the first that fits gives each of its fields.
+  public let bases: [RuleBasis]
+  /// Where the unit sends what it owes, as the letter says ("Sở Khoa học và Công nghệ").
+  public let sendTo: String?
   public let appliesTo: [UnitSelector]
   public let period: PeriodKind
   public let due: DueSpec
@@ -129,10 +169,14 @@ public struct Rule: Sendable {
     period: PeriodKind, due: DueSpec, remind: [Offset], remindTo: [RecipientSelector], escalate: [EscalationStep],
     stopAfter: Offset, channels: [String], templates: [String: MessageTemplate] = [:],
     location: SourceLocation? = nil, deadlineBasis: String? = nil, reportTitle: String? = nil,
-    attachReport: [String] = [], shortTitle: String? = nil
+    attachReport: [String] = [], shortTitle: String? = nil, appliesBasis: String? = nil, bases: [RuleBasis] = [],
+    sendTo: String? = nil
   ) {
     self.id = id
     self.shortTitleTemplate = shortTitle
+    self.appliesBasis = appliesBasis
+    self.bases = bases
+    self.sendTo = sendTo
     self.attachReport = attachReport
     self.reportTitleTemplate = reportTitle
     self.deadlineBasis = deadlineBasis
@@ -154,6 +198,49 @@ public struct Rule: Sendable {
 
   public func applies(to unit: OrgUnit, parent: OrgUnit?) -> Bool {
     appliesTo.contains { $0.matches(unit, parent: parent) }
+  }
+
+  /// What an obligation of `unit` for `period` cites (nil unit: a report's section or a digest,
+  /// which cite what holds for every unit): for each field, the first base valid on the
+  /// deadline's named day that selects the unit and gives it, else the rule's own.
+  public func cited(for unit: OrgUnit?, parent: OrgUnit?, period: Period, calendar: WorkingCalendar) -> CitedBasis {
+    guard !bases.isEmpty else {
+      return CitedBasis(basis: basis, deadlineBasis: deadlineBasis, appliesBasis: appliesBasis)
+    }
+    let day = due.namedDate(for: period, calendar: calendar)
+    let fitting = bases.filter { base in
+      guard base.validFrom.map({ day >= $0 }) ?? true, base.validTo.map({ day <= $0 }) ?? true else { return false }
+      if base.appliesTo.isEmpty { return true }
+      guard let unit else { return false }
+      return base.appliesTo.contains { $0.matches(unit, parent: parent) }
+    }
+    return CitedBasis(
+      basis: fitting.lazy.compactMap(\.basis).first ?? basis,
+      deadlineBasis: fitting.lazy.compactMap(\.deadlineBasis).first ?? deadlineBasis,
+      appliesBasis: fitting.lazy.compactMap(\.appliesBasis).first ?? appliesBasis)
+  }
+
+  /// What a text about many units cites (a report's section, a digest): their one basis, or
+  /// each basis with the kinds of unit it is for, in the order the units come.
+  public func citedBasis(
+    for units: [(unit: OrgUnit, parent: OrgUnit?)], period: Period, calendar: WorkingCalendar
+  )
+    -> String
+  {
+    var order: [String] = []
+    var kinds: [String: [String]] = [:]
+    for (unit, parent) in units {
+      let basis = cited(for: unit, parent: parent, period: period, calendar: calendar).basis
+      if kinds[basis] == nil { order.append(basis) }
+      if !kinds[basis, default: []].contains(unit.kind) { kinds[basis, default: []].append(unit.kind) }
+    }
+    guard order.count > 1 else {
+      return order.first ?? cited(for: nil, parent: nil, period: period, calendar: calendar).basis
+    }
+    return order.map { basis in
+      let who = kinds[basis, default: []].map { ConsolidatedReport.kindName($0).lowercased() }
+      return "\(basis) (đối với \(who.joined(separator: ", ")))"
+    }.joined(separator: "; ")
   }
 }
 

@@ -149,7 +149,7 @@ extension Engine {
       let moved = "\(named)" + (rule.due.time.map { " \($0)" } ?? "")
       return .not("the deadline moved to \(moved) before it was sent; the new ladder takes over")
     }
-    if key.step.isReminder && now >= finding.deadline {
+    if key.step.isReminder && now >= finding.ends {
       return .not("the deadline passed before it could be sent; the escalations speak for it")
     }
     // As catch-up keeps the newest step per audience, a notice held back (a silence, retries)

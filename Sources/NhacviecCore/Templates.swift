@@ -20,7 +20,7 @@ public struct MessageTemplate: Sendable, Hashable {
   public static let variables: Set<String> = [
     "rule.id", "rule.title", "rule.basis", "unit.id", "unit.name", "parent.name", "period", "period.name",
     "due", "due.phrase", "due.weekday", "due.last_day", "days.left", "days.overdue", "days.phrase", "state", "step",
-    "reason", "key", "rule.deadline_basis",
+    "reason", "key", "rule.deadline_basis", "rule.applies_basis", "rule.send_to",
     "recipients", "detail", "detail.html", "sent.date", "count", "items", "items.html", "summary", "report.heading",
     "report.as_of", "scope.name", "verdict.what", "verdict.reason", "verdict.date", "reply.url", "reply.line",
     "reply.html", "reply.note", "reply.done", "unit.actor", "rule.short_title", "report.figures",
@@ -175,22 +175,45 @@ extension DueSpec {
     }
   }
 
+  /// The last day allowed once the calendar's rule for a day off is applied: with
+  /// `next-working-day`, a last day that is a day off gives way to the next working day
+  /// (Civil Code 2015 art. 148(5)), so "trước ngày 15/11/2026" (Sunday) allows Monday 16/11.
+  public func lastDay(ofDeadline deadline: Date, calendar: WorkingCalendar) -> LocalDate {
+    let last = lastDay(ofDeadline: deadline, zone: calendar.zone)
+    guard calendar.dayOff == .nextWorkingDay, !calendar.isWorkingDay(last) else { return last }
+    return calendar.workingDay(0, from: last)
+  }
+
+  /// When the time limit ends: the deadline itself, or the end of the last day allowed when a
+  /// day off moved it (the stated time of that day for "trước HH:MM ngày D"). Lateness, the
+  /// ladder and the report are judged against this instant; the messages still cite `D`.
+  public func ends(ofDeadline deadline: Date, calendar: WorkingCalendar) -> Date {
+    let last = lastDay(ofDeadline: deadline, calendar: calendar)
+    guard last != lastDay(ofDeadline: deadline, zone: calendar.zone) else { return deadline }
+    switch convention {
+    case .before, .by: return calendar.zone.instant(last.adding(days: 1))
+    case .at(let time): return calendar.zone.instant(last, time)
+    }
+  }
+
   /// The day counts every reader is told on `today`, by named days, not hours, both from the last
-  /// day allowed so that one rule holds whatever the wording: `left` is the days on which the duty
-  /// can still be met on time, today included (`còn 16 ngày` on 30/10 for "trước ngày 15/11",
-  /// whose last day is 14/11; `còn 2 ngày` on 14/12 for "chậm nhất ngày 15/12"), 0 once it has
-  /// passed; `late` the days since it (15/11 is the first day late for "trước ngày 15/11":
-  /// `đã quá hạn 1 ngày`), at least 1.
-  public func dayCounts(ofDeadline deadline: Date, zone: Zone, on today: LocalDate) -> (left: Int, late: Int) {
-    let last = lastDay(ofDeadline: deadline, zone: zone)
+  /// day allowed (after a day off moved it) so that one rule holds whatever the wording: `left` is
+  /// the days on which the duty can still be met on time, today included (`còn 16 ngày` on 30/10
+  /// for "trước ngày 15/11", whose last day is 14/11; `còn 2 ngày` on 14/12 for "chậm nhất ngày
+  /// 15/12"), 0 once it has passed; `late` the days since it (15/11 is the first day late for
+  /// "trước ngày 15/11" when 14/11 is a working day: `đã quá hạn 1 ngày`), at least 1.
+  public func dayCounts(
+    ofDeadline deadline: Date, calendar: WorkingCalendar, on today: LocalDate
+  ) -> (left: Int, late: Int) {
+    let last = lastDay(ofDeadline: deadline, calendar: calendar)
     return (max(0, last.dayNumber - today.dayNumber + 1), max(1, today.dayNumber - last.dayNumber))
   }
 
   /// The convention an extension's day is read with: "gia hạn đến ngày D" allows D itself, so an
-  /// extension of a "trước ngày D" duty is "chậm nhất" its day.
+  /// extension of a "trước ngày D" duty is "chậm nhất" its day (and a day off still moves it).
   public var extended: DueSpec {
     guard case .before = convention else { return self }
-    return DueSpec(anchor: anchor, convention: .by, lead: lead)
+    return DueSpec(anchor: anchor, convention: .by, lead: lead, versions: versions)
   }
 
   /// The deadline as the letter words it: `trước ngày 15/11/2026`, `chậm nhất ngày 15/07/2025`.

@@ -53,8 +53,19 @@ public struct WorkingCalendar: Sendable {
     }
   }
 
+  /// When a time limit whose last day is a day off ends.
+  public enum DayOffRule: String, Sendable, CaseIterable {
+    /// At the end of the next working day: Civil Code 2015 art. 148(5), and what a unit whose
+    /// last day was a Sunday can actually do (docs/calendar.md).
+    case nextWorkingDay = "next-working-day"
+    /// On the day the text names, day off or not: the literal reading.
+    case stands
+  }
+
   public let zone: Zone
   public let workingWeekdays: Set<Weekday>
+  /// Whether a deadline whose last day is a day off moves to the next working day.
+  public let dayOff: DayOffRule
   public let holidayRules: HolidayRules
   public let years: ClosedRange<Int>
   /// The years an official schedule states; every other year is computed from the rules alone.
@@ -66,10 +77,12 @@ public struct WorkingCalendar: Sendable {
     workingWeekdays: Set<Weekday> = [.monday, .tuesday, .wednesday, .thursday, .friday],
     holidayRules: HolidayRules = .vietnam,
     overrides: [YearOverride] = [],
-    years: ClosedRange<Int> = 2000...2100
+    years: ClosedRange<Int> = 2000...2100,
+    dayOff: DayOffRule = .stands
   ) {
     precondition(!workingWeekdays.isEmpty, "a working week needs at least one working day")
     self.zone = zone
+    self.dayOff = dayOff
     self.workingWeekdays = workingWeekdays
     self.holidayRules = holidayRules
     self.years = years

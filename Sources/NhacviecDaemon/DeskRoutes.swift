@@ -141,11 +141,15 @@ extension DaemonDesk {
       let due = rule.due(for: finding)
       let named = due.namedDate(ofDeadline: finding.deadline, zone: zone)
       // The day counts the unit's messages give, so that the page and the mail agree.
-      let (left, overdue) = due.dayCounts(ofDeadline: finding.deadline, zone: zone, on: zone.localDate(of: now))
+      let (left, overdue) = due.dayCounts(
+        ofDeadline: finding.deadline, calendar: engine.context.calendar, on: zone.localDate(of: now))
       return .open(
         LinkObligation(
           rule: rule.id, unit: unit.id, period: target.period.description, title: rule.title(for: finding, zone: zone),
-          unitName: unit.name, basis: rule.basis, duePhrase: due.phrase(named: named), state: finding.state,
+          unitName: unit.name,
+          basis: rule.cited(
+            for: unit, parent: finding.parent, period: target.period, calendar: engine.context.calendar
+          ).basis, duePhrase: due.phrase(named: named), state: finding.state,
           daysOverdue: overdue, daysLeft: left,
           claim: finding.claimFact.map { ($0.reference ?? "", $0.due?.vietnamese) },
           request: finding.requestFact.map { ($0.due?.vietnamese ?? "", $0.reason ?? "") }))

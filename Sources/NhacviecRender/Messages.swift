@@ -126,8 +126,12 @@ public struct MessageRenderer: Sendable {
         namesUnit = rule.titleNamesUnit
         values["rule.title"] = rule.reportTitle(period: first.key.period, calendar: calendar)
         values["rule.short_title"] = rule.shortTitle(period: first.key.period, calendar: calendar)
-        values["rule.basis"] = rule.basis
-        values["rule.deadline_basis"] = rule.deadlineBasis ?? ""
+        let cited = rule.cited(for: nil, parent: nil, period: first.key.period, calendar: calendar)
+        let listed = evaluated.items.compactMap { evaluated.findings[$0.key] }.map { ($0.unit, $0.parent) }
+        values["rule.basis"] = rule.citedBasis(for: listed, period: first.key.period, calendar: calendar)
+        values["rule.deadline_basis"] = cited.deadlineBasis ?? ""
+        values["rule.applies_basis"] = cited.appliesBasis ?? ""
+        values["rule.send_to"] = rule.sendTo ?? ""
         values["period"] = first.key.period.description
         values["period.name"] = first.key.period.vietnamese
       }
@@ -247,8 +251,8 @@ public struct MessageRenderer: Sendable {
     // Room for all of them and a notice's own: the table is not rebuilt as they are added.
     values.reserveCapacity(32)
     let due = rule?.due(for: finding) ?? DueSpec(anchor: .date(month: 1, day: 1, yearOffset: 0), convention: .before)
-    let last = due.lastDay(ofDeadline: finding.deadline, zone: zone)
-    let (left, late) = due.dayCounts(ofDeadline: finding.deadline, zone: zone, on: sendDate)
+    let last = due.lastDay(ofDeadline: finding.deadline, calendar: calendar)
+    let (left, late) = due.dayCounts(ofDeadline: finding.deadline, calendar: calendar, on: sendDate)
     values["days.left"] = String(left)
     values["days.overdue"] = String(late)
     values["due.last_day"] = last.vietnamese
@@ -266,8 +270,11 @@ public struct MessageRenderer: Sendable {
     }
     values["days.phrase"] = phrase
     values["state"] = finding.state.vietnamese
-    values["rule.basis"] = rule?.basis ?? ""
-    values["rule.deadline_basis"] = rule?.deadlineBasis ?? ""
+    let cited = rule?.cited(for: finding.unit, parent: finding.parent, period: finding.period, calendar: calendar)
+    values["rule.basis"] = cited?.basis ?? ""
+    values["rule.deadline_basis"] = cited?.deadlineBasis ?? ""
+    values["rule.applies_basis"] = cited?.appliesBasis ?? ""
+    values["rule.send_to"] = rule?.sendTo ?? ""
     values["rule.title"] = title
     values["rule.short_title"] = rule?.shortTitle(period: finding.period, calendar: calendar) ?? title
     values["unit.actor"] = finding.unit.actor
@@ -284,6 +291,13 @@ public struct MessageRenderer: Sendable {
       detail.append("Mức kinh phí tối thiểu: \(Money.vietnamese(minimum))\(basis).")
     }
     if let note = a.note { detail.append("Ghi nhận hiện tại: \(note).") }
+    // The letter's day is still cited; the reader learns why the last day is a later one.
+    if last != due.lastDay(ofDeadline: finding.deadline, zone: zone) {
+      let until = due.time.map { "\($0) ngày" } ?? "hết ngày"
+      detail.append(
+        "Hạn rơi vào ngày nghỉ nên được tính đến \(until) \(last.vietnamese) (\(last.weekday.vietnamese)), ngày làm "
+          + "việc tiếp theo (khoản 5 Điều 148 Bộ luật Dân sự năm 2015).")
+    }
     if let ext = finding.extensionFact, let due = ext.due {
       // The decision that allowed it, as officials cite one: its number, then who signed it.
       let decision = [ext.reference.map { "số \($0)" }, ext.decidedBy.map { "của \($0)" }].compactMap { $0 }
@@ -442,6 +456,8 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
+        Phạm vi áp dụng: {{rule.applies_basis}}.
+        Nơi nhận báo cáo: {{rule.send_to}}.
         {{report.files}}
         {{reply.done}}
 
@@ -455,6 +471,8 @@ public struct MessageRenderer: Sendable {
         {{report.figures.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>Phạm vi áp dụng: {{rule.applies_basis}}.</p>
+        <p>Nơi nhận báo cáo: {{rule.send_to}}.</p>
         <p>{{report.files}}</p>
         <p>{{reply.done}}</p>
         """)),
@@ -469,6 +487,8 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
+        Phạm vi áp dụng: {{rule.applies_basis}}.
+        Nơi nhận báo cáo: {{rule.send_to}}.
         {{report.files}}
         Đề nghị đơn vị khẩn trương hoàn thành. {{reply.done}}
 
@@ -482,6 +502,8 @@ public struct MessageRenderer: Sendable {
         {{report.figures.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>Phạm vi áp dụng: {{rule.applies_basis}}.</p>
+        <p>Nơi nhận báo cáo: {{rule.send_to}}.</p>
         <p>{{report.files}}</p>
         <p>Đề nghị đơn vị khẩn trương hoàn thành. {{reply.done}}</p>
         """)),
@@ -496,6 +518,8 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
+        Phạm vi áp dụng: {{rule.applies_basis}}.
+        Nơi nhận báo cáo: {{rule.send_to}}.
         {{report.files}}
         Đề nghị đôn đốc đơn vị khẩn trương thực hiện.
 
@@ -509,6 +533,8 @@ public struct MessageRenderer: Sendable {
         {{report.figures.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>Phạm vi áp dụng: {{rule.applies_basis}}.</p>
+        <p>Nơi nhận báo cáo: {{rule.send_to}}.</p>
         <p>{{report.files}}</p>
         <p>Đề nghị đôn đốc đơn vị khẩn trương thực hiện.</p>
         """)),
@@ -525,6 +551,8 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
+        Phạm vi áp dụng: {{rule.applies_basis}}.
+        Nơi nhận báo cáo: {{rule.send_to}}.
 
         \(footer)
         """,
@@ -537,6 +565,8 @@ public struct MessageRenderer: Sendable {
         {{detail.html}}
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>Phạm vi áp dụng: {{rule.applies_basis}}.</p>
+        <p>Nơi nhận báo cáo: {{rule.send_to}}.</p>
         """)),
     "summary": MessageTemplate(
       subject: "[Nhắc việc] {{rule.short_title}} — số liệu đến ngày {{sent.date}}",
@@ -562,6 +592,8 @@ public struct MessageRenderer: Sendable {
 
         Căn cứ: {{rule.basis}}.
         Thời hạn: {{rule.deadline_basis}}.
+        Phạm vi áp dụng: {{rule.applies_basis}}.
+        Nơi nhận báo cáo: {{rule.send_to}}.
 
         \(footer)
         """,
@@ -575,6 +607,8 @@ public struct MessageRenderer: Sendable {
         </table>
         <p>Căn cứ: {{rule.basis}}.</p>
         <p>Thời hạn: {{rule.deadline_basis}}.</p>
+        <p>Phạm vi áp dụng: {{rule.applies_basis}}.</p>
+        <p>Nơi nhận báo cáo: {{rule.send_to}}.</p>
         """)),
   ]
 }

@@ -9,8 +9,9 @@ struct Check: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Validate the configuration, directory, calendar, rules, templates and channels.",
     discussion: """
-      Prints a summary: units per kind, channels, and each rule's resolved deadline for the \
-      current period. The program of each external rule (kind: exec) is run once for that \
+      Prints a summary: units per kind, channels, how the rules cite the letter, and each \
+      rule's resolved deadline for the current period (and, when its last day is a day off and \
+      calendar.deadline_on_day_off is next-working-day, when it ends). The program of each external rule (kind: exec) is run once for that \
       period, and its answer checked. Errors are printed as FILE:LINE:COL: message. Exit status \
       0 when valid, 1 when not.
 
@@ -109,6 +110,10 @@ struct Check: ParsableCommand {
     let channels = deployment.channels.values.sorted { $0.spec.name < $1.spec.name }
       .map { "\($0.spec.name) (\($0.spec.type))" }
     say("channels: \(channels.joined(separator: ", "))")
+    say(
+      deployment.letter == "Công văn"
+        ? "letter: cited without number or date (set letter.number and letter.date once known)"
+        : "letter: cited as \(deployment.letter)")
     if let web = deployment.web, let links {
       let keys = links.signer.keys.keys.map(\.id)
       say(
@@ -123,8 +128,11 @@ struct Check: ParsableCommand {
       let deadline = rule.due.deadline(for: period, calendar: calendar)
       let named = rule.due.namedDate(for: period, calendar: calendar)
       let owing = engine.roster(of: rule, deadline: deadline).count
+      let ends = rule.due.ends(ofDeadline: deadline, calendar: calendar)
+      // The letter's day is what everyone cites; when a day off moves the end, say to when.
+      let moved = ends == deadline ? "" : "; its last day is a day off: it ends \(zone.rfc3339(ends))"
       say(
-        "  \(rule.id) [\(rule.kindName), \(rule.period.rawValue)] period \(period): due \(rule.due.convention) \(named.vietnamese) → \(zone.rfc3339(deadline)); \(owing) unit\(owing == 1 ? "" : "s") \(rule.kind.isObligation ? (owing == 1 ? "owes" : "owe") : (owing == 1 ? "receives" : "receive")) it"
+        "  \(rule.id) [\(rule.kindName), \(rule.period.rawValue)] period \(period): due \(rule.due.convention) \(named.vietnamese) → \(zone.rfc3339(deadline)); \(owing) unit\(owing == 1 ? "" : "s") \(rule.kind.isObligation ? (owing == 1 ? "owes" : "owe") : (owing == 1 ? "receives" : "receive")) it\(moved)"
       )
       let gaps = engine.routingGaps(rule: rule, period: period)
       for gap in gaps.prefix(5) {

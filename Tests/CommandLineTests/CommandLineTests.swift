@@ -35,9 +35,11 @@ struct CheckCommandTests {
     #expect(run.stdout.contains("configuration OK"))
     #expect(
       run.stdout.contains(
-        "iso-annual-report [deadline, yearly] period 2026: due before 15/11/2026 → 2026-11-15T00:00:00+07:00; 110 units owe it"
+        "iso-annual-report [deadline, yearly] period 2026: due before 15/11/2026 → 2026-11-15T00:00:00+07:00; 111 units owe it"
       ))
-    #expect(run.stdout.contains("1 province, 1 special-zone, 14 dept, 86 commune, 9 ward"))
+    #expect(run.stdout.contains("1 board, 1 province, 1 special-zone, 14 dept, 86 commune, 9 ward"))
+    // Our copy of the letter has no number or date: said, not invented.
+    #expect(run.stdout.contains("letter: cited without number or date (set letter.number and letter.date once known)"))
   }
 
   @Test("fails with FILE:LINE:COL on a broken directory and an unknown rule kind")
@@ -306,9 +308,9 @@ struct SimulateCommandTests {
     }
     let fullKeys = Set(lines.map(\.key) + lines.flatMap { $0.items ?? [] })
     let keys = Set(fullKeys.map(shortKey))
-    // 110 units owe it. 21172 is exempt from the start; 51-STP reported on 20/10; 51-SXD's
+    // 111 units owe it. 21172 is exempt from the start; 51-STP reported on 20/10; 51-SXD's
     // deadline moved on 10/11 (its later steps carry the new date); 51-SYT reported on 12/11.
-    let expected = ["remind-30d": 109, "remind-14d": 108, "remind-7d": 108, "remind-3wd": 107, "remind-1wd": 106]
+    let expected = ["remind-30d": 110, "remind-14d": 109, "remind-7d": 109, "remind-3wd": 108, "remind-1wd": 107]
     for (step, count) in expected {
       // On the rule's own ladder (an extended unit's new ladder is counted below).
       let reached = Set(
@@ -319,11 +321,13 @@ struct SimulateCommandTests {
     }
     #expect(keys.contains("iso-annual-report/51-STP/2026/remind-30d"))
     #expect(!keys.contains("iso-annual-report/51-STP/2026/remind-14d"))
-    // 51-SYT reported on 12/11 at 15:30: reminded on 11/11, not on 13/11, never escalated.
+    // 51-SYT reported on 12/11 at 15:30: reminded that morning, not on Monday 16/11 (the last
+    // day allowed, 14/11 and 15/11 being a weekend), never escalated.
     #expect(keys.contains("iso-annual-report/51-SYT/2026/remind-3wd"))
     #expect(!keys.contains("iso-annual-report/51-SYT/2026/remind-1wd"))
     #expect(!keys.contains { $0.hasPrefix("iso-annual-report/51-SYT/2026/escalate") })
-    // 21211 reported late on 17/11: the first escalation (16/11) went out, the second (18/11) did not.
+    // 21211 reported late on 17/11 at 10:00: the first escalation (17/11 08:00) went out, the
+    // second (19/11) did not.
     #expect(keys.contains("iso-annual-report/21211/2026/escalate-1wd"))
     #expect(!keys.contains("iso-annual-report/21211/2026/escalate-3wd"))
     // The extension moves 51-SXD's ladder to 30/11: its keys carry the new date.
@@ -334,16 +338,17 @@ struct SimulateCommandTests {
   @Test("after the deadline the unit hears first, then the Department; nobody above the Department")
   func escalations() throws {
     let (_, lines) = try season("2026-11-16", "2026-12-31", facts: "facts-2026.csv")
-    // D+1wd, Monday 16/11: each late unit's head and ISO focal point, in a message of its own.
-    let first = lines.filter { $0.at == "2026-11-16T08:00:00+07:00" && $0.step == "escalate-1wd" }
+    // The time limit ends with Monday 16/11 (14/11 and 15/11 are a weekend). The first working
+    // day late, Tuesday 17/11: each late unit's head and ISO focal point, in a message of its own.
+    let first = lines.filter { $0.at == "2026-11-17T08:00:00+07:00" && $0.step == "escalate-1wd" }
     #expect(first.count > 100)
     for line in first {
       #expect(line.rule == "iso-annual-report" && line.reason == "escalation", "\(line.key)")
       let own = line.to.filter { $0.contains("@\(line.unit.lowercased())") }
       #expect(line.to.count == 2 && own.count == 2, "\(line.key): \(line.to)")
     }
-    // D+3wd, Wednesday 18/11: the Department's ISO focal point, once, in one digest.
-    let third = lines.filter { $0.at == "2026-11-18T08:00:00+07:00" }
+    // The third working day late, Thursday 19/11: the Department's ISO focal point, once, in one digest.
+    let third = lines.filter { $0.at == "2026-11-19T08:00:00+07:00" }
     #expect(third.map(\.to) == [["iso@51-skhcn.quangngai.example"]])
     #expect(third.allSatisfy { $0.reason == "digest" && ($0.items?.count ?? 0) > 100 })
     // Then nothing more about the report of 15/11: the weekly summary keeps the Department
@@ -618,10 +623,14 @@ struct ExplainCommandTests {
     #expect(run.stdout.contains("due trước ngày 15/11/2026 → 2026-11-15T00:00:00+07:00"))
     #expect(
       run.stdout.contains(
-        "  next  2026-11-13T08:00:00+07:00  remind-1wd  iso@51-syt.quangngai.example, vanthu@51-syt.quangngai.example"))
+        "  its last day is a day off: the time limit ends 2026-11-17T00:00:00+07:00 (deadline_on_day_off: next-working-day)"
+      ))
     #expect(
       run.stdout.contains(
-        "  later 2026-11-18T08:00:00+07:00  escalate-3wd  iso@51-skhcn.quangngai.example"
+        "  next  2026-11-16T08:00:00+07:00  remind-1wd  iso@51-syt.quangngai.example, vanthu@51-syt.quangngai.example"))
+    #expect(
+      run.stdout.contains(
+        "  later 2026-11-19T08:00:00+07:00  escalate-3wd  iso@51-skhcn.quangngai.example"
       ))
     #expect(run.stdout.contains("stops it: a report received"))
     // Its report arrives at 15:30 that day: from then on nothing is owed.
@@ -648,7 +657,7 @@ struct ExplainCommandTests {
     #expect(district.stdout.contains("children in: 0 of 23"))
     #expect(
       district.stdout.contains(
-        "2021-11-17T08:00:00+07:00  escalate-3wd  iso@51-skhcn.quangngai.example"
+        "2021-11-18T08:00:00+07:00  escalate-3wd  iso@51-skhcn.quangngai.example"
       ))
     let unknown = try Run(["explain", "--unit", "nope", "--offline"])
     #expect(unknown.status == 1)

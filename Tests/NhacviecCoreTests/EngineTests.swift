@@ -459,3 +459,93 @@ struct LadderEdgeTests {
     #expect(values["parent.name"] == "Huyện Sơn Tịnh")
   }
 }
+
+/// A time limit whose last day is a day off (Civil Code 2015 art. 148(5)), as a pure function
+/// of the rule, the calendar and the instant.
+@Suite("A deadline on a day off")
+struct DayOffDeadlineTests {
+  let zone = Fixture.zone
+  let civil = WorkingCalendar(overrides: [override2026], years: 2020...2030, dayOff: .nextWorkingDay)
+
+  @Test("the end moves to the end of the next working day, for each convention; the letter's day stays")
+  func ends() {
+    let period = Period(kind: .yearly, year: 2026)
+    func ends(_ due: DueSpec, _ calendar: WorkingCalendar) -> String {
+      zone.rfc3339(due.ends(ofDeadline: due.deadline(for: period, calendar: calendar), calendar: calendar))
+    }
+    // "trước ngày 15/11/2026": its last day, Saturday 14/11, and Sunday are off.
+    let before = DueSpec(anchor: .date(month: 11, day: 15, yearOffset: 0), convention: .before)
+    #expect(ends(before, civil) == "2026-11-17T00:00:00+07:00")
+    #expect(ends(before, Fixture.calendar) == "2026-11-15T00:00:00+07:00")
+    #expect(before.namedDate(for: period, calendar: civil) == day("2026-11-15"))
+    // "chậm nhất ngày 31/10/2026", a Saturday: through Monday 02/11.
+    let by = DueSpec(anchor: .date(month: 10, day: 31, yearOffset: 0), convention: .by)
+    #expect(ends(by, civil) == "2026-11-03T00:00:00+07:00")
+    // At a time of day: the same time on the next working day.
+    let at = DueSpec(anchor: .date(month: 11, day: 15, yearOffset: 0), convention: .at(TimeOfDay("17:00")!))
+    #expect(ends(at, civil) == "2026-11-16T17:00:00+07:00")
+    // A holiday counts as a day off: 2/9/2026 ends the Quốc khánh break of 29/08–02/09.
+    let national = DueSpec(anchor: .date(month: 9, day: 1, yearOffset: 0), convention: .by)
+    #expect(ends(national, civil) == "2026-09-04T00:00:00+07:00")
+    // A working last day is left alone.
+    let friday = DueSpec(anchor: .date(month: 11, day: 13, yearOffset: 0), convention: .by)
+    #expect(ends(friday, civil) == "2026-11-14T00:00:00+07:00")
+  }
+
+  @Test("Monday 16/11/2026 is the last day, not a day late; the ladder and the counts follow")
+  func judged() {
+    let rule = Fixture.annualRule()
+    let literal = Fixture.engine([rule])
+    let moved = Engine(
+      ruleset: literal.ruleset,
+      context: EvaluationContext(
+        directory: Fixture.directory, calendar: civil, facts: FactBook()))
+    let monday = Fixture.at("2026-11-16T08:00:00+07:00")
+    let unit = Fixture.directory.unit("D1", on: day("2026-11-14"))!
+    let period = Period(kind: .yearly, year: 2026)
+    #expect(literal.finding(on: literal.ladder(rule, period: period), unit: unit, at: monday).state == .overdue)
+    let finding = moved.finding(on: moved.ladder(rule, period: period), unit: unit, at: monday)
+    #expect(finding.state == .dueSoon)
+    #expect(zone.rfc3339(finding.ends) == "2026-11-17T00:00:00+07:00")
+    #expect(rule.due.dayCounts(ofDeadline: finding.deadline, calendar: civil, on: day("2026-11-18")).late == 2)
+    #expect(
+      rule.due.dayCounts(ofDeadline: finding.deadline, calendar: Fixture.calendar, on: day("2026-11-18")).late == 4)
+    // The ladder hangs on the end: the first escalation on Tuesday 17/11; the keys keep 15/11.
+    let ladder = moved.ladder(rule, period: period)
+    let escalation = ladder.steps.first { $0.phase == .escalation }!
+    #expect(zone.rfc3339(escalation.at) == "2026-11-17T08:00:00+07:00")
+    #expect(ladder.key(escalation, unit: unit).description.hasSuffix("@2026-11-15"))
+  }
+
+  @Test("an extension to a Saturday allows the Saturday, so the time limit runs through Monday")
+  func extensionToADayOff() {
+    let rule = Fixture.annualRule()
+    // "Gia hạn đến ngày 28/11/2026" (a Saturday) allows 28/11 itself; that day off gives way to
+    // Monday 30/11. Read as "trước ngày 28/11" the limit would end on Friday 27/11, and without
+    // the move on Saturday: either way a report on Monday would be late.
+    let ext = Fact(
+      kind: .extension, unitID: "D1", ruleID: "annual", period: "2026", at: Fixture.at("2026-11-10T09:00"),
+      due: day("2026-11-28"), decidedBy: "Giám đốc Sở KH&CN")
+    func engine(_ facts: [Fact]) -> Engine {
+      Engine(
+        ruleset: Fixture.engine([rule]).ruleset,
+        context: EvaluationContext(directory: Fixture.directory, calendar: civil, facts: FactBook(facts)))
+    }
+    func finding(_ facts: [Fact], at instant: String) -> Finding {
+      engine(facts).findings(at: Fixture.at(instant)).first { $0.unit.id == "D1" && $0.period.year == 2026 }!
+    }
+    let monday = finding([ext], at: "2026-11-30T16:00")
+    #expect(monday.state == .extended)
+    #expect(zone.rfc3339(monday.ends) == "2026-12-01T00:00:00+07:00")
+    let report = Fact(
+      kind: .report, unitID: "D1", ruleID: "annual", period: "2026", at: Fixture.at("2026-11-30T16:00"),
+      reference: "1/BC")
+    #expect(finding([ext, report], at: "2026-12-01T09:00").state == .metOnTime)
+    #expect(finding([ext], at: "2026-12-01T09:00").state == .overdue)
+    // One counting rule from the last day allowed: Friday 27/11 to Monday 30/11 is 4 days; a day late on 01/12.
+    let due = rule.due(for: monday)
+    #expect(due.dayCounts(ofDeadline: monday.deadline, calendar: civil, on: day("2026-11-27")).left == 4)
+    #expect(due.dayCounts(ofDeadline: monday.deadline, calendar: civil, on: day("2026-12-01")).late == 1)
+    #expect(due.phrase(named: due.namedDate(ofDeadline: monday.deadline, zone: zone)) == "chậm nhất ngày 28/11/2026")
+  }
+}

@@ -78,7 +78,8 @@ struct ClaimDaemonTests {
     #expect(told.header("To")?.contains("51-skhcn") == false)
     #expect(told.text.contains("Lý do: Chưa nhận được văn bản số 123/BC-STP trên hệ thống quản lý văn bản"))
     #expect(told.text.contains("(số 123/BC-STP, ngày 05/11/2026)"), "\(told.text)")
-    #expect(told.text.contains("trước ngày 15/11/2026 (Chủ nhật); đã quá hạn 6 ngày."), "\(told.text)")
+    // Counted from Monday 16/11, the last day allowed (14/11 and 15/11 are a weekend).
+    #expect(told.text.contains("trước ngày 15/11/2026 (Chủ nhật); đã quá hạn 4 ngày."), "\(told.text)")
     // The ladder resumes: its own overdue notice, as of now.
     #expect(after.keys.contains { $0.contains("_escalate-1wd_") }, "\(after.keys.sorted())")
     #expect(try daemon.daemon.pendingWords().isEmpty)

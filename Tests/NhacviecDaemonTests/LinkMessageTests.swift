@@ -122,7 +122,8 @@ struct LinkMessageTests {
     #expect(ownLinks.first.map { $0.hasPrefix("https://nhacviec.example.gov.vn/c/") } == true)
     let digest = try #require(
       late.first { $0.key.hasPrefix("digest_iso_51-skhcn.quangngai.example_iso-annual-report_") }?.value)
-    #expect(digest.text.contains("- Sở Tư pháp: hạn trước ngày 15/11/2026; đã quá hạn 6 ngày"))
+    // The last day allowed was Monday 16/11 (14/11 and 15/11 are a weekend).
+    #expect(digest.text.contains("- Sở Tư pháp: hạn trước ngày 15/11/2026; đã quá hạn 4 ngày"))
     for link in links(in: digest.text) + links(in: html(of: digest)) {
       let target = try signer.verify(String(link.dropFirst(34)), at: daemon.clock.now()).get()
       // Only the Department's own obligation, if it is late too: never another unit's.

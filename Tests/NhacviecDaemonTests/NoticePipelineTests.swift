@@ -29,9 +29,10 @@ struct NoticePipelineTests {
     let early = try first.messages()
     #expect(early.count >= 110, "\(early.count)")
     let stp = try #require(early.first { $0.key.hasPrefix("iso-annual-report_51-STP_") }?.value)
-    // Sent on 30/10, it says so, and counts from that day: 16 days to 15/11, not 30.
+    // Sent on 30/10, it says so, and counts from that day, both included, to Monday 16/11, the
+    // last day allowed (15/11 is a Sunday): 18 days, not 30.
     #expect(stp.header("Date") == "Fri, 30 Oct 2026 10:00:00 +0700")
-    #expect(stp.text.contains("trước ngày 15/11/2026 (Chủ nhật); còn 16 ngày."))
+    #expect(stp.text.contains("trước ngày 15/11/2026 (Chủ nhật); còn 18 ngày."))
     for (name, mail) in early where name.hasPrefix("iso-annual-report_") {
       #expect(mail.header("Date") == "Fri, 30 Oct 2026 10:00:00 +0700", "\(name)")
     }
@@ -49,12 +50,13 @@ struct NoticePipelineTests {
     let stpLate = try #require(own.first { $0.key.hasPrefix("iso-annual-report_51-STP_") }?.value)
     #expect(stpLate.header("Date") == "Fri, 20 Nov 2026 10:00:00 +0700")
     #expect(stpLate.header("To")?.contains("lanhdao@51-stp.quangngai.example") == true)
-    // "Trước ngày 15/11": 14/11 was the last day, so 20/11 is the sixth day late.
-    #expect(stpLate.text.contains("hạn trước ngày 15/11/2026; đã quá hạn 6 ngày."))
+    // "Trước ngày 15/11": 14/11 and 15/11 are a weekend, so Monday 16/11 was the last day
+    // (Civil Code 2015 art. 148(5)) and 20/11 is the fourth day late.
+    #expect(stpLate.text.contains("hạn trước ngày 15/11/2026; đã quá hạn 4 ngày."))
     // The Department hears once, in its digest, with the same count.
     let digest = try #require(
       late.first { $0.key.hasPrefix("digest_iso_51-skhcn.quangngai.example_iso-annual-report_") }?.value)
-    #expect(digest.text.contains("- Sở Tư pháp: hạn trước ngày 15/11/2026; đã quá hạn 6 ngày"))
+    #expect(digest.text.contains("- Sở Tư pháp: hạn trước ngày 15/11/2026; đã quá hạn 4 ngày"))
     #expect(digest.header("Date") == "Fri, 20 Nov 2026 10:00:00 +0700")
     // No stale reminder went out, and the missed ones are recorded as superseded.
     #expect(!late.keys.contains { $0.contains("_remind-") && $0.hasPrefix("iso-annual-report_") })

@@ -12,7 +12,8 @@ struct SeasonTests {
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("../../Rules").standardizedFileURL
 
-  @Test("on 03/11 at 10:00 each department is reminded, counted to 15/11, and its superiors hear nothing yet")
+  @Test(
+    "on 03/11 at 10:00 each department is reminded, counted to Monday 16/11, and its superiors hear nothing yet")
   func reminder() throws {
     let daemon = try DaemonHarness.copying(Self.configuration, at: "2026-11-03T10:00:00+07:00")
     defer { daemon.stop() }
@@ -22,7 +23,8 @@ struct SeasonTests {
     #expect(justice.header("Date") == "Tue, 3 Nov 2026 10:00:00 +0700")
     #expect(justice.header("To")?.contains("iso@51-stp.quangngai.example") == true)
     #expect(justice.text.contains("trước ngày 15/11/2026"))
-    #expect(justice.text.contains("còn 12 ngày"))
+    // 14/11 and 15/11 are a weekend: the last day allowed is Monday 16/11, 03/11 to 16/11 both counted.
+    #expect(justice.text.contains("còn 14 ngày"))
     #expect(!mails.keys.contains { $0.hasPrefix("iso-annual-report_") && $0.contains("_escalate-") })
   }
 
@@ -44,6 +46,7 @@ struct SeasonTests {
         .value)
     #expect(own.header("Date") == "Wed, 18 Nov 2026 08:05:00 +0700")
     #expect(own.header("To")?.contains("lanhdao@51-snv.quangngai.example") == true)
-    #expect(own.text.contains("đã quá hạn 4 ngày"))
+    // Two days after Monday 16/11, the last day allowed.
+    #expect(own.text.contains("đã quá hạn 2 ngày"))
   }
 }
