@@ -181,7 +181,9 @@ final class PostgresEngine: SQLEngine, @unchecked Sendable {
   var dialect: SQLDialect { .postgresql }
 
   func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-    let connection = try readers.withLock { $0.popLast() } ?? PostgresConnection(conninfo: conninfo, password: password, application: application)
+    let connection =
+      try readers.withLock { $0.popLast() }
+      ?? PostgresConnection(conninfo: conninfo, password: password, application: application)
     do {
       _ = try connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [])
       let value = try body(PostgresSession(connection))
