@@ -19,7 +19,9 @@ final class PostgresConnection {
 
   /// `application` names the connection in `pg_stat_activity`: `nhacviec/NODE`, and
   /// `nhacviec-leader/NODE` for the leader's lock.
-  init(conninfo: String, password: String?, application: String = "nhacviec") throws {
+  /// `stalled`: how long the server waits on this connection inside a transaction before it
+  /// ends the session (`idle_in_transaction_session_timeout`); nil for the server's setting.
+  init(conninfo: String, password: String?, application: String = "nhacviec", stalled: TimeInterval? = nil) throws {
     var keys = ["dbname", "fallback_application_name"]
     var values = [conninfo, application]
     if let password {
@@ -40,6 +42,12 @@ final class PostgresConnection {
     // Times are stored as seconds (double precision) and text compares byte by byte (COLLATE
     // "C" in the schema), so the session's own settings change nothing the store reads.
     _ = try run("SET client_min_messages = warning", [])
+    // A daemon frozen inside a write transaction (a paused machine, a debugger) would hold the
+    // write lock, and with it every node, until its connection died: the server ends such a
+    // session once it has waited this long, which lets the others go on.
+    if let stalled {
+      _ = try run("SET idle_in_transaction_session_timeout = \(Int((stalled * 1000).rounded()))", [])
+    }
   }
 
   deinit { PQfinish(connection) }
@@ -170,12 +178,18 @@ final class PostgresEngine: SQLEngine, @unchecked Sendable {
   private var writerConnection: PostgresConnection?
   private let readers = Locked<[PostgresConnection]>([])
 
-  init(url: String, password: String?, node: String) throws {
+  /// The longest a transaction of this daemon may stand waiting on it (a lease: what a frozen
+  /// node may hold up, as long as its notices are held).
+  let stalled: TimeInterval
+
+  init(url: String, password: String?, node: String, lease: TimeInterval) throws {
+    stalled = max(1, lease)
     conninfo = url
     self.password = password
     application = "nhacviec/\(node)"
     // Connects at once, so that a wrong address or password is said when the daemon starts.
-    writerConnection = try PostgresConnection(conninfo: url, password: password, application: application)
+    writerConnection = try PostgresConnection(
+      conninfo: url, password: password, application: application, stalled: stalled)
   }
 
   var dialect: SQLDialect { .postgresql }
@@ -183,7 +197,7 @@ final class PostgresEngine: SQLEngine, @unchecked Sendable {
   func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
     let connection =
       try readers.withLock { $0.popLast() }
-      ?? PostgresConnection(conninfo: conninfo, password: password, application: application)
+      ?? PostgresConnection(conninfo: conninfo, password: password, application: application, stalled: stalled)
     do {
       _ = try connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [])
       let value = try body(PostgresSession(connection))
@@ -207,7 +221,8 @@ final class PostgresEngine: SQLEngine, @unchecked Sendable {
       connection = current
     } else {
       writerConnection = nil
-      connection = try PostgresConnection(conninfo: conninfo, password: password, application: application)
+      connection = try PostgresConnection(
+        conninfo: conninfo, password: password, application: application, stalled: stalled)
       writerConnection = connection
     }
     do {

@@ -88,7 +88,7 @@ public final class Store: Sendable {
     self.lease = lease
     // Several daemons may share it: only the leader of the moment may plan (`Fence`).
     fence = Locked(nil)
-    let engine = try PostgresEngine(url: url, password: password, node: node)
+    let engine = try PostgresEngine(url: url, password: password, node: node, lease: lease)
     try Store.migratePostgres(engine)
     self.engine = engine
     checkpointer = nil
