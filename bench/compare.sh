@@ -17,8 +17,11 @@
 #     --section-only   (raw samples in bench/RESULTS-postgresql.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-3}
-shift || true
+runs=3
+if [ -n "${1:-}" ] && [ "$1" != "--" ]; then
+  runs=$1
+  shift
+fi
 [ "${1:-}" = "--" ] && shift
 
 scripts/install-deps
