@@ -10,10 +10,18 @@
 #   RUNS defaults to 3 (about 10 minutes on 2 cores). Driver options (bench/compare/compare.py
 #   --help) make a quicker run for trying things, for example
 #   bench/compare.sh 1 -- --webhooks 1000 --idle 10 --out /tmp/RESULTS.md --raw /tmp/RESULTS.json
+#   Every run also measures the journal on PostgreSQL (a server scripts/postgres starts in the work
+#   folder) and a kill -9 on two nodes against two clustered Alertmanagers, the section "On
+#   PostgreSQL and two nodes"; `--only` picks parts, `--section-only` rewrites that section alone:
+#   bench/compare.sh 1 -- --only webhooks,postgresql-webhooks,cluster-crash --webhooks 10000 \
+#     --section-only   (raw samples in bench/RESULTS-postgresql.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-3}
-shift || true
+runs=3
+if [ -n "${1:-}" ] && [ "$1" != "--" ]; then
+  runs=$1
+  shift
+fi
 [ "${1:-}" = "--" ] && shift
 
 scripts/install-deps

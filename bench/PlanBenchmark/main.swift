@@ -1,9 +1,10 @@
 // Plans the shipped rules over a synthetic national-scale directory and reports time and memory.
 //
 //   swift run -c release nhacviec-bench-plan [--config Rules/nhacviec.yaml] [--units 10000] [--runs 15]
-//     [--only busy|first-start|rejudge]
+//     [--only busy|first-start|rejudge|journal] [--store sqlite:PATH|postgresql://USER@/DB?host=DIR]
 //
-// bench/plan.sh runs it and writes bench/RESULTS-plan.md.
+// bench/plan.sh runs it and writes bench/RESULTS-plan.md; bench/plan-store.sh runs `--only journal`
+// on both stores and adds its section.
 import Foundation
 import NhacviecConfig
 import NhacviecCore
@@ -81,6 +82,19 @@ func syntheticUnits(total: Int) -> [OrgUnit] {
   return units
 }
 
+/// `--store`: a PostgreSQL URL (libpq's syntax, its password libpq's own: `.pgpass`, `PGPASSWORD`),
+/// `sqlite:PATH`, or nothing for a private SQLite database in memory.
+func openStore(_ location: String) throws -> Store {
+  if location.hasPrefix("postgresql:") || location.hasPrefix("postgres:") {
+    let store = try Store(postgresql: location, password: nil)
+    // Planning's writes are fenced to the leader; the benchmark is its database's only user.
+    try store.becomeLeader()
+    return store
+  }
+  if location.hasPrefix("sqlite:") { return try Store(path: String(location.dropFirst("sqlite:".count))) }
+  return try Store()
+}
+
 let configPath = argument("--config", default: "Rules/nhacviec.yaml")
 let total = Int(argument("--units", default: "10000"))!
 let runs = Int(argument("--runs", default: "15"))!
@@ -121,7 +135,7 @@ case "rejudge":
   // A configuration edited on 20/11 (a rule, the directory): every obligation judged again, the
   // journal asked who has heard each newest rung, over a journal that holds the first start's
   // decisions, not sent yet (planned counts as heard). Nothing is owed: everyone has heard.
-  let store = try Store()
+  let store = try openStore(argument("--store", default: ""))
   let start = engine.plan(since: nil, now: at("2026-11-20T10:00"))
   try store.journal(due: start.due, superseded: start.superseded, now: at("2026-11-20T10:00"))
   let now = at("2026-11-20T11:00")
@@ -139,6 +153,36 @@ case "rejudge":
       format:
         "judged again, everything: median %.1f ms (min %.1f, max %.1f); %d rungs asked of the journal, %d owed; peak %.0f MiB",
       m.median, m.min, m.max, rungs, owed, peakResidentMiB()))
+  exit(0)
+case "journal":
+  // A first start on 20/11 journaled whole, then the next pass judging everything again against
+  // that journal, on the store a daemon would keep it in: where the database's cost shows.
+  let store = try openStore(argument("--store", default: ""))
+  let now = at("2026-11-20T10:00")
+  let planStart = DispatchTime.now().uptimeNanoseconds
+  let start = engine.plan(since: nil, now: now)
+  let journalStart = DispatchTime.now().uptimeNanoseconds
+  let written = try store.journal(due: start.due, superseded: start.superseded, now: now)
+  let end = DispatchTime.now().uptimeNanoseconds
+  let later = at("2026-11-20T11:00")
+  var rungs = 0
+  var owed = 0
+  let again = measure(runs: runs) {
+    let draft = engine.draft(since: now, now: later, rejudge: [.everything])
+    let plan = engine.plan(draft, coverage: try! store.coverage(of: draft.rungs))
+    try! store.journal(due: plan.due, superseded: plan.superseded, now: later)
+    rungs = draft.rungs.count
+    owed = plan.rejudged.count
+    return rungs
+  }
+  print(
+    String(
+      format:
+        "first pass: %.1f ms (planning %.1f ms, journaling %.1f ms: %d notices written, %d superseded); "
+        + "re-plan judging everything again: median %.1f ms (min %.1f, max %.1f; %d runs), %d rungs asked of the journal, %d owed; peak %.0f MiB",
+      Double(end - planStart) / 1_000_000, Double(journalStart - planStart) / 1_000_000,
+      Double(end - journalStart) / 1_000_000, written, start.superseded.count, again.median, again.min, again.max,
+      runs, rungs, owed, peakResidentMiB()))
   exit(0)
 default: break
 }
